@@ -1,0 +1,263 @@
+/**
+ * The configuration schema: every section and option, with Radicale 3.7's names and defaults, in one
+ * place. The INI loader, the command-line flags and `--help` are all generated from it.
+ *
+ * `support`: 'yes' = implemented; 'later' = accepted and reported as not yet supported at start-up
+ * when set to a non-default value.
+ */
+
+export type OptionType = 'string' | 'int' | 'float' | 'bool' | 'list' | 'json' | 'octal' | 'path' | 'choice';
+
+interface OptionBase {
+  readonly type: OptionType;
+  readonly default: string;
+  readonly help: string;
+  readonly support?: 'yes' | 'later';
+  /** Allowed values for 'choice' (a value outside them is an error unless `plugin` is true). */
+  readonly choices?: readonly string[];
+  /** 'choice' that may also name a plugin module path. */
+  readonly plugin?: boolean;
+  /** Short command-line aliases, as Radicale's (`-H`, `-s`...). */
+  readonly aliases?: readonly string[];
+}
+
+export type OptionSpec = OptionBase;
+
+const o = (type: OptionType, def: string, help: string, extra: Partial<OptionBase> = {}): OptionSpec => ({
+  type,
+  default: def,
+  help,
+  support: 'yes',
+  ...extra,
+});
+const later = (type: OptionType, def: string, help: string, extra: Partial<OptionBase> = {}): OptionSpec =>
+  o(type, def, help, { ...extra, support: 'later' });
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert'] as const;
+const VALIDATE = ['none', 'minimal', 'unicode-letter', 'no-unicode', 'strict'] as const;
+
+export const SCHEMA = {
+  server: {
+    hosts: o('list', 'localhost:5232', 'Comma-separated list of host:port to listen on ([::1]:5232 for IPv6)', {
+      aliases: ['-H'],
+    }),
+    max_connections: o('int', '8', 'Maximum number of requests processed at once (0 = unlimited)'),
+    max_content_length: o('int', '100000000', 'Maximum size of a request body in bytes'),
+    max_resource_size: o('int', '10000000', 'Maximum size of one item in bytes (at most 80% of max_content_length)'),
+    max_vevent_rrule_occurrence: o('int', '10000', 'Reject events whose recurrence yields more occurrences'),
+    delay_on_error: o('float', '1', 'Delay in seconds before answering a server error'),
+    timeout: o('float', '30', 'Socket timeout in seconds'),
+    ssl: o('bool', 'False', 'Use TLS', { aliases: ['-s'] }),
+    certificate: o('path', '/etc/ssl/radicale.cert.pem', 'TLS certificate (PEM)', { aliases: ['-c'] }),
+    key: o('path', '/etc/ssl/radicale.key.pem', 'TLS private key (PEM)', { aliases: ['-k'] }),
+    certificate_authority: o('path', '', 'CA for client certificates; when set, a client certificate is required'),
+    protocol: o('string', '', 'TLS protocols, Apache SSLProtocol syntax (e.g. ALL -SSLv3 -TLSv1 -TLSv1.1)'),
+    ciphersuite: o('string', '', 'TLS cipher suite, OpenSSL syntax'),
+    script_name: o('string', '', 'Path prefix when behind a reverse proxy that does not strip it'),
+    validate_user_value: o('choice', 'minimal', 'Character policy for user names', { choices: VALIDATE }),
+    validate_path_value: o('choice', 'minimal', 'Character policy for request paths', { choices: VALIDATE }),
+    trusted_proxies: o(
+      'list',
+      '127.0.0.1/8, ::1',
+      'Addresses and CIDRs of reverse proxies whose identity and forwarding headers are trusted (Almanac)',
+    ),
+  },
+  encoding: {
+    request: o('string', 'utf-8', 'Encoding for responses and request bodies'),
+    stock: o('string', 'utf-8', 'Encoding of stored items'),
+  },
+  auth: {
+    type: o('choice', 'denyall', 'Authentication method', {
+      plugin: true,
+      choices: [
+        'none',
+        'denyall',
+        'htpasswd',
+        'remote_user',
+        'http_remote_user',
+        'http_x_remote_user',
+        'ldap',
+        'dovecot',
+        'imap',
+        'oauth2',
+        'pam',
+      ],
+    }),
+    delay: o('float', '1', 'Average delay after a failed login in seconds'),
+    realm: o('string', 'Radicale - Password Required', 'Message shown in the login prompt'),
+    cache_logins: o('bool', 'False', 'Cache login results'),
+    cache_successful_logins_expiry: o('int', '15', 'Seconds a successful login stays cached'),
+    cache_failed_logins_expiry: o('int', '90', 'Seconds a failed login stays cached'),
+    htpasswd_filename: o('path', '/etc/radicale/users', 'htpasswd file'),
+    htpasswd_encryption: o('choice', 'autodetect', 'htpasswd password encryption', {
+      choices: ['plain', 'md5', 'sha256', 'sha512', 'bcrypt', 'argon2', 'autodetect'],
+    }),
+    htpasswd_cache: o('bool', 'False', 'Keep the htpasswd file in memory, re-read when it changes'),
+    dovecot_connection_type: later('choice', 'AF_UNIX', 'Dovecot connection type', {
+      choices: ['AF_UNIX', 'AF_INET', 'AF_INET6'],
+    }),
+    dovecot_socket: later('path', '/var/run/dovecot/auth-client', 'Dovecot auth socket'),
+    dovecot_host: later('string', 'localhost', 'Dovecot host'),
+    dovecot_port: later('int', '12345', 'Dovecot port'),
+    remote_ip_source: later('choice', 'REMOTE_ADDR', 'Where the client address for auth backends comes from', {
+      choices: ['REMOTE_ADDR', 'X-Remote-Addr'],
+    }),
+    ldap_uri: later('string', 'ldap://localhost', 'LDAP server URI'),
+    ldap_base: later('string', '', 'LDAP search base'),
+    ldap_reader_dn: later('string', '', 'DN of the LDAP reader'),
+    ldap_secret: later('string', '', 'Password of the LDAP reader'),
+    ldap_secret_file: later('path', '', 'File with the password of the LDAP reader'),
+    ldap_filter: later('string', '(cn={0})', 'LDAP filter; {0} is the login'),
+    ldap_user_attribute: later('string', '', 'Attribute whose value becomes the user name'),
+    ldap_security: later('choice', 'none', 'LDAP transport security', { choices: ['none', 'tls', 'starttls'] }),
+    ldap_ssl_verify_mode: later('choice', 'REQUIRED', 'LDAP certificate check', {
+      choices: ['NONE', 'OPTIONAL', 'REQUIRED'],
+    }),
+    ldap_ssl_ca_file: later('path', '', 'CA file for LDAP'),
+    ldap_groups_attribute: later('string', '', 'Attribute listing the groups of a user (e.g. memberOf)'),
+    ldap_group_members_attribute: later('string', '', 'Attribute of a group listing its members'),
+    ldap_group_base: later('string', '', 'Search base for groups'),
+    ldap_group_filter: later('string', '', 'Filter for groups'),
+    ldap_ignore_attribute_create_modify_timestamp: later('bool', 'False', 'Ignore createTimestamp/modifyTimestamp'),
+    imap_host: later('string', 'localhost', 'IMAP server (host, host:port, [v6]:port)'),
+    imap_security: later('choice', 'tls', 'IMAP transport security', { choices: ['tls', 'starttls', 'none'] }),
+    imap_append_domain: later('string', '', 'Domain appended to the login for IMAP'),
+    oauth2_token_endpoint: later('string', '', 'OAuth2 token endpoint (password grant)'),
+    oauth2_client_id: later('string', 'radicale', 'OAuth2 client id'),
+    oauth2_client_secret: later('string', '', 'OAuth2 client secret'),
+    pam_service: later('string', 'radicale', 'PAM service'),
+    pam_group_membership: later('string', '', 'Required group for PAM users'),
+    lc_username: o('bool', 'False', 'Convert user names to lowercase'),
+    uc_username: o('bool', 'False', 'Convert user names to uppercase'),
+    strip_domain: o('bool', 'False', 'Strip the domain from user names'),
+    urldecode_username: o('bool', 'False', 'Percent-decode user names'),
+  },
+  group: {
+    type: later('choice', 'none', 'Group backend', { plugin: true, choices: ['none', 'htgroup', 'from_auth'] }),
+    htgroup_filename: later('path', '/etc/radicale/groups', 'Apache group file'),
+    htgroup_cache: later('bool', 'False', 'Keep the group file in memory'),
+  },
+  rights: {
+    type: o('choice', 'owner_only', 'Rights backend', {
+      plugin: true,
+      choices: ['authenticated', 'owner_only', 'owner_write', 'from_file'],
+    }),
+    file: o('path', '/etc/radicale/rights', 'Rights file for from_file'),
+    permit_delete_collection: o('bool', 'True', 'Allow deleting collections'),
+    permit_overwrite_collection: o('bool', 'True', 'Allow overwriting whole collections'),
+  },
+  storage: {
+    type: o('choice', 'multifilesystem', 'Storage backend', {
+      plugin: true,
+      choices: ['multifilesystem', 'multifilesystem_nolock'],
+    }),
+    filesystem_folder: o('path', '/var/lib/radicale/collections', 'Folder for collections'),
+    filesystem_cache_folder: later('path', '', 'Folder for caches (when the cache subfolder options are on)'),
+    use_cache_subfolder_for_item: later('bool', 'False', 'Keep the item cache in the cache folder'),
+    use_cache_subfolder_for_history: later('bool', 'False', 'Keep the history cache in the cache folder'),
+    use_cache_subfolder_for_synctoken: later('bool', 'False', 'Keep sync tokens in the cache folder'),
+    use_mtime_and_size_for_item_cache: later('bool', 'False', 'Validate the item cache by size and mtime'),
+    folder_umask: o('octal', '', 'umask for created folders (e.g. 0077)'),
+    max_sync_token_age: o('int', '2592000', 'Seconds before an unused sync token expires'),
+    skip_broken_item: o('bool', 'True', 'Skip broken items instead of failing the request'),
+    strict_preconditions: o('bool', 'False', 'PUT over an existing item requires If-Match'),
+    hook: o('string', '', 'Command run after each change'),
+    predefined_collections: o('json', '', 'Collections created with a new principal (JSON)'),
+    _filesystem_fsync: o('bool', 'True', 'fsync files and folders (private, for tests)'),
+  },
+  web: {
+    type: o('choice', 'internal', 'Web interface', { plugin: true, choices: ['none', 'internal'] }),
+    prefer_browser_login: later('bool', 'False', 'Use the browser login prompt instead of the form'),
+  },
+  logging: {
+    level: o('choice', 'info', 'Log level', { choices: LOG_LEVELS }),
+    limit_content: o('int', '3000', 'Maximum characters of content logged'),
+    trace_filter: later('string', '', 'Filter for trace logging'),
+    mask_passwords: o('bool', 'True', 'Do not log passwords'),
+    bad_put_request_content: o('bool', 'False', 'Log the content of bad PUT requests'),
+    backtrace_on_debug: o('bool', 'False', 'Log backtraces on debug'),
+    request_header_on_debug: o('bool', 'False', 'Log request headers on debug'),
+    request_content_on_debug: o('bool', 'False', 'Log request content on debug'),
+    response_header_on_debug: o('bool', 'False', 'Log response headers on debug'),
+    response_content_on_debug: o('bool', 'False', 'Log response content on debug'),
+    rights_rule_doesnt_match_on_debug: o('bool', 'False', 'Log rights rules that do not match on debug'),
+    storage_cache_actions_on_debug: o('bool', 'False', 'Log storage cache actions on debug'),
+    request_header_on_notice_condition: later('json', '{}', 'Conditions to log request headers at notice level'),
+    request_content_on_notice_condition: later('json', '{}', 'Conditions to log request content at notice level'),
+    response_header_on_notice_condition: later('json', '{}', 'Conditions to log response headers at notice level'),
+    response_content_on_notice_condition: later('json', '{}', 'Conditions to log response content at notice level'),
+    profiling: later('choice', 'none', 'Profiling', { choices: ['none', 'per_request', 'per_request_method'] }),
+    profiling_per_request_min_duration: later('int', '3', 'Minimum duration to profile'),
+    profiling_per_request_header: later('bool', 'False', 'Log headers of profiled requests'),
+    profiling_per_request_xml: later('bool', 'False', 'Log XML of profiled requests'),
+    profiling_per_request_method_interval: later('int', '600', 'Interval of per-method profiling'),
+    profiling_top_x_functions: later('int', '10', 'Functions listed per profile'),
+  },
+  headers: {},
+  hook: {
+    type: later('choice', 'none', 'Change notification hook', { plugin: true, choices: ['none', 'rabbitmq', 'email'] }),
+    dryrun: later('bool', 'False', 'Do not send notifications'),
+    rabbitmq_endpoint: later('string', '', 'RabbitMQ endpoint'),
+    rabbitmq_topic: later('string', '', 'RabbitMQ topic'),
+    rabbitmq_queue_type: later('string', 'classic', 'RabbitMQ queue type'),
+    smtp_server: later('string', '', 'SMTP server'),
+    smtp_port: later('int', '25', 'SMTP port'),
+    smtp_security: later('choice', 'none', 'SMTP security', { choices: ['none', 'tls', 'starttls'] }),
+    smtp_ssl_verify_mode: later('choice', 'REQUIRED', 'SMTP certificate check', {
+      choices: ['NONE', 'OPTIONAL', 'REQUIRED'],
+    }),
+    smtp_username: later('string', '', 'SMTP user'),
+    smtp_password: later('string', '', 'SMTP password'),
+    from_email: later('string', '', 'Sender address'),
+    mass_email: later('bool', 'False', 'One mail to all attendees'),
+    new_or_added_to_event_template: later('string', '', 'Template for new events'),
+    deleted_or_removed_from_event_template: later('string', '', 'Template for deleted events'),
+    updated_event_template: later('string', '', 'Template for updated events'),
+  },
+  reporting: {
+    max_expand_occurrence: o('int', '10000', 'Maximum occurrences returned by calendar-data expand'),
+    max_freebusy_occurrence: o('int', '10000', 'Maximum occurrences in a free-busy report'),
+  },
+  sharing: {
+    type: later('choice', 'none', 'Sharing database', { plugin: true, choices: ['none', 'csv', 'files'] }),
+    database_path: later('path', '', 'Sharing database path'),
+    collection_by_token: later('bool', 'False', 'Allow token shares'),
+    collection_by_map: later('bool', 'False', 'Allow map shares'),
+    permit_create_token: later('bool', 'False', 'Users may create token shares'),
+    permit_create_map: later('bool', 'False', 'Users may create map shares'),
+    permit_properties_overlay: later('bool', 'False', 'Sharees may overlay properties'),
+    enforce_properties_overlay: later('bool', 'True', 'PROPPATCH through a share goes to the overlay'),
+    default_permissions_create_token: later('string', 'rp', 'Default permissions of token shares'),
+    default_permissions_create_map: later('string', 'r', 'Default permissions of map shares'),
+  },
+} as const satisfies Record<string, Record<string, OptionSpec>>;
+
+export type SectionName = keyof typeof SCHEMA;
+
+type ValueOf<T extends OptionType> = T extends 'int' | 'float'
+  ? number
+  : T extends 'bool'
+    ? boolean
+    : T extends 'list'
+      ? string[]
+      : T extends 'json'
+        ? unknown
+        : T extends 'octal'
+          ? number | undefined
+          : string;
+
+/** The typed configuration: `config.server.max_connections` is a number, etc. */
+export type Config = {
+  readonly [S in Exclude<SectionName, 'headers'>]: {
+    readonly [K in keyof (typeof SCHEMA)[S]]: (typeof SCHEMA)[S][K] extends { type: infer T extends OptionType }
+      ? ValueOf<T>
+      : never;
+  };
+} & {
+  /** Free-form response headers. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Plugin sections may carry extra options, kept as strings. */
+  readonly extra: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Where each value came from (for messages): `section.option` → 'default' | file path | 'command line'. */
+  readonly sources: Readonly<Record<string, string>>;
+};

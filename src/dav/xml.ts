@@ -1,0 +1,240 @@
+/**
+ * XML for WebDAV: a small namespaced element tree parsed with saxes, and our own escaping writer.
+ *
+ * Names are Clark notation: `{DAV:}getetag`. DOCTYPE declarations are refused (no entity expansion,
+ * no external entities), depth and element count are capped.
+ */
+import { SaxesParser } from 'saxes';
+
+export const NS = {
+  D: 'DAV:',
+  C: 'urn:ietf:params:xml:ns:caldav',
+  CR: 'urn:ietf:params:xml:ns:carddav',
+  CS: 'http://calendarserver.org/ns/',
+  ICAL: 'http://apple.com/ns/ical/',
+  ME: 'http://me.com/_namespace/',
+  RADICALE: 'http://radicale.org/ns/',
+  INF: 'http://inf-it.com/ns/ab/',
+} as const;
+
+/** Prefixes Radicale uses in `.Radicale.props` keys and that we use when writing XML. */
+export const PREFIXES: Readonly<Record<string, string>> = {
+  [NS.D]: 'D',
+  [NS.C]: 'C',
+  [NS.CR]: 'CR',
+  [NS.CS]: 'CS',
+  [NS.ICAL]: 'ICAL',
+  [NS.ME]: 'ME',
+  [NS.RADICALE]: 'RADICALE',
+};
+
+export interface XmlElement {
+  /** Namespace URI ('' when none). */
+  readonly ns: string;
+  /** Local name. */
+  readonly local: string;
+  /** Attributes by Clark name (`{ns}local`, or plain `local` without namespace). */
+  readonly attrs: Record<string, string>;
+  readonly children: XmlElement[];
+  /** Concatenated character data directly inside this element (not of children). */
+  text: string;
+}
+
+export class XmlParseError extends Error {}
+
+export function clark(ns: string, local: string): string {
+  return ns ? `{${ns}}${local}` : local;
+}
+
+export function nameOf(el: XmlElement): string {
+  return clark(el.ns, el.local);
+}
+
+/** Splits a Clark name into namespace and local name. */
+export function splitClark(name: string): { ns: string; local: string } {
+  if (name.startsWith('{')) {
+    const end = name.indexOf('}');
+    return { ns: name.slice(1, end), local: name.slice(end + 1) };
+  }
+  return { ns: '', local: name };
+}
+
+export interface ParseLimits {
+  maxDepth: number;
+  maxElements: number;
+}
+
+const DEFAULT_LIMITS: ParseLimits = { maxDepth: 64, maxElements: 200_000 };
+
+/** Parses an XML document into an element tree. Throws XmlParseError on any problem. */
+export function parseXml(text: string, limits: ParseLimits = DEFAULT_LIMITS): XmlElement {
+  const parser = new SaxesParser({ xmlns: true, position: false });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let count = 0;
+  let failure: Error | undefined;
+  parser.on('doctype', () => {
+    failure ??= new XmlParseError('DOCTYPE declarations are not allowed');
+  });
+  parser.on('error', (e) => {
+    failure ??= new XmlParseError(e.message);
+  });
+  parser.on('opentag', (tag) => {
+    count++;
+    if (stack.length >= limits.maxDepth) failure ??= new XmlParseError('XML nested too deeply');
+    if (count > limits.maxElements) failure ??= new XmlParseError('XML has too many elements');
+    const attrs: Record<string, string> = {};
+    for (const a of Object.values(tag.attributes)) {
+      if (a.prefix === 'xmlns' || (a.prefix === '' && a.local === 'xmlns')) continue;
+      attrs[clark(a.uri, a.local)] = a.value;
+    }
+    const el: XmlElement = { ns: tag.uri ?? '', local: tag.local ?? tag.name, attrs, children: [], text: '' };
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(el);
+    else root ??= el;
+    stack.push(el);
+  });
+  const onText = (t: string): void => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  };
+  parser.on('text', onText);
+  parser.on('cdata', onText);
+  parser.on('closetag', () => {
+    stack.pop();
+  });
+  try {
+    parser.write(text);
+    if (!failure) parser.close();
+  } catch (e) {
+    failure ??= new XmlParseError(e instanceof Error ? e.message : String(e));
+  }
+  if (failure) throw failure instanceof XmlParseError ? failure : new XmlParseError(failure.message);
+  if (!root) throw new XmlParseError('empty XML document');
+  return root;
+}
+
+/** First child with the given namespace and local name. */
+export function child(el: XmlElement, ns: string, local: string): XmlElement | undefined {
+  return el.children.find((c) => c.ns === ns && c.local === local);
+}
+
+export function childrenNamed(el: XmlElement, ns: string, local: string): XmlElement[] {
+  return el.children.filter((c) => c.ns === ns && c.local === local);
+}
+
+export function is(el: XmlElement | undefined, ns: string, local: string): boolean {
+  return el !== undefined && el.ns === ns && el.local === local;
+}
+
+/** All text inside an element, children included (for props stored as text). */
+export function textContent(el: XmlElement): string {
+  return el.text + el.children.map(textContent).join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+// Characters not allowed in XML 1.0 are dropped.
+// eslint-disable-next-line no-control-regex
+const INVALID_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function escapeXml(s: string): string {
+  return s
+    .replace(INVALID_XML_CHARS, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\r/g, '&#13;');
+}
+
+/** A node to write: an element built in memory, or raw (already serialized, trusted) XML. */
+export type XmlNode = XmlOut | { raw: string } | string;
+
+export interface XmlOut {
+  name: string; // Clark name
+  attrs?: Record<string, string>;
+  children?: XmlNode[];
+}
+
+export function el(name: string, ...children: (XmlNode | undefined | false)[]): XmlOut {
+  return { name, children: children.filter((c): c is XmlNode => c !== undefined && c !== false) };
+}
+
+export function elText(name: string, text: string): XmlOut {
+  return { name, children: [text] };
+}
+
+/**
+ * Serializes elements with a fixed prefix map; unknown namespaces get generated prefixes declared
+ * on the element that first needs them.
+ */
+export class XmlWriter {
+  private readonly declared = new Map<string, string>();
+  private extra = 0;
+
+  constructor(private readonly prefixes: Readonly<Record<string, string>> = PREFIXES) {}
+
+  /** xmlns declarations for the root element (all known prefixes). */
+  rootDeclarations(): string {
+    let out = '';
+    for (const [uri, prefix] of Object.entries(this.prefixes)) {
+      this.declared.set(uri, prefix);
+      out += ` xmlns:${prefix}="${escapeXml(uri)}"`;
+    }
+    return out;
+  }
+
+  write(node: XmlNode): string {
+    if (typeof node === 'string') return escapeXml(node);
+    if ('raw' in node) return node.raw;
+    return this.writeElement(node);
+  }
+
+  private qname(name: string, decls: string[]): string {
+    const { ns, local } = splitClark(name);
+    if (!ns) return local;
+    let prefix = this.declared.get(ns);
+    if (prefix === undefined) {
+      prefix = `X${this.extra++}`;
+      this.declared.set(ns, prefix);
+      decls.push(` xmlns:${prefix}="${escapeXml(ns)}"`);
+    }
+    return `${prefix}:${local}`;
+  }
+
+  private writeElement(node: XmlOut): string {
+    const decls: string[] = [];
+    const tag = this.qname(node.name, decls);
+    let attrs = '';
+    for (const [k, v] of Object.entries(node.attrs ?? {})) {
+      attrs += ` ${this.qname(k, decls)}="${escapeXml(v)}"`;
+    }
+    const kids = (node.children ?? []).map((c) => this.write(c)).join('');
+    // Prefixes generated for this element are only valid inside it.
+    for (const d of decls) {
+      const uri = /"(.*)"$/.exec(d)?.[1];
+      if (uri !== undefined) this.declared.delete(uri.replace(/&amp;/g, '&'));
+    }
+    return kids ? `<${tag}${decls.join('')}${attrs}>${kids}</${tag}>` : `<${tag}${decls.join('')}${attrs}/>`;
+  }
+}
+
+/** A whole document with declarations of the known prefixes on the root element. */
+export function serializeDocument(root: XmlOut): string {
+  const w = new XmlWriter();
+  const decls = w.rootDeclarations();
+  const body = w.write(root);
+  // Insert root declarations after the root tag name.
+  const firstSpace = body.search(/[\s/>]/);
+  return `<?xml version="1.0" encoding="utf-8"?>\n${body.slice(0, firstSpace)}${decls}${body.slice(firstSpace)}`;
+}
+
+/** Serializes a parsed element back to XML (used to store dead properties with their children). */
+export function elementToOut(e: XmlElement): XmlOut {
+  const children: XmlNode[] = [];
+  if (e.text) children.push(e.text);
+  for (const c of e.children) children.push(elementToOut(c));
+  return { name: nameOf(e), attrs: e.attrs, children };
+}

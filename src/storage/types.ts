@@ -1,0 +1,188 @@
+/**
+ * The storage interface. The protocol layers (src/dav, src/caldav, src/carddav) use only this; the
+ * filesystem backend (Radicale-compatible) and later the PostgreSQL backend implement it.
+ *
+ * Paths are collection paths without leading or trailing slash, already sanitized and decoded:
+ * '' is the root, 'alice' a principal, 'alice/work' a calendar. An href is the item's name inside
+ * its collection (the last URL segment, decoded), e.g. 'standup.ics'. No filesystem path ever leaves
+ * src/storage.
+ */
+
+export type CollectionTag = '' | 'VCALENDAR' | 'VADDRESSBOOK' | 'VSUBSCRIBED';
+
+/**
+ * Collection properties exactly as Radicale keeps them in `.Radicale.props`: keys `D:displayname`,
+ * `C:calendar-description`, `ICAL:calendar-color`, Clark `{ns}name` for other namespaces, and `tag`.
+ * Values are strings.
+ */
+export type Props = Readonly<Record<string, string>>;
+
+export interface CollectionInfo {
+  readonly path: string;
+  readonly tag: CollectionTag;
+  readonly props: Props;
+  /** Newest modification of the collection or any of its items. */
+  readonly lastModified: Date;
+}
+
+/**
+ * What the protocol layer learns from an item's text (computed by an ItemDescriber that the caldav /
+ * carddav layers provide), stored in the index so that listings and filters need not parse items.
+ */
+export interface ItemDescription {
+  /** UID of the object ('' if none). */
+  readonly uid: string;
+  /** Main component: VEVENT, VTODO, VJOURNAL, VFREEBUSY, VCARD, or '' when unknown. */
+  readonly component: string;
+  /**
+   * Overall time range of the item in POSIX seconds (recurrences included), for time-range
+   * pre-filtering. `end` is Number.MAX_SAFE_INTEGER for open-ended recurrences; both 0 when unknown
+   * (then every time-range query must look at the item).
+   */
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface ItemMeta extends ItemDescription {
+  readonly href: string;
+  /** Quoted strong ETag: '"' + sha256 hex of the stored text + '"'. */
+  readonly etag: string;
+  /** Size of the stored text in bytes (UTF-8). */
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+export interface Item extends ItemMeta {
+  /** The stored text, exactly as stored (CRLF line endings). */
+  readonly text: string;
+}
+
+/** Parses an item's text to describe it. Throws when the text is not a valid item. */
+export type ItemDescriber = (text: string, tag: CollectionTag) => ItemDescription;
+
+/** Who asked for a change and why: used for the storage hook's placeholders and logs. */
+export interface ChangeContext {
+  /** Login of the user ('' for anonymous). */
+  readonly user: string;
+  /** The request path as the client sent it (for %(path)s). */
+  readonly path: string;
+  /** The destination path for MOVE/COPY (for %(to_path)s). */
+  readonly toPath?: string;
+  /** HTTP method (for %(request)s). */
+  readonly request: string;
+}
+
+/**
+ * A check run under the collection's write lock with the current state of the target, so that
+ * preconditions (If-Match, If-None-Match, UID uniqueness) are atomic with the write. It throws a
+ * DavError to refuse the write.
+ */
+export type WriteCheck = (existing: ItemMeta | undefined, collection: CollectionInfo) => void;
+
+export interface SyncResult {
+  /** The new token (full URI, e.g. `http://radicale.org/ns/sync/<hex>`). */
+  readonly token: string;
+  /** Hrefs added or changed since the old token (all current hrefs when the old token was ''). */
+  readonly changed: readonly string[];
+  /** Hrefs deleted since the old token. */
+  readonly deleted: readonly string[];
+}
+
+export class StorageError extends Error {
+  constructor(
+    readonly code:
+      | 'not-found' // target or its parent does not exist
+      | 'exists' // target already exists
+      | 'conflict' // e.g. parent is not a collection, or a collection inside a calendar
+      | 'invalid-sync-token'
+      | 'invalid-name' // name not storable (dot-file, `~`, ...)
+      | 'no-space',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export interface NewItem {
+  /** Wanted href; when absent, the storage names it with Radicale's upload naming rules. */
+  readonly href?: string;
+  readonly text: string;
+  readonly description: ItemDescription;
+}
+
+export interface Storage {
+  /** Creates folders, checks the configuration. Called once at start-up. */
+  open(): Promise<void>;
+  /** Releases file handles, timers, connections. */
+  close(): Promise<void>;
+
+  /** The collection at `path`, or undefined. The root '' always exists. */
+  getCollection(path: string): Promise<CollectionInfo | undefined>;
+  /** Direct child collections of `path` (for Depth 1 on the root or a principal). */
+  listCollections(path: string): Promise<CollectionInfo[]>;
+
+  /** Metadata of every item in a collection, in a stable order. */
+  listItems(path: string): Promise<ItemMeta[]>;
+  /** One item's metadata, or undefined. */
+  getItemMeta(path: string, href: string): Promise<ItemMeta | undefined>;
+  /** Items with their text; the named hrefs only (missing ones are left out), or all when undefined. */
+  getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item>;
+  /** Metadata of the item with this UID in the collection, if any (for UID uniqueness). */
+  findByUid(path: string, uid: string): Promise<ItemMeta | undefined>;
+
+  /** Creates or replaces one item. Returns the new metadata and whether it was created. */
+  putItem(
+    path: string,
+    href: string,
+    item: Omit<NewItem, 'href'>,
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }>;
+  /** Deletes one item; `check` sees the existing item (undefined → it throws not found itself). */
+  deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void>;
+
+  /** Creates a collection; its parent must exist and not be a calendar/address book. */
+  createCollection(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo>;
+  /**
+   * Creates or replaces a whole collection with these props and items, atomically: readers see the
+   * old or the new collection, never half of it. Items without href are named by the upload rules.
+   */
+  replaceCollection(path: string, props: Props, items: readonly NewItem[], ctx: ChangeContext): Promise<CollectionInfo>;
+  /** Deletes a collection with everything inside (the root '' deletes every child). */
+  deleteCollection(path: string, ctx: ChangeContext): Promise<void>;
+  /** Replaces a collection's props (the caller merges). */
+  setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo>;
+
+  /** Moves an item between (or within) collections; `check` sees the existing target. */
+  moveItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }>;
+  /** Copies an item; `check` sees the existing target. */
+  copyItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }>;
+  /** Moves or renames a collection (with `overwrite`, an existing target is replaced). */
+  moveCollection(from: string, to: string, overwrite: boolean, ctx: ChangeContext): Promise<{ created: boolean }>;
+  /** Copies a collection with its items and props. */
+  copyCollection(from: string, to: string, overwrite: boolean, ctx: ChangeContext): Promise<{ created: boolean }>;
+
+  /** Radicale's collection ETag (also CS:getctag), quoted. */
+  getEtag(path: string): Promise<string>;
+  /** Current sync token of a collection (full URI). */
+  getSyncToken(path: string): Promise<string>;
+  /**
+   * Changes since `oldToken` ('' = initial sync). Throws StorageError('invalid-sync-token') for a token
+   * that is unknown or expired.
+   */
+  sync(path: string, oldToken: string): Promise<SyncResult>;
+
+  /** Checks every collection and item; used by `almanac --verify-storage`. */
+  verify(report: (problem: string) => void): Promise<boolean>;
+}
