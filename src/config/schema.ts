@@ -19,6 +19,8 @@ interface OptionBase {
   readonly plugin?: boolean;
   /** Short command-line aliases, as Radicale's (`-H`, `-s`...). */
   readonly aliases?: readonly string[];
+  /** Command-line aliases that set a 'bool' option to False, as Radicale's (`-S`, `--no-ssl`). */
+  readonly oppositeAliases?: readonly string[];
 }
 
 export type OptionSpec = OptionBase;
@@ -38,19 +40,37 @@ const VALIDATE = ['none', 'minimal', 'unicode-letter', 'no-unicode', 'strict'] a
 
 export const SCHEMA = {
   server: {
-    hosts: o('list', 'localhost:5232', 'Comma-separated list of host:port to listen on ([::1]:5232 for IPv6)', {
-      aliases: ['-H'],
-    }),
+    hosts: o(
+      'list',
+      'localhost:5232',
+      'Comma-separated list of host:port to listen on ([::1]:5232 for IPv6)',
+      {
+        aliases: ['-H', '--hosts'],
+      },
+    ),
     max_connections: o('int', '8', 'Maximum number of requests processed at once (0 = unlimited)'),
     max_content_length: o('int', '100000000', 'Maximum size of a request body in bytes'),
-    max_resource_size: o('int', '10000000', 'Maximum size of one item in bytes (at most 80% of max_content_length)'),
+    max_resource_size: o(
+      'int',
+      '10000000',
+      'Maximum size of one item in bytes (at most 80% of max_content_length)',
+    ),
     max_vevent_rrule_occurrence: o('int', '10000', 'Reject events whose recurrence yields more occurrences'),
     delay_on_error: o('float', '1', 'Delay in seconds before answering a server error'),
     timeout: o('float', '30', 'Socket timeout in seconds'),
-    ssl: o('bool', 'False', 'Use TLS', { aliases: ['-s'] }),
-    certificate: o('path', '/etc/ssl/radicale.cert.pem', 'TLS certificate (PEM)', { aliases: ['-c'] }),
-    key: o('path', '/etc/ssl/radicale.key.pem', 'TLS private key (PEM)', { aliases: ['-k'] }),
-    certificate_authority: o('path', '', 'CA for client certificates; when set, a client certificate is required'),
+    ssl: o('bool', 'False', 'Use TLS', { aliases: ['-s', '--ssl'], oppositeAliases: ['-S', '--no-ssl'] }),
+    certificate: o('path', '/etc/ssl/radicale.cert.pem', 'TLS certificate (PEM)', {
+      aliases: ['-c', '--certificate'],
+    }),
+    key: o('path', '/etc/ssl/radicale.key.pem', 'TLS private key (PEM)', { aliases: ['-k', '--key'] }),
+    certificate_authority: o(
+      'path',
+      '',
+      'CA for client certificates; when set, a client certificate is required',
+      {
+        aliases: ['--certificate-authority'],
+      },
+    ),
     protocol: o('string', '', 'TLS protocols, Apache SSLProtocol syntax (e.g. ALL -SSLv3 -TLSv1 -TLSv1.1)'),
     ciphersuite: o('string', '', 'TLS cipher suite, OpenSSL syntax'),
     script_name: o('string', '', 'Path prefix when behind a reverse proxy that does not strip it'),
@@ -99,9 +119,14 @@ export const SCHEMA = {
     dovecot_socket: later('path', '/var/run/dovecot/auth-client', 'Dovecot auth socket'),
     dovecot_host: later('string', 'localhost', 'Dovecot host'),
     dovecot_port: later('int', '12345', 'Dovecot port'),
-    remote_ip_source: later('choice', 'REMOTE_ADDR', 'Where the client address for auth backends comes from', {
-      choices: ['REMOTE_ADDR', 'X-Remote-Addr'],
-    }),
+    remote_ip_source: later(
+      'choice',
+      'REMOTE_ADDR',
+      'Where the client address for auth backends comes from',
+      {
+        choices: ['REMOTE_ADDR', 'X-Remote-Addr'],
+      },
+    ),
     ldap_uri: later('string', 'ldap://localhost', 'LDAP server URI'),
     ldap_base: later('string', '', 'LDAP search base'),
     ldap_reader_dn: later('string', '', 'DN of the LDAP reader'),
@@ -109,7 +134,9 @@ export const SCHEMA = {
     ldap_secret_file: later('path', '', 'File with the password of the LDAP reader'),
     ldap_filter: later('string', '(cn={0})', 'LDAP filter; {0} is the login'),
     ldap_user_attribute: later('string', '', 'Attribute whose value becomes the user name'),
-    ldap_security: later('choice', 'none', 'LDAP transport security', { choices: ['none', 'tls', 'starttls'] }),
+    ldap_security: later('choice', 'none', 'LDAP transport security', {
+      choices: ['none', 'tls', 'starttls'],
+    }),
     ldap_ssl_verify_mode: later('choice', 'REQUIRED', 'LDAP certificate check', {
       choices: ['NONE', 'OPTIONAL', 'REQUIRED'],
     }),
@@ -118,9 +145,15 @@ export const SCHEMA = {
     ldap_group_members_attribute: later('string', '', 'Attribute of a group listing its members'),
     ldap_group_base: later('string', '', 'Search base for groups'),
     ldap_group_filter: later('string', '', 'Filter for groups'),
-    ldap_ignore_attribute_create_modify_timestamp: later('bool', 'False', 'Ignore createTimestamp/modifyTimestamp'),
+    ldap_ignore_attribute_create_modify_timestamp: later(
+      'bool',
+      'False',
+      'Ignore createTimestamp/modifyTimestamp',
+    ),
     imap_host: later('string', 'localhost', 'IMAP server (host, host:port, [v6]:port)'),
-    imap_security: later('choice', 'tls', 'IMAP transport security', { choices: ['tls', 'starttls', 'none'] }),
+    imap_security: later('choice', 'tls', 'IMAP transport security', {
+      choices: ['tls', 'starttls', 'none'],
+    }),
     imap_append_domain: later('string', '', 'Domain appended to the login for IMAP'),
     oauth2_token_endpoint: later('string', '', 'OAuth2 token endpoint (password grant)'),
     oauth2_client_id: later('string', 'radicale', 'OAuth2 client id'),
@@ -133,7 +166,10 @@ export const SCHEMA = {
     urldecode_username: o('bool', 'False', 'Percent-decode user names'),
   },
   group: {
-    type: later('choice', 'none', 'Group backend', { plugin: true, choices: ['none', 'htgroup', 'from_auth'] }),
+    type: later('choice', 'none', 'Group backend', {
+      plugin: true,
+      choices: ['none', 'htgroup', 'from_auth'],
+    }),
     htgroup_filename: later('path', '/etc/radicale/groups', 'Apache group file'),
     htgroup_cache: later('bool', 'False', 'Keep the group file in memory'),
   },
@@ -182,11 +218,29 @@ export const SCHEMA = {
     response_content_on_debug: o('bool', 'False', 'Log response content on debug'),
     rights_rule_doesnt_match_on_debug: o('bool', 'False', 'Log rights rules that do not match on debug'),
     storage_cache_actions_on_debug: o('bool', 'False', 'Log storage cache actions on debug'),
-    request_header_on_notice_condition: later('json', '{}', 'Conditions to log request headers at notice level'),
-    request_content_on_notice_condition: later('json', '{}', 'Conditions to log request content at notice level'),
-    response_header_on_notice_condition: later('json', '{}', 'Conditions to log response headers at notice level'),
-    response_content_on_notice_condition: later('json', '{}', 'Conditions to log response content at notice level'),
-    profiling: later('choice', 'none', 'Profiling', { choices: ['none', 'per_request', 'per_request_method'] }),
+    request_header_on_notice_condition: later(
+      'json',
+      '{}',
+      'Conditions to log request headers at notice level',
+    ),
+    request_content_on_notice_condition: later(
+      'json',
+      '{}',
+      'Conditions to log request content at notice level',
+    ),
+    response_header_on_notice_condition: later(
+      'json',
+      '{}',
+      'Conditions to log response headers at notice level',
+    ),
+    response_content_on_notice_condition: later(
+      'json',
+      '{}',
+      'Conditions to log response content at notice level',
+    ),
+    profiling: later('choice', 'none', 'Profiling', {
+      choices: ['none', 'per_request', 'per_request_method'],
+    }),
     profiling_per_request_min_duration: later('int', '3', 'Minimum duration to profile'),
     profiling_per_request_header: later('bool', 'False', 'Log headers of profiled requests'),
     profiling_per_request_xml: later('bool', 'False', 'Log XML of profiled requests'),
@@ -195,7 +249,10 @@ export const SCHEMA = {
   },
   headers: {},
   hook: {
-    type: later('choice', 'none', 'Change notification hook', { plugin: true, choices: ['none', 'rabbitmq', 'email'] }),
+    type: later('choice', 'none', 'Change notification hook', {
+      plugin: true,
+      choices: ['none', 'rabbitmq', 'email'],
+    }),
     dryrun: later('bool', 'False', 'Do not send notifications'),
     rabbitmq_endpoint: later('string', '', 'RabbitMQ endpoint'),
     rabbitmq_topic: later('string', '', 'RabbitMQ topic'),
@@ -249,7 +306,9 @@ type ValueOf<T extends OptionType> = T extends 'int' | 'float'
 /** The typed configuration: `config.server.max_connections` is a number, etc. */
 export type Config = {
   readonly [S in Exclude<SectionName, 'headers'>]: {
-    readonly [K in keyof (typeof SCHEMA)[S]]: (typeof SCHEMA)[S][K] extends { type: infer T extends OptionType }
+    readonly [K in keyof (typeof SCHEMA)[S]]: (typeof SCHEMA)[S][K] extends {
+      type: infer T extends OptionType;
+    }
       ? ValueOf<T>
       : never;
   };
