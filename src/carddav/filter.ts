@@ -1,0 +1,305 @@
+/**
+ * CardDAV addressbook-query filters (RFC 6352 §8.6, §10.5): parsing CR:filter into a plain object
+ * and matching it against a vCard's text.
+ *
+ * Semantics chosen where the RFC is loose:
+ * - a prop-filter matches when at least one property instance of that name satisfies its
+ *   text-matches and param-filters (combined with the prop-filter's own `test`), so that
+ *   "an EMAIL of TYPE=WORK containing acme" means one and the same EMAIL;
+ * - a property name without group matches grouped properties too (`EMAIL` matches `item1.EMAIL`);
+ *   a name with a group matches only that group;
+ * - a text-match on a structured value (N, ADR, ORG…) matches when any component or the whole
+ *   text value (components joined with `;`) matches;
+ * - an empty filter matches every card.
+ */
+import ICAL from 'ical.js';
+import { DavError, badRequest, forbidden } from '../dav/errors.js';
+import { NS, type XmlElement, child, clark, childrenNamed } from '../dav/xml.js';
+import { normalizeVcardForParsing } from './item.js';
+
+export const SUPPORTED_COLLATION = clark(NS.CR, 'supported-collation');
+export const SUPPORTED_FILTER = clark(NS.CR, 'supported-filter');
+
+export type Collation = 'i;ascii-casemap' | 'i;unicode-casemap' | 'i;octet';
+export type MatchType = 'equals' | 'contains' | 'starts-with' | 'ends-with';
+export type FilterTest = 'anyof' | 'allof';
+
+/** Collations we support, announced in errors; RFC 6352 §8.3 requires the two casemaps. */
+export const SUPPORTED_COLLATIONS: readonly Collation[] = ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'];
+/** RFC 6352 §10.5.4: the default collation of CARDDAV:text-match. */
+export const DEFAULT_COLLATION: Collation = 'i;unicode-casemap';
+const MATCH_TYPES: readonly MatchType[] = ['equals', 'contains', 'starts-with', 'ends-with'];
+
+export interface TextMatch {
+  text: string;
+  collation: Collation;
+  matchType: MatchType;
+  negate: boolean;
+}
+
+export interface ParamFilter {
+  /** Upper-case parameter name. */
+  name: string;
+  isNotDefined: boolean;
+  textMatch?: TextMatch;
+}
+
+export interface PropFilter {
+  /** Upper-case property name, possibly with a group (`ITEM1.EMAIL`). */
+  name: string;
+  test: FilterTest;
+  isNotDefined: boolean;
+  textMatches: TextMatch[];
+  paramFilters: ParamFilter[];
+}
+
+export interface AddressFilter {
+  test: FilterTest;
+  propFilters: PropFilter[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+function unsupportedFilter(message: string): DavError {
+  return forbidden(message, SUPPORTED_FILTER);
+}
+
+function parseTest(el: XmlElement): FilterTest {
+  const test = el.attrs.test ?? 'anyof';
+  if (test !== 'anyof' && test !== 'allof') throw unsupportedFilter(`Unsupported test "${test}"`);
+  return test;
+}
+
+function parseCollation(value: string | undefined): Collation {
+  if (value === undefined) return DEFAULT_COLLATION;
+  const found = SUPPORTED_COLLATIONS.find((c) => c === value);
+  if (!found) throw forbidden(`Unsupported collation "${value}"`, SUPPORTED_COLLATION);
+  return found;
+}
+
+function parseTextMatch(el: XmlElement): TextMatch {
+  const matchType = el.attrs['match-type'] ?? 'contains';
+  const found = MATCH_TYPES.find((m) => m === matchType);
+  if (!found) throw unsupportedFilter(`Unsupported match-type "${matchType}"`);
+  const negate = el.attrs['negate-condition'] ?? 'no';
+  if (negate !== 'yes' && negate !== 'no') throw badRequest(`Invalid negate-condition "${negate}"`);
+  return {
+    text: el.text,
+    collation: parseCollation(el.attrs.collation),
+    matchType: found,
+    negate: negate === 'yes',
+  };
+}
+
+function requiredName(el: XmlElement): string {
+  const name = el.attrs.name?.trim();
+  if (!name) throw badRequest(`${el.local} without a name attribute`);
+  return name.toUpperCase();
+}
+
+function isCardDav(el: XmlElement, local: string): boolean {
+  return el.ns === NS.CR && el.local === local;
+}
+
+function parseParamFilter(el: XmlElement): ParamFilter {
+  const filter: ParamFilter = { name: requiredName(el), isNotDefined: false };
+  for (const c of el.children) {
+    if (isCardDav(c, 'is-not-defined')) filter.isNotDefined = true;
+    else if (isCardDav(c, 'text-match')) filter.textMatch = parseTextMatch(c);
+    else throw unsupportedFilter(`Unsupported element ${c.local} in param-filter`);
+  }
+  return filter;
+}
+
+function parsePropFilter(el: XmlElement): PropFilter {
+  const filter: PropFilter = {
+    name: requiredName(el),
+    test: parseTest(el),
+    isNotDefined: false,
+    textMatches: [],
+    paramFilters: [],
+  };
+  for (const c of el.children) {
+    if (isCardDav(c, 'is-not-defined')) filter.isNotDefined = true;
+    else if (isCardDav(c, 'text-match')) filter.textMatches.push(parseTextMatch(c));
+    else if (isCardDav(c, 'param-filter')) filter.paramFilters.push(parseParamFilter(c));
+    else throw unsupportedFilter(`Unsupported element ${c.local} in prop-filter`);
+  }
+  return filter;
+}
+
+/** Parses CR:filter; an absent filter matches everything. */
+export function parseAddressFilter(el: XmlElement | undefined): AddressFilter {
+  if (!el) return { test: 'anyof', propFilters: [] };
+  const propFilters = el.children.map((c) => {
+    if (!isCardDav(c, 'prop-filter')) throw unsupportedFilter(`Unsupported element ${c.local} in filter`);
+    return parsePropFilter(c);
+  });
+  return { test: parseTest(el), propFilters };
+}
+
+function parseLimit(reportEl: XmlElement): number | undefined {
+  const limit = child(reportEl, NS.CR, 'limit');
+  if (!limit) return undefined;
+  const [nresults] = childrenNamed(limit, NS.CR, 'nresults');
+  const text = nresults?.text.trim() ?? '';
+  if (!/^\d{1,9}$/.test(text)) throw badRequest(`Invalid CR:nresults "${text}"`);
+  return Number(text);
+}
+
+/** Reads the filter and the result limit of a CR:addressbook-query REPORT body. */
+export function parseAddressbookQuery(reportEl: XmlElement): { filter: AddressFilter; limit?: number } {
+  const filter = parseAddressFilter(child(reportEl, NS.CR, 'filter'));
+  const limit = parseLimit(reportEl);
+  return limit === undefined ? { filter } : { filter, limit };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+
+/** RFC 4790 i;ascii-casemap: only ASCII letters fold. */
+function asciiFold(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** RFC 5051 i;unicode-casemap, approximated by full case folding and compatibility decomposition. */
+function unicodeFold(s: string): string {
+  return s.toUpperCase().toLowerCase().normalize('NFKD');
+}
+
+function fold(s: string, collation: Collation): string {
+  if (collation === 'i;octet') return s;
+  return collation === 'i;ascii-casemap' ? asciiFold(s) : unicodeFold(s);
+}
+
+function matchesString(value: string, tm: TextMatch): boolean {
+  const v = fold(value, tm.collation);
+  const t = fold(tm.text, tm.collation);
+  switch (tm.matchType) {
+    case 'equals':
+      return v === t;
+    case 'starts-with':
+      return v.startsWith(t);
+    case 'ends-with':
+      return v.endsWith(t);
+    default:
+      return v.includes(t);
+  }
+}
+
+/** Text-match on a list of candidate strings, negate-condition applied to the whole test. */
+function textMatches(candidates: readonly string[], tm: TextMatch): boolean {
+  const hit = candidates.some((c) => matchesString(c, tm));
+  return tm.negate ? !hit : hit;
+}
+
+interface CardProperty {
+  group: string;
+  name: string;
+  /** Texts a text-match is tried against. */
+  texts: string[];
+  /** Parameter values by upper-case name. */
+  params: Map<string, string[]>;
+}
+
+function valueTexts(prop: ICAL.Property): string[] {
+  const texts: string[] = [];
+  for (const v of prop.getValues() as unknown[]) {
+    if (Array.isArray(v)) {
+      const parts = v.flat().map((p) => String(p));
+      texts.push(parts.join(';'), ...parts.filter((p) => p !== ''));
+    } else if (v !== null && v !== undefined) {
+      // ical.js values (binary, date-and-or-time, utc-offset…) render their vCard text via toString.
+      texts.push(
+        typeof v === 'object'
+          ? (v as { toString(): string }).toString()
+          : String(v as string | number | boolean),
+      );
+    }
+  }
+  return texts;
+}
+
+function paramMap(prop: ICAL.Property): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  const json = prop.toJSON() as unknown[];
+  const params = json[1];
+  if (typeof params !== 'object' || params === null) return map;
+  for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
+    if (k === 'group') continue;
+    const values = Array.isArray(v) ? v.map(String) : [String(v)];
+    // 3.0 TYPE values may arrive comma-joined in one string.
+    map.set(
+      k.toUpperCase(),
+      values.flatMap((x) => x.split(',')),
+    );
+  }
+  return map;
+}
+
+/** The properties of the first vCard in the text, parsed once per match. */
+export function cardProperties(text: string): CardProperty[] {
+  const parsed: unknown = ICAL.parse(normalizeVcardForParsing(text));
+  const first: unknown = Array.isArray(parsed) && Array.isArray(parsed[0]) ? parsed[0] : parsed;
+  const comp = new ICAL.Component(first as unknown[]);
+  return comp.getAllProperties().map((prop) => {
+    const group: unknown = prop.getParameter('group');
+    return {
+      group: typeof group === 'string' ? group.toUpperCase() : '',
+      name: prop.name.toUpperCase(),
+      texts: valueTexts(prop),
+      params: paramMap(prop),
+    };
+  });
+}
+
+function nameMatches(prop: CardProperty, filterName: string): boolean {
+  const dot = filterName.lastIndexOf('.');
+  if (dot < 0) return prop.name === filterName;
+  return prop.group === filterName.slice(0, dot) && prop.name === filterName.slice(dot + 1);
+}
+
+function paramFilterMatches(prop: CardProperty, pf: ParamFilter): boolean {
+  const values = prop.params.get(pf.name);
+  if (pf.isNotDefined) return values === undefined;
+  if (values === undefined) return false;
+  return pf.textMatch ? textMatches(values, pf.textMatch) : true;
+}
+
+function propInstanceMatches(prop: CardProperty, pf: PropFilter): boolean {
+  const tests = [
+    ...pf.textMatches.map((tm) => textMatches(prop.texts, tm)),
+    ...pf.paramFilters.map((p) => paramFilterMatches(prop, p)),
+  ];
+  if (tests.length === 0) return true;
+  return pf.test === 'allof' ? tests.every(Boolean) : tests.some(Boolean);
+}
+
+function propFilterMatches(props: readonly CardProperty[], pf: PropFilter): boolean {
+  const named = props.filter((p) => nameMatches(p, pf.name));
+  if (pf.isNotDefined) return named.length === 0;
+  return named.some((p) => propInstanceMatches(p, pf));
+}
+
+/** Matches parsed properties against a filter (lets callers parse a card once for several filters). */
+export function matchCardProperties(filter: AddressFilter, props: readonly CardProperty[]): boolean {
+  if (filter.propFilters.length === 0) return true;
+  const results = filter.propFilters.map((pf) => propFilterMatches(props, pf));
+  return filter.test === 'allof' ? results.every(Boolean) : results.some(Boolean);
+}
+
+/**
+ * Whether the vCard text matches the filter (RFC 6352 §10.5). An unparsable card matches nothing
+ * rather than failing the whole query.
+ */
+export function matchAddressFilter(filter: AddressFilter, text: string): boolean {
+  if (filter.propFilters.length === 0) return true;
+  let props: CardProperty[];
+  try {
+    props = cardProperties(text);
+  } catch {
+    return false;
+  }
+  return matchCardProperties(filter, props);
+}
