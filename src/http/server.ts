@@ -1,0 +1,408 @@
+/**
+ * The HTTP(S) server: binds `[server] hosts`, applies the connection-level limits (max_connections,
+ * max_content_length, timeout), TLS, the `[headers]` section and per-request logging, then hands each request
+ * to the RequestHandler (the DAV dispatcher).
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import {
+  createServer as createHttpServer,
+  validateHeaderName,
+  validateHeaderValue,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { Config } from '../config/schema.js';
+import { asPinoLogger, maskHeaders, type Logger } from '../log/logger.js';
+import { declaredLength, onBodyOverflow } from './body.js';
+import { normalizeAddress, parseTrustedProxies, resolveClientAddress, type Cidr } from './client-address.js';
+import { Semaphore } from './concurrency.js';
+import { buildTlsOptions, clientCertVerified, type TlsSettings } from './tls.js';
+import type { RequestContext, RequestHandler } from './types.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RunningServer {
+  /** The bound addresses with their real ports (port 0 in the configuration gets a free port). */
+  readonly addresses: ListenAddress[];
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then drops what is left. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const DEFAULT_GRACE_MS = 10_000;
+const MAX_KEEP_ALIVE_MS = 5_000;
+
+/** Parses `[server] hosts` entries: `host:port`, `1.2.3.4:5232`, `[::1]:5232`. */
+export function parseHosts(list: readonly string[]): ListenAddress[] {
+  const entries = list.map((s) => s.trim()).filter((s) => s !== '');
+  if (entries.length === 0) throw new Error('[server] hosts: no address to listen on');
+  return entries.map((entry) => {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(entry) ?? /^([^:[\]]+):(\d+)$/.exec(entry);
+    const host = m?.[1];
+    const port = Number(m?.[2]);
+    if (host === undefined || !Number.isInteger(port) || port > 65535) {
+      throw new Error(`[server] hosts: invalid entry '${entry}' (expected host:port, or [ipv6]:port)`);
+    }
+    if (entry.startsWith('[') && isIP(host) !== 6)
+      throw new Error(`[server] hosts: '${host}' is not an IPv6 address`);
+    return { host, port };
+  });
+}
+
+/** `localhost` and other names bind every address they resolve to, as Radicale does with getaddrinfo. */
+async function resolveBindAddresses(entry: ListenAddress): Promise<ListenAddress[]> {
+  if (isIP(entry.host) !== 0) return [entry];
+  try {
+    const found = await lookup(entry.host, { all: true, verbatim: true });
+    const unique = [...new Set(found.map((a) => a.address))];
+    return unique.map((host) => ({ host, port: entry.port }));
+  } catch (err) {
+    throw new Error(`[server] hosts: cannot resolve '${entry.host}': ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+export function formatAddress(a: ListenAddress): string {
+  return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function checkConfigHeaders(headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch (err) {
+      throw new Error(`[headers] ${name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * The options read here, typed explicitly: `Config['server']` is cast to this once, so the module does not
+ * depend on the precision of the schema-derived mapped type.
+ */
+export interface ServerSettings extends TlsSettings {
+  readonly hosts: readonly string[];
+  readonly max_connections: number;
+  readonly max_content_length: number;
+  readonly timeout: number;
+  readonly ssl: boolean;
+  readonly trusted_proxies: readonly string[];
+}
+
+interface LoggingSettings {
+  readonly mask_passwords: boolean;
+  readonly request_header_on_debug: boolean;
+  readonly response_header_on_debug: boolean;
+}
+
+/** What the socket timeout handler needs to know about the request in progress on a socket. */
+interface InFlight {
+  phase: 'queued' | 'handling';
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+/** State and behaviour shared by all listening sockets. */
+class ServerCore {
+  readonly semaphore: Semaphore;
+  readonly trusted: readonly Cidr[];
+  readonly timeoutMs: number;
+  closing = false;
+  private readonly inFlight = new Map<Socket, InFlight>();
+  private readonly onIdle = new Set<() => void>();
+
+  readonly settings: ServerSettings;
+  readonly logging: LoggingSettings;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    config: Config,
+    readonly handler: RequestHandler,
+    readonly log: Logger,
+  ) {
+    this.settings = config.server as ServerSettings;
+    this.logging = config.logging as LoggingSettings;
+    this.headers = config.headers;
+    checkConfigHeaders(this.headers);
+    this.semaphore = new Semaphore(this.settings.max_connections);
+    this.trusted = parseTrustedProxies(this.settings.trusted_proxies);
+    this.timeoutMs = Math.max(0, Math.round(this.settings.timeout * 1000));
+  }
+
+  serverOptions(): ServerOptions {
+    const t = this.timeoutMs;
+    return {
+      // headersTimeout bounds a client trickling its headers; the body is guarded by the idle timeout
+      // below (a total requestTimeout would cut big uploads on slow links).
+      headersTimeout: t,
+      requestTimeout: 0,
+      keepAliveTimeout: t > 0 ? Math.min(MAX_KEEP_ALIVE_MS, t) : MAX_KEEP_ALIVE_MS,
+      connectionsCheckingInterval: t > 0 ? Math.min(30_000, Math.max(100, Math.floor(t / 4))) : 30_000,
+    };
+  }
+
+  attach(server: Server): void {
+    server.timeout = this.timeoutMs;
+    server.on('timeout', (socket: Socket) => this.onSocketTimeout(socket));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res, false));
+    server.on(
+      'checkContinue',
+      (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res, true),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      this.log.info(
+        `TLS handshake with ${normalizeAddress(socket.remoteAddress ?? '?')} failed: ${err.message}`,
+      );
+    });
+  }
+
+  /**
+   * The socket was idle for `timeout`. A client stalling while sending headers or body is cut; a request
+   * waiting for a slot, or whose body is in and whose handler is working (e.g. waiting for a lock), is not:
+   * the timer is simply re-armed. A client that stopped reading our response is cut too.
+   */
+  private onSocketTimeout(socket: Socket): void {
+    const state = this.inFlight.get(socket);
+    const waitingForUs =
+      state !== undefined &&
+      (state.phase === 'queued' || (state.req.complete && socket.writableLength === 0));
+    if (waitingForUs) {
+      socket.setTimeout(this.timeoutMs);
+      return;
+    }
+    socket.destroy();
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[
+      status
+    ];
+    this.log.info(`${status} ${reason} for ${normalizeAddress(socket.remoteAddress ?? '?')}: ${err.message}`);
+    const extra = Object.entries(this.headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n${extra}` +
+        `Content-Length: ${reason.length}\r\nConnection: close\r\n\r\n${reason}`,
+    );
+  }
+
+  private buildContext(req: IncomingMessage): RequestContext {
+    const socket = req.socket;
+    const peerAddress = normalizeAddress(socket.remoteAddress ?? '');
+    const { clientAddress, peerTrusted } = resolveClientAddress(peerAddress, req.headers, this.trusted);
+    const secure = socket instanceof TLSSocket;
+    const id = randomBytes(4).toString('hex');
+    return {
+      id,
+      peerAddress,
+      clientAddress,
+      peerTrusted,
+      secure,
+      clientCertVerified: secure && clientCertVerified(socket),
+      log: asPinoLogger(this.log.child({ reqId: id })),
+      user: '',
+    };
+  }
+
+  private logArrival(req: IncomingMessage, ctx: RequestContext): void {
+    const via = ctx.clientAddress !== ctx.peerAddress ? ` (via ${ctx.peerAddress})` : '';
+    const agent = req.headers['user-agent'];
+    ctx.log.info(
+      `${req.method ?? '?'} request for ${JSON.stringify(req.url ?? '')} received from ${ctx.clientAddress}${via}` +
+        (agent ? ` using ${JSON.stringify(agent)}` : ''),
+    );
+    if (this.logging.request_header_on_debug) {
+      ctx.log.debug({ headers: maskHeaders(req.headers, this.logging.mask_passwords) }, 'request headers');
+    }
+  }
+
+  private logEnd(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, started: bigint): void {
+    const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+    const fields = { status: res.statusCode, durationMs, user: ctx.user, limitHit: ctx.limitHit };
+    const what = `${req.method ?? '?'} ${JSON.stringify(req.url ?? '')}`;
+    if (res.writableFinished)
+      ctx.log.info(fields, `${res.statusCode} response for ${what} in ${durationMs} ms`);
+    else
+      ctx.log.info(
+        fields,
+        `connection closed before the response for ${what} was complete (${durationMs} ms)`,
+      );
+    if (this.logging.response_header_on_debug) {
+      ctx.log.debug(
+        { headers: maskHeaders(res.getHeaders(), this.logging.mask_passwords) },
+        'response headers',
+      );
+    }
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    const started = process.hrtime.bigint();
+    const socket = req.socket;
+    const ctx = this.buildContext(req);
+    let closed = false;
+    let release: (() => void) | undefined;
+    const state: InFlight = { phase: 'queued', req, res };
+    this.inFlight.set(socket, state);
+    res.once('close', () => {
+      closed = true;
+      release?.();
+      if (this.inFlight.get(socket) === state) this.inFlight.delete(socket);
+      this.logEnd(req, res, ctx, started);
+      if (this.closing) for (const cb of this.onIdle) cb();
+    });
+    for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
+    if (this.closing) res.shouldKeepAlive = false;
+    this.logArrival(req, ctx);
+    onBodyOverflow(req, () => {
+      ctx.limitHit ??= 'max_content_length';
+      // The rest of the body stays unread, so the connection cannot carry another request.
+      res.shouldKeepAlive = false;
+    });
+
+    const limit = this.settings.max_content_length;
+    const declared = declaredLength(req);
+    if (limit > 0 && declared !== undefined && declared > limit) {
+      ctx.limitHit = 'max_content_length';
+      ctx.log.info(`request body of ${declared} bytes is larger than max_content_length (${limit})`);
+      sendText(res, 413, 'Request Entity Too Large', true);
+      return;
+    }
+
+    socket.setTimeout(this.timeoutMs);
+    const acquired = await this.semaphore.acquire();
+    if (closed) {
+      acquired();
+      return;
+    }
+    release = acquired;
+    state.phase = 'handling';
+    if (expectContinue) res.writeContinue();
+    try {
+      await this.handler(req, res, ctx);
+    } catch (err) {
+      ctx.log.error({ err }, 'unexpected error while handling the request');
+      if (!res.headersSent) sendText(res, 500, 'Internal Server Error', false);
+      else res.destroy();
+    }
+  }
+
+  /** Responses not yet started get `Connection: close`; resolves `cb` calls as in-flight requests end. */
+  beginClosing(onRequestEnd: () => void): void {
+    this.closing = true;
+    this.onIdle.add(onRequestEnd);
+    for (const { res } of this.inFlight.values()) {
+      if (!res.headersSent) res.shouldKeepAlive = false;
+    }
+  }
+}
+
+function sendText(res: ServerResponse, status: number, text: string, close: boolean): void {
+  if (close) {
+    res.shouldKeepAlive = false;
+    res.setHeader('Connection', 'close');
+  }
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+function listen(server: Server, address: ListenAddress): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const where = formatAddress(address);
+      const why = err.code === 'EADDRINUSE' ? 'address already in use (EADDRINUSE)' : err.message;
+      reject(new Error(`cannot listen on ${where}: ${why}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host: address.host, port: address.port, ipv6Only: isIP(address.host) === 6 }, () => {
+      server.off('error', onError);
+      const bound = server.address();
+      const port = bound !== null && typeof bound === 'object' ? bound.port : address.port;
+      resolve({ host: address.host, port });
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}
+
+/** Binds every configured address and serves requests with `handler`; rejects with a clear start-up error. */
+export async function startServer(
+  config: Config,
+  handler: RequestHandler,
+  log: Logger,
+): Promise<RunningServer> {
+  const core = new ServerCore(config, handler, log);
+  const { settings } = core;
+  const tlsOptions = settings.ssl ? await buildTlsOptions(settings) : undefined;
+  const wanted = (await Promise.all(parseHosts(settings.hosts).map(resolveBindAddresses))).flat();
+  const servers: Server[] = [];
+  const addresses: ListenAddress[] = [];
+  try {
+    for (const address of wanted) {
+      const options = core.serverOptions();
+      const server: Server = tlsOptions
+        ? (createHttpsServer({
+            ...options,
+            ...tlsOptions,
+            handshakeTimeout: core.timeoutMs || 120_000,
+          }) as Server)
+        : createHttpServer(options);
+      core.attach(server);
+      servers.push(server);
+      addresses.push(await listen(server, address));
+    }
+  } catch (err) {
+    await Promise.all(servers.map(closeServer));
+    throw err;
+  }
+  for (const a of addresses) log.info(`Listening on ${formatAddress(a)}${tlsOptions ? ' with TLS' : ''}`);
+
+  let closingPromise: Promise<void> | undefined;
+  const close = (graceMs = DEFAULT_GRACE_MS): Promise<void> => {
+    closingPromise ??= (async () => {
+      log.info('Stopping the server');
+      const closeIdle = (): void => {
+        // Let the just-finished response leave before the now idle connection is closed.
+        setImmediate(() => servers.forEach((s) => s.closeIdleConnections()));
+      };
+      core.beginClosing(closeIdle);
+      const done = Promise.all(servers.map(closeServer));
+      servers.forEach((s) => s.closeIdleConnections());
+      const timer = setTimeout(() => {
+        log.warn('Grace period over, closing the remaining connections');
+        servers.forEach((s) => s.closeAllConnections());
+      }, graceMs);
+      await done;
+      clearTimeout(timer);
+    })();
+    return closingPromise;
+  };
+  return { addresses, close };
+}
