@@ -1,0 +1,74 @@
+/** [auth] type = htpasswd. */
+import type { Logger } from 'pino';
+import { FAILED, type BackendResult, type PasswordBackend } from '../backend.js';
+import { HtpasswdFile } from './file.js';
+import { detectScheme, loadArgon2, verifyPassword, type Argon2Verify, type Scheme } from './hashes.js';
+
+export type HtpasswdEncryption = 'plain' | 'md5' | 'sha256' | 'sha512' | 'bcrypt' | 'argon2' | 'autodetect';
+
+export interface HtpasswdOptions {
+  readonly filename: string;
+  readonly encryption: string;
+  readonly cache: boolean;
+}
+
+/** A fixed digest checked for unknown users, so they cost about as much as a wrong password. */
+const DUMMY_PLAIN = 'x'.repeat(32);
+
+export async function createHtpasswdBackend(opts: HtpasswdOptions, log: Logger): Promise<PasswordBackend> {
+  const encryption = parseEncryption(opts.encryption);
+  const file = new HtpasswdFile(opts.filename, opts.cache);
+  // Read once at start-up so a missing or broken file is a start-up error, not a 401 for everyone.
+  const entries = await file.load();
+  let argon2: Promise<Argon2Verify> | undefined;
+  const deps = { argon2: () => (argon2 ??= loadArgon2()) };
+  const needsArgon2 = [...entries.values()].some((d) => schemeFor(encryption, d) === 'argon2');
+  if (needsArgon2) await deps.argon2();
+
+  return {
+    cacheable: true,
+    async login(user: string, password: string): Promise<BackendResult> {
+      let current;
+      try {
+        current = await file.load();
+      } catch (err) {
+        log.error({ err }, `htpasswd: cannot read ${opts.filename}: ${String(err)}`);
+        return FAILED;
+      }
+      const digest = current.get(user);
+      if (digest === undefined) {
+        await verifyPassword('plain', DUMMY_PLAIN, password, deps);
+        return FAILED;
+      }
+      try {
+        return (await verifyPassword(schemeFor(encryption, digest), digest, password, deps))
+          ? { ok: true }
+          : FAILED;
+      } catch (err) {
+        log.error({ err }, `htpasswd: cannot check the password of ${JSON.stringify(user)}: ${String(err)}`);
+        return FAILED;
+      }
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+function parseEncryption(value: string): HtpasswdEncryption {
+  const all: readonly HtpasswdEncryption[] = [
+    'plain',
+    'md5',
+    'sha256',
+    'sha512',
+    'bcrypt',
+    'argon2',
+    'autodetect',
+  ];
+  const found = all.find((e) => e === value);
+  if (found === undefined)
+    throw new Error(`[auth] htpasswd_encryption: unknown value ${JSON.stringify(value)}`);
+  return found;
+}
+
+function schemeFor(encryption: HtpasswdEncryption, digest: string): Scheme {
+  return encryption === 'autodetect' ? detectScheme(digest) : encryption;
+}

@@ -1,0 +1,81 @@
+/**
+ * The Basic-auth login pipeline (Radicale BaseAuth.login, plus per-address throttling):
+ * decode → throttle check → normalise (lc/uc, urldecode, strip_domain) → validate → cache → backend →
+ * groups. Failures are counted per client address and carry the delay the dispatcher must wait.
+ */
+import type { Logger } from 'pino';
+import type { BackendResult, PasswordBackend } from './backend.js';
+import { parseBasic } from './basic.js';
+import type { LoginCache } from './cache.js';
+import type { FailureDelay } from './delay.js';
+import type { GroupSource } from './groups/types.js';
+import type { LoginThrottle } from './throttle.js';
+import type { AuthOutcome, AuthRequest } from './types.js';
+import { invalidUserReason, normaliseLogin, type UsernameOptions } from './username.js';
+
+export interface LoginPipeline {
+  readonly backend: PasswordBackend;
+  readonly username: UsernameOptions;
+  readonly charset: string;
+  readonly cache: LoginCache | undefined;
+  readonly throttle: LoginThrottle;
+  readonly delay: FailureDelay;
+  readonly groups: GroupSource;
+  readonly now: () => number;
+  readonly log: Logger;
+}
+
+export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<AuthOutcome> {
+  const creds = parseBasic(req.authorization, p.charset);
+  if (creds.kind === 'none') return { kind: 'anonymous' };
+  // Radicale treats an empty login as no login at all.
+  if (creds.kind === 'credentials' && creds.login === '') return { kind: 'anonymous' };
+  const retryAfter = p.throttle.retryAfter(req.clientAddress);
+  if (retryAfter > 0) {
+    p.log.warn(`Login attempt from ${req.clientAddress} refused: throttled for ${retryAfter} s`);
+    return { kind: 'throttled', retryAfter };
+  }
+  const start = p.now();
+  const fail = (user: string, why: string): AuthOutcome => {
+    p.throttle.recordFailure(req.clientAddress);
+    p.log.warn(`Failed login attempt from ${req.clientAddress}: ${JSON.stringify(user)} (${why})`);
+    return { kind: 'failed', user, delayMs: p.delay.afterFailure(p.now() - start) };
+  };
+  if (creds.kind === 'malformed') return fail('', 'malformed Authorization header');
+
+  const user = normaliseLogin(creds.login, p.username);
+  if (user === undefined) return fail(creds.login, 'bad percent-encoding');
+  const invalid = invalidUserReason(user, p.username.policy);
+  if (invalid !== undefined) return fail(user, `invalid user name: ${invalid}`);
+
+  const result = await checkPassword(p, user, creds.password, req.clientAddress);
+  if (!result.ok) return fail(user, 'wrong user name or password');
+  const finalUser = result.user ?? user;
+  const renamedInvalid = invalidUserReason(finalUser, p.username.policy);
+  if (renamedInvalid !== undefined)
+    return fail(finalUser, `invalid user name from backend: ${renamedInvalid}`);
+  p.throttle.recordSuccess(req.clientAddress);
+  const groups = await p.groups.groupsOf(finalUser, result.groups ?? []);
+  p.log.info(`Successful login: ${JSON.stringify(finalUser)}`);
+  return { kind: 'user', user: finalUser, groups };
+}
+
+async function checkPassword(
+  p: LoginPipeline,
+  user: string,
+  password: string,
+  address: string,
+): Promise<BackendResult> {
+  const cache = p.backend.cacheable ? p.cache : undefined;
+  const cached = cache?.get(user, password);
+  if (cached !== undefined) return cached;
+  let result: BackendResult;
+  try {
+    result = await p.backend.login(user, password, { clientAddress: address });
+  } catch (err) {
+    p.log.error({ err }, `Authentication backend error for ${JSON.stringify(user)}: ${String(err)}`);
+    return { ok: false };
+  }
+  cache?.set(user, password, result);
+  return result;
+}
