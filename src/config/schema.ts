@@ -25,15 +25,24 @@ interface OptionBase {
 
 export type OptionSpec = OptionBase;
 
-const o = (type: OptionType, def: string, help: string, extra: Partial<OptionBase> = {}): OptionSpec => ({
+const o = <T extends OptionType>(
+  type: T,
+  def: string,
+  help: string,
+  extra: Partial<OptionBase> = {},
+): OptionSpec & { readonly type: T } => ({
+  ...extra,
   type,
   default: def,
   help,
-  support: 'yes',
-  ...extra,
+  support: extra.support ?? 'yes',
 });
-const later = (type: OptionType, def: string, help: string, extra: Partial<OptionBase> = {}): OptionSpec =>
-  o(type, def, help, { ...extra, support: 'later' });
+const later = <T extends OptionType>(
+  type: T,
+  def: string,
+  help: string,
+  extra: Partial<OptionBase> = {},
+): OptionSpec & { readonly type: T } => o(type, def, help, { ...extra, support: 'later' });
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert'] as const;
 const VALIDATE = ['none', 'minimal', 'unicode-letter', 'no-unicode', 'strict'] as const;

@@ -77,7 +77,15 @@ export interface ChangeContext {
  * preconditions (If-Match, If-None-Match, UID uniqueness) are atomic with the write. It throws a
  * DavError to refuse the write.
  */
-export type WriteCheck = (existing: ItemMeta | undefined, collection: CollectionInfo) => void;
+export type WriteCheck = (
+  existing: ItemMeta | undefined,
+  collection: CollectionInfo,
+  /**
+   * Another item of the target collection (different href) that already has the new item's UID,
+   * for the CalDAV/CardDAV no-uid-conflict precondition; undefined for deletes or when none.
+   */
+  sameUid?: ItemMeta,
+) => void;
 
 export interface SyncResult {
   /** The new token (full URI, e.g. `http://radicale.org/ns/sync/<hex>`). */
@@ -86,6 +94,11 @@ export interface SyncResult {
   readonly changed: readonly string[];
   /** Hrefs deleted since the old token. */
   readonly deleted: readonly string[];
+  /**
+   * True when `limit` cut the answer: `token` then stands for the state after the changes returned, so
+   * the client continues from it and gets the rest (RFC 6578 §3.6 paging).
+   */
+  readonly truncated?: boolean;
 }
 
 export class StorageError extends Error {
@@ -178,10 +191,10 @@ export interface Storage {
   /** Current sync token of a collection (full URI). */
   getSyncToken(path: string): Promise<string>;
   /**
-   * Changes since `oldToken` ('' = initial sync). Throws StorageError('invalid-sync-token') for a token
-   * that is unknown or expired.
+   * Changes since `oldToken` ('' = initial sync), at most `limit` of them (changed + deleted) when given.
+   * Throws StorageError('invalid-sync-token') for a token that is unknown or expired.
    */
-  sync(path: string, oldToken: string): Promise<SyncResult>;
+  sync(path: string, oldToken: string, limit?: number): Promise<SyncResult>;
 
   /** Checks every collection and item; used by `almanac --verify-storage`. */
   verify(report: (problem: string) => void): Promise<boolean>;

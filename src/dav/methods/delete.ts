@@ -1,0 +1,31 @@
+/**
+ * DELETE of an item or a whole collection.
+ */
+import type { DavRequest, DavResponse } from '../context.js';
+import { DavError, forbidden, notFound } from '../errors.js';
+import { resolve } from '../resource.js';
+import { checkConditionalHeaders } from '../request-body.js';
+import { changeContext } from '../change-context.js';
+
+export async function del(req: DavRequest): Promise<DavResponse> {
+  const res = await resolve(req.storage, req.segments);
+  if (res.kind === 'missing') throw notFound();
+  if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
+  if (res.kind === 'item') {
+    await req.storage.deleteItem(
+      res.path,
+      res.href,
+      (existing) => {
+        if (!existing) throw notFound();
+        checkConditionalHeaders(req, existing.etag);
+      },
+      changeContext(req),
+    );
+    return { status: 204, headers: {} };
+  }
+  if (!req.access.mayDeleteCollection(res.path)) throw forbidden('Deleting this collection is not allowed');
+  if (res.info.tag !== '') checkConditionalHeaders(req, await req.storage.getEtag(res.path));
+  else if (req.header('if-match') !== undefined) checkConditionalHeaders(req, undefined);
+  await req.storage.deleteCollection(res.path, changeContext(req));
+  return { status: 204, headers: {} };
+}

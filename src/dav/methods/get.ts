@@ -1,0 +1,64 @@
+/**
+ * GET and HEAD: an item as stored, or a whole calendar / address book export (as Radicale does).
+ * Conditional GET with If-None-Match / If-Modified-Since gives 304.
+ */
+import type { DavRequest, DavResponse } from '../context.js';
+import { DavError, notFound } from '../errors.js';
+import { resolve } from '../resource.js';
+import { splitPath } from '../href.js';
+
+function notModified(req: DavRequest, etag: string, lastModified: Date): boolean {
+  const inm = req.header('if-none-match');
+  if (inm !== undefined) {
+    return inm
+      .split(',')
+      .map((s) => s.trim().replace(/^W\//, ''))
+      .some((t) => t === '*' || t === etag);
+  }
+  const ims = req.header('if-modified-since');
+  if (ims !== undefined) {
+    const since = Date.parse(ims);
+    if (!Number.isNaN(since)) return Math.floor(lastModified.getTime() / 1000) <= Math.floor(since / 1000);
+  }
+  return false;
+}
+
+function contentDisposition(name: string): string {
+  return `attachment; filename*=utf-8''${encodeURIComponent(name)}`;
+}
+
+export async function get(req: DavRequest, head = false): Promise<DavResponse> {
+  const res = await resolve(req.storage, req.segments);
+  if (res.kind === 'missing') throw notFound();
+  if (res.kind === 'item') {
+    if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
+    const headers: Record<string, string> = {
+      'Content-Type': req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
+      ETag: res.meta.etag,
+      'Last-Modified': res.meta.lastModified.toUTCString(),
+    };
+    if (notModified(req, res.meta.etag, res.meta.lastModified)) return { status: 304, headers };
+    let text = '';
+    for await (const item of req.storage.getItems(res.path, [res.href])) text = item.text;
+    const body = Buffer.from(text, 'utf8');
+    headers['Content-Length'] = String(body.length);
+    return { status: 200, headers, body: head ? undefined : body };
+  }
+  const kind = req.kinds.byTag(res.info.tag);
+  if (!kind) throw new DavError(403, 'Directory listings are not supported');
+  if (!req.access.canRead(res) && !req.access.canExport(res)) throw new DavError(403, 'Access denied');
+  const etag = await req.storage.getEtag(res.path);
+  const name = `${res.info.props['D:displayname'] ?? splitPath(res.path).at(-1) ?? 'export'}${kind.suffix}`;
+  const headers: Record<string, string> = {
+    'Content-Type': kind.exportContentType,
+    ETag: etag,
+    'Last-Modified': res.info.lastModified.toUTCString(),
+    'Content-Disposition': contentDisposition(name),
+  };
+  if (notModified(req, etag, res.info.lastModified)) return { status: 304, headers };
+  const texts: string[] = [];
+  for await (const item of req.storage.getItems(res.path)) texts.push(item.text);
+  const body = Buffer.from(kind.exportCollection(texts, res.info), 'utf8');
+  headers['Content-Length'] = String(body.length);
+  return { status: 200, headers, body: head ? undefined : body };
+}

@@ -1,0 +1,102 @@
+/**
+ * MOVE and COPY (RFC 4918 §9.8, §9.9) of items and whole collections (Radicale can do neither for
+ * collections; renaming a calendar is a MOVE of its collection).
+ */
+import type { DavRequest, DavResponse, Resource } from '../context.js';
+import { DavError, badRequest, conflict, forbidden, notFound, preconditionFailed } from '../errors.js';
+import { resolve } from '../resource.js';
+import { checkConditionalHeaders, overwriteHeader } from '../request-body.js';
+import { changeContext } from '../change-context.js';
+import { hrefToSegments, hrefOf, itemHref } from '../href.js';
+import { NS, clark } from '../xml.js';
+import type { ItemMeta } from '../../storage/types.js';
+
+/** Decoded destination segments; 502 when it points at another server. */
+export function destination(req: DavRequest): string[] {
+  const raw = req.header('destination');
+  if (!raw) throw badRequest('Destination header is required');
+  const abs = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(raw);
+  if (abs && abs[2]?.toLowerCase() !== req.origin.host.toLowerCase()) {
+    throw new DavError(502, 'Destination is on another server');
+  }
+  const parsed = hrefToSegments(raw, req.prefix);
+  if (!parsed) throw badRequest('Destination is outside this server');
+  return parsed.segments;
+}
+
+export async function move(req: DavRequest): Promise<DavResponse> {
+  return transfer(req, true);
+}
+
+export async function copy(req: DavRequest): Promise<DavResponse> {
+  return transfer(req, false);
+}
+
+async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> {
+  const src = await resolve(req.storage, req.segments);
+  if (src.kind === 'missing') throw notFound();
+  const destSegments = destination(req);
+  if (destSegments.join('/') === req.segments.join('/')) throw forbidden('Source and destination are the same');
+  const dst = await resolve(req.storage, destSegments);
+  if (isMove ? !req.access.canWrite(src) : !req.access.canRead(src)) throw new DavError(403, 'Access denied');
+  if (!req.access.canWrite(dst)) throw new DavError(403, 'Access denied');
+  const overwrite = overwriteHeader(req);
+  const toPath = hrefOf(req.prefix, destSegments, src.kind === 'collection');
+  const ctx = changeContext(req, toPath);
+  if (src.kind === 'collection') {
+    if (dst.kind !== 'missing' && !overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
+    if (dst.kind === 'item') throw conflict('Destination is an item');
+    const dstParent = dst.kind === 'missing' ? dst.parent : undefined;
+    if (dst.kind === 'missing' && !dstParent) throw conflict('The destination parent does not exist');
+    if (dstParent && dstParent.tag !== '') throw forbidden('Collections cannot be put inside a calendar or address book');
+    if (destSegments.join('/').startsWith(`${src.path}/`)) throw forbidden('Cannot move a collection into itself');
+    const from = src.path;
+    const to = destSegments.join('/');
+    const { created } = isMove
+      ? await req.storage.moveCollection(from, to, overwrite, ctx)
+      : await req.storage.copyCollection(from, to, overwrite, ctx);
+    return { status: created ? 201 : 204, headers: {} };
+  }
+  return transferItem(req, src, dst, destSegments, overwrite, isMove);
+}
+
+async function transferItem(
+  req: DavRequest,
+  src: Resource & { kind: 'item' },
+  dst: Resource,
+  destSegments: string[],
+  overwrite: boolean,
+  isMove: boolean,
+): Promise<DavResponse> {
+  if (dst.kind === 'collection') {
+    if (!overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
+    throw conflict('Cannot replace a collection with an item');
+  }
+  const parent = dst.kind === 'item' ? dst.collection : dst.parent;
+  if (!parent) throw conflict('The destination collection does not exist');
+  if (parent.tag !== src.collection.tag) throw forbidden('Items can only move between collections of the same type');
+  const toPath = destSegments.slice(0, -1).join('/');
+  const toHref = destSegments[destSegments.length - 1] ?? '';
+  const maxSize = req.config.server.max_resource_size;
+  if (parent.tag !== '' && src.meta.size > maxSize) {
+    throw new DavError(413, 'Item larger than max_resource_size', clark(NS.C, 'max-resource-size'));
+  }
+  if (src.meta.uid && toPath !== src.path) {
+    const other = await req.storage.findByUid(toPath, src.meta.uid);
+    if (other && other.href !== toHref) {
+      const pre = parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
+      throw conflict('The UID is already used in the destination', pre, [itemHref(req.prefix, toPath, other.href)]);
+    }
+  }
+  const check = (existing: ItemMeta | undefined): void => {
+    if (existing && !overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
+    if (existing) checkConditionalHeaders(req, existing.etag);
+  };
+  const from = { path: src.path, href: src.href };
+  const to = { path: toPath, href: toHref };
+  const ctx = changeContext(req, hrefOf(req.prefix, destSegments, false));
+  const { created } = isMove
+    ? await req.storage.moveItem(from, to, check, ctx)
+    : await req.storage.copyItem(from, to, check, ctx);
+  return { status: created ? 201 : 204, headers: {} };
+}

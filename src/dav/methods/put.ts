@@ -1,0 +1,113 @@
+/**
+ * PUT: one item into a calendar or address book, a plain file into a plain collection, or (as
+ * Radicale) a whole calendar / address book onto a collection path.
+ */
+import type { CollectionKind, DavRequest, DavResponse, Resource } from '../context.js';
+import { DavError, conflict, forbidden, preconditionFailed, tooLarge } from '../errors.js';
+import { resolve } from '../resource.js';
+import { bodyText, checkConditionalHeaders } from '../request-body.js';
+import { changeContext } from '../change-context.js';
+import { itemHref } from '../href.js';
+import { NS, clark } from '../xml.js';
+import type { CollectionInfo, ItemMeta } from '../../storage/types.js';
+
+/** CRLF line endings everywhere and a final line break: the only change made to stored text. */
+export function normalizeLineEndings(text: string): string {
+  const crlf = text.replace(/\r\n|\r|\n/g, '\r\n');
+  return crlf.endsWith('\r\n') ? crlf : `${crlf}\r\n`;
+}
+
+function kindForUpload(req: DavRequest, text: string): CollectionKind | undefined {
+  const ct = req.header('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  return req.kinds.all().find((k) => k.mediaTypes.includes(ct)) ?? req.kinds.all().find((k) => k.sniff(text));
+}
+
+export async function put(req: DavRequest): Promise<DavResponse> {
+  const text = await bodyText(req);
+  const res = await resolve(req.storage, req.segments);
+  if (res.kind === 'collection') return putCollection(req, res, text);
+  const parent = res.kind === 'item' ? res.collection : res.parent;
+  const parentPath = res.kind === 'item' ? res.path : res.parentPath;
+  const href = res.kind === 'item' ? res.href : res.name;
+  if (!parent) {
+    if (req.segments.length === 0) throw new DavError(405, 'Cannot PUT on the root');
+    throw conflict('The parent collection does not exist');
+  }
+  const kind = req.kinds.byTag(parent.tag);
+  if (!kind && res.kind === 'missing' && kindForUpload(req, text) && req.segments.length >= 2) {
+    return putCollection(req, res, text);
+  }
+  if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
+  if (parent.tag === 'VSUBSCRIBED') throw forbidden('Subscriptions have no items');
+  const maxSize = req.config.server.max_resource_size;
+  const normalized = kind ? normalizeLineEndings(text) : text;
+  if (Buffer.byteLength(normalized) > maxSize) {
+    const pre = parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
+    throw tooLarge(`Item larger than max_resource_size (${maxSize} bytes)`, pre);
+  }
+  const description = kind
+    ? kind.validateItem(normalized, parent, req.config)
+    : { uid: '', component: '', start: 0, end: 0 };
+  if (description.uid) await checkUidFree(req, parentPath, href, description.uid, parent);
+  const strict = req.config.storage.strict_preconditions;
+  const check = (existing: ItemMeta | undefined, _c: CollectionInfo): void => {
+    if (strict && existing && req.header('if-match') === undefined) {
+      throw preconditionFailed('strict_preconditions: If-Match is required to replace an item');
+    }
+    checkConditionalHeaders(req, existing?.etag);
+    if (existing && kind && existing.uid && description.uid !== existing.uid) {
+      throw conflict('The UID of an item cannot change', uidPrecondition(parent), []);
+    }
+  };
+  const { meta, created } = await req.storage.putItem(
+    parentPath,
+    href,
+    { text: normalized, description },
+    check,
+    changeContext(req),
+  );
+  return { status: created ? 201 : 204, headers: { ETag: meta.etag, 'Content-Length': '0' } };
+}
+
+function uidPrecondition(parent: CollectionInfo): string {
+  return parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
+}
+
+async function checkUidFree(
+  req: DavRequest,
+  path: string,
+  href: string,
+  uid: string,
+  parent: CollectionInfo,
+): Promise<void> {
+  const other = await req.storage.findByUid(path, uid);
+  if (other && other.href !== href) {
+    throw conflict(`UID ${uid} is already used by another item`, uidPrecondition(parent), [
+      itemHref(req.prefix, path, other.href),
+    ]);
+  }
+}
+
+/** Whole-collection upload (Radicale): the body replaces the collection at the target path. */
+async function putCollection(req: DavRequest, res: Resource, text: string): Promise<DavResponse> {
+  const path = req.segments.join('/');
+  const existing = res.kind === 'collection' ? res.info : undefined;
+  const kind = (existing && req.kinds.byTag(existing.tag)) ?? kindForUpload(req, text);
+  if (!kind) throw new DavError(415, 'Only calendars and address books can be uploaded as a whole');
+  if (!req.access.letters(path).includes('w')) throw new DavError(403, 'Access denied');
+  if (existing && !req.access.mayOverwriteCollection(path)) throw forbidden('Overwriting this collection is not allowed');
+  if (res.kind === 'missing' && res.parent === undefined) throw conflict('The parent collection does not exist');
+  if (res.kind === 'missing' && res.parent && res.parent.tag !== '') {
+    throw forbidden('Collections cannot be created inside a calendar or address book');
+  }
+  checkConditionalHeaders(req, existing ? await req.storage.getEtag(path) : undefined);
+  const normalized = normalizeLineEndings(text);
+  const { items, props } = kind.splitUpload(normalized);
+  const maxSize = req.config.server.max_resource_size;
+  for (const item of items) {
+    if (Buffer.byteLength(item.text) > maxSize) throw tooLarge(`An item is larger than max_resource_size (${maxSize})`);
+  }
+  const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
+  const info = await req.storage.replaceCollection(path, merged, items, changeContext(req));
+  return { status: 201, headers: { ETag: await req.storage.getEtag(info.path), 'Content-Length': '0' } };
+}

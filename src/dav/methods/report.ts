@@ -1,0 +1,22 @@
+/**
+ * REPORT: dispatch on the body's root element to a core or plugin report.
+ */
+import type { DavRequest, DavResponse } from '../context.js';
+import { DavError, badRequest, notFound } from '../errors.js';
+import { resolve } from '../resource.js';
+import { xmlBody } from '../request-body.js';
+import { NS, clark, nameOf } from '../xml.js';
+
+export async function report(req: DavRequest): Promise<DavResponse> {
+  const body = await xmlBody(req);
+  if (!body) throw badRequest('REPORT needs a body');
+  const res = await resolve(req.storage, req.segments);
+  if (res.kind === 'missing') throw notFound();
+  if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
+  const name = nameOf(body);
+  const handler = req.kinds.report(name);
+  if (!handler || !req.kinds.reportsFor(res).includes(name)) {
+    throw new DavError(403, `Unsupported report ${name}`, clark(NS.D, 'supported-report'));
+  }
+  return handler(req, res, body);
+}

@@ -1,0 +1,68 @@
+/**
+ * Building 207 Multi-Status bodies.
+ */
+import { NS, clark, el, elText, serializeDocument, type XmlNode, type XmlOut } from './xml.js';
+import type { DavResponse } from './context.js';
+
+const D = (local: string): string => clark(NS.D, local);
+
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  207: 'Multi-Status',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  424: 'Failed Dependency',
+  500: 'Internal Server Error',
+  507: 'Insufficient Storage',
+};
+
+export function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}`.trimEnd();
+}
+
+/** One property with its value (children) or just its name. */
+export interface PropEntry {
+  readonly name: string;
+  readonly value?: XmlNode[];
+}
+
+/** propstat groups by status. */
+export function propstats(groups: ReadonlyMap<number, PropEntry[]>): XmlOut[] {
+  const out: XmlOut[] = [];
+  for (const [status, props] of [...groups].sort((a, b) => a[0] - b[0])) {
+    if (props.length === 0) continue;
+    out.push(
+      el(
+        D('propstat'),
+        el(D('prop'), ...props.map((p) => ({ name: p.name, children: p.value ?? [] }))),
+        elText(D('status'), statusLine(status)),
+      ),
+    );
+  }
+  return out;
+}
+
+export function responseWithPropstats(href: string, groups: ReadonlyMap<number, PropEntry[]>): XmlOut {
+  return el(D('response'), elText(D('href'), href), ...propstats(groups));
+}
+
+export function responseWithStatus(href: string, status: number, error?: XmlOut): XmlOut {
+  return el(D('response'), elText(D('href'), href), elText(D('status'), statusLine(status)), error);
+}
+
+export function multistatus(responses: XmlNode[], extra: XmlNode[] = []): DavResponse {
+  return {
+    status: 207,
+    headers: { 'Content-Type': 'application/xml; charset=utf-8' },
+    body: serializeDocument(el(D('multistatus'), ...responses, ...extra)),
+  };
+}

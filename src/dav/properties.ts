@@ -1,0 +1,202 @@
+/**
+ * WebDAV's own live properties (RFC 4918, 3744, 5397, 6578) and the lookup of any property on a
+ * resource: live ones from the core and the plugins, then dead ones from the stored props.
+ */
+import type { DavRequest, LiveProperty, Resource } from './context.js';
+import { collectionHref, itemHref, splitPath } from './href.js';
+import { keyToClark, propKey, storedValueToXml } from './dead-props.js';
+import { NS, clark, el, elText, nameOf, type XmlElement, type XmlNode } from './xml.js';
+import type { PropEntry } from './multistatus.js';
+
+const D = (l: string): string => clark(NS.D, l);
+const R = (l: string): string => clark(NS.RADICALE, l);
+const CS = (l: string): string => clark(NS.CS, l);
+
+const isCollection = (res: Resource): boolean => res.kind === 'collection';
+const isTagged = (res: Resource): boolean => res.kind === 'collection' && res.info.tag !== '';
+const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
+const hasContent = (res: Resource): boolean =>
+  res.kind === 'item' || (res.kind === 'collection' && (res.info.tag === 'VCALENDAR' || res.info.tag === 'VADDRESSBOOK'));
+
+export function hrefOfResource(req: DavRequest, res: Resource): string {
+  switch (res.kind) {
+    case 'collection':
+      return collectionHref(req.prefix, res.path);
+    case 'item':
+      return itemHref(req.prefix, res.path, res.href);
+    case 'missing':
+      return itemHref(req.prefix, res.parentPath, res.name);
+  }
+}
+
+export function principalHref(req: DavRequest, user: string): string {
+  return collectionHref(req.prefix, user);
+}
+
+function httpDate(d: Date): string {
+  return d.toUTCString();
+}
+
+async function collectionLength(res: Resource, req: DavRequest): Promise<number> {
+  if (res.kind !== 'collection') return 0;
+  const items = await req.storage.listItems(res.path);
+  return items.reduce((n, i) => n + i.size, 0);
+}
+
+export function privilegesOf(res: Resource, req: DavRequest): string[] {
+  const privs: string[] = [];
+  if (req.access.canRead(res)) privs.push('read');
+  if (req.access.canWrite(res)) privs.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
+  return privs;
+}
+
+const live = (
+  name: string,
+  allprop: boolean,
+  appliesTo: LiveProperty['appliesTo'],
+  get: LiveProperty['get'],
+): LiveProperty => ({ name, allprop, appliesTo, get });
+
+export const CORE_PROPERTIES: readonly LiveProperty[] = [
+  live(D('resourcetype'), true, () => true, (res, req) => {
+    if (res.kind !== 'collection') return [];
+    const kids: XmlNode[] = [el(D('collection'))];
+    if (isPrincipal(res)) kids.push(el(D('principal')));
+    const kind = req.kinds.byTag(res.info.tag);
+    if (kind) kids.push(el(kind.resourceType));
+    if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
+    return kids;
+  }),
+  live(
+    D('displayname'),
+    true,
+    (res) => res.kind === 'collection' && (res.info.props['D:displayname'] !== undefined || res.info.tag !== ''),
+    (res) => {
+      if (res.kind !== 'collection') return [];
+      const name = res.info.props['D:displayname'] ?? splitPath(res.path).at(-1) ?? '';
+      return [name];
+    },
+  ),
+  live(D('getetag'), true, (res) => res.kind === 'item' || isTagged(res), async (res, req) => {
+    if (res.kind === 'item') return [res.meta.etag];
+    if (res.kind === 'collection') return [await req.storage.getEtag(res.path)];
+    return [];
+  }),
+  live(D('getlastmodified'), true, (res) => res.kind === 'item' || isTagged(res), (res) => {
+    if (res.kind === 'item') return [httpDate(res.meta.lastModified)];
+    if (res.kind === 'collection') return [httpDate(res.info.lastModified)];
+    return [];
+  }),
+  live(D('getcontenttype'), true, (res) => res.kind === 'item' || hasContent(res), (res, req) => {
+    if (res.kind === 'item') {
+      const kind = req.kinds.byTag(res.collection.tag);
+      return [kind ? kind.itemContentType(res.meta) : 'application/octet-stream'];
+    }
+    if (res.kind === 'collection') return [req.kinds.byTag(res.info.tag)?.exportContentType ?? ''];
+    return [];
+  }),
+  live(D('getcontentlength'), true, (res) => res.kind === 'item' || hasContent(res), async (res, req) => {
+    if (res.kind === 'item') return [String(res.meta.size)];
+    return [String(await collectionLength(res, req))];
+  }),
+  live(D('current-user-principal'), false, () => true, (_res, req) =>
+    req.user ? [elText(D('href'), principalHref(req, req.user))] : [el(D('unauthenticated'))],
+  ),
+  live(D('principal-URL'), true, isPrincipal, (res, req) =>
+    res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
+  ),
+  live(D('principal-collection-set'), false, () => true, (_res, req) => [elText(D('href'), `${req.prefix}/`)]),
+  live(D('owner'), true, (res) => res.kind !== 'collection' || res.path !== '', (res, req) => {
+    const path = res.kind === 'collection' ? res.path : res.kind === 'item' ? res.path : res.parentPath;
+    const owner = splitPath(path)[0];
+    return owner ? [elText(D('href'), principalHref(req, owner))] : [];
+  }),
+  live(D('current-user-privilege-set'), false, () => true, (res, req) =>
+    privilegesOf(res, req).map((p) => el(D('privilege'), el(D(p)))),
+  ),
+  live(D('supported-report-set'), false, () => true, (res, req) =>
+    req.kinds
+      .reportsFor(res)
+      .map((r) => el(D('supported-report'), el(D('report'), el(r)))),
+  ),
+  live(D('sync-token'), false, isTagged, async (res, req) =>
+    res.kind === 'collection' ? [await req.storage.getSyncToken(res.path)] : [],
+  ),
+  live(CS('getctag'), false, isTagged, async (res, req) =>
+    res.kind === 'collection' ? [await req.storage.getEtag(res.path)] : [],
+  ),
+  live(R('displayname'), false, isCollection, (res) =>
+    res.kind === 'collection' ? [res.info.props['D:displayname'] ?? splitPath(res.path).at(-1) ?? ''] : [],
+  ),
+  live(R('getcontentcount'), false, hasContent, async (res, req) =>
+    res.kind === 'collection' ? [String((await req.storage.listItems(res.path)).length)] : [],
+  ),
+  live(D('supportedlock'), false, () => true, () => []),
+];
+
+export function allLiveProperties(req: DavRequest): readonly LiveProperty[] {
+  return [...CORE_PROPERTIES, ...req.kinds.properties()];
+}
+
+/** Stored (dead) props of a resource as Clark name → value. Items have none stored by Radicale. */
+export function deadProps(res: Resource): Map<string, string> {
+  const out = new Map<string, string>();
+  if (res.kind !== 'collection') return out;
+  for (const [k, v] of Object.entries(res.info.props)) {
+    const name = keyToClark(k);
+    if (name) out.set(name, v);
+  }
+  return out;
+}
+
+/** Looks up one property; undefined when the resource does not have it. */
+export async function getProperty(
+  req: DavRequest,
+  res: Resource,
+  name: string,
+  requested?: XmlElement,
+): Promise<XmlNode[] | undefined> {
+  const lp = allLiveProperties(req).find((p) => p.name === name);
+  if (lp) {
+    if (!lp.appliesTo(res, req)) return undefined;
+    return lp.get(res, req, requested);
+  }
+  if (res.kind === 'collection') {
+    const v = res.info.props[propKey(name)];
+    if (v !== undefined) return storedValueToXml(v);
+  }
+  return undefined;
+}
+
+/** Names for allprop/propname: live ones flagged allprop that apply, plus every dead one. */
+export function propertyNames(req: DavRequest, res: Resource, forAllprop: boolean): string[] {
+  const names = allLiveProperties(req)
+    .filter((p) => (forAllprop ? p.allprop : true) && p.appliesTo(res, req))
+    .map((p) => p.name);
+  for (const n of deadProps(res).keys()) if (!names.includes(n)) names.push(n);
+  return names;
+}
+
+/** Evaluates a list of requested properties into propstat groups (200 found, 404 missing). */
+export async function evaluateProps(
+  req: DavRequest,
+  res: Resource,
+  names: readonly (string | XmlElement)[],
+  namesOnly = false,
+): Promise<Map<number, PropEntry[]>> {
+  const groups = new Map<number, PropEntry[]>([
+    [200, []],
+    [404, []],
+  ]);
+  for (const wanted of names) {
+    const name = typeof wanted === 'string' ? wanted : nameOf(wanted);
+    if (namesOnly) {
+      groups.get(200)?.push({ name });
+      continue;
+    }
+    const value = await getProperty(req, res, name, typeof wanted === 'string' ? undefined : wanted);
+    if (value === undefined) groups.get(404)?.push({ name });
+    else groups.get(200)?.push({ name, value });
+  }
+  return groups;
+}

@@ -1,0 +1,123 @@
+/**
+ * expand-property (RFC 3253 §3.8), principal-property-search and principal-search-property-set
+ * (RFC 3744 §9.4, §9.5): real answers over our principals (the top-level collections).
+ */
+import type { DavRequest, DavResponse, Resource } from '../context.js';
+import { badRequest } from '../errors.js';
+import { hrefToSegments } from '../href.js';
+import { evaluateProps, getProperty, hrefOfResource } from '../properties.js';
+import { multistatus, propstats, responseWithPropstats } from '../multistatus.js';
+import { resolve } from '../resource.js';
+import {
+  NS,
+  child,
+  childrenNamed,
+  clark,
+  el,
+  elText,
+  nameOf,
+  serializeDocument,
+  textContent,
+  type XmlElement,
+  type XmlNode,
+  type XmlOut,
+} from '../xml.js';
+
+const D = (l: string): string => clark(NS.D, l);
+
+/** Properties a client may search principals by. */
+const SEARCHABLE = [D('displayname'), clark(NS.C, 'calendar-user-address-set')];
+
+async function expandOne(req: DavRequest, res: Resource, props: XmlElement[], depth: number): Promise<XmlOut> {
+  const found: { name: string; value: XmlNode[] }[] = [];
+  const missing: { name: string }[] = [];
+  for (const p of props) {
+    if (p.ns !== NS.D || p.local !== 'property') continue;
+    const name = clark(p.attrs.namespace ?? NS.D, p.attrs.name ?? '');
+    const value = await getProperty(req, res, name);
+    if (value === undefined) {
+      missing.push({ name });
+      continue;
+    }
+    const nested = childrenNamed(p, NS.D, 'property');
+    if (nested.length === 0 || depth > 3) {
+      found.push({ name, value });
+      continue;
+    }
+    const expanded: XmlNode[] = [];
+    for (const v of value) {
+      if (typeof v === 'string' || 'raw' in v || v.name !== D('href')) continue;
+      const href = (v.children ?? []).filter((c): c is string => typeof c === 'string').join('');
+      const target = hrefToSegments(href, req.prefix);
+      if (!target) continue;
+      const targetRes = await resolve(req.storage, target.segments);
+      if (targetRes.kind === 'missing' || !req.access.canRead(targetRes)) continue;
+      expanded.push(await expandOne(req, targetRes, nested, depth + 1));
+    }
+    found.push({ name, value: expanded });
+  }
+  return el(
+    D('response'),
+    elText(D('href'), hrefOfResource(req, res)),
+    ...propstats(
+      new Map([
+        [200, found],
+        [404, missing],
+      ]),
+    ),
+  );
+}
+
+export async function expandProperty(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+  return multistatus([await expandOne(req, res, body.children, 0)]);
+}
+
+export function principalSearchPropertySet(): Promise<DavResponse> {
+  const body = el(
+    D('principal-search-property-set'),
+    ...SEARCHABLE.map((name) =>
+      el(D('principal-search-property'), el(D('prop'), el(name)), elText(D('description'), name.split('}')[1] ?? name)),
+    ),
+  );
+  return Promise.resolve({
+    status: 200,
+    headers: { 'Content-Type': 'application/xml; charset=utf-8' },
+    body: serializeDocument(body),
+  });
+}
+
+function textOf(nodes: XmlNode[]): string {
+  return nodes
+    .map((n) => (typeof n === 'string' ? n : 'raw' in n ? '' : textOf(n.children ?? [])))
+    .join(' ');
+}
+
+export async function principalPropertySearch(req: DavRequest, _res: Resource, body: XmlElement): Promise<DavResponse> {
+  const searches = childrenNamed(body, NS.D, 'property-search').map((ps) => ({
+    props: child(ps, NS.D, 'prop')?.children.map(nameOf) ?? [],
+    match: textContent(child(ps, NS.D, 'match') ?? { ns: '', local: '', attrs: {}, children: [], text: '' })
+      .trim()
+      .toLowerCase(),
+  }));
+  if (searches.length === 0) throw badRequest('principal-property-search needs property-search');
+  const anyof = body.attrs.test === 'anyof';
+  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const responses: XmlNode[] = [];
+  for (const info of await req.storage.listCollections('')) {
+    const res: Resource = { kind: 'collection', path: info.path, info };
+    if (!req.access.canRead(res)) continue;
+    const results: boolean[] = [];
+    for (const s of searches) {
+      let hit = false;
+      for (const p of s.props) {
+        const v = await getProperty(req, res, p);
+        if (v && textOf(v).toLowerCase().includes(s.match)) hit = true;
+      }
+      results.push(hit);
+    }
+    if (anyof ? results.some(Boolean) : results.every(Boolean)) {
+      responses.push(responseWithPropstats(hrefOfResource(req, res), await evaluateProps(req, res, wanted)));
+    }
+  }
+  return multistatus(responses);
+}

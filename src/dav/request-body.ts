@@ -1,0 +1,75 @@
+/**
+ * Reading and checking request bodies and the headers most methods share.
+ */
+import type { DavRequest } from './context.js';
+import { DavError, badRequest, unsupportedMediaType } from './errors.js';
+import { XmlParseError, parseXml, type XmlElement } from './xml.js';
+
+/** The body as text in the request charset (UTF-8; a BOM is dropped). */
+export async function bodyText(req: DavRequest): Promise<string> {
+  const buf = await req.body();
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+/** Parses an XML body; undefined when the body is empty. */
+export async function xmlBody(req: DavRequest): Promise<XmlElement | undefined> {
+  const text = await bodyText(req);
+  if (text.trim() === '') return undefined;
+  const ct = req.header('content-type');
+  if (ct && !/xml/i.test(ct) && !/^\s*</.test(text)) {
+    throw unsupportedMediaType(`Expected an XML body, got ${ct}`);
+  }
+  try {
+    return parseXml(text);
+  } catch (e) {
+    if (e instanceof XmlParseError) throw badRequest(`Malformed XML body: ${e.message}`);
+    throw e;
+  }
+}
+
+export type Depth = '0' | '1' | 'infinity';
+
+export function depthHeader(req: DavRequest, fallback: Depth): Depth {
+  const v = req.header('depth')?.trim().toLowerCase();
+  if (v === undefined || v === '') return fallback;
+  if (v === '0' || v === '1' || v === 'infinity') return v;
+  throw badRequest(`Invalid Depth header: ${v}`);
+}
+
+function etagList(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => s.replace(/^W\//, ''));
+}
+
+/**
+ * Checks If-Match / If-None-Match against the current ETag of the target (undefined when it does
+ * not exist). Throws 412 when a precondition fails.
+ */
+export function checkConditionalHeaders(req: DavRequest, currentEtag: string | undefined): void {
+  const ifMatch = req.header('if-match');
+  if (ifMatch !== undefined) {
+    const tags = etagList(ifMatch);
+    const ok = currentEtag !== undefined && (tags.includes('*') || tags.includes(currentEtag));
+    if (!ok) throw new DavError(412, 'If-Match precondition failed');
+  }
+  const ifNoneMatch = req.header('if-none-match');
+  if (ifNoneMatch !== undefined && currentEtag !== undefined) {
+    const tags = etagList(ifNoneMatch);
+    if (tags.includes('*') || tags.includes(currentEtag)) {
+      throw new DavError(412, 'If-None-Match precondition failed');
+    }
+  }
+}
+
+/** Overwrite header (default T). */
+export function overwriteHeader(req: DavRequest): boolean {
+  const v = req.header('overwrite')?.trim().toUpperCase();
+  if (v === undefined || v === '') return true;
+  if (v === 'T') return true;
+  if (v === 'F') return false;
+  throw badRequest(`Invalid Overwrite header: ${v}`);
+}
