@@ -36,7 +36,8 @@ const SECTIONS = SCHEMA as Readonly<Record<string, SectionSchema>>;
 
 /** The long flag of an option: `--server-max-connections`, `--storage-_filesystem-fsync`. */
 export function longFlag(section: string, option: string): string {
-  return `--${section}-${option.replace(/_/g, '-')}`;
+  // A private option's leading underscore stays, so its flag does not read `--storage--filesystem-fsync`.
+  return `--${section}-${option.replace(/(?!^)_/g, '-')}`;
 }
 
 function buildFlags(): ReadonlyMap<string, Flag> {
