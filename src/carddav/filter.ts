@@ -203,19 +203,33 @@ interface CardProperty {
   params: Map<string, string[]>;
 }
 
+function scalarText(v: unknown): string {
+  // ical.js leaves `\;` escaped in unstructured vCard 3.0 text values.
+  if (typeof v === 'string') return v.replace(/\\;/g, ';');
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v === null || v === undefined) return '';
+  // ical.js values (binary, date-and-or-time, utc-offset…) render their vCard text via toString.
+  return (v as { toString(): string }).toString();
+}
+
+/** A structured value (N, ADR…) as text: components joined by `;`, their list values by `,`. */
+function structuredText(v: readonly unknown[]): string {
+  return v.map((c) => (Array.isArray(c) ? c.map(scalarText).join(',') : scalarText(c))).join(';');
+}
+
+/**
+ * The strings a text-match is tried on: each value, each non-empty component of structured values,
+ * and the whole text value (ical.js splits some 3.0 values such as NOTE on commas).
+ */
 function valueTexts(prop: ICAL.Property): string[] {
-  const texts: string[] = [];
-  for (const v of prop.getValues() as unknown[]) {
+  const values = prop.getValues() as unknown[];
+  const whole = values.map((v) => (Array.isArray(v) ? structuredText(v) : scalarText(v))).join(',');
+  const texts = [whole];
+  for (const v of values) {
     if (Array.isArray(v)) {
-      const parts = v.flat().map((p) => String(p));
-      texts.push(parts.join(';'), ...parts.filter((p) => p !== ''));
-    } else if (v !== null && v !== undefined) {
-      // ical.js values (binary, date-and-or-time, utc-offset…) render their vCard text via toString.
-      texts.push(
-        typeof v === 'object'
-          ? (v as { toString(): string }).toString()
-          : String(v as string | number | boolean),
-      );
+      texts.push(structuredText(v), ...(v.flat() as unknown[]).map(scalarText).filter((p) => p !== ''));
+    } else {
+      texts.push(scalarText(v));
     }
   }
   return texts;
