@@ -1,0 +1,288 @@
+/**
+ * CalDAV calendar-query filters (RFC 4791 §9.7): parsing the C:filter element and matching it
+ * against one calendar object resource, with time ranges evaluated on every recurrence instance.
+ */
+import ICAL from 'ical.js';
+import { DavError } from '../dav/errors.js';
+import { NS, type XmlElement } from '../dav/xml.js';
+import { ExpansionLimitError, ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import { objectComponents, parseCalendar } from './parse.js';
+import { alarmLead, alarmTriggers, freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
+import { ZoneResolver } from './timezones.js';
+import { parseUtcDateTime } from './utc.js';
+
+export type Collation = 'i;ascii-casemap' | 'i;unicode-casemap' | 'i;octet';
+
+export interface TextMatch {
+  text: string;
+  collation: Collation;
+  negate: boolean;
+}
+
+export interface ParamFilter {
+  name: string;
+  isNotDefined: boolean;
+  textMatch?: TextMatch;
+}
+
+export interface PropFilter {
+  name: string;
+  isNotDefined: boolean;
+  timeRange?: TimeRange;
+  textMatch?: TextMatch;
+  paramFilters: ParamFilter[];
+}
+
+export interface CompFilter {
+  name: string;
+  isNotDefined: boolean;
+  timeRange?: TimeRange;
+  propFilters: PropFilter[];
+  compFilters: CompFilter[];
+}
+
+/** A parsed C:filter: its single top-level comp-filter (for VCALENDAR). */
+export interface CalendarFilter {
+  root: CompFilter;
+}
+
+const VALID_FILTER = `{${NS.C}}valid-filter`;
+const SUPPORTED_COLLATION = `{${NS.C}}supported-collation`;
+const COLLATIONS: readonly string[] = ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'];
+/** Instances examined per component before a filter gives up and reports a match. */
+const MAX_FILTER_INSTANCES = 100_000;
+
+const invalid = (msg: string): DavError => new DavError(403, msg, VALID_FILTER);
+
+function kids(el: XmlElement, local: string): XmlElement[] {
+  return el.children.filter((c) => c.ns === NS.C && c.local === local);
+}
+
+function nameAttr(el: XmlElement): string {
+  const name = el.attrs['name'];
+  if (!name) throw invalid(`${el.local} without a name attribute`);
+  return name.toUpperCase();
+}
+
+export function parseCalendarFilter(filterEl: XmlElement): CalendarFilter {
+  const comps = kids(filterEl, 'comp-filter');
+  const root = comps[0];
+  if (comps.length !== 1 || !root) throw invalid('C:filter must contain exactly one C:comp-filter');
+  const parsed = parseCompFilter(root);
+  if (parsed.name !== 'VCALENDAR') throw invalid('the top-level C:comp-filter must name VCALENDAR');
+  return { root: parsed };
+}
+
+function parseCompFilter(el: XmlElement): CompFilter {
+  const tr = kids(el, 'time-range')[0];
+  return {
+    name: nameAttr(el),
+    isNotDefined: kids(el, 'is-not-defined').length > 0,
+    timeRange: tr ? parseTimeRange(tr) : undefined,
+    propFilters: kids(el, 'prop-filter').map(parsePropFilter),
+    compFilters: kids(el, 'comp-filter').map(parseCompFilter),
+  };
+}
+
+function parsePropFilter(el: XmlElement): PropFilter {
+  const tr = kids(el, 'time-range')[0];
+  const tm = kids(el, 'text-match')[0];
+  return {
+    name: nameAttr(el),
+    isNotDefined: kids(el, 'is-not-defined').length > 0,
+    timeRange: tr ? parseTimeRange(tr) : undefined,
+    textMatch: tm ? parseTextMatch(tm) : undefined,
+    paramFilters: kids(el, 'param-filter').map(parseParamFilter),
+  };
+}
+
+function parseParamFilter(el: XmlElement): ParamFilter {
+  const tm = kids(el, 'text-match')[0];
+  return {
+    name: nameAttr(el),
+    isNotDefined: kids(el, 'is-not-defined').length > 0,
+    textMatch: tm ? parseTextMatch(tm) : undefined,
+  };
+}
+
+function parseTextMatch(el: XmlElement): TextMatch {
+  const collation = el.attrs['collation'] ?? 'i;ascii-casemap';
+  if (!COLLATIONS.includes(collation)) {
+    throw new DavError(403, `unsupported collation ${collation}`, SUPPORTED_COLLATION);
+  }
+  const negate = (el.attrs['negate-condition'] ?? 'no').toLowerCase();
+  if (negate !== 'yes' && negate !== 'no') throw invalid(`bad negate-condition ${negate}`);
+  return { text: el.text, collation: collation as Collation, negate: negate === 'yes' };
+}
+
+/** A C:time-range element: start and/or end in UTC (`YYYYMMDDTHHMMSSZ`). */
+export function parseTimeRange(el: XmlElement): TimeRange {
+  const s = el.attrs['start'];
+  const e = el.attrs['end'];
+  if (s === undefined && e === undefined) throw invalid('C:time-range needs start or end');
+  const start = s === undefined ? -Infinity : parseUtcDateTime(s);
+  const end = e === undefined ? Infinity : parseUtcDateTime(e);
+  if (start === undefined || end === undefined) throw invalid(`bad C:time-range ${s ?? ''}/${e ?? ''}`);
+  if (end <= start) throw invalid('C:time-range end must be later than start');
+  return { start, end };
+}
+
+/**
+ * The time range of the filter that every match must overlap, to pre-select items by their indexed
+ * start/end (see `rangeMayOverlap`). Only time ranges on components directly inside VCALENDAR count:
+ * alarms may fire far from their event.
+ */
+export function filterTimeRange(filter: CalendarFilter): { start: number; end: number } | undefined {
+  for (const f of filter.root.compFilters) {
+    if (!f.isNotDefined && f.timeRange) return { start: f.timeRange.start, end: f.timeRange.end };
+  }
+  return undefined;
+}
+
+/** The component type the filter requires directly inside VCALENDAR, if any. */
+export function filterComponent(filter: CalendarFilter): string | undefined {
+  return filter.root.compFilters.find((f) => !f.isNotDefined)?.name;
+}
+
+/** Pre-filter test: may an item with indexed span [itemStart, itemEnd] match a filter range? */
+export function rangeMayOverlap(item: { start: number; end: number }, range: { start: number; end: number }): boolean {
+  if (item.start === 0 && item.end === 0) return true; // span unknown
+  return item.start <= range.end && item.end >= range.start;
+}
+
+interface Ctx {
+  tz: ZoneResolver;
+  sets: Map<ICAL.Component, RecurrenceSet>;
+}
+
+/** Matches a filter against one stored calendar object. Unparsable objects never match. */
+export function matchCalendarFilter(filter: CalendarFilter, text: string): boolean {
+  let vcal: ICAL.Component;
+  try {
+    vcal = parseCalendar(text);
+  } catch {
+    return false;
+  }
+  const tz = new ZoneResolver(vcal);
+  const sets = new Map<ICAL.Component, RecurrenceSet>();
+  for (const set of recurrenceSets(objectComponents(vcal), tz)) {
+    if (set.master) sets.set(set.master, set);
+    for (const o of set.overrides.values()) sets.set(o, set);
+  }
+  const ctx: Ctx = { tz, sets };
+  const root = filter.root;
+  if (root.isNotDefined) return false;
+  return compMatches(root, vcal, ctx, undefined);
+}
+
+/** A comp-filter applied to the subcomponents of `parent`. */
+function childFilterMatches(f: CompFilter, parent: ICAL.Component, ctx: Ctx, parentComp: ICAL.Component): boolean {
+  const candidates = parent.getAllSubcomponents(f.name.toLowerCase());
+  if (f.isNotDefined) return candidates.length === 0;
+  return candidates.some((c) => compMatches(f, c, ctx, parentComp));
+}
+
+function compMatches(f: CompFilter, comp: ICAL.Component, ctx: Ctx, parent: ICAL.Component | undefined): boolean {
+  if (f.timeRange && !compInRange(comp, f.timeRange, ctx, parent)) return false;
+  if (!f.propFilters.every((pf) => propFilterMatches(pf, comp, ctx))) return false;
+  return f.compFilters.every((cf) => childFilterMatches(cf, comp, ctx, comp));
+}
+
+/** Instances of a component; on too many instances the callback sees `undefined` (= assume match). */
+function anyInstance(comp: ICAL.Component, ctx: Ctx, until: number, test: (i: Instance) => boolean): boolean {
+  try {
+    const gen = ownInstances(comp, ctx.sets.get(comp), ctx.tz, { until, limit: MAX_FILTER_INSTANCES });
+    for (const inst of gen) if (test(inst)) return true;
+    return false;
+  } catch (e) {
+    if (e instanceof ExpansionLimitError) return true;
+    return false;
+  }
+}
+
+function compInRange(comp: ICAL.Component, r: TimeRange, ctx: Ctx, parent: ICAL.Component | undefined): boolean {
+  switch (comp.name) {
+    case 'vevent':
+    case 'vtodo':
+    case 'vjournal':
+      // +1: a VTODO may match an instance starting exactly at the range end.
+      return anyInstance(comp, ctx, r.end + 1, (i) => instanceOverlaps(i, ctx.tz, r));
+    case 'vfreebusy':
+      return instanceOverlaps({ comp, times: { isDate: false } }, ctx.tz, r);
+    case 'valarm': {
+      if (!parent) return false;
+      const until = r.end + alarmLead(comp) + 1;
+      return anyInstance(parent, ctx, until, (i) => alarmTriggers(comp, i, ctx.tz).some((t) => r.start <= t && r.end > t));
+    }
+    default:
+      return false;
+  }
+}
+
+function propFilterMatches(pf: PropFilter, comp: ICAL.Component, ctx: Ctx): boolean {
+  const props = comp.getAllProperties(pf.name.toLowerCase());
+  if (pf.isNotDefined) return props.length === 0;
+  return props.some((p) => propMatches(pf, p, ctx));
+}
+
+function propMatches(pf: PropFilter, prop: ICAL.Property, ctx: Ctx): boolean {
+  if (pf.timeRange && !propInRange(prop, pf.timeRange, ctx)) return false;
+  if (pf.textMatch && !textMatches(pf.textMatch, [propText(prop)])) return false;
+  return pf.paramFilters.every((f) => paramMatches(f, prop));
+}
+
+function propInRange(prop: ICAL.Property, r: TimeRange, ctx: Ctx): boolean {
+  const tzid = prop.getParameter('tzid');
+  return prop.getValues().some((v) => {
+    if (v instanceof ICAL.Time) {
+      const s = ctx.tz.toUtc(v, typeof tzid === 'string' ? tzid : undefined);
+      return v.isDate ? r.start < s + 86_400 && r.end > s : r.start <= s && r.end > s;
+    }
+    if (v instanceof ICAL.Period && prop.name === 'freebusy') {
+      const holder = new ICAL.Component('vfreebusy');
+      holder.addProperty(ICAL.Property.fromString(prop.toICALString()));
+      return freeBusyPeriods(holder, ctx.tz).some((p) => r.start < p.end && r.end > p.start);
+    }
+    return false;
+  });
+}
+
+/** The value of a property as iCalendar text (multiple values joined by commas, unescaped). */
+export function propText(prop: ICAL.Property): string {
+  return prop
+    .getValues()
+    .map((v: unknown) => {
+      if (typeof v === 'string') return v;
+      if (v && typeof v === 'object' && 'toICALString' in v && typeof v.toICALString === 'function') {
+        return String(v.toICALString());
+      }
+      return String(v);
+    })
+    .join(',');
+}
+
+function paramMatches(f: ParamFilter, prop: ICAL.Property): boolean {
+  const raw: unknown = prop.getParameter(f.name.toLowerCase());
+  const values = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+  if (f.isNotDefined) return values.length === 0;
+  if (values.length === 0) return false;
+  return f.textMatch ? textMatches(f.textMatch, values) : true;
+}
+
+function fold(s: string, collation: Collation): string {
+  switch (collation) {
+    case 'i;octet':
+      return s;
+    case 'i;ascii-casemap':
+      return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    case 'i;unicode-casemap':
+      return s.normalize('NFKD').toUpperCase().toLowerCase();
+  }
+}
+
+/** Substring match ("contains", RFC 4791 §9.7.5) on any of the values, then negation. */
+export function textMatches(tm: TextMatch, values: readonly string[]): boolean {
+  const needle = fold(tm.text, tm.collation);
+  const found = values.some((v) => fold(v, tm.collation).includes(needle));
+  return found !== tm.negate;
+}

@@ -1,0 +1,120 @@
+/**
+ * The free-busy-query REPORT (RFC 4791 §7.10): busy time of a set of calendar objects within a
+ * range, as one VFREEBUSY with coalesced periods per busy type.
+ */
+import ICAL from 'ical.js';
+import { DavError } from '../dav/errors.js';
+import { ExpansionLimitError, ownInstances, recurrenceSets } from './instances.js';
+import { PRODID } from './item.js';
+import { objectComponents, parseCalendar } from './parse.js';
+import { freeBusyPeriods } from './time-range.js';
+import { ZoneResolver } from './timezones.js';
+import { formatUtcDateTime } from './utc.js';
+
+type BusyType = 'BUSY' | 'BUSY-TENTATIVE' | 'BUSY-UNAVAILABLE';
+const BUSY_TYPES: readonly BusyType[] = ['BUSY', 'BUSY-UNAVAILABLE', 'BUSY-TENTATIVE'];
+
+interface Period {
+  start: number;
+  end: number;
+}
+
+/** The busy type of an event, or undefined when it does not block time. */
+function eventBusyType(comp: ICAL.Component): BusyType | undefined {
+  const transp = String(comp.getFirstPropertyValue('transp') ?? 'OPAQUE').toUpperCase();
+  if (transp === 'TRANSPARENT') return undefined;
+  const status = String(comp.getFirstPropertyValue('status') ?? '').toUpperCase();
+  if (status === 'CANCELLED') return undefined;
+  // Outlook/Exchange mark out-of-office time this way.
+  const ms = String(comp.getFirstPropertyValue('x-microsoft-cdo-busystatus') ?? '').toUpperCase();
+  if (ms === 'FREE') return undefined;
+  if (ms === 'OOF') return 'BUSY-UNAVAILABLE';
+  if (status === 'TENTATIVE' || ms === 'TENTATIVE') return 'BUSY-TENTATIVE';
+  return 'BUSY';
+}
+
+function fbType(prop: ICAL.Property): BusyType | undefined {
+  const t = String(prop.getParameter('fbtype') ?? 'BUSY').toUpperCase();
+  return (BUSY_TYPES as readonly string[]).includes(t) ? (t as BusyType) : t === 'FREE' ? undefined : 'BUSY';
+}
+
+/** Sorted, merged periods: overlapping or touching periods become one. */
+export function coalesce(periods: Period[]): Period[] {
+  const sorted = [...periods].sort((a, b) => a.start - b.start || a.end - b.end);
+  const out: Period[] = [];
+  for (const p of sorted) {
+    const last = out[out.length - 1];
+    if (last && p.start <= last.end) last.end = Math.max(last.end, p.end);
+    else out.push({ ...p });
+  }
+  return out;
+}
+
+export function freeBusyReport(items: string[], start: Date, end: Date, opts: { maxOccurrences: number }): string {
+  const range = { start: Math.floor(start.getTime() / 1000), end: Math.floor(end.getTime() / 1000) };
+  const busy = new Map<BusyType, Period[]>(BUSY_TYPES.map((t) => [t, []]));
+  let count = 0;
+  const add = (type: BusyType, s: number, e: number): void => {
+    const clipped = { start: Math.max(s, range.start), end: Math.min(e, range.end) };
+    if (clipped.end <= clipped.start) return;
+    if (++count > opts.maxOccurrences) {
+      throw new DavError(400, `free-busy query would need more than ${opts.maxOccurrences} occurrences`);
+    }
+    busy.get(type)?.push(clipped);
+  };
+  for (const text of items) collectBusy(text, range, opts.maxOccurrences, add);
+  return render(range, busy);
+}
+
+function collectBusy(text: string, range: Period, max: number, add: (t: BusyType, s: number, e: number) => void): void {
+  let vcal: ICAL.Component;
+  try {
+    vcal = parseCalendar(text);
+  } catch {
+    return;
+  }
+  const tz = new ZoneResolver(vcal);
+  const comps = objectComponents(vcal);
+  for (const fb of comps.filter((c) => c.name === 'vfreebusy')) {
+    for (const p of freeBusyPeriods(fb, tz)) {
+      const type = fbType(p.prop);
+      if (type) add(type, p.start, p.end);
+    }
+  }
+  for (const set of recurrenceSets(comps.filter((c) => c.name === 'vevent'), tz)) {
+    const members = [...(set.master ? [set.master] : []), ...set.overrides.values()];
+    for (const comp of members) {
+      try {
+        for (const inst of ownInstances(comp, set, tz, { until: range.end, limit: Math.max(100_000, max * 10) })) {
+          const type = eventBusyType(inst.comp);
+          const { start, end } = inst.times;
+          if (type && start !== undefined && end !== undefined) add(type, start, end);
+        }
+      } catch (e) {
+        if (e instanceof DavError) throw e;
+        if (e instanceof ExpansionLimitError) throw new DavError(400, 'free-busy query: recurrence set too large');
+        // A broken recurrence in one item must not fail the whole report.
+      }
+    }
+  }
+}
+
+function render(range: Period, busy: Map<BusyType, Period[]>): string {
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    `PRODID:${PRODID}`,
+    'BEGIN:VFREEBUSY',
+    `DTSTAMP:${formatUtcDateTime(Math.floor(Date.now() / 1000))}`,
+    `DTSTART:${formatUtcDateTime(range.start)}`,
+    `DTEND:${formatUtcDateTime(range.end)}`,
+  ];
+  const all: { type: BusyType; p: Period }[] = [];
+  for (const [type, periods] of busy) for (const p of coalesce(periods)) all.push({ type, p });
+  all.sort((a, b) => a.p.start - b.p.start || BUSY_TYPES.indexOf(a.type) - BUSY_TYPES.indexOf(b.type));
+  for (const { type, p } of all) {
+    lines.push(`FREEBUSY;FBTYPE=${type}:${formatUtcDateTime(p.start)}/${formatUtcDateTime(p.end)}`);
+  }
+  lines.push('END:VFREEBUSY', 'END:VCALENDAR');
+  return lines.join('\r\n') + '\r\n';
+}

@@ -1,0 +1,289 @@
+/**
+ * Times of calendar components and the expansion of recurrence sets (RRULE, RDATE, EXDATE,
+ * RECURRENCE-ID overrides) into instances with POSIX-second times.
+ *
+ * Recurrence rules are iterated on wall-clock time (as RFC 5545 defines them) with ical.js's
+ * RecurIterator, and each occurrence is then converted to UTC with the object's own zones.
+ */
+import ICAL from 'ical.js';
+import { floatingFromWall, tzidOf, wallSeconds, type ZoneResolver } from './timezones.js';
+
+/** Seconds in a day: a DATE DTSTART without end lasts one day. */
+export const DAY = 86_400;
+export const FOREVER = Number.MAX_SAFE_INTEGER;
+
+/** Times of one instance in POSIX seconds, as far as the component defines them. */
+export interface InstanceTimes {
+  /** DTSTART. */
+  start?: number;
+  /**
+   * VEVENT/VJOURNAL/VFREEBUSY: effective end (DTEND, DTSTART+DURATION, +1 day for dates, else = start).
+   * VTODO: DTSTART+DURATION only.
+   */
+  end?: number;
+  /** VTODO DUE. */
+  due?: number;
+  isDate: boolean;
+}
+
+export interface Instance {
+  /** The component that describes this instance (the master or an override). */
+  comp: ICAL.Component;
+  times: InstanceTimes;
+  /** UTC seconds of the original start, for instances of a recurrence set. */
+  recurrenceId?: number;
+}
+
+/** Thrown when a recurrence set has more instances than a caller allows. */
+export class ExpansionLimitError extends Error {}
+
+interface DateProp {
+  time: ICAL.Time;
+  tzid: string | undefined;
+}
+
+function dateProp(comp: ICAL.Component, name: string): DateProp | undefined {
+  const prop = comp.getFirstProperty(name);
+  const v = prop?.getFirstValue();
+  if (!prop || !(v instanceof ICAL.Time)) return undefined;
+  return { time: v, tzid: tzidOf(prop) };
+}
+
+function durationProp(comp: ICAL.Component): ICAL.Duration | undefined {
+  const v = comp.getFirstPropertyValue('duration');
+  return v instanceof ICAL.Duration ? v : undefined;
+}
+
+/** UTC seconds of a wall time plus a nominal duration (P1D keeps the wall-clock hour across DST). */
+function addNominal(t: ICAL.Time, dur: ICAL.Duration, tzid: string | undefined, tz: ZoneResolver): number {
+  const end = t.clone();
+  end.addDuration(dur);
+  return tz.toUtc(end, tzid);
+}
+
+/** UTC seconds of a date-time property, if present. */
+export function propSeconds(comp: ICAL.Component, name: string, tz: ZoneResolver): number | undefined {
+  const p = dateProp(comp, name);
+  return p ? tz.toUtc(p.time, p.tzid) : undefined;
+}
+
+/** The times a component defines for itself (its first instance for a master). */
+export function componentTimes(comp: ICAL.Component, tz: ZoneResolver): InstanceTimes {
+  const dtstart = dateProp(comp, 'dtstart');
+  const isDate = dtstart?.time.isDate ?? false;
+  if (!dtstart) {
+    return { isDate, due: comp.name === 'vtodo' ? propSeconds(comp, 'due', tz) : undefined };
+  }
+  const start = tz.toUtc(dtstart.time, dtstart.tzid);
+  const dur = durationProp(comp);
+  const withDuration = dur ? addNominal(dtstart.time, dur, dtstart.tzid, tz) : undefined;
+  if (comp.name === 'vtodo') return { start, end: withDuration, due: propSeconds(comp, 'due', tz), isDate };
+  const end = propSeconds(comp, 'dtend', tz) ?? withDuration ?? (isDate ? start + DAY : start);
+  return { start, end: Math.max(end, start), isDate };
+}
+
+/** Whether the component holds a recurrence rule or recurrence dates. */
+export function isRecurring(comp: ICAL.Component): boolean {
+  return comp.hasProperty('rrule') || comp.hasProperty('rdate');
+}
+
+/** A source of occurrence starts in increasing order. */
+interface StartSource {
+  peek(): Occurrence | undefined;
+  advance(): void;
+}
+
+interface Occurrence {
+  utc: number;
+  wall: ICAL.Time;
+  tzid: string | undefined;
+  /** For RDATE periods: the period's own end. */
+  periodEnd?: number;
+}
+
+function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver): StartSource {
+  const rule = ICAL.Recur.fromData(recur.toJSON());
+  const until = rule.until;
+  if (until && until.zone?.tzid === 'UTC' && !start.time.isDate) {
+    // ical.js compares UNTIL with the floating wall-clock occurrences: move UNTIL to the same clock.
+    rule.until = floatingFromWall(tz.toWall(wallSeconds(until), start.tzid));
+  } else if (until) {
+    rule.until = floatingFromWall(wallSeconds(until), until.isDate && start.time.isDate);
+  }
+  const it = rule.iterator(floatingFromWall(wallSeconds(start.time), start.time.isDate));
+  let current: Occurrence | undefined;
+  let done = false;
+  const pull = (): void => {
+    const next = done ? null : it.next();
+    if (!next) {
+      done = true;
+      current = undefined;
+      return;
+    }
+    current = { utc: tz.toUtc(next, start.tzid), wall: next, tzid: start.tzid };
+  };
+  pull();
+  return { peek: () => current, advance: pull };
+}
+
+function rdateSource(comp: ICAL.Component, tz: ZoneResolver): StartSource {
+  const list: Occurrence[] = [];
+  for (const prop of comp.getAllProperties('rdate')) {
+    const tzid = tzidOf(prop);
+    for (const v of prop.getValues()) {
+      if (v instanceof ICAL.Time) list.push({ utc: tz.toUtc(v, tzid), wall: v, tzid });
+      else if (v instanceof ICAL.Period) {
+        const s = v.start;
+        const periodEnd = v.end ? tz.toUtc(v.end, tzid) : v.duration ? addNominal(s, v.duration, tzid, tz) : undefined;
+        list.push({ utc: tz.toUtc(s, tzid), wall: s, tzid, periodEnd });
+      }
+    }
+  }
+  list.sort((a, b) => a.utc - b.utc);
+  let i = 0;
+  return { peek: () => list[i], advance: () => void i++ };
+}
+
+function exdateSets(comp: ICAL.Component, tz: ZoneResolver): { instants: Set<number>; days: Set<number> } {
+  const instants = new Set<number>();
+  const days = new Set<number>();
+  for (const prop of comp.getAllProperties('exdate')) {
+    const tzid = tzidOf(prop);
+    for (const v of prop.getValues()) {
+      if (!(v instanceof ICAL.Time)) continue;
+      if (v.isDate) days.add(wallSeconds(v));
+      else instants.add(tz.toUtc(v, tzid));
+    }
+  }
+  return { instants, days };
+}
+
+export interface ExpandOptions {
+  /** Stop before the first occurrence starting at or after this UTC second. */
+  until?: number;
+  /** Throw ExpansionLimitError when more occurrences than this would be produced. */
+  limit: number;
+  /** Recurrence ids (UTC seconds) replaced by overrides: skipped here. */
+  skip?: ReadonlySet<number>;
+}
+
+/**
+ * The occurrences of a master component in increasing start order (DTSTART first, then RRULE and
+ * RDATE occurrences minus EXDATEs), without the instances given in `skip`.
+ */
+export function* masterInstances(master: ICAL.Component, tz: ZoneResolver, opts: ExpandOptions): Generator<Instance> {
+  const dtstart = dateProp(master, 'dtstart');
+  const first = componentTimes(master, tz);
+  if (!dtstart || first.start === undefined) {
+    yield { comp: master, times: first };
+    return;
+  }
+  const sources: StartSource[] = master
+    .getAllProperties('rrule')
+    .map((p) => p.getFirstValue())
+    .filter((r): r is ICAL.Recur => r instanceof ICAL.Recur)
+    .map((r) => rruleSource(r, dtstart, tz));
+  sources.push(rdateSource(master, tz));
+  // DTSTART is always the first instance (RFC 5545 §3.8.5.3), even if the rule would not produce it.
+  sources.push(singleSource({ utc: first.start, wall: dtstart.time, tzid: dtstart.tzid }));
+  const ex = exdateSets(master, tz);
+  const base = first;
+  let produced = 0;
+  let last = -Infinity;
+  for (;;) {
+    const next = nextOccurrence(sources);
+    if (!next) return;
+    if (next.utc === last) continue;
+    last = next.utc;
+    if (opts.until !== undefined && next.utc >= opts.until) return;
+    if (ex.instants.has(next.utc) || ex.days.has(Math.floor(wallSeconds(next.wall) / DAY) * DAY)) continue;
+    if (opts.skip?.has(next.utc)) continue;
+    if (++produced > opts.limit) throw new ExpansionLimitError(`more than ${opts.limit} instances`);
+    yield { comp: master, times: shiftTimes(master, base, next, tz), recurrenceId: next.utc };
+  }
+}
+
+function singleSource(o: Occurrence): StartSource {
+  let used = false;
+  return { peek: () => (used ? undefined : o), advance: () => void (used = true) };
+}
+
+function nextOccurrence(sources: StartSource[]): Occurrence | undefined {
+  let best: StartSource | undefined;
+  for (const s of sources) {
+    const o = s.peek();
+    if (o && (!best || o.utc < (best.peek() as Occurrence).utc)) best = s;
+  }
+  const o = best?.peek();
+  best?.advance();
+  return o;
+}
+
+/** Times of an occurrence: same exact duration as the master, nominal for DURATION. */
+function shiftTimes(master: ICAL.Component, base: InstanceTimes, occ: Occurrence, tz: ZoneResolver): InstanceTimes {
+  const delta = occ.utc - (base.start ?? occ.utc);
+  const dur = durationProp(master);
+  const out: InstanceTimes = { start: occ.utc, isDate: base.isDate };
+  if (base.due !== undefined) out.due = base.due + delta;
+  if (occ.periodEnd !== undefined) out.end = occ.periodEnd;
+  else if (dur) out.end = addNominal(occ.wall, dur, occ.tzid, tz);
+  else if (base.end !== undefined) out.end = base.end + delta;
+  return out;
+}
+
+/** UTC seconds of a component's RECURRENCE-ID, if it is an override. */
+export function recurrenceIdOf(comp: ICAL.Component, tz: ZoneResolver): number | undefined {
+  return propSeconds(comp, 'recurrence-id', tz);
+}
+
+/**
+ * Groups the components of one object by master: for each UID, the master (if any) and the
+ * overrides keyed by recurrence id.
+ */
+export interface RecurrenceSet {
+  master?: ICAL.Component;
+  overrides: Map<number, ICAL.Component>;
+}
+
+export function recurrenceSets(comps: ICAL.Component[], tz: ZoneResolver): RecurrenceSet[] {
+  const byUid = new Map<string, RecurrenceSet>();
+  const out: RecurrenceSet[] = [];
+  for (const comp of comps) {
+    const uid = String(comp.getFirstPropertyValue('uid') ?? '');
+    let set = uid ? byUid.get(uid) : undefined;
+    if (!set) {
+      set = { overrides: new Map() };
+      out.push(set);
+      if (uid) byUid.set(uid, set);
+    }
+    const rid = recurrenceIdOf(comp, tz);
+    if (rid === undefined) set.master ??= comp;
+    else set.overrides.set(rid, comp);
+  }
+  return out;
+}
+
+/** The instances that one component stands for: itself for overrides and single components. */
+export function* ownInstances(
+  comp: ICAL.Component,
+  set: RecurrenceSet | undefined,
+  tz: ZoneResolver,
+  opts: ExpandOptions,
+): Generator<Instance> {
+  const rid = recurrenceIdOf(comp, tz);
+  if (rid !== undefined) {
+    yield { comp, times: componentTimes(comp, tz), recurrenceId: rid };
+    return;
+  }
+  if (!isRecurring(comp)) {
+    yield { comp, times: componentTimes(comp, tz) };
+    return;
+  }
+  yield* masterInstances(comp, tz, { ...opts, skip: new Set(set?.overrides.keys() ?? []) });
+}
+
+/** All instances of a recurrence set: master occurrences (until opts.until) and every override. */
+export function* setInstances(set: RecurrenceSet, tz: ZoneResolver, opts: ExpandOptions): Generator<Instance> {
+  if (set.master) yield* ownInstances(set.master, set, tz, opts);
+  for (const comp of set.overrides.values()) yield* ownInstances(comp, set, tz, opts);
+}

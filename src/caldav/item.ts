@@ -1,0 +1,264 @@
+/**
+ * Calendar object resources: validation of a PUT body (RFC 4791 §4.1), indexing (UID, component,
+ * time span), and the whole-collection split/export that Radicale offers.
+ */
+import { randomUUID } from 'node:crypto';
+import ICAL from 'ical.js';
+import { DavError } from '../dav/errors.js';
+import { NS } from '../dav/xml.js';
+import {
+  ExpansionLimitError,
+  FOREVER,
+  ownInstances,
+  recurrenceSets,
+  type Instance,
+  type RecurrenceSet,
+} from './instances.js';
+import { IcalParseError, objectComponents, parseCalendar, parseComponents, uidOf } from './parse.js';
+import { instanceSpan } from './time-range.js';
+import { ZoneResolver } from './timezones.js';
+
+export interface CalendarObjectInfo {
+  uid: string;
+  /** Component type in upper case: VEVENT, VTODO, VJOURNAL, ... */
+  component: string;
+  /** Overall span of all instances in POSIX seconds; both 0 when the item has no times at all. */
+  start: number;
+  /** Number.MAX_SAFE_INTEGER for unbounded recurrences. */
+  end: number;
+}
+
+const PRE = {
+  data: `{${NS.C}}valid-calendar-data`,
+  object: `{${NS.C}}valid-calendar-object-resource`,
+  component: `{${NS.C}}supported-calendar-component`,
+};
+
+/** Instances iterated to find the span of a finite recurrence when the caller gives no limit. */
+const DEFAULT_SPAN_LIMIT = 10_000;
+export const PRODID = '-//Almanac//CalDAV Server//EN';
+
+/** CRLF everywhere and a final CRLF: the only change made to stored calendar data. */
+export function normalizeLineEndings(text: string): string {
+  const t = text.replace(/\r\n|\r|\n/g, '\r\n');
+  return t.endsWith('\r\n') ? t : t + '\r\n';
+}
+
+/** Validates the body of a PUT to a calendar object resource. Throws DavError 403 with a precondition. */
+export function validateCalendarObject(
+  text: string,
+  opts: { supportedComponents: readonly string[]; maxOccurrences: number },
+): CalendarObjectInfo {
+  let vcal: ICAL.Component;
+  try {
+    vcal = parseCalendar(text);
+  } catch (e) {
+    throw new DavError(403, e instanceof Error ? e.message : 'invalid iCalendar data', PRE.data);
+  }
+  const comps = objectComponents(vcal);
+  const { uid, component } = identify(comps);
+  const supported = opts.supportedComponents.map((c) => c.toUpperCase());
+  if (!supported.includes(component)) {
+    throw new DavError(403, `component ${component} is not supported by this calendar`, PRE.component);
+  }
+  checkRecurrenceCounts(comps, opts.maxOccurrences);
+  try {
+    return { uid, component, ...span(vcal, comps, opts.maxOccurrences) };
+  } catch (e) {
+    if (e instanceof ExpansionLimitError) {
+      throw new DavError(403, `recurrence has more than ${opts.maxOccurrences} occurrences`, PRE.object);
+    }
+    throw new DavError(403, `invalid iCalendar data: ${e instanceof Error ? e.message : String(e)}`, PRE.data);
+  }
+}
+
+/** UID and component type shared by all components (RFC 4791 §4.1). */
+function identify(comps: ICAL.Component[]): { uid: string; component: string } {
+  const first = comps[0];
+  if (!first) throw new DavError(403, 'the calendar object holds no component', PRE.object);
+  const types = new Set(comps.map((c) => c.name.toUpperCase()));
+  if (types.size > 1) {
+    throw new DavError(403, `a calendar object must hold one component type, found ${[...types].join(', ')}`, PRE.object);
+  }
+  const uids = new Set(comps.map(uidOf));
+  if (uids.has(undefined) || uids.has('')) throw new DavError(403, 'component without UID', PRE.data);
+  if (uids.size > 1) throw new DavError(403, `several UIDs in one calendar object: ${[...uids].join(', ')}`, PRE.data);
+  return { uid: uidOf(first) as string, component: first.name.toUpperCase() };
+}
+
+/** Radicale's max_vevent_rrule_occurrence guard on COUNT (UNTIL is checked while expanding). */
+function checkRecurrenceCounts(comps: ICAL.Component[], max: number): void {
+  for (const comp of comps) {
+    for (const prop of comp.getAllProperties('rrule')) {
+      let rule: unknown;
+      try {
+        rule = prop.getFirstValue();
+      } catch {
+        throw new DavError(403, 'invalid RRULE', PRE.data);
+      }
+      if (rule instanceof ICAL.Recur && rule.count !== null && rule.count > max) {
+        throw new DavError(403, `RRULE COUNT=${rule.count} exceeds the limit of ${max} occurrences`, PRE.object);
+      }
+    }
+  }
+}
+
+function isUnbounded(set: RecurrenceSet): boolean {
+  const rules = set.master?.getAllProperties('rrule') ?? [];
+  return rules.some((p) => {
+    const r = p.getFirstValue();
+    return r instanceof ICAL.Recur && r.count === null && r.until === null;
+  });
+}
+
+/** Overall [start, end] of all instances; throws ExpansionLimitError past `limit` instances. */
+function span(vcal: ICAL.Component, comps: ICAL.Component[], limit: number): { start: number; end: number } {
+  const tz = new ZoneResolver(vcal);
+  let start = Infinity;
+  let end = -Infinity;
+  const add = (inst: Instance): void => {
+    const s = instanceSpan(inst, tz);
+    start = Math.min(start, s.start);
+    end = Math.max(end, s.end);
+  };
+  for (const set of recurrenceSets(comps, tz)) {
+    const unbounded = isUnbounded(set);
+    if (set.master) {
+      for (const inst of ownInstances(set.master, set, tz, { limit })) {
+        add(inst);
+        // For an unbounded rule the first occurrence gives the start; the end is open anyway.
+        if (unbounded) break;
+      }
+    }
+    for (const o of set.overrides.values()) for (const inst of ownInstances(o, set, tz, { limit })) add(inst);
+    if (unbounded) end = FOREVER;
+  }
+  if (start === Infinity || start === -Infinity) return { start: 0, end: 0 };
+  return { start: Math.max(start, -FOREVER), end: Math.min(end, FOREVER) };
+}
+
+/** UID, component type and span of a stored item (tolerant; throws IcalParseError if unparsable). */
+export function describeCalendarItem(text: string): CalendarObjectInfo {
+  const vcal = parseCalendar(text);
+  const comps = objectComponents(vcal);
+  const first = comps[0];
+  if (!first) throw new IcalParseError('the calendar object holds no component');
+  const uid = uidOf(first) ?? '';
+  const component = first.name.toUpperCase();
+  try {
+    return { uid, component, ...span(vcal, comps, DEFAULT_SPAN_LIMIT) };
+  } catch (e) {
+    if (e instanceof ExpansionLimitError) {
+      const s = span(vcal, comps.filter((c) => !c.hasProperty('rrule')), DEFAULT_SPAN_LIMIT);
+      return { uid, component, start: s.start, end: FOREVER };
+    }
+    throw new IcalParseError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-collection upload and download
+
+export interface SplitCalendar {
+  items: { uid: string; text: string }[];
+  name?: string;
+  description?: string;
+  color?: string;
+}
+
+/** Names of the time zones a component (and its subcomponents) refers to. */
+function referencedTzids(comp: ICAL.Component, out = new Set<string>()): Set<string> {
+  for (const prop of comp.getAllProperties()) {
+    const tzid = prop.getParameter('tzid');
+    if (typeof tzid === 'string') out.add(tzid);
+  }
+  for (const sub of comp.getAllSubcomponents()) referencedTzids(sub, out);
+  return out;
+}
+
+function calendarProp(vcal: ICAL.Component, name: string): string | undefined {
+  const v = vcal.getFirstPropertyValue(name);
+  return v === null || v === undefined ? undefined : String(v);
+}
+
+/** Splits an uploaded calendar into one VCALENDAR per UID (Radicale's whole-collection PUT). */
+export function splitCalendar(text: string): SplitCalendar {
+  const roots = parseComponents(text).filter((c) => c.name === 'vcalendar');
+  if (roots.length === 0) throw new IcalParseError('no VCALENDAR found');
+  const timezones = new Map<string, ICAL.Component>();
+  const groups = new Map<string, ICAL.Component[]>();
+  for (const vcal of roots) {
+    for (const vtz of vcal.getAllSubcomponents('vtimezone')) {
+      const tzid = calendarProp(vtz, 'tzid');
+      if (tzid && !timezones.has(tzid)) timezones.set(tzid, vtz);
+    }
+    for (const comp of objectComponents(vcal)) {
+      let uid = uidOf(comp);
+      if (!uid) {
+        uid = randomUUID();
+        comp.updatePropertyWithValue('uid', uid);
+      }
+      const group = groups.get(uid) ?? [];
+      group.push(comp);
+      groups.set(uid, group);
+    }
+  }
+  const head = roots[0] as ICAL.Component;
+  const items = [...groups].map(([uid, comps]) => ({ uid, text: itemText(head, comps, timezones) }));
+  const result: SplitCalendar = { items };
+  const name = calendarProp(head, 'x-wr-calname');
+  const description = calendarProp(head, 'x-wr-caldesc');
+  const color = calendarProp(head, 'x-apple-calendar-color');
+  if (name !== undefined) result.name = name;
+  if (description !== undefined) result.description = description;
+  if (color !== undefined) result.color = color;
+  return result;
+}
+
+function itemText(head: ICAL.Component, comps: ICAL.Component[], timezones: Map<string, ICAL.Component>): string {
+  const vcal = new ICAL.Component('vcalendar');
+  vcal.addPropertyWithValue('version', calendarProp(head, 'version') ?? '2.0');
+  vcal.addPropertyWithValue('prodid', calendarProp(head, 'prodid') ?? PRODID);
+  for (const name of ['calscale', 'method']) {
+    const v = calendarProp(head, name);
+    if (v !== undefined) vcal.addPropertyWithValue(name, v);
+  }
+  const tzids = new Set<string>();
+  for (const c of comps) referencedTzids(c, tzids);
+  for (const tzid of tzids) {
+    const vtz = timezones.get(tzid);
+    if (vtz) vcal.addSubcomponent(new ICAL.Component(vtz.toJSON()));
+  }
+  for (const c of comps) vcal.addSubcomponent(new ICAL.Component(c.toJSON()));
+  return normalizeLineEndings(vcal.toString());
+}
+
+/** One VCALENDAR with every component of the items (Radicale's GET on a calendar collection). */
+export function exportCalendar(items: string[], props: { displayname?: string; description?: string }): string {
+  const vcal = new ICAL.Component('vcalendar');
+  vcal.addPropertyWithValue('version', '2.0');
+  vcal.addPropertyWithValue('prodid', PRODID);
+  if (props.displayname !== undefined) vcal.addPropertyWithValue('x-wr-calname', props.displayname);
+  if (props.description !== undefined) vcal.addPropertyWithValue('x-wr-caldesc', props.description);
+  const seenTz = new Set<string>();
+  const others: ICAL.Component[] = [];
+  for (const text of items) {
+    let item: ICAL.Component;
+    try {
+      item = parseCalendar(text);
+    } catch {
+      continue; // an unreadable item must not break the download of the others
+    }
+    for (const comp of item.getAllSubcomponents()) {
+      if (comp.name === 'vtimezone') {
+        const tzid = calendarProp(comp, 'tzid') ?? '';
+        if (seenTz.has(tzid)) continue;
+        seenTz.add(tzid);
+        vcal.addSubcomponent(comp);
+      } else others.push(comp);
+    }
+  }
+  // Time zones first, as most clients expect them before their use.
+  for (const c of others) vcal.addSubcomponent(c);
+  return normalizeLineEndings(vcal.toString());
+}
