@@ -1,0 +1,93 @@
+/**
+ * Radicale's Access check (app/base.py): whether `user` may read or write a target, from the letters on
+ * the target P and on its parent Q.
+ * - kind 'none' (no existing item; e.g. before creating): P has r/R (w/W), or Q has r (w)
+ * - 'collection-tagged' (calendar / address book): P has the lowercase letter
+ * - 'collection-plain': P has the uppercase letter
+ * - 'item': the parent collection Q has the lowercase letter
+ * The parent is only consulted when it differs from P (the root is its own parent).
+ */
+import { stripPath } from './path.js';
+import type { Rights } from './types.js';
+
+export type TargetKind = 'collection-tagged' | 'collection-plain' | 'item' | 'none';
+
+function intersects(letters: string, wanted: string): boolean {
+  for (const c of wanted) if (letters.includes(c)) return true;
+  return false;
+}
+
+function check(
+  permission: 'r' | 'w',
+  rights: Rights,
+  user: string,
+  groups: ReadonlySet<string>,
+  path: string,
+  kind: TargetKind,
+  parentPath: string,
+): boolean {
+  const upper = permission.toUpperCase();
+  const [own, parent] =
+    kind === 'none'
+      ? [permission + upper, permission]
+      : kind === 'collection-tagged'
+        ? [permission, '']
+        : kind === 'collection-plain'
+          ? [upper, '']
+          : ['', permission];
+  const p = stripPath(path);
+  const q = stripPath(parentPath);
+  if (own !== '' && intersects(rights.authorization(user, groups, p), own)) return true;
+  return parent !== '' && p !== q && intersects(rights.authorization(user, groups, q), parent);
+}
+
+export function canRead(
+  rights: Rights,
+  user: string,
+  groups: ReadonlySet<string>,
+  path: string,
+  kind: TargetKind,
+  parentPath: string,
+): boolean {
+  return check('r', rights, user, groups, path, kind, parentPath);
+}
+
+export function canWrite(
+  rights: Rights,
+  user: string,
+  groups: ReadonlySet<string>,
+  path: string,
+  kind: TargetKind,
+  parentPath: string,
+): boolean {
+  return check('w', rights, user, groups, path, kind, parentPath);
+}
+
+/**
+ * `i`: GET of a whole calendar or address book (the export) is allowed even without `r`, but nothing
+ * else (no items, PROPFIND or REPORT).
+ */
+export function canExportCollection(
+  rights: Rights,
+  user: string,
+  groups: ReadonlySet<string>,
+  path: string,
+): boolean {
+  return /[ri]/.test(rights.authorization(user, groups, stripPath(path)));
+}
+
+/** DAV privileges (local names in the DAV: namespace) for DAV:current-user-privilege-set. */
+export function privilegesFor(
+  rights: Rights,
+  user: string,
+  groups: ReadonlySet<string>,
+  path: string,
+  kind: TargetKind,
+  parentPath: string,
+): string[] {
+  const out: string[] = [];
+  if (canRead(rights, user, groups, path, kind, parentPath)) out.push('read');
+  if (canWrite(rights, user, groups, path, kind, parentPath))
+    out.push('all', 'write', 'write-properties', 'write-content');
+  return out;
+}
