@@ -295,6 +295,13 @@ export const SCHEMA = {
     enforce_properties_overlay: later('bool', 'True', 'PROPPATCH through a share goes to the overlay'),
     default_permissions_create_token: later('string', 'rp', 'Default permissions of token shares'),
     default_permissions_create_map: later('string', 'r', 'Default permissions of map shares'),
+    // "bday" conversion (Radicale 3.7.5). Empty here means Radicale's built-in template; they are listed so
+    // that a Radicale config setting them still loads.
+    conversion_bday_summary_template: later('string', '', 'Summary template of birthday events'),
+    conversion_bday_description_template: later('string', '', 'Description template of birthday events'),
+    conversion_bday_alarm_trigger_template: later('string', '', 'Alarm trigger template of birthday events'),
+    conversion_bday_categories: later('string', '', 'Categories of birthday events'),
+    conversion_bday_age_max: later('string', '', 'Highest age shown in birthday events'),
   },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
