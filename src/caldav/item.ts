@@ -112,7 +112,12 @@ function isUnbounded(set: RecurrenceSet): boolean {
 }
 
 /** Overall [start, end] of all instances; throws ExpansionLimitError past `limit` instances. */
-function span(vcal: ICAL.Component, comps: ICAL.Component[], limit: number): { start: number; end: number } {
+function span(
+  vcal: ICAL.Component,
+  comps: ICAL.Component[],
+  limit: number,
+  openOnLimit = false,
+): { start: number; end: number } {
   const tz = new ZoneResolver(vcal);
   let start = Infinity;
   let end = -Infinity;
@@ -124,10 +129,15 @@ function span(vcal: ICAL.Component, comps: ICAL.Component[], limit: number): { s
   for (const set of recurrenceSets(comps, tz)) {
     const unbounded = isUnbounded(set);
     if (set.master) {
-      for (const inst of ownInstances(set.master, set, tz, { limit })) {
-        add(inst);
-        // For an unbounded rule the first occurrence gives the start; the end is open anyway.
-        if (unbounded) break;
+      try {
+        for (const inst of ownInstances(set.master, set, tz, { limit })) {
+          add(inst);
+          // For an unbounded rule the first occurrence gives the start; the end is open anyway.
+          if (unbounded) break;
+        }
+      } catch (e) {
+        if (!(e instanceof ExpansionLimitError) || !openOnLimit) throw e;
+        end = FOREVER;
       }
     }
     for (const o of set.overrides.values()) for (const inst of ownInstances(o, set, tz, { limit })) add(inst);
@@ -146,12 +156,8 @@ export function describeCalendarItem(text: string): CalendarObjectInfo {
   const uid = uidOf(first) ?? '';
   const component = first.name.toUpperCase();
   try {
-    return { uid, component, ...span(vcal, comps, DEFAULT_SPAN_LIMIT) };
+    return { uid, component, ...span(vcal, comps, DEFAULT_SPAN_LIMIT, true) };
   } catch (e) {
-    if (e instanceof ExpansionLimitError) {
-      const s = span(vcal, comps.filter((c) => !c.hasProperty('rrule')), DEFAULT_SPAN_LIMIT);
-      return { uid, component, start: s.start, end: FOREVER };
-    }
     throw new IcalParseError(e instanceof Error ? e.message : String(e));
   }
 }
@@ -254,8 +260,8 @@ export function exportCalendar(items: string[], props: { displayname?: string; d
         const tzid = calendarProp(comp, 'tzid') ?? '';
         if (seenTz.has(tzid)) continue;
         seenTz.add(tzid);
-        vcal.addSubcomponent(comp);
-      } else others.push(comp);
+        vcal.addSubcomponent(new ICAL.Component(comp.toJSON()));
+      } else others.push(new ICAL.Component(comp.toJSON()));
     }
   }
   // Time zones first, as most clients expect them before their use.

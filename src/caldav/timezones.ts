@@ -85,7 +85,7 @@ function vtimezoneZone(tz: ICAL.Timezone): Zone {
   return {
     toUtc: (wall, t) => wall - tz.utcOffset(t),
     toWall(utc: number): number {
-      const t = ICAL.Time.fromData({ year: 1970, month: 1, day: 1 }, ICAL.Timezone.utcTimezone);
+      const t = ICAL.Time.fromData({ year: 1970, month: 1, day: 1, hour: 0, isDate: false }, ICAL.Timezone.utcTimezone);
       t.fromUnixTime(utc);
       return wallSeconds(t.convertToZone(tz));
     },

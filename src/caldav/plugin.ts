@@ -1,0 +1,179 @@
+/**
+ * CalDAV (RFC 4791) plugged into the WebDAV core: the calendar collection kind, its properties and
+ * its reports.
+ */
+import type { CollectionKind, DavPlugin, DavRequest, DavResponse, LiveProperty, Resource } from '../dav/context.js';
+import { DavError, badRequest } from '../dav/errors.js';
+import { collectionHref, splitPath } from '../dav/href.js';
+import { evaluateProps, hrefOfResource } from '../dav/properties.js';
+import { multistatus, responseWithPropstats } from '../dav/multistatus.js';
+import { multiget } from '../dav/reports/multiget.js';
+import { itemText, loadTexts } from '../dav/item-text.js';
+import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
+import type { CollectionInfo, ItemMeta, NewItem } from '../storage/types.js';
+import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
+import { filterComponent, filterTimeRange, matchCalendarFilter, parseCalendarFilter, parseTimeRange, rangeMayOverlap } from './filter.js';
+import { freeBusyReport } from './freebusy.js';
+import { describeCalendarItem, exportCalendar, splitCalendar, validateCalendarObject } from './item.js';
+import { IcalParseError } from './parse.js';
+
+const C = (l: string): string => clark(NS.C, l);
+const D = (l: string): string => clark(NS.D, l);
+
+export const DEFAULT_COMPONENTS = ['VEVENT', 'VTODO', 'VJOURNAL'];
+
+export function supportedComponents(info: CollectionInfo): string[] {
+  const v = info.props['C:supported-calendar-component-set'];
+  return v ? v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : DEFAULT_COMPONENTS;
+}
+
+const isCalendar = (res: Resource): boolean => res.kind === 'collection' && res.info.tag === 'VCALENDAR';
+const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
+const isCalendarItem = (res: Resource): boolean => res.kind === 'item' && res.collection.tag === 'VCALENDAR';
+
+const CALENDAR_KIND: CollectionKind = {
+  tag: 'VCALENDAR',
+  resourceType: C('calendar'),
+  suffix: '.ics',
+  exportContentType: 'text/calendar; charset=utf-8',
+  mediaTypes: ['text/calendar'],
+  itemContentType: (meta: ItemMeta) =>
+    meta.component ? `text/calendar; charset=utf-8; component=${meta.component.toLowerCase()}` : 'text/calendar; charset=utf-8',
+  validateItem: (text, collection, config) =>
+    validateCalendarObject(text, {
+      supportedComponents: supportedComponents(collection),
+      maxOccurrences: config.server.max_vevent_rrule_occurrence,
+    }),
+  describe: describeCalendarItem,
+  splitUpload: (text) => {
+    let split;
+    try {
+      split = splitCalendar(text);
+    } catch (e) {
+      if (e instanceof IcalParseError) throw new DavError(403, e.message, C('valid-calendar-data'));
+      throw e;
+    }
+    const items: NewItem[] = split.items.map((i) => ({ text: i.text, description: describeCalendarItem(i.text) }));
+    const props: Record<string, string> = {};
+    if (split.name) props['D:displayname'] = split.name;
+    if (split.description) props['C:calendar-description'] = split.description;
+    if (split.color) props['ICAL:calendar-color'] = split.color;
+    return { items, props };
+  },
+  exportCollection: (items, info) => {
+    const props: { displayname?: string; description?: string } = {};
+    const name = info.props['D:displayname'];
+    const desc = info.props['C:calendar-description'];
+    if (name !== undefined) props.displayname = name;
+    if (desc !== undefined) props.description = desc;
+    return exportCalendar(items, props);
+  },
+  sniff: (text) => /^\s*BEGIN:VCALENDAR/i.test(text),
+};
+
+const prop = (
+  name: string,
+  appliesTo: LiveProperty['appliesTo'],
+  get: LiveProperty['get'],
+  extra: Partial<LiveProperty> = {},
+): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
+
+function userAddresses(req: DavRequest, res: Resource): XmlNode[] {
+  if (res.kind !== 'collection') return [];
+  const user = res.path;
+  const out: XmlNode[] = [];
+  if (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(user)) out.push(elText(D('href'), `mailto:${user}`));
+  out.push(elText(D('href'), collectionHref(req.prefix, res.path)));
+  return out;
+}
+
+const PROPERTIES: readonly LiveProperty[] = [
+  prop(C('calendar-home-set'), isPrincipal, (res, req) =>
+    res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
+  ),
+  prop(C('calendar-user-address-set'), isPrincipal, userAddresses),
+  prop(
+    C('supported-calendar-component-set'),
+    isCalendar,
+    (res) => (res.kind === 'collection' ? supportedComponents(res.info).map((c) => ({ name: C('comp'), attrs: { name: c } })) : []),
+    {
+      allprop: true,
+      writable: true,
+      storeAs: (p: XmlElement) =>
+        childrenNamed(p, NS.C, 'comp')
+          .map((c) => (c.attrs.name ?? '').toUpperCase())
+          .filter(Boolean)
+          .join(','),
+    },
+  ),
+  prop(C('supported-calendar-data'), isCalendar, () => [
+    { name: C('calendar-data'), attrs: { 'content-type': 'text/calendar', version: '2.0' } },
+  ]),
+  prop(C('max-resource-size'), isCalendar, (_res, req) => [String(req.config.server.max_resource_size)]),
+  prop(C('supported-collation-set'), isCalendar, () =>
+    ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) => elText(C('supported-collation'), c)),
+  ),
+  prop(C('calendar-data'), isCalendarItem, async (res, req, requested) => {
+    const text = await itemText(req, res);
+    const dataReq = parseCalendarDataRequest(requested);
+    return [renderCalendarData(text, dataReq, { maxExpand: req.config.reporting.max_expand_occurrence })];
+  }),
+];
+
+async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+  const filterEl = child(body, NS.C, 'filter');
+  if (!filterEl) throw new DavError(403, 'calendar-query needs a filter', C('valid-filter'));
+  const filter = parseCalendarFilter(filterEl);
+  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const targets: (Resource & { kind: 'item' })[] = [];
+  if (res.kind === 'item') targets.push(res);
+  else if (res.kind === 'collection' && res.info.tag === 'VCALENDAR') {
+    const comp = filterComponent(filter);
+    const range = filterTimeRange(filter);
+    for (const meta of await req.storage.listItems(res.path)) {
+      if (comp && meta.component && meta.component !== comp) continue;
+      if (range && !(meta.start === 0 && meta.end === 0) && !rangeMayOverlap(meta, range)) continue;
+      targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
+    }
+  } else throw new DavError(403, 'calendar-query needs a calendar', C('calendar-collection-location-ok'));
+  await loadTexts(req, targets);
+  const responses: XmlNode[] = [];
+  for (const t of targets) {
+    if (!matchCalendarFilter(filter, await itemText(req, t))) continue;
+    responses.push(responseWithPropstats(hrefOfResource(req, t), await evaluateProps(req, t, wanted)));
+  }
+  return multistatus(responses);
+}
+
+async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+  if (res.kind !== 'collection' || res.info.tag !== 'VCALENDAR') throw badRequest('free-busy-query needs a calendar');
+  const tr = child(body, NS.C, 'time-range');
+  if (!tr) throw badRequest('free-busy-query needs a time-range');
+  const range = parseTimeRange(tr);
+  if (!Number.isFinite(range.start) || !Number.isFinite(range.end)) throw badRequest('time-range needs start and end');
+  const targets: (Resource & { kind: 'item' })[] = [];
+  for (const meta of await req.storage.listItems(res.path)) {
+    if (meta.component !== 'VEVENT' && meta.component !== 'VFREEBUSY') continue;
+    if (!(meta.start === 0 && meta.end === 0) && !rangeMayOverlap(meta, range)) continue;
+    targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
+  }
+  await loadTexts(req, targets);
+  const texts: string[] = [];
+  for (const t of targets) texts.push(await itemText(req, t));
+  const body2 = freeBusyReport(texts, new Date(range.start * 1000), new Date(range.end * 1000), {
+    maxOccurrences: req.config.reporting.max_freebusy_occurrence,
+  });
+  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: body2 };
+}
+
+export const CALDAV_PLUGIN: DavPlugin = {
+  kinds: [CALENDAR_KIND],
+  properties: PROPERTIES,
+  compliance: ['calendar-access'],
+  reports: {
+    [C('calendar-multiget')]: { handler: multiget, appliesTo: (r) => isCalendar(r) },
+    [C('calendar-query')]: { handler: calendarQuery, appliesTo: (r) => isCalendar(r) || isCalendarItem(r) },
+    [C('free-busy-query')]: { handler: freeBusyQuery, appliesTo: isCalendar },
+  },
+};
+
