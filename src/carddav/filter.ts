@@ -16,6 +16,7 @@ import ICAL from 'ical.js';
 import { DavError, badRequest, forbidden } from '../dav/errors.js';
 import { NS, type XmlElement, child, clark, childrenNamed } from '../dav/xml.js';
 import { normalizeVcardForParsing } from './item.js';
+import { type ContentLine, logicalLines, paramValues, parseContentLine } from './lines.js';
 
 export const SUPPORTED_COLLATION = clark(NS.CR, 'supported-collation');
 export const SUPPORTED_FILTER = clark(NS.CR, 'supported-filter');
@@ -235,36 +236,42 @@ function valueTexts(prop: ICAL.Property): string[] {
   return texts;
 }
 
-function paramMap(prop: ICAL.Property): Map<string, string[]> {
+/**
+ * Parameters of one content line as sent (after 2.1 repair). Taken from the text rather than from
+ * ical.js, which folds VALUE into the value type and drops it from the parameters.
+ */
+function paramMap(line: ContentLine): Map<string, string[]> {
   const map = new Map<string, string[]>();
-  const json = prop.toJSON() as unknown[];
-  const params = json[1];
-  if (typeof params !== 'object' || params === null) return map;
-  for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
-    if (k === 'group') continue;
-    const values = Array.isArray(v) ? v.map(String) : [String(v)];
-    // 3.0 TYPE values may arrive comma-joined in one string.
-    map.set(
-      k.toUpperCase(),
-      values.flatMap((x) => x.split(',')),
-    );
+  for (const p of line.params) {
+    map.set(p.name, [...(map.get(p.name) ?? []), ...paramValues(p.raw)]);
   }
   return map;
 }
 
+/** The content lines of the first card, in the order ical.js lists its properties. */
+function firstCardLines(normalized: string): ContentLine[] {
+  const out: ContentLine[] = [];
+  for (const l of logicalLines(normalized)) {
+    const line = parseContentLine(l.unfolded);
+    if (!line) continue;
+    if (line.name === 'END') break;
+    if (line.name !== 'BEGIN') out.push(line);
+  }
+  return out;
+}
+
 /** The properties of the first vCard in the text, parsed once per match. */
 export function cardProperties(text: string): CardProperty[] {
-  const parsed: unknown = ICAL.parse(normalizeVcardForParsing(text));
+  const normalized = normalizeVcardForParsing(text);
+  const parsed: unknown = ICAL.parse(normalized);
   const first: unknown = Array.isArray(parsed) && Array.isArray(parsed[0]) ? parsed[0] : parsed;
   const comp = new ICAL.Component(first as unknown[]);
-  return comp.getAllProperties().map((prop) => {
-    const group: unknown = prop.getParameter('group');
-    return {
-      group: typeof group === 'string' ? group.toUpperCase() : '',
-      name: prop.name.toUpperCase(),
-      texts: valueTexts(prop),
-      params: paramMap(prop),
-    };
+  const props = comp.getAllProperties();
+  const lines = firstCardLines(normalized);
+  if (lines.length !== props.length) throw new Error('vCard lines and properties do not line up');
+  return props.map((prop, i) => {
+    const line = lines[i] as ContentLine;
+    return { group: line.group, name: line.name, texts: valueTexts(prop), params: paramMap(line) };
   });
 }
 
