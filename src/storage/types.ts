@@ -161,7 +161,12 @@ export interface Storage {
    * Creates or replaces a whole collection with these props and items, atomically: readers see the
    * old or the new collection, never half of it. Items without href are named by the upload rules.
    */
-  replaceCollection(path: string, props: Props, items: readonly NewItem[], ctx: ChangeContext): Promise<CollectionInfo>;
+  replaceCollection(
+    path: string,
+    props: Props,
+    items: readonly NewItem[],
+    ctx: ChangeContext,
+  ): Promise<CollectionInfo>;
   /** Deletes a collection with everything inside (the root '' deletes every child). */
   deleteCollection(path: string, ctx: ChangeContext): Promise<void>;
   /** Replaces a collection's props (the caller merges). */
@@ -182,9 +187,19 @@ export interface Storage {
     ctx: ChangeContext,
   ): Promise<{ meta: ItemMeta; created: boolean }>;
   /** Moves or renames a collection (with `overwrite`, an existing target is replaced). */
-  moveCollection(from: string, to: string, overwrite: boolean, ctx: ChangeContext): Promise<{ created: boolean }>;
+  moveCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }>;
   /** Copies a collection with its items and props. */
-  copyCollection(from: string, to: string, overwrite: boolean, ctx: ChangeContext): Promise<{ created: boolean }>;
+  copyCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }>;
 
   /** Radicale's collection ETag (also CS:getctag), quoted. */
   getEtag(path: string): Promise<string>;

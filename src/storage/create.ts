@@ -1,0 +1,28 @@
+/** Builds the configured storage backend. */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { FilesystemStorage } from './filesystem/storage.js';
+import type { ItemDescriber, Storage } from './types.js';
+
+export function createStorage(config: Config, log: Logger, describe: ItemDescriber): Storage {
+  const s = config.storage;
+  if (s.type !== 'multifilesystem' && s.type !== 'multifilesystem_nolock') {
+    throw new Error(`unsupported storage type: ${s.type}`);
+  }
+  return new FilesystemStorage({
+    folder: s.filesystem_folder,
+    crossProcessLock: s.type === 'multifilesystem',
+    fsync: s._filesystem_fsync,
+    umask: s.folder_umask,
+    // Radicale caps the item size to 80 % of the request size limit.
+    maxResourceSize: Math.min(
+      config.server.max_resource_size,
+      Math.floor(config.server.max_content_length * 0.8),
+    ),
+    maxSyncTokenAge: s.max_sync_token_age,
+    skipBrokenItem: s.skip_broken_item,
+    hook: s.hook,
+    describe,
+    log,
+  });
+}

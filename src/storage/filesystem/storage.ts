@@ -1,0 +1,816 @@
+/**
+ * Radicale-compatible "multifilesystem" storage: one folder per collection under
+ * `<filesystem_folder>/collection-root`, one file per item, `.Radicale.props` JSON, Radicale's
+ * history and sync-token pickles. Per-collection in-process RW locks keep unrelated users apart;
+ * the cross-process `.Radicale.lock` flock is held only around the short critical section of each
+ * write (and shared around sync-token bookkeeping).
+ */
+import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import {
+  StorageError,
+  type ChangeContext,
+  type CollectionInfo,
+  type CollectionTag,
+  type Item,
+  type ItemDescriber,
+  type ItemMeta,
+  type NewItem,
+  type Props,
+  type Storage,
+  type SyncResult,
+  type WriteCheck,
+} from '../types.js';
+import {
+  atomicWrite,
+  isErrno,
+  makeDir,
+  makeDirs,
+  mapFsError,
+  removeTree,
+  syncDir,
+  tmpName,
+  unlinkIfExists,
+  writeSynced,
+  type FsOptions,
+} from './fsutil.js';
+import { History, TOKEN_PREFIX, tokenName } from './history.js';
+import { runHook } from './hook.js';
+import { ItemIndex, itemEtag, decodeItem, listNames, type Listing } from './item-index.js';
+import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
+import {
+  checkName,
+  isSafeName,
+  isWithin,
+  lastSegment,
+  parentPath,
+  pathSegments,
+  uploadName,
+} from './names.js';
+import { checkProps, isTag, parseProps, pythonJson } from './props-json.js';
+import { verifyTree } from './verify.js';
+
+export interface FilesystemStorageOptions {
+  readonly folder: string;
+  /** false for multifilesystem_nolock: in-process locks only. */
+  readonly crossProcessLock: boolean;
+  readonly fsync: boolean;
+  readonly umask: number | undefined;
+  readonly maxResourceSize: number;
+  readonly maxSyncTokenAge: number;
+  readonly skipBrokenItem: boolean;
+  readonly hook: string;
+  readonly describe: ItemDescriber;
+  readonly log: Logger;
+}
+
+interface Target {
+  readonly path: string;
+  readonly href: string;
+}
+
+const PROPS_FILE = '.Radicale.props';
+
+export class FilesystemStorage implements Storage {
+  private readonly root: string;
+  private readonly fsOpts: FsOptions;
+  private readonly locks = new LockRegistry();
+  private readonly historyLocks = new LockRegistry();
+  private readonly hookLock = new LockRegistry();
+  private readonly global: GlobalLock;
+  private readonly indexes = new Map<string, ItemIndex>();
+  private readonly histories = new Map<string, History>();
+
+  constructor(private readonly o: FilesystemStorageOptions) {
+    this.root = join(o.folder, 'collection-root');
+    this.fsOpts = { fsync: o.fsync, umask: o.umask };
+    this.global = new GlobalLock(join(o.folder, '.Radicale.lock'), o.crossProcessLock, o.log);
+  }
+
+  async open(): Promise<void> {
+    await makeDirs(this.root, this.fsOpts);
+    await this.global.open();
+  }
+
+  async close(): Promise<void> {
+    await this.global.close();
+    this.indexes.clear();
+    this.histories.clear();
+  }
+
+  // ---------------------------------------------------------------- paths, caches, locks
+
+  private dirOf(path: string): string {
+    return join(this.root, ...pathSegments(path));
+  }
+
+  private index(path: string): ItemIndex {
+    let idx = this.indexes.get(path);
+    if (idx === undefined) {
+      idx = new ItemIndex(this.dirOf(path), {
+        describe: this.o.describe,
+        maxResourceSize: this.o.maxResourceSize,
+        skipBrokenItem: this.o.skipBrokenItem,
+        log: this.o.log,
+      });
+      this.indexes.set(path, idx);
+    }
+    return idx;
+  }
+
+  private history(path: string): History {
+    let h = this.histories.get(path);
+    if (h === undefined) {
+      h = new History(this.dirOf(path), {
+        fs: this.fsOpts,
+        maxAgeSeconds: this.o.maxSyncTokenAge,
+        log: this.o.log,
+      });
+      this.histories.set(path, h);
+    }
+    return h;
+  }
+
+  /** Forgets the caches of `path` and everything below it (after a collection-level change). */
+  private forget(path: string): void {
+    for (const m of [this.indexes, this.histories] as Map<string, unknown>[]) {
+      for (const k of [...m.keys()]) if (isWithin(k, path)) m.delete(k);
+    }
+  }
+
+  private lock(paths: readonly { path: string; mode: 'read' | 'write' }[]): Promise<Release> {
+    paths.forEach((p) => pathSegments(p.path));
+    return this.locks.acquireAll(collectionLocks(paths));
+  }
+
+  private async withLock<T>(
+    paths: readonly { path: string; mode: 'read' | 'write' }[],
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const release = await this.lock(paths);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private async critical<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.global.exclusive();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private async hook(ctx: ChangeContext): Promise<void> {
+    if (this.o.hook === '') return;
+    // Hooks often commit the whole folder (git): run one at a time.
+    const release = await this.hookLock.acquireAll(new Map([['hook', 'write']]));
+    try {
+      await runHook(this.o.hook, ctx, this.o.folder, this.o.log);
+    } finally {
+      release();
+    }
+  }
+
+  // ---------------------------------------------------------------- collections (read)
+
+  private async readProps(dir: string): Promise<{ props: Record<string, string>; mtimeMs: number }> {
+    try {
+      const [text, st] = await Promise.all([
+        readFile(join(dir, PROPS_FILE), 'utf8'),
+        stat(join(dir, PROPS_FILE)),
+      ]);
+      const { props, problems } = parseProps(text);
+      if (problems.length > 0) this.o.log.warn({ dir, problems }, 'problems in .Radicale.props');
+      return { props, mtimeMs: st.mtimeMs };
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return { props: {}, mtimeMs: 0 };
+      throw e;
+    }
+  }
+
+  async getCollection(path: string): Promise<CollectionInfo | undefined> {
+    const dir = this.dirOf(path);
+    let st: Stats;
+    try {
+      st = await stat(dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw e;
+    }
+    if (!st.isDirectory()) return undefined;
+    const { props, mtimeMs } = await this.readProps(dir);
+    const tag: CollectionTag = props.tag !== undefined && isTag(props.tag) ? props.tag : '';
+    const itemsMs = this.indexes.get(path)?.cachedLastModifiedMs ?? 0;
+    return { path, tag, props, lastModified: new Date(Math.max(st.mtimeMs, mtimeMs, itemsMs)) };
+  }
+
+  private async requireCollection(path: string): Promise<CollectionInfo> {
+    const info = await this.getCollection(path);
+    if (info === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    return info;
+  }
+
+  /** A calendar or address book: the only collections that hold items. */
+  private async requireItemCollection(path: string): Promise<CollectionInfo> {
+    const info = await this.requireCollection(path);
+    if (info.tag !== 'VCALENDAR' && info.tag !== 'VADDRESSBOOK') {
+      throw new StorageError('conflict', `collection ${path} is not a calendar or address book`);
+    }
+    return info;
+  }
+
+  async listCollections(path: string): Promise<CollectionInfo[]> {
+    const dir = this.dirOf(path);
+    let names: string[];
+    try {
+      names = await listNames(dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return [];
+      throw e;
+    }
+    const out: CollectionInfo[] = [];
+    for (const name of names.filter(isSafeName)) {
+      const child = path === '' ? name : `${path}/${name}`;
+      const info = await this.getCollection(child);
+      if (info !== undefined) out.push(info);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- items (read)
+
+  private async listing(
+    path: string,
+    info?: CollectionInfo,
+  ): Promise<{ info: CollectionInfo; list: Listing }> {
+    const col = info ?? (await this.requireCollection(path));
+    return { info: col, list: await this.index(path).list(col.tag) };
+  }
+
+  async listItems(path: string): Promise<ItemMeta[]> {
+    return this.withLock([{ path, mode: 'read' }], async () => [...(await this.listing(path)).list.items]);
+  }
+
+  async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
+    checkName(href);
+    const info = await this.getCollection(path);
+    if (info === undefined) return undefined;
+    return this.index(path).get(href, info.tag);
+  }
+
+  async *getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {
+    hrefs?.forEach(checkName);
+    const { info, list } = await this.withLock([{ path, mode: 'read' }], () => this.listing(path));
+    const wanted = hrefs === undefined ? list.items : hrefs.flatMap((h) => list.byHref.get(h) ?? []);
+    const dir = this.dirOf(path);
+    for (const meta of wanted) {
+      const item = await this.readItem(path, dir, meta, info.tag);
+      if (item !== undefined) yield item;
+    }
+  }
+
+  /** Reads an item's text; files are replaced atomically, so no lock is needed. */
+  private async readItem(
+    path: string,
+    dir: string,
+    meta: ItemMeta,
+    tag: CollectionTag,
+  ): Promise<Item | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(dir, meta.href));
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+      throw e;
+    }
+    if (itemEtag(bytes) === meta.etag) return { ...meta, text: decodeItem(bytes) };
+    // Changed since it was listed: describe the new content.
+    const st = await stat(join(dir, meta.href)).catch(() => undefined);
+    if (st === undefined) return undefined;
+    const fresh = this.index(path).describeBytes(meta.href, bytes, st, tag);
+    return fresh === undefined ? undefined : { ...fresh, text: decodeItem(bytes) };
+  }
+
+  async findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
+    if (uid === '') return undefined;
+    return this.withLock([{ path, mode: 'read' }], async () =>
+      (await this.listing(path)).list.byUid.get(uid),
+    );
+  }
+
+  // ---------------------------------------------------------------- items (write)
+
+  private sameUid(list: Listing, uid: string, href: string, ignore?: string): ItemMeta | undefined {
+    if (uid === '') return undefined;
+    const other = list.byUid.get(uid);
+    if (other === undefined || other.href === href || other.href === ignore) {
+      // byUid keeps the first item per UID; look for any other holder.
+      return list.items.find((m) => m.uid === uid && m.href !== href && m.href !== ignore);
+    }
+    return other;
+  }
+
+  /** After an item file changed: drop Radicale's item cache for it, advance its history. */
+  private async recordChange(
+    path: string,
+    href: string,
+    etag: string,
+    files: ReadonlySet<string>,
+  ): Promise<void> {
+    const dir = this.dirOf(path);
+    await unlinkIfExists(join(dir, '.Radicale.cache', 'item', href));
+    const history = this.history(path);
+    await history.update(href, etag);
+    await history.cleanDeleted(files);
+  }
+
+  private async finishWrite(
+    path: string,
+    href: string,
+    bytes: Uint8Array,
+    meta: Omit<ItemMeta, 'lastModified'>,
+  ): Promise<ItemMeta> {
+    const st = await stat(join(this.dirOf(path), href));
+    const full: ItemMeta = { ...meta, size: bytes.length, lastModified: st.mtime };
+    this.index(path).remember(href, st, full);
+    return full;
+  }
+
+  async putItem(
+    path: string,
+    href: string,
+    item: Omit<NewItem, 'href'>,
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    checkName(href);
+    return this.withLock([{ path, mode: 'write' }], async () => {
+      const info = await this.requireItemCollection(path);
+      const { list } = await this.listing(path, info);
+      const existing = list.byHref.get(href);
+      check(existing, info, this.sameUid(list, item.description.uid, href));
+      const meta = await this.writeItem(path, href, Buffer.from(item.text, 'utf8'), item.description, list);
+      await this.hook(ctx);
+      return { meta, created: existing === undefined };
+    });
+  }
+
+  private async writeItem(
+    path: string,
+    href: string,
+    bytes: Buffer,
+    d: NewItem['description'],
+    list: Listing,
+  ): Promise<ItemMeta> {
+    const dir = this.dirOf(path);
+    const tmp = join(dir, tmpName());
+    const etag = itemEtag(bytes);
+    try {
+      await writeSynced(tmp, bytes, this.fsOpts);
+    } catch (e) {
+      await unlinkIfExists(tmp);
+      mapFsError(e);
+    }
+    await this.critical(async () => {
+      try {
+        await rename(tmp, join(dir, href));
+      } catch (e) {
+        await unlinkIfExists(tmp);
+        mapFsError(e);
+      }
+      await syncDir(dir, this.fsOpts);
+      await this.recordChange(path, href, etag, new Set([...list.files, href]));
+    });
+    return this.finishWrite(path, href, bytes, { href, etag, size: bytes.length, ...pickDescription(d) });
+  }
+
+  async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
+    checkName(href);
+    await this.withLock([{ path, mode: 'write' }], async () => {
+      const info = await this.requireItemCollection(path);
+      const { list } = await this.listing(path, info);
+      const existing = list.byHref.get(href);
+      check(existing, info);
+      if (existing === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
+      const dir = this.dirOf(path);
+      await this.critical(async () => {
+        await unlink(join(dir, href)).catch(mapFsError);
+        await syncDir(dir, this.fsOpts);
+        const files = new Set(list.files);
+        files.delete(href);
+        await this.recordChange(path, href, '', files);
+      });
+      this.index(path).invalidateNames();
+      await this.hook(ctx);
+    });
+  }
+
+  async moveItem(
+    from: Target,
+    to: Target,
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return this.transfer(from, to, check, ctx, true);
+  }
+
+  async copyItem(
+    from: Target,
+    to: Target,
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return this.transfer(from, to, check, ctx, false);
+  }
+
+  private async transfer(
+    from: Target,
+    to: Target,
+    check: WriteCheck,
+    ctx: ChangeContext,
+    move: boolean,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    checkName(from.href);
+    checkName(to.href);
+    const modes = [
+      { path: from.path, mode: move ? ('write' as const) : ('read' as const) },
+      { path: to.path, mode: 'write' as const },
+    ];
+    return this.withLock(modes, async () => {
+      const src = await this.listing(from.path, await this.requireItemCollection(from.path));
+      const dst =
+        from.path === to.path ? src : await this.listing(to.path, await this.requireItemCollection(to.path));
+      const source = src.list.byHref.get(from.href);
+      if (source === undefined)
+        throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
+      const existing = dst.list.byHref.get(to.href);
+      const ignore = move && from.path === to.path ? from.href : undefined;
+      check(existing, dst.info, this.sameUid(dst.list, source.uid, to.href, ignore));
+      if (from.path === to.path && from.href === to.href) return { meta: source, created: false };
+      const meta = move
+        ? await this.moveFile(from, to, source, src.list, dst.list)
+        : await this.copyFile(from, to, source, dst.list);
+      await this.hook(ctx);
+      return { meta, created: existing === undefined };
+    });
+  }
+
+  private async moveFile(
+    from: Target,
+    to: Target,
+    source: ItemMeta,
+    srcList: Listing,
+    dstList: Listing,
+  ): Promise<ItemMeta> {
+    const fromDir = this.dirOf(from.path);
+    const toDir = this.dirOf(to.path);
+    const bytes = await readFile(join(fromDir, from.href));
+    if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the move');
+    await this.critical(async () => {
+      try {
+        await rename(join(fromDir, from.href), join(toDir, to.href));
+      } catch (e) {
+        if (!isErrno(e, 'EXDEV')) mapFsError(e);
+        // Collections on different filesystems (symlinked): copy atomically, then remove.
+        await atomicWrite(toDir, to.href, bytes, this.fsOpts);
+        await unlink(join(fromDir, from.href));
+      }
+      await syncDir(toDir, this.fsOpts);
+      if (fromDir !== toDir) await syncDir(fromDir, this.fsOpts);
+      const srcFiles = new Set(srcList.files);
+      srcFiles.delete(from.href);
+      const dstFiles = from.path === to.path ? srcFiles : new Set(dstList.files);
+      dstFiles.add(to.href);
+      await this.recordChange(from.path, from.href, '', srcFiles);
+      await this.recordChange(to.path, to.href, source.etag, dstFiles);
+    });
+    this.index(from.path).invalidateNames();
+    return this.finishWrite(to.path, to.href, bytes, { ...source, href: to.href });
+  }
+
+  private async copyFile(from: Target, to: Target, source: ItemMeta, dstList: Listing): Promise<ItemMeta> {
+    const bytes = await readFile(join(this.dirOf(from.path), from.href));
+    if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the copy');
+    return this.writeItem(to.path, to.href, bytes, source, dstList);
+  }
+
+  // ---------------------------------------------------------------- collections (write)
+
+  /** The parent of a new collection must exist and must not be a calendar or address book. */
+  private async requireParentFor(path: string): Promise<void> {
+    if (path === '') throw new StorageError('exists', 'the root collection always exists');
+    const parent = await this.getCollection(parentPath(path));
+    if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
+    if (parent.tag !== '') throw new StorageError('conflict', `${parent.path} cannot contain collections`);
+  }
+
+  async createCollection(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
+    checkProps(props);
+    return this.withLock([{ path, mode: 'write' }], async () => {
+      await this.requireParentFor(path);
+      if ((await this.getCollection(path)) !== undefined) throw new StorageError('exists', `${path} exists`);
+      const parentDir = this.dirOf(parentPath(path));
+      const tmp = join(parentDir, tmpName());
+      try {
+        await makeDir(tmp, this.fsOpts);
+        if (Object.keys(props).length > 0) await atomicWrite(tmp, PROPS_FILE, pythonJson(props), this.fsOpts);
+        await this.critical(async () => {
+          await rename(tmp, this.dirOf(path)).catch(mapFsError);
+          await syncDir(parentDir, this.fsOpts);
+        });
+      } catch (e) {
+        await removeTree(tmp);
+        if (isErrno(e, 'ENOTEMPTY', 'EEXIST')) throw new StorageError('exists', `${path} exists`);
+        throw e;
+      }
+      this.forget(path);
+      await this.hook(ctx);
+      return this.requireCollection(path);
+    });
+  }
+
+  async replaceCollection(
+    path: string,
+    props: Props,
+    items: readonly NewItem[],
+    ctx: ChangeContext,
+  ): Promise<CollectionInfo> {
+    checkProps(props);
+    pathSegments(path);
+    if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
+    // The new collection is prepared without any lock (it is private until swapped in).
+    const parentDir = this.dirOf(parentPath(path));
+    const prepared = join(parentDir, tmpName());
+    try {
+      await this.prepareCollection(prepared, props, items);
+      await this.withLock([{ path, mode: 'write' }], async () => {
+        await this.requireParentFor(path);
+        await this.swapIn(prepared, path);
+        this.forget(path);
+        await this.hook(ctx);
+      });
+    } finally {
+      await removeTree(prepared);
+    }
+    return this.requireCollection(path);
+  }
+
+  private async prepareCollection(dir: string, props: Props, items: readonly NewItem[]): Promise<void> {
+    await makeDir(dir, this.fsOpts).catch((e: unknown) => {
+      if (isErrno(e, 'ENOENT')) throw new StorageError('not-found', 'parent collection not found');
+      throw e;
+    });
+    if (Object.keys(props).length > 0)
+      await writeSynced(join(dir, PROPS_FILE), pythonJson(props), this.fsOpts);
+    const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
+    const taken = new Set<string>();
+    for (const item of items) {
+      let name = item.href;
+      if (name !== undefined) checkName(name);
+      else name = uploadName(item.description.uid, suffix, taken);
+      taken.add(name);
+      await atomicWrite(dir, name, item.text, { ...this.fsOpts, fsync: false });
+    }
+    if (this.fsOpts.fsync) for (const name of taken) await syncFile(join(dir, name));
+    await syncDir(dir, this.fsOpts);
+  }
+
+  /** Puts the prepared folder at `path`: old → temp name, new → final name (two renames). */
+  private async swapIn(prepared: string, path: string): Promise<boolean> {
+    const finalDir = this.dirOf(path);
+    const parentDir = this.dirOf(parentPath(path));
+    const old = join(parentDir, tmpName());
+    const existed = await this.critical(async () => {
+      let had = true;
+      try {
+        await rename(finalDir, old);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        had = false;
+      }
+      try {
+        await rename(prepared, finalDir);
+      } catch (e) {
+        if (had) await rename(old, finalDir);
+        mapFsError(e);
+      }
+      await syncDir(parentDir, this.fsOpts);
+      return had;
+    });
+    if (existed) await removeTree(old);
+    return existed;
+  }
+
+  async deleteCollection(path: string, ctx: ChangeContext): Promise<void> {
+    await this.withLock([{ path, mode: 'write' }], async () => {
+      if (path === '') {
+        for (const name of await listNames(this.root)) await this.removeAside(this.root, name);
+        await unlinkIfExists(join(this.root, PROPS_FILE));
+      } else {
+        await this.requireCollection(path);
+        await this.removeAside(this.dirOf(parentPath(path)), lastSegment(path));
+      }
+      this.forget(path);
+      await this.hook(ctx);
+    });
+  }
+
+  /** Renames an entry to a temp name (atomic disappearance), then removes it. */
+  private async removeAside(parentDir: string, name: string): Promise<void> {
+    const aside = join(parentDir, tmpName());
+    await this.critical(async () => {
+      await rename(join(parentDir, name), aside);
+      await syncDir(parentDir, this.fsOpts);
+    });
+    await removeTree(aside);
+  }
+
+  async setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
+    checkProps(props);
+    return this.withLock([{ path, mode: 'write' }], async () => {
+      await this.requireCollection(path);
+      const dir = this.dirOf(path);
+      if (props.tag !== undefined && props.tag !== '' && (await this.listCollections(path)).length > 0) {
+        throw new StorageError('conflict', `${path} contains collections and cannot become a ${props.tag}`);
+      }
+      await this.critical(() => atomicWrite(dir, PROPS_FILE, pythonJson(props), this.fsOpts));
+      await this.hook(ctx);
+      return this.requireCollection(path);
+    });
+  }
+
+  private checkCollectionPair(from: string, to: string): void {
+    pathSegments(from);
+    pathSegments(to);
+    if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
+    if (isWithin(to, from) || isWithin(from, to)) {
+      throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
+    }
+  }
+
+  async moveCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    this.checkCollectionPair(from, to);
+    return this.withLock(
+      [
+        { path: from, mode: 'write' },
+        { path: to, mode: 'write' },
+      ],
+      async () => {
+        await this.requireCollection(from);
+        await this.requireParentFor(to);
+        const exists = (await this.getCollection(to)) !== undefined;
+        if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
+        await this.swapIn(this.dirOf(from), to);
+        await syncDir(this.dirOf(parentPath(from)), this.fsOpts);
+        this.forget(from);
+        this.forget(to);
+        await this.hook(ctx);
+        return { created: !exists };
+      },
+    );
+  }
+
+  async copyCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    this.checkCollectionPair(from, to);
+    const prepared = join(this.dirOf(parentPath(to)), tmpName());
+    try {
+      return await this.withLock(
+        [
+          { path: from, mode: 'read' },
+          { path: to, mode: 'write' },
+        ],
+        async () => {
+          await this.requireCollection(from);
+          await this.requireParentFor(to);
+          const exists = (await this.getCollection(to)) !== undefined;
+          if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
+          await this.copyTree(this.dirOf(from), prepared);
+          await syncDir(prepared, this.fsOpts);
+          await this.swapIn(prepared, to);
+          this.forget(to);
+          await this.hook(ctx);
+          return { created: !exists };
+        },
+      );
+    } finally {
+      await removeTree(prepared);
+    }
+  }
+
+  /** Copies props, item files and sub-collections (not caches or temp files). */
+  private async copyTree(src: string, dst: string): Promise<void> {
+    await makeDir(dst, this.fsOpts);
+    for (const name of await listNames(src)) {
+      if (name !== PROPS_FILE && !isSafeName(name)) continue;
+      const st = await stat(join(src, name)).catch(() => undefined);
+      if (st?.isDirectory()) await this.copyTree(join(src, name), join(dst, name));
+      else if (st?.isFile()) {
+        await copyFile(join(src, name), join(dst, name)).catch(mapFsError);
+        if (this.fsOpts.fsync) await syncFile(join(dst, name));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- ctag and sync
+
+  async getEtag(path: string): Promise<string> {
+    return this.withLock([{ path, mode: 'read' }], async () => {
+      const { info, list } = await this.listing(path);
+      const h = createHash('sha256');
+      for (const m of list.items) h.update(`${m.href}/${m.etag}`, 'utf8');
+      h.update(pythonJson(info.props), 'utf8');
+      return `"${h.digest('hex')}"`;
+    });
+  }
+
+  async getSyncToken(path: string): Promise<string> {
+    return (await this.syncState(path, undefined)).token;
+  }
+
+  async sync(path: string, oldToken: string): Promise<SyncResult> {
+    const oldName = oldToken === '' ? '' : tokenName(oldToken);
+    return this.syncState(path, oldName);
+  }
+
+  /**
+   * Computes the current token as Radicale does (history etag of every current item in listing
+   * order, then of every deleted item with history), saves its state, and diffs against `oldName`.
+   */
+  private async syncState(path: string, oldName: string | undefined): Promise<SyncResult> {
+    return this.withLock([{ path, mode: 'read' }], async () => {
+      const releaseHistory = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
+      const releaseGlobal = await this.global.shared();
+      try {
+        const { list } = await this.listing(path);
+        const history = this.history(path);
+        const state = new Map<string, string>();
+        const h = createHash('sha256');
+        for (const m of list.items) state.set(m.href, await history.update(m.href, m.etag));
+        for (const href of await history.deletedHrefs(list.files))
+          state.set(href, await history.update(href, ''));
+        for (const [href, he] of state) h.update(`${href}/${he}`, 'utf8');
+        const name = h.digest('hex');
+        const token = TOKEN_PREFIX + name;
+        if (oldName === name) return { token, changed: [], deleted: [] };
+        const old = oldName ? await history.loadState(oldName) : undefined;
+        await history.saveState(name, state, list.files);
+        if (old === undefined) return { token, changed: list.items.map((m) => m.href), deleted: [] };
+        return { token, ...diffStates(old, state, list.byHref) };
+      } finally {
+        releaseGlobal();
+        releaseHistory();
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- verify
+
+  async verify(report: (problem: string) => void): Promise<boolean> {
+    return verifyTree(this.root, this.o.describe, report);
+  }
+}
+
+function pickDescription(d: NewItem['description']): Pick<ItemMeta, 'uid' | 'component' | 'start' | 'end'> {
+  return { uid: d.uid, component: d.component, start: d.start, end: d.end };
+}
+
+function diffStates(
+  old: ReadonlyMap<string, string>,
+  now: ReadonlyMap<string, string>,
+  current: ReadonlyMap<string, ItemMeta>,
+): { changed: string[]; deleted: string[] } {
+  const changed: string[] = [];
+  const deleted: string[] = [];
+  const note = (href: string): void => {
+    (current.has(href) ? changed : deleted).push(href);
+  };
+  for (const [href, he] of now) if (old.get(href) !== he) note(href);
+  for (const href of old.keys()) if (!now.has(href)) note(href);
+  return { changed, deleted };
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
