@@ -78,7 +78,7 @@ const prop = (
   extra: Partial<LiveProperty> = {},
 ): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
 
-function userAddresses(req: DavRequest, res: Resource): XmlNode[] {
+function userAddresses(res: Resource, req: DavRequest): XmlNode[] {
   if (res.kind !== 'collection') return [];
   const user = res.path;
   const out: XmlNode[] = [];

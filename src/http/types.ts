@@ -21,6 +21,11 @@ export interface RequestContext {
   user: string;
   /** Set by code that refuses a request because of a limit, for the log line (e.g. 'max_content_length'). */
   limitHit?: string;
+  /**
+   * Gives the request's max_connections slot back before the response is complete (e.g. while a failed
+   * login is being delayed), so sleeping requests never hold slots others need. Safe to call twice.
+   */
+  releaseSlot?: () => void;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;

@@ -1,0 +1,47 @@
+/**
+ * Item texts needed while answering one request (calendar-data, address-data, filters), loaded in
+ * one storage call per collection and kept for the request only.
+ */
+import type { DavRequest, Resource } from './context.js';
+
+const texts = new WeakMap<DavRequest, Map<string, string>>();
+
+function key(path: string, href: string): string {
+  return `${path}\u0000${href}`;
+}
+
+function cacheOf(req: DavRequest): Map<string, string> {
+  let m = texts.get(req);
+  if (!m) {
+    m = new Map();
+    texts.set(req, m);
+  }
+  return m;
+}
+
+/** Loads the texts of many items of one collection at once. */
+export async function loadTexts(req: DavRequest, items: readonly (Resource & { kind: 'item' })[]): Promise<void> {
+  const cache = cacheOf(req);
+  const byPath = new Map<string, string[]>();
+  for (const i of items) {
+    if (cache.has(key(i.path, i.href))) continue;
+    const list = byPath.get(i.path) ?? [];
+    list.push(i.href);
+    byPath.set(i.path, list);
+  }
+  for (const [path, hrefs] of byPath) {
+    for await (const item of req.storage.getItems(path, hrefs)) cache.set(key(path, item.href), item.text);
+  }
+}
+
+export async function itemText(req: DavRequest, res: Resource): Promise<string> {
+  if (res.kind !== 'item') return '';
+  const cache = cacheOf(req);
+  const k = key(res.path, res.href);
+  let t = cache.get(k);
+  if (t === undefined) {
+    await loadTexts(req, [res]);
+    t = cache.get(k) ?? '';
+  }
+  return t;
+}

@@ -1,0 +1,272 @@
+/**
+ * The application: from an HTTP request to a DAV response. Proxy prefix, path checks, method
+ * dispatch, authentication, principal creation, rights, and writing the response.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import type { Config } from '../config/schema.js';
+import type { Auth, AuthOutcome } from '../auth/types.js';
+import type { Rights } from '../rights/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Web } from '../web/serve.js';
+import type { DavRequest, DavResponse, KindRegistry } from '../dav/context.js';
+import { DavError, badRequest } from '../dav/errors.js';
+import { parseRequestPath } from '../dav/href.js';
+import { handleDav, isDavMethod } from '../dav/handle.js';
+import { DAV_METHODS } from '../dav/methods/options.js';
+import { readBody } from './body.js';
+import { errorResponse, toDavError } from './respond-error.js';
+import { createAccess } from './access.js';
+import type { RequestContext, RequestHandler } from './types.js';
+
+/** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
+const KNOWN_UNSERVED = new Set(['LOCK', 'UNLOCK', 'ACL', 'BIND', 'UNBIND', 'REBIND', 'SEARCH', 'POST', 'PATCH', 'TRACE', 'CONNECT', 'ORDERPATCH', 'MKREDIRECTREF', 'UPDATEREDIRECTREF', 'VERSION-CONTROL', 'CHECKOUT', 'CHECKIN', 'UNCHECKOUT', 'MKWORKSPACE', 'UPDATE', 'LABEL', 'MERGE', 'MKACTIVITY', 'BASELINE-CONTROL', 'QUERY']);
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly auth: Auth;
+  readonly rights: Rights;
+  readonly kinds: KindRegistry;
+  readonly web: Web;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Requests whose failed login was already delayed, so the 401 is not delayed twice. */
+const delayed = new WeakSet<RequestContext>();
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Headers set by a reverse proxy are believed only from a trusted peer or a verified client certificate. */
+function proxyTrusted(ctx: RequestContext): boolean {
+  return ctx.peerTrusted || ctx.clientCertVerified;
+}
+
+/** The prefix for generated hrefs and the path inside our tree. */
+export function prefixAndPath(
+  req: IncomingMessage,
+  ctx: RequestContext,
+  config: Config,
+): { prefix: string; rawPath: string } {
+  const url = req.url ?? '/';
+  let rawPath = url.split('?')[0] ?? '/';
+  if (!rawPath.startsWith('/')) rawPath = `/${rawPath}`;
+  let prefix = '';
+  const xsn = header(req, 'x-script-name');
+  if (xsn !== undefined && xsn !== '') {
+    if (!proxyTrusted(ctx)) {
+      ctx.log.warn(`ignoring X-Script-Name from untrusted peer ${ctx.peerAddress}`);
+    } else {
+      // eslint-disable-next-line no-control-regex
+      if (!xsn.startsWith('/') || xsn.split('/').includes('..') || /[\u0000-\u001f\u007f\\]/.test(xsn)) {
+        throw badRequest('Invalid X-Script-Name header');
+      }
+      prefix = xsn.replace(/\/+$/, '');
+    }
+  }
+  const configured = config.server.script_name.replace(/\/+$/, '');
+  if (configured) {
+    if (rawPath === configured || rawPath.startsWith(`${configured}/`)) {
+      rawPath = rawPath.slice(configured.length) || '/';
+    }
+    if (!prefix) prefix = configured;
+  }
+  return { prefix, rawPath };
+}
+
+export function createApp(deps: AppDeps): RequestHandler {
+  return async (req, res, ctx) => {
+    let response: DavResponse;
+    let prefix = '';
+    try {
+      const routed = prefixAndPath(req, ctx, deps.config);
+      prefix = routed.prefix;
+      response = await route(deps, req, res, ctx, routed.prefix, routed.rawPath);
+    } catch (err) {
+      response = errorResponse(toDavError(err, ctx.log));
+    }
+    if (res.writableEnded) return;
+    await finish(deps, req, res, ctx, response, prefix);
+  };
+}
+
+async function finish(
+  deps: AppDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+  response: DavResponse,
+  _prefix: string,
+): Promise<void> {
+  const anonymous = ctx.user === '';
+  if (response.status === 403 && anonymous && deps.auth.style === 'basic') {
+    response = { ...response, status: 401 };
+  }
+  if (response.status === 401) {
+    response.headers['WWW-Authenticate'] = `Basic realm="${deps.auth.realm.replace(/"/g, "'")}", charset="UTF-8"`;
+  }
+  if ((response.status === 401 || response.status === 403) && !delayed.has(ctx)) {
+    ctx.releaseSlot?.();
+    await sleep(deps.auth.deniedDelayMs());
+  } else if (response.status >= 500) {
+    ctx.releaseSlot?.();
+    await sleep(deps.config.server.delay_on_error * 1000);
+  }
+  writeResponse(req, res, response);
+}
+
+function writeResponse(req: IncomingMessage, res: ServerResponse, response: DavResponse): void {
+  let body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
+  const headers = { ...response.headers };
+  if (body && body.length > 1024 && /\bgzip\b/.test(header(req, 'accept-encoding') ?? '')) {
+    body = gzipSync(body);
+    headers['Content-Encoding'] = 'gzip';
+    headers.Vary = 'Accept-Encoding';
+  }
+  if (body) headers['Content-Length'] = String(body.length);
+  else if (response.status !== 304 && !('Content-Length' in headers) && req.method !== 'HEAD') {
+    headers['Content-Length'] = '0';
+  }
+  res.writeHead(response.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+async function route(
+  deps: AppDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+  prefix: string,
+  rawPath: string,
+): Promise<DavResponse> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (/(^|\/)\.well-known\/(caldav|carddav)\/?$/.test(rawPath)) {
+    return { status: 301, headers: { Location: `${prefix}/` } };
+  }
+  if (rawPath.includes('/.well-known/') || rawPath.startsWith('/.well-known')) throw new DavError(404, 'Not Found');
+  if (rawPath === '/.web' || rawPath.startsWith('/.web/')) {
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new DavError(405, 'Method not allowed', undefined, [], { Allow: 'GET, HEAD' });
+    }
+    await deps.web.handle(req, res, decodeURIComponent(rawPath.slice('/.web'.length)), prefix);
+    return { status: 200, headers: {} };
+  }
+  if (rawPath === '/' && (method === 'GET' || method === 'HEAD') && deps.config.web.type !== 'none') {
+    return { status: 302, headers: { Location: `${prefix}/.web/` } };
+  }
+  if (!isDavMethod(method)) {
+    if (KNOWN_UNSERVED.has(method)) {
+      throw new DavError(405, `${method} is not supported`, undefined, [], { Allow: DAV_METHODS.join(', ') });
+    }
+    throw new DavError(501, `Unknown method ${method}`);
+  }
+  const path = parseRequestPath(rawPath);
+  if (method === 'OPTIONS') return handleDav(davRequest(deps, req, ctx, prefix, path, method, '', new Set()));
+  const outcome = await deps.auth.authenticate({
+    authorization: header(req, 'authorization'),
+    headers: req.headers,
+    clientAddress: ctx.clientAddress,
+    identityHeadersTrusted: proxyTrusted(ctx),
+  });
+  const who = await loginOutcome(deps, ctx, outcome);
+  if (who instanceof DavError) throw who;
+  ctx.user = who.user;
+  if (who.user) await ensurePrincipal(deps, ctx, who.user, who.groups);
+  return handleDav(davRequest(deps, req, ctx, prefix, path, method, who.user, who.groups));
+}
+
+async function loginOutcome(
+  deps: AppDeps,
+  ctx: RequestContext,
+  outcome: AuthOutcome,
+): Promise<{ user: string; groups: ReadonlySet<string> } | DavError> {
+  switch (outcome.kind) {
+    case 'anonymous':
+      return { user: '', groups: new Set() };
+    case 'user':
+      return { user: outcome.user, groups: outcome.groups };
+    case 'failed':
+      ctx.log.info(`failed login attempt for user ${JSON.stringify(outcome.user)} from ${ctx.clientAddress}`);
+      ctx.limitHit ??= 'failed login';
+      ctx.releaseSlot?.();
+      await sleep(outcome.delayMs);
+      delayed.add(ctx);
+      return new DavError(401, 'Wrong user name or password', undefined, [], {
+        'WWW-Authenticate': `Basic realm="${deps.auth.realm.replace(/"/g, "'")}", charset="UTF-8"`,
+      });
+    case 'throttled':
+      ctx.limitHit = 'failed-login rate';
+      ctx.log.warn(`too many failed logins from ${ctx.clientAddress}, throttled for ${outcome.retryAfter}s`);
+      return new DavError(429, 'Too many failed login attempts', undefined, [], {
+        'Retry-After': String(outcome.retryAfter),
+      });
+    case 'forbidden':
+      ctx.log.warn(`refused identity header from ${ctx.peerAddress}: ${outcome.reason}`);
+      return new DavError(403, 'Identity headers are only accepted from a trusted proxy');
+  }
+}
+
+/** Creates `/<user>/` (and predefined collections) on first login, when rights allow. */
+async function ensurePrincipal(
+  deps: AppDeps,
+  ctx: RequestContext,
+  user: string,
+  groups: ReadonlySet<string>,
+): Promise<void> {
+  if (user.includes('/')) return;
+  if (await deps.storage.getCollection(user)) return;
+  if (!deps.rights.authorization(user, groups, user).includes('W')) return;
+  const change = { user, path: `/${user}/`, request: 'MKCOL' };
+  try {
+    await deps.storage.createCollection(user, {}, change);
+  } catch (err) {
+    if (await deps.storage.getCollection(user)) return; // created by a concurrent request
+    throw err;
+  }
+  ctx.log.info(`created principal collection /${user}/`);
+  const predefined = deps.config.storage.predefined_collections;
+  if (predefined && typeof predefined === 'object') {
+    for (const [name, props] of Object.entries(predefined as Record<string, Record<string, string>>)) {
+      await deps.storage.createCollection(`${user}/${name}`, props, { ...change, path: `/${user}/${name}/` });
+    }
+  }
+}
+
+function davRequest(
+  deps: AppDeps,
+  req: IncomingMessage,
+  ctx: RequestContext,
+  prefix: string,
+  path: { segments: string[]; trailingSlash: boolean },
+  method: string,
+  user: string,
+  groups: ReadonlySet<string>,
+): DavRequest {
+  const trusted = proxyTrusted(ctx);
+  const fwdHost = trusted ? header(req, 'x-forwarded-host')?.split(',')[0]?.trim() : undefined;
+  const fwdPort = trusted ? header(req, 'x-forwarded-port')?.split(',')[0]?.trim() : undefined;
+  const fwdProto = trusted ? header(req, 'x-forwarded-proto')?.split(',')[0]?.trim() : undefined;
+  let host = fwdHost ?? header(req, 'host') ?? '';
+  if (fwdHost && fwdPort && !host.includes(':')) host = `${host}:${fwdPort}`;
+  return {
+    method,
+    segments: path.segments,
+    trailingSlash: path.trailingSlash,
+    prefix,
+    headers: req.headers,
+    user,
+    groups,
+    access: createAccess(deps.rights, deps.config, user, groups),
+    storage: deps.storage,
+    config: deps.config,
+    log: ctx.log,
+    kinds: deps.kinds,
+    body: () => readBody(req, deps.config.server.max_content_length),
+    origin: { host, proto: fwdProto ?? (ctx.secure ? 'https' : 'http') },
+    header: (name) => header(req, name),
+  };
+}
