@@ -1,0 +1,62 @@
+/// <reference lib="dom" />
+/**
+ * XML for the DAV requests the web interface makes: namespaces, escaping for request bodies, and
+ * reading a 207 multistatus into href → properties.
+ */
+
+export const NS = {
+  D: 'DAV:',
+  C: 'urn:ietf:params:xml:ns:caldav',
+  CR: 'urn:ietf:params:xml:ns:carddav',
+  CS: 'http://calendarserver.org/ns/',
+  ICAL: 'http://apple.com/ns/ical/',
+  INF: 'http://inf-it.com/ns/ab/',
+  RADICALE: 'http://radicale.org/ns/',
+} as const;
+
+/** `xmlns:` declarations for every prefix in NS, for the root element of a request body. */
+export const XMLNS = Object.entries(NS)
+  .map(([p, uri]) => `xmlns:${p}="${uri}"`)
+  .join(' ');
+
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export interface DavResponse {
+  readonly href: string;
+  /** Properties found (status 200), keyed by Clark name `{ns}local`. */
+  readonly props: ReadonlyMap<string, Element>;
+}
+
+export const clark = (ns: string, local: string): string => `{${ns}}${local}`;
+
+/** The responses of a multistatus body; properties reported with a non-2xx propstat are left out. */
+export function parseMultistatus(body: string): DavResponse[] {
+  const doc = new DOMParser().parseFromString(body, 'application/xml');
+  if (doc.getElementsByTagName('parsererror').length > 0) throw new Error('The server sent invalid XML');
+  const out: DavResponse[] = [];
+  for (const r of Array.from(doc.getElementsByTagNameNS(NS.D, 'response'))) {
+    const href = childText(r, NS.D, 'href');
+    if (href === null) continue;
+    const props = new Map<string, Element>();
+    for (const ps of children(r, NS.D, 'propstat')) {
+      const status = childText(ps, NS.D, 'status') ?? '';
+      if (!/^HTTP\/\S+ 2\d\d/.test(status.trim())) continue;
+      for (const prop of children(ps, NS.D, 'prop')) {
+        for (const p of Array.from(prop.children)) props.set(clark(p.namespaceURI ?? '', p.localName), p);
+      }
+    }
+    out.push({ href: href.trim(), props });
+  }
+  return out;
+}
+
+export function children(parent: Element, ns: string, local: string): Element[] {
+  return Array.from(parent.children).filter((c) => c.namespaceURI === ns && c.localName === local);
+}
+
+export function childText(parent: Element, ns: string, local: string): string | null {
+  const c = children(parent, ns, local)[0];
+  return c === undefined ? null : (c.textContent ?? '');
+}

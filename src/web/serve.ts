@@ -1,0 +1,117 @@
+/**
+ * The built-in web interface at `/.web/`: a static, CSP-strict single page that is a pure client of
+ * the DAV API. This module only serves files; it holds no state and never touches storage.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/schema.js';
+import { createHash } from 'node:crypto';
+import { loadAsset, type Asset } from './assets.js';
+
+export interface Web {
+  /**
+   * Answers GET/HEAD for `/.web` and everything below it.
+   * @param subPath the percent-decoded path after `/.web` ('' for `/.web` itself, '/' for `/.web/`)
+   * @param scriptName the reverse-proxy prefix without trailing slash ('' when none)
+   */
+  handle(req: IncomingMessage, res: ServerResponse, subPath: string, scriptName: string): Promise<void>;
+}
+
+/** The part of the configuration the web interface reads (a full `Config` fits). */
+export interface WebConfig {
+  readonly web: Pick<Config['web'], 'type'>;
+  readonly auth: Pick<Config['auth'], 'type'>;
+}
+
+/** Auth backends where a front proxy (or the WSGI-like environment) has already identified the user. */
+const EXTERNAL_AUTH = new Set(['remote_user', 'http_remote_user', 'http_x_remote_user']);
+
+const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+
+export function createWeb(config: WebConfig): Web {
+  const type = config.web.type;
+  const clientConfig = asset(
+    Buffer.from(JSON.stringify({ externalAuth: EXTERNAL_AUTH.has(config.auth.type) }) + '\n'),
+    'application/json; charset=utf-8',
+  );
+  return {
+    async handle(req, res, subPath, scriptName) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        send(req, res, 405, textAsset('Method Not Allowed'), { Allow: 'GET, HEAD' });
+        return;
+      }
+      if (subPath === '') {
+        // Relative URLs in the page only resolve correctly below `/.web/`.
+        const location = `${scriptName}/.web/`;
+        send(req, res, 301, textAsset(`Moved to ${location}`), { Location: location });
+        return;
+      }
+      if (type === 'none') {
+        send(req, res, 200, asset(Buffer.from(WORKS_PAGE), 'text/html; charset=utf-8'));
+        return;
+      }
+      if (subPath === '/config.json') {
+        sendCached(req, res, clientConfig);
+        return;
+      }
+      const found = await loadAsset(subPath);
+      if (found === null) {
+        send(req, res, 404, textAsset('Not Found'));
+        return;
+      }
+      sendCached(req, res, found);
+    },
+  };
+}
+
+const WORKS_PAGE =
+  '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Almanac</title></head>' +
+  '<body>Almanac works!</body></html>\n';
+
+function asset(body: Buffer, type: string): Asset {
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+}
+
+function textAsset(text: string): Asset {
+  return asset(Buffer.from(text + '\n'), 'text/plain; charset=utf-8');
+}
+
+/** Serves an asset with revalidation: every load asks, an unchanged file costs a 304. */
+function sendCached(req: IncomingMessage, res: ServerResponse, a: Asset): void {
+  const headers = { ETag: a.etag, 'Cache-Control': 'no-cache' };
+  if (etagMatches(req.headers['if-none-match'], a.etag)) {
+    res.writeHead(304, { ...SECURITY_HEADERS, ...headers });
+    res.end();
+    return;
+  }
+  send(req, res, 200, a, headers);
+}
+
+/** If-None-Match is a list of (possibly weak) tags or `*`; GET uses the weak comparison (RFC 9110 13.1.2). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const strip = (t: string): string => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
+}
+
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  a: Asset,
+  extra: Readonly<Record<string, string>> = {},
+): void {
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': a.type,
+    'Content-Length': String(a.body.length),
+    ...extra,
+  });
+  res.end(req.method === 'HEAD' ? undefined : a.body);
+}
