@@ -90,7 +90,9 @@ export async function verifyPassword(
 function verifyShaCrypt(prefix: string, digest: string, password: string): boolean {
   if (!digest.startsWith(prefix)) return false;
   try {
-    return safeEqual(shaCrypt(password, digest), digest);
+    // unixcrypt wants only the settings (`$5$rounds=N$salt`), not the whole digest.
+    const settings = digest.slice(0, digest.lastIndexOf('$'));
+    return safeEqual(shaCrypt(password, settings), digest);
   } catch {
     return false; // malformed salt or rounds
   }
