@@ -55,7 +55,8 @@ export function logicalLines(text: string): LogicalLine[] {
   let softBreak = false;
   for (const line of physicalLines(text)) {
     const last = out[out.length - 1];
-    if (last && softBreak) {
+    // A dangling soft break right before END:VCARD is a client bug; keep the card closed.
+    if (last && softBreak && !/^END\s*:\s*VCARD\s*$/i.test(line)) {
       last.physical.push(line);
       last.unfolded = last.unfolded.slice(0, -1) + line;
     } else if (last && (line.startsWith(' ') || line.startsWith('\t'))) {

@@ -66,6 +66,15 @@ void describe('normalizeVcardForParsing', () => {
     assert.ok(apple.some((l) => l.startsWith('PHOTO;ENCODING=b;TYPE=JPEG:') && l.length > 600));
   });
 
+  void it('does not let a dangling soft line break swallow END:VCARD', () => {
+    const text = crlf('BEGIN:VCARD\nVERSION:2.1\nUID:qp\nNOTE;QUOTED-PRINTABLE:abc=\nEND:VCARD\n');
+    assert.equal(
+      normalizeVcardForParsing(text),
+      crlf('BEGIN:VCARD\nVERSION:2.1\nUID:qp\nNOTE:abc=\nEND:VCARD\n'),
+    );
+    assert.equal(validateVcard(text).uid, 'qp');
+  });
+
   void it('accepts LF-only line endings and strips control characters', () => {
     const out = normalizeVcardForParsing('BEGIN:VCARD\nVERSION:3.0\nFN:A\u0007B\nEND:VCARD');
     assert.equal(out, 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:AB\r\nEND:VCARD\r\n');
