@@ -1,0 +1,388 @@
+/** Operations of the Radicale-compatible filesystem storage, on temporary folders. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { FilesystemStorage, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { asStringPair, loadPickle } from '../../src/storage/pickle.js';
+import type {
+  ChangeContext,
+  ItemDescription,
+  ItemMeta,
+  NewItem,
+  WriteCheck,
+} from '../../src/storage/types.js';
+
+const ctx: ChangeContext = { user: 'alice', path: '/alice/cal/', request: 'PUT' };
+const ok: WriteCheck = () => undefined;
+
+function describe(text: string): ItemDescription {
+  if (!text.startsWith('BEGIN:')) throw new Error('not an item');
+  const uid = /^UID:(.*)\r?$/m.exec(text)?.[1] ?? '';
+  const component = /^BEGIN:(VEVENT|VTODO|VJOURNAL|VCARD)\r?$/m.exec(text)?.[1] ?? '';
+  return { uid, component, start: 0, end: 0 };
+}
+
+const ev = (uid: string, summary = 'x'): string =>
+  `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nSUMMARY:${summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+const item = (uid: string, summary = 'x'): Omit<NewItem, 'href'> => ({
+  text: ev(uid, summary),
+  description: describe(ev(uid, summary)),
+});
+const sha = (s: string): string => `"${createHash('sha256').update(s).digest('hex')}"`;
+
+async function withStorage(
+  fn: (s: FilesystemStorage, folder: string) => Promise<void>,
+  extra: Partial<FilesystemStorageOptions> = {},
+): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
+  const s = new FilesystemStorage({
+    folder,
+    crossProcessLock: true,
+    fsync: false,
+    umask: undefined,
+    maxResourceSize: 10_000,
+    maxSyncTokenAge: 2592000,
+    skipBrokenItem: true,
+    hook: '',
+    describe,
+    log: pino({ level: 'silent' }),
+    ...extra,
+  });
+  await s.open();
+  try {
+    await s.createCollection('alice', {}, ctx);
+    await s.createCollection('alice/cal', { tag: 'VCALENDAR', 'D:displayname': 'Cal é' }, ctx);
+    await fn(s, folder);
+  } finally {
+    await s.close();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+const colDir = (folder: string, path: string): string => join(folder, 'collection-root', path);
+
+void test('open creates collection-root with folder_umask; props are written as Python json.dumps', async () => {
+  await withStorage(
+    async (_s, folder) => {
+      assert.equal(statSync(join(folder, 'collection-root')).mode & 0o777, 0o700);
+      assert.equal(statSync(colDir(folder, 'alice/cal')).mode & 0o777, 0o700);
+      assert.equal(
+        readFileSync(join(colDir(folder, 'alice/cal'), '.Radicale.props'), 'utf8'),
+        '{"D:displayname": "Cal \\u00e9", "tag": "VCALENDAR"}',
+      );
+      assert.equal(existsSync(join(colDir(folder, 'alice'), '.Radicale.props')), false);
+    },
+    { umask: 0o077 },
+  );
+});
+
+void test('collections: get, list, errors for existing, missing parent, parent calendar, unsafe names', async () => {
+  await withStorage(async (s) => {
+    const info = await s.getCollection('alice/cal');
+    assert.equal(info?.tag, 'VCALENDAR');
+    assert.equal(info?.props['D:displayname'], 'Cal é');
+    assert.equal((await s.getCollection(''))?.tag, '');
+    assert.equal(await s.getCollection('nobody'), undefined);
+    assert.deepEqual(
+      (await s.listCollections('alice')).map((c) => c.path),
+      ['alice/cal'],
+    );
+    await assert.rejects(s.createCollection('alice/cal', {}, ctx), { code: 'exists' });
+    await assert.rejects(s.createCollection('bob/x', {}, ctx), { code: 'not-found' });
+    await assert.rejects(s.createCollection('alice/cal/sub', {}, ctx), { code: 'conflict' });
+    for (const bad of ['alice/..', 'alice/.x', 'a\\b', 'x~', '../etc']) {
+      await assert.rejects(s.createCollection(bad, {}, ctx), { code: 'invalid-name' }, bad);
+    }
+    await assert.rejects(s.getItemMeta('alice/cal', '../../x'), { code: 'invalid-name' });
+  });
+});
+
+void test('putItem creates and replaces; ETag is sha256 of the bytes; checks see existing and same-UID items', async () => {
+  await withStorage(async (s, folder) => {
+    const seen: (string | undefined)[] = [];
+    const check: WriteCheck = (existing, _c, sameUid) => seen.push(existing?.etag, sameUid?.href);
+    const a = await s.putItem('alice/cal', 'a.ics', item('A'), check, ctx);
+    assert.equal(a.created, true);
+    assert.equal(a.meta.etag, sha(ev('A')));
+    assert.equal(readFileSync(join(colDir(folder, 'alice/cal'), 'a.ics'), 'utf8'), ev('A'));
+    // A stale Radicale item cache must disappear when the item is replaced.
+    await mkdir(join(colDir(folder, 'alice/cal'), '.Radicale.cache', 'item'), { recursive: true });
+    await writeFile(join(colDir(folder, 'alice/cal'), '.Radicale.cache', 'item', 'a.ics'), 'stale');
+    const b = await s.putItem('alice/cal', 'a.ics', item('A', 'changed'), check, ctx);
+    assert.equal(b.created, false);
+    assert.equal(existsSync(join(colDir(folder, 'alice/cal'), '.Radicale.cache', 'item', 'a.ics')), false);
+    await s.putItem('alice/cal', 'other.ics', item('A'), check, ctx);
+    assert.deepEqual(seen, [undefined, undefined, a.meta.etag, undefined, undefined, 'a.ics']);
+    assert.equal((await s.findByUid('alice/cal', 'A'))?.href !== undefined, true);
+    await assert.rejects(
+      s.putItem(
+        'alice/cal',
+        'c.ics',
+        item('C'),
+        () => {
+          throw new Error('refused');
+        },
+        ctx,
+      ),
+      /refused/,
+    );
+    assert.equal(await s.getItemMeta('alice/cal', 'c.ics'), undefined);
+    await assert.rejects(s.putItem('alice', 'x.ics', item('X'), ok, ctx), { code: 'conflict' });
+    await assert.rejects(s.putItem('alice/none', 'x.ics', item('X'), ok, ctx), { code: 'not-found' });
+    await assert.rejects(s.putItem('alice/cal', '.hidden', item('X'), ok, ctx), { code: 'invalid-name' });
+    assert.deepEqual(
+      readdirSync(colDir(folder, 'alice/cal')).filter((n) => n.startsWith('.Radicale.tmp')),
+      [],
+    );
+  });
+});
+
+void test('listing ignores dot-files, ~ files, temp dirs, folders, oversize and broken items; sees hand edits', async () => {
+  await withStorage(async (s, folder) => {
+    const dir = colDir(folder, 'alice/cal');
+    await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+    await writeFile(join(dir, '.hidden.ics'), ev('H'));
+    await writeFile(join(dir, 'backup.ics~'), ev('B'));
+    await mkdir(join(dir, '.Radicale.tmp-abc'));
+    await writeFile(join(dir, 'big.ics'), ev('BIG', 'x'.repeat(20_000)));
+    await writeFile(join(dir, 'broken.ics'), 'garbage');
+    assert.deepEqual(
+      (await s.listItems('alice/cal')).map((m) => m.href),
+      ['a.ics'],
+    );
+    await writeFile(join(dir, 'a.ics'), ev('A', 'edited by hand'));
+    const [meta] = await s.listItems('alice/cal');
+    assert.equal(meta?.etag, sha(ev('A', 'edited by hand')));
+    const items = [];
+    for await (const it of s.getItems('alice/cal')) items.push(it);
+    assert.deepEqual(
+      items.map((i) => i.text),
+      [ev('A', 'edited by hand')],
+    );
+    const some = [];
+    for await (const it of s.getItems('alice/cal', ['missing.ics', 'a.ics'])) some.push(it.href);
+    assert.deepEqual(some, ['a.ics']);
+  });
+});
+
+void test('deleteItem removes the file, records the deletion in the history, refuses missing items', async () => {
+  await withStorage(async (s, folder) => {
+    await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+    const seen: (ItemMeta | undefined)[] = [];
+    await s.deleteItem('alice/cal', 'a.ics', (e) => seen.push(e), ctx);
+    assert.equal(seen[0]?.href, 'a.ics');
+    assert.equal(existsSync(join(colDir(folder, 'alice/cal'), 'a.ics')), false);
+    const hist = asStringPair(
+      loadPickle(readFileSync(join(colDir(folder, 'alice/cal'), '.Radicale.cache/history/a.ics'))),
+    );
+    assert.equal(hist?.[0], '');
+    await assert.rejects(s.deleteItem('alice/cal', 'a.ics', ok, ctx), { code: 'not-found' });
+  });
+});
+
+void test('sync: initial, changes, deletions, unchanged, invalid and malformed tokens', async () => {
+  await withStorage(async (s) => {
+    await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+    await s.putItem('alice/cal', 'b.ics', item('B'), ok, ctx);
+    const first = await s.sync('alice/cal', '');
+    assert.deepEqual([...first.changed].sort(), ['a.ics', 'b.ics']);
+    assert.equal(await s.getSyncToken('alice/cal'), first.token);
+    await s.putItem('alice/cal', 'a.ics', item('A', '2'), ok, ctx);
+    await s.deleteItem('alice/cal', 'b.ics', ok, ctx);
+    await s.putItem('alice/cal', 'c.ics', item('C'), ok, ctx);
+    const second = await s.sync('alice/cal', first.token);
+    assert.deepEqual([...second.changed].sort(), ['a.ics', 'c.ics']);
+    assert.deepEqual(second.deleted, ['b.ics']);
+    assert.notEqual(second.token, first.token);
+    // A change and its undo between two syncs is still a change (the history chain advanced).
+    await s.putItem('alice/cal', 'c.ics', item('C', 'tmp'), ok, ctx);
+    await s.putItem('alice/cal', 'c.ics', item('C'), ok, ctx);
+    const third = await s.sync('alice/cal', second.token);
+    assert.deepEqual(third.changed, ['c.ics']);
+    const none = await s.sync('alice/cal', third.token);
+    assert.deepEqual([none.token, none.changed, none.deleted], [third.token, [], []]);
+    await assert.rejects(s.sync('alice/cal', 'http://radicale.org/ns/sync/nothex'), {
+      code: 'invalid-sync-token',
+    });
+    await assert.rejects(s.sync('alice/cal', `http://radicale.org/ns/sync/${'a'.repeat(64)}`), {
+      code: 'invalid-sync-token',
+    });
+    assert.equal(await s.getEtag('alice/cal'), await s.getEtag('alice/cal'));
+  });
+});
+
+void test('expired sync tokens and deleted-item history are removed', async () => {
+  await withStorage(
+    async (s) => {
+      await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+      const first = await s.sync('alice/cal', '');
+      await s.deleteItem('alice/cal', 'a.ics', ok, ctx);
+      await new Promise((r) => setTimeout(r, 1100));
+      await s.putItem('alice/cal', 'b.ics', item('B'), ok, ctx);
+      await s.getSyncToken('alice/cal');
+      await assert.rejects(s.sync('alice/cal', first.token), { code: 'invalid-sync-token' });
+    },
+    { maxSyncTokenAge: 1 },
+  );
+});
+
+void test('replaceCollection names items by the upload rules and swaps atomically', async () => {
+  await withStorage(async (s, folder) => {
+    await s.putItem('alice/cal', 'old.ics', item('OLD'), ok, ctx);
+    const items: NewItem[] = [
+      { text: ev('plain'), description: describe(ev('plain')) },
+      { text: ev('Dup.ICS'), description: describe(ev('Dup.ICS')) },
+      { text: ev('a/b:c'), description: describe(ev('a/b:c')) },
+      { text: ev(''), description: { uid: '', component: 'VEVENT', start: 0, end: 0 } },
+      { href: 'given.ics', text: ev('G'), description: describe(ev('G')) },
+    ];
+    await s.replaceCollection('alice/cal', { tag: 'VCALENDAR' }, items, ctx);
+    const names = (await s.listItems('alice/cal')).map((m) => m.href).sort();
+    const hashed = `${createHash('sha256').update('a/b:c').digest('hex')}.ics`;
+    assert.ok(names.includes('plain.ics'));
+    assert.ok(names.includes('Dup.ICS'));
+    assert.ok(names.includes(hashed));
+    assert.ok(names.includes('given.ics'));
+    assert.ok(names.some((n) => /^[0-9a-f-]{36}\.ics$/.test(n)));
+    assert.equal(names.length, 5);
+    // A failure while preparing (unsafe href) leaves the collection as it was, and no temp folder.
+    const before = await s.getEtag('alice/cal');
+    await assert.rejects(
+      s.replaceCollection('alice/cal', { tag: 'VCALENDAR' }, [{ href: '.bad', ...item('Z') }], ctx),
+      { code: 'invalid-name' },
+    );
+    assert.equal(await s.getEtag('alice/cal'), before);
+    assert.deepEqual(readdirSync(colDir(folder, 'alice')).sort(), ['cal']);
+    await s.replaceCollection(
+      'alice/book',
+      { tag: 'VADDRESSBOOK' },
+      [
+        {
+          text: 'BEGIN:VCARD\r\nUID:bob\r\nEND:VCARD\r\n',
+          description: { uid: 'bob', component: 'VCARD', start: 0, end: 0 },
+        },
+      ],
+      ctx,
+    );
+    assert.deepEqual(
+      (await s.listItems('alice/book')).map((m) => m.href),
+      ['bob.vcf'],
+    );
+  });
+});
+
+void test('setProps, deleteCollection (also the root), move/copy of items and collections', async () => {
+  await withStorage(async (s, folder) => {
+    await s.setProps('alice/cal', { tag: 'VCALENDAR', 'D:displayname': 'New' }, ctx);
+    assert.equal((await s.getCollection('alice/cal'))?.props['D:displayname'], 'New');
+    await assert.rejects(s.setProps('alice', { tag: 'VCALENDAR' }, ctx), { code: 'conflict' });
+    await s.createCollection('alice/cal2', { tag: 'VCALENDAR' }, ctx);
+    await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+    await s.putItem('alice/cal2', 'x.ics', item('A'), ok, ctx);
+    let sameUid: string | undefined;
+    const moved = await s.moveItem(
+      { path: 'alice/cal', href: 'a.ics' },
+      { path: 'alice/cal2', href: 'b.ics' },
+      (_e, _c, same) => {
+        sameUid = same?.href;
+      },
+      ctx,
+    );
+    assert.equal(sameUid, 'x.ics');
+    assert.equal(moved.created, true);
+    assert.equal(moved.meta.etag, sha(ev('A')));
+    assert.deepEqual(await s.listItems('alice/cal'), []);
+    const copied = await s.copyItem(
+      { path: 'alice/cal2', href: 'b.ics' },
+      { path: 'alice/cal', href: 'c.ics' },
+      ok,
+      ctx,
+    );
+    assert.equal(copied.created, true);
+    await assert.rejects(
+      s.moveItem({ path: 'alice/cal', href: 'nope.ics' }, { path: 'alice/cal', href: 'd.ics' }, ok, ctx),
+      { code: 'not-found' },
+    );
+    assert.deepEqual(await s.moveCollection('alice/cal', 'alice/renamed', false, ctx), { created: true });
+    assert.deepEqual(
+      (await s.listItems('alice/renamed')).map((m) => m.href),
+      ['c.ics'],
+    );
+    await assert.rejects(s.moveCollection('alice/renamed', 'alice/cal2', false, ctx), { code: 'exists' });
+    await assert.rejects(s.moveCollection('alice', 'alice/cal2/x', false, ctx), { code: 'conflict' });
+    assert.deepEqual(await s.copyCollection('alice/cal2', 'alice/renamed', true, ctx), { created: false });
+    assert.deepEqual((await s.listItems('alice/renamed')).map((m) => m.href).sort(), ['b.ics', 'x.ics']);
+    assert.equal(existsSync(join(colDir(folder, 'alice/renamed'), '.Radicale.cache')), false);
+    await s.deleteCollection('alice/renamed', ctx);
+    assert.equal(await s.getCollection('alice/renamed'), undefined);
+    await assert.rejects(s.deleteCollection('alice/renamed', ctx), { code: 'not-found' });
+    await s.deleteCollection('', ctx);
+    assert.deepEqual(await s.listCollections(''), []);
+    assert.ok(await s.getCollection(''));
+  });
+});
+
+void test('symlinked collection folders are followed', async () => {
+  await withStorage(async (s, folder) => {
+    await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+    await symlink(colDir(folder, 'alice/cal'), colDir(folder, 'alice/link'));
+    assert.equal((await s.getCollection('alice/link'))?.tag, 'VCALENDAR');
+    assert.deepEqual(
+      (await s.listItems('alice/link')).map((m) => m.href),
+      ['a.ics'],
+    );
+  });
+});
+
+void test('the hook runs after each change with shell-quoted placeholders, in the storage folder', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'almanac-hook-')), 'log');
+  await withStorage(
+    async (s) => {
+      await s.putItem('alice/cal', 'a.ics', item('A'), ok, {
+        user: '',
+        path: "/alice/it's/",
+        request: 'PUT',
+      });
+      const lines = readFileSync(out, 'utf8').trim().split('\n');
+      const last = lines[lines.length - 1] ?? '';
+      assert.match(last, /^Anonymous \/alice\/it's\/ PUT .*almanac-fs-[^/]+ \|$/);
+    },
+    { hook: `echo %(user)s %(path)s %(request)s $(pwd) %(to_path)s'|' >> ${out}` },
+  );
+});
+
+void test('a failing hook is only logged', async () => {
+  await withStorage(
+    async (s) => {
+      const r = await s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx);
+      assert.equal(r.created, true);
+    },
+    { hook: 'exit 3' },
+  );
+});
+
+void test('verify reports broken items, duplicate UIDs, bad props and collections inside calendars', async () => {
+  await withStorage(async (s, folder) => {
+    const problems: string[] = [];
+    assert.equal(await s.verify((p) => problems.push(p)), true);
+    assert.deepEqual(problems, []);
+    const dir = colDir(folder, 'alice/cal');
+    await writeFile(join(dir, 'a.ics'), ev('A'));
+    await writeFile(join(dir, 'b.ics'), ev('A'));
+    await writeFile(join(dir, 'c.ics'), 'junk');
+    await mkdir(join(dir, 'sub'));
+    await mkdir(colDir(folder, 'alice/bad'));
+    await writeFile(join(colDir(folder, 'alice/bad'), '.Radicale.props'), '{"tag": 5');
+    assert.equal(await s.verify((p) => problems.push(p)), false);
+    const all = problems.join('\n');
+    assert.match(all, /UID "A" also used/);
+    assert.match(all, /c\.ics: unparsable/);
+    assert.match(all, /contains the collection sub/);
+    assert.match(all, /alice\/bad: \.Radicale\.props: invalid JSON/);
+  });
+});
