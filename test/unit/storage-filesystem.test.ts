@@ -68,7 +68,8 @@ const colDir = (folder: string, path: string): string => join(folder, 'collectio
 
 void test('open creates collection-root with folder_umask; props are written as Python json.dumps', async () => {
   await withStorage(
-    async (_s, folder) => {
+    async (s, folder) => {
+      assert.equal((await s.getCollection('alice'))?.tag, '');
       assert.equal(statSync(join(folder, 'collection-root')).mode & 0o777, 0o700);
       assert.equal(statSync(colDir(folder, 'alice/cal')).mode & 0o777, 0o700);
       assert.equal(
