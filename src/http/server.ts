@@ -22,7 +22,7 @@ import { asPinoLogger, maskHeaders, type Logger } from '../log/logger.js';
 import { declaredLength, onBodyOverflow } from './body.js';
 import { normalizeAddress, parseTrustedProxies, resolveClientAddress, type Cidr } from './client-address.js';
 import { Semaphore } from './concurrency.js';
-import { buildTlsOptions, clientCertVerified, type TlsSettings } from './tls.js';
+import { buildTlsOptions, clientCertVerified } from './tls.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 export interface ListenAddress {
@@ -86,25 +86,6 @@ function checkConfigHeaders(headers: Readonly<Record<string, string>>): void {
   }
 }
 
-/**
- * The options read here, typed explicitly: `Config['server']` is cast to this once, so the module does not
- * depend on the precision of the schema-derived mapped type.
- */
-export interface ServerSettings extends TlsSettings {
-  readonly hosts: readonly string[];
-  readonly max_connections: number;
-  readonly max_content_length: number;
-  readonly timeout: number;
-  readonly ssl: boolean;
-  readonly trusted_proxies: readonly string[];
-}
-
-interface LoggingSettings {
-  readonly mask_passwords: boolean;
-  readonly request_header_on_debug: boolean;
-  readonly response_header_on_debug: boolean;
-}
-
 /** What the socket timeout handler needs to know about the request in progress on a socket. */
 interface InFlight {
   phase: 'queued' | 'handling';
@@ -121,8 +102,8 @@ class ServerCore {
   private readonly inFlight = new Map<Socket, InFlight>();
   private readonly onIdle = new Set<() => void>();
 
-  readonly settings: ServerSettings;
-  readonly logging: LoggingSettings;
+  readonly settings: Config['server'];
+  readonly logging: Config['logging'];
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(
@@ -130,8 +111,8 @@ class ServerCore {
     readonly handler: RequestHandler,
     readonly log: Logger,
   ) {
-    this.settings = config.server as ServerSettings;
-    this.logging = config.logging as LoggingSettings;
+    this.settings = config.server;
+    this.logging = config.logging;
     this.headers = config.headers;
     checkConfigHeaders(this.headers);
     this.semaphore = new Semaphore(this.settings.max_connections);
@@ -236,7 +217,12 @@ class ServerCore {
 
   private logEnd(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, started: bigint): void {
     const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
-    const fields = { status: res.statusCode, durationMs, user: ctx.user, limitHit: ctx.limitHit };
+    const fields = {
+      status: res.statusCode,
+      durationMs,
+      user: ctx.user || undefined,
+      limitHit: ctx.limitHit,
+    };
     const what = `${req.method ?? '?'} ${JSON.stringify(req.url ?? '')}`;
     if (res.writableFinished)
       ctx.log.info(fields, `${res.statusCode} response for ${what} in ${durationMs} ms`);
@@ -258,12 +244,12 @@ class ServerCore {
     const socket = req.socket;
     const ctx = this.buildContext(req);
     let closed = false;
-    let release: (() => void) | undefined;
+    const slot: { release?: () => void } = {};
     const state: InFlight = { phase: 'queued', req, res };
     this.inFlight.set(socket, state);
     res.once('close', () => {
       closed = true;
-      release?.();
+      slot.release?.();
       if (this.inFlight.get(socket) === state) this.inFlight.delete(socket);
       this.logEnd(req, res, ctx, started);
       if (this.closing) for (const cb of this.onIdle) cb();
@@ -292,7 +278,7 @@ class ServerCore {
       acquired();
       return;
     }
-    release = acquired;
+    slot.release = acquired;
     state.phase = 'handling';
     if (expectContinue) res.writeContinue();
     try {
@@ -368,11 +354,11 @@ export async function startServer(
     for (const address of wanted) {
       const options = core.serverOptions();
       const server: Server = tlsOptions
-        ? (createHttpsServer({
+        ? createHttpsServer({
             ...options,
             ...tlsOptions,
             handshakeTimeout: core.timeoutMs || 120_000,
-          }) as Server)
+          })
         : createHttpServer(options);
       core.attach(server);
       servers.push(server);

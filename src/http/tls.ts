@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { Config } from '../config/schema.js';
 import { createSecureContext, type SecureVersion, type TlsOptions, type TLSSocket } from 'node:tls';
 
 /** Protocols in order; Node can only enable a contiguous range of them. SSLv3 is not available in Node. */
@@ -60,14 +61,11 @@ export function parseProtocol(spec: string): ProtocolRange | undefined {
   return { minVersion: PROTOCOLS[first] as SecureVersion, maxVersion: PROTOCOLS[last] as SecureVersion };
 }
 
-/** The `[server]` TLS options (named explicitly so this module does not depend on the Config mapping). */
-export interface TlsSettings {
-  readonly certificate: string;
-  readonly key: string;
-  readonly certificate_authority: string;
-  readonly protocol: string;
-  readonly ciphersuite: string;
-}
+/** The `[server]` options used for TLS. */
+export type TlsSettings = Pick<
+  Config['server'],
+  'certificate' | 'key' | 'certificate_authority' | 'protocol' | 'ciphersuite'
+>;
 
 async function readPem(option: string, path: string): Promise<Buffer> {
   try {

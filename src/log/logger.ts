@@ -81,7 +81,9 @@ export function formatTimestamp(date: Date): string {
   );
 }
 
-const RESERVED = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'reqId', 'err']);
+/** Not repeated as key=value: printed elsewhere in the line, or (status, durationMs) already in the text
+ * of the request end line. */
+const RESERVED = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'reqId', 'err', 'status', 'durationMs']);
 
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return /[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value;
@@ -140,7 +142,7 @@ export function createLogger(
     format === 'json' ? { write: (s: string): void => void dest.write(s) } : textDestination(dest);
   return pino(
     {
-      level: PINO_LEVEL[String(config.logging.level)] ?? 'info',
+      level: PINO_LEVEL[config.logging.level] ?? 'info',
       customLevels: CUSTOM_LEVELS,
       base: { pid: process.pid },
       redact: {

@@ -8,7 +8,7 @@ const overrides = {
   headers: { 'X-Almanac-Test': 'yes', 'Content-Security-Policy': "default-src 'self'" },
 };
 
-test('a declared Content-Length above max_content_length gets 413 before the handler runs', async () => {
+void test('a declared Content-Length above max_content_length gets 413 before the handler runs', async () => {
   const t = await startTestServer(overrides);
   try {
     const c = await RawClient.open(t.port);
@@ -25,7 +25,7 @@ test('a declared Content-Length above max_content_length gets 413 before the han
   }
 });
 
-test('a chunked body growing past max_content_length gets 413 and the handler never sees it', async () => {
+void test('a chunked body growing past max_content_length gets 413 and the handler never sees it', async () => {
   const t = await startTestServer(overrides);
   try {
     const c = await RawClient.open(t.port);
@@ -44,7 +44,7 @@ test('a chunked body growing past max_content_length gets 413 and the handler ne
   }
 });
 
-test('bodies within the limit are read, chunked or not', async () => {
+void test('bodies within the limit are read, chunked or not', async () => {
   const t = await startTestServer(overrides);
   try {
     const plain = await httpRequest(t.port, '/body', { method: 'PUT', body: 'x'.repeat(LIMIT) });
@@ -59,7 +59,7 @@ test('bodies within the limit are read, chunked or not', async () => {
   }
 });
 
-test('Expect: 100-continue gets 100 only when the length is acceptable', async () => {
+void test('Expect: 100-continue gets 100 only when the length is acceptable', async () => {
   const t = await startTestServer(overrides);
   try {
     const big = await RawClient.open(t.port);
@@ -82,7 +82,7 @@ test('Expect: 100-continue gets 100 only when the length is acceptable', async (
   }
 });
 
-test('[headers] are added to every response, including errors', async () => {
+void test('[headers] are added to every response, including errors', async () => {
   const t = await startTestServer(overrides);
   try {
     const ok = await httpRequest(t.port, '/');
@@ -102,7 +102,7 @@ test('[headers] are added to every response, including errors', async () => {
   }
 });
 
-test('a handler that throws gives a plain 500 without internals, and the error is logged', async () => {
+void test('a handler that throws gives a plain 500 without internals, and the error is logged', async () => {
   const t = await startTestServer(overrides);
   try {
     const res = await httpRequest(t.port, '/throw');

@@ -80,7 +80,7 @@ export async function startTestServer(
   const stats: HandlerStats = { active: 0, maxActive: 0, bodiesSeen: 0, requests: 0 };
   const logLines: string[] = [];
   const log = createLogger(config, { write: (s: string) => logLines.push(s) }, 'text');
-  const maxLength = (config.server as { max_content_length: number }).max_content_length;
+  const maxLength = config.server.max_content_length;
   const server = await startServer(config, handler ?? testHandler(stats, () => maxLength), log);
   const first = server.addresses[0];
   if (!first) throw new Error('no address');

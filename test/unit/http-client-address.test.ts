@@ -12,7 +12,7 @@ import {
 
 const trusted = parseTrustedProxies(['127.0.0.1/8', '::1', '10.0.0.0/8', 'fd00::/8']);
 
-test('IPv4 CIDR matching', () => {
+void test('IPv4 CIDR matching', () => {
   const nets = [parseCidr('192.168.1.0/24')];
   assert.equal(matchesAny('192.168.1.77', nets), true);
   assert.equal(matchesAny('192.168.2.1', nets), false);
@@ -23,7 +23,7 @@ test('IPv4 CIDR matching', () => {
   assert.equal(matchesAny('127.9.9.9', [parseCidr('127.0.0.1/8')]), true);
 });
 
-test('IPv6 CIDR matching', () => {
+void test('IPv6 CIDR matching', () => {
   const nets = [parseCidr('2001:db8::/32')];
   assert.equal(matchesAny('2001:db8:1::5', nets), true);
   assert.equal(matchesAny('2001:db9::5', nets), false);
@@ -33,7 +33,7 @@ test('IPv6 CIDR matching', () => {
   assert.equal(matchesAny('[2001:db8::1]', nets), true);
 });
 
-test('IPv4-mapped IPv6 addresses match IPv4 networks, and mapped networks match IPv4', () => {
+void test('IPv4-mapped IPv6 addresses match IPv4 networks, and mapped networks match IPv4', () => {
   assert.equal(normalizeAddress('::ffff:127.0.0.1'), '127.0.0.1');
   assert.equal(normalizeAddress('::ffff:7f00:2'), '127.0.0.2');
   assert.equal(matchesAny('::ffff:10.2.3.4', trusted), true);
@@ -41,19 +41,19 @@ test('IPv4-mapped IPv6 addresses match IPv4 networks, and mapped networks match 
   assert.equal(matchesAny('192.0.2.1', [parseCidr('::ffff:192.0.2.0/120')]), true);
 });
 
-test('invalid trusted_proxies entries are refused with the entry named', () => {
+void test('invalid trusted_proxies entries are refused with the entry named', () => {
   assert.throws(() => parseTrustedProxies(['10.0.0.0/33']), /trusted_proxies.*10\.0\.0\.0\/33/);
   assert.throws(() => parseTrustedProxies(['proxy.example']), /proxy\.example/);
   assert.throws(() => parseTrustedProxies(['::1/129']), /::1\/129/);
   assert.throws(() => parseTrustedProxies(['1.2.3.4/x']), /1\.2\.3\.4\/x/);
 });
 
-test('X-Forwarded-For is ignored when the peer is not trusted', () => {
+void test('X-Forwarded-For is ignored when the peer is not trusted', () => {
   const r = resolveClientAddress('203.0.113.9', { 'x-forwarded-for': '1.2.3.4' }, trusted);
   assert.deepEqual(r, { clientAddress: '203.0.113.9', peerTrusted: false });
 });
 
-test('X-Forwarded-For from a trusted peer: the last untrusted hop from the right', () => {
+void test('X-Forwarded-For from a trusted peer: the last untrusted hop from the right', () => {
   const r = resolveClientAddress(
     '::ffff:127.0.0.1',
     { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.0.0.5' },
@@ -63,21 +63,21 @@ test('X-Forwarded-For from a trusted peer: the last untrusted hop from the right
   assert.deepEqual(r, { clientAddress: '198.51.100.7', peerTrusted: true });
 });
 
-test('X-Forwarded-For with only trusted hops gives the leftmost one', () => {
+void test('X-Forwarded-For with only trusted hops gives the leftmost one', () => {
   const r = resolveClientAddress('127.0.0.1', { 'x-forwarded-for': '10.0.0.9, 10.0.0.5' }, trusted);
   assert.equal(r.clientAddress, '10.0.0.9');
 });
 
-test('a trusted peer without forwarding headers is the client', () => {
+void test('a trusted peer without forwarding headers is the client', () => {
   assert.deepEqual(resolveClientAddress('::1', {}, trusted), { clientAddress: '::1', peerTrusted: true });
 });
 
-test('X-Forwarded-For with garbage stops at the last trusted hop', () => {
+void test('X-Forwarded-For with garbage stops at the last trusted hop', () => {
   const r = resolveClientAddress('127.0.0.1', { 'x-forwarded-for': 'evil, 10.0.0.5' }, trusted);
   assert.equal(r.clientAddress, '10.0.0.5');
 });
 
-test('RFC 7239 Forwarded: for= values, quoted IPv6 with port, several elements', () => {
+void test('RFC 7239 Forwarded: for= values, quoted IPv6 with port, several elements', () => {
   assert.deepEqual(parseForwarded('for=192.0.2.60;proto=http;by=203.0.113.43'), ['192.0.2.60']);
   assert.deepEqual(parseForwarded('For="[2001:db8:cafe::17]:4711", for=198.51.100.17:8080'), [
     '2001:db8:cafe::17',
@@ -92,11 +92,11 @@ test('RFC 7239 Forwarded: for= values, quoted IPv6 with port, several elements',
   assert.equal(r.clientAddress, '2001:db8:cafe::17');
 });
 
-test('Forwarded is ignored from an untrusted peer', () => {
+void test('Forwarded is ignored from an untrusted peer', () => {
   const r = resolveClientAddress('192.0.2.1', { forwarded: 'for=1.2.3.4' }, trusted);
   assert.equal(r.clientAddress, '192.0.2.1');
 });
 
-test('parseXForwardedFor splits and trims', () => {
+void test('parseXForwardedFor splits and trims', () => {
   assert.deepEqual(parseXForwardedFor(' 1.2.3.4 ,5.6.7.8,, '), ['1.2.3.4', '5.6.7.8']);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Semaphore } from '../../src/http/concurrency.js';
 
-test('the semaphore serves waiters in FIFO order and never exceeds its limit', async () => {
+void test('the semaphore serves waiters in FIFO order and never exceeds its limit', async () => {
   const sem = new Semaphore(2);
   const order: number[] = [];
   const r1 = await sem.acquire();
@@ -13,11 +13,12 @@ test('the semaphore serves waiters in FIFO order and never exceeds its limit', a
   r1();
   r1(); // a second release of the same slot is ignored
   const w3 = await waiters[0];
-  order.push(w3!.n);
+  assert.ok(w3);
+  order.push(w3.n);
   assert.equal(sem.active, 2);
   assert.equal(sem.waiting, 2);
   r2();
-  w3!.release();
+  w3.release();
   for (const w of await Promise.all(waiters.slice(1))) {
     order.push(w.n);
     w.release();
@@ -26,7 +27,7 @@ test('the semaphore serves waiters in FIFO order and never exceeds its limit', a
   assert.equal(sem.active, 0);
 });
 
-test('a limit of 0 means unlimited', async () => {
+void test('a limit of 0 means unlimited', async () => {
   const sem = new Semaphore(0);
   await Promise.all(Array.from({ length: 50 }, () => sem.acquire()));
   assert.equal(sem.active, 50);
