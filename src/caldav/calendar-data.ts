@@ -7,7 +7,7 @@ import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
 import { ExpansionLimitError, ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
 import { normalizeLineEndings } from './item.js';
-import { parseCalendar } from './parse.js';
+import { cloneComponent, parseCalendar } from './parse.js';
 import { freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
 import { ZoneResolver } from './timezones.js';
 import { parseUtcDateTime } from './utc.js';
@@ -121,7 +121,7 @@ function setUtc(comp: ICAL.Component, name: string, sec: number, isDate: boolean
 
 /** One component describing exactly one instance, times in UTC (RFC 4791 §9.6.5). */
 function instanceComponent(inst: Instance): ICAL.Component {
-  const comp = new ICAL.Component(inst.comp.toJSON());
+  const comp = cloneComponent(inst.comp);
   for (const p of RECURRENCE_PROPS) comp.removeAllProperties(p);
   const t = inst.times;
   if (t.start !== undefined) setUtc(comp, 'dtstart', t.start, t.isDate);
@@ -143,7 +143,7 @@ function expandCalendar(vcal: ICAL.Component, range: TimeRange, max: number): IC
   let count = 0;
   const comps = vcal.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   const timed = comps.filter((c) => ['vevent', 'vtodo', 'vjournal'].includes(c.name));
-  for (const c of comps) if (!timed.includes(c)) out.addSubcomponent(new ICAL.Component(c.toJSON()));
+  for (const c of comps) if (!timed.includes(c)) out.addSubcomponent(cloneComponent(c));
   for (const set of recurrenceSets(timed, tz)) {
     const members = [...(set.master ? [set.master] : []), ...set.overrides.values()];
     for (const comp of members) {
@@ -210,7 +210,7 @@ function limitFreeBusySet(vcal: ICAL.Component, range: TimeRange): void {
 function selectParts(comp: ICAL.Component, sel: CompSelection): void {
   if (sel.props) {
     const wanted = new Map(sel.props.map((p) => [p.name.toLowerCase(), p]));
-    for (const prop of comp.getAllProperties()) {
+    for (const prop of [...comp.getAllProperties()]) {
       const w = wanted.get(prop.name);
       if (!w) comp.removeProperty(prop);
       else if (w.novalue) prop.setValue('');
@@ -218,7 +218,7 @@ function selectParts(comp: ICAL.Component, sel: CompSelection): void {
   }
   if (sel.comps) {
     const wanted = new Map(sel.comps.map((c) => [c.name.toLowerCase(), c]));
-    for (const sub of comp.getAllSubcomponents()) {
+    for (const sub of [...comp.getAllSubcomponents()]) {
       const w = wanted.get(sub.name);
       if (!w) comp.removeSubcomponent(sub);
       else selectParts(sub, w);

@@ -14,7 +14,7 @@ import {
   type Instance,
   type RecurrenceSet,
 } from './instances.js';
-import { IcalParseError, objectComponents, parseCalendar, parseComponents, uidOf } from './parse.js';
+import { cloneComponent, IcalParseError, objectComponents, parseCalendar, parseComponents, uidOf } from './parse.js';
 import { instanceSpan } from './time-range.js';
 import { ZoneResolver } from './timezones.js';
 
@@ -233,9 +233,9 @@ function itemText(head: ICAL.Component, comps: ICAL.Component[], timezones: Map<
   for (const c of comps) referencedTzids(c, tzids);
   for (const tzid of tzids) {
     const vtz = timezones.get(tzid);
-    if (vtz) vcal.addSubcomponent(new ICAL.Component(vtz.toJSON()));
+    if (vtz) vcal.addSubcomponent(cloneComponent(vtz));
   }
-  for (const c of comps) vcal.addSubcomponent(new ICAL.Component(c.toJSON()));
+  for (const c of comps) vcal.addSubcomponent(cloneComponent(c));
   return normalizeLineEndings(vcal.toString());
 }
 
@@ -260,8 +260,8 @@ export function exportCalendar(items: string[], props: { displayname?: string; d
         const tzid = calendarProp(comp, 'tzid') ?? '';
         if (seenTz.has(tzid)) continue;
         seenTz.add(tzid);
-        vcal.addSubcomponent(new ICAL.Component(comp.toJSON()));
-      } else others.push(new ICAL.Component(comp.toJSON()));
+        vcal.addSubcomponent(cloneComponent(comp));
+      } else others.push(cloneComponent(comp));
     }
   }
   // Time zones first, as most clients expect them before their use.

@@ -60,3 +60,8 @@ export function uidOf(comp: ICAL.Component): string | undefined {
   const v = comp.getFirstPropertyValue('uid');
   return v === null || v === undefined ? undefined : String(v);
 }
+
+/** A deep copy: ical.js's toJSON() hands out its internal arrays, so `new Component(c.toJSON())` shares them. */
+export function cloneComponent(comp: ICAL.Component): ICAL.Component {
+  return new ICAL.Component(structuredClone(comp.toJSON()));
+}
