@@ -129,11 +129,11 @@ class Reader {
       case OP.BINUNICODE8:
         return this.push(this.str(this.u64()));
       case OP.SHORT_BINBYTES:
-        return this.push(this.take(this.u8()).slice());
+        return this.push(new Uint8Array(this.take(this.u8())));
       case OP.BINBYTES:
-        return this.push(this.take(this.u32()).slice());
+        return this.push(new Uint8Array(this.take(this.u32())));
       case OP.BINBYTES8:
-        return this.push(this.take(this.u64()).slice());
+        return this.push(new Uint8Array(this.take(this.u64())));
       case OP.MEMOIZE:
         this.memo.set(this.memo.size, this.peek());
         return;
