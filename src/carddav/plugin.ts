@@ -1,0 +1,138 @@
+/**
+ * CardDAV (RFC 6352) plugged into the WebDAV core: the address book kind, its properties and reports.
+ */
+import type {
+  CollectionKind,
+  DavPlugin,
+  DavRequest,
+  DavResponse,
+  LiveProperty,
+  Resource,
+} from '../dav/context.js';
+import { DavError } from '../dav/errors.js';
+import { collectionHref, splitPath } from '../dav/href.js';
+import { evaluateProps, hrefOfResource } from '../dav/properties.js';
+import { multistatus, responseWithPropstats, responseWithStatus } from '../dav/multistatus.js';
+import { multiget } from '../dav/reports/multiget.js';
+import { itemText, loadTexts } from '../dav/item-text.js';
+import { NS, child, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
+import type { NewItem } from '../storage/types.js';
+import {
+  isSupportedAddressData,
+  parseAddressDataRequest,
+  renderAddressData,
+  supportedAddressData,
+} from './address-data.js';
+import { matchAddressFilter, parseAddressbookQuery } from './filter.js';
+import { describeVcard, exportAddressBook, splitVcards, validateVcard } from './item.js';
+
+const CR = (l: string): string => clark(NS.CR, l);
+const D = (l: string): string => clark(NS.D, l);
+
+const isAddressBook = (res: Resource): boolean =>
+  res.kind === 'collection' && res.info.tag === 'VADDRESSBOOK';
+const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
+const isCard = (res: Resource): boolean => res.kind === 'item' && res.collection.tag === 'VADDRESSBOOK';
+
+const ADDRESSBOOK_KIND: CollectionKind = {
+  tag: 'VADDRESSBOOK',
+  resourceType: CR('addressbook'),
+  suffix: '.vcf',
+  exportContentType: 'text/vcard; charset=utf-8',
+  mediaTypes: ['text/vcard', 'text/x-vcard', 'text/directory'],
+  itemContentType: () => 'text/vcard; charset=utf-8',
+  validateItem: (text) => validateVcard(text),
+  describe: describeVcard,
+  splitUpload: (text) => {
+    const items: NewItem[] = splitVcards(text).map((c) => ({
+      text: c.text,
+      description: describeVcard(c.text),
+    }));
+    return { items, props: {} };
+  },
+  exportCollection: (items) => exportAddressBook(items),
+  sniff: (text) => /^\s*BEGIN:VCARD/i.test(text),
+};
+
+const prop = (
+  name: string,
+  appliesTo: LiveProperty['appliesTo'],
+  get: LiveProperty['get'],
+): LiveProperty => ({ name, allprop: false, appliesTo, get });
+
+const PROPERTIES: readonly LiveProperty[] = [
+  prop(CR('addressbook-home-set'), isPrincipal, (res, req) =>
+    res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
+  ),
+  prop(CR('principal-address'), isPrincipal, () => []),
+  prop(CR('supported-address-data'), isAddressBook, () =>
+    supportedAddressData().map((t) => ({
+      name: CR('address-data-type'),
+      attrs: { 'content-type': t.contentType, version: t.version },
+    })),
+  ),
+  prop(CR('max-resource-size'), isAddressBook, (_res, req) => [String(req.config.server.max_resource_size)]),
+  prop(CR('supported-collation-set'), isAddressBook, () =>
+    ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) =>
+      elText(CR('supported-collation'), c),
+    ),
+  ),
+  prop(CR('address-data'), isCard, async (res, req, requested) => {
+    const dataReq = parseAddressDataRequest(requested);
+    if (!isSupportedAddressData(dataReq)) {
+      throw new DavError(415, 'Unsupported address data type', CR('supported-address-data-conversion'));
+    }
+    return [renderAddressData(await itemText(req, res), dataReq)];
+  }),
+];
+
+async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+  if (!isAddressBook(res) || res.kind !== 'collection') {
+    throw new DavError(
+      403,
+      'addressbook-query needs an address book',
+      CR('addressbook-collection-location-ok'),
+    );
+  }
+  const { filter, limit } = parseAddressbookQuery(body);
+  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const items: (Resource & { kind: 'item' })[] = (await req.storage.listItems(res.path)).map((meta) => ({
+    kind: 'item',
+    path: res.path,
+    href: meta.href,
+    meta,
+    collection: res.info,
+  }));
+  await loadTexts(req, items);
+  const responses: XmlNode[] = [];
+  let truncated = false;
+  for (const item of items) {
+    if (!matchAddressFilter(filter, await itemText(req, item))) continue;
+    if (limit !== undefined && responses.length >= limit) {
+      truncated = true;
+      break;
+    }
+    responses.push(responseWithPropstats(hrefOfResource(req, item), await evaluateProps(req, item, wanted)));
+  }
+  if (truncated) {
+    // RFC 6352 §8.6.1: the result was cut at the client's limit.
+    responses.push(
+      responseWithStatus(
+        hrefOfResource(req, res),
+        507,
+        el(D('error'), el(D('number-of-matches-within-limits'))),
+      ),
+    );
+  }
+  return multistatus(responses);
+}
+
+export const CARDDAV_PLUGIN: DavPlugin = {
+  kinds: [ADDRESSBOOK_KIND],
+  properties: PROPERTIES,
+  compliance: ['addressbook'],
+  reports: {
+    [CR('addressbook-multiget')]: { handler: multiget, appliesTo: isAddressBook },
+    [CR('addressbook-query')]: { handler: addressbookQuery, appliesTo: isAddressBook },
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * The composition root: builds every layer from a configuration and starts the listeners.
+ */
+import { asPinoLogger, type Logger } from '../log/logger.js';
+import type { Config } from '../config/schema.js';
+import { createAuth } from '../auth/create.js';
+import { createRights } from '../rights/create.js';
+import { createStorage } from '../storage/create.js';
+import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
+import { createWeb } from '../web/serve.js';
+import { createKindRegistry, type KindRegistry } from '../dav/context.js';
+import { CORE_PLUGIN } from '../dav/core-plugin.js';
+import { CALDAV_PLUGIN } from '../caldav/plugin.js';
+import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
+import { createApp } from '../http/dispatch.js';
+import { startServer, type RunningServer } from '../http/server.js';
+
+export interface Almanac {
+  readonly server: RunningServer;
+  readonly storage: Storage;
+  close(graceMs?: number): Promise<void>;
+}
+
+export function createKinds(): KindRegistry {
+  return createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN]);
+}
+
+const NO_DESCRIPTION: ItemDescription = { uid: '', component: '', start: 0, end: 0 };
+
+/** The describer the storage uses to index items: by the collection's kind; plain files get none. */
+export function describerFor(kinds: KindRegistry): (text: string, tag: CollectionTag) => ItemDescription {
+  return (text, tag) => {
+    const kind = kinds.byTag(tag);
+    return kind ? kind.describe(text) : NO_DESCRIPTION;
+  };
+}
+
+export function openStorage(config: Config, log: Logger): Storage {
+  return createStorage(config, asPinoLogger(log), describerFor(createKinds()));
+}
+
+export async function startAlmanac(config: Config, log: Logger): Promise<Almanac> {
+  const kinds = createKinds();
+  const plog = asPinoLogger(log);
+  const storage = createStorage(config, plog, describerFor(kinds));
+  await storage.open();
+  const auth = await createAuth(config, plog);
+  const rights = await createRights(config, plog);
+  const web = createWeb(config);
+  const app = createApp({ config, storage, auth, rights, kinds, web });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, app, log);
+  } catch (err) {
+    await auth.close();
+    await storage.close();
+    throw err;
+  }
+  return {
+    server,
+    storage,
+    close: async (graceMs?: number) => {
+      await server.close(graceMs);
+      await auth.close();
+      await storage.close();
+    },
+  };
+}
