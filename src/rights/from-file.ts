@@ -10,6 +10,7 @@ import { applyFormat, parseFormat, type FormatTemplate } from './format.js';
 import { interpolate } from './interpolation.js';
 import { compileFullMatch, escapeRegex, groupCount } from './python-regex.js';
 
+const NEVER = /(?!)/;
 const LETTERS = /^[RrWwiDdOoTtMmPpEe]*$/;
 
 export interface RightsRule {
@@ -54,7 +55,12 @@ export function parseRightsFile(text: string, source: string): RightsRule[] {
     if (userTemplate.maxIndex >= 0 || userTemplate.names.size > 0) {
       throw new Error(`${what} user: placeholders are not allowed here (write '{{' and '}}' for braces)`);
     }
-    const user = compileFullMatch(applyFormat(userTemplate, [], {}), `${what} user`);
+    // A groups-only rule (no `user` key) must not also match the anonymous user through the empty
+    // pattern, as it would in Radicale: then the user side never matches.
+    const user =
+      raw('user') === undefined && get('groups') !== undefined
+        ? NEVER
+        : compileFullMatch(applyFormat(userTemplate, [], {}), `${what} user`);
     const collection = parseFormat(collectionText, `${what} collection`);
     for (const n of collection.names) {
       if (n !== 'user') throw new Error(`${what} collection: unknown placeholder {${n}}`);
