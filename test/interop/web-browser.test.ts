@@ -1,0 +1,477 @@
+/**
+ * The web interface in a real browser (Debian chromium driven by playwright-core) against a real
+ * Almanac server: what a user does, checked both on screen and through the DAV API.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startAlmanac } from '../helpers/almanac.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'web');
+const missing = !existsSync(CHROMIUM);
+// In CI the browser must be there: a missing one fails the run instead of silently skipping.
+const skip = missing && process.env.CI !== 'true' ? `${CHROMIUM} missing: apt-get install chromium` : false;
+
+type Almanac = Awaited<ReturnType<typeof startAlmanac>>;
+
+// ---- test data -----------------------------------------------------------------------------------
+
+function icsWithEvents(n: number, name: string): string {
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Almanac tests//EN', `X-WR-CALNAME:${name}`];
+  for (let i = 0; i < n; i++) {
+    const day = String((i % 28) + 1).padStart(2, '0');
+    lines.push(
+      'BEGIN:VEVENT',
+      `UID:event-${i}@almanac.test`,
+      'DTSTAMP:20240101T000000Z',
+      `DTSTART:202403${day}T${String(8 + (i % 10)).padStart(2, '0')}0000Z`,
+      'DURATION:PT1H',
+      `SUMMARY:Event number ${i}`,
+      'END:VEVENT',
+    );
+  }
+  lines.push('END:VCALENDAR', '');
+  return lines.join('\r\n');
+}
+
+function vcfWithContacts(n: number): string {
+  const cards: string[] = [];
+  for (let i = 0; i < n; i++) {
+    cards.push(
+      [
+        'BEGIN:VCARD',
+        'VERSION:3.0',
+        `UID:contact-${i}`,
+        `FN:Person ${i}`,
+        `N:${i};Person;;;`,
+        'END:VCARD',
+        '',
+      ].join('\r\n'),
+    );
+  }
+  return cards.join('');
+}
+
+/** UID → SUMMARY of every VEVENT in a calendar text, sorted by UID. */
+function eventSummaries(ics: string): [string, string][] {
+  const unfolded = ics.replace(/\r?\n[ \t]/g, '');
+  const events = unfolded.match(/BEGIN:VEVENT[\s\S]*?END:VEVENT/g) ?? [];
+  return events
+    .map((e): [string, string] => [
+      /^UID:(.*)$/m.exec(e)?.[1]?.trim() ?? '',
+      /^SUMMARY:(.*)$/m.exec(e)?.[1]?.trim() ?? '',
+    ])
+    .sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+// ---- DAV checks from outside the browser --------------------------------------------------------
+
+const AUTH = 'Basic ' + Buffer.from('alice:secret').toString('base64');
+
+async function propfind(url: string, props: string, depth = '0'): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, {
+    method: 'PROPFIND',
+    headers: { Authorization: AUTH, Depth: depth, 'Content-Type': 'application/xml' },
+    body:
+      '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" ' +
+      'xmlns:CR="urn:ietf:params:xml:ns:carddav" xmlns:ICAL="http://apple.com/ns/ical/">' +
+      `<D:prop>${props}</D:prop></D:propfind>`,
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+// ---- a reverse proxy in front of the server -----------------------------------------------------
+
+interface Proxy {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards `<prefix>/...` to the server with the prefix stripped, the way nginx's
+ * `location /radicale/ { proxy_pass http://server/; }` does, adding the given headers.
+ */
+async function startProxy(
+  target: URL,
+  prefix: string,
+  headers: Readonly<Record<string, string>>,
+): Promise<Proxy> {
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '/';
+    if (prefix !== '' && path !== prefix && !path.startsWith(prefix + '/')) {
+      res.writeHead(404).end('outside the proxied location');
+      return;
+    }
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: path.slice(prefix.length) || '/',
+        headers: { ...req.headers, ...headers, 'x-forwarded-for': '127.0.0.1', host: req.headers.host ?? '' },
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+// ---- browser --------------------------------------------------------------------------------------
+
+async function launch(dir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1100, height: 800 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Console errors and uncaught exceptions (a CSP violation shows up here too). */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    // Refused logins (401) and refused duplicate uploads (412) are expected network errors.
+    const expected = /^Failed to load resource: the server responded with a status of (401|412)\b/;
+    if (m.type() === 'error' && !expected.test(m.text())) errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function login(page: Page, base: string, password = 'secret'): Promise<void> {
+  await page.goto(`${base}/.web/`);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+function card(page: Page, name: string) {
+  return page.locator('li.collection').filter({ has: page.getByRole('heading', { name, exact: true }) });
+}
+
+void describe('web interface in chromium', { skip }, () => {
+  let dir: string;
+  let server: Almanac;
+  let context: BrowserContext;
+  let page: Page;
+  let errors: string[];
+  const upload50 = icsWithEvents(50, 'Holidays');
+
+  before(async () => {
+    if (missing) throw new Error(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
+    dir = mkdtempSync(join(tmpdir(), 'almanac-web-'));
+    const htpasswd = join(dir, 'users');
+    writeFileSync(htpasswd, 'alice:secret\n');
+    server = await startAlmanac({
+      config: {
+        auth: { type: 'htpasswd', htpasswd_filename: htpasswd, htpasswd_encryption: 'plain', delay: '0' },
+      },
+    });
+    context = await launch(dir);
+    page = context.pages()[0] ?? (await context.newPage());
+    errors = watchErrors(page);
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('shows an error for a wrong password', async () => {
+    await login(page, server.url, 'wrong');
+    const error = page.locator('#login-error');
+    await error.waitFor({ state: 'visible' });
+    assert.equal(await error.textContent(), 'Wrong username or password.');
+    assert.equal(await page.locator('#collections-view').isVisible(), false);
+    await shot(page, 'login-error');
+  });
+
+  void it('logs in and shows the empty list', async () => {
+    await login(page, server.url);
+    await page.locator('#collections-view').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#session-user').textContent(), 'alice');
+    await page.locator('#empty').waitFor({ state: 'visible' });
+    await shot(page, 'empty-list');
+  });
+
+  void it('creates a calendar and an address book', async () => {
+    await page.getByRole('button', { name: 'New collection' }).click();
+    const dialog = page.locator('#edit-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    await dialog.getByLabel('Name').fill('Work');
+    await dialog.getByLabel('Description').fill('Meetings & deadlines');
+    await dialog.getByLabel('Tasks').check();
+    await dialog.getByLabel('Colour', { exact: true }).fill('#ff0000');
+    await shot(page, 'create-dialog');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await card(page, 'Work').waitFor();
+    assert.match((await card(page, 'Work').textContent()) ?? '', /Calendar \(events, tasks\)/);
+    assert.match((await card(page, 'Work').textContent()) ?? '', /Meetings & deadlines/);
+
+    await page.getByRole('button', { name: 'New collection' }).click();
+    await dialog.getByLabel('Address book').check();
+    assert.equal(await dialog.getByLabel('Tasks').isVisible(), false, 'components are for calendars only');
+    await dialog.getByLabel('Name').fill('Friends');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await card(page, 'Friends').waitFor();
+    assert.match((await card(page, 'Friends').textContent()) ?? '', /Address book/);
+
+    // What the server stored.
+    const href = await card(page, 'Work').getAttribute('data-href');
+    assert.ok(href !== null && /^\/alice\/[0-9a-f-]{36}\/$/.test(href), String(href));
+    const r = await propfind(
+      server.url + href,
+      '<D:resourcetype/><D:displayname/><ICAL:calendar-color/><C:supported-calendar-component-set/>',
+    );
+    assert.equal(r.status, 207);
+    assert.match(r.body, /calendar\s*\/>/);
+    assert.match(r.body, />Work</);
+    assert.match(r.body, /#ff0000ff/i);
+    assert.match(r.body, /VTODO/);
+  });
+
+  void it('edits the colour of a collection', async () => {
+    await page.getByRole('button', { name: 'Edit Work' }).click();
+    const dialog = page.locator('#edit-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    assert.equal(await dialog.getByLabel('Name').inputValue(), 'Work');
+    assert.equal(await dialog.getByLabel('Colour', { exact: true }).inputValue(), '#ff0000');
+    await dialog.getByLabel('Colour', { exact: true }).fill('#00aa00');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#status').filter({ hasText: 'Saved “Work”.' }).waitFor();
+    const href = (await card(page, 'Work').getAttribute('data-href')) ?? '';
+    const r = await propfind(server.url + href, '<ICAL:calendar-color/><D:displayname/>');
+    assert.match(r.body, /#00aa00ff/i);
+    assert.match(r.body, />Work</, 'the name is kept');
+    const swatch = await card(page, 'Work')
+      .locator('.swatch')
+      .evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.equal(swatch, 'rgb(0, 170, 0)');
+  });
+
+  void it('uploads an .ics with 50 events as a new calendar and a .vcf with 10 contacts into the address book', async () => {
+    await page.getByRole('button', { name: 'Upload files' }).click();
+    const dialog = page.locator('#upload-dialog');
+    await dialog.getByLabel('Files (.ics or .vcf)').setInputFiles({
+      name: 'holidays.ics',
+      mimeType: 'text/calendar',
+      buffer: Buffer.from(upload50),
+    });
+    await dialog.getByRole('button', { name: 'Upload' }).click();
+    await dialog.locator('.file-row.ok').waitFor();
+    assert.equal(await dialog.locator('.file-status').textContent(), 'Done');
+    await shot(page, 'upload-new');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await card(page, 'Holidays').filter({ hasText: '50 items' }).waitFor();
+
+    await page.getByRole('button', { name: 'Upload into Friends' }).click();
+    await dialog.getByLabel('Files (.ics or .vcf)').setInputFiles({
+      name: 'friends.vcf',
+      mimeType: 'text/vcard',
+      buffer: Buffer.from(vcfWithContacts(10)),
+    });
+    await dialog.getByRole('button', { name: 'Upload' }).click();
+    await dialog.locator('.file-row.ok').waitFor();
+    assert.equal(await dialog.locator('.file-status').textContent(), '10 added');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await card(page, 'Friends').filter({ hasText: '10 items' }).waitFor();
+
+    // The same events, split client-side into one item per UID, into the existing calendar.
+    await page.getByRole('button', { name: 'Upload into Work' }).click();
+    await dialog.getByLabel('Files (.ics or .vcf)').setInputFiles({
+      name: 'holidays.ics',
+      mimeType: 'text/calendar',
+      buffer: Buffer.from(upload50),
+    });
+    await dialog.getByRole('button', { name: 'Upload' }).click();
+    await dialog.locator('.file-row.ok').waitFor();
+    assert.equal(await dialog.locator('.file-status').textContent(), '50 added');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await card(page, 'Work').filter({ hasText: '50 items' }).waitFor();
+    await shot(page, 'collections');
+  });
+
+  void it('reports per-file errors: uploading the same contacts again conflicts', async () => {
+    await page.getByRole('button', { name: 'Upload into Friends' }).click();
+    const dialog = page.locator('#upload-dialog');
+    await dialog.getByLabel('Files (.ics or .vcf)').setInputFiles([
+      { name: 'again.vcf', mimeType: 'text/vcard', buffer: Buffer.from(vcfWithContacts(2)) },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') },
+    ]);
+    await dialog.getByRole('button', { name: 'Upload' }).click();
+    await dialog.getByRole('button', { name: 'Close' }).waitFor();
+    const rows = dialog.locator('.file-row');
+    await rows.nth(1).locator('.file-status').filter({ hasText: 'Failed' }).waitFor();
+    assert.match((await rows.nth(0).locator('.file-status').textContent()) ?? '', /^0 added, 2 failed$/);
+    assert.match((await rows.nth(0).textContent()) ?? '', /UID contact-0: 412/);
+    assert.match((await rows.nth(1).textContent()) ?? '', /neither an iCalendar/);
+    await shot(page, 'upload-errors');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await card(page, 'Friends').filter({ hasText: '10 items' }).waitFor();
+  });
+
+  void it('downloads a calendar with the uploaded events', async () => {
+    for (const name of ['Holidays', 'Work']) {
+      const downloading = page.waitForEvent('download');
+      await page.getByRole('button', { name: `Download ${name}` }).click();
+      const download = await downloading;
+      assert.equal(download.suggestedFilename(), `${name}.ics`);
+      const text = readFileSync(await download.path(), 'utf8');
+      assert.deepEqual(eventSummaries(text), eventSummaries(upload50), name);
+    }
+  });
+
+  void it('deletes a collection after typing its name', async () => {
+    const href = (await card(page, 'Friends').getAttribute('data-href')) ?? '';
+    await page.getByRole('button', { name: 'Delete Friends' }).click();
+    const dialog = page.locator('#delete-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    assert.match((await dialog.textContent()) ?? '', /“Friends” and its 10 items/);
+    const confirm = dialog.getByRole('button', { name: 'Delete' });
+    assert.equal(await confirm.isDisabled(), true);
+    await dialog.getByRole('textbox').fill('Friend');
+    assert.equal(await confirm.isDisabled(), true);
+    await dialog.getByRole('textbox').fill('Friends');
+    await shot(page, 'delete-dialog');
+    await confirm.click();
+    await page.locator('#status').filter({ hasText: 'Deleted “Friends”.' }).waitFor();
+    assert.equal(await card(page, 'Friends').count(), 0);
+    assert.equal((await propfind(server.url + href, '<D:displayname/>')).status, 404);
+  });
+
+  void it('is keyboard usable: dialogs take focus, Escape closes and focus returns', async () => {
+    await page.getByRole('button', { name: 'New collection' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#edit-dialog').waitFor({ state: 'visible' });
+    const inDialog = await page.evaluate(() => document.activeElement?.closest('dialog')?.id ?? null);
+    assert.equal(inDialog, 'edit-dialog');
+    await page.keyboard.press('Escape');
+    await page.locator('#edit-dialog').waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'new-collection');
+  });
+
+  void it('fits a 375px wide screen and has a dark theme', async () => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(overflow <= 375, `page is ${overflow}px wide`);
+    await shot(page, 'collections-375px');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(244, 245, 247)');
+    await shot(page, 'collections-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1100, height: 800 });
+  });
+
+  void it('logs out', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('#login-view').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('li.collection').count(), 0);
+    assert.equal(await page.getByLabel('Password').inputValue(), '');
+  });
+
+  void it('works behind a reverse proxy under /radicale/', async () => {
+    const proxy = await startProxy(new URL(server.url), '/radicale', { 'X-Script-Name': '/radicale' });
+    try {
+      await page.goto(`${proxy.url}/.web`);
+      assert.equal(new URL(page.url()).pathname, '/radicale/.web/', 'redirected below the prefix');
+      await page.getByLabel('Username').fill('alice');
+      await page.getByLabel('Password').fill('secret');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await card(page, 'Work').waitFor();
+      const url = await card(page, 'Work').locator('input.url').inputValue();
+      assert.match(url, new RegExp(`^${proxy.url}/alice/[0-9a-f-]{36}/$`));
+      await page.getByRole('button', { name: 'New collection' }).click();
+      await page.locator('#edit-dialog').getByLabel('Name').fill('Behind proxy');
+      await page.locator('#edit-dialog').getByRole('button', { name: 'Create' }).click();
+      await card(page, 'Behind proxy').waitFor();
+      const href = (await card(page, 'Behind proxy').getAttribute('data-href')) ?? '';
+      assert.match(href, /^\/radicale\/alice\//);
+      const direct = await propfind(server.url + href.slice('/radicale'.length), '<D:displayname/>');
+      assert.equal(direct.status, 207);
+      assert.match(direct.body, />Behind proxy</);
+      await shot(page, 'behind-proxy');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  void it('logged no console errors and no CSP violations', () => {
+    assert.deepEqual(errors, []);
+  });
+});
+
+void describe('web interface with proxy authentication', { skip }, () => {
+  let dir: string;
+  let server: Almanac;
+  let proxy: Proxy;
+  let context: BrowserContext;
+
+  before(async () => {
+    if (missing) throw new Error(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
+    dir = mkdtempSync(join(tmpdir(), 'almanac-web-proxyauth-'));
+    server = await startAlmanac({ config: { auth: { type: 'http_x_remote_user' } } });
+    proxy = await startProxy(new URL(server.url), '', { 'X-Remote-User': 'bob' });
+    context = await launch(dir);
+  });
+
+  after(async () => {
+    await context?.close();
+    await proxy?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('skips the login form when the proxy has identified the user', async () => {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const errors = watchErrors(page);
+    await page.goto(`${proxy.url}/.web/`);
+    await page.locator('#collections-view').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#login-view').isVisible(), false);
+    assert.equal(await page.locator('#session-user').textContent(), 'bob');
+    assert.equal(await page.getByRole('button', { name: 'Log out' }).isVisible(), false);
+    await page.getByRole('button', { name: 'New collection' }).click();
+    await page.locator('#edit-dialog').getByLabel('Name').fill('Bob calendar');
+    await page.locator('#edit-dialog').getByRole('button', { name: 'Create' }).click();
+    await card(page, 'Bob calendar').waitFor();
+    assert.match((await card(page, 'Bob calendar').getAttribute('data-href')) ?? '', /^\/bob\//);
+    await shot(page, 'proxy-auth');
+    assert.deepEqual(errors, []);
+  });
+});
