@@ -1,0 +1,66 @@
+/**
+ * Starts a real Almanac in this process on 127.0.0.1:0 with a temporary data folder, for
+ * integration tests that speak HTTP to it.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startAlmanac as start } from '../../src/cli/start.js';
+
+export interface StartOptions {
+  /** Raw config values per section/option, as in a config file. */
+  config?: Record<string, Record<string, string>>;
+  /** Use this data folder (kept); otherwise a temporary one (removed on stop). */
+  folder?: string;
+  /** Users for the default htpasswd (plain) auth; default alice:alicepw, bob:bobpw. */
+  users?: Record<string, string>;
+  /** Collect log lines here. */
+  logLines?: string[];
+}
+
+export interface RunningAlmanac {
+  url: string;
+  port: number;
+  folder: string;
+  stop(): Promise<void>;
+}
+
+export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlmanac> {
+  const tmp = mkdtempSync(join(tmpdir(), 'almanac-test-'));
+  const folder = opts.folder ?? join(tmp, 'collections');
+  const users = opts.users ?? { alice: 'alicepw', bob: 'bobpw' };
+  const htpasswd = join(tmp, 'users');
+  writeFileSync(htpasswd, Object.entries(users).map(([u, p]) => `${u}:${p}\n`).join(''));
+  const args: Record<string, Record<string, string>> = {
+    server: { hosts: '127.0.0.1:0' },
+    storage: { filesystem_folder: folder, _filesystem_fsync: 'False' },
+    auth: { type: 'htpasswd', htpasswd_filename: htpasswd, htpasswd_encryption: 'plain', delay: '0.01' },
+    logging: { level: 'warning' },
+  };
+  for (const [section, values] of Object.entries(opts.config ?? {})) {
+    args[section] = { ...(args[section] ?? {}), ...values };
+  }
+  const { config } = loadConfig({ paths: [''], args, env: { HOME: tmp } });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb): void {
+      opts.logLines?.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const log = createLogger(config, sink);
+  const almanac = await start(config, log);
+  const addr = almanac.server.addresses[0];
+  if (!addr) throw new Error('no address bound');
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    port: addr.port,
+    folder,
+    stop: async () => {
+      await almanac.close(1000);
+      if (!opts.folder) rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
