@@ -5,7 +5,13 @@
 import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
-import { ExpansionLimitError, ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import {
+  ExpansionLimitError,
+  ownInstances,
+  recurrenceSets,
+  type Instance,
+  type RecurrenceSet,
+} from './instances.js';
 import { normalizeLineEndings } from './item.js';
 import { cloneComponent, parseCalendar } from './parse.js';
 import { freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
@@ -83,7 +89,11 @@ export function parseCalendarDataRequest(el: XmlElement | undefined): CalendarDa
 }
 
 /** The calendar data to return for one object. */
-export function renderCalendarData(text: string, req: CalendarDataRequest, opts: { maxExpand: number }): string {
+export function renderCalendarData(
+  text: string,
+  req: CalendarDataRequest,
+  opts: { maxExpand: number },
+): string {
   if (!req.select && !req.expand && !req.limitRecurrenceSet && !req.limitFreeBusySet) return text;
   let vcal: ICAL.Component;
   try {
@@ -159,12 +169,21 @@ function expandCalendar(vcal: ICAL.Component, range: TimeRange, max: number): IC
   return out;
 }
 
-function instancesOf(comp: ICAL.Component, set: RecurrenceSet, tz: ZoneResolver, range: TimeRange, max: number): Instance[] {
+function instancesOf(
+  comp: ICAL.Component,
+  set: RecurrenceSet,
+  tz: ZoneResolver,
+  range: TimeRange,
+  max: number,
+): Instance[] {
   try {
     return [...ownInstances(comp, set, tz, { until: range.end + 1, limit: iterationCap(max) })];
   } catch (e) {
     if (e instanceof ExpansionLimitError) {
-      throw new DavError(400, `recurrence set too large to expand (more than ${iterationCap(max)} instances)`);
+      throw new DavError(
+        400,
+        `recurrence set too large to expand (more than ${iterationCap(max)} instances)`,
+      );
     }
     return [];
   }

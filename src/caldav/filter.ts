@@ -5,7 +5,13 @@
 import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
-import { ExpansionLimitError, ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import {
+  ExpansionLimitError,
+  ownInstances,
+  recurrenceSets,
+  type Instance,
+  type RecurrenceSet,
+} from './instances.js';
 import { objectComponents, parseCalendar } from './parse.js';
 import { alarmLead, alarmTriggers, freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
 import { ZoneResolver } from './timezones.js';
@@ -145,7 +151,10 @@ export function filterComponent(filter: CalendarFilter): string | undefined {
 }
 
 /** Pre-filter test: may an item with indexed span [itemStart, itemEnd] match a filter range? */
-export function rangeMayOverlap(item: { start: number; end: number }, range: { start: number; end: number }): boolean {
+export function rangeMayOverlap(
+  item: { start: number; end: number },
+  range: { start: number; end: number },
+): boolean {
   if (item.start === 0 && item.end === 0) return true; // span unknown
   return item.start <= range.end && item.end >= range.start;
 }
@@ -176,13 +185,23 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
 }
 
 /** A comp-filter applied to the subcomponents of `parent`. */
-function childFilterMatches(f: CompFilter, parent: ICAL.Component, ctx: Ctx, parentComp: ICAL.Component): boolean {
+function childFilterMatches(
+  f: CompFilter,
+  parent: ICAL.Component,
+  ctx: Ctx,
+  parentComp: ICAL.Component,
+): boolean {
   const candidates = parent.getAllSubcomponents(f.name.toLowerCase());
   if (f.isNotDefined) return candidates.length === 0;
   return candidates.some((c) => compMatches(f, c, ctx, parentComp));
 }
 
-function compMatches(f: CompFilter, comp: ICAL.Component, ctx: Ctx, parent: ICAL.Component | undefined): boolean {
+function compMatches(
+  f: CompFilter,
+  comp: ICAL.Component,
+  ctx: Ctx,
+  parent: ICAL.Component | undefined,
+): boolean {
   if (f.timeRange && !compInRange(comp, f.timeRange, ctx, parent)) return false;
   if (!f.propFilters.every((pf) => propFilterMatches(pf, comp, ctx))) return false;
   return f.compFilters.every((cf) => childFilterMatches(cf, comp, ctx, comp));
@@ -200,7 +219,12 @@ function anyInstance(comp: ICAL.Component, ctx: Ctx, until: number, test: (i: In
   }
 }
 
-function compInRange(comp: ICAL.Component, r: TimeRange, ctx: Ctx, parent: ICAL.Component | undefined): boolean {
+function compInRange(
+  comp: ICAL.Component,
+  r: TimeRange,
+  ctx: Ctx,
+  parent: ICAL.Component | undefined,
+): boolean {
   switch (comp.name) {
     case 'vevent':
     case 'vtodo':
@@ -212,7 +236,9 @@ function compInRange(comp: ICAL.Component, r: TimeRange, ctx: Ctx, parent: ICAL.
     case 'valarm': {
       if (!parent) return false;
       const until = r.end + alarmLead(comp) + 1;
-      return anyInstance(parent, ctx, until, (i) => alarmTriggers(comp, i, ctx.tz).some((t) => r.start <= t && r.end > t));
+      return anyInstance(parent, ctx, until, (i) =>
+        alarmTriggers(comp, i, ctx.tz).some((t) => r.start <= t && r.end > t),
+      );
     }
     default:
       return false;
@@ -249,21 +275,29 @@ function propInRange(prop: ICAL.Property, r: TimeRange, ctx: Ctx): boolean {
 
 /** The value of a property as iCalendar text (multiple values joined by commas, unescaped). */
 export function propText(prop: ICAL.Property): string {
-  return prop
-    .getValues()
-    .map((v: unknown) => {
-      if (typeof v === 'string') return v;
-      if (v && typeof v === 'object' && 'toICALString' in v && typeof v.toICALString === 'function') {
-        return String(v.toICALString());
-      }
-      return String(v);
-    })
-    .join(',');
+  const values: unknown[] = prop.getValues();
+  return values.map(valueText).join(',');
+}
+
+function valueText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (
+    v instanceof ICAL.Time ||
+    v instanceof ICAL.Duration ||
+    v instanceof ICAL.Period ||
+    v instanceof ICAL.UtcOffset
+  ) {
+    return v.toICALString();
+  }
+  if (v instanceof ICAL.Recur) return v.toString();
+  return '';
 }
 
 function paramMatches(f: ParamFilter, prop: ICAL.Property): boolean {
-  const raw: unknown = prop.getParameter(f.name.toLowerCase());
-  const values = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+  const raw = prop.getParameter(f.name.toLowerCase()) as unknown[] | string | undefined | null;
+  const list: unknown[] = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw : [raw];
+  const values = list.filter((v): v is string => typeof v === 'string');
   if (f.isNotDefined) return values.length === 0;
   if (values.length === 0) return false;
   return f.textMatch ? textMatches(f.textMatch, values) : true;

@@ -50,7 +50,12 @@ export function coalesce(periods: Period[]): Period[] {
   return out;
 }
 
-export function freeBusyReport(items: string[], start: Date, end: Date, opts: { maxOccurrences: number }): string {
+export function freeBusyReport(
+  items: string[],
+  start: Date,
+  end: Date,
+  opts: { maxOccurrences: number },
+): string {
   const range = { start: Math.floor(start.getTime() / 1000), end: Math.floor(end.getTime() / 1000) };
   const busy = new Map<BusyType, Period[]>(BUSY_TYPES.map((t) => [t, []]));
   let count = 0;
@@ -66,7 +71,12 @@ export function freeBusyReport(items: string[], start: Date, end: Date, opts: { 
   return render(range, busy);
 }
 
-function collectBusy(text: string, range: Period, max: number, add: (t: BusyType, s: number, e: number) => void): void {
+function collectBusy(
+  text: string,
+  range: Period,
+  max: number,
+  add: (t: BusyType, s: number, e: number) => void,
+): void {
   let vcal: ICAL.Component;
   try {
     vcal = parseCalendar(text);
@@ -81,18 +91,25 @@ function collectBusy(text: string, range: Period, max: number, add: (t: BusyType
       if (type) add(type, p.start, p.end);
     }
   }
-  for (const set of recurrenceSets(comps.filter((c) => c.name === 'vevent'), tz)) {
+  for (const set of recurrenceSets(
+    comps.filter((c) => c.name === 'vevent'),
+    tz,
+  )) {
     const members = [...(set.master ? [set.master] : []), ...set.overrides.values()];
     for (const comp of members) {
       try {
-        for (const inst of ownInstances(comp, set, tz, { until: range.end, limit: Math.max(100_000, max * 10) })) {
+        for (const inst of ownInstances(comp, set, tz, {
+          until: range.end,
+          limit: Math.max(100_000, max * 10),
+        })) {
           const type = eventBusyType(inst.comp);
           const { start, end } = inst.times;
           if (type && start !== undefined && end !== undefined) add(type, start, end);
         }
       } catch (e) {
         if (e instanceof DavError) throw e;
-        if (e instanceof ExpansionLimitError) throw new DavError(400, 'free-busy query: recurrence set too large');
+        if (e instanceof ExpansionLimitError)
+          throw new DavError(400, 'free-busy query: recurrence set too large');
         // A broken recurrence in one item must not fail the whole report.
       }
     }

@@ -102,7 +102,7 @@ interface Occurrence {
 }
 
 function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver): StartSource {
-  const rule = ICAL.Recur.fromData(recur.toJSON());
+  const rule = recur.clone(); // the iterator must not change the property's value
   const until = rule.until;
   if (until && until.zone?.tzid === 'UTC' && !start.time.isDate) {
     // ical.js compares UNTIL with the floating wall-clock occurrences: move UNTIL to the same clock.
@@ -134,14 +134,23 @@ function rdateSource(comp: ICAL.Component, tz: ZoneResolver): StartSource {
       if (v instanceof ICAL.Time) list.push({ utc: tz.toUtc(v, tzid), wall: v, tzid });
       else if (v instanceof ICAL.Period) {
         const s = v.start;
-        const periodEnd = v.end ? tz.toUtc(v.end, tzid) : v.duration ? addNominal(s, v.duration, tzid, tz) : undefined;
+        const periodEnd = v.end
+          ? tz.toUtc(v.end, tzid)
+          : v.duration
+            ? addNominal(s, v.duration, tzid, tz)
+            : undefined;
         list.push({ utc: tz.toUtc(s, tzid), wall: s, tzid, periodEnd });
       }
     }
   }
   list.sort((a, b) => a.utc - b.utc);
   let i = 0;
-  return { peek: () => list[i], advance: () => void i++ };
+  return {
+    peek: () => list[i],
+    advance: () => {
+      i++;
+    },
+  };
 }
 
 function exdateSets(comp: ICAL.Component, tz: ZoneResolver): { instants: Set<number>; days: Set<number> } {
@@ -171,7 +180,11 @@ export interface ExpandOptions {
  * The occurrences of a master component in increasing start order (DTSTART first, then RRULE and
  * RDATE occurrences minus EXDATEs), without the instances given in `skip`.
  */
-export function* masterInstances(master: ICAL.Component, tz: ZoneResolver, opts: ExpandOptions): Generator<Instance> {
+export function* masterInstances(
+  master: ICAL.Component,
+  tz: ZoneResolver,
+  opts: ExpandOptions,
+): Generator<Instance> {
   const dtstart = dateProp(master, 'dtstart');
   const first = componentTimes(master, tz);
   if (!dtstart || first.start === undefined) {
@@ -220,7 +233,12 @@ function nextOccurrence(sources: StartSource[]): Occurrence | undefined {
 }
 
 /** Times of an occurrence: same exact duration as the master, nominal for DURATION. */
-function shiftTimes(master: ICAL.Component, base: InstanceTimes, occ: Occurrence, tz: ZoneResolver): InstanceTimes {
+function shiftTimes(
+  master: ICAL.Component,
+  base: InstanceTimes,
+  occ: Occurrence,
+  tz: ZoneResolver,
+): InstanceTimes {
   const delta = occ.utc - (base.start ?? occ.utc);
   const dur = durationProp(master);
   const out: InstanceTimes = { start: occ.utc, isDate: base.isDate };
@@ -283,7 +301,11 @@ export function* ownInstances(
 }
 
 /** All instances of a recurrence set: master occurrences (until opts.until) and every override. */
-export function* setInstances(set: RecurrenceSet, tz: ZoneResolver, opts: ExpandOptions): Generator<Instance> {
+export function* setInstances(
+  set: RecurrenceSet,
+  tz: ZoneResolver,
+  opts: ExpandOptions,
+): Generator<Instance> {
   if (set.master) yield* ownInstances(set.master, set, tz, opts);
   for (const comp of set.overrides.values()) yield* ownInstances(comp, set, tz, opts);
 }

@@ -14,7 +14,14 @@ import {
   type Instance,
   type RecurrenceSet,
 } from './instances.js';
-import { cloneComponent, IcalParseError, objectComponents, parseCalendar, parseComponents, uidOf } from './parse.js';
+import {
+  cloneComponent,
+  IcalParseError,
+  objectComponents,
+  parseCalendar,
+  parseComponents,
+  uidOf,
+} from './parse.js';
 import { instanceSpan } from './time-range.js';
 import { ZoneResolver } from './timezones.js';
 
@@ -68,7 +75,11 @@ export function validateCalendarObject(
     if (e instanceof ExpansionLimitError) {
       throw new DavError(403, `recurrence has more than ${opts.maxOccurrences} occurrences`, PRE.object);
     }
-    throw new DavError(403, `invalid iCalendar data: ${e instanceof Error ? e.message : String(e)}`, PRE.data);
+    throw new DavError(
+      403,
+      `invalid iCalendar data: ${e instanceof Error ? e.message : String(e)}`,
+      PRE.data,
+    );
   }
 }
 
@@ -78,11 +89,16 @@ function identify(comps: ICAL.Component[]): { uid: string; component: string } {
   if (!first) throw new DavError(403, 'the calendar object holds no component', PRE.object);
   const types = new Set(comps.map((c) => c.name.toUpperCase()));
   if (types.size > 1) {
-    throw new DavError(403, `a calendar object must hold one component type, found ${[...types].join(', ')}`, PRE.object);
+    throw new DavError(
+      403,
+      `a calendar object must hold one component type, found ${[...types].join(', ')}`,
+      PRE.object,
+    );
   }
   const uids = new Set(comps.map(uidOf));
   if (uids.has(undefined) || uids.has('')) throw new DavError(403, 'component without UID', PRE.data);
-  if (uids.size > 1) throw new DavError(403, `several UIDs in one calendar object: ${[...uids].join(', ')}`, PRE.data);
+  if (uids.size > 1)
+    throw new DavError(403, `several UIDs in one calendar object: ${[...uids].join(', ')}`, PRE.data);
   return { uid: uidOf(first) as string, component: first.name.toUpperCase() };
 }
 
@@ -97,7 +113,11 @@ function checkRecurrenceCounts(comps: ICAL.Component[], max: number): void {
         throw new DavError(403, 'invalid RRULE', PRE.data);
       }
       if (rule instanceof ICAL.Recur && rule.count !== null && rule.count > max) {
-        throw new DavError(403, `RRULE COUNT=${rule.count} exceeds the limit of ${max} occurrences`, PRE.object);
+        throw new DavError(
+          403,
+          `RRULE COUNT=${rule.count} exceeds the limit of ${max} occurrences`,
+          PRE.object,
+        );
       }
     }
   }
@@ -221,7 +241,11 @@ export function splitCalendar(text: string): SplitCalendar {
   return result;
 }
 
-function itemText(head: ICAL.Component, comps: ICAL.Component[], timezones: Map<string, ICAL.Component>): string {
+function itemText(
+  head: ICAL.Component,
+  comps: ICAL.Component[],
+  timezones: Map<string, ICAL.Component>,
+): string {
   const vcal = new ICAL.Component('vcalendar');
   vcal.addPropertyWithValue('version', calendarProp(head, 'version') ?? '2.0');
   vcal.addPropertyWithValue('prodid', calendarProp(head, 'prodid') ?? PRODID);
@@ -240,7 +264,10 @@ function itemText(head: ICAL.Component, comps: ICAL.Component[], timezones: Map<
 }
 
 /** One VCALENDAR with every component of the items (Radicale's GET on a calendar collection). */
-export function exportCalendar(items: string[], props: { displayname?: string; description?: string }): string {
+export function exportCalendar(
+  items: string[],
+  props: { displayname?: string; description?: string },
+): string {
   const vcal = new ICAL.Component('vcalendar');
   vcal.addPropertyWithValue('version', '2.0');
   vcal.addPropertyWithValue('prodid', PRODID);

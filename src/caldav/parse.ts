@@ -32,7 +32,8 @@ export function parseCalendar(text: string): ICAL.Component {
   const roots = parseComponents(text);
   if (roots.length !== 1) throw new IcalParseError(`expected one VCALENDAR, found ${roots.length} objects`);
   const root = roots[0] as ICAL.Component;
-  if (root.name !== 'vcalendar') throw new IcalParseError(`expected VCALENDAR, found ${root.name.toUpperCase()}`);
+  if (root.name !== 'vcalendar')
+    throw new IcalParseError(`expected VCALENDAR, found ${root.name.toUpperCase()}`);
   return root;
 }
 
@@ -63,5 +64,5 @@ export function uidOf(comp: ICAL.Component): string | undefined {
 
 /** A deep copy: ical.js's toJSON() hands out its internal arrays, so `new Component(c.toJSON())` shares them. */
 export function cloneComponent(comp: ICAL.Component): ICAL.Component {
-  return new ICAL.Component(structuredClone(comp.toJSON()));
+  return new ICAL.Component(structuredClone(comp.toJSON() as unknown[]));
 }

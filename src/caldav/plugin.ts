@@ -2,7 +2,14 @@
  * CalDAV (RFC 4791) plugged into the WebDAV core: the calendar collection kind, its properties and
  * its reports.
  */
-import type { CollectionKind, DavPlugin, DavRequest, DavResponse, LiveProperty, Resource } from '../dav/context.js';
+import type {
+  CollectionKind,
+  DavPlugin,
+  DavRequest,
+  DavResponse,
+  LiveProperty,
+  Resource,
+} from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
 import { evaluateProps, hrefOfResource } from '../dav/properties.js';
@@ -12,7 +19,14 @@ import { itemText, loadTexts } from '../dav/item-text.js';
 import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { CollectionInfo, ItemMeta, NewItem } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
-import { filterComponent, filterTimeRange, matchCalendarFilter, parseCalendarFilter, parseTimeRange, rangeMayOverlap } from './filter.js';
+import {
+  filterComponent,
+  filterTimeRange,
+  matchCalendarFilter,
+  parseCalendarFilter,
+  parseTimeRange,
+  rangeMayOverlap,
+} from './filter.js';
 import { freeBusyReport } from './freebusy.js';
 import { describeCalendarItem, exportCalendar, splitCalendar, validateCalendarObject } from './item.js';
 import { IcalParseError } from './parse.js';
@@ -24,7 +38,12 @@ export const DEFAULT_COMPONENTS = ['VEVENT', 'VTODO', 'VJOURNAL'];
 
 export function supportedComponents(info: CollectionInfo): string[] {
   const v = info.props['C:supported-calendar-component-set'];
-  return v ? v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : DEFAULT_COMPONENTS;
+  return v
+    ? v
+        .split(',')
+        .map((s) => s.trim().toUpperCase())
+        .filter(Boolean)
+    : DEFAULT_COMPONENTS;
 }
 
 const isCalendar = (res: Resource): boolean => res.kind === 'collection' && res.info.tag === 'VCALENDAR';
@@ -38,7 +57,9 @@ const CALENDAR_KIND: CollectionKind = {
   exportContentType: 'text/calendar; charset=utf-8',
   mediaTypes: ['text/calendar'],
   itemContentType: (meta: ItemMeta) =>
-    meta.component ? `text/calendar; charset=utf-8; component=${meta.component.toLowerCase()}` : 'text/calendar; charset=utf-8',
+    meta.component
+      ? `text/calendar; charset=utf-8; component=${meta.component.toLowerCase()}`
+      : 'text/calendar; charset=utf-8',
   validateItem: (text, collection, config) =>
     validateCalendarObject(text, {
       supportedComponents: supportedComponents(collection),
@@ -53,7 +74,10 @@ const CALENDAR_KIND: CollectionKind = {
       if (e instanceof IcalParseError) throw new DavError(403, e.message, C('valid-calendar-data'));
       throw e;
     }
-    const items: NewItem[] = split.items.map((i) => ({ text: i.text, description: describeCalendarItem(i.text) }));
+    const items: NewItem[] = split.items.map((i) => ({
+      text: i.text,
+      description: describeCalendarItem(i.text),
+    }));
     const props: Record<string, string> = {};
     if (split.name) props['D:displayname'] = split.name;
     if (split.description) props['C:calendar-description'] = split.description;
@@ -95,7 +119,10 @@ const PROPERTIES: readonly LiveProperty[] = [
   prop(
     C('supported-calendar-component-set'),
     isCalendar,
-    (res) => (res.kind === 'collection' ? supportedComponents(res.info).map((c) => ({ name: C('comp'), attrs: { name: c } })) : []),
+    (res) =>
+      res.kind === 'collection'
+        ? supportedComponents(res.info).map((c) => ({ name: C('comp'), attrs: { name: c } }))
+        : [],
     {
       allprop: true,
       writable: true,
@@ -146,11 +173,13 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
 }
 
 async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
-  if (res.kind !== 'collection' || res.info.tag !== 'VCALENDAR') throw badRequest('free-busy-query needs a calendar');
+  if (res.kind !== 'collection' || res.info.tag !== 'VCALENDAR')
+    throw badRequest('free-busy-query needs a calendar');
   const tr = child(body, NS.C, 'time-range');
   if (!tr) throw badRequest('free-busy-query needs a time-range');
   const range = parseTimeRange(tr);
-  if (!Number.isFinite(range.start) || !Number.isFinite(range.end)) throw badRequest('time-range needs start and end');
+  if (!Number.isFinite(range.start) || !Number.isFinite(range.end))
+    throw badRequest('time-range needs start and end');
   const targets: (Resource & { kind: 'item' })[] = [];
   for (const meta of await req.storage.listItems(res.path)) {
     if (meta.component !== 'VEVENT' && meta.component !== 'VFREEBUSY') continue;
@@ -176,4 +205,3 @@ export const CALDAV_PLUGIN: DavPlugin = {
     [C('free-busy-query')]: { handler: freeBusyQuery, appliesTo: isCalendar },
   },
 };
-

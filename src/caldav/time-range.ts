@@ -40,7 +40,10 @@ function todoOverlaps(t: InstanceTimes, comp: ICAL.Component, tz: ZoneResolver, 
 }
 
 /** FREEBUSY periods as [start, end) pairs in POSIX seconds. */
-export function freeBusyPeriods(comp: ICAL.Component, tz: ZoneResolver): { start: number; end: number; prop: ICAL.Property }[] {
+export function freeBusyPeriods(
+  comp: ICAL.Component,
+  tz: ZoneResolver,
+): { start: number; end: number; prop: ICAL.Property }[] {
   const out: { start: number; end: number; prop: ICAL.Property }[] = [];
   for (const prop of comp.getAllProperties('freebusy')) {
     for (const v of prop.getValues()) {
@@ -86,15 +89,24 @@ export function instanceSpan(inst: Instance, tz: ZoneResolver): TimeRange {
     const completed = propSeconds(inst.comp, 'completed', tz);
     const created = propSeconds(inst.comp, 'created', tz);
     if (completed !== undefined) {
-      return { start: Math.min(completed, created ?? completed), end: Math.max(completed, created ?? completed) };
+      return {
+        start: Math.min(completed, created ?? completed),
+        end: Math.max(completed, created ?? completed),
+      };
     }
     return { start: created ?? -Infinity, end: Infinity };
   }
   if (inst.comp.name === 'vfreebusy') {
     const periods = freeBusyPeriods(inst.comp, tz);
-    const s = [propSeconds(inst.comp, 'dtstart', tz), ...periods.map((p) => p.start)].filter((x) => x !== undefined);
-    const e = [propSeconds(inst.comp, 'dtend', tz), ...periods.map((p) => p.end)].filter((x) => x !== undefined);
-    return s.length && e.length ? { start: Math.min(...s), end: Math.max(...e) } : { start: Infinity, end: -Infinity };
+    const s = [propSeconds(inst.comp, 'dtstart', tz), ...periods.map((p) => p.start)].filter(
+      (x) => x !== undefined,
+    );
+    const e = [propSeconds(inst.comp, 'dtend', tz), ...periods.map((p) => p.end)].filter(
+      (x) => x !== undefined,
+    );
+    return s.length && e.length
+      ? { start: Math.min(...s), end: Math.max(...e) }
+      : { start: Infinity, end: -Infinity };
   }
   if (t.start === undefined) return { start: Infinity, end: -Infinity };
   return { start: t.start, end: Math.max(t.end ?? t.start, t.start) };

@@ -10,7 +10,14 @@ import ICAL from 'ical.js';
 
 /** Wall-clock fields of a time, read as if they were UTC. */
 export function wallSeconds(t: ICAL.Time): number {
-  const ms = Date.UTC(t.year, t.month - 1, t.day, t.isDate ? 0 : t.hour, t.isDate ? 0 : t.minute, t.isDate ? 0 : t.second);
+  const ms = Date.UTC(
+    t.year,
+    t.month - 1,
+    t.day,
+    t.isDate ? 0 : t.hour,
+    t.isDate ? 0 : t.minute,
+    t.isDate ? 0 : t.second,
+  );
   return Math.floor(ms / 1000);
 }
 
@@ -58,7 +65,14 @@ function intlOffsetAt(f: Intl.DateTimeFormat, utcSec: number): number {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
   }
   const year = parts['year'] ?? 1970;
-  const local = Date.UTC(year, (parts['month'] ?? 1) - 1, parts['day'] ?? 1, parts['hour'] ?? 0, parts['minute'] ?? 0, parts['second'] ?? 0);
+  const local = Date.UTC(
+    year,
+    (parts['month'] ?? 1) - 1,
+    parts['day'] ?? 1,
+    parts['hour'] ?? 0,
+    parts['minute'] ?? 0,
+    parts['second'] ?? 0,
+  );
   return Math.round(local / 1000) - utcSec;
 }
 
@@ -85,7 +99,10 @@ function vtimezoneZone(tz: ICAL.Timezone): Zone {
   return {
     toUtc: (wall, t) => wall - tz.utcOffset(t),
     toWall(utc: number): number {
-      const t = ICAL.Time.fromData({ year: 1970, month: 1, day: 1, hour: 0, isDate: false }, ICAL.Timezone.utcTimezone);
+      const t = ICAL.Time.fromData(
+        { year: 1970, month: 1, day: 1, hour: 0, isDate: false },
+        ICAL.Timezone.utcTimezone,
+      );
       t.fromUnixTime(utc);
       return wallSeconds(t.convertToZone(tz));
     },
@@ -134,7 +151,7 @@ export class ZoneResolver {
 
 /** The TZID to use for a date-time property: undefined for UTC, floating and dates. */
 export function tzidOf(prop: ICAL.Property): string | undefined {
-  const v = prop.getParameter('tzid');
-  const tzid = Array.isArray(v) ? v[0] : v;
+  const v = prop.getParameter('tzid') as unknown;
+  const tzid: unknown = Array.isArray(v) ? v[0] : v;
   return typeof tzid === 'string' && tzid ? tzid : undefined;
 }

@@ -11,5 +11,8 @@ export function parseUtcDateTime(s: string): number | undefined {
 
 /** POSIX seconds to `YYYYMMDDTHHMMSSZ`. */
 export function formatUtcDateTime(sec: number): string {
-  return new Date(sec * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(sec * 1000)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }

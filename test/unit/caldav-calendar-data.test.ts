@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DavError } from '../../src/dav/errors.js';
 import { parseXml } from '../../src/dav/xml.js';
-import { parseCalendarDataRequest, renderCalendarData, type CalendarDataRequest } from '../../src/caldav/calendar-data.js';
+import {
+  parseCalendarDataRequest,
+  renderCalendarData,
+  type CalendarDataRequest,
+} from '../../src/caldav/calendar-data.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/ical/${name}`, import.meta.url), 'utf8');
@@ -56,7 +60,10 @@ describe('parseCalendarDataRequest', () => {
   });
 
   it('rejects expand without a valid start and end with 400', () => {
-    assert.throws(() => request('<C:expand start="20240301T000000Z"/>'), (e) => e instanceof DavError && e.status === 400);
+    assert.throws(
+      () => request('<C:expand start="20240301T000000Z"/>'),
+      (e) => e instanceof DavError && e.status === 400,
+    );
     assert.throws(
       () => request('<C:limit-recurrence-set start="2024" end="20240401T000000Z"/>'),
       (e) => e instanceof DavError && e.status === 400,
@@ -119,14 +126,22 @@ describe('expand (RFC 4791 §9.6.5)', () => {
 
   it('converts a bare IANA TZID and non-recurring events to UTC without adding RECURRENCE-ID', () => {
     const ny = events(
-      renderCalendarData(fixture('new-york-no-vtimezone.ics'), request('<C:expand start="20240310T000000Z" end="20240311T000000Z"/>'), OPTS),
+      renderCalendarData(
+        fixture('new-york-no-vtimezone.ics'),
+        request('<C:expand start="20240310T000000Z" end="20240311T000000Z"/>'),
+        OPTS,
+      ),
     );
-    assert.deepEqual(ny.get('20240310T130000Z')?.filter((l) => /^DT(START|END)/.test(l)), [
-      'DTSTART:20240310T130000Z',
-      'DTEND:20240310T140000Z',
-    ]);
+    assert.deepEqual(
+      ny.get('20240310T130000Z')?.filter((l) => /^DT(START|END)/.test(l)),
+      ['DTSTART:20240310T130000Z', 'DTEND:20240310T140000Z'],
+    );
     const single = events(
-      renderCalendarData(fixture('outlook-tzid-spaces.ics'), request('<C:expand start="20240701T000000Z" end="20240801T000000Z"/>'), OPTS),
+      renderCalendarData(
+        fixture('outlook-tzid-spaces.ics'),
+        request('<C:expand start="20240701T000000Z" end="20240801T000000Z"/>'),
+        OPTS,
+      ),
     );
     assert.ok(single.get('single')?.includes('DTSTART:20240702T120000Z'));
   });
@@ -196,7 +211,9 @@ describe('partial retrieval (C:comp / C:prop)', () => {
   });
 
   it('allprop and allcomp keep everything below', () => {
-    const req = request('<C:comp name="VCALENDAR"><C:allprop/><C:comp name="VEVENT"><C:allprop/><C:allcomp/></C:comp></C:comp>');
+    const req = request(
+      '<C:comp name="VCALENDAR"><C:allprop/><C:comp name="VEVENT"><C:allprop/><C:allcomp/></C:comp></C:comp>',
+    );
     const out = renderCalendarData(fixture('berlin-weekly.ics'), req, OPTS);
     assert.doesNotMatch(out, /VTIMEZONE/);
     assert.match(out, /BEGIN:VALARM/);

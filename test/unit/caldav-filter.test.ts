@@ -46,7 +46,9 @@ function compRange(comp: string, start?: string, end?: string): CalendarFilter {
 }
 
 function inComp(comp: string, inner: string): CalendarFilter {
-  return filter(`<C:comp-filter name="VCALENDAR"><C:comp-filter name="${comp}">${inner}</C:comp-filter></C:comp-filter>`);
+  return filter(
+    `<C:comp-filter name="VCALENDAR"><C:comp-filter name="${comp}">${inner}</C:comp-filter></C:comp-filter>`,
+  );
 }
 
 function matches(text: string, comp: string, start?: string, end?: string): boolean {
@@ -159,7 +161,8 @@ describe('time-range on VEVENT (RFC 4791 §9.9)', () => {
 });
 
 describe('time-range on VTODO (RFC 4791 §9.9 table)', () => {
-  const todo = (...props: string[]): string => cal('BEGIN:VTODO', 'UID:t', 'DTSTAMP:20240101T000000Z', ...props, 'END:VTODO');
+  const todo = (...props: string[]): string =>
+    cal('BEGIN:VTODO', 'UID:t', 'DTSTAMP:20240101T000000Z', ...props, 'END:VTODO');
   const m = (text: string, s: string, e: string): boolean => matches(text, 'VTODO', s, e);
 
   it('DTSTART + DURATION: start <= DTSTART+DURATION and (end > DTSTART or end >= DTSTART+DURATION)', () => {
@@ -287,7 +290,10 @@ describe('time-range on VALARM', () => {
 describe('prop-filter, param-filter, text-match, is-not-defined', () => {
   const weekly = fixture('berlin-weekly.ics');
   const text = (name: string, value: string, attrs = ''): CalendarFilter =>
-    inComp('VEVENT', `<C:prop-filter name="${name}"><C:text-match${attrs}>${value}</C:text-match></C:prop-filter>`);
+    inComp(
+      'VEVENT',
+      `<C:prop-filter name="${name}"><C:text-match${attrs}>${value}</C:text-match></C:prop-filter>`,
+    );
 
   it('text-match is a substring match, case-insensitive by default (i;ascii-casemap)', () => {
     assert.equal(matchCalendarFilter(text('SUMMARY', 'STANDUP'), weekly), true);
@@ -318,18 +324,36 @@ describe('prop-filter, param-filter, text-match, is-not-defined', () => {
 
   it('param-filter with text-match and is-not-defined', () => {
     const pf = (inner: string): CalendarFilter =>
-      inComp('VEVENT', `<C:prop-filter name="ATTENDEE"><C:param-filter name="PARTSTAT">${inner}</C:param-filter></C:prop-filter>`);
+      inComp(
+        'VEVENT',
+        `<C:prop-filter name="ATTENDEE"><C:param-filter name="PARTSTAT">${inner}</C:param-filter></C:prop-filter>`,
+      );
     assert.equal(matchCalendarFilter(pf('<C:text-match>accepted</C:text-match>'), weekly), true);
     assert.equal(matchCalendarFilter(pf('<C:text-match>DECLINED</C:text-match>'), weekly), false);
     assert.equal(matchCalendarFilter(pf('<C:is-not-defined/>'), weekly), false);
-    const rsvp = inComp('VEVENT', '<C:prop-filter name="ATTENDEE"><C:param-filter name="RSVP"><C:is-not-defined/></C:param-filter></C:prop-filter>');
+    const rsvp = inComp(
+      'VEVENT',
+      '<C:prop-filter name="ATTENDEE"><C:param-filter name="RSVP"><C:is-not-defined/></C:param-filter></C:prop-filter>',
+    );
     assert.equal(matchCalendarFilter(rsvp, weekly), true);
   });
 
   it('prop-filter is-not-defined and plain existence', () => {
     const allDay = fixture('allday-apple.ics');
-    assert.equal(matchCalendarFilter(inComp('VEVENT', '<C:prop-filter name="LOCATION"><C:is-not-defined/></C:prop-filter>'), allDay), true);
-    assert.equal(matchCalendarFilter(inComp('VEVENT', '<C:prop-filter name="SUMMARY"><C:is-not-defined/></C:prop-filter>'), allDay), false);
+    assert.equal(
+      matchCalendarFilter(
+        inComp('VEVENT', '<C:prop-filter name="LOCATION"><C:is-not-defined/></C:prop-filter>'),
+        allDay,
+      ),
+      true,
+    );
+    assert.equal(
+      matchCalendarFilter(
+        inComp('VEVENT', '<C:prop-filter name="SUMMARY"><C:is-not-defined/></C:prop-filter>'),
+        allDay,
+      ),
+      false,
+    );
     assert.equal(matchCalendarFilter(inComp('VEVENT', '<C:prop-filter name="TRANSP"/>'), allDay), true);
     assert.equal(matchCalendarFilter(inComp('VEVENT', '<C:prop-filter name="STATUS"/>'), allDay), false);
   });
@@ -373,18 +397,48 @@ describe('parseCalendarFilter errors', () => {
 
   it('rejects unsupported collations with supported-collation', () => {
     assert.deepEqual(
-      code(() => filter('<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter>')),
+      code(() =>
+        filter(
+          '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter>',
+        ),
+      ),
       [403, `{${C_NS}}supported-collation`],
     );
   });
 
   it('rejects bad time ranges and malformed filters with valid-filter', () => {
-    assert.deepEqual(code(() => filter('<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="2024-01-01"/></C:comp-filter></C:comp-filter>')), [403, VALID]);
-    assert.deepEqual(code(() => filter('<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range/></C:comp-filter></C:comp-filter>')), [403, VALID]);
-    assert.deepEqual(code(() => compRange('VEVENT', '2024-01-02T00:00', '2024-01-01T00:00')), [403, VALID]);
-    assert.deepEqual(code(() => filter('')), [403, VALID]);
-    assert.deepEqual(code(() => filter('<C:comp-filter name="VEVENT"/>')), [403, VALID]);
-    assert.deepEqual(code(() => filter('<C:comp-filter/>')), [403, VALID]);
+    assert.deepEqual(
+      code(() =>
+        filter(
+          '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="2024-01-01"/></C:comp-filter></C:comp-filter>',
+        ),
+      ),
+      [403, VALID],
+    );
+    assert.deepEqual(
+      code(() =>
+        filter(
+          '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range/></C:comp-filter></C:comp-filter>',
+        ),
+      ),
+      [403, VALID],
+    );
+    assert.deepEqual(
+      code(() => compRange('VEVENT', '2024-01-02T00:00', '2024-01-01T00:00')),
+      [403, VALID],
+    );
+    assert.deepEqual(
+      code(() => filter('')),
+      [403, VALID],
+    );
+    assert.deepEqual(
+      code(() => filter('<C:comp-filter name="VEVENT"/>')),
+      [403, VALID],
+    );
+    assert.deepEqual(
+      code(() => filter('<C:comp-filter/>')),
+      [403, VALID],
+    );
   });
 });
 

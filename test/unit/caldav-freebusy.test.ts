@@ -36,14 +36,20 @@ describe('freeBusyReport (RFC 4791 §7.10)', () => {
 
   it('returns one VFREEBUSY with the range and DTSTAMP', () => {
     const out = freeBusyReport([], start, end, OPTS);
-    assert.match(out, /^BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:.+\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:\d{8}T\d{6}Z\r\n/);
+    assert.match(
+      out,
+      /^BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:.+\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:\d{8}T\d{6}Z\r\n/,
+    );
     assert.match(out, /\r\nDTSTART:20240311T000000Z\r\nDTEND:20240318T000000Z\r\n/);
     assert.ok(out.endsWith('END:VFREEBUSY\r\nEND:VCALENDAR\r\n'));
     assert.deepEqual(freebusyLines(out), []);
-    assert.equal(validateCalendarObject(out.replace('BEGIN:VFREEBUSY\r\n', 'BEGIN:VFREEBUSY\r\nUID:x\r\n'), {
-      supportedComponents: ['VFREEBUSY'],
-      maxOccurrences: 10,
-    }).component, 'VFREEBUSY');
+    assert.equal(
+      validateCalendarObject(out.replace('BEGIN:VFREEBUSY\r\n', 'BEGIN:VFREEBUSY\r\nUID:x\r\n'), {
+        supportedComponents: ['VFREEBUSY'],
+        maxOccurrences: 10,
+      }).component,
+      'VFREEBUSY',
+    );
   });
 
   it('merges overlapping and touching busy periods and clips them to the range', () => {

@@ -53,7 +53,10 @@ describe('validateCalendarObject', () => {
     const allDay = validateCalendarObject(fixture('allday-apple.ics'), OPTS);
     assert.deepEqual([allDay.start, allDay.end], [utc('2024-03-15T00:00:00Z'), utc('2024-03-16T00:00:00Z')]);
     const floating = validateCalendarObject(fixture('floating.ics'), OPTS);
-    assert.deepEqual([floating.start, floating.end], [utc('2024-03-20T09:00:00Z'), utc('2024-03-20T10:00:00Z')]);
+    assert.deepEqual(
+      [floating.start, floating.end],
+      [utc('2024-03-20T09:00:00Z'), utc('2024-03-20T10:00:00Z')],
+    );
   });
 
   it('resolves a bare IANA TZID without VTIMEZONE across the DST change', () => {
@@ -90,7 +93,10 @@ describe('validateCalendarObject', () => {
   });
 
   it('rejects a component without UID', () => {
-    rejects(cal('BEGIN:VEVENT', 'DTSTART:20240101T100000Z', 'SUMMARY:x', 'END:VEVENT'), `${C}valid-calendar-data`);
+    rejects(
+      cal('BEGIN:VEVENT', 'DTSTART:20240101T100000Z', 'SUMMARY:x', 'END:VEVENT'),
+      `${C}valid-calendar-data`,
+    );
   });
 
   it('rejects two UIDs', () => {
@@ -109,7 +115,15 @@ describe('validateCalendarObject', () => {
   });
 
   it('rejects mixed component types', () => {
-    const text = cal('BEGIN:VEVENT', 'UID:a', 'DTSTART:20240101T100000Z', 'END:VEVENT', 'BEGIN:VTODO', 'UID:a', 'END:VTODO');
+    const text = cal(
+      'BEGIN:VEVENT',
+      'UID:a',
+      'DTSTART:20240101T100000Z',
+      'END:VEVENT',
+      'BEGIN:VTODO',
+      'UID:a',
+      'END:VTODO',
+    );
     rejects(text, `${C}valid-calendar-object-resource`);
   });
 
@@ -118,17 +132,32 @@ describe('validateCalendarObject', () => {
   });
 
   it('rejects components the calendar does not support', () => {
-    rejects(fixture('journal.ics'), `${C}supported-calendar-component`, { ...OPTS, supportedComponents: ['VEVENT'] });
+    rejects(fixture('journal.ics'), `${C}supported-calendar-component`, {
+      ...OPTS,
+      supportedComponents: ['VEVENT'],
+    });
   });
 
   it('rejects an RRULE whose COUNT exceeds the occurrence limit', () => {
-    const text = cal('BEGIN:VEVENT', 'UID:a', 'DTSTART:20240101T100000Z', 'RRULE:FREQ=DAILY;COUNT=100000', 'END:VEVENT');
+    const text = cal(
+      'BEGIN:VEVENT',
+      'UID:a',
+      'DTSTART:20240101T100000Z',
+      'RRULE:FREQ=DAILY;COUNT=100000',
+      'END:VEVENT',
+    );
     const err = rejects(text, `${C}valid-calendar-object-resource`);
     assert.match(err.message, /100000/);
   });
 
   it('rejects an RRULE whose UNTIL produces too many occurrences, accepts it under the limit', () => {
-    const text = cal('BEGIN:VEVENT', 'UID:a', 'DTSTART:20240101T100000Z', 'RRULE:FREQ=HOURLY;UNTIL=20250101T000000Z', 'END:VEVENT');
+    const text = cal(
+      'BEGIN:VEVENT',
+      'UID:a',
+      'DTSTART:20240101T100000Z',
+      'RRULE:FREQ=HOURLY;UNTIL=20250101T000000Z',
+      'END:VEVENT',
+    );
     // 8784 hourly occurrences in 2024.
     rejects(text, `${C}valid-calendar-object-resource`, { ...OPTS, maxOccurrences: 5000 });
     const info = validateCalendarObject(text, { ...OPTS, maxOccurrences: 9000 });
@@ -146,17 +175,26 @@ describe('normalizeLineEndings', () => {
 describe('describeCalendarItem', () => {
   it('indexes stored items and throws on unparsable ones', () => {
     const d = describeCalendarItem(fixture('google-no-dtend.ics'));
-    assert.deepEqual({ ...d }, {
-      uid: '0s1d2f3g4h5j6k7l8m9n@google.com',
-      component: 'VEVENT',
-      start: utc('2024-03-10T12:00:00Z'),
-      end: utc('2024-03-10T12:00:00Z'),
-    });
+    assert.deepEqual(
+      { ...d },
+      {
+        uid: '0s1d2f3g4h5j6k7l8m9n@google.com',
+        component: 'VEVENT',
+        start: utc('2024-03-10T12:00:00Z'),
+        end: utc('2024-03-10T12:00:00Z'),
+      },
+    );
     assert.throws(() => describeCalendarItem('garbage'));
   });
 
   it('gives an open end when a finite recurrence is too long to iterate', () => {
-    const text = cal('BEGIN:VEVENT', 'UID:a', 'DTSTART:20240101T100000Z', 'RRULE:FREQ=MINUTELY;COUNT=500000', 'END:VEVENT');
+    const text = cal(
+      'BEGIN:VEVENT',
+      'UID:a',
+      'DTSTART:20240101T100000Z',
+      'RRULE:FREQ=MINUTELY;COUNT=500000',
+      'END:VEVENT',
+    );
     const d = describeCalendarItem(text);
     assert.equal(d.start, utc('2024-01-01T10:00:00Z'));
     assert.equal(d.end, Number.MAX_SAFE_INTEGER);
@@ -177,9 +215,7 @@ describe('splitCalendar / exportCalendar', () => {
     'X-WR-CALNAME:Team',
     'X-WR-CALDESC:Team calendar',
     'X-APPLE-CALENDAR-COLOR:#FF0000',
-    ...fixture('berlin-weekly.ics')
-      .split(/\r?\n/)
-      .slice(3, -2),
+    ...fixture('berlin-weekly.ics').split(/\r?\n/).slice(3, -2),
     'BEGIN:VTODO',
     'SUMMARY:No uid todo',
     'END:VTODO',
@@ -213,9 +249,17 @@ describe('splitCalendar / exportCalendar', () => {
   });
 
   it('exports one VCALENDAR with de-duplicated time zones and the collection names', () => {
-    const items = [fixture('berlin-weekly.ics'), fixture('berlin-weekly.ics').replace(/weekly-standup-3f1c/g, 'other'), fixture('journal.ics'), 'broken'];
+    const items = [
+      fixture('berlin-weekly.ics'),
+      fixture('berlin-weekly.ics').replace(/weekly-standup-3f1c/g, 'other'),
+      fixture('journal.ics'),
+      'broken',
+    ];
     const out = exportCalendar(items, { displayname: 'Team', description: 'Shared' });
-    assert.match(out, /^BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:[^\r\n]+\r\nX-WR-CALNAME:Team\r\nX-WR-CALDESC:Shared\r\n/);
+    assert.match(
+      out,
+      /^BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:[^\r\n]+\r\nX-WR-CALNAME:Team\r\nX-WR-CALDESC:Shared\r\n/,
+    );
     assert.equal(out.match(/BEGIN:VTIMEZONE/g)?.length, 1);
     assert.equal(out.match(/BEGIN:VEVENT/g)?.length, 4);
     assert.equal(out.match(/BEGIN:VJOURNAL/g)?.length, 1);
@@ -224,7 +268,12 @@ describe('splitCalendar / exportCalendar', () => {
 
   it('round-trips: export then split gives the same items', () => {
     const original = splitCalendar(upload);
-    const again = splitCalendar(exportCalendar(original.items.map((i) => i.text), { displayname: 'Team' }));
+    const again = splitCalendar(
+      exportCalendar(
+        original.items.map((i) => i.text),
+        { displayname: 'Team' },
+      ),
+    );
     assert.equal(again.name, 'Team');
     assert.deepEqual(
       again.items.map((i) => i.uid),
