@@ -1,0 +1,255 @@
+/**
+ * Serving a data folder that the real Radicale 3.1.8 wrote (../shared/fixtures/radicale-3.1.8), unchanged:
+ * every href, ETag, CTag, sync token and display name Radicale answered must come back identical; a
+ * client's old sync token goes on working; and after Almanac changes the folder, Radicale 3.1.8
+ * serving it lists exactly what Almanac lists.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import { parseXml, NS, type XmlElement } from '../../src/dav/xml.js';
+import { requireTool } from '../helpers/tools.js';
+
+const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
+
+interface Expected {
+  collections: Record<
+    string,
+    { ctag: string; displayname: string; export_content_type: string; items: Record<string, string>; sync_token: string }
+  >;
+  sync: Record<string, { token: string; changed_hrefs_after: string[]; token_after_changes?: string }>;
+  users: Record<string, string>;
+}
+
+function makeWritable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) makeWritable(p);
+    else chmodSync(p, 0o644);
+  }
+}
+
+function copyFixture(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'almanac-fixture-'));
+  cpSync(FIXTURE, dir, { recursive: true });
+  makeWritable(dir);
+  return dir;
+}
+
+const auth = (user: string, pw: string): string => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
+
+function texts(el: XmlElement, ns: string, local: string): string[] {
+  const out: string[] = [];
+  const walk = (e: XmlElement): void => {
+    if (e.ns === ns && e.local === local) out.push(e.text.trim());
+    e.children.forEach(walk);
+  };
+  walk(el);
+  return out;
+}
+
+interface Listed {
+  props: Map<string, Record<string, string>>;
+  status: Map<string, string>;
+}
+
+async function propfind(base: string, path: string, authz: string, depth = '1'): Promise<Listed> {
+  const body =
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">' +
+    '<D:prop><D:getetag/><CS:getctag/><D:sync-token/><D:displayname/></D:prop></D:propfind>';
+  const res = await fetch(base + path, { method: 'PROPFIND', body, headers: { Authorization: authz, Depth: depth } });
+  assert.equal(res.status, 207, `PROPFIND ${path}`);
+  return parseListing(parseXml(await res.text()));
+}
+
+function parseListing(root: XmlElement): Listed {
+  const props = new Map<string, Record<string, string>>();
+  const status = new Map<string, string>();
+  for (const r of root.children.filter((c) => c.ns === NS.D && c.local === 'response')) {
+    const href = texts(r, NS.D, 'href')[0] ?? '';
+    const found: Record<string, string> = {};
+    for (const ps of r.children.filter((c) => c.local === 'propstat')) {
+      const ok = texts(ps, NS.D, 'status')[0]?.includes(' 200 ');
+      const prop = ps.children.find((c) => c.local === 'prop');
+      if (ok && prop) for (const p of prop.children) found[p.local] = p.text.trim();
+    }
+    props.set(href, found);
+    const st = r.children.find((c) => c.ns === NS.D && c.local === 'status');
+    if (st) status.set(href, st.text.trim());
+  }
+  return { props, status };
+}
+
+async function syncCollection(base: string, path: string, authz: string, token: string): Promise<Listed & { token: string }> {
+  const body =
+    '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">' +
+    `<D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`;
+  const res = await fetch(base + path, { method: 'REPORT', body, headers: { Authorization: authz, Depth: '1' } });
+  assert.equal(res.status, 207, `sync-collection ${path}`);
+  const root = parseXml(await res.text());
+  const listed = parseListing(root);
+  const tokenEl = root.children.find((c) => c.ns === NS.D && c.local === 'sync-token');
+  return { ...listed, token: tokenEl?.text.trim() ?? '' };
+}
+
+const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
+const userOf = (path: string): string => path.split('/')[1] ?? '';
+const authFor = (path: string): string => auth(userOf(path), expected.users[userOf(path)] ?? '');
+
+describe('a data folder written by Radicale 3.1.8', () => {
+  let folder: string;
+  let almanac: RunningAlmanac;
+
+  before(async () => {
+    folder = copyFixture();
+    almanac = await startAlmanac({ folder, users: expected.users });
+  });
+  after(async () => {
+    await almanac.stop();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  for (const [path, coll] of Object.entries(expected.collections)) {
+    it(`serves ${path} with Radicale's hrefs, ETags, CTag, sync token and display name`, async () => {
+      const listed = await propfind(almanac.url, path, authFor(path));
+      const self = listed.props.get(path);
+      assert.ok(self, `${path} listed`);
+      assert.equal(self.getctag, coll.ctag);
+      assert.equal(self.getetag, coll.ctag);
+      assert.equal(self['sync-token'], coll.sync_token);
+      assert.equal(self.displayname, coll.displayname);
+      const items = [...listed.props].filter(([href]) => href !== path);
+      assert.deepEqual(Object.fromEntries(items.map(([h, p]) => [h, p.getetag])), coll.items);
+    });
+
+    it(`exports ${path} with the content type Radicale used`, async () => {
+      const res = await fetch(almanac.url + path, { headers: { Authorization: authFor(path) } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), coll.export_content_type);
+      await res.arrayBuffer();
+    });
+  }
+
+  for (const [path, sync] of Object.entries(expected.sync)) {
+    it(`continues a client's sync of ${path} from the token Radicale gave it`, async () => {
+      const r = await syncCollection(almanac.url, path, authFor(path), sync.token);
+      const changed = [...r.props.keys(), ...r.status.keys()].filter((h) => h !== path);
+      assert.deepEqual([...new Set(changed)].sort(), [...sync.changed_hrefs_after].sort());
+      for (const [href, st] of r.status) assert.match(st, / 404 /, `${href} deleted`);
+      const deleted = sync.changed_hrefs_after.filter((h) => !(h in (expected.collections[path]?.items ?? {})));
+      assert.deepEqual([...r.status.keys()].sort(), deleted.sort());
+      assert.equal(r.token, sync.token_after_changes ?? sync.token);
+    });
+  }
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+async function startRadicale(folder: string): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(
+    '/usr/bin/python3',
+    [
+      '-m',
+      'radicale',
+      '--config',
+      '',
+      '--server-hosts',
+      `127.0.0.1:${port}`,
+      '--storage-filesystem-folder',
+      folder,
+      '--auth-type',
+      'htpasswd',
+      '--auth-htpasswd-filename',
+      join(FIXTURE, 'htpasswd'),
+      '--auth-htpasswd-encryption',
+      'plain',
+      '--auth-delay',
+      '0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url + '/', { method: 'OPTIONS' });
+      return { url, proc };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  proc.kill();
+  throw new Error('Radicale did not start');
+}
+
+describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () => {
+  it('lists exactly the hrefs, ETags, CTags and sync tokens that Almanac lists', async (t) => {
+    if (!requireTool(t, '/usr/bin/python3 -m radicale', 'radicale', () => {
+      try {
+        return statSync('/usr/lib/python3/dist-packages/radicale').isDirectory();
+      } catch {
+        return false;
+      }
+    })) {
+      return;
+    }
+    const folder = copyFixture();
+    const almanac = await startAlmanac({ folder, users: expected.users });
+    const a = auth('alice', 'alicepw');
+    const event = (uid: string, summary: string): string =>
+      `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260301T090000Z\r\nDTEND:20260301T100000Z\r\nSUMMARY:${summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+    let res = await fetch(`${almanac.url}/alice/work/new@almanac.ics`, {
+      method: 'PUT',
+      body: event('new-from-almanac', 'Added by Almanac'),
+      headers: { Authorization: a, 'Content-Type': 'text/calendar' },
+    });
+    assert.equal(res.status, 201);
+    const review = await fetch(`${almanac.url}/alice/work/review.ics`, { headers: { Authorization: a } });
+    const reviewText = (await review.text()).replace(/SUMMARY:[^\r\n]*/, 'SUMMARY:Review (moved by Almanac)');
+    res = await fetch(`${almanac.url}/alice/work/review.ics`, {
+      method: 'PUT',
+      body: reviewText,
+      headers: { Authorization: a, 'Content-Type': 'text/calendar' },
+    });
+    assert.equal(res.status, 204);
+    res = await fetch(`${almanac.url}/alice/work/standup.ics`, { method: 'DELETE', headers: { Authorization: a } });
+    assert.ok(res.status === 204 || res.status === 200);
+    res = await fetch(`${almanac.url}/alice/contacts/carol.vcf`, { method: 'DELETE', headers: { Authorization: a } });
+    assert.ok(res.status === 204 || res.status === 200);
+
+    const paths = Object.keys(expected.collections);
+    const ours = new Map<string, Listed>();
+    for (const p of paths) ours.set(p, await propfind(almanac.url, p, authFor(p)));
+    await almanac.stop();
+
+    const radicale = await startRadicale(folder);
+    try {
+      for (const p of paths) {
+        const theirs = await propfind(radicale.url, p, authFor(p));
+        const mine = ours.get(p);
+        assert.ok(mine);
+        const etags = (l: Listed): Record<string, string | undefined> =>
+          Object.fromEntries([...l.props].map(([h, v]) => [h, h === p ? v.getctag : v.getetag]));
+        assert.deepEqual(etags(theirs), etags(mine), `hrefs and ETags of ${p}`);
+        assert.equal(theirs.props.get(p)?.['sync-token'], mine.props.get(p)?.['sync-token'], `sync token of ${p}`);
+      }
+    } finally {
+      radicale.proc.kill();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
