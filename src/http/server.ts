@@ -166,7 +166,9 @@ class ServerCore {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A response already under way cannot be followed by another status line (Node's own check).
+    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
       socket.destroy();
       return;
     }

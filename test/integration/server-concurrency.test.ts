@@ -20,7 +20,7 @@ void test('max_connections = 2: six parallel slow requests all succeed, at most 
 void test('max_connections = 0 is unlimited', async () => {
   const t = await startTestServer({ server: { max_connections: 0 } });
   try {
-    const results = await Promise.all(Array.from({ length: 6 }, () => httpRequest(t.port, '/slow?ms=300')));
+    const results = await Promise.all(Array.from({ length: 6 }, () => httpRequest(t.port, '/slow?ms=800')));
     assert.ok(results.every((r) => r.status === 200));
     assert.equal(t.stats.maxActive, 6);
   } finally {
