@@ -379,8 +379,9 @@ void test('verify reports broken items, duplicate UIDs, bad props and collection
     await mkdir(join(dir, 'sub'));
     await mkdir(colDir(folder, 'alice/bad'));
     await writeFile(join(colDir(folder, 'alice/bad'), '.Radicale.props'), '{"tag": 5');
-    assert.equal(await s.verify((p) => problems.push(p)), false);
-    const all = problems.join('\n');
+    const found: string[] = [];
+    assert.equal(await s.verify((p) => found.push(p)), false);
+    const all = found.join('\n');
     assert.match(all, /UID "A" also used/);
     assert.match(all, /c\.ics: unparsable/);
     assert.match(all, /contains the collection sub/);
