@@ -217,11 +217,14 @@ export class FilesystemStorage implements Storage {
     return info;
   }
 
-  /** A calendar or address book: the only collections that hold items. */
+  /**
+   * A collection that may hold items: calendars, address books and (for plain WebDAV clients) plain
+   * collections below the root; never the root itself nor a subscription.
+   */
   private async requireItemCollection(path: string): Promise<CollectionInfo> {
     const info = await this.requireCollection(path);
-    if (info.tag !== 'VCALENDAR' && info.tag !== 'VADDRESSBOOK') {
-      throw new StorageError('conflict', `collection ${path} is not a calendar or address book`);
+    if (path === '' || info.tag === 'VSUBSCRIBED') {
+      throw new StorageError('conflict', `collection ${path} cannot hold items`);
     }
     return info;
   }
