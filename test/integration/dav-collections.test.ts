@@ -1,0 +1,370 @@
+/**
+ * Collections: MKCOL (plain and extended), MKCALENDAR, PROPPATCH, DELETE, MOVE and COPY of collections.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import {
+  C,
+  CS,
+  D,
+  DavClient,
+  ICAL,
+  mkaddressbook,
+  mkcalendar,
+  parseMultistatus,
+  preconditions,
+  put,
+  vevent,
+  vtodo,
+} from './helpers/dav-client.js';
+import { textContent } from '../../src/dav/xml.js';
+
+let server: RunningAlmanac;
+let c: DavClient;
+
+before(async () => {
+  server = await startAlmanac();
+  c = new DavClient(server.url);
+  await c.propfind('/', [D('current-user-principal')], '0', 'alice');
+});
+after(async () => server.stop());
+
+const XML = { 'Content-Type': 'application/xml; charset=utf-8' };
+
+function mkcolBody(resourcetype: string, props = ''): string {
+  return `<?xml version="1.0" encoding="utf-8"?>
+<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CR="urn:ietf:params:xml:ns:carddav"
+  xmlns:CS="http://calendarserver.org/ns/" xmlns:I="http://apple.com/ns/ical/">
+  <D:set><D:prop><D:resourcetype><D:collection/>${resourcetype}</D:resourcetype>${props}</D:prop></D:set>
+</D:mkcol>`;
+}
+
+function proppatchBody(set: string, remove = ''): string {
+  return `<?xml version="1.0" encoding="utf-8"?>
+<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/">
+  ${set ? `<D:set><D:prop>${set}</D:prop></D:set>` : ''}
+  ${remove ? `<D:remove><D:prop>${remove}</D:prop></D:remove>` : ''}
+</D:propertyupdate>`;
+}
+
+async function resourceTypes(path: string): Promise<string[]> {
+  const r = await c.propfind(path, [D('resourcetype')], '0');
+  assert.equal(r.status, 207, r.text);
+  const p = parseMultistatus(r.text).props.get(path)?.get(D('resourcetype'));
+  return (p?.element.children ?? []).map((k) => `{${k.ns}}${k.local}`).sort();
+}
+
+async function propText(path: string, name: string): Promise<{ status: number; text: string } | undefined> {
+  const r = await c.propfind(path, [name], '0');
+  const p = parseMultistatus(r.text).props.get(path)?.get(name);
+  return p ? { status: p.status, text: textContent(p.element) } : undefined;
+}
+
+function props(path: string): Record<string, string> {
+  const file = join(server.folder, 'collection-root', ...path.split('/').filter(Boolean), '.Radicale.props');
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+}
+
+describe('MKCOL', () => {
+  it('plain MKCOL below the principal needs W, which owner_only does not give there: 403', async () => {
+    const r = await c.request('MKCOL', '/alice/plain/', { user: 'alice' });
+    assert.equal(r.status, 403);
+    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'plain')));
+  });
+
+  it('extended MKCOL creates a calendar with properties', async () => {
+    const body = mkcolBody(
+      '<C:calendar/>',
+      '<D:displayname>Work</D:displayname><I:calendar-color>#ff0000ff</I:calendar-color>' +
+        '<C:calendar-description>Things</C:calendar-description>',
+    );
+    const r = await c.request('MKCOL', '/alice/work/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(await resourceTypes('/alice/work/'), [C('calendar'), D('collection')].sort());
+    assert.equal((await propText('/alice/work/', D('displayname')))?.text, 'Work');
+    assert.equal((await propText('/alice/work/', ICAL('calendar-color')))?.text, '#ff0000ff');
+    assert.equal((await propText('/alice/work/', C('calendar-description')))?.text, 'Things');
+    assert.equal(props('/alice/work/').tag, 'VCALENDAR');
+  });
+
+  it('extended MKCOL creates an address book', async () => {
+    assert.equal((await mkaddressbook(c, '/alice/contacts/')).status, 201);
+    assert.ok(
+      (await resourceTypes('/alice/contacts/')).includes('{urn:ietf:params:xml:ns:carddav}addressbook'),
+    );
+    assert.equal(props('/alice/contacts/').tag, 'VADDRESSBOOK');
+  });
+
+  it('extended MKCOL creates a subscription with its source', async () => {
+    const body = mkcolBody(
+      '<CS:subscribed/>',
+      '<CS:source><D:href>https://example.org/feed.ics</D:href></CS:source>',
+    );
+    const r = await c.request('MKCOL', '/alice/sub/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 201, r.text);
+    assert.ok((await resourceTypes('/alice/sub/')).includes(CS('subscribed')));
+    const src = await c.propfind('/alice/sub/', [CS('source')], '0');
+    assert.match(src.text, /https:\/\/example\.org\/feed\.ics/);
+  });
+
+  it('MKCOL on an existing collection is 405', async () => {
+    const r = await c.request('MKCOL', '/alice/work/', { user: 'alice' });
+    assert.equal(r.status, 405);
+    assert.match(String(r.headers.allow), /PROPFIND/);
+  });
+
+  it('MKCOL without a parent is 409', async () => {
+    const r = await c.request('MKCOL', '/alice/no/such/', { user: 'alice' });
+    assert.equal(r.status, 409);
+    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'no')));
+  });
+
+  it('MKCOL inside a calendar is 403', async () => {
+    const r = await c.request('MKCOL', '/alice/work/sub/', { user: 'alice' });
+    assert.equal(r.status, 403);
+  });
+
+  it('MKCOL with an unknown resourcetype fails with 403 and no collection', async () => {
+    const body = mkcolBody('<X:weird xmlns:X="urn:x"/>');
+    const r = await c.request('MKCOL', '/alice/weird/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 403);
+    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'weird')));
+  });
+
+  it('MKCOL with a protected property fails with 403/424 and creates nothing', async () => {
+    const body = mkcolBody('<C:calendar/>', '<D:getetag>"x"</D:getetag><D:displayname>Z</D:displayname>');
+    const r = await c.request('MKCOL', '/alice/prot/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 403);
+    assert.match(r.text, /getetag/);
+    assert.match(r.text, /424/);
+    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'prot')));
+  });
+
+  it('MKCOL with a non-XML body is 415', async () => {
+    const r = await c.request('MKCOL', '/alice/x415/', {
+      user: 'alice',
+      body: 'hello',
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    assert.equal(r.status, 415);
+  });
+});
+
+describe('MKCALENDAR', () => {
+  it('creates a calendar with props', async () => {
+    const r = await mkcalendar(
+      c,
+      '/alice/home/',
+      'alice',
+      '<D:displayname>Home</D:displayname><C:calendar-description>At home</C:calendar-description>' +
+        '<C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>',
+    );
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await propText('/alice/home/', D('displayname')))?.text, 'Home');
+    assert.equal(props('/alice/home/')['C:supported-calendar-component-set'], 'VTODO');
+    const set = await c.propfind('/alice/home/', [C('supported-calendar-component-set')], '0');
+    const p = parseMultistatus(set.text)
+      .props.get('/alice/home/')
+      ?.get(C('supported-calendar-component-set'));
+    assert.deepEqual(
+      p?.element.children.map((x) => x.attrs.name),
+      ['VTODO'],
+    );
+  });
+
+  it('without a body creates a calendar', async () => {
+    assert.equal((await mkcalendar(c, '/alice/bare/')).status, 201);
+    assert.ok((await resourceTypes('/alice/bare/')).includes(C('calendar')));
+  });
+
+  it('on an existing resource is 403 resource-must-be-null', async () => {
+    const r = await mkcalendar(c, '/alice/home/');
+    assert.equal(r.status, 403);
+    assert.deepEqual(preconditions(r.text), [D('resource-must-be-null')]);
+  });
+
+  it('without a parent is 409', async () => {
+    assert.equal((await mkcalendar(c, '/alice/missing/cal/')).status, 409);
+  });
+
+  it('inside a calendar is 403 calendar-collection-location-ok', async () => {
+    const r = await mkcalendar(c, '/alice/home/inner/');
+    assert.equal(r.status, 403);
+    assert.deepEqual(preconditions(r.text), [C('calendar-collection-location-ok')]);
+  });
+
+  it("in another user's home is 403", async () => {
+    const r = await mkcalendar(c, '/alice/bobs/', 'bob');
+    assert.equal(r.status, 403);
+    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'bobs')));
+  });
+});
+
+describe('PROPPATCH', () => {
+  it('displayname, color and description round-trip', async () => {
+    const body = proppatchBody(
+      '<D:displayname>Renamed ✓</D:displayname><I:calendar-color>#00ff00</I:calendar-color>' +
+        '<C:calendar-description>Desc &amp; more</C:calendar-description>',
+    );
+    const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 207, r.text);
+    const ms = parseMultistatus(r.text);
+    for (const n of [D('displayname'), ICAL('calendar-color'), C('calendar-description')]) {
+      assert.equal(ms.props.get('/alice/home/')?.get(n)?.status, 200, n);
+    }
+    assert.equal((await propText('/alice/home/', D('displayname')))?.text, 'Renamed ✓');
+    assert.equal((await propText('/alice/home/', ICAL('calendar-color')))?.text, '#00ff00');
+    assert.equal((await propText('/alice/home/', C('calendar-description')))?.text, 'Desc & more');
+    assert.equal(props('/alice/home/')['ICAL:calendar-color'], '#00ff00');
+  });
+
+  it('remove deletes a property', async () => {
+    const r = await c.request('PROPPATCH', '/alice/home/', {
+      user: 'alice',
+      body: proppatchBody('', '<I:calendar-color/>'),
+      headers: XML,
+    });
+    assert.equal(r.status, 207);
+    assert.equal((await propText('/alice/home/', ICAL('calendar-color')))?.status, 404);
+    assert.equal(props('/alice/home/')['ICAL:calendar-color'], undefined);
+  });
+
+  it('dead properties in unknown namespaces are stored and returned', async () => {
+    const body = `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:example:x"><D:set><D:prop><X:flavour>mint</X:flavour></D:prop></D:set></D:propertyupdate>`;
+    const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 207);
+    assert.equal((await propText('/alice/home/', '{urn:example:x}flavour'))?.text, 'mint');
+  });
+
+  it('is atomic: a protected property fails with 403 and the rest with 424, nothing changes', async () => {
+    const before = props('/alice/home/');
+    const body = proppatchBody('<D:displayname>Nope</D:displayname><D:getetag>"abc"</D:getetag>');
+    const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 207);
+    const ms = parseMultistatus(r.text).props.get('/alice/home/');
+    assert.equal(ms?.get(D('getetag'))?.status, 403);
+    assert.equal(ms?.get(D('displayname'))?.status, 424);
+    assert.deepEqual(props('/alice/home/'), before);
+  });
+
+  it('on a missing collection is 404', async () => {
+    const r = await c.request('PROPPATCH', '/alice/nothing/', {
+      user: 'alice',
+      body: proppatchBody('<D:displayname>x</D:displayname>'),
+      headers: XML,
+    });
+    assert.equal(r.status, 404);
+  });
+
+  it('by another user is 403', async () => {
+    const r = await c.request('PROPPATCH', '/alice/home/', {
+      user: 'bob',
+      body: proppatchBody('<D:displayname>bob was here</D:displayname>'),
+      headers: XML,
+    });
+    assert.equal(r.status, 403);
+    assert.notEqual((await propText('/alice/home/', D('displayname')))?.text, 'bob was here');
+  });
+
+  it('without a body is 400', async () => {
+    const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice' });
+    assert.equal(r.status, 400);
+  });
+
+  it('changes the collection sync-token', async () => {
+    const t1 = (await propText('/alice/home/', D('sync-token')))?.text;
+    await c.request('PROPPATCH', '/alice/home/', {
+      user: 'alice',
+      body: proppatchBody('<D:displayname>Again</D:displayname>'),
+      headers: XML,
+    });
+    assert.equal((await put(c, '/alice/home/t.ics', vtodo('t-sync'))).status, 201);
+    const t2 = (await propText('/alice/home/', D('sync-token')))?.text;
+    assert.notEqual(t1, t2);
+  });
+});
+
+describe('DELETE, MOVE and COPY of collections', () => {
+  it('DELETE removes a calendar with its items', async () => {
+    assert.equal((await mkcalendar(c, '/alice/gone/')).status, 201);
+    assert.equal((await put(c, '/alice/gone/a.ics', vevent('gone-a'))).status, 201);
+    const r = await c.request('DELETE', '/alice/gone/', { user: 'alice' });
+    assert.equal(r.status, 204);
+    assert.equal((await c.propfind('/alice/gone/', [D('getetag')], '0')).status, 404);
+    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'gone')));
+  });
+
+  it('DELETE of a missing collection is 404', async () => {
+    assert.equal((await c.request('DELETE', '/alice/gone/', { user: 'alice' })).status, 404);
+  });
+
+  it('DELETE of the root is refused', async () => {
+    const r = await c.request('DELETE', '/', { user: 'alice' });
+    assert.ok(r.status === 403 || r.status === 405, String(r.status));
+    assert.ok(existsSync(join(server.folder, 'collection-root', 'alice')));
+  });
+
+  it('MOVE renames a calendar keeping its items and props', async () => {
+    assert.equal(
+      (await mkcalendar(c, '/alice/old/', 'alice', '<D:displayname>Old</D:displayname>')).status,
+      201,
+    );
+    assert.equal((await put(c, '/alice/old/a.ics', vevent('old-a'))).status, 201);
+    const r = await c.request('MOVE', '/alice/old/', {
+      user: 'alice',
+      headers: { Destination: `${server.url}/alice/new/` },
+    });
+    assert.equal(r.status, 201);
+    assert.equal((await c.request('GET', '/alice/old/a.ics', { user: 'alice' })).status, 404);
+    const g = await c.request('GET', '/alice/new/a.ics', { user: 'alice' });
+    assert.equal(g.status, 200);
+    assert.match(g.text, /UID:old-a/);
+    assert.equal((await propText('/alice/new/', D('displayname')))?.text, 'Old');
+  });
+
+  it('MOVE onto an existing collection with Overwrite F is 412', async () => {
+    const r = await c.request('MOVE', '/alice/new/', {
+      user: 'alice',
+      headers: { Destination: '/alice/home/', Overwrite: 'F' },
+    });
+    assert.equal(r.status, 412);
+    assert.equal((await c.request('GET', '/alice/new/a.ics', { user: 'alice' })).status, 200);
+  });
+
+  it('MOVE into itself is refused', async () => {
+    const r = await c.request('MOVE', '/alice/new/', {
+      user: 'alice',
+      headers: { Destination: '/alice/new/x/' },
+    });
+    assert.ok(r.status === 403 || r.status === 409, String(r.status));
+  });
+
+  it('COPY duplicates a calendar', async () => {
+    const r = await c.request('COPY', '/alice/new/', {
+      user: 'alice',
+      headers: { Destination: '/alice/copy/' },
+    });
+    assert.equal(r.status, 201);
+    assert.equal((await c.request('GET', '/alice/new/a.ics', { user: 'alice' })).status, 200);
+    const g = await c.request('GET', '/alice/copy/a.ics', { user: 'alice' });
+    assert.equal(g.status, 200);
+    assert.match(g.text, /UID:old-a/);
+  });
+
+  it('MOVE without a Destination is 400', async () => {
+    assert.equal((await c.request('MOVE', '/alice/copy/', { user: 'alice' })).status, 400);
+  });
+
+  it("MOVE to another user's home is 403 for a user without rights there", async () => {
+    await c.propfind('/', [D('current-user-principal')], '0', 'bob');
+    const r = await c.request('MOVE', '/alice/copy/', {
+      user: 'alice',
+      headers: { Destination: '/bob/stolen/' },
+    });
+    assert.equal(r.status, 403);
+    assert.equal((await c.request('GET', '/alice/copy/a.ics', { user: 'alice' })).status, 200);
+  });
+});
