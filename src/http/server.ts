@@ -280,7 +280,13 @@ class ServerCore {
       acquired();
       return;
     }
-    slot.release = acquired;
+    let released = false;
+    slot.release = (): void => {
+      if (released) return;
+      released = true;
+      acquired();
+    };
+    ctx.releaseSlot = slot.release;
     state.phase = 'handling';
     if (expectContinue) res.writeContinue();
     try {

@@ -747,16 +747,16 @@ export class FilesystemStorage implements Storage {
     return (await this.syncState(path, undefined)).token;
   }
 
-  async sync(path: string, oldToken: string): Promise<SyncResult> {
+  async sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
     const oldName = oldToken === '' ? '' : tokenName(oldToken);
-    return this.syncState(path, oldName);
+    return this.syncState(path, oldName, limit);
   }
 
   /**
    * Computes the current token as Radicale does (history etag of every current item in listing
    * order, then of every deleted item with history), saves its state, and diffs against `oldName`.
    */
-  private async syncState(path: string, oldName: string | undefined): Promise<SyncResult> {
+  private async syncState(path: string, oldName: string | undefined, limit?: number): Promise<SyncResult> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       const releaseHistory = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
       const releaseGlobal = await this.global.shared();
@@ -774,8 +774,24 @@ export class FilesystemStorage implements Storage {
         if (oldName === name) return { token, changed: [], deleted: [] };
         const old = oldName ? await history.loadState(oldName) : undefined;
         await history.saveState(name, state, list.files);
-        if (old === undefined) return { token, changed: list.items.map((m) => m.href), deleted: [] };
-        return { token, ...diffStates(old, state, list.byHref) };
+        const diff =
+          old === undefined ? { changed: list.items.map((m) => m.href), deleted: [] } : diffStates(old, state, list.byHref);
+        if (limit === undefined || diff.changed.length + diff.deleted.length <= limit) return { token, ...diff };
+        // Paging (RFC 6578 §3.6): a token for the old state with only the first `limit` changes applied,
+        // saved like any other, so the next request continues from it.
+        const changed = diff.changed.slice(0, limit);
+        const deleted = diff.deleted.slice(0, Math.max(0, limit - changed.length));
+        const partial = new Map(old ?? []);
+        for (const href of [...changed, ...deleted]) {
+          const he = state.get(href);
+          if (he === undefined) partial.delete(href);
+          else partial.set(href, he);
+        }
+        const ph = createHash('sha256');
+        for (const [href, he] of partial) ph.update(`${href}/${he}`, 'utf8');
+        const partialName = ph.digest('hex');
+        await history.saveState(partialName, partial, list.files);
+        return { token: TOKEN_PREFIX + partialName, changed, deleted, truncated: true };
       } finally {
         releaseGlobal();
         releaseHistory();
