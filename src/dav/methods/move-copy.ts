@@ -9,7 +9,7 @@ import { checkConditionalHeaders, overwriteHeader } from '../request-body.js';
 import { changeContext } from '../change-context.js';
 import { hrefToSegments, hrefOf, itemHref } from '../href.js';
 import { NS, clark } from '../xml.js';
-import type { ItemMeta } from '../../storage/types.js';
+import type { ChangeContext, CollectionInfo, ItemMeta } from '../../storage/types.js';
 
 /** Decoded destination segments; 502 when it points at another server. */
 export function destination(req: DavRequest): string[] {
@@ -36,7 +36,8 @@ async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> 
   const src = await resolve(req.storage, req.segments);
   if (src.kind === 'missing') throw notFound();
   const destSegments = destination(req);
-  if (destSegments.join('/') === req.segments.join('/')) throw forbidden('Source and destination are the same');
+  if (destSegments.join('/') === req.segments.join('/'))
+    throw forbidden('Source and destination are the same');
   const dst = await resolve(req.storage, destSegments);
   if (isMove ? !req.access.canWrite(src) : !req.access.canRead(src)) throw new DavError(403, 'Access denied');
   if (!req.access.canWrite(dst)) throw new DavError(403, 'Access denied');
@@ -44,20 +45,56 @@ async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> 
   const toPath = hrefOf(req.prefix, destSegments, src.kind === 'collection');
   const ctx = changeContext(req, toPath);
   if (src.kind === 'collection') {
-    if (dst.kind !== 'missing' && !overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
-    if (dst.kind === 'item') throw conflict('Destination is an item');
+    if (dst.kind !== 'missing' && !overwrite)
+      throw preconditionFailed('Destination exists and Overwrite is F');
+    if (dst.kind === 'item') {
+      if (dst.collection.tag !== '')
+        throw forbidden('Collections cannot be put inside a calendar or address book');
+      // RFC 4918 §9.8.4/§9.9.3: with Overwrite T the destination is deleted first.
+      await deleteDestination(req, dst, ctx);
+      const r = await transferCollection(req, src, destSegments, overwrite, isMove);
+      return { ...r, status: 204 };
+    }
     const dstParent = dst.kind === 'missing' ? dst.parent : undefined;
     if (dst.kind === 'missing' && !dstParent) throw conflict('The destination parent does not exist');
-    if (dstParent && dstParent.tag !== '') throw forbidden('Collections cannot be put inside a calendar or address book');
-    if (destSegments.join('/').startsWith(`${src.path}/`)) throw forbidden('Cannot move a collection into itself');
-    const from = src.path;
-    const to = destSegments.join('/');
-    const { created } = isMove
-      ? await req.storage.moveCollection(from, to, overwrite, ctx)
-      : await req.storage.copyCollection(from, to, overwrite, ctx);
-    return { status: created ? 201 : 204, headers: {} };
+    if (dstParent && dstParent.tag !== '')
+      throw forbidden('Collections cannot be put inside a calendar or address book');
+    return transferCollection(req, src, destSegments, overwrite, isMove);
   }
   return transferItem(req, src, dst, destSegments, overwrite, isMove);
+}
+
+async function transferCollection(
+  req: DavRequest,
+  src: Resource & { kind: 'collection' },
+  destSegments: string[],
+  overwrite: boolean,
+  isMove: boolean,
+): Promise<DavResponse> {
+  if (destSegments.join('/').startsWith(`${src.path}/`))
+    throw forbidden('Cannot move a collection into itself');
+  const ctx = changeContext(req, hrefOf(req.prefix, destSegments, true));
+  const from = src.path;
+  const to = destSegments.join('/');
+  const { created } = isMove
+    ? await req.storage.moveCollection(from, to, overwrite, ctx)
+    : await req.storage.copyCollection(from, to, overwrite, ctx);
+  return { status: created ? 201 : 204, headers: {} };
+}
+
+/** Removes an existing destination of another type (item vs collection) before an overwrite. */
+async function deleteDestination(req: DavRequest, dst: Resource, ctx: ChangeContext): Promise<void> {
+  if (dst.kind === 'item') {
+    await req.storage.deleteItem(
+      dst.path,
+      dst.href,
+      (existing) => checkConditionalHeaders(req, existing?.etag),
+      ctx,
+    );
+  } else if (dst.kind === 'collection') {
+    if (!req.access.mayDeleteCollection(dst.path)) throw forbidden('Deleting the destination is not allowed');
+    await req.storage.deleteCollection(dst.path, ctx);
+  }
 }
 
 async function transferItem(
@@ -68,13 +105,21 @@ async function transferItem(
   overwrite: boolean,
   isMove: boolean,
 ): Promise<DavResponse> {
+  let replaced = false;
   if (dst.kind === 'collection') {
     if (!overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
-    throw conflict('Cannot replace a collection with an item');
+    await deleteDestination(req, dst, changeContext(req, hrefOf(req.prefix, destSegments, false)));
+    replaced = true;
   }
-  const parent = dst.kind === 'item' ? dst.collection : dst.parent;
+  const parent =
+    dst.kind === 'item'
+      ? dst.collection
+      : dst.kind === 'missing'
+        ? dst.parent
+        : await parentOf(req, destSegments);
   if (!parent) throw conflict('The destination collection does not exist');
-  if (parent.tag !== src.collection.tag) throw forbidden('Items can only move between collections of the same type');
+  if (parent.tag !== src.collection.tag)
+    throw forbidden('Items can only move between collections of the same type');
   const toPath = destSegments.slice(0, -1).join('/');
   const toHref = destSegments[destSegments.length - 1] ?? '';
   const maxSize = req.config.server.max_resource_size;
@@ -84,8 +129,11 @@ async function transferItem(
   if (src.meta.uid && toPath !== src.path) {
     const other = await req.storage.findByUid(toPath, src.meta.uid);
     if (other && other.href !== toHref) {
-      const pre = parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
-      throw conflict('The UID is already used in the destination', pre, [itemHref(req.prefix, toPath, other.href)]);
+      const pre =
+        parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
+      throw conflict('The UID is already used in the destination', pre, [
+        itemHref(req.prefix, toPath, other.href),
+      ]);
     }
   }
   const check = (existing: ItemMeta | undefined): void => {
@@ -98,5 +146,9 @@ async function transferItem(
   const { created } = isMove
     ? await req.storage.moveItem(from, to, check, ctx)
     : await req.storage.copyItem(from, to, check, ctx);
-  return { status: created ? 201 : 204, headers: {} };
+  return { status: created && !replaced ? 201 : 204, headers: {} };
+}
+
+async function parentOf(req: DavRequest, segments: string[]): Promise<CollectionInfo | undefined> {
+  return req.storage.getCollection(segments.slice(0, -1).join('/'));
 }
