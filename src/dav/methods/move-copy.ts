@@ -45,6 +45,8 @@ async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> 
   const toPath = hrefOf(req.prefix, destSegments, src.kind === 'collection');
   const ctx = changeContext(req, toPath);
   if (src.kind === 'collection') {
+    if (destSegments.join('/').startsWith(`${src.path}/`))
+      throw forbidden('Cannot move a collection into itself');
     if (dst.kind !== 'missing' && !overwrite)
       throw preconditionFailed('Destination exists and Overwrite is F');
     if (dst.kind === 'item') {
@@ -71,8 +73,6 @@ async function transferCollection(
   overwrite: boolean,
   isMove: boolean,
 ): Promise<DavResponse> {
-  if (destSegments.join('/').startsWith(`${src.path}/`))
-    throw forbidden('Cannot move a collection into itself');
   const ctx = changeContext(req, hrefOf(req.prefix, destSegments, true));
   const from = src.path;
   const to = destSegments.join('/');
