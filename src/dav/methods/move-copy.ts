@@ -105,6 +105,8 @@ async function transferItem(
   overwrite: boolean,
   isMove: boolean,
 ): Promise<DavResponse> {
+  // RFC 4918 §10.4: If-Match / If-None-Match of a MOVE or COPY are about the source (the request URI).
+  checkConditionalHeaders(req, src.meta.etag);
   let replaced = false;
   if (dst.kind === 'collection') {
     if (!overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
@@ -126,7 +128,8 @@ async function transferItem(
   if (parent.tag !== '' && src.meta.size > maxSize) {
     throw new DavError(413, 'Item larger than max_resource_size', clark(NS.C, 'max-resource-size'));
   }
-  if (src.meta.uid && toPath !== src.path) {
+  // A MOVE within one collection keeps the UID unique; a COPY there would duplicate it.
+  if (src.meta.uid && (toPath !== src.path || !isMove)) {
     const other = await req.storage.findByUid(toPath, src.meta.uid);
     if (other && other.href !== toHref) {
       const pre =
@@ -138,7 +141,6 @@ async function transferItem(
   }
   const check = (existing: ItemMeta | undefined): void => {
     if (existing && !overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
-    if (existing) checkConditionalHeaders(req, existing.etag);
   };
   const from = { path: src.path, href: src.href };
   const to = { path: toPath, href: toHref };

@@ -1,0 +1,451 @@
+/**
+ * Items: PUT/GET/HEAD/DELETE/MOVE/COPY with ETags and preconditions, UID rules, sizes, whole-collection
+ * upload and export, vCard versions and time zones.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import {
+  C,
+  CR,
+  D,
+  DavClient,
+  mkaddressbook,
+  mkcalendar,
+  parseMultistatus,
+  preconditions,
+  put,
+  vcard,
+  vevent,
+} from './helpers/dav-client.js';
+
+let server: RunningAlmanac;
+let c: DavClient;
+
+before(async () => {
+  server = await startAlmanac({ config: { server: { max_resource_size: '4000' } } });
+  c = new DavClient(server.url);
+  assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
+  assert.equal((await mkcalendar(c, '/alice/other/')).status, 201);
+  assert.equal((await mkcalendar(c, '/alice/third/')).status, 201);
+  assert.equal((await mkaddressbook(c, '/alice/book/')).status, 201);
+});
+after(async () => server.stop());
+
+const get = (
+  path: string,
+  headers: Record<string, string> = {},
+  user = 'alice',
+): ReturnType<DavClient['request']> => c.request('GET', path, { user, headers });
+
+function files(path: string): string[] {
+  return readdirSync(join(server.folder, 'collection-root', ...path.split('/').filter(Boolean)))
+    .filter((n) => !n.startsWith('.Radicale'))
+    .sort();
+}
+
+describe('PUT, GET, HEAD', () => {
+  let etag = '';
+
+  it('PUT creates an item: 201 with an ETag', async () => {
+    const r = await put(c, '/alice/cal/a.ics', vevent('a'));
+    assert.equal(r.status, 201);
+    etag = String(r.headers.etag);
+    assert.match(etag, /^"[0-9a-f]+"$/);
+  });
+
+  it('GET returns the stored text byte for byte with the same ETag and a content type', async () => {
+    const r = await get('/alice/cal/a.ics');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, vevent('a'));
+    assert.equal(r.headers.etag, etag);
+    assert.match(String(r.headers['content-type']), /^text\/calendar/);
+    assert.match(String(r.headers['content-type']), /component=VEVENT/i);
+    assert.ok(r.headers['last-modified']);
+  });
+
+  it('LF line endings are normalised to CRLF with a final line break', async () => {
+    const lf = vevent('lf').replace(/\r\n/g, '\n').trimEnd();
+    assert.equal((await put(c, '/alice/cal/lf.ics', lf)).status, 201);
+    const r = await get('/alice/cal/lf.ics');
+    assert.equal(r.text, `${lf.replace(/\n/g, '\r\n')}\r\n`);
+  });
+
+  it('HEAD has the headers of GET and no body', async () => {
+    const r = await c.request('HEAD', '/alice/cal/a.ics', { user: 'alice' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.etag, etag);
+    assert.equal(r.body.length, 0);
+    assert.equal(r.headers['content-length'], String(Buffer.byteLength(vevent('a'))));
+  });
+
+  it('PUT over an existing item is 204 with a new ETag', async () => {
+    const r = await put(c, '/alice/cal/a.ics', vevent('a', { summary: 'Changed' }));
+    assert.equal(r.status, 204);
+    assert.notEqual(r.headers.etag, etag);
+    etag = String(r.headers.etag);
+    assert.match((await get('/alice/cal/a.ics')).text, /SUMMARY:Changed/);
+  });
+
+  it('GET of a missing item is 404', async () => {
+    assert.equal((await get('/alice/cal/none.ics')).status, 404);
+  });
+
+  it('GET of a plain collection is 403', async () => {
+    assert.equal((await get('/alice/')).status, 403);
+  });
+
+  it('conditional GET: If-None-Match with the ETag is 304, with another is 200', async () => {
+    const r = await get('/alice/cal/a.ics', { 'If-None-Match': etag });
+    assert.equal(r.status, 304);
+    assert.equal(r.body.length, 0);
+    assert.equal(r.headers.etag, etag);
+    assert.equal((await get('/alice/cal/a.ics', { 'If-None-Match': '"other"' })).status, 200);
+  });
+
+  it('conditional GET: If-Modified-Since in the future is 304, in the past 200', async () => {
+    const future = new Date(Date.now() + 86_400_000).toUTCString();
+    assert.equal((await get('/alice/cal/a.ics', { 'If-Modified-Since': future })).status, 304);
+    const past = new Date('2000-01-01T00:00:00Z').toUTCString();
+    assert.equal((await get('/alice/cal/a.ics', { 'If-Modified-Since': past })).status, 200);
+  });
+});
+
+describe('preconditions on PUT and DELETE', () => {
+  it('If-None-Match: * on an existing item is 412 and nothing changes', async () => {
+    const before = (await get('/alice/cal/a.ics')).text;
+    const r = await put(c, '/alice/cal/a.ics', vevent('a', { summary: 'X' }), 'alice', {
+      'If-None-Match': '*',
+    });
+    assert.equal(r.status, 412);
+    assert.equal((await get('/alice/cal/a.ics')).text, before);
+  });
+
+  it('If-None-Match: * on a new item creates it', async () => {
+    const r = await put(c, '/alice/cal/new.ics', vevent('new'), 'alice', { 'If-None-Match': '*' });
+    assert.equal(r.status, 201);
+  });
+
+  it('If-Match with a wrong ETag is 412, with the right one 204', async () => {
+    const current = String((await get('/alice/cal/new.ics')).headers.etag);
+    const bad = await put(c, '/alice/cal/new.ics', vevent('new', { summary: 'Y' }), 'alice', {
+      'If-Match': '"wrong"',
+    });
+    assert.equal(bad.status, 412);
+    const good = await put(c, '/alice/cal/new.ics', vevent('new', { summary: 'Y' }), 'alice', {
+      'If-Match': current,
+    });
+    assert.equal(good.status, 204);
+  });
+
+  it('If-Match on a missing item is 412 and creates nothing', async () => {
+    const r = await put(c, '/alice/cal/nope.ics', vevent('nope'), 'alice', { 'If-Match': '*' });
+    assert.equal(r.status, 412);
+    assert.equal((await get('/alice/cal/nope.ics')).status, 404);
+  });
+
+  it('DELETE with a wrong If-Match is 412, with the right one deletes', async () => {
+    assert.equal((await put(c, '/alice/cal/del.ics', vevent('del'))).status, 201);
+    const etag = String((await get('/alice/cal/del.ics')).headers.etag);
+    assert.equal(
+      (await c.request('DELETE', '/alice/cal/del.ics', { user: 'alice', headers: { 'If-Match': '"x"' } }))
+        .status,
+      412,
+    );
+    assert.equal((await get('/alice/cal/del.ics')).status, 200);
+    const r = await c.request('DELETE', '/alice/cal/del.ics', {
+      user: 'alice',
+      headers: { 'If-Match': etag },
+    });
+    assert.equal(r.status, 204);
+    assert.equal((await get('/alice/cal/del.ics')).status, 404);
+    assert.equal((await c.request('DELETE', '/alice/cal/del.ics', { user: 'alice' })).status, 404);
+  });
+});
+
+describe('UID rules', () => {
+  it('the same UID under another name is 409 no-uid-conflict naming the existing href', async () => {
+    const r = await put(c, '/alice/cal/dup.ics', vevent('a'));
+    assert.equal(r.status, 409);
+    assert.deepEqual(preconditions(r.text), [C('no-uid-conflict')]);
+    assert.match(r.text, /<D:href>\/alice\/cal\/a\.ics<\/D:href>/);
+    assert.equal((await get('/alice/cal/dup.ics')).status, 404);
+  });
+
+  it('changing the UID of an existing item is 409', async () => {
+    const r = await put(c, '/alice/cal/a.ics', vevent('a-renamed'));
+    assert.equal(r.status, 409);
+    assert.deepEqual(preconditions(r.text), [C('no-uid-conflict')]);
+    assert.match((await get('/alice/cal/a.ics')).text, /UID:a\r\n/);
+  });
+
+  it('an address book has its own no-uid-conflict', async () => {
+    assert.equal((await put(c, '/alice/book/x.vcf', vcard('card-x', 'X Y'))).status, 201);
+    const r = await put(c, '/alice/book/y.vcf', vcard('card-x', 'Other'));
+    assert.equal(r.status, 409);
+    assert.deepEqual(preconditions(r.text), [CR('no-uid-conflict')]);
+  });
+});
+
+describe('MOVE and COPY of items', () => {
+  it('MOVE to another calendar: 201, gone from source, present at target', async () => {
+    assert.equal((await put(c, '/alice/cal/m.ics', vevent('m'))).status, 201);
+    const r = await c.request('MOVE', '/alice/cal/m.ics', {
+      user: 'alice',
+      headers: { Destination: `${server.url}/alice/other/m2.ics` },
+    });
+    assert.equal(r.status, 201);
+    assert.equal((await get('/alice/cal/m.ics')).status, 404);
+    assert.match((await get('/alice/other/m2.ics')).text, /UID:m\r\n/);
+  });
+
+  it('COPY to the source calendar under another name conflicts on the UID', async () => {
+    const r = await c.request('COPY', '/alice/other/m2.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/other/m3.ics' },
+    });
+    assert.equal(r.status, 409);
+  });
+
+  it('COPY to another calendar keeps the source', async () => {
+    const r = await c.request('COPY', '/alice/other/m2.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/cal/m.ics' },
+    });
+    assert.equal(r.status, 201);
+    assert.equal((await get('/alice/other/m2.ics')).status, 200);
+    assert.equal((await get('/alice/cal/m.ics')).status, 200);
+  });
+
+  it('MOVE onto an existing item with Overwrite F is 412', async () => {
+    const r = await c.request('MOVE', '/alice/cal/m.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/cal/a.ics', Overwrite: 'F' },
+    });
+    assert.equal(r.status, 412);
+    assert.equal((await get('/alice/cal/m.ics')).status, 200);
+  });
+
+  it('MOVE into a calendar where the UID is used elsewhere is 409 naming the item', async () => {
+    const r = await c.request('MOVE', '/alice/cal/m.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/other/zz.ics' },
+    });
+    assert.equal(r.status, 409);
+    assert.deepEqual(preconditions(r.text), [C('no-uid-conflict')]);
+    assert.match(r.text, /\/alice\/other\/m2\.ics/);
+  });
+
+  it('MOVE with a Destination on another host is 502', async () => {
+    const r = await c.request('MOVE', '/alice/cal/m.ics', {
+      user: 'alice',
+      headers: { Destination: 'http://elsewhere.example:9/alice/other/x.ics' },
+    });
+    assert.equal(r.status, 502);
+    assert.equal((await get('/alice/cal/m.ics')).status, 200);
+  });
+
+  it('MOVE with If-Match checks the source ETag', async () => {
+    const etag = String((await get('/alice/cal/m.ics')).headers.etag);
+    const bad = await c.request('MOVE', '/alice/cal/m.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/cal/m-moved.ics', 'If-Match': '"nope"' },
+    });
+    assert.equal(bad.status, 412);
+    assert.equal((await get('/alice/cal/m.ics')).status, 200);
+    const good = await c.request('MOVE', '/alice/cal/m.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/cal/m-moved.ics', 'If-Match': etag },
+    });
+    assert.equal(good.status, 201);
+    assert.equal((await get('/alice/cal/m-moved.ics')).status, 200);
+  });
+
+  it('COPY with If-None-Match matching the source ETag is 412', async () => {
+    const etag = String((await get('/alice/cal/m-moved.ics')).headers.etag);
+    const r = await c.request('COPY', '/alice/cal/m-moved.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/third/m.ics', 'If-None-Match': etag },
+    });
+    assert.equal(r.status, 412);
+    assert.equal((await get('/alice/third/m.ics')).status, 404);
+  });
+
+  it('MOVE onto an existing item replaces it (Overwrite defaults to T): 204', async () => {
+    assert.equal((await put(c, '/alice/third/o.ics', vevent('o'))).status, 201);
+    const r = await c.request('COPY', '/alice/cal/m-moved.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/third/o.ics' },
+    });
+    assert.equal(r.status, 204);
+    assert.match((await get('/alice/third/o.ics')).text, /UID:m\r\n/);
+  });
+
+  it('MOVE an event into an address book is 403', async () => {
+    const r = await c.request('MOVE', '/alice/cal/m-moved.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/book/m.ics' },
+    });
+    assert.equal(r.status, 403);
+  });
+
+  it('MOVE into a missing collection is 409', async () => {
+    const r = await c.request('MOVE', '/alice/cal/m-moved.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/nope/m.ics' },
+    });
+    assert.equal(r.status, 409);
+  });
+});
+
+describe('sizes and strict preconditions', () => {
+  it('an item larger than max_resource_size is 413 with C:max-resource-size', async () => {
+    const big = vevent('big', { extra: `DESCRIPTION:${'x'.repeat(70)}\n`.repeat(80).trimEnd() });
+    const r = await put(c, '/alice/cal/big.ics', big);
+    assert.equal(r.status, 413);
+    assert.deepEqual(preconditions(r.text), [C('max-resource-size')]);
+    assert.equal((await get('/alice/cal/big.ics')).status, 404);
+  });
+
+  it('max-resource-size is advertised on a calendar', async () => {
+    const r = await c.propfind('/alice/cal/', [C('max-resource-size')], '0');
+    const p = parseMultistatus(r.text).props.get('/alice/cal/')?.get(C('max-resource-size'));
+    assert.equal(p?.status, 200);
+  });
+
+  it('strict_preconditions requires If-Match to replace an item', async () => {
+    const s = await startAlmanac({ config: { storage: { strict_preconditions: 'True' } } });
+    try {
+      const sc = new DavClient(s.url);
+      assert.equal((await mkcalendar(sc, '/alice/cal/')).status, 201);
+      assert.equal((await put(sc, '/alice/cal/a.ics', vevent('a'))).status, 201);
+      assert.equal((await put(sc, '/alice/cal/a.ics', vevent('a', { summary: 'B' }))).status, 412);
+      const etag = String((await sc.request('GET', '/alice/cal/a.ics', { user: 'alice' })).headers.etag);
+      assert.equal(
+        (await put(sc, '/alice/cal/a.ics', vevent('a', { summary: 'B' }), 'alice', { 'If-Match': etag }))
+          .status,
+        204,
+      );
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('whole-collection PUT and export', () => {
+  const multi = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//t//EN',
+    'X-WR-CALNAME:Uploaded',
+    'BEGIN:VEVENT',
+    'UID:one',
+    'DTSTAMP:20240101T000000Z',
+    'DTSTART:20240201T100000Z',
+    'SUMMARY:One',
+    'END:VEVENT',
+    'BEGIN:VEVENT',
+    'UID:two',
+    'DTSTAMP:20240101T000000Z',
+    'DTSTART:20240202T100000Z',
+    'SUMMARY:Two',
+    'END:VEVENT',
+    'BEGIN:VTODO',
+    'UID:three',
+    'DTSTAMP:20240101T000000Z',
+    'SUMMARY:Three',
+    'END:VTODO',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
+
+  it('a VCALENDAR with several components becomes one item per UID named <UID>.ics', async () => {
+    const r = await put(c, '/alice/upload/', multi);
+    assert.equal(r.status, 201);
+    assert.deepEqual(files('/alice/upload/'), ['one.ics', 'three.ics', 'two.ics']);
+    const one = await get('/alice/upload/one.ics');
+    assert.match(one.text, /UID:one/);
+    assert.doesNotMatch(one.text, /UID:two/);
+    const p = await c.propfind('/alice/upload/', [D('displayname')], '0');
+    assert.match(p.text, /Uploaded/);
+  });
+
+  it('GET of the calendar exports everything with a Content-Disposition', async () => {
+    const r = await get('/alice/upload/');
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/calendar/);
+    assert.match(String(r.headers['content-disposition']), /^attachment; filename\*=utf-8''Uploaded\.ics$/);
+    assert.equal(r.text.match(/BEGIN:VCALENDAR/g)?.length, 1);
+    for (const uid of ['one', 'two', 'three']) assert.match(r.text, new RegExp(`UID:${uid}\\r\\n`));
+  });
+
+  it('several vCards become an address book', async () => {
+    const body = vcard('v1', 'Ann One') + vcard('v2', 'Ben Two');
+    const r = await c.request('PUT', '/alice/upbook/', {
+      user: 'alice',
+      body,
+      headers: { 'Content-Type': 'text/vcard' },
+    });
+    assert.equal(r.status, 201);
+    assert.deepEqual(files('/alice/upbook/'), ['v1.vcf', 'v2.vcf']);
+    const g = await get('/alice/upbook/');
+    assert.match(String(g.headers['content-type']), /^text\/vcard/);
+    assert.match(String(g.headers['content-disposition']), /\.vcf$/);
+    assert.equal(g.text.match(/BEGIN:VCARD/g)?.length, 2);
+  });
+
+  it('PUT of a whole calendar onto an existing calendar replaces its content', async () => {
+    const r = await put(c, '/alice/upload/', vevent('only'));
+    assert.equal(r.status, 201);
+    assert.deepEqual(files('/alice/upload/'), ['only.ics']);
+  });
+});
+
+describe('vCard versions and time zones', () => {
+  for (const version of ['3.0', '4.0']) {
+    it(`vCard ${version} is stored and served with its version`, async () => {
+      const uid = `v${version}`;
+      const r = await put(
+        c,
+        `/alice/book/${uid}.vcf`,
+        vcard(uid, 'Some One', 'EMAIL:some@example.org', version),
+      );
+      assert.equal(r.status, 201);
+      const g = await get(`/alice/book/${uid}.vcf`);
+      assert.match(String(g.headers['content-type']), /^text\/vcard/);
+      assert.match(g.text, new RegExp(`VERSION:${version.replace('.', '\\.')}`));
+    });
+  }
+
+  it('vCard 2.1 with quoted-printable is accepted', async () => {
+    const body = [
+      'BEGIN:VCARD',
+      'VERSION:2.1',
+      'UID:v21',
+      'N:Doe;John',
+      'FN;ENCODING=QUOTED-PRINTABLE:J=C3=B6hn Doe',
+      'END:VCARD',
+      '',
+    ].join('\r\n');
+    const r = await put(c, '/alice/book/v21.vcf', body);
+    assert.equal(r.status, 201);
+    assert.equal((await get('/alice/book/v21.vcf')).status, 200);
+  });
+
+  it('an iCalendar object with a bare IANA TZID and no VTIMEZONE is accepted', async () => {
+    const body = vevent('tz', { start: '', end: '' })
+      .replace('DTSTART:\r\n', 'DTSTART;TZID=Europe/Berlin:20240301T090000\r\n')
+      .replace('DTEND:\r\n', 'DTEND;TZID=Europe/Berlin:20240301T100000\r\n');
+    const r = await put(c, '/alice/cal/tz.ics', body);
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await get('/alice/cal/tz.ics')).text, body);
+  });
+
+  it('a VTODO PUT into an address book is refused', async () => {
+    const r = await put(c, '/alice/book/ev.ics', vevent('ev-in-book'));
+    assert.ok(r.status === 403 || r.status === 415 || r.status === 400, String(r.status));
+    assert.equal((await get('/alice/book/ev.ics')).status, 404);
+  });
+});
