@@ -1,7 +1,7 @@
 /**
  * Finds the web interface's files. Built: `dist/web/static/` (html/css/svg copied there, the client
  * compiled into `js/`). From source under tsx: `src/web/static/`, and `js/<name>.js` is transpiled on
- * the fly from `src/web/client/<name>.ts` so the interface works without a build step.
+ * the fly from `src/web/client/<name>.mts|.ts` so the interface works without a build step.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -64,10 +64,10 @@ export async function loadAsset(subPath: string): Promise<Asset | null> {
   if (rel === null) return null;
   const file = await readInside(STATIC_ROOT, rel, (buf) => buf);
   if (file !== null) return file;
-  const m = /^js\/([A-Za-z0-9_-]+)\.js$/.exec(rel);
+  // Browser modules are `<name>.mts` (→ .mjs), DOM-free shared ones `<name>.ts` (→ .js).
+  const m = /^js\/([A-Za-z0-9_-]+)\.(m?)js$/.exec(rel);
   if (FROM_SOURCE && m !== null) {
-    const name = `${m[1] ?? ''}.ts`;
-    const js = await readInside(CLIENT_ROOT, name, transpile, 'js/x.js');
+    const js = await readInside(CLIENT_ROOT, `${m[1] ?? ''}.${m[2] ?? ''}ts`, transpile, rel);
     if (js !== null) return js;
   }
   return null;

@@ -279,9 +279,9 @@ void describe('web interface in chromium', { skip }, () => {
     const r = await propfind(server.url + href, '<ICAL:calendar-color/><D:displayname/>');
     assert.match(r.body, /#00aa00ff/i);
     assert.match(r.body, />Work</, 'the name is kept');
-    const swatch = await card(page, 'Work')
-      .locator('.swatch')
-      .evaluate((el) => getComputedStyle(el).backgroundColor);
+    const swatch = await page.evaluate<string>(
+      `getComputedStyle(document.querySelector('li.collection[data-href="${href}"] .swatch')).backgroundColor`,
+    );
     assert.equal(swatch, 'rgb(0, 170, 0)');
   });
 
@@ -379,20 +379,22 @@ void describe('web interface in chromium', { skip }, () => {
     await page.getByRole('button', { name: 'New collection' }).focus();
     await page.keyboard.press('Enter');
     await page.locator('#edit-dialog').waitFor({ state: 'visible' });
-    const inDialog = await page.evaluate(() => document.activeElement?.closest('dialog')?.id ?? null);
+    const inDialog = await page.evaluate<string | null>(
+      "document.activeElement?.closest('dialog')?.id ?? null",
+    );
     assert.equal(inDialog, 'edit-dialog');
     await page.keyboard.press('Escape');
     await page.locator('#edit-dialog').waitFor({ state: 'hidden' });
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'new-collection');
+    assert.equal(await page.evaluate<string>('document.activeElement?.id'), 'new-collection');
   });
 
   void it('fits a 375px wide screen and has a dark theme', async () => {
     await page.setViewportSize({ width: 375, height: 740 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(overflow <= 375, `page is ${overflow}px wide`);
     await shot(page, 'collections-375px');
     await page.emulateMedia({ colorScheme: 'dark' });
-    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     assert.notEqual(bg, 'rgb(244, 245, 247)');
     await shot(page, 'collections-dark');
     await page.emulateMedia({ colorScheme: 'light' });

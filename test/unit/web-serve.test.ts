@@ -80,7 +80,7 @@ void describe('web interface: internal', () => {
     assert.equal(r.headers['content-security-policy'], CSP);
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
     assert.equal(r.headers['cache-control'], 'no-cache');
-    assert.match(r.body, /<script type="module" src="js\/main\.js"><\/script>/);
+    assert.match(r.body, /<script type="module" src="js\/main\.mjs"><\/script>/);
     assert.doesNotMatch(r.body, /<script>|<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|<style/);
     assert.doesNotMatch(r.body, /\son[a-z]+=/, 'no inline event handlers');
   });
@@ -90,7 +90,8 @@ void describe('web interface: internal', () => {
       ['/.web/index.html', /^text\/html/],
       ['/.web/css/main.css', /^text\/css/],
       ['/.web/img/logo.svg', /^image\/svg\+xml/],
-      ['/.web/js/main.js', /^text\/javascript/],
+      ['/.web/js/main.mjs', /^text\/javascript/],
+      ['/.web/js/requests.js', /^text\/javascript/],
       ['/.web/config.json', /^application\/json/],
     ];
     for (const [path, type] of cases) {
@@ -102,8 +103,8 @@ void describe('web interface: internal', () => {
   });
 
   void it('serves the client as JavaScript modules (compiled or transpiled from the sources)', async () => {
-    const r = await get(srv.port, '/.web/js/main.js');
-    assert.match(r.body, /from '\.\/dav\.js'/);
+    const r = await get(srv.port, '/.web/js/main.mjs');
+    assert.match(r.body, /from '\.\/dav\.mjs'/);
     assert.doesNotMatch(r.body, /: DavClient\b|interface /, 'type annotations are gone');
   });
 
@@ -160,6 +161,8 @@ void describe('web interface: internal', () => {
       '/.web/nonexistent.html',
       '/.web/js/nonexistent.js',
       '/.web/js/../serve.js',
+      '/.web/js/tsconfig.json',
+      '/.web/js/main.mts',
       '/.web/css',
     ];
     for (const path of attempts) {

@@ -8,8 +8,16 @@ import {
   splitCalendar,
   splitVcards,
 } from '../../src/web/client/ical-split.js';
-import { mkcolBody, normalizeColor, proppatchBody, formatBytes } from '../../src/web/client/collections.js';
-import { davBaseFromPath } from '../../src/web/client/dav.js';
+import {
+  davBaseFromPath,
+  displaynameBody,
+  formatBytes,
+  kindLabel,
+  mkcolBody,
+  normalizeColor,
+  proppatchBody,
+  safeFileName,
+} from '../../src/web/client/requests.js';
 
 const CAL = [
   'BEGIN:VCALENDAR',
@@ -169,6 +177,14 @@ void describe('collection requests', () => {
     assert.equal(formatBytes(512), '512 B');
     assert.equal(formatBytes(1536), '1.5 KB');
     assert.equal(formatBytes(50 * 1024 * 1024), '50 MB');
+    assert.equal(kindLabel({ kind: 'calendar', components: ['VTODO'] }), 'Task list');
+    assert.equal(
+      kindLabel({ kind: 'calendar', components: ['VEVENT', 'VJOURNAL'] }),
+      'Calendar (events, journal)',
+    );
+    assert.equal(safeFileName('a/b: c?'), 'a_b_ c_');
+    assert.equal(safeFileName('  '), 'collection');
+    assert.match(displaynameBody('x<y'), /<D:set><D:prop><D:displayname>x&#60;y<\/D:displayname>/);
   });
 
   void it('finds the DAV root from the page path, with or without a proxy prefix', () => {

@@ -1,35 +1,13 @@
-/// <reference lib="dom" />
 /**
- * XML for the DAV requests the web interface makes: namespaces, escaping for request bodies, and
- * reading a 207 multistatus into href → properties.
+ * Reading a 207 multistatus (with the browser's DOMParser) into href → properties.
  */
-
-export const NS = {
-  D: 'DAV:',
-  C: 'urn:ietf:params:xml:ns:caldav',
-  CR: 'urn:ietf:params:xml:ns:carddav',
-  CS: 'http://calendarserver.org/ns/',
-  ICAL: 'http://apple.com/ns/ical/',
-  INF: 'http://inf-it.com/ns/ab/',
-  RADICALE: 'http://radicale.org/ns/',
-} as const;
-
-/** `xmlns:` declarations for every prefix in NS, for the root element of a request body. */
-export const XMLNS = Object.entries(NS)
-  .map(([p, uri]) => `xmlns:${p}="${uri}"`)
-  .join(' ');
-
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { NS, clark } from './requests.js';
 
 export interface DavResponse {
   readonly href: string;
   /** Properties found (status 200), keyed by Clark name `{ns}local`. */
   readonly props: ReadonlyMap<string, Element>;
 }
-
-export const clark = (ns: string, local: string): string => `{${ns}}${local}`;
 
 /** The responses of a multistatus body; properties reported with a non-2xx propstat are left out. */
 export function parseMultistatus(body: string): DavResponse[] {

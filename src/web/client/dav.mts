@@ -1,9 +1,9 @@
-/// <reference lib="dom" />
 /**
  * The few DAV requests the web interface needs, over fetch. Credentials live only in this object
  * (in memory): a reload or "Log out" forgets them.
  */
-import { NS, XMLNS, clark, escapeXml, parseMultistatus, type DavResponse } from './dav-xml.js';
+import { parseMultistatus, type DavResponse } from './dav-xml.mjs';
+import { NS, clark, propfindBody } from './requests.js';
 
 export interface Credentials {
   readonly user: string;
@@ -23,12 +23,6 @@ export class HttpError extends Error {
 interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string | Blob;
-}
-
-/** The DAV root for a page at `<prefix>/.web/...`: the prefix plus a slash, so it works behind a proxy path. */
-export function davBaseFromPath(pathname: string): string {
-  const i = pathname.indexOf('/.web');
-  return (i < 0 ? '' : pathname.slice(0, i)) + '/';
 }
 
 function basicAuth(c: Credentials): string {
@@ -58,13 +52,9 @@ export class DavClient {
   }
 
   async propfind(url: string, depth: '0' | '1', props: readonly string[]): Promise<DavResponse[]> {
-    const body =
-      `<?xml version="1.0" encoding="utf-8"?>\n<D:propfind ${XMLNS}><D:prop>` +
-      props.join('') +
-      '</D:prop></D:propfind>';
     const res = await this.request('PROPFIND', url, {
       headers: { Depth: depth, 'Content-Type': 'application/xml; charset=utf-8' },
-      body,
+      body: propfindBody(props),
     });
     return parseMultistatus(await res.text());
   }
@@ -86,5 +76,3 @@ async function toError(res: Response): Promise<HttpError> {
   const text = `${res.status} ${res.statusText}`.trim();
   return new HttpError(res.status, detail !== '' && detail !== res.statusText ? `${text}: ${detail}` : text);
 }
-
-export { escapeXml };

@@ -1,16 +1,9 @@
-/// <reference lib="dom" />
 /** The create/edit, delete and upload dialogs (their markup is in index.html). */
-import {
-  createCollection,
-  deleteCollection,
-  updateCollection,
-  type Collection,
-  type CollectionKind,
-  type CollectionSpec,
-} from './collections.js';
-import type { DavClient } from './dav.js';
-import { byId, errorMessage, h, openDialog, showError, wireCloseButtons } from './dom.js';
-import { uploadAsNewCollection, uploadIntoCollection } from './transfer.js';
+import { createCollection, deleteCollection, updateCollection } from './collections.mjs';
+import type { Collection, CollectionKind, CollectionSpec } from './requests.js';
+import type { DavClient } from './dav.mjs';
+import { byId, errorMessage, h, openDialog, showError, wireCloseButtons } from './dom.mjs';
+import { uploadAsNewCollection, uploadIntoCollection } from './transfer.mjs';
 
 /** What the dialogs need from the logged-in app. */
 export interface Session {

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /** Small DOM helpers. Text always goes in as text nodes (never as HTML), so server data cannot inject markup. */
 
 export function byId<T extends HTMLElement>(id: string, type: new () => T): T {

@@ -1,13 +1,13 @@
-/// <reference lib="dom" />
 /**
  * Entry point of the web interface: login, logout and the list of collections. Everything goes
  * through the DAV API at the server root, found from the page's own path so a proxy prefix works.
  */
-import { formatBytes, kindLabel, listCollections, type Collection } from './collections.js';
-import { DavClient, HttpError, davBaseFromPath } from './dav.js';
-import { initDialogs, openDeleteDialog, openEditDialog, openUploadDialog, type Session } from './dialogs.js';
-import { byId, errorMessage, h, showError } from './dom.js';
-import { downloadCollection } from './transfer.js';
+import { listCollections } from './collections.mjs';
+import { DavClient, HttpError } from './dav.mjs';
+import { davBaseFromPath, formatBytes, kindLabel, type Collection } from './requests.js';
+import { initDialogs, openDeleteDialog, openEditDialog, openUploadDialog, type Session } from './dialogs.mjs';
+import { byId, errorMessage, h, showError } from './dom.mjs';
+import { downloadCollection } from './transfer.mjs';
 
 const base = davBaseFromPath(location.pathname);
 let session: Session | null = null;

@@ -1,8 +1,6 @@
-/// <reference lib="dom" />
 /** Uploading .ics/.vcf files and downloading a collection as one file. */
-import type { Collection } from './collections.js';
-import type { DavClient } from './dav.js';
-import { XMLNS, escapeXml } from './dav-xml.js';
+import type { DavClient } from './dav.mjs';
+import { displaynameBody, safeFileName, type Collection } from './requests.js';
 import {
   calendarProperty,
   detectKind,
@@ -49,12 +47,9 @@ export async function uploadAsNewCollection(
   });
   // Without X-WR-CALNAME the collection would be shown by its UUID; the file name is friendlier.
   if (kind === 'addressbook' || calendarProperty(text, 'X-WR-CALNAME') === null) {
-    const body =
-      `<?xml version="1.0" encoding="utf-8"?>\n<D:propertyupdate ${XMLNS}><D:set><D:prop>` +
-      `<D:displayname>${escapeXml(baseName(file.name))}</D:displayname></D:prop></D:set></D:propertyupdate>`;
     await dav.request('PROPPATCH', href, {
       headers: { 'Content-Type': 'application/xml; charset=utf-8' },
-      body,
+      body: displaynameBody(baseName(file.name)),
     });
   }
   progress('Done', 1, 1);
@@ -123,10 +118,4 @@ export async function downloadCollection(dav: DavClient, c: Collection): Promise
   a.remove();
   // Give the browser time to start the download before the blob goes away.
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-/** A download name without characters that file systems refuse. */
-function safeFileName(name: string): string {
-  const cleaned = Array.from(name, (ch) => (ch < ' ' || '\\/:*?"<>|'.includes(ch) ? '_' : ch)).join('');
-  return cleaned.trim() || 'collection';
 }
