@@ -266,6 +266,27 @@ void describe('web interface in chromium', { skip }, () => {
     assert.match(r.body, /VTODO/);
   });
 
+  void it('creates a webcal subscription and checks its URL', async () => {
+    await page.getByRole('button', { name: 'New collection' }).click();
+    const dialog = page.locator('#edit-dialog');
+    await dialog.getByLabel('Webcal subscription').check();
+    assert.equal(await dialog.getByLabel('Events').isVisible(), false);
+    await dialog.getByLabel('Name').fill('Public holidays');
+    await dialog.getByLabel('Subscription URL').fill('ftp://example.com/x');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await dialog.locator('#edit-error').filter({ hasText: 'subscription URL' }).waitFor();
+    await dialog.getByLabel('Subscription URL').fill('https://example.com/holidays.ics');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const sub = card(page, 'Public holidays');
+    await sub.waitFor();
+    assert.match((await sub.textContent()) ?? '', /Subscription/);
+    assert.match((await sub.textContent()) ?? '', /Source: https:\/\/example\.com\/holidays\.ics/);
+    assert.equal(await page.getByRole('button', { name: 'Upload into Public holidays' }).count(), 0);
+    const href = (await sub.getAttribute('data-href')) ?? '';
+    const r = await propfind(server.url + href, '<D:resourcetype/>');
+    assert.match(r.body, /subscribed/);
+  });
+
   void it('edits the colour of a collection', async () => {
     await page.getByRole('button', { name: 'Edit Work' }).click();
     const dialog = page.locator('#edit-dialog');

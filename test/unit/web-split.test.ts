@@ -151,7 +151,7 @@ void describe('collection requests', () => {
       source: 'https://example.com/a.ics?x=1&y=2',
     });
     assert.match(sub, /<CS:subscribed\/>/);
-    assert.match(sub, /<CS:source><D:href>https:\/\/example.com\/a.ics\?x=1&#38;y=2<\/D:href><\/CS:source>/);
+    assert.match(sub, /<CS:source>https:\/\/example.com\/a.ics\?x=1&#38;y=2<\/CS:source>/);
   });
 
   void it('PROPPATCH sets what is filled in and removes what was cleared', () => {

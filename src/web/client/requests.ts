@@ -94,7 +94,8 @@ function editableProps(spec: CollectionSpec): { set: string[]; remove: string[] 
   return { set, remove };
 }
 
-const sourceProp = (url: string): string => `<CS:source><D:href>${escapeXml(url)}</D:href></CS:source>`;
+// Stored as plain text, the way Radicale keeps dead properties in `.Radicale.props`.
+const sourceProp = (url: string): string => `<CS:source>${escapeXml(url)}</CS:source>`;
 
 export function mkcolBody(spec: CollectionSpec): string {
   const type =
