@@ -91,6 +91,7 @@ interface InFlight {
   phase: 'queued' | 'handling';
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  readonly ctx: RequestContext;
 }
 
 /** State and behaviour shared by all listening sockets. */
@@ -161,6 +162,13 @@ class ServerCore {
     if (waitingForUs) {
       socket.setTimeout(this.timeoutMs);
       return;
+    }
+    if (state) {
+      // Says in the request's end-of-request log line which limit cut it.
+      state.ctx.limitHit ??= 'timeout';
+      state.ctx.log.info(
+        `client sent nothing for ${this.timeoutMs / 1000} s (timeout): closing the connection`,
+      );
     }
     socket.destroy();
   }
@@ -247,7 +255,7 @@ class ServerCore {
     const ctx = this.buildContext(req);
     let closed = false;
     const slot: { release?: () => void } = {};
-    const state: InFlight = { phase: 'queued', req, res };
+    const state: InFlight = { phase: 'queued', req, res, ctx };
     this.inFlight.set(socket, state);
     res.once('close', () => {
       closed = true;

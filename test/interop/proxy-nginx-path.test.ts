@@ -73,8 +73,16 @@ class Session {
   readonly seen: string[] = [];
   constructor(readonly base: string) {}
 
-  async send(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<HttpReply> {
-    const type = body === undefined ? {} : { 'Content-Type': path.endsWith('.ics') ? 'text/calendar' : 'application/xml' };
+  async send(
+    method: string,
+    path: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<HttpReply> {
+    const type: Record<string, string> =
+      body === undefined
+        ? {}
+        : { 'Content-Type': path.endsWith('.ics') ? 'text/calendar' : 'application/xml' };
     const reply = await httpRequest(`${this.base}${path}`, method, {
       auth: ALICE,
       body,
@@ -123,7 +131,10 @@ describe('seed configuration 1: nginx under /radicale/ with X-Script-Name', () =
 
     const listing = await s.send('PROPFIND', '/radicale/alice/cal/', PROPFIND_LIST, { Depth: '1' });
     assert.equal(listing.status, 207);
-    assert.deepEqual(hrefsIn(listing.body).sort(), ['/radicale/alice/cal/', '/radicale/alice/cal/event1.ics']);
+    assert.deepEqual(hrefsIn(listing.body).sort(), [
+      '/radicale/alice/cal/',
+      '/radicale/alice/cal/event1.ics',
+    ]);
 
     const query = await s.send('REPORT', '/radicale/alice/cal/', CALENDAR_QUERY, { Depth: '1' });
     assert.equal(query.status, 207);
@@ -170,7 +181,8 @@ describe('seed configuration 1: nginx under /radicale/ with X-Script-Name', () =
       () => false,
     );
     if (!hasCaldav) {
-      if (process.env.CI === 'true') throw new Error('python3-caldav missing: apt-get install python3-caldav');
+      if (process.env.CI === 'true')
+        throw new Error('python3-caldav missing: apt-get install python3-caldav');
       t.skip('python3-caldav missing: apt-get install python3-caldav');
       return;
     }

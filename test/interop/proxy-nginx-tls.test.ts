@@ -90,7 +90,12 @@ interface DirectResult {
 }
 
 /** A request straight to Almanac over TLS, trusting its certificate, with or without the client's. */
-function direct(port: number, certs: Certs, clientCert: boolean, headers: Record<string, string> = {}): Promise<DirectResult> {
+function direct(
+  port: number,
+  certs: Certs,
+  clientCert: boolean,
+  headers: Record<string, string> = {},
+): Promise<DirectResult> {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -149,7 +154,10 @@ describe('seed configuration 3: TLS between nginx and Almanac', () => {
     const refused = await direct(almanac.port, certs, false);
     assert.equal(refused.status, undefined, `answered ${refused.status ?? ''} without a client certificate`);
     assert.ok(refused.error);
-    assert.ok(logLines.some((l) => l.includes('TLS handshake with 127.0.0.1 failed')), logLines.join('\n'));
+    assert.ok(
+      logLines.some((l) => l.includes('TLS handshake with 127.0.0.1 failed')),
+      logLines.join('\n'),
+    );
 
     const accepted = await direct(almanac.port, certs, true, {
       Authorization: `Basic ${Buffer.from('alice:alicepw').toString('base64')}`,
@@ -158,7 +166,8 @@ describe('seed configuration 3: TLS between nginx and Almanac', () => {
   });
 
   it('believes X-Remote-User and X-Script-Name because the client certificate was verified, not because of the address', async (t: TestContext) => {
-    if (!requireTools(t, ['nginx', 'openssl', 'htpasswd'], 'apt-get install nginx openssl apache2-utils')) return;
+    if (!requireTools(t, ['nginx', 'openssl', 'htpasswd'], 'apt-get install nginx openssl apache2-utils'))
+      return;
     const dir = nginxDir();
     const certs = makeCerts(dir);
     const htpasswd = join(dir, 'htpasswd');
