@@ -138,11 +138,17 @@ export function allLiveProperties(req: DavRequest): readonly LiveProperty[] {
   return [...CORE_PROPERTIES, ...req.kinds.properties()];
 }
 
-/** Stored (dead) props of a resource as Clark name → value. Items have none stored by Radicale. */
-export function deadProps(res: Resource): Map<string, string> {
+/** Stored props of a resource: a collection's, or an item's from the storage (Radicale keeps none). */
+async function storedProps(req: DavRequest, res: Resource): Promise<Readonly<Record<string, string>>> {
+  if (res.kind === 'collection') return res.info.props;
+  if (res.kind === 'item') return req.storage.getItemProps(res.path, res.href);
+  return {};
+}
+
+/** Stored (dead) props of a resource as Clark name → value. */
+export async function deadProps(req: DavRequest, res: Resource): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  if (res.kind !== 'collection') return out;
-  for (const [k, v] of Object.entries(res.info.props)) {
+  for (const [k, v] of Object.entries(await storedProps(req, res))) {
     const name = keyToClark(k);
     if (name) out.set(name, v);
   }
@@ -161,19 +167,21 @@ export async function getProperty(
     if (!lp.appliesTo(res, req)) return undefined;
     return lp.get(res, req, requested);
   }
-  if (res.kind === 'collection') {
-    const v = res.info.props[propKey(name)];
-    if (v !== undefined) return storedValueToXml(v);
-  }
-  return undefined;
+  if (res.kind === 'missing') return undefined;
+  const v = (await storedProps(req, res))[propKey(name)];
+  return v === undefined ? undefined : storedValueToXml(v);
 }
 
 /** Names for allprop/propname: live ones flagged allprop that apply, plus every dead one. */
-export function propertyNames(req: DavRequest, res: Resource, forAllprop: boolean): string[] {
+export async function propertyNames(
+  req: DavRequest,
+  res: Resource,
+  forAllprop: boolean,
+): Promise<string[]> {
   const names = allLiveProperties(req)
     .filter((p) => (forAllprop ? p.allprop : true) && p.appliesTo(res, req))
     .map((p) => p.name);
-  for (const n of deadProps(res).keys()) if (!names.includes(n)) names.push(n);
+  for (const n of (await deadProps(req, res)).keys()) if (!names.includes(n)) names.push(n);
   return names;
 }
 

@@ -172,6 +172,14 @@ export interface Storage {
   /** Replaces a collection's props (the caller merges). */
   setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo>;
 
+  /**
+   * Dead properties of an item (WebDAV PROPPATCH on items; same key format as collection props).
+   * Kept across PUT, carried by moveItem/copyItem, dropped by deleteItem; empty when none.
+   */
+  getItemProps(path: string, href: string): Promise<Props>;
+  /** Replaces an item's dead properties (the caller merges); not-found when the item is missing. */
+  setItemProps(path: string, href: string, props: Props): Promise<void>;
+
   /** Moves an item between (or within) collections; `check` sees the existing target. */
   moveItem(
     from: { path: string; href: string },

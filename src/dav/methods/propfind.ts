@@ -28,9 +28,11 @@ export function parsePropfindBody(body: XmlElement | undefined): PropRequest {
 export async function propfindResponse(req: DavRequest, res: Resource, preq: PropRequest): Promise<XmlOut> {
   let groups;
   if (preq.kind === 'prop') groups = await evaluateProps(req, res, preq.names);
-  else if (preq.kind === 'propname') groups = await evaluateProps(req, res, propertyNames(req, res, false), true);
+  else if (preq.kind === 'propname') {
+    groups = await evaluateProps(req, res, await propertyNames(req, res, false), true);
+  }
   else {
-    const names = propertyNames(req, res, true);
+    const names = await propertyNames(req, res, true);
     for (const n of preq.include) if (!names.includes(n)) names.push(n);
     groups = await evaluateProps(req, res, names);
     // allprop answers only what exists.

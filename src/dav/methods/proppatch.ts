@@ -63,10 +63,26 @@ export function applyPropUpdates(
       }
       props.tag = tag;
     } else if (op.set) props[propKey(name)] = lp?.storeAs ? lp.storeAs(op.prop) : valueOf(op.prop);
-    else delete props[propKey(name)];
+    else Reflect.deleteProperty(props, propKey(name));
     done.push({ name });
   }
   return { failed, done };
+}
+
+/** Items have no resourcetype or displayname of their own: only dead properties change. */
+function applyItemPropUpdates(
+  req: DavRequest,
+  props: Record<string, string>,
+  ops: readonly Operation[],
+): { failed: PropEntry[]; done: PropEntry[] } {
+  const fixed = new Set([clark(NS.D, 'resourcetype'), clark(NS.D, 'displayname')]);
+  const refused = ops.filter((op) => fixed.has(nameOf(op.prop))).map((op) => ({ name: nameOf(op.prop) }));
+  const result = applyPropUpdates(
+    req,
+    props,
+    ops.filter((op) => !fixed.has(nameOf(op.prop))),
+  );
+  return { failed: [...refused, ...result.failed], done: result.done };
 }
 
 export async function proppatch(req: DavRequest): Promise<DavResponse> {
@@ -76,10 +92,12 @@ export async function proppatch(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
-  if (res.kind !== 'collection') throw new DavError(403, 'Properties of items cannot be changed');
-
-  const props: Record<string, string> = { ...res.info.props };
-  const { failed, done } = applyPropUpdates(req, props, ops);
+  const props: Record<string, string> =
+    res.kind === 'collection'
+      ? { ...res.info.props }
+      : { ...(await req.storage.getItemProps(res.path, res.href)) };
+  const { failed, done } =
+    res.kind === 'collection' ? applyPropUpdates(req, props, ops) : applyItemPropUpdates(req, props, ops);
   if (failed.length > 0) {
     return multistatus([
       responseWithPropstats(
@@ -90,6 +108,10 @@ export async function proppatch(req: DavRequest): Promise<DavResponse> {
         ]),
       ),
     ]);
+  }
+  if (res.kind === 'item') {
+    await req.storage.setItemProps(res.path, res.href, props);
+    return multistatus([responseWithPropstats(hrefOfResource(req, res), new Map([[200, done]]))]);
   }
   if (!props.tag) delete props.tag;
   await req.storage.setProps(res.path, props, changeContext(req));

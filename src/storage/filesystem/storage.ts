@@ -51,6 +51,7 @@ import {
   uploadName,
 } from './names.js';
 import { checkProps, isTag, parseProps, pythonJson } from './props-json.js';
+import { ITEM_PROPS_FILE, propsOf, readItemProps, updateItemProps } from './item-props.js';
 import { verifyTree } from './verify.js';
 
 export interface FilesystemStorageOptions {
@@ -406,6 +407,7 @@ export class FilesystemStorage implements Storage {
       await this.critical(async () => {
         await unlink(join(dir, href)).catch(mapFsError);
         await syncDir(dir, this.fsOpts);
+        await updateItemProps(dir, this.fsOpts, (m) => m.delete(href));
         const files = new Set(list.files);
         files.delete(href);
         await this.recordChange(path, href, '', files);
@@ -487,6 +489,7 @@ export class FilesystemStorage implements Storage {
       }
       await syncDir(toDir, this.fsOpts);
       if (fromDir !== toDir) await syncDir(fromDir, this.fsOpts);
+      await this.carryItemProps(from, to, true);
       const srcFiles = new Set(srcList.files);
       srcFiles.delete(from.href);
       const dstFiles = from.path === to.path ? srcFiles : new Set(dstList.files);
@@ -501,7 +504,48 @@ export class FilesystemStorage implements Storage {
   private async copyFile(from: Target, to: Target, source: ItemMeta, dstList: Listing): Promise<ItemMeta> {
     const bytes = await readFile(join(this.dirOf(from.path), from.href));
     if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the copy');
-    return this.writeItem(to.path, to.href, bytes, source, dstList);
+    const meta = await this.writeItem(to.path, to.href, bytes, source, dstList);
+    await this.critical(() => this.carryItemProps(from, to, false));
+    return meta;
+  }
+
+  /** The target of a MOVE/COPY gets the source's dead properties (a MOVE takes them away). */
+  private async carryItemProps(from: Target, to: Target, move: boolean): Promise<void> {
+    const fromDir = this.dirOf(from.path);
+    const toDir = this.dirOf(to.path);
+    const props = propsOf(await readItemProps(fromDir), from.href);
+    if (move) await updateItemProps(fromDir, this.fsOpts, (m) => m.delete(from.href));
+    await updateItemProps(toDir, this.fsOpts, (m) => {
+      if (Object.keys(props).length === 0) return m.delete(to.href);
+      m.set(to.href, { ...props });
+      return true;
+    });
+  }
+
+  // ---------------------------------------------------------------- item dead properties
+
+  async getItemProps(path: string, href: string): Promise<Props> {
+    checkName(href);
+    return this.withLock([{ path, mode: 'read' }], async () =>
+      propsOf(await readItemProps(this.dirOf(path)), href),
+    );
+  }
+
+  async setItemProps(path: string, href: string, props: Props): Promise<void> {
+    checkName(href);
+    checkProps(props);
+    await this.withLock([{ path, mode: 'write' }], async () => {
+      const dir = this.dirOf(path);
+      if ((await this.index(path).get(href, (await this.requireItemCollection(path)).tag)) === undefined) {
+        throw new StorageError('not-found', `item ${path}/${href} not found`);
+      }
+      await this.critical(() =>
+        updateItemProps(dir, this.fsOpts, (m) => {
+          m.set(href, { ...props });
+          return true;
+        }),
+      );
+    });
   }
 
   // ---------------------------------------------------------------- collections (write)
@@ -721,7 +765,7 @@ export class FilesystemStorage implements Storage {
   private async copyTree(src: string, dst: string): Promise<void> {
     await makeDir(dst, this.fsOpts);
     for (const name of await listNames(src)) {
-      if (name !== PROPS_FILE && !isSafeName(name)) continue;
+      if (name !== PROPS_FILE && name !== ITEM_PROPS_FILE && !isSafeName(name)) continue;
       const st = await stat(join(src, name)).catch(() => undefined);
       if (st?.isDirectory()) await this.copyTree(join(src, name), join(dst, name));
       else if (st?.isFile()) {
