@@ -3,8 +3,7 @@
  */
 import type { DavRequest, DavResponse } from '../context.js';
 import { DavError, badRequest, conflict, forbidden, unsupportedMediaType } from '../errors.js';
-import { hrefOfResource } from '../properties.js';
-import { responseWithPropstats } from '../multistatus.js';
+import { propstats } from '../multistatus.js';
 import { bodyText } from '../request-body.js';
 import { NS, XmlParseError, child, clark, el, parseXml, serializeDocument, type XmlElement } from '../xml.js';
 import { resolve } from '../resource.js';
@@ -65,11 +64,7 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
     const { failed, done } = applyPropUpdates(req, props, ops);
     if (calendar) props.tag = 'VCALENDAR';
     if (failed.length > 0) {
-      const href = hrefOfResource(req, res);
-      const answer = el(
-        clark(NS.D, 'mkcol-response'),
-        ...responseWithPropstats(href, new Map([[403, failed], [424, done]])).children!.slice(1),
-      );
+      const answer = el(clark(NS.D, 'mkcol-response'), ...propstats(new Map([[403, failed], [424, done]])));
       return {
         status: 403,
         headers: { 'Content-Type': 'application/xml; charset=utf-8' },
