@@ -287,6 +287,15 @@ void describe('web interface in chromium', { skip }, () => {
     assert.match(r.body, /subscribed/);
   });
 
+  void it('copies the address of a collection for a client app', async () => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    const work = card(page, 'Work');
+    await page.getByRole('button', { name: 'Copy the address of Work' }).click();
+    await page.locator('#status').filter({ hasText: 'Copied the address of “Work”.' }).waitFor();
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()');
+    assert.equal(copied, server.url + ((await work.getAttribute('data-href')) ?? 'missing'));
+  });
+
   void it('edits the colour of a collection', async () => {
     await page.getByRole('button', { name: 'Edit Work' }).click();
     const dialog = page.locator('#edit-dialog');
