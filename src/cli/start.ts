@@ -14,6 +14,7 @@ import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
 import { createApp } from '../http/dispatch.js';
 import { startServer, type RunningServer } from '../http/server.js';
+import { warnAboutHeaderAuth } from '../http/startup-checks.js';
 
 export interface Almanac {
   readonly server: RunningServer;
@@ -56,6 +57,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     await storage.close();
     throw err;
   }
+  warnAboutHeaderAuth(config, server.addresses, log);
   return {
     server,
     storage,
