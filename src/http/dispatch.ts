@@ -152,7 +152,13 @@ async function route(
     if (method !== 'GET' && method !== 'HEAD') {
       throw new DavError(405, 'Method not allowed', undefined, [], { Allow: 'GET, HEAD' });
     }
-    await deps.web.handle(req, res, decodeURIComponent(rawPath.slice('/.web'.length)), prefix);
+    let subPath: string;
+    try {
+      subPath = decodeURIComponent(rawPath.slice('/.web'.length));
+    } catch {
+      throw badRequest('Invalid percent-encoding in path');
+    }
+    await deps.web.handle(req, res, subPath, prefix);
     return { status: 200, headers: {} };
   }
   if (rawPath === '/' && (method === 'GET' || method === 'HEAD') && deps.config.web.type !== 'none') {
