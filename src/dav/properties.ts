@@ -99,7 +99,9 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     if (res.kind === 'item') return [String(res.meta.size)];
     return [String(await collectionLength(res, req))];
   }),
-  live(D('current-user-principal'), false, () => true, (_res, req) =>
+  // In allprop as Radicale does (RFC 5397 says SHOULD NOT): clients following the 301 of
+  // /.well-known/caldav lose the PROPFIND body (python-caldav/requests), so they ask allprop.
+  live(D('current-user-principal'), true, () => true, (_res, req) =>
     req.user ? [elText(D('href'), principalHref(req, req.user))] : [el(D('unauthenticated'))],
   ),
   live(D('principal-URL'), true, isPrincipal, (res, req) =>
