@@ -183,15 +183,20 @@ export interface ClientAddress {
   readonly peerTrusted: boolean;
 }
 
-/** Decides the client address of a request from its peer address and forwarding headers. */
+/**
+ * Decides the client address of a request from its peer address and forwarding headers. `peerVerified`: the
+ * peer presented a client certificate verified against certificate_authority, which vouches for its headers
+ * as much as an address in trusted_proxies does.
+ */
 export function resolveClientAddress(
   peerAddress: string,
   headers: { readonly [name: string]: string | string[] | undefined },
   trusted: readonly Cidr[],
+  peerVerified = false,
 ): ClientAddress {
   const peer = normalizeAddress(peerAddress);
   const peerTrusted = matchesAny(peer, trusted);
-  if (!peerTrusted) return { clientAddress: peer, peerTrusted };
+  if (!peerTrusted && !peerVerified) return { clientAddress: peer, peerTrusted };
   const join = (v: string | string[] | undefined): string | undefined =>
     Array.isArray(v) ? v.join(', ') : v;
   const forwarded = join(headers['forwarded']);

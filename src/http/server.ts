@@ -198,8 +198,14 @@ class ServerCore {
   private buildContext(req: IncomingMessage): RequestContext {
     const socket = req.socket;
     const peerAddress = normalizeAddress(socket.remoteAddress ?? '');
-    const { clientAddress, peerTrusted } = resolveClientAddress(peerAddress, req.headers, this.trusted);
     const secure = socket instanceof TLSSocket;
+    const verified = secure && clientCertVerified(socket);
+    const { clientAddress, peerTrusted } = resolveClientAddress(
+      peerAddress,
+      req.headers,
+      this.trusted,
+      verified,
+    );
     const id = randomBytes(4).toString('hex');
     return {
       id,
@@ -207,7 +213,7 @@ class ServerCore {
       clientAddress,
       peerTrusted,
       secure,
-      clientCertVerified: secure && clientCertVerified(socket),
+      clientCertVerified: verified,
       log: asPinoLogger(this.log.child({ reqId: id })),
       user: '',
     };

@@ -180,7 +180,11 @@ describe('seed configuration 3: TLS between nginx and Almanac', () => {
     const extra = `proxy_set_header X-Remote-User $remote_user;
         auth_basic "Almanac"; auth_basic_user_file ${htpasswd};`;
 
-    const verified = await startAlmanac({ config: headerAuth(true) });
+    const logLines: string[] = [];
+    const verified = await startAlmanac({
+      config: { ...headerAuth(true), logging: { level: 'info' } },
+      logLines,
+    });
     t.after(() => verified.stop());
     const nginx = await startNginx(dir, { locations: tlsLocation(verified.port, certs, extra) });
     t.after(() => nginx.stop());
@@ -191,6 +195,17 @@ describe('seed configuration 3: TLS between nginx and Almanac', () => {
     });
     assert.equal(ok.status, 207, nginx.errorLog());
     assert.equal(hrefsIn(ok.body)[1], '/radicale/carol/');
+
+    // The certificate also vouches for the forwarding headers: the log names the client, not the proxy.
+    const vouched = await direct(verified.port, certs, true, {
+      'X-Remote-User': 'carol',
+      'X-Forwarded-For': '198.51.100.7',
+    });
+    assert.equal(vouched.status, 207, vouched.error);
+    assert.ok(
+      logLines.some((l) => l.includes('received from 198.51.100.7 (via 127.0.0.1)')),
+      logLines.join('\n'),
+    );
 
     // The same headers over TLS without client-certificate verification are refused.
     const dir2 = nginxDir();
