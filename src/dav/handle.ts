@@ -2,6 +2,7 @@
  * From method to handler.
  */
 import type { DavRequest, DavResponse } from './context.js';
+import { DavError } from './errors.js';
 import { copy, move } from './methods/move-copy.js';
 import { del } from './methods/delete.js';
 import { get } from './methods/get.js';
@@ -33,8 +34,19 @@ export function isDavMethod(method: string): method is (typeof DAV_METHODS)[numb
   return (DAV_METHODS as readonly string[]).includes(method);
 }
 
+/**
+ * Like Radicale, rights are checked on the path before storage is looked at: a user without any
+ * right there learns nothing about what exists (403, not 404), and an anonymous client gets 401.
+ */
+function hasAnyRight(req: DavRequest): boolean {
+  const own = req.access.letters(req.segments.join('/'));
+  const parent = req.segments.length > 0 ? req.access.letters(req.segments.slice(0, -1).join('/')) : '';
+  return /[rRwWi]/.test(own) || /[rw]/.test(parent);
+}
+
 export function handleDav(req: DavRequest): Promise<DavResponse> {
   const method = req.method;
   if (!isDavMethod(method)) throw new Error(`not a DAV method: ${method}`);
+  if (method !== 'OPTIONS' && !hasAnyRight(req)) throw new DavError(403, 'Access denied');
   return HANDLERS[method](req);
 }

@@ -8,11 +8,12 @@ import { xmlBody } from '../request-body.js';
 import { NS, clark, nameOf } from '../xml.js';
 
 export async function report(req: DavRequest): Promise<DavResponse> {
-  const body = await xmlBody(req);
-  if (!body) throw badRequest('REPORT needs a body');
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
+  // Access first: an anonymous client must get 401 (and log in), not a complaint about its body.
   if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
+  const body = await xmlBody(req);
+  if (!body) throw badRequest('REPORT needs a body');
   const name = nameOf(body);
   const handler = req.kinds.report(name);
   if (!handler || !req.kinds.reportsFor(res).includes(name)) {

@@ -1,0 +1,262 @@
+/**
+ * Rights over HTTP: owner_only, owner_write, authenticated, from_file with a public calendar, and
+ * anonymous access.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import { D, DavClient, mkcalendar, parseMultistatus, put, report, vevent } from './helpers/dav-client.js';
+
+const multiget = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>/alice/cal/a.ics</D:href></C:calendar-multiget>`;
+
+async function seed(c: DavClient): Promise<void> {
+  assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
+  assert.equal((await put(c, '/alice/cal/a.ics', vevent('a'))).status, 201);
+  await c.propfind('/', [D('current-user-principal')], '0', 'bob');
+}
+
+describe('owner_only (default)', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  before(async () => {
+    server = await startAlmanac();
+    c = new DavClient(server.url);
+    await seed(c);
+  });
+  after(async () => server.stop());
+
+  it("bob cannot GET, PROPFIND or REPORT alice's calendar: 403", async () => {
+    assert.equal((await c.request('GET', '/alice/cal/a.ics', { user: 'bob' })).status, 403);
+    assert.equal((await c.request('GET', '/alice/cal/', { user: 'bob' })).status, 403);
+    assert.equal((await c.propfind('/alice/cal/', [D('getetag')], '0', 'bob')).status, 403);
+    assert.equal((await c.propfind('/alice/', [D('getetag')], '1', 'bob')).status, 403);
+    assert.equal((await report(c, '/alice/cal/', multiget, '1', 'bob')).status, 403);
+  });
+
+  it("bob cannot write, delete, move or create in alice's home: 403 and nothing changes", async () => {
+    assert.equal((await put(c, '/alice/cal/a.ics', vevent('a', { summary: 'bob' }), 'bob')).status, 403);
+    assert.equal((await put(c, '/alice/cal/b.ics', vevent('b'), 'bob')).status, 403);
+    assert.equal((await c.request('DELETE', '/alice/cal/a.ics', { user: 'bob' })).status, 403);
+    assert.equal((await c.request('DELETE', '/alice/cal/', { user: 'bob' })).status, 403);
+    assert.equal((await mkcalendar(c, '/alice/bobcal/', 'bob')).status, 403);
+    assert.equal(
+      (await c.request('MOVE', '/alice/cal/a.ics', { user: 'bob', headers: { Destination: '/bob/a.ics' } }))
+        .status,
+      403,
+    );
+    const g = await c.request('GET', '/alice/cal/a.ics', { user: 'alice' });
+    assert.equal(g.status, 200);
+    assert.doesNotMatch(g.text, /bob/);
+    assert.equal((await c.request('GET', '/alice/cal/b.ics', { user: 'alice' })).status, 404);
+  });
+
+  it("bob cannot copy alice's item into his own calendar", async () => {
+    assert.equal((await mkcalendar(c, '/bob/cal/', 'bob')).status, 201);
+    const r = await c.request('COPY', '/alice/cal/a.ics', {
+      user: 'bob',
+      headers: { Destination: '/bob/cal/a.ics' },
+    });
+    assert.equal(r.status, 403);
+    assert.equal((await c.request('GET', '/bob/cal/a.ics', { user: 'bob' })).status, 404);
+  });
+
+  it("the multiget of alice's href from bob's calendar does not leak it", async () => {
+    const r = await report(c, '/bob/cal/', multiget, '1', 'bob');
+    assert.ok(r.status === 207 || r.status === 403, String(r.status));
+    assert.doesNotMatch(r.text, /UID:a/);
+  });
+
+  it('anonymous requests are 401 with WWW-Authenticate', async () => {
+    for (const m of ['GET', 'PROPFIND', 'PUT', 'DELETE', 'REPORT']) {
+      const r = await c.request(m, '/alice/cal/a.ics', { headers: { Depth: '0' } });
+      assert.equal(r.status, 401, m);
+      assert.match(String(r.headers['www-authenticate']), /^Basic realm="[^"]*"/);
+    }
+  });
+
+  it('a wrong password is 401', async () => {
+    const r = await c.request('PROPFIND', '/alice/', { user: 'alice:wrong', headers: { Depth: '0' } });
+    assert.equal(r.status, 401);
+  });
+
+  it('the root is readable, listing only what the user may read', async () => {
+    const r = await c.propfind('/', [D('resourcetype')], '1', 'bob');
+    assert.equal(r.status, 207);
+    const hrefs = [...parseMultistatus(r.text).props.keys()];
+    assert.ok(hrefs.includes('/bob/'));
+    assert.ok(!hrefs.includes('/alice/'), hrefs.join(' '));
+  });
+});
+
+describe('owner_write', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  before(async () => {
+    server = await startAlmanac({ config: { rights: { type: 'owner_write' } } });
+    c = new DavClient(server.url);
+    await seed(c);
+  });
+  after(async () => server.stop());
+
+  it("bob can read alice's calendar", async () => {
+    const g = await c.request('GET', '/alice/cal/a.ics', { user: 'bob' });
+    assert.equal(g.status, 200);
+    assert.match(g.text, /UID:a/);
+    assert.equal((await c.propfind('/alice/cal/', [D('getetag')], '1', 'bob')).status, 207);
+    assert.equal((await report(c, '/alice/cal/', multiget, '1', 'bob')).status, 207);
+  });
+
+  it("bob cannot write to alice's calendar", async () => {
+    assert.equal((await put(c, '/alice/cal/b.ics', vevent('b'), 'bob')).status, 403);
+    assert.equal((await c.request('DELETE', '/alice/cal/a.ics', { user: 'bob' })).status, 403);
+    const pp = `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set></D:propertyupdate>`;
+    assert.equal((await c.request('PROPPATCH', '/alice/cal/', { user: 'bob', body: pp })).status, 403);
+  });
+
+  it('privileges show read without write for bob', async () => {
+    const r = await c.propfind('/alice/cal/', [D('current-user-privilege-set')], '0', 'bob');
+    const p = parseMultistatus(r.text).props.get('/alice/cal/')?.get(D('current-user-privilege-set'));
+    const privs = (p?.element.children ?? []).flatMap((x) => x.children.map((y) => y.local));
+    assert.ok(privs.includes('read'));
+    assert.ok(!privs.includes('write'));
+  });
+
+  it('anonymous is still 401', async () => {
+    assert.equal((await c.request('GET', '/alice/cal/a.ics')).status, 401);
+  });
+});
+
+describe('authenticated', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  before(async () => {
+    server = await startAlmanac({ config: { rights: { type: 'authenticated' } } });
+    c = new DavClient(server.url);
+    await seed(c);
+  });
+  after(async () => server.stop());
+
+  it('plain MKCOL at principal level is allowed (W) and its child calendar (w)', async () => {
+    assert.equal((await c.request('MKCOL', '/shared/', { user: 'alice' })).status, 201);
+    assert.equal((await mkcalendar(c, '/shared/team/', 'bob')).status, 201);
+    assert.equal((await put(c, '/shared/team/t.ics', vevent('t'), 'alice')).status, 201);
+  });
+
+  it('nothing deeper than two levels', async () => {
+    assert.equal((await c.request('MKCOL', '/shared/plain/', { user: 'alice' })).status, 403);
+  });
+});
+
+describe('from_file with a public calendar', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'almanac-rights-'));
+    const file = join(dir, 'rights');
+    writeFileSync(
+      file,
+      [
+        // First matching rule wins: the admin rule must come before the public read rule.
+        '[public-admin]',
+        'user: alice',
+        'collection: public(/calendar)?',
+        'permissions: RWrw',
+        '',
+        '[public]',
+        'user: .*',
+        'collection: public/calendar(/[^/]+)?',
+        'permissions: rR',
+        '',
+        '[root]',
+        'user: .+',
+        'collection:',
+        'permissions: R',
+        '',
+        '[owner-principal]',
+        'user: .+',
+        'collection: {user}',
+        'permissions: RW',
+        '',
+        '[owner-children]',
+        'user: .+',
+        'collection: {user}/[^/]+',
+        'permissions: rw',
+        '',
+      ].join('\n'),
+    );
+    server = await startAlmanac({ config: { rights: { type: 'from_file', file } } });
+    c = new DavClient(server.url);
+    await seed(c);
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('alice creates the public calendar; anonymous and bob can read it', async () => {
+    assert.equal((await c.request('MKCOL', '/public/', { user: 'alice' })).status, 201);
+    assert.equal((await mkcalendar(c, '/public/calendar/')).status, 201);
+    assert.equal((await put(c, '/public/calendar/p.ics', vevent('pub'))).status, 201);
+    const anon = await c.request('GET', '/public/calendar/p.ics');
+    assert.equal(anon.status, 200);
+    assert.match(anon.text, /UID:pub/);
+    assert.equal((await c.request('GET', '/public/calendar/')).status, 200);
+    assert.equal((await c.request('GET', '/public/calendar/p.ics', { user: 'bob' })).status, 200);
+  });
+
+  it('anonymous and bob cannot write the public calendar', async () => {
+    assert.equal((await put(c, '/public/calendar/x.ics', vevent('x'), 'bob')).status, 403);
+    const anon = await c.request('PUT', '/public/calendar/y.ics', {
+      body: vevent('y'),
+      headers: { 'Content-Type': 'text/calendar' },
+    });
+    assert.equal(anon.status, 401);
+    assert.equal((await c.request('GET', '/public/calendar/x.ics', { user: 'alice' })).status, 404);
+  });
+
+  it('private calendars stay private', async () => {
+    assert.equal((await c.request('GET', '/alice/cal/a.ics', { user: 'bob' })).status, 403);
+    assert.equal((await c.request('GET', '/alice/cal/a.ics')).status, 401);
+  });
+});
+
+describe('existence is not revealed without rights', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  before(async () => {
+    server = await startAlmanac();
+    c = new DavClient(server.url);
+    await seed(c);
+  });
+  after(async () => server.stop());
+
+  it("bob gets the same 403 for alice's existing and missing resources", async () => {
+    for (const [m, p] of [
+      ['GET', '/alice/cal/a.ics'],
+      ['GET', '/alice/cal/missing.ics'],
+      ['PROPFIND', '/alice/cal/'],
+      ['PROPFIND', '/alice/missing/'],
+      ['DELETE', '/alice/cal/missing.ics'],
+      ['REPORT', '/alice/missing/'],
+    ] as const) {
+      const r = await c.request(m, p, { user: 'bob', headers: { Depth: '0' } });
+      assert.equal(r.status, 403, `${m} ${p}`);
+    }
+  });
+
+  it('anonymous gets 401 for missing resources too', async () => {
+    for (const p of ['/alice/missing/', '/nobody/', '/alice/cal/missing.ics']) {
+      const r = await c.request('PROPFIND', p, { headers: { Depth: '0' } });
+      assert.equal(r.status, 401, p);
+    }
+  });
+
+  it('the owner still gets 404 for a missing resource', async () => {
+    assert.equal((await c.request('GET', '/alice/cal/missing.ics', { user: 'alice' })).status, 404);
+    assert.equal((await c.propfind('/alice/missing/', [D('getetag')], '0')).status, 404);
+  });
+});
