@@ -1,0 +1,95 @@
+// Starts Almanac and Radicale as child processes on loopback, each on its own data folder.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export type ServerKind = 'almanac' | 'radicale';
+
+export interface RunningServer {
+  kind: ServerKind;
+  port: number;
+  pid: number;
+  baseUrl: string;
+  /** Last lines of stderr, for error reports. */
+  stderrTail: () => string;
+  stop: () => Promise<void>;
+}
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function commandFor(kind: ServerKind, port: number, folder: string, htpasswd: string): [string, string[]] {
+  const common = [
+    '--config',
+    '',
+    '--server-hosts',
+    `127.0.0.1:${port}`,
+    '--storage-filesystem-folder',
+    folder,
+    '--auth-type',
+    'htpasswd',
+    '--auth-htpasswd-filename',
+    htpasswd,
+    '--auth-htpasswd-encryption',
+    'plain',
+    '--auth-delay',
+    '0',
+    '--logging-level',
+    'warning',
+  ];
+  if (kind === 'almanac') return [process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...common]];
+  return ['/usr/bin/python3', ['-m', 'radicale', ...common]];
+}
+
+export async function startServer(
+  kind: ServerKind,
+  folder: string,
+  htpasswd: string,
+): Promise<RunningServer> {
+  const port = await freePort();
+  const [cmd, args] = commandFor(kind, port, folder, htpasswd);
+  const child: ChildProcess = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.pid === undefined) throw new Error(`${kind}: spawn failed`);
+  return {
+    kind,
+    port,
+    pid: child.pid,
+    baseUrl: `http://127.0.0.1:${port}`,
+    stderrTail: () => tail,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Resident set size of a process in KiB (VmRSS), or -1 when it cannot be read. */
+export async function rssKiB(pid: number): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return m?.[1] !== undefined ? Number(m[1]) : -1;
+  } catch {
+    return -1;
+  }
+}
