@@ -173,6 +173,34 @@ describe('seed configuration 1: nginx under /radicale/ with X-Script-Name', () =
     assert.equal((await s.send('GET', '/radicale/alice/cal/a.ics')).status, 404);
   });
 
+  it('answers 400 to an invalid X-Script-Name from the proxy, and ignores one from an untrusted client', async (t: TestContext) => {
+    if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
+    const almanac = await startAlmanac({ config: { server: { trusted_proxies: '127.0.0.1' } } });
+    t.after(() => almanac.stop());
+    const bad = seedLocation(almanac.port).replace(
+      'X-Script-Name /radicale;',
+      'X-Script-Name /radicale/../etc;',
+    );
+    const nginx = await startNginx(nginxDir(), { locations: bad });
+    t.after(() => nginx.stop());
+    const reply = await httpRequest(`${nginx.url}/radicale/`, 'PROPFIND', {
+      auth: ALICE,
+      body: PROPFIND_PRINCIPAL,
+      headers: { Depth: '0' },
+    });
+    assert.equal(reply.status, 400);
+
+    // 127.0.0.3 is not a trusted proxy: its X-Script-Name does not change the hrefs.
+    const direct = await httpRequest(`${almanac.url}/`, 'PROPFIND', {
+      auth: ALICE,
+      body: PROPFIND_PRINCIPAL,
+      headers: { Depth: '0', 'X-Script-Name': '/elsewhere' },
+      localAddress: '127.0.0.3',
+    });
+    assert.equal(direct.status, 207);
+    assert.deepEqual(hrefsIn(direct.body).slice(0, 2), ['/', '/alice/']);
+  });
+
   it('lets python3-caldav discover, create a calendar, save an event and search through nginx', async (t: TestContext) => {
     if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
     const python = '/usr/bin/python3';
