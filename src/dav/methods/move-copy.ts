@@ -85,12 +85,8 @@ async function transferCollection(
 /** Removes an existing destination of another type (item vs collection) before an overwrite. */
 async function deleteDestination(req: DavRequest, dst: Resource, ctx: ChangeContext): Promise<void> {
   if (dst.kind === 'item') {
-    await req.storage.deleteItem(
-      dst.path,
-      dst.href,
-      (existing) => checkConditionalHeaders(req, existing?.etag),
-      ctx,
-    );
+    // If-Match / If-None-Match are about the source (checked by the caller), not this item.
+    await req.storage.deleteItem(dst.path, dst.href, () => undefined, ctx);
   } else if (dst.kind === 'collection') {
     if (!req.access.mayDeleteCollection(dst.path)) throw forbidden('Deleting the destination is not allowed');
     await req.storage.deleteCollection(dst.path, ctx);
