@@ -1,14 +1,28 @@
 /**
  * Reading and checking request bodies and the headers most methods share.
  */
+import { TextDecoder } from 'node:util';
 import type { DavRequest } from './context.js';
 import { DavError, badRequest, unsupportedMediaType } from './errors.js';
 import { XmlParseError, parseXml, type XmlElement } from './xml.js';
 
-/** The body as text in the request charset (UTF-8; a BOM is dropped). */
+/** The charset parameter of Content-Type, else [encoding] request (as Radicale decodes bodies). */
+function requestCharset(req: DavRequest): string {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.header('content-type') ?? '');
+  return m?.[1] ?? req.config.encoding.request;
+}
+
+/** The body as text in the request charset (a BOM is dropped); 415 for a charset we cannot decode. */
 export async function bodyText(req: DavRequest): Promise<string> {
   const buf = await req.body();
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
+  const charset = requestCharset(req);
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset, { fatal: false });
+  } catch {
+    throw unsupportedMediaType(`Unsupported charset ${charset}`);
+  }
+  const text = decoder.decode(buf);
   return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 

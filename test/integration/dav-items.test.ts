@@ -73,6 +73,29 @@ describe('PUT, GET, HEAD', () => {
     assert.equal(r.text, `${lf.replace(/\n/g, '\r\n')}\r\n`);
   });
 
+  it('a body is decoded in its Content-Type charset and stored as UTF-8', async () => {
+    const text = vevent('latin', { summary: 'Événement à Zürich' });
+    const r = await c.request('PUT', '/alice/cal/latin.ics', {
+      user: 'alice',
+      body: Buffer.from(text, 'latin1'),
+      headers: { 'Content-Type': 'text/calendar; charset=ISO-8859-1' },
+    });
+    assert.equal(r.status, 201);
+    const g = await get('/alice/cal/latin.ics');
+    assert.equal(g.text, text);
+    assert.match(g.text, /SUMMARY:Événement à Zürich/);
+  });
+
+  it('a charset that cannot be decoded is 415', async () => {
+    const r = await c.request('PUT', '/alice/cal/x-charset.ics', {
+      user: 'alice',
+      body: vevent('xc'),
+      headers: { 'Content-Type': 'text/calendar; charset=x-no-such-charset' },
+    });
+    assert.equal(r.status, 415);
+    assert.equal((await get('/alice/cal/x-charset.ics')).status, 404);
+  });
+
   it('HEAD has the headers of GET and no body', async () => {
     const r = await c.request('HEAD', '/alice/cal/a.ics', { user: 'alice' });
     assert.equal(r.status, 200);
