@@ -73,9 +73,7 @@ const PROPERTIES: readonly LiveProperty[] = [
   ),
   prop(CR('max-resource-size'), isAddressBook, (_res, req) => [String(req.config.server.max_resource_size)]),
   prop(CR('supported-collation-set'), isAddressBook, () =>
-    ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) =>
-      elText(CR('supported-collation'), c),
-    ),
+    ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) => elText(CR('supported-collation'), c)),
   ),
   prop(CR('address-data'), isCard, async (res, req, requested) => {
     const dataReq = parseAddressDataRequest(requested);

@@ -36,7 +36,8 @@ function load(argv: string[]): { loaded: LoadedConfig; action: string; firstRun:
   if (args.debug) values.logging = { ...values.logging, level: 'debug' };
   const opts = args.configPaths !== undefined ? { paths: args.configPaths, args: values } : { args: values };
   const loaded = loadConfig(opts);
-  const firstRun = loaded.files.every((f) => !f.loaded) && args.configPaths === undefined && !process.env.ALMANAC_CONFIG;
+  const firstRun =
+    loaded.files.every((f) => !f.loaded) && args.configPaths === undefined && !process.env.ALMANAC_CONFIG;
   return { loaded, action: args.action, firstRun };
 }
 
@@ -66,7 +67,8 @@ async function main(): Promise<void> {
   if (state.firstRun) loaded = await firstRunConfig(loaded, bootLog);
   const log = createLogger(loaded.config);
   for (const w of loaded.warnings) log.warn(w);
-  for (const u of loaded.unsupported) log.warn(`option ${u} is set but not yet supported by Almanac; it has no effect`);
+  for (const u of loaded.unsupported)
+    log.warn(`option ${u} is set but not yet supported by Almanac; it has no effect`);
   if (state.action === 'verify-storage') return verify(loaded, log);
   let almanac;
   try {

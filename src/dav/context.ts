@@ -4,7 +4,14 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { CollectionInfo, CollectionTag, ItemDescription, ItemMeta, NewItem, Storage } from '../storage/types.js';
+import type {
+  CollectionInfo,
+  CollectionTag,
+  ItemDescription,
+  ItemMeta,
+  NewItem,
+  Storage,
+} from '../storage/types.js';
 import type { XmlElement, XmlNode } from './xml.js';
 
 /** What a request path points at. */
@@ -130,7 +137,9 @@ export interface KindRegistry {
 export interface DavPlugin {
   readonly kinds?: readonly CollectionKind[];
   readonly properties?: readonly LiveProperty[];
-  readonly reports?: Readonly<Record<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>>;
+  readonly reports?: Readonly<
+    Record<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>
+  >;
   readonly compliance?: readonly string[];
 }
 

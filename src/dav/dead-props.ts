@@ -3,7 +3,15 @@
  * namespaces, Clark `{ns}name` for others; values are the element's text. A value with child elements
  * (which Radicale cannot keep) is stored as its XML fragment and given back as XML.
  */
-import { PREFIXES, XmlWriter, elementToOut, parseXml, splitClark, type XmlElement, type XmlNode } from './xml.js';
+import {
+  PREFIXES,
+  XmlWriter,
+  elementToOut,
+  parseXml,
+  splitClark,
+  type XmlElement,
+  type XmlNode,
+} from './xml.js';
 
 const PREFIX_TO_NS = new Map(Object.entries(PREFIXES).map(([ns, p]) => [p, ns]));
 

@@ -69,7 +69,8 @@ export function parseRequestPath(rawPath: string): ParsedPath {
 /** Refuses a decoded segment that is not a safe name. */
 export function checkSegment(seg: string): void {
   if (seg === '.' || seg === '..') throw badRequest('Path traversal is not allowed');
-  if (seg.includes('/') || seg.includes('\\')) throw badRequest('Slashes inside a path segment are not allowed');
+  if (seg.includes('/') || seg.includes('\\'))
+    throw badRequest('Slashes inside a path segment are not allowed');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(seg)) throw badRequest('Control characters in path are not allowed');
 }

@@ -20,7 +20,10 @@ function cacheOf(req: DavRequest): Map<string, string> {
 }
 
 /** Loads the texts of many items of one collection at once. */
-export async function loadTexts(req: DavRequest, items: readonly (Resource & { kind: 'item' })[]): Promise<void> {
+export async function loadTexts(
+  req: DavRequest,
+  items: readonly (Resource & { kind: 'item' })[],
+): Promise<void> {
   const cache = cacheOf(req);
   const byPath = new Map<string, string[]>();
   for (const i of items) {

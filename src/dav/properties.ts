@@ -16,7 +16,8 @@ const isCollection = (res: Resource): boolean => res.kind === 'collection';
 const isTagged = (res: Resource): boolean => res.kind === 'collection' && res.info.tag !== '';
 const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
 const hasContent = (res: Resource): boolean =>
-  res.kind === 'item' || (res.kind === 'collection' && (res.info.tag === 'VCALENDAR' || res.info.tag === 'VADDRESSBOOK'));
+  res.kind === 'item' ||
+  (res.kind === 'collection' && (res.info.tag === 'VCALENDAR' || res.info.tag === 'VADDRESSBOOK'));
 
 export function hrefOfResource(req: DavRequest, res: Resource): string {
   switch (res.kind) {
@@ -46,7 +47,8 @@ async function collectionLength(res: Resource, req: DavRequest): Promise<number>
 export function privilegesOf(res: Resource, req: DavRequest): string[] {
   const privs: string[] = [];
   if (req.access.canRead(res)) privs.push('read');
-  if (req.access.canWrite(res)) privs.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
+  if (req.access.canWrite(res))
+    privs.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
   return privs;
 }
 
@@ -58,68 +60,112 @@ const live = (
 ): LiveProperty => ({ name, allprop, appliesTo, get });
 
 export const CORE_PROPERTIES: readonly LiveProperty[] = [
-  live(D('resourcetype'), true, () => true, (res, req) => {
-    if (res.kind !== 'collection') return [];
-    const kids: XmlNode[] = [el(D('collection'))];
-    if (isPrincipal(res)) kids.push(el(D('principal')));
-    const kind = req.kinds.byTag(res.info.tag);
-    if (kind) kids.push(el(kind.resourceType));
-    if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
-    return kids;
-  }),
+  live(
+    D('resourcetype'),
+    true,
+    () => true,
+    (res, req) => {
+      if (res.kind !== 'collection') return [];
+      const kids: XmlNode[] = [el(D('collection'))];
+      if (isPrincipal(res)) kids.push(el(D('principal')));
+      const kind = req.kinds.byTag(res.info.tag);
+      if (kind) kids.push(el(kind.resourceType));
+      if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
+      return kids;
+    },
+  ),
   live(
     D('displayname'),
     true,
-    (res) => res.kind === 'collection' && (res.info.props['D:displayname'] !== undefined || res.info.tag !== ''),
+    (res) =>
+      res.kind === 'collection' && (res.info.props['D:displayname'] !== undefined || res.info.tag !== ''),
     (res) => {
       if (res.kind !== 'collection') return [];
       const name = res.info.props['D:displayname'] ?? splitPath(res.path).at(-1) ?? '';
       return [name];
     },
   ),
-  live(D('getetag'), true, (res) => res.kind === 'item' || isTagged(res), async (res, req) => {
-    if (res.kind === 'item') return [res.meta.etag];
-    if (res.kind === 'collection') return [await req.storage.getEtag(res.path)];
-    return [];
-  }),
-  live(D('getlastmodified'), true, (res) => res.kind === 'item' || isTagged(res), (res) => {
-    if (res.kind === 'item') return [httpDate(res.meta.lastModified)];
-    if (res.kind === 'collection') return [httpDate(res.info.lastModified)];
-    return [];
-  }),
-  live(D('getcontenttype'), true, (res) => res.kind === 'item' || hasContent(res), (res, req) => {
-    if (res.kind === 'item') {
-      const kind = req.kinds.byTag(res.collection.tag);
-      return [kind ? kind.itemContentType(res.meta) : 'application/octet-stream'];
-    }
-    if (res.kind === 'collection') return [req.kinds.byTag(res.info.tag)?.exportContentType ?? ''];
-    return [];
-  }),
-  live(D('getcontentlength'), true, (res) => res.kind === 'item' || hasContent(res), async (res, req) => {
-    if (res.kind === 'item') return [String(res.meta.size)];
-    return [String(await collectionLength(res, req))];
-  }),
+  live(
+    D('getetag'),
+    true,
+    (res) => res.kind === 'item' || isTagged(res),
+    async (res, req) => {
+      if (res.kind === 'item') return [res.meta.etag];
+      if (res.kind === 'collection') return [await req.storage.getEtag(res.path)];
+      return [];
+    },
+  ),
+  live(
+    D('getlastmodified'),
+    true,
+    (res) => res.kind === 'item' || isTagged(res),
+    (res) => {
+      if (res.kind === 'item') return [httpDate(res.meta.lastModified)];
+      if (res.kind === 'collection') return [httpDate(res.info.lastModified)];
+      return [];
+    },
+  ),
+  live(
+    D('getcontenttype'),
+    true,
+    (res) => res.kind === 'item' || hasContent(res),
+    (res, req) => {
+      if (res.kind === 'item') {
+        const kind = req.kinds.byTag(res.collection.tag);
+        return [kind ? kind.itemContentType(res.meta) : 'application/octet-stream'];
+      }
+      if (res.kind === 'collection') return [req.kinds.byTag(res.info.tag)?.exportContentType ?? ''];
+      return [];
+    },
+  ),
+  live(
+    D('getcontentlength'),
+    true,
+    (res) => res.kind === 'item' || hasContent(res),
+    async (res, req) => {
+      if (res.kind === 'item') return [String(res.meta.size)];
+      return [String(await collectionLength(res, req))];
+    },
+  ),
   // In allprop as Radicale does (RFC 5397 says SHOULD NOT): clients following the 301 of
   // /.well-known/caldav lose the PROPFIND body (python-caldav/requests), so they ask allprop.
-  live(D('current-user-principal'), true, () => true, (_res, req) =>
-    req.user ? [elText(D('href'), principalHref(req, req.user))] : [el(D('unauthenticated'))],
+  live(
+    D('current-user-principal'),
+    true,
+    () => true,
+    (_res, req) =>
+      req.user ? [elText(D('href'), principalHref(req, req.user))] : [el(D('unauthenticated'))],
   ),
   live(D('principal-URL'), true, isPrincipal, (res, req) =>
     res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
   ),
-  live(D('principal-collection-set'), false, () => true, (_res, req) => [elText(D('href'), `${req.prefix}/`)]),
-  live(D('owner'), true, (res) => res.kind !== 'collection' || res.path !== '', (res, req) => {
-    const path = res.kind === 'collection' ? res.path : res.kind === 'item' ? res.path : res.parentPath;
-    const owner = splitPath(path)[0];
-    return owner ? [elText(D('href'), principalHref(req, owner))] : [];
-  }),
-  live(D('current-user-privilege-set'), false, () => true, (res, req) =>
-    privilegesOf(res, req).map((p) => el(D('privilege'), el(D(p)))),
+  live(
+    D('principal-collection-set'),
+    false,
+    () => true,
+    (_res, req) => [elText(D('href'), `${req.prefix}/`)],
   ),
-  live(D('supported-report-set'), false, () => true, (res, req) =>
-    req.kinds
-      .reportsFor(res)
-      .map((r) => el(D('supported-report'), el(D('report'), el(r)))),
+  live(
+    D('owner'),
+    true,
+    (res) => res.kind !== 'collection' || res.path !== '',
+    (res, req) => {
+      const path = res.kind === 'collection' ? res.path : res.kind === 'item' ? res.path : res.parentPath;
+      const owner = splitPath(path)[0];
+      return owner ? [elText(D('href'), principalHref(req, owner))] : [];
+    },
+  ),
+  live(
+    D('current-user-privilege-set'),
+    false,
+    () => true,
+    (res, req) => privilegesOf(res, req).map((p) => el(D('privilege'), el(D(p)))),
+  ),
+  live(
+    D('supported-report-set'),
+    false,
+    () => true,
+    (res, req) => req.kinds.reportsFor(res).map((r) => el(D('supported-report'), el(D('report'), el(r)))),
   ),
   live(D('sync-token'), false, isTagged, async (res, req) =>
     res.kind === 'collection' ? [await req.storage.getSyncToken(res.path)] : [],
@@ -133,7 +179,12 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
   live(R('getcontentcount'), false, hasContent, async (res, req) =>
     res.kind === 'collection' ? [String((await req.storage.listItems(res.path)).length)] : [],
   ),
-  live(D('supportedlock'), false, () => true, () => []),
+  live(
+    D('supportedlock'),
+    false,
+    () => true,
+    () => [],
+  ),
 ];
 
 export function allLiveProperties(req: DavRequest): readonly LiveProperty[] {
@@ -175,11 +226,7 @@ export async function getProperty(
 }
 
 /** Names for allprop/propname: live ones flagged allprop that apply, plus every dead one. */
-export async function propertyNames(
-  req: DavRequest,
-  res: Resource,
-  forAllprop: boolean,
-): Promise<string[]> {
+export async function propertyNames(req: DavRequest, res: Resource, forAllprop: boolean): Promise<string[]> {
   const names = allLiveProperties(req)
     .filter((p) => (forAllprop ? p.allprop : true) && p.appliesTo(res, req))
     .map((p) => p.name);

@@ -8,7 +8,12 @@ import type { Config } from '../config/schema.js';
 import type { Access, Resource } from '../dav/context.js';
 import type { Rights } from '../rights/types.js';
 
-export function createAccess(rights: Rights, _config: Config, user: string, groups: ReadonlySet<string>): Access {
+export function createAccess(
+  rights: Rights,
+  _config: Config,
+  user: string,
+  groups: ReadonlySet<string>,
+): Access {
   const cache = new Map<string, string>();
   const letters = (path: string): string => {
     let l = cache.get(path);
@@ -26,7 +31,9 @@ export function createAccess(rights: Rights, _config: Config, user: string, grou
         return letters(res.path).includes(perm);
       case 'missing': {
         const own = letters(res.parentPath ? `${res.parentPath}/${res.name}` : res.name);
-        return own.includes(perm) || own.includes(perm.toUpperCase()) || letters(res.parentPath).includes(perm);
+        return (
+          own.includes(perm) || own.includes(perm.toUpperCase()) || letters(res.parentPath).includes(perm)
+        );
       }
     }
   };

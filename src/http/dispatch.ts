@@ -20,7 +20,33 @@ import { createAccess } from './access.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 /** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
-const KNOWN_UNSERVED = new Set(['LOCK', 'UNLOCK', 'ACL', 'BIND', 'UNBIND', 'REBIND', 'SEARCH', 'POST', 'PATCH', 'TRACE', 'CONNECT', 'ORDERPATCH', 'MKREDIRECTREF', 'UPDATEREDIRECTREF', 'VERSION-CONTROL', 'CHECKOUT', 'CHECKIN', 'UNCHECKOUT', 'MKWORKSPACE', 'UPDATE', 'LABEL', 'MERGE', 'MKACTIVITY', 'BASELINE-CONTROL', 'QUERY']);
+const KNOWN_UNSERVED = new Set([
+  'LOCK',
+  'UNLOCK',
+  'ACL',
+  'BIND',
+  'UNBIND',
+  'REBIND',
+  'SEARCH',
+  'POST',
+  'PATCH',
+  'TRACE',
+  'CONNECT',
+  'ORDERPATCH',
+  'MKREDIRECTREF',
+  'UPDATEREDIRECTREF',
+  'VERSION-CONTROL',
+  'CHECKOUT',
+  'CHECKIN',
+  'UNCHECKOUT',
+  'MKWORKSPACE',
+  'UPDATE',
+  'LABEL',
+  'MERGE',
+  'MKACTIVITY',
+  'BASELINE-CONTROL',
+  'QUERY',
+]);
 
 export interface AppDeps {
   readonly config: Config;
@@ -107,7 +133,8 @@ async function finish(
     response = { ...response, status: 401 };
   }
   if (response.status === 401) {
-    response.headers['WWW-Authenticate'] = `Basic realm="${deps.auth.realm.replace(/"/g, "'")}", charset="UTF-8"`;
+    response.headers['WWW-Authenticate'] =
+      `Basic realm="${deps.auth.realm.replace(/"/g, "'")}", charset="UTF-8"`;
   }
   if ((response.status === 401 || response.status === 403) && !delayed.has(ctx)) {
     ctx.releaseSlot?.();
@@ -147,7 +174,8 @@ async function route(
   if (/(^|\/)\.well-known\/(caldav|carddav)\/?$/.test(rawPath)) {
     return { status: 301, headers: { Location: `${prefix}/` } };
   }
-  if (rawPath.includes('/.well-known/') || rawPath.startsWith('/.well-known')) throw new DavError(404, 'Not Found');
+  if (rawPath.includes('/.well-known/') || rawPath.startsWith('/.well-known'))
+    throw new DavError(404, 'Not Found');
   if (rawPath === '/.web' || rawPath.startsWith('/.web/')) {
     if (method !== 'GET' && method !== 'HEAD') {
       throw new DavError(405, 'Method not allowed', undefined, [], { Allow: 'GET, HEAD' });

@@ -33,7 +33,12 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
   const folder = opts.folder ?? join(tmp, 'collections');
   const users = opts.users ?? { alice: 'alicepw', bob: 'bobpw' };
   const htpasswd = join(tmp, 'users');
-  writeFileSync(htpasswd, Object.entries(users).map(([u, p]) => `${u}:${p}\n`).join(''));
+  writeFileSync(
+    htpasswd,
+    Object.entries(users)
+      .map(([u, p]) => `${u}:${p}\n`)
+      .join(''),
+  );
   const args: Record<string, Record<string, string>> = {
     server: { hosts: '127.0.0.1:0' },
     storage: { filesystem_folder: folder, _filesystem_fsync: 'False' },

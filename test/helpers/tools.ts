@@ -9,7 +9,12 @@ export function commandExists(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-export function requireTool(t: TestContext, what: string, aptPackage: string, present: () => boolean): boolean {
+export function requireTool(
+  t: TestContext,
+  what: string,
+  aptPackage: string,
+  present: () => boolean,
+): boolean {
   if (present()) return true;
   const message = `${what} is missing: apt-get install ${aptPackage}`;
   if (process.env.CI === 'true') throw new Error(`${message} (CI must install it in .ci/run)`);

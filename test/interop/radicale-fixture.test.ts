@@ -20,7 +20,13 @@ const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-
 interface Expected {
   collections: Record<
     string,
-    { ctag: string; displayname: string; export_content_type: string; items: Record<string, string>; sync_token: string }
+    {
+      ctag: string;
+      displayname: string;
+      export_content_type: string;
+      items: Record<string, string>;
+      sync_token: string;
+    }
   >;
   sync: Record<string, { token: string; changed_hrefs_after: string[]; token_after_changes?: string }>;
   users: Record<string, string>;
@@ -63,7 +69,11 @@ async function propfind(base: string, path: string, authz: string, depth = '1'):
   const body =
     '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">' +
     '<D:prop><D:getetag/><CS:getctag/><D:sync-token/><D:displayname/></D:prop></D:propfind>';
-  const res = await fetch(base + path, { method: 'PROPFIND', body, headers: { Authorization: authz, Depth: depth } });
+  const res = await fetch(base + path, {
+    method: 'PROPFIND',
+    body,
+    headers: { Authorization: authz, Depth: depth },
+  });
   assert.equal(res.status, 207, `PROPFIND ${path}`);
   return parseListing(parseXml(await res.text()));
 }
@@ -86,11 +96,20 @@ function parseListing(root: XmlElement): Listed {
   return { props, status };
 }
 
-async function syncCollection(base: string, path: string, authz: string, token: string): Promise<Listed & { token: string }> {
+async function syncCollection(
+  base: string,
+  path: string,
+  authz: string,
+  token: string,
+): Promise<Listed & { token: string }> {
   const body =
     '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">' +
     `<D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`;
-  const res = await fetch(base + path, { method: 'REPORT', body, headers: { Authorization: authz, Depth: '1' } });
+  const res = await fetch(base + path, {
+    method: 'REPORT',
+    body,
+    headers: { Authorization: authz, Depth: '1' },
+  });
   assert.equal(res.status, 207, `sync-collection ${path}`);
   const root = parseXml(await res.text());
   const listed = parseListing(root);
@@ -142,7 +161,9 @@ describe('a data folder written by Radicale 3.1.8', () => {
       const changed = [...r.props.keys(), ...r.status.keys()].filter((h) => h !== path);
       assert.deepEqual([...new Set(changed)].sort(), [...sync.changed_hrefs_after].sort());
       for (const [href, st] of r.status) assert.match(st, / 404 /, `${href} deleted`);
-      const deleted = sync.changed_hrefs_after.filter((h) => !(h in (expected.collections[path]?.items ?? {})));
+      const deleted = sync.changed_hrefs_after.filter(
+        (h) => !(h in (expected.collections[path]?.items ?? {})),
+      );
       assert.deepEqual([...r.status.keys()].sort(), deleted.sort());
       assert.equal(r.token, sync.token_after_changes ?? sync.token);
     });
@@ -198,13 +219,15 @@ async function startRadicale(folder: string): Promise<{ url: string; proc: Child
 
 describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () => {
   it('lists exactly the hrefs, ETags, CTags and sync tokens that Almanac lists', async (t) => {
-    if (!requireTool(t, '/usr/bin/python3 -m radicale', 'radicale', () => {
-      try {
-        return statSync('/usr/lib/python3/dist-packages/radicale').isDirectory();
-      } catch {
-        return false;
-      }
-    })) {
+    if (
+      !requireTool(t, '/usr/bin/python3 -m radicale', 'radicale', () => {
+        try {
+          return statSync('/usr/lib/python3/dist-packages/radicale').isDirectory();
+        } catch {
+          return false;
+        }
+      })
+    ) {
       return;
     }
     const folder = copyFixture();
@@ -226,9 +249,15 @@ describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () =>
       headers: { Authorization: a, 'Content-Type': 'text/calendar' },
     });
     assert.equal(res.status, 204);
-    res = await fetch(`${almanac.url}/alice/work/standup.ics`, { method: 'DELETE', headers: { Authorization: a } });
+    res = await fetch(`${almanac.url}/alice/work/standup.ics`, {
+      method: 'DELETE',
+      headers: { Authorization: a },
+    });
     assert.ok(res.status === 204 || res.status === 200);
-    res = await fetch(`${almanac.url}/alice/contacts/carol.vcf`, { method: 'DELETE', headers: { Authorization: a } });
+    res = await fetch(`${almanac.url}/alice/contacts/carol.vcf`, {
+      method: 'DELETE',
+      headers: { Authorization: a },
+    });
     assert.ok(res.status === 204 || res.status === 200);
 
     const paths = Object.keys(expected.collections);
@@ -245,7 +274,11 @@ describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () =>
         const etags = (l: Listed): Record<string, string | undefined> =>
           Object.fromEntries([...l.props].map(([h, v]) => [h, h === p ? v.getctag : v.getetag]));
         assert.deepEqual(etags(theirs), etags(mine), `hrefs and ETags of ${p}`);
-        assert.equal(theirs.props.get(p)?.['sync-token'], mine.props.get(p)?.['sync-token'], `sync token of ${p}`);
+        assert.equal(
+          theirs.props.get(p)?.['sync-token'],
+          mine.props.get(p)?.['sync-token'],
+          `sync token of ${p}`,
+        );
       }
     } finally {
       radicale.proc.kill();

@@ -33,7 +33,8 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
   if (res.kind === 'item') {
     if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
     const headers: Record<string, string> = {
-      'Content-Type': req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
+      'Content-Type':
+        req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
       ETag: res.meta.etag,
       'Last-Modified': res.meta.lastModified.toUTCString(),
     };

@@ -27,7 +27,9 @@ async function parseBody(req: DavRequest, calendar: boolean): Promise<XmlElement
     }
     throw e;
   }
-  const ok = calendar ? body.ns === NS.C && body.local === 'mkcalendar' : body.ns === NS.D && body.local === 'mkcol';
+  const ok = calendar
+    ? body.ns === NS.C && body.local === 'mkcalendar'
+    : body.ns === NS.D && body.local === 'mkcol';
   if (!ok) {
     if (calendar) throw badRequest('Expected C:mkcalendar');
     throw unsupportedMediaType('MKCOL body must be DAV:mkcol');
@@ -48,7 +50,9 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
   const res = await resolve(req.storage, req.segments);
   if (res.kind !== 'missing') {
     if (calendar) throw forbidden('A resource already exists there', clark(NS.D, 'resource-must-be-null'));
-    throw new DavError(405, 'A resource already exists there', undefined, [], { Allow: 'GET, PROPFIND, DELETE' });
+    throw new DavError(405, 'A resource already exists there', undefined, [], {
+      Allow: 'GET, PROPFIND, DELETE',
+    });
   }
   if (req.segments.length === 0) throw new DavError(405, 'The root exists');
   if (!res.parent) throw conflict('The parent collection does not exist');
@@ -64,7 +68,15 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
     const { failed, done } = applyPropUpdates(req, props, ops);
     if (calendar) props.tag = 'VCALENDAR';
     if (failed.length > 0) {
-      const answer = el(clark(NS.D, 'mkcol-response'), ...propstats(new Map([[403, failed], [424, done]])));
+      const answer = el(
+        clark(NS.D, 'mkcol-response'),
+        ...propstats(
+          new Map([
+            [403, failed],
+            [424, done],
+          ]),
+        ),
+      );
       return {
         status: 403,
         headers: { 'Content-Type': 'application/xml; charset=utf-8' },
@@ -79,7 +91,8 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
   try {
     await req.storage.createCollection(path, props, changeContext(req));
   } catch (e) {
-    if (e instanceof StorageError && e.code === 'exists') throw new DavError(405, 'A resource already exists there');
+    if (e instanceof StorageError && e.code === 'exists')
+      throw new DavError(405, 'A resource already exists there');
     throw e;
   }
   return { status: 201, headers: { 'Content-Length': '0' } };

@@ -10,7 +10,8 @@ import { NS, child, nameOf, type XmlElement, type XmlOut } from '../xml.js';
 import { resolve } from '../resource.js';
 import { children } from '../listing.js';
 
-export type PropRequest = { kind: 'allprop'; include: string[] } | { kind: 'propname' } | { kind: 'prop'; names: XmlElement[] };
+export type PropRequest =
+  { kind: 'allprop'; include: string[] } | { kind: 'propname' } | { kind: 'prop'; names: XmlElement[] };
 
 export function parsePropfindBody(body: XmlElement | undefined): PropRequest {
   if (!body) return { kind: 'allprop', include: [] };
@@ -30,8 +31,7 @@ export async function propfindResponse(req: DavRequest, res: Resource, preq: Pro
   if (preq.kind === 'prop') groups = await evaluateProps(req, res, preq.names);
   else if (preq.kind === 'propname') {
     groups = await evaluateProps(req, res, await propertyNames(req, res, false), true);
-  }
-  else {
+  } else {
     const names = await propertyNames(req, res, true);
     for (const n of preq.include) if (!names.includes(n)) names.push(n);
     groups = await evaluateProps(req, res, names);
@@ -47,7 +47,11 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
-  if (!req.user && preq.kind === 'prop' && preq.names.some((n) => n.ns === NS.D && n.local === 'current-user-principal')) {
+  if (
+    !req.user &&
+    preq.kind === 'prop' &&
+    preq.names.some((n) => n.ns === NS.D && n.local === 'current-user-principal')
+  ) {
     // DAVx5 and others expect to be asked for credentials here.
     throw new DavError(401, 'Authentication required');
   }

@@ -42,7 +42,8 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   const maxSize = req.config.server.max_resource_size;
   const normalized = kind ? normalizeLineEndings(text) : text;
   if (Buffer.byteLength(normalized) > maxSize) {
-    const pre = parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
+    const pre =
+      parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
     throw tooLarge(`Item larger than max_resource_size (${maxSize} bytes)`, pre);
   }
   const description = kind
@@ -95,8 +96,10 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   const kind = (existing && req.kinds.byTag(existing.tag)) ?? kindForUpload(req, text);
   if (!kind) throw new DavError(415, 'Only calendars and address books can be uploaded as a whole');
   if (!req.access.letters(path).includes('w')) throw new DavError(403, 'Access denied');
-  if (existing && !req.access.mayOverwriteCollection(path)) throw forbidden('Overwriting this collection is not allowed');
-  if (res.kind === 'missing' && res.parent === undefined) throw conflict('The parent collection does not exist');
+  if (existing && !req.access.mayOverwriteCollection(path))
+    throw forbidden('Overwriting this collection is not allowed');
+  if (res.kind === 'missing' && res.parent === undefined)
+    throw conflict('The parent collection does not exist');
   if (res.kind === 'missing' && res.parent && res.parent.tag !== '') {
     throw forbidden('Collections cannot be created inside a calendar or address book');
   }
@@ -105,7 +108,8 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   const { items, props } = kind.splitUpload(normalized);
   const maxSize = req.config.server.max_resource_size;
   for (const item of items) {
-    if (Buffer.byteLength(item.text) > maxSize) throw tooLarge(`An item is larger than max_resource_size (${maxSize})`);
+    if (Buffer.byteLength(item.text) > maxSize)
+      throw tooLarge(`An item is larger than max_resource_size (${maxSize})`);
   }
   const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
   const info = await req.storage.replaceCollection(path, merged, items, changeContext(req));

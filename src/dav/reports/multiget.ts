@@ -31,7 +31,9 @@ export async function multiget(req: DavRequest, res: Resource, body: XmlElement)
     if (!byHref.has(meta.href)) continue;
     found.add(meta.href);
     const itemRes: Resource = { kind: 'item', path: res.path, href: meta.href, meta, collection: res.info };
-    responses.push(responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)));
+    responses.push(
+      responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)),
+    );
   }
   for (const [name, href] of byHref) if (!found.has(name)) responses.push(responseWithStatus(href, 404));
   return multistatus(responses);

@@ -28,7 +28,12 @@ const D = (l: string): string => clark(NS.D, l);
 /** Properties a client may search principals by. */
 const SEARCHABLE = [D('displayname'), clark(NS.C, 'calendar-user-address-set')];
 
-async function expandOne(req: DavRequest, res: Resource, props: XmlElement[], depth: number): Promise<XmlOut> {
+async function expandOne(
+  req: DavRequest,
+  res: Resource,
+  props: XmlElement[],
+  depth: number,
+): Promise<XmlOut> {
   const found: { name: string; value: XmlNode[] }[] = [];
   const missing: { name: string }[] = [];
   for (const p of props) {
@@ -76,7 +81,11 @@ export function principalSearchPropertySet(): Promise<DavResponse> {
   const body = el(
     D('principal-search-property-set'),
     ...SEARCHABLE.map((name) =>
-      el(D('principal-search-property'), el(D('prop'), el(name)), elText(D('description'), name.split('}')[1] ?? name)),
+      el(
+        D('principal-search-property'),
+        el(D('prop'), el(name)),
+        elText(D('description'), name.split('}')[1] ?? name),
+      ),
     ),
   );
   return Promise.resolve({
@@ -87,12 +96,14 @@ export function principalSearchPropertySet(): Promise<DavResponse> {
 }
 
 function textOf(nodes: XmlNode[]): string {
-  return nodes
-    .map((n) => (typeof n === 'string' ? n : 'raw' in n ? '' : textOf(n.children ?? [])))
-    .join(' ');
+  return nodes.map((n) => (typeof n === 'string' ? n : 'raw' in n ? '' : textOf(n.children ?? []))).join(' ');
 }
 
-export async function principalPropertySearch(req: DavRequest, _res: Resource, body: XmlElement): Promise<DavResponse> {
+export async function principalPropertySearch(
+  req: DavRequest,
+  _res: Resource,
+  body: XmlElement,
+): Promise<DavResponse> {
   const searches = childrenNamed(body, NS.D, 'property-search').map((ps) => ({
     props: child(ps, NS.D, 'prop')?.children.map(nameOf) ?? [],
     match: textContent(child(ps, NS.D, 'match') ?? { ns: '', local: '', attrs: {}, children: [], text: '' })

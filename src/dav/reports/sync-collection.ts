@@ -41,10 +41,13 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     for (const meta of await req.storage.listItems(res.path)) {
       if (!changed.has(meta.href)) continue;
       const itemRes: Resource = { kind: 'item', path: res.path, href: meta.href, meta, collection: res.info };
-      responses.push(responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)));
+      responses.push(
+        responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)),
+      );
     }
   }
-  for (const href of result.deleted) responses.push(responseWithStatus(itemHref(req.prefix, res.path, href), 404));
+  for (const href of result.deleted)
+    responses.push(responseWithStatus(itemHref(req.prefix, res.path, href), 404));
   if (result.truncated) {
     responses.push(responseWithStatus(hrefOfResource(req, res), 507));
   }
