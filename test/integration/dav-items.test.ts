@@ -332,6 +332,14 @@ describe('sizes and strict preconditions', () => {
     assert.equal((await get('/alice/cal/big.ics')).status, 404);
   });
 
+  it('a whole-collection upload with an item over max_resource_size is 413 and creates nothing', async () => {
+    const big = vevent('big-up', { extra: `DESCRIPTION:${'x'.repeat(70)}\n`.repeat(80).trimEnd() });
+    const r = await put(c, '/alice/bigupload/', big);
+    assert.equal(r.status, 413);
+    assert.deepEqual(preconditions(r.text), [C('max-resource-size')]);
+    assert.equal((await c.propfind('/alice/bigupload/', [D('getetag')], '0')).status, 404);
+  });
+
   it('max-resource-size is advertised on a calendar', async () => {
     const r = await c.propfind('/alice/cal/', [C('max-resource-size')], '0');
     const p = parseMultistatus(r.text).props.get('/alice/cal/')?.get(C('max-resource-size'));

@@ -70,6 +70,10 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   return { status: created ? 201 : 204, headers: { ETag: meta.etag, 'Content-Length': '0' } };
 }
 
+function sizePrecondition(tag: string): string {
+  return tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
+}
+
 function uidPrecondition(parent: CollectionInfo): string {
   return parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
 }
@@ -109,7 +113,7 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   const maxSize = req.config.server.max_resource_size;
   for (const item of items) {
     if (Buffer.byteLength(item.text) > maxSize)
-      throw tooLarge(`An item is larger than max_resource_size (${maxSize})`);
+      throw tooLarge(`An item is larger than max_resource_size (${maxSize})`, sizePrecondition(kind.tag));
   }
   const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
   const info = await req.storage.replaceCollection(path, merged, items, changeContext(req));
