@@ -96,6 +96,38 @@ describe('limits behind nginx', () => {
     assert.equal(storedItems(almanac.folder, 'cal').length, 1);
   });
 
+  it('throttles failed logins per real client (X-Forwarded-For), not the proxy as a whole', async (t: TestContext) => {
+    if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
+    const logLines: string[] = [];
+    const almanac = await startAlmanac({ config: { logging: { level: 'info' } }, logLines });
+    t.after(() => almanac.stop());
+    const nginx = await startNginx(nginxDir(), { locations: location(almanac.port) });
+    t.after(() => nginx.stop());
+    const url = `${nginx.url}/radicale/alice/`;
+    // Two clients reach nginx from different loopback addresses; Almanac only sees nginx's connections.
+    const statuses: number[] = [];
+    for (let i = 0; i < 12 && !statuses.includes(429); i++) {
+      const r = await httpRequest(url, 'PROPFIND', { auth: ['alice', 'wrong'], localAddress: '127.0.0.4' });
+      statuses.push(r.status);
+      if (r.status === 429) assert.match(r.headers['retry-after'] ?? '', /^\d+$/);
+    }
+    assert.equal(statuses.at(-1), 429, statuses.join(','));
+    assert.ok(
+      statuses.slice(0, -1).every((s) => s === 401),
+      statuses.join(','),
+    );
+    const other = await httpRequest(url, 'PROPFIND', { auth: ALICE, localAddress: '127.0.0.5' });
+    assert.equal(other.status, 207);
+    assert.ok(
+      logLines.some((l) => l.includes('too many failed logins from 127.0.0.4') && l.includes('throttled')),
+      logLines.join('\n'),
+    );
+    assert.ok(
+      logLines.some((l) => l.includes('limitHit="failed-login rate"')),
+      logLines.join('\n'),
+    );
+  });
+
   it(
     'cuts an upload that stalls for `timeout`, stores nothing and logs the limit',
     { timeout: 30_000 },
