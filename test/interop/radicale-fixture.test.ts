@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { parseXml, NS, type XmlElement } from '../../src/dav/xml.js';
-import { requireTool } from '../helpers/tools.js';
+import { requirePythonModule } from './helpers/tools.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
 
@@ -219,17 +219,7 @@ async function startRadicale(folder: string): Promise<{ url: string; proc: Child
 
 describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () => {
   it('lists exactly the hrefs, ETags, CTags and sync tokens that Almanac lists', async (t) => {
-    if (
-      !requireTool(t, '/usr/bin/python3 -m radicale', 'radicale', () => {
-        try {
-          return statSync('/usr/lib/python3/dist-packages/radicale').isDirectory();
-        } catch {
-          return false;
-        }
-      })
-    ) {
-      return;
-    }
+    if (!requirePythonModule(t, 'radicale', 'radicale')) return;
     const folder = copyFixture();
     const almanac = await startAlmanac({ folder, users: expected.users });
     const a = auth('alice', 'alicepw');

@@ -5,6 +5,7 @@
  * the cross-process `.Radicale.lock` flock is held only around the short critical section of each
  * write (and shared around sync-token bookkeeping).
  */
+import { RadicaleItemCache } from './radicale-item-cache.js';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -84,6 +85,7 @@ export class FilesystemStorage implements Storage {
   private readonly global: GlobalLock;
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
+  private readonly radicaleCache = new RadicaleItemCache();
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
@@ -327,9 +329,14 @@ export class FilesystemStorage implements Storage {
     href: string,
     etag: string,
     files: ReadonlySet<string>,
+    written?: { bytes: Uint8Array; uid: string; component: string },
   ): Promise<void> {
     const dir = this.dirOf(path);
     await unlinkIfExists(join(dir, '.Radicale.cache', 'item', href));
+    if (written) {
+      const entry = { uid: written.uid, etag, text: decodeItem(written.bytes), component: written.component };
+      await this.radicaleCache.write(dir, href, written.bytes, entry, this.fsOpts);
+    }
     const history = this.history(path);
     await history.update(href, etag);
     await history.cleanDeleted(files);
@@ -390,7 +397,7 @@ export class FilesystemStorage implements Storage {
         mapFsError(e);
       }
       await syncDir(dir, this.fsOpts);
-      await this.recordChange(path, href, etag, new Set([...list.files, href]));
+      await this.recordChange(path, href, etag, new Set([...list.files, href]), { bytes, ...d });
     });
     return this.finishWrite(path, href, bytes, { href, etag, size: bytes.length, ...pickDescription(d) });
   }
@@ -495,7 +502,7 @@ export class FilesystemStorage implements Storage {
       const dstFiles = from.path === to.path ? srcFiles : new Set(dstList.files);
       dstFiles.add(to.href);
       await this.recordChange(from.path, from.href, '', srcFiles);
-      await this.recordChange(to.path, to.href, source.etag, dstFiles);
+      await this.recordChange(to.path, to.href, source.etag, dstFiles, { bytes, ...source });
     });
     this.index(from.path).invalidateNames();
     return this.finishWrite(to.path, to.href, bytes, { ...source, href: to.href });
@@ -624,6 +631,14 @@ export class FilesystemStorage implements Storage {
       else name = uploadName(item.description.uid, suffix, taken);
       taken.add(name);
       await atomicWrite(dir, name, item.text, { ...this.fsOpts, fsync: false });
+      const bytes = Buffer.from(item.text, 'utf8');
+      const entry = {
+        uid: item.description.uid,
+        etag: itemEtag(bytes),
+        text: item.text,
+        component: item.description.component,
+      };
+      await this.radicaleCache.write(dir, name, bytes, entry, this.fsOpts);
     }
     if (this.fsOpts.fsync) for (const name of taken) await syncFile(join(dir, name));
     await syncDir(dir, this.fsOpts);
@@ -819,8 +834,11 @@ export class FilesystemStorage implements Storage {
         const old = oldName ? await history.loadState(oldName) : undefined;
         await history.saveState(name, state, list.files);
         const diff =
-          old === undefined ? { changed: list.items.map((m) => m.href), deleted: [] } : diffStates(old, state, list.byHref);
-        if (limit === undefined || diff.changed.length + diff.deleted.length <= limit) return { token, ...diff };
+          old === undefined
+            ? { changed: list.items.map((m) => m.href), deleted: [] }
+            : diffStates(old, state, list.byHref);
+        if (limit === undefined || diff.changed.length + diff.deleted.length <= limit)
+          return { token, ...diff };
         // Paging (RFC 6578 §3.6): a token for the old state with only the first `limit` changes applied,
         // saved like any other, so the next request continues from it.
         const changed = diff.changed.slice(0, limit);
