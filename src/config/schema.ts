@@ -194,8 +194,14 @@ export const SCHEMA = {
   storage: {
     type: o('choice', 'multifilesystem', 'Storage backend', {
       plugin: true,
-      choices: ['multifilesystem', 'multifilesystem_nolock'],
+      choices: ['multifilesystem', 'multifilesystem_nolock', 'postgresql'],
     }),
+    postgresql_url: o(
+      'string',
+      '',
+      'PostgreSQL connection URL (postgresql://…); empty = the PG* environment variables',
+    ),
+    postgresql_pool_size: o('int', '10', 'PostgreSQL connections per instance'),
     filesystem_folder: o('path', '/var/lib/radicale/collections', 'Folder for collections'),
     filesystem_cache_folder: later('path', '', 'Folder for caches (when the cache subfolder options are on)'),
     use_cache_subfolder_for_item: later('bool', 'False', 'Keep the item cache in the cache folder'),

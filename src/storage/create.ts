@@ -2,10 +2,21 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { FilesystemStorage } from './filesystem/storage.js';
+import { PostgresStorage } from './postgres/storage.js';
 import type { ItemDescriber, Storage } from './types.js';
 
 export function createStorage(config: Config, log: Logger, describe: ItemDescriber): Storage {
   const s = config.storage;
+  if (s.type === 'postgresql') {
+    return new PostgresStorage({
+      url: s.postgresql_url,
+      poolSize: s.postgresql_pool_size,
+      hook: s.hook,
+      hookCwd: process.cwd(),
+      describe,
+      log,
+    });
+  }
   if (s.type !== 'multifilesystem' && s.type !== 'multifilesystem_nolock') {
     throw new Error(`unsupported storage type: ${s.type}`);
   }

@@ -1,0 +1,101 @@
+/**
+ * The connection pool and transactions. A transaction that PostgreSQL aborts for a deadlock or a
+ * serialization failure is retried from the start (its body must be safe to run again: the write
+ * checks are pure); database errors that mean "bad input" become StorageErrors.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { StorageError } from '../types.js';
+
+export type Client = pg.PoolClient;
+
+export interface DbOptions {
+  /** `postgresql://…`; '' → the libpq environment variables (PGHOST, PGPORT, PGDATABASE, PGUSER…). */
+  readonly url: string;
+  readonly poolSize: number;
+  readonly log: Logger;
+}
+
+export interface TxOptions {
+  /** REPEATABLE READ READ ONLY: one snapshot for several statements (sync). */
+  readonly snapshot?: boolean;
+}
+
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+
+function sqlState(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
+  return undefined;
+}
+
+/** Maps constraint violations and unstorable text to StorageErrors; rethrows anything else. */
+export function mapDbError(e: unknown): never {
+  const code = sqlState(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === '23505') throw new StorageError('conflict', `already exists: ${msg}`);
+  if (code === '22021' || code === '22P05' || code === '54000') {
+    throw new StorageError('conflict', `cannot be stored: ${msg}`);
+  }
+  if (code === '53100') throw new StorageError('no-space', msg);
+  throw e;
+}
+
+export class Db {
+  readonly pool: pg.Pool;
+
+  constructor(o: DbOptions) {
+    this.pool = new pg.Pool({
+      ...(o.url === '' ? {} : { connectionString: o.url }),
+      max: Math.max(1, o.poolSize),
+    });
+    // An idle connection dropped by the server must not crash the process.
+    this.pool.on('error', (err) => o.log.error({ err }, 'PostgreSQL connection error'));
+  }
+
+  async query<R extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params as unknown[])).rows;
+    } catch (e) {
+      mapDbError(e);
+    }
+  }
+
+  async tx<T>(fn: (c: Client) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        await client.query(opts.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        const out = await fn(client);
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        if (RETRYABLE.has(sqlState(e) ?? '') && attempt < MAX_ATTEMPTS) continue;
+        mapDbError(e);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Runs a query on a transaction's client with the same error mapping. */
+export async function q<R extends pg.QueryResultRow>(
+  c: Client,
+  sql: string,
+  params: readonly unknown[] = [],
+): Promise<R[]> {
+  try {
+    return (await c.query<R>(sql, params as unknown[])).rows;
+  } catch (e) {
+    mapDbError(e);
+  }
+}

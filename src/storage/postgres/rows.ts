@@ -1,0 +1,93 @@
+/** Row shapes of the PostgreSQL schema and their conversion to the storage types. */
+import { createHash } from 'node:crypto';
+import type { CollectionInfo, CollectionTag, Item, ItemMeta, Props } from '../types.js';
+import { isTag, pythonJson } from '../filesystem/props-json.js';
+import { TOKEN_PREFIX } from '../filesystem/history.js';
+import { StorageError } from '../types.js';
+
+export interface CollectionRow {
+  readonly id: string;
+  readonly path: string;
+  readonly tag: string;
+  readonly props: Record<string, string>;
+  readonly sync_key: string;
+  readonly seq: string;
+  readonly modified: Date;
+}
+
+export const COLLECTION_COLS = 'id, path, tag, props, sync_key, seq, modified';
+
+export interface ItemMetaRow {
+  readonly href: string;
+  readonly etag: string;
+  readonly uid: string;
+  readonly component: string;
+  readonly start_time: string;
+  readonly end_time: string;
+  readonly size: number;
+  readonly modified: Date;
+}
+
+export interface ItemRow extends ItemMetaRow {
+  readonly text: string;
+}
+
+export const META_COLS = 'href, etag, uid, component, start_time, end_time, size, modified';
+export const ITEM_COLS = `${META_COLS}, text`;
+
+export function tagOf(props: Props): CollectionTag {
+  const t = props.tag;
+  return t !== undefined && isTag(t) ? t : '';
+}
+
+export function toCollectionInfo(r: CollectionRow): CollectionInfo {
+  return { path: r.path, tag: isTag(r.tag) ? r.tag : '', props: r.props, lastModified: r.modified };
+}
+
+export function toMeta(r: ItemMetaRow): ItemMeta {
+  return {
+    href: r.href,
+    etag: r.etag,
+    uid: r.uid,
+    component: r.component,
+    start: Number(r.start_time),
+    end: Number(r.end_time),
+    size: r.size,
+    lastModified: r.modified,
+  };
+}
+
+export function toItem(r: ItemRow): Item {
+  return { ...toMeta(r), text: r.text };
+}
+
+export function textEtag(text: string): string {
+  return `"${createHash('sha256').update(text, 'utf8').digest('hex')}"`;
+}
+
+/**
+ * The collection ETag (ctag): a digest of the collection's identity, its change position and its
+ * props, so it changes with every item change and every PROPPATCH and is the same on every instance.
+ */
+export function collectionEtag(r: CollectionRow): string {
+  const h = createHash('sha256').update(`${r.sync_key}/${r.seq}/${pythonJson(r.props)}`, 'utf8');
+  return `"${h.digest('hex')}"`;
+}
+
+/** Sync token: the collection's random key and the log position, in hex (monotonic per collection). */
+export function syncToken(key: string, position: number): string {
+  return `${TOKEN_PREFIX}${key}${position.toString(16).padStart(16, '0')}`;
+}
+
+/** The log position a token stands for in this collection; invalid-sync-token when it is not ours. */
+export function tokenPosition(token: string, r: CollectionRow): number {
+  const bad = (): never => {
+    throw new StorageError('invalid-sync-token', `unknown sync token ${token}`);
+  };
+  if (!token.startsWith(TOKEN_PREFIX)) bad();
+  const hex = token.slice(TOKEN_PREFIX.length);
+  if (!/^[0-9a-f]{32}$/.test(hex) || hex.slice(0, 16) !== r.sync_key) bad();
+  const pos = Number.parseInt(hex.slice(16), 16);
+  if (!Number.isSafeInteger(pos) || pos > Number(r.seq)) bad();
+  return pos;
+}
