@@ -72,11 +72,12 @@ async function readSettings(config: Config): Promise<LdapSettings> {
 }
 
 async function connect(s: LdapSettings): Promise<Client> {
+  // ldapts speaks TLS from the first byte whenever tlsOptions is given, so only pass it for ldaps://.
   const client = new Client({
     url: s.url,
     timeout: TIMEOUT_MS,
     connectTimeout: TIMEOUT_MS,
-    tlsOptions: s.tlsOptions,
+    ...(s.url.startsWith('ldaps://') ? { tlsOptions: s.tlsOptions } : {}),
   });
   if (s.startTls) await client.startTLS(s.tlsOptions);
   return client;
