@@ -55,6 +55,10 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'storage') {
+    const { runStorageCommand } = await import('./storage-command.js');
+    process.exit(await runStorageCommand(process.argv.slice(3)));
+  }
   let state;
   try {
     state = load(process.argv.slice(2));

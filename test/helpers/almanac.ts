@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAlmanac as start } from '../../src/cli/start.js';
+import { createTestDatabase, dropTestDatabase } from './postgres.js';
 
 export interface StartOptions {
   /** Raw config values per section/option, as in a config file. */
@@ -25,6 +26,8 @@ export interface RunningAlmanac {
   url: string;
   port: number;
   folder: string;
+  /** Which backend serves: tests that read the data folder directly need 'filesystem'. */
+  storage: 'filesystem' | 'postgresql';
   stop(): Promise<void>;
 }
 
@@ -45,6 +48,18 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     auth: { type: 'htpasswd', htpasswd_filename: htpasswd, htpasswd_encryption: 'plain', delay: '0.01' },
     logging: { level: 'warning' },
   };
+  // ALMANAC_TEST_STORAGE=postgresql runs the suite on a fresh PostgreSQL database (tests that bring
+  // their own folder or storage type keep it).
+  let database: string | undefined;
+  if (process.env.ALMANAC_TEST_STORAGE === 'postgresql' && !opts.folder && !opts.config?.storage?.type) {
+    database = await createTestDatabase();
+    args.storage = {
+      ...args.storage,
+      type: 'postgresql',
+      postgresql_url: database,
+      postgresql_pool_size: '4',
+    };
+  }
   for (const [section, values] of Object.entries(opts.config ?? {})) {
     args[section] = { ...(args[section] ?? {}), ...values };
   }
@@ -63,8 +78,10 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     url: `http://127.0.0.1:${addr.port}`,
     port: addr.port,
     folder,
+    storage: config.storage.type === 'postgresql' ? 'postgresql' : 'filesystem',
     stop: async () => {
       await almanac.close(1000);
+      if (database !== undefined) await dropTestDatabase(database);
       if (!opts.folder) rmSync(tmp, { recursive: true, force: true });
     },
   };

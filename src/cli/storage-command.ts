@@ -1,0 +1,129 @@
+/**
+ * `almanac storage …`: maintenance of the storage outside the server.
+ *   almanac storage migrate [--url postgresql://…] [--config FILE]
+ *       runs the PostgreSQL schema migrations (the server also runs them at start-up)
+ *   almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder>
+ *       mirrors one storage into another, item by item, and verifies the result
+ * A folder is a Radicale-style data folder (the one holding `collection-root`). Without --url,
+ * migrate uses the configuration's `[storage] postgresql_url`, and an empty URL the PG* variables.
+ */
+import { pino, type Logger } from 'pino';
+import { loadConfig } from '../config/load.js';
+import { FilesystemStorage } from '../storage/filesystem/storage.js';
+import { copyStorage } from '../storage/postgres/copy.js';
+import { Db } from '../storage/postgres/db.js';
+import { migrate } from '../storage/postgres/schema.js';
+import { PostgresStorage } from '../storage/postgres/storage.js';
+import type { Storage } from '../storage/types.js';
+import { createKinds, describerFor } from './start.js';
+
+const USAGE = `usage:
+  almanac storage migrate [--url postgresql://…] [--config FILE]
+  almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder>
+`;
+
+class UsageError extends Error {}
+
+function flags(argv: readonly string[], allowed: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!allowed.includes(name)) throw new UsageError(`unknown argument ${arg}`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`${name} needs a value`);
+    out.set(name, value);
+  }
+  return out;
+}
+
+const isUrl = (s: string): boolean => /^postgres(ql)?:\/\//.test(s);
+
+function openStorage(where: string, log: Logger): Storage {
+  const describe = describerFor(createKinds());
+  if (isUrl(where))
+    return new PostgresStorage({ url: where, poolSize: 4, hook: '', hookCwd: process.cwd(), describe, log });
+  return new FilesystemStorage({
+    folder: where,
+    crossProcessLock: true,
+    fsync: true,
+    umask: undefined,
+    maxResourceSize: Number.MAX_SAFE_INTEGER,
+    maxSyncTokenAge: 2592000,
+    skipBrokenItem: true,
+    hook: '',
+    describe,
+    log,
+  });
+}
+
+async function runMigrate(argv: readonly string[], out: (s: string) => void): Promise<number> {
+  const f = flags(argv, ['--url', '--config']);
+  let url = f.get('--url');
+  if (url === undefined) {
+    const config = f.has('--config') ? loadConfig({ paths: [f.get('--config') ?? ''] }) : loadConfig();
+    url = config.config.storage.postgresql_url;
+  }
+  const db = new Db({ url, poolSize: 1, log: pino({ level: 'warn' }) });
+  try {
+    const applied = await migrate(db.pool);
+    out(applied.length === 0 ? 'schema is up to date\n' : `applied migrations ${applied.join(', ')}\n`);
+  } finally {
+    await db.end();
+  }
+  return 0;
+}
+
+async function runCopy(argv: readonly string[], out: (s: string) => void): Promise<number> {
+  const f = flags(argv, ['--from', '--to']);
+  const from = f.get('--from');
+  const to = f.get('--to');
+  if (from === undefined || to === undefined) throw new UsageError('copy needs --from and --to');
+  if (from === to) throw new UsageError('--from and --to are the same storage');
+  const log = pino({ level: 'warn' }, pino.destination(2));
+  const source = openStorage(from, log);
+  const target = openStorage(to, log);
+  await source.open();
+  try {
+    await target.open();
+    try {
+      const stats = await copyStorage(source, target, (line) => out(`${line}\n`));
+      out(
+        `copied ${stats.collections} collections: ${stats.itemsWritten} items written, ` +
+          `${stats.itemsSkipped} already identical, ${stats.itemsDeleted} items and ` +
+          `${stats.collectionsDeleted} collections removed, ${stats.problems} problem(s)\n`,
+      );
+      return stats.problems === 0 ? 0 : 1;
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** Runs `almanac storage <argv…>`; returns the exit status. */
+export async function runStorageCommand(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    if (sub === 'migrate') return await runMigrate(rest, out);
+    if (sub === 'copy') return await runCopy(rest, out);
+    if (sub === '--help' || sub === 'help') {
+      out(USAGE);
+      return 0;
+    }
+    throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand ${sub}`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`almanac storage: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    err(`almanac storage: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
