@@ -12,8 +12,15 @@ import { FAILED, type PasswordBackend } from '../backend.js';
 
 const TIMEOUT_MS = 15_000;
 
-export async function findExecutable(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).concat('/usr/sbin', '/sbin')) {
+/** The path of an executable on PATH (plus the sbin folders and `extraDirs`), or undefined. */
+export async function findExecutable(
+  name: string,
+  extraDirs: readonly string[] = [],
+): Promise<string | undefined> {
+  const dirs = (process.env.PATH ?? '/usr/bin:/bin')
+    .split(delimiter)
+    .concat('/usr/sbin', '/sbin', ...extraDirs);
+  for (const dir of dirs) {
     const candidate = join(dir, name);
     try {
       await access(candidate, constants.X_OK);
