@@ -136,8 +136,8 @@ export function textContent(el: XmlElement): string {
 // Writing
 
 // Characters not allowed in XML 1.0 are dropped.
-// eslint-disable-next-line no-control-regex
 const INVALID_XML_CHARS =
+  // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function escapeXml(s: string): string {

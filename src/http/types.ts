@@ -28,4 +28,8 @@ export interface RequestContext {
   releaseSlot?: () => void;
 }
 
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
+export type RequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+) => Promise<void>;

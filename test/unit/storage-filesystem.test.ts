@@ -117,7 +117,9 @@ void test('putItem creates and replaces; ETag is sha256 of the bytes; checks see
     const b = await s.putItem('alice/cal', 'a.ics', item('A', 'changed'), check, ctx);
     assert.equal(b.created, false);
     // ... and be replaced by an entry for the new bytes, so Radicale serves them with our ETag.
-    const entry = loadPickle(readFileSync(join(colDir(folder, 'alice/cal'), '.Radicale.cache', 'item', 'a.ics')));
+    const entry = loadPickle(
+      readFileSync(join(colDir(folder, 'alice/cal'), '.Radicale.cache', 'item', 'a.ics')),
+    );
     assert.ok(Array.isArray(entry));
     assert.equal(entry[2], b.meta.etag);
     assert.equal(entry[3], item('A', 'changed').text);
