@@ -5,23 +5,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  mkdtempSync,
-  readFileSync,
-  writeFileSync,
-  chmodSync,
-  readdirSync,
-  statSync,
-  existsSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer } from 'node:net';
+import { copyFixture, freePort } from '../helpers/radicale.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
-const FIXTURE = resolve(ROOT, '../shared/fixtures/radicale-3.1.8');
 
 function almanac(
   args: string[],
@@ -34,25 +24,6 @@ function almanac(
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function writable(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) writable(p);
-    else chmodSync(p, 0o644);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
 }
 
 describe('the almanac command', () => {
@@ -84,9 +55,7 @@ describe('the almanac command', () => {
   });
 
   it('verifies a storage folder: Radicale fixture clean, a broken item and a duplicate UID reported', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'almanac-verify-'));
-    cpSync(FIXTURE, dir, { recursive: true });
-    writable(dir);
+    const dir = copyFixture();
     const ok = almanac(['--config', '', '--storage-filesystem-folder', dir, '--verify-storage']);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     const work = join(dir, 'collection-root/alice/work');

@@ -6,16 +6,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import { FIXTURE, copyFixture, startRadicale } from '../helpers/radicale.js';
 import { parseXml, NS, type XmlElement } from '../../src/dav/xml.js';
 import { requirePythonModule } from './helpers/tools.js';
-
-const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
 
 interface Expected {
   collections: Record<
@@ -30,22 +26,6 @@ interface Expected {
   >;
   sync: Record<string, { token: string; changed_hrefs_after: string[]; token_after_changes?: string }>;
   users: Record<string, string>;
-}
-
-function makeWritable(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) makeWritable(p);
-    else chmodSync(p, 0o644);
-  }
-}
-
-function copyFixture(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'almanac-fixture-'));
-  cpSync(FIXTURE, dir, { recursive: true });
-  makeWritable(dir);
-  return dir;
 }
 
 const auth = (user: string, pw: string): string => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
@@ -170,53 +150,6 @@ describe('a data folder written by Radicale 3.1.8', () => {
   }
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
-async function startRadicale(folder: string): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn(
-    '/usr/bin/python3',
-    [
-      '-m',
-      'radicale',
-      '--config',
-      '',
-      '--server-hosts',
-      `127.0.0.1:${port}`,
-      '--storage-filesystem-folder',
-      folder,
-      '--auth-type',
-      'htpasswd',
-      '--auth-htpasswd-filename',
-      join(FIXTURE, 'htpasswd'),
-      '--auth-htpasswd-encryption',
-      'plain',
-      '--auth-delay',
-      '0',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(url + '/', { method: 'OPTIONS' });
-      return { url, proc };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  proc.kill();
-  throw new Error('Radicale did not start');
-}
-
 describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () => {
   it('lists exactly the hrefs, ETags, CTags and sync tokens that Almanac lists', async (t) => {
     if (!requirePythonModule(t, 'radicale', 'radicale')) return;
@@ -271,7 +204,7 @@ describe('Radicale 3.1.8 takes the folder back after Almanac wrote to it', () =>
         );
       }
     } finally {
-      radicale.proc.kill();
+      radicale.stop();
       rmSync(folder, { recursive: true, force: true });
     }
   });

@@ -16,8 +16,8 @@ import { pino } from 'pino';
 import { NS, parseXml, textContent, type XmlElement } from '../../src/dav/xml.js';
 import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
+import { FIXTURE } from '../helpers/radicale.js';
 
-const FIXTURE = '/work/shared/fixtures/radicale-3.1.8';
 const PYTHON = '/usr/bin/python3';
 const ctx: ChangeContext = { user: 'alice', path: '/alice/work/', request: 'PUT' };
 

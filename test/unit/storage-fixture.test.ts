@@ -13,8 +13,7 @@ import { pino } from 'pino';
 import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
 import { loadPickle, asStringMap, asStringPair, dumpPickle } from '../../src/storage/pickle.js';
 import type { ItemDescription } from '../../src/storage/types.js';
-
-const FIXTURE = '/work/shared/fixtures/radicale-3.1.8';
+import { FIXTURE } from '../helpers/radicale.js';
 
 interface Expected {
   collections: Record<string, { ctag: string; items: Record<string, string>; sync_token: string }>;

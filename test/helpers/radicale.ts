@@ -1,0 +1,85 @@
+/**
+ * The Radicale 3.1.8 fixture (a data folder the real Radicale wrote, beside the checkout in
+ * ../shared) and Debian's Radicale itself, for tests that compare with it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
+export const FIXTURE_HTPASSWD = join(FIXTURE, 'htpasswd');
+
+function makeWritable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) makeWritable(p);
+    else chmodSync(p, 0o644);
+  }
+}
+
+/** A writable copy of the fixture folder (the original is read-only). */
+export function copyFixture(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'almanac-fixture-'));
+  cpSync(FIXTURE, dir, { recursive: true });
+  makeWritable(dir);
+  return dir;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no free port'))));
+    });
+  });
+}
+
+export interface RunningRadicale {
+  readonly url: string;
+  readonly port: number;
+  readonly proc: ChildProcess;
+  stop(): void;
+}
+
+/** Starts Debian's Radicale (/usr/bin/python3 -m radicale) on a folder, with plain htpasswd users. */
+export async function startRadicale(folder: string, htpasswd = FIXTURE_HTPASSWD): Promise<RunningRadicale> {
+  const port = await freePort();
+  const proc = spawn(
+    '/usr/bin/python3',
+    [
+      '-m',
+      'radicale',
+      '--config',
+      '',
+      '--server-hosts',
+      `127.0.0.1:${port}`,
+      '--storage-filesystem-folder',
+      folder,
+      '--auth-type',
+      'htpasswd',
+      '--auth-htpasswd-filename',
+      htpasswd,
+      '--auth-htpasswd-encryption',
+      'plain',
+      '--auth-delay',
+      '0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 150; i++) {
+    try {
+      await fetch(`${url}/`, { method: 'OPTIONS' });
+      return { url, port, proc, stop: () => proc.kill() };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  proc.kill();
+  throw new Error('Radicale did not start');
+}
