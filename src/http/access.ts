@@ -1,48 +1,60 @@
 /**
- * Radicale's access check on top of the rights letters (app/base.py Access): a tagged collection
- * needs the lower-case letter on itself, a plain collection the upper-case one, an item the lower-case
- * letter on its collection; a resource that does not exist yet passes with the letter (either case) on
- * its own path or the lower-case letter on its parent.
+ * The per-request Access object the DAV layer uses: Radicale's access rules (src/rights/access.ts)
+ * for the current user, with the rights letters of each path computed once per request (a Depth 1
+ * PROPFIND asks the same collection for every item).
  */
-import type { Config } from '../config/schema.js';
 import type { Access, Resource } from '../dav/context.js';
+import { canExportCollection, canRead, canWrite, type TargetKind } from '../rights/access.js';
 import type { Rights } from '../rights/types.js';
 
-export function createAccess(
-  rights: Rights,
-  _config: Config,
-  user: string,
-  groups: ReadonlySet<string>,
-): Access {
+function memoized(rights: Rights): Rights {
   const cache = new Map<string, string>();
-  const letters = (path: string): string => {
-    let l = cache.get(path);
-    if (l === undefined) {
-      l = rights.authorization(user, groups, path);
-      cache.set(path, l);
-    }
-    return l;
-  };
-  const check = (perm: 'r' | 'w', res: Resource): boolean => {
-    switch (res.kind) {
-      case 'collection':
-        return letters(res.path).includes(res.info.tag ? perm : perm.toUpperCase());
-      case 'item':
-        return letters(res.path).includes(perm);
-      case 'missing': {
-        const own = letters(res.parentPath ? `${res.parentPath}/${res.name}` : res.name);
-        return (
-          own.includes(perm) || own.includes(perm.toUpperCase()) || letters(res.parentPath).includes(perm)
-        );
-      }
-    }
-  };
   return {
-    letters,
-    canRead: (res) => check('r', res),
-    canWrite: (res) => check('w', res),
-    canExport: (res) => res.kind === 'collection' && res.info.tag !== '' && letters(res.path).includes('i'),
-    mayDeleteCollection: (path) => rights.mayDeleteCollection(user, groups, path),
-    mayOverwriteCollection: (path) => rights.mayOverwriteCollection(user, groups, path),
+    authorization: (user, groups, path) => {
+      let l = cache.get(path);
+      if (l === undefined) {
+        l = rights.authorization(user, groups, path);
+        cache.set(path, l);
+      }
+      return l;
+    },
+    mayDeleteCollection: (u, g, p) => rights.mayDeleteCollection(u, g, p),
+    mayOverwriteCollection: (u, g, p) => rights.mayOverwriteCollection(u, g, p),
+  };
+}
+
+function target(res: Resource): { path: string; kind: TargetKind; parent: string } {
+  switch (res.kind) {
+    case 'collection': {
+      const parent = res.path.includes('/') ? res.path.slice(0, res.path.lastIndexOf('/')) : '';
+      return { path: res.path, kind: res.info.tag ? 'collection-tagged' : 'collection-plain', parent };
+    }
+    case 'item':
+      return { path: res.path ? `${res.path}/${res.href}` : res.href, kind: 'item', parent: res.path };
+    case 'missing':
+      return {
+        path: res.parentPath ? `${res.parentPath}/${res.name}` : res.name,
+        kind: 'none',
+        parent: res.parentPath,
+      };
+  }
+}
+
+export function createAccess(rights: Rights, user: string, groups: ReadonlySet<string>): Access {
+  const r = memoized(rights);
+  return {
+    letters: (path) => r.authorization(user, groups, path),
+    canRead: (res) => {
+      const t = target(res);
+      return canRead(r, user, groups, t.path, t.kind, t.parent);
+    },
+    canWrite: (res) => {
+      const t = target(res);
+      return canWrite(r, user, groups, t.path, t.kind, t.parent);
+    },
+    canExport: (res) =>
+      res.kind === 'collection' && res.info.tag !== '' && canExportCollection(r, user, groups, res.path),
+    mayDeleteCollection: (path) => r.mayDeleteCollection(user, groups, path),
+    mayOverwriteCollection: (path) => r.mayOverwriteCollection(user, groups, path),
   };
 }

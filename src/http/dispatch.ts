@@ -224,7 +224,6 @@ async function loginOutcome(
     case 'user':
       return { user: outcome.user, groups: outcome.groups };
     case 'failed':
-      ctx.log.info(`failed login attempt for user ${JSON.stringify(outcome.user)} from ${ctx.clientAddress}`);
       ctx.limitHit ??= 'failed login';
       ctx.releaseSlot?.();
       await sleep(outcome.delayMs);
@@ -294,7 +293,7 @@ function davRequest(
     headers: req.headers,
     user,
     groups,
-    access: createAccess(deps.rights, deps.config, user, groups),
+    access: createAccess(deps.rights, user, groups),
     storage: deps.storage,
     config: deps.config,
     log: ctx.log,
