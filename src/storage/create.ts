@@ -13,6 +13,7 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
       poolSize: s.postgresql_pool_size,
       hook: s.hook,
       hookCwd: process.cwd(),
+      maxSyncTokenAge: s.max_sync_token_age,
       describe,
       log,
     });

@@ -47,10 +47,11 @@ const noUidConflict: WriteCheck = (_e, _c, same) => {
 let url = '';
 const opened: PostgresStorage[] = [];
 
-async function open(): Promise<PostgresStorage> {
+async function open(maxSyncTokenAge?: number): Promise<PostgresStorage> {
   const s = new PostgresStorage({
     url,
     poolSize: 4,
+    ...(maxSyncTokenAge === undefined ? {} : { maxSyncTokenAge }),
     hook: '',
     hookCwd: process.cwd(),
     describe,
@@ -92,7 +93,7 @@ void test('migrations are recorded and running them again changes nothing', asyn
   const rows = await s.db.query<{ version: number }>('SELECT version FROM schema_migrations');
   assert.deepEqual(
     rows.map((r) => r.version),
-    [1],
+    [1, 2],
   );
   const again = await open();
   assert.equal((await again.getCollection(''))?.path, '');
@@ -336,6 +337,30 @@ void test('ctag changes with items and props; sync tokens are monotonic, replaya
     await assert.rejects(s.sync('alice/sync', bad), { code: 'invalid-sync-token' }, bad);
   }
   await assert.rejects(s.sync('alice/items', t2), { code: 'invalid-sync-token' });
+});
+
+void test('deletions older than max_sync_token_age are pruned and older tokens refused', async (t) => {
+  if (skipIfMissing(t)) return;
+  const forgetful = await open(0);
+  await s.createCollection('alice/prune', { tag: 'VCALENDAR' }, ctx);
+  await s.putItem('alice/prune', 'keep.ics', item('keep@p'), ok, ctx);
+  const old = await s.getSyncToken('alice/prune');
+  await s.putItem('alice/prune', 'gone.ics', item('gone@p'), ok, ctx);
+  const mid = await s.getSyncToken('alice/prune');
+  // The default age keeps the deletion: the old token still learns about it.
+  await s.deleteItem('alice/prune', 'gone.ics', ok, ctx);
+  assert.deepEqual((await s.sync('alice/prune', old)).deleted, ['gone.ics']);
+  await forgetful.putItem('alice/prune', 'gone2.ics', item('gone2@p'), ok, ctx);
+  await forgetful.deleteItem('alice/prune', 'gone2.ics', ok, ctx);
+  for (const tok of [old, mid])
+    await assert.rejects(s.sync('alice/prune', tok), { code: 'invalid-sync-token' });
+  const now = await s.getSyncToken('alice/prune');
+  assert.deepEqual(await s.sync('alice/prune', now), { token: now, changed: [], deleted: [] });
+  assert.deepEqual((await s.sync('alice/prune', '')).changed, ['keep.ics']);
+  const n = await s.db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM changes WHERE collection_id = (SELECT id FROM collections WHERE path = 'alice/prune')`,
+  );
+  assert.equal(n[0]?.n, '1', 'only the live item is left in the log');
 });
 
 void test('two instances racing the same If-Match PUT: exactly one wins, the other gets 412', async (t) => {

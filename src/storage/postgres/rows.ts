@@ -12,10 +12,11 @@ export interface CollectionRow {
   readonly props: Record<string, string>;
   readonly sync_key: string;
   readonly seq: string;
+  readonly log_floor: string;
   readonly modified: Date;
 }
 
-export const COLLECTION_COLS = 'id, path, tag, props, sync_key, seq, modified';
+export const COLLECTION_COLS = 'id, path, tag, props, sync_key, seq, log_floor, modified';
 
 export interface ItemMetaRow {
   readonly href: string;
@@ -88,6 +89,6 @@ export function tokenPosition(token: string, r: CollectionRow): number {
   const hex = token.slice(TOKEN_PREFIX.length);
   if (!/^[0-9a-f]{32}$/.test(hex) || hex.slice(0, 16) !== r.sync_key) bad();
   const pos = Number.parseInt(hex.slice(16), 16);
-  if (!Number.isSafeInteger(pos) || pos > Number(r.seq)) bad();
+  if (!Number.isSafeInteger(pos) || pos > Number(r.seq) || pos < Number(r.log_floor)) bad();
   return pos;
 }

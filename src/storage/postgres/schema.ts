@@ -60,6 +60,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX changes_seq ON changes (collection_id, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'change log pruning for max_sync_token_age',
+    sql: `
+      ALTER TABLE changes ADD COLUMN changed_at timestamptz NOT NULL DEFAULT clock_timestamp();
+      -- Tokens below this position are refused: deletions at or below it may have been pruned.
+      ALTER TABLE collections ADD COLUMN log_floor bigint NOT NULL DEFAULT 0;
+      CREATE INDEX changes_deleted_age ON changes (collection_id, changed_at) WHERE deleted;
+    `,
+  },
 ];
 
 /** Arbitrary constant for pg_advisory_xact_lock: "almanac migrations". */

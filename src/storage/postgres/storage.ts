@@ -51,6 +51,11 @@ export interface PostgresStorageOptions {
   readonly hookCwd: string;
   readonly describe: ItemDescriber;
   readonly log: Logger;
+  /**
+   * Seconds a deletion stays in the change log ([storage] max_sync_token_age); a token older than the
+   * oldest deletion pruned is then refused (the client does a full sync). Default 30 days.
+   */
+  readonly maxSyncTokenAge?: number;
   /** Run pending migrations in open() (default true). */
   readonly migrate?: boolean;
 }
@@ -132,7 +137,7 @@ export class PostgresStorage implements Storage {
     if (parent.tag !== '') throw new StorageError('conflict', `${parent.path} cannot contain collections`);
   }
 
-  /** Appends a change of `href` to the collection's log; returns the new position. */
+  /** Appends a change of `href` to the collection's log (the collection row is locked by the caller). */
   private async logChange(c: Client, collectionId: string, href: string, deleted: boolean): Promise<void> {
     const rows = await q<{ seq: string }>(
       c,
@@ -142,8 +147,28 @@ export class PostgresStorage implements Storage {
     await q(
       c,
       `INSERT INTO changes (collection_id, href, seq, deleted) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (collection_id, href) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted`,
+       ON CONFLICT (collection_id, href) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted,
+         changed_at = clock_timestamp()`,
       [collectionId, href, rows[0]?.seq, deleted],
+    );
+    if (deleted) await this.pruneLog(c, collectionId);
+  }
+
+  /**
+   * Forgets deletions older than max_sync_token_age and raises the floor below which tokens are
+   * refused, so the log of a collection stays as large as its items plus its recent deletions.
+   */
+  private async pruneLog(c: Client, collectionId: string): Promise<void> {
+    const age = this.o.maxSyncTokenAge ?? 2592000;
+    await q(
+      c,
+      `WITH gone AS (
+         DELETE FROM changes WHERE collection_id = $1 AND deleted
+           AND changed_at < clock_timestamp() - make_interval(secs => $2)
+         RETURNING seq)
+       UPDATE collections SET log_floor = GREATEST(log_floor, (SELECT max(seq) FROM gone))
+       WHERE id = $1 AND EXISTS (SELECT 1 FROM gone)`,
+      [collectionId, age],
     );
   }
 
