@@ -5,8 +5,8 @@
  * file changed by hand or by Radicale is seen on the next request.
  */
 import { createHash } from 'node:crypto';
-import { open, opendir, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { open, opendir, readFile, stat } from 'node:fs/promises';
+import { mkdirSync, renameSync, watch, writeFileSync, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectionTag, ItemDescriber, ItemMeta } from '../types.js';
@@ -40,6 +40,8 @@ export interface IndexOptions {
   readonly maxResourceSize: number;
   readonly skipBrokenItem: boolean;
   readonly log: Logger;
+  /** Folder of our own for the persistent index (beside collection-root), or undefined for none. */
+  readonly persistDir?: string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -78,8 +80,27 @@ export async function mapLimit<T, R>(
   return out;
 }
 
-const sameStat = (a: StatKey, b: Stats): boolean =>
+const sameStat = (a: StatKey, b: StatKey): boolean =>
   a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+/** At most this many collection folders are watched at once (each costs one inotify watch). */
+const MAX_WATCHERS = 1024;
+/** Bump when what the describer computes changes, so saved indexes are rebuilt. */
+const INDEX_VERSION = 1;
+let watchers = 0;
+
+/** What the persistent index keeps per file: its stat key and description. */
+type SavedEntry = [
+  name: string,
+  ino: number,
+  size: number,
+  mtimeMs: number,
+  etag: string,
+  uid: string,
+  component: string,
+  start: number,
+  end: number,
+];
 
 export class ItemIndex {
   private readonly entries = new Map<string, Entry>();
@@ -87,6 +108,17 @@ export class ItemIndex {
   private dirMtimeMs = -1;
   private tag: CollectionTag | undefined;
   private lastListing: Listing | undefined;
+  /**
+   * While the folder is watched (inotify), a cached entry stays valid until an event names its file:
+   * listing needs no stat per item. `dirty` holds the names reported since the last listing; `trusted`
+   * is false until a listing validated every entry with stat after the watch began.
+   */
+  private watcher: FSWatcher | undefined;
+  private trusted = false;
+  private readonly dirty = new Set<string>();
+  private generation = 0;
+  private loadedSaved = false;
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dir: string,
@@ -104,27 +136,92 @@ export class ItemIndex {
     this.lastListing = undefined;
   }
 
+  /** Stops watching and saves the index (the collection was closed, moved or deleted). */
+  close(save = true): void {
+    if (this.watcher) {
+      this.watcher.close();
+      this.watcher = undefined;
+      watchers--;
+    }
+    this.trusted = false;
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      if (save) this.saveNow();
+    }
+  }
+
+  private watch(): void {
+    if (this.watcher || watchers >= MAX_WATCHERS) return;
+    try {
+      const w = watch(this.dir, { persistent: false }, (event, filename) => {
+        this.generation++;
+        if (filename === null) {
+          this.trusted = false;
+          this.invalidateNames();
+          return;
+        }
+        const name = String(filename);
+        this.dirty.add(name);
+        if (event === 'rename') this.invalidateNames();
+        else this.lastListing = undefined;
+      });
+      w.on('error', () => this.close(false));
+      this.watcher = w;
+      watchers++;
+    } catch {
+      // no inotify (limits, unsupported filesystem): every listing validates each file with stat
+    }
+  }
+
   async list(tag: CollectionTag): Promise<Listing> {
     if (tag !== this.tag) {
       this.entries.clear();
       this.tag = tag;
+      this.trusted = false;
+      this.lastListing = undefined;
     }
+    if (!this.loadedSaved) await this.loadSaved();
+    if (this.watcher && this.trusted && this.lastListing && this.dirty.size === 0) return this.lastListing;
+    this.watch();
+    const gen = this.generation;
+    const trustCache = this.watcher !== undefined && this.trusted;
+    const dirty = new Set(this.dirty);
+    this.dirty.clear();
     const dirStat = await stat(this.dir);
     if (this.names === undefined || dirStat.mtimeMs !== this.dirMtimeMs) {
       this.names = (await listNames(this.dir)).filter(isSafeName);
       this.dirMtimeMs = dirStat.mtimeMs;
     }
     const names = this.names;
-    const stats = await mapLimit(names, STAT_CONCURRENCY, (n) =>
-      stat(join(this.dir, n)).catch(() => undefined),
-    );
-    const metas = await mapLimit(names, STAT_CONCURRENCY, (n, i) => this.metaFor(n, stats[i], tag));
-    return this.buildListing(names, stats, metas, dirStat.mtimeMs);
+    const stats: ((StatKey & { isFile: boolean }) | undefined)[] = new Array(names.length);
+    const toStat: number[] = [];
+    names.forEach((n, i) => {
+      const e = this.entries.get(n);
+      if (trustCache && e !== undefined && !dirty.has(n)) stats[i] = { ...e, isFile: true };
+      else toStat.push(i);
+    });
+    await mapLimit(toStat, STAT_CONCURRENCY, async (i) => {
+      const st = await stat(join(this.dir, names[i] as string)).catch(() => undefined);
+      stats[i] = st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined;
+    });
+    let loaded = 0;
+    const metas = await mapLimit(names, STAT_CONCURRENCY, async (n, i) => {
+      const before = this.entries.get(n);
+      const m = await this.metaFor(n, stats[i], tag);
+      if (this.entries.get(n) !== before) loaded++;
+      return m;
+    });
+    const listing = this.buildListing(names, stats, metas, dirStat.mtimeMs);
+    // Trusted from now on if no event arrived while we listed.
+    if (this.watcher && gen === this.generation) this.trusted = true;
+    if (loaded > 0) this.scheduleSave();
+    return listing;
   }
 
   private buildListing(
     names: readonly string[],
-    stats: readonly (Stats | undefined)[],
+    stats: readonly ({ isFile: boolean } | undefined)[],
     metas: readonly (ItemMeta | undefined)[],
     dirMtimeMs: number,
   ): Listing {
@@ -134,8 +231,7 @@ export class ItemIndex {
     const byUid = new Map<string, ItemMeta>();
     let lastModifiedMs = dirMtimeMs;
     names.forEach((name, i) => {
-      const st = stats[i];
-      if (st?.isFile()) files.add(name);
+      if (stats[i]?.isFile) files.add(name);
       const meta = metas[i];
       if (meta === undefined) return;
       items.push(meta);
@@ -153,24 +249,31 @@ export class ItemIndex {
     if (tag !== this.tag) {
       this.entries.clear();
       this.tag = tag;
+      this.trusted = false;
       this.invalidateNames();
     }
     const st = await stat(join(this.dir, href)).catch(() => undefined);
-    return this.metaFor(href, st, tag);
+    return this.metaFor(
+      href,
+      st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined,
+      tag,
+    );
   }
 
   /** Records an item this process has just written, so it is not read back. */
   remember(href: string, st: Stats, meta: ItemMeta): void {
     this.entries.set(href, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
+    // Our own write also reaches the watcher; the entry is already right, so the event is harmless.
     this.invalidateNames();
+    this.scheduleSave();
   }
 
   private async metaFor(
     name: string,
-    st: Stats | undefined,
+    st: (StatKey & { isFile: boolean }) | undefined,
     tag: CollectionTag,
   ): Promise<ItemMeta | undefined> {
-    if (st === undefined || !st.isFile()) return undefined;
+    if (st === undefined || !st.isFile) return undefined;
     if (st.size > this.opts.maxResourceSize) {
       this.opts.log.debug(
         { dir: this.dir, name, size: st.size },
@@ -224,6 +327,83 @@ export class ItemIndex {
         throw new Error(`broken item ${join(this.dir, name)}: ${String(e)}`, { cause: e });
       this.opts.log.warn({ file: join(this.dir, name), err: e }, 'skipping broken item');
       return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------ persistent index
+
+  /**
+   * The index file keeps each item's stat key and description, so a restart describes nothing that
+   * did not change: entries are still validated by stat before use (a file changed while we were
+   * down has another mtime or size and is read again).
+   */
+  private get savePath(): string | undefined {
+    return this.opts.persistDir
+      ? join(this.opts.persistDir, `${createHash('sha256').update(this.dir).digest('hex')}.json`)
+      : undefined;
+  }
+
+  private async loadSaved(): Promise<void> {
+    this.loadedSaved = true;
+    const path = this.savePath;
+    if (!path) return;
+    try {
+      const data = JSON.parse(await readFile(path, 'utf8')) as {
+        v?: number;
+        dir?: string;
+        tag?: string;
+        entries?: SavedEntry[];
+      };
+      if (
+        data.v !== INDEX_VERSION ||
+        data.dir !== this.dir ||
+        data.tag !== this.tag ||
+        !Array.isArray(data.entries)
+      )
+        return;
+      for (const [name, ino, size, mtimeMs, etag, uid, component, start, end] of data.entries) {
+        if (this.entries.has(name)) continue;
+        const meta: ItemMeta = {
+          href: name,
+          etag,
+          size,
+          lastModified: new Date(mtimeMs),
+          uid,
+          component,
+          start,
+          end,
+        };
+        this.entries.set(name, { ino, size, mtimeMs, meta });
+      }
+    } catch {
+      // missing or unreadable: the index is rebuilt from the files
+    }
+  }
+
+  private scheduleSave(): void {
+    if (!this.opts.persistDir || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saveNow();
+    }, 2000);
+    this.saveTimer.unref();
+  }
+
+  private saveNow(): void {
+    const path = this.savePath;
+    if (!path || !this.opts.persistDir) return;
+    const entries: SavedEntry[] = [];
+    for (const [name, e] of this.entries) {
+      const m = e.meta;
+      if (m) entries.push([name, e.ino, e.size, e.mtimeMs, m.etag, m.uid, m.component, m.start, m.end]);
+    }
+    try {
+      mkdirSync(this.opts.persistDir, { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ v: INDEX_VERSION, dir: this.dir, tag: this.tag, entries }));
+      renameSync(tmp, path);
+    } catch (e) {
+      this.opts.log.debug({ err: e }, 'could not save the item index');
     }
   }
 }

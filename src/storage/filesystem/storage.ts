@@ -100,6 +100,7 @@ export class FilesystemStorage implements Storage {
 
   async close(): Promise<void> {
     await this.global.close();
+    for (const idx of this.indexes.values()) idx.close();
     this.indexes.clear();
     this.histories.clear();
   }
@@ -118,6 +119,7 @@ export class FilesystemStorage implements Storage {
         maxResourceSize: this.o.maxResourceSize,
         skipBrokenItem: this.o.skipBrokenItem,
         log: this.o.log,
+        persistDir: join(this.o.folder, '.Almanac.cache', 'index'),
       });
       this.indexes.set(path, idx);
     }
@@ -139,6 +141,7 @@ export class FilesystemStorage implements Storage {
 
   /** Forgets the caches of `path` and everything below it (after a collection-level change). */
   private forget(path: string): void {
+    for (const [k, idx] of this.indexes) if (isWithin(k, path)) idx.close(false);
     for (const m of [this.indexes, this.histories] as Map<string, unknown>[]) {
       for (const k of [...m.keys()]) if (isWithin(k, path)) m.delete(k);
     }
