@@ -161,7 +161,7 @@ export class ItemIndex {
           this.invalidateNames();
           return;
         }
-        const name = String(filename);
+        const name = filename;
         this.dirty.add(name);
         if (event === 'rename') this.invalidateNames();
         else this.lastListing = undefined;
@@ -194,7 +194,7 @@ export class ItemIndex {
       this.dirMtimeMs = dirStat.mtimeMs;
     }
     const names = this.names;
-    const stats: ((StatKey & { isFile: boolean }) | undefined)[] = new Array(names.length);
+    const stats: ((StatKey & { isFile: boolean }) | undefined)[] = names.map(() => undefined);
     const toStat: number[] = [];
     names.forEach((n, i) => {
       const e = this.entries.get(n);
