@@ -200,6 +200,7 @@ export class PostgresStorage implements Storage {
   }
 
   async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
+    pathSegments(path);
     checkName(href);
     const rows = await this.db.query<ItemMetaRow>(
       `SELECT ${META_COLS} FROM items WHERE collection_id = (SELECT id FROM collections WHERE path = $1)
@@ -428,6 +429,7 @@ export class PostgresStorage implements Storage {
   // ---------------------------------------------------------------- item dead properties
 
   async getItemProps(path: string, href: string): Promise<Props> {
+    pathSegments(path);
     checkName(href);
     const rows = await this.db.query<{ props: Record<string, string> }>(
       `SELECT props FROM items WHERE collection_id = (SELECT id FROM collections WHERE path = $1)
