@@ -7,42 +7,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { runStorageCommand } from '../../src/cli/storage-command.js';
 import { NS, parseXml, type XmlElement } from '../../src/dav/xml.js';
 import { startAlmanac } from '../helpers/almanac.js';
 import { createTestDatabase, requirePostgres } from '../helpers/postgres.js';
+import { FIXTURE, copyFixture, startRadicale } from '../helpers/radicale.js';
 import { requirePythonModule } from './helpers/tools.js';
-
-const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
 
 interface Expected {
   collections: Record<string, { ctag: string; items: Record<string, string> }>;
   users: Record<string, string>;
 }
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
-
-function makeWritable(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) makeWritable(p);
-    else chmodSync(p, 0o644);
-  }
-}
 
 /** Item files (relative path → bytes) and props files (→ parsed JSON) of a data folder. */
 function snapshot(root: string): { items: Map<string, Buffer>; props: Map<string, unknown> } {
@@ -60,17 +39,6 @@ function snapshot(root: string): { items: Map<string, Buffer>; props: Map<string
   };
   walk('');
   return { items, props };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
 }
 
 function texts(el: XmlElement, local: string): string[] {
@@ -116,11 +84,9 @@ const wanted = (path: string, withCtag: boolean): Record<string, string> => {
 void test('storage copy: Radicale folder → PostgreSQL → folder keeps every item, href, ETag and props', async (t) => {
   if (!requirePostgres(t)) return;
   const work = mkdtempSync(join(tmpdir(), 'almanac-pgcopy-'));
+  const source = copyFixture();
   const radicaleOk = requirePythonModule(t, 'radicale', 'radicale');
   try {
-    const source = join(work, 'source');
-    cpSync(FIXTURE, source, { recursive: true });
-    makeWritable(source);
     const url = await createTestDatabase();
     const lines: string[] = [];
     const out = (s: string): void => void lines.push(s);
@@ -154,47 +120,20 @@ void test('storage copy: Radicale folder → PostgreSQL → folder keeps every i
     }
 
     if (!radicaleOk) return;
-    assert.ok(existsSync('/usr/bin/python3'));
-    const port = await freePort();
-    const radicale = spawn(
-      '/usr/bin/python3',
-      [
-        '-m',
-        'radicale',
-        '--config',
-        '',
-        '--server-hosts',
-        `127.0.0.1:${port}`,
-        '--storage-filesystem-folder',
-        back,
-        '--auth-type',
-        'htpasswd',
-        '--auth-htpasswd-filename',
-        join(FIXTURE, 'htpasswd'),
-        '--auth-htpasswd-encryption',
-        'plain',
-        '--auth-delay',
-        '0',
-      ],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
-    );
+    const radicale = await startRadicale(back);
     try {
-      const base = `http://127.0.0.1:${port}`;
-      for (let i = 0; i < 100; i++) {
-        const up = await fetch(`${base}/`, { method: 'OPTIONS' }).then(
-          () => true,
-          () => false,
-        );
-        if (up) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
       for (const path of Object.keys(expected.collections)) {
-        assert.deepEqual(await etags(base, path), wanted(path, true), `Radicale serving the copy: ${path}`);
+        assert.deepEqual(
+          await etags(radicale.url, path),
+          wanted(path, true),
+          `Radicale serving the copy: ${path}`,
+        );
       }
     } finally {
-      radicale.kill();
+      radicale.stop();
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+    rmSync(source, { recursive: true, force: true });
   }
 });
