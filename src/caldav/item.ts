@@ -262,36 +262,3 @@ function itemText(
   for (const c of comps) vcal.addSubcomponent(cloneComponent(c));
   return normalizeLineEndings(vcal.toString());
 }
-
-/** One VCALENDAR with every component of the items (Radicale's GET on a calendar collection). */
-export function exportCalendar(
-  items: string[],
-  props: { displayname?: string; description?: string },
-): string {
-  const vcal = new ICAL.Component('vcalendar');
-  vcal.addPropertyWithValue('version', '2.0');
-  vcal.addPropertyWithValue('prodid', PRODID);
-  if (props.displayname !== undefined) vcal.addPropertyWithValue('x-wr-calname', props.displayname);
-  if (props.description !== undefined) vcal.addPropertyWithValue('x-wr-caldesc', props.description);
-  const seenTz = new Set<string>();
-  const others: ICAL.Component[] = [];
-  for (const text of items) {
-    let item: ICAL.Component;
-    try {
-      item = parseCalendar(text);
-    } catch {
-      continue; // an unreadable item must not break the download of the others
-    }
-    for (const comp of item.getAllSubcomponents()) {
-      if (comp.name === 'vtimezone') {
-        const tzid = calendarProp(comp, 'tzid') ?? '';
-        if (seenTz.has(tzid)) continue;
-        seenTz.add(tzid);
-        vcal.addSubcomponent(cloneComponent(comp));
-      } else others.push(cloneComponent(comp));
-    }
-  }
-  // Time zones first, as most clients expect them before their use.
-  for (const c of others) vcal.addSubcomponent(c);
-  return normalizeLineEndings(vcal.toString());
-}

@@ -28,7 +28,8 @@ import {
   rangeMayOverlap,
 } from './filter.js';
 import { freeBusyReport } from './freebusy.js';
-import { describeCalendarItem, exportCalendar, splitCalendar, validateCalendarObject } from './item.js';
+import { describeCalendarItem, splitCalendar, validateCalendarObject } from './item.js';
+import { exportCalendar } from './export.js';
 import { IcalParseError } from './parse.js';
 
 const C = (l: string): string => clark(NS.C, l);

@@ -4,11 +4,11 @@ import { describe, it } from 'node:test';
 import { DavError } from '../../src/dav/errors.js';
 import {
   describeCalendarItem,
-  exportCalendar,
   normalizeLineEndings,
   splitCalendar,
   validateCalendarObject,
 } from '../../src/caldav/item.js';
+import { exportCalendar } from '../../src/caldav/export.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/ical/${name}`, import.meta.url), 'utf8');

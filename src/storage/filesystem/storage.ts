@@ -6,6 +6,7 @@
  * write (and shared around sync-token bookkeeping).
  */
 import { RadicaleItemCache } from './radicale-item-cache.js';
+import { TextCache } from './text-cache.js';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -86,6 +87,8 @@ export class FilesystemStorage implements Storage {
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
+  /** Item texts recently read, by file and ETag (64 MiB of UTF-16 at most). */
+  private readonly texts = new TextCache(64 * 1024 * 1024);
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
@@ -102,6 +105,7 @@ export class FilesystemStorage implements Storage {
     await this.global.close();
     for (const idx of this.indexes.values()) idx.close();
     this.indexes.clear();
+    this.texts.clear();
     this.histories.clear();
   }
 
@@ -292,14 +296,21 @@ export class FilesystemStorage implements Storage {
     meta: ItemMeta,
     tag: CollectionTag,
   ): Promise<Item | undefined> {
+    const key = join(dir, meta.href);
+    const cached = this.texts.get(key, meta.etag);
+    if (cached !== undefined) return { ...meta, text: cached };
     let bytes: Buffer;
     try {
-      bytes = await readFile(join(dir, meta.href));
+      bytes = await readFile(key);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
       throw e;
     }
-    if (itemEtag(bytes) === meta.etag) return { ...meta, text: decodeItem(bytes) };
+    if (itemEtag(bytes) === meta.etag) {
+      const text = decodeItem(bytes);
+      this.texts.set(key, meta.etag, text);
+      return { ...meta, text };
+    }
     // Changed since it was listed: describe the new content.
     const st = await stat(join(dir, meta.href)).catch(() => undefined);
     if (st === undefined) return undefined;

@@ -1,0 +1,45 @@
+/**
+ * A bounded in-memory cache of item texts by file and ETag, so exports, multigets and queries over
+ * a big collection do not read and hash every file each time. An entry is only used for the exact
+ * ETag the (validated) listing reports, so it can never serve stale content.
+ */
+export class TextCache {
+  private readonly map = new Map<string, { etag: string; text: string }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(key: string, etag: string): string | undefined {
+    const e = this.map.get(key);
+    if (e === undefined || e.etag !== etag) return undefined;
+    // Most recently used last.
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.text;
+  }
+
+  set(key: string, etag: string, text: string): void {
+    const size = text.length * 2;
+    if (size > this.maxBytes / 16) return;
+    this.delete(key);
+    this.map.set(key, { etag, text });
+    this.bytes += size;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.text.length * 2;
+    }
+  }
+
+  delete(key: string): void {
+    const e = this.map.get(key);
+    if (e === undefined) return;
+    this.map.delete(key);
+    this.bytes -= e.text.length * 2;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}
