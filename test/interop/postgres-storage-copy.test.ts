@@ -18,7 +18,7 @@ import { FIXTURE, copyFixture, startRadicale } from '../helpers/radicale.js';
 import { requirePythonModule } from './helpers/tools.js';
 
 interface Expected {
-  collections: Record<string, { ctag: string; items: Record<string, string> }>;
+  collections: Record<string, { ctag: string; sync_token: string; items: Record<string, string> }>;
   users: Record<string, string>;
 }
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
@@ -75,6 +75,29 @@ async function etags(base: string, path: string): Promise<Record<string, string>
   return out;
 }
 
+/** Status and response hrefs of a sync-collection REPORT from `token`. */
+async function syncHrefs(
+  base: string,
+  path: string,
+  token: string,
+): Promise<{ status: number; hrefs: string[] }> {
+  const user = path.split('/')[1] ?? '';
+  const res = await fetch(base + path, {
+    method: 'REPORT',
+    headers: {
+      Depth: '1',
+      Authorization: `Basic ${Buffer.from(`${user}:${expected.users[user] ?? ''}`).toString('base64')}`,
+    },
+    body:
+      '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">' +
+      `<D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`,
+  });
+  const text = await res.text();
+  if (res.status !== 207) return { status: res.status, hrefs: [] };
+  const rs = parseXml(text).children.filter((c) => c.ns === NS.D && c.local === 'response');
+  return { status: res.status, hrefs: rs.map((r) => texts(r, 'href')[0] ?? '') };
+}
+
 const wanted = (path: string, withCtag: boolean): Record<string, string> => {
   const c = expected.collections[path];
   assert.ok(c);
@@ -114,7 +137,24 @@ void test('storage copy: Radicale folder → PostgreSQL → folder keeps every i
       for (const path of Object.keys(expected.collections)) {
         const got = Object.entries(await etags(almanac.url, path)).filter(([href]) => href !== path);
         assert.deepEqual(Object.fromEntries(got), wanted(path, false), path);
+        // The sync token Radicale gave before the move goes on working: nothing changed since.
+        const token = expected.collections[path]?.sync_token ?? '';
+        assert.deepEqual(await syncHrefs(almanac.url, path, token), { status: 207, hrefs: [] }, path);
       }
+      const put = await fetch(`${almanac.url}/alice/work/after-move.ics`, {
+        method: 'PUT',
+        headers: {
+          Authorization: `Basic ${Buffer.from('alice:alicepw').toString('base64')}`,
+          'Content-Type': 'text/calendar',
+        },
+        body: 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:after-move\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:after\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n',
+      });
+      assert.equal(put.status, 201);
+      const old = expected.collections['/alice/work/']?.sync_token ?? '';
+      assert.deepEqual(await syncHrefs(almanac.url, '/alice/work/', old), {
+        status: 207,
+        hrefs: ['/alice/work/after-move.ics'],
+      });
     } finally {
       await almanac.stop();
     }

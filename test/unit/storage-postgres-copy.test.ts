@@ -1,7 +1,8 @@
 /**
  * copyStorage (behind `almanac storage copy`) between a folder and PostgreSQL: the target becomes a
  * mirror (extra collections and items removed, props and item dead properties copied), a second run
- * writes nothing, and a target item changed since is written again.
+ * writes nothing, a target item changed since is written again, and the folder's sync token goes on
+ * working against PostgreSQL.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,8 +83,16 @@ void test('copyStorage mirrors a folder into PostgreSQL, resumably', async (t) =
     );
     assert.deepEqual(await db.getItemProps('alice/cal', 'a.ics'), { '{urn:x}tag': 'red' });
 
+    // The folder's sync token now stands for the copied state: nothing new, then the next change.
+    const token = await folder.getSyncToken('alice/cal');
+    assert.deepEqual((await db.sync('alice/cal', token)).changed, []);
+    await db.putItem('alice/cal', 'c.ics', item('c'), () => undefined, ctx);
+    assert.deepEqual((await db.sync('alice/cal', token)).changed, ['c.ics']);
+    await db.deleteItem('alice/cal', 'c.ics', () => undefined, ctx);
+
     const second = await copyStorage(folder, db);
     assert.deepEqual([second.itemsWritten, second.itemsSkipped, second.problems], [0, 2, 0]);
+    assert.deepEqual((await db.sync('alice/cal', token)).changed, []);
 
     await db.putItem('alice/cal', 'b.ics', item('b', 'changed in the target'), () => undefined, ctx);
     const third = await copyStorage(folder, db);

@@ -4,6 +4,8 @@
  * their ETags; collection and item props are copied; what the target has and the source lacks is
  * removed. Items already identical (same ETag) are skipped, so an interrupted copy resumes where it
  * stopped and a second run changes nothing. Every collection is verified item by item afterwards.
+ * Into PostgreSQL, each collection's current sync token of the source is kept as an alias of the copied
+ * state, so clients that synced just before the move go on incrementally.
  */
 import { StorageError, type ChangeContext, type CollectionInfo, type Storage } from '../types.js';
 import { pythonJson } from '../filesystem/props-json.js';
@@ -16,6 +18,13 @@ export interface CopyStats {
   collectionsDeleted: number;
   problems: number;
 }
+
+/** A target that can take over the source's sync tokens (the PostgreSQL storage). */
+interface Aliasing {
+  aliasSyncToken(path: string, token: string): Promise<void>;
+}
+const isAliasing = (s: Storage): s is Storage & Aliasing =>
+  typeof (s as Partial<Aliasing>).aliasSyncToken === 'function';
 
 const ctx = (path: string): ChangeContext => ({ user: '', path: `/${path}/`, request: 'STORAGE-COPY' });
 const ok = (): void => undefined;
@@ -68,8 +77,18 @@ class Copier {
     else if (!sameProps(existing.props, col.props))
       await this.to.setProps(col.path, col.props, ctx(col.path));
     this.stats.collections++;
-    if (col.tag !== 'VSUBSCRIBED') await this.items(col.path);
+    if (col.tag !== 'VSUBSCRIBED') await this.itemsAndToken(col.path);
     await this.children(col.path);
+  }
+
+  /** Copies the items; then the source's token describes the target's state, unless the source changed. */
+  private async itemsAndToken(path: string): Promise<void> {
+    const before = await this.from.getSyncToken(path);
+    const problems = this.stats.problems;
+    await this.items(path);
+    const to = this.to;
+    if (!isAliasing(to) || problems !== this.stats.problems) return;
+    if (before === (await this.from.getSyncToken(path))) await to.aliasSyncToken(path, before);
   }
 
   private async items(path: string): Promise<void> {

@@ -80,15 +80,28 @@ export function syncToken(key: string, position: number): string {
   return `${TOKEN_PREFIX}${key}${position.toString(16).padStart(16, '0')}`;
 }
 
-/** The log position a token stands for in this collection; invalid-sync-token when it is not ours. */
-export function tokenPosition(token: string, r: CollectionRow): number {
-  const bad = (): never => {
-    throw new StorageError('invalid-sync-token', `unknown sync token ${token}`);
-  };
-  if (!token.startsWith(TOKEN_PREFIX)) bad();
-  const hex = token.slice(TOKEN_PREFIX.length);
-  if (!/^[0-9a-f]{32}$/.test(hex) || hex.slice(0, 16) !== r.sync_key) bad();
-  const pos = Number.parseInt(hex.slice(16), 16);
-  if (!Number.isSafeInteger(pos) || pos > Number(r.seq) || pos < Number(r.log_floor)) bad();
+const badToken = (token: string): never => {
+  throw new StorageError('invalid-sync-token', `unknown sync token ${token}`);
+};
+
+/** True for a token in this backend's own format (key + position), whichever collection. */
+export function isOwnToken(token: string): boolean {
+  return token.startsWith(TOKEN_PREFIX) && /^[0-9a-f]{32}$/.test(token.slice(TOKEN_PREFIX.length));
+}
+
+/**
+ * The log position a token stands for in this collection (`alias`: the position an imported foreign
+ * token maps to); invalid-sync-token when it is not this collection's or is older than the log.
+ */
+export function tokenPosition(token: string, r: CollectionRow, alias?: number): number {
+  let pos: number;
+  if (isOwnToken(token)) {
+    const hex = token.slice(TOKEN_PREFIX.length);
+    if (hex.slice(0, 16) !== r.sync_key) badToken(token);
+    pos = Number.parseInt(hex.slice(16), 16);
+  } else {
+    pos = alias ?? badToken(token);
+  }
+  if (!Number.isSafeInteger(pos) || pos > Number(r.seq) || pos < Number(r.log_floor)) badToken(token);
   return pos;
 }

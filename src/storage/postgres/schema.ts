@@ -70,6 +70,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX changes_deleted_age ON changes (collection_id, changed_at) WHERE deleted;
     `,
   },
+  {
+    version: 3,
+    name: 'sync tokens carried over by storage copy',
+    sql: `
+      -- A token another storage gave for the state that a copy reproduced, and its position here, so
+      -- clients that synced just before a migration to PostgreSQL continue incrementally.
+      CREATE TABLE sync_aliases (
+        collection_id bigint NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+        token text NOT NULL,
+        position bigint NOT NULL,
+        PRIMARY KEY (collection_id, token)
+      );
+    `,
+  },
 ];
 
 /** Arbitrary constant for pg_advisory_xact_lock: "almanac migrations". */

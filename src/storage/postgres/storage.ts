@@ -30,6 +30,7 @@ import {
   ITEM_COLS,
   META_COLS,
   collectionEtag,
+  isOwnToken,
   syncToken,
   tagOf,
   textEtag,
@@ -708,7 +709,7 @@ export class PostgresStorage implements Storage {
         const col = await this.requireRow(c, path);
         const current = Number(col.seq);
         const initial = oldToken === '';
-        const from = initial ? 0 : tokenPosition(oldToken, col);
+        const from = initial ? 0 : tokenPosition(oldToken, col, await this.aliasOf(c, col.id, oldToken));
         const token = syncToken(col.sync_key, current);
         if (from === current) return { token, changed: [], deleted: [] };
         const max = limit === undefined ? null : Math.max(0, limit) + 1;
@@ -729,6 +730,32 @@ export class PostgresStorage implements Storage {
       },
       { snapshot: true },
     );
+  }
+
+  private async aliasOf(c: Client, collectionId: string, token: string): Promise<number | undefined> {
+    if (isOwnToken(token)) return undefined;
+    const rows = await q<{ position: string }>(
+      c,
+      'SELECT position FROM sync_aliases WHERE collection_id = $1 AND token = $2',
+      [collectionId, token],
+    );
+    return rows[0] === undefined ? undefined : Number(rows[0].position);
+  }
+
+  /**
+   * Makes a token of another storage stand for this collection's current state (used by `storage
+   * copy` once the collection holds exactly what that token described).
+   */
+  async aliasSyncToken(path: string, token: string): Promise<void> {
+    await this.db.tx(async (c) => {
+      const col = await this.requireRow(c, path, 'UPDATE');
+      await q(
+        c,
+        `INSERT INTO sync_aliases (collection_id, token, position) VALUES ($1, $2, $3)
+         ON CONFLICT (collection_id, token) DO UPDATE SET position = EXCLUDED.position`,
+        [col.id, token, col.seq],
+      );
+    });
   }
 
   // ---------------------------------------------------------------- verify
