@@ -525,6 +525,17 @@ function printTable(rows: Row[]): string {
   return out;
 }
 
+/** The commit measured, and whether src/ had uncommitted changes (others work in the same checkout). */
+function gitState(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--short', 'src'], { encoding: 'utf8' }).trim();
+    return dirty === '' ? head : `${head} + uncommitted src changes: ${dirty.split('\n').join('; ')}`;
+  } catch {
+    return 'git unavailable';
+  }
+}
+
 function uptime(): string {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim();
@@ -533,10 +544,47 @@ function uptime(): string {
   }
 }
 
+interface RunMeta {
+  startedAt: Date;
+  plan: Plan;
+  source: string;
+  loadBefore: string;
+}
+
+/** Writes bench/results/<date>-<size>.json (also after each operation, marked partial, so a killed run keeps its data). */
+async function writeResults(meta: RunMeta, rows: Map<string, Row>, complete: boolean): Promise<string> {
+  const list = [...rows.values()];
+  const table = printTable(list);
+  const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  await mkdir(outDir, { recursive: true });
+  const outFile = join(outDir, `${meta.startedAt.toISOString().slice(0, 10)}-${meta.plan.size}.json`);
+  const json = {
+    startedAt: meta.startedAt.toISOString(),
+    complete,
+    plan: meta.plan,
+    node: process.version,
+    source: meta.source,
+    loadBefore: meta.loadBefore,
+    loadAfter: uptime(),
+    rows: list.map((row) => ({
+      op: row.op,
+      unit: row.unit,
+      speedup: ratioText(row),
+      by: Object.fromEntries(Object.entries(row.by).map(([k, c]) => [k, { ...stats(c.samples), ...c }])),
+    })),
+    table,
+  };
+  await writeFile(outFile, JSON.stringify(json, null, 2) + '\n');
+  if (complete) console.log(`wrote ${outFile}`);
+  return table;
+}
+
 async function main(): Promise<void> {
   const plan = parseArgs(process.argv.slice(2));
   const startedAt = new Date();
   const loadBefore = uptime();
+  const source = gitState();
+  console.log(`almanac source: ${source}`);
   console.log(`bench size=${plan.size} servers=${plan.servers.join(',')} reps=${plan.reps}; ${loadBefore}`);
   const work = await mkdtemp(join(tmpdir(), 'almanac-bench-'));
   const htpasswd = join(work, 'htpasswd');
@@ -547,6 +595,7 @@ async function main(): Promise<void> {
   console.log(`generated data folder in ${Date.now() - t0} ms`);
 
   const rows = new Map<string, Row>();
+  const meta: RunMeta = { startedAt, plan, source, loadBefore };
   const ctxs: Ctx[] = [];
   const bigPath = calPath(Math.max(...plan.calendars));
   const rss: Record<string, Record<string, number>> = {};
@@ -575,6 +624,7 @@ async function main(): Promise<void> {
       const t = Date.now();
       await measure(plan, ctxs, rows, op);
       console.log(`  ${name}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      await writeResults(meta, rows, false);
     }
     for (const ctx of ctxs)
       (rss[ctx.server.kind] ??= {}).afterWorkloadMiB = (await rssKiB(ctx.server.pid)) / 1024;
@@ -592,30 +642,9 @@ async function main(): Promise<void> {
     for (const [what, mib] of Object.entries(r))
       cellOf(rows, `RSS ${what.replace(/MiB$/, '')}`, 'MiB', kind).samples.push(mib);
   }
-  const loadAfter = uptime();
-  const list = [...rows.values()];
-  const table = printTable(list);
+  const table = await writeResults(meta, rows, true);
   console.log('\n' + table);
-  console.log(`\nmachine load: before ${loadBefore}\n              after  ${loadAfter}`);
-  const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  await mkdir(outDir, { recursive: true });
-  const outFile = join(outDir, `${startedAt.toISOString().slice(0, 10)}-${plan.size}.json`);
-  const json = {
-    startedAt: startedAt.toISOString(),
-    plan,
-    node: process.version,
-    loadBefore,
-    loadAfter,
-    rows: list.map((row) => ({
-      op: row.op,
-      unit: row.unit,
-      speedup: ratioText(row),
-      by: Object.fromEntries(Object.entries(row.by).map(([k, c]) => [k, { ...stats(c.samples), ...c }])),
-    })),
-    table,
-  };
-  await writeFile(outFile, JSON.stringify(json, null, 2) + '\n');
-  console.log(`wrote ${outFile}`);
+  console.log(`\nmachine load: before ${loadBefore}\n              after  ${uptime()}`);
   await rm(work, { recursive: true, force: true });
 }
 
