@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAlmanac as start } from '../../src/cli/start.js';
+import type { Storage } from '../../src/storage/types.js';
 import { createTestDatabase, dropTestDatabase } from './postgres.js';
 
 export interface StartOptions {
@@ -28,6 +29,8 @@ export interface RunningAlmanac {
   folder: string;
   /** Which backend serves: tests that read the data folder directly need 'filesystem'. */
   storage: 'filesystem' | 'postgresql';
+  /** The server's storage, to look at what was stored whatever the backend. */
+  store: Storage;
   stop(): Promise<void>;
 }
 
@@ -79,6 +82,7 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     port: addr.port,
     folder,
     storage: config.storage.type === 'postgresql' ? 'postgresql' : 'filesystem',
+    store: almanac.storage,
     stop: async () => {
       await almanac.close(1000);
       if (database !== undefined) await dropTestDatabase(database);

@@ -3,8 +3,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import {
   C,
@@ -63,16 +61,20 @@ async function propText(path: string, name: string): Promise<{ status: number; t
   return p ? { status: p.status, text: textContent(p.element) } : undefined;
 }
 
-function props(path: string): Record<string, string> {
-  const file = join(server.folder, 'collection-root', ...path.split('/').filter(Boolean), '.Radicale.props');
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+/** The stored props of a collection, as Radicale keeps them (whatever the backend). */
+async function props(path: string): Promise<Readonly<Record<string, string>>> {
+  return (await server.store.getCollection(path.split('/').filter(Boolean).join('/')))?.props ?? {};
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await server.store.getCollection(path)) !== undefined;
 }
 
 describe('MKCOL', () => {
   it('plain MKCOL below the principal needs W, which owner_only does not give there: 403', async () => {
     const r = await c.request('MKCOL', '/alice/plain/', { user: 'alice' });
     assert.equal(r.status, 403);
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'plain')));
+    assert.ok(!(await exists('alice/plain')));
   });
 
   it('extended MKCOL creates a calendar with properties', async () => {
@@ -87,7 +89,7 @@ describe('MKCOL', () => {
     assert.equal((await propText('/alice/work/', D('displayname')))?.text, 'Work');
     assert.equal((await propText('/alice/work/', ICAL('calendar-color')))?.text, '#ff0000ff');
     assert.equal((await propText('/alice/work/', C('calendar-description')))?.text, 'Things');
-    assert.equal(props('/alice/work/').tag, 'VCALENDAR');
+    assert.equal((await props('/alice/work/')).tag, 'VCALENDAR');
   });
 
   it('extended MKCOL creates an address book', async () => {
@@ -95,7 +97,7 @@ describe('MKCOL', () => {
     assert.ok(
       (await resourceTypes('/alice/contacts/')).includes('{urn:ietf:params:xml:ns:carddav}addressbook'),
     );
-    assert.equal(props('/alice/contacts/').tag, 'VADDRESSBOOK');
+    assert.equal((await props('/alice/contacts/')).tag, 'VADDRESSBOOK');
   });
 
   it('extended MKCOL creates a subscription with its source', async () => {
@@ -119,7 +121,7 @@ describe('MKCOL', () => {
   it('MKCOL without a parent is 409', async () => {
     const r = await c.request('MKCOL', '/alice/no/such/', { user: 'alice' });
     assert.equal(r.status, 409);
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'no')));
+    assert.ok(!(await exists('alice/no')));
   });
 
   it('MKCOL inside a calendar is 403', async () => {
@@ -131,7 +133,7 @@ describe('MKCOL', () => {
     const body = mkcolBody('<X:weird xmlns:X="urn:x"/>');
     const r = await c.request('MKCOL', '/alice/weird/', { user: 'alice', body, headers: XML });
     assert.equal(r.status, 403);
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'weird')));
+    assert.ok(!(await exists('alice/weird')));
   });
 
   it('MKCOL with a protected property fails with 403/424 and creates nothing', async () => {
@@ -140,7 +142,7 @@ describe('MKCOL', () => {
     assert.equal(r.status, 403);
     assert.match(r.text, /getetag/);
     assert.match(r.text, /424/);
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'prot')));
+    assert.ok(!(await exists('alice/prot')));
   });
 
   it('MKCOL with a non-XML body is 415', async () => {
@@ -164,7 +166,7 @@ describe('MKCALENDAR', () => {
     );
     assert.equal(r.status, 201, r.text);
     assert.equal((await propText('/alice/home/', D('displayname')))?.text, 'Home');
-    assert.equal(props('/alice/home/')['C:supported-calendar-component-set'], 'VTODO');
+    assert.equal((await props('/alice/home/'))['C:supported-calendar-component-set'], 'VTODO');
     const set = await c.propfind('/alice/home/', [C('supported-calendar-component-set')], '0');
     const p = parseMultistatus(set.text)
       .props.get('/alice/home/')
@@ -199,7 +201,7 @@ describe('MKCALENDAR', () => {
   it("in another user's home is 403", async () => {
     const r = await mkcalendar(c, '/alice/bobs/', 'bob');
     assert.equal(r.status, 403);
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'bobs')));
+    assert.ok(!(await exists('alice/bobs')));
   });
 });
 
@@ -218,7 +220,7 @@ describe('PROPPATCH', () => {
     assert.equal((await propText('/alice/home/', D('displayname')))?.text, 'Renamed ✓');
     assert.equal((await propText('/alice/home/', ICAL('calendar-color')))?.text, '#00ff00');
     assert.equal((await propText('/alice/home/', C('calendar-description')))?.text, 'Desc & more');
-    assert.equal(props('/alice/home/')['ICAL:calendar-color'], '#00ff00');
+    assert.equal((await props('/alice/home/'))['ICAL:calendar-color'], '#00ff00');
   });
 
   it('remove deletes a property', async () => {
@@ -229,7 +231,7 @@ describe('PROPPATCH', () => {
     });
     assert.equal(r.status, 207);
     assert.equal((await propText('/alice/home/', ICAL('calendar-color')))?.status, 404);
-    assert.equal(props('/alice/home/')['ICAL:calendar-color'], undefined);
+    assert.equal((await props('/alice/home/'))['ICAL:calendar-color'], undefined);
   });
 
   it('dead properties in unknown namespaces are stored and returned', async () => {
@@ -240,14 +242,14 @@ describe('PROPPATCH', () => {
   });
 
   it('is atomic: a protected property fails with 403 and the rest with 424, nothing changes', async () => {
-    const before = props('/alice/home/');
+    const before = await props('/alice/home/');
     const body = proppatchBody('<D:displayname>Nope</D:displayname><D:getetag>"abc"</D:getetag>');
     const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body, headers: XML });
     assert.equal(r.status, 207);
     const ms = parseMultistatus(r.text).props.get('/alice/home/');
     assert.equal(ms?.get(D('getetag'))?.status, 403);
     assert.equal(ms?.get(D('displayname'))?.status, 424);
-    assert.deepEqual(props('/alice/home/'), before);
+    assert.deepEqual(await props('/alice/home/'), before);
   });
 
   it('on a missing collection is 404', async () => {
@@ -294,7 +296,7 @@ describe('DELETE, MOVE and COPY of collections', () => {
     const r = await c.request('DELETE', '/alice/gone/', { user: 'alice' });
     assert.equal(r.status, 204);
     assert.equal((await c.propfind('/alice/gone/', [D('getetag')], '0')).status, 404);
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'alice', 'gone')));
+    assert.ok(!(await exists('alice/gone')));
   });
 
   it('DELETE of a missing collection is 404', async () => {
@@ -304,7 +306,7 @@ describe('DELETE, MOVE and COPY of collections', () => {
   it('DELETE of the root is refused', async () => {
     const r = await c.request('DELETE', '/', { user: 'alice' });
     assert.ok(r.status === 403 || r.status === 405, String(r.status));
-    assert.ok(existsSync(join(server.folder, 'collection-root', 'alice')));
+    assert.ok(await exists('alice'));
   });
 
   it('MOVE renames a calendar keeping its items and props', async () => {

@@ -3,8 +3,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import {
   C,
@@ -94,10 +92,10 @@ describe('principals', () => {
   });
 
   it('the principal collection is created on first login', async () => {
-    assert.ok(!existsSync(join(server.folder, 'collection-root', 'bob')));
+    assert.equal(await server.store.getCollection('bob'), undefined);
     const r = await c.propfind('/', [D('current-user-principal')], '0', 'bob');
     assert.equal(r.status, 207);
-    assert.ok(existsSync(join(server.folder, 'collection-root', 'bob')));
+    assert.notEqual(await server.store.getCollection('bob'), undefined);
     const p = await c.propfind('/bob/', [D('resourcetype')], '0', 'bob');
     assert.equal(p.status, 207);
     const rt = parseMultistatus(p.text).props.get('/bob/')?.get(D('resourcetype'));

@@ -4,8 +4,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import {
   C,
@@ -40,10 +38,9 @@ const get = (
   user = 'alice',
 ): ReturnType<DavClient['request']> => c.request('GET', path, { user, headers });
 
-function files(path: string): string[] {
-  return readdirSync(join(server.folder, 'collection-root', ...path.split('/').filter(Boolean)))
-    .filter((n) => !n.startsWith('.Radicale'))
-    .sort();
+/** Item names stored in a collection (the file names on disk for the filesystem backend). */
+async function files(path: string): Promise<string[]> {
+  return (await server.store.listItems(path.split('/').filter(Boolean).join('/'))).map((m) => m.href).sort();
 }
 
 describe('PUT, GET, HEAD', () => {
@@ -395,7 +392,7 @@ describe('whole-collection PUT and export', () => {
   it('a VCALENDAR with several components becomes one item per UID named <UID>.ics', async () => {
     const r = await put(c, '/alice/upload/', multi);
     assert.equal(r.status, 201);
-    assert.deepEqual(files('/alice/upload/'), ['one.ics', 'three.ics', 'two.ics']);
+    assert.deepEqual(await files('/alice/upload/'), ['one.ics', 'three.ics', 'two.ics']);
     const one = await get('/alice/upload/one.ics');
     assert.match(one.text, /UID:one/);
     assert.doesNotMatch(one.text, /UID:two/);
@@ -420,7 +417,7 @@ describe('whole-collection PUT and export', () => {
       headers: { 'Content-Type': 'text/vcard' },
     });
     assert.equal(r.status, 201);
-    assert.deepEqual(files('/alice/upbook/'), ['v1.vcf', 'v2.vcf']);
+    assert.deepEqual(await files('/alice/upbook/'), ['v1.vcf', 'v2.vcf']);
     const g = await get('/alice/upbook/');
     assert.match(String(g.headers['content-type']), /^text\/vcard/);
     assert.match(String(g.headers['content-disposition']), /\.vcf$/);
@@ -430,7 +427,7 @@ describe('whole-collection PUT and export', () => {
   it('PUT of a whole calendar onto an existing calendar replaces its content', async () => {
     const r = await put(c, '/alice/upload/', vevent('only'));
     assert.equal(r.status, 201);
-    assert.deepEqual(files('/alice/upload/'), ['only.ics']);
+    assert.deepEqual(await files('/alice/upload/'), ['only.ics']);
   });
 });
 

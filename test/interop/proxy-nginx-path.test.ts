@@ -6,7 +6,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAlmanac } from '../helpers/almanac.js';
 import { hrefsIn, httpRequest, nginxDir, requireTools, startNginx, type HttpReply } from './helpers/nginx.js';
@@ -227,9 +227,9 @@ describe('seed configuration 1: nginx under /radicale/ with X-Script-Name', () =
     assert.ok(result.calendars.includes(`${nginx.url}/radicale/alice/pycal/`), out);
     assert.deepEqual(result.found, ['proxy-event-1']);
     assert.equal(result.synced, 1);
-    const stored = join(almanac.folder, 'collection-root', 'alice', 'pycal');
-    assert.ok(existsSync(stored));
-    assert.equal(readdirSync(stored).filter((f) => f.endsWith('.ics')).length, 1);
+    const stored = await almanac.store.listItems('alice/pycal');
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]?.uid, 'proxy-event-1');
   });
 });
 
