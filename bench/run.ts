@@ -393,7 +393,7 @@ async function loadTests(plan: Plan, ctxs: Ctx[], rows: Map<string, Row>): Promi
         cell.info.push(
           `${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}; latency median ${st.median.toFixed(1)} ms, p95 ${st.p95.toFixed(1)} ms`,
         );
-        if (r.errors > 0) cell.errors.push(`${r.errors} errors: ${r.firstError}`);
+        for (let e = 0; e < r.errors; e++) cell.errors.push(e === 0 ? r.firstError : 'same');
       }
     }
   }
