@@ -16,6 +16,7 @@ import { objectComponents, parseCalendar } from './parse.js';
 import { alarmLead, alarmTriggers, freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
 import { ZoneResolver } from './timezones.js';
 import { parseUtcDateTime } from './utc.js';
+import { eventsOverlap } from './span-cache.js';
 
 export type Collation = 'i;ascii-casemap' | 'i;unicode-casemap' | 'i;octet';
 
@@ -166,6 +167,11 @@ interface Ctx {
 
 /** Matches a filter against one stored calendar object. Unparsable objects never match. */
 export function matchCalendarFilter(filter: CalendarFilter, text: string): boolean {
+  const eventRange = simpleEventRange(filter);
+  if (eventRange) {
+    const known = eventsOverlap(text, eventRange);
+    if (known !== undefined) return known;
+  }
   let vcal: ICAL.Component;
   try {
     vcal = parseCalendar(text);
@@ -182,6 +188,17 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
   const root = filter.root;
   if (root.isNotDefined) return false;
   return compMatches(root, vcal, ctx, undefined);
+}
+
+/** The range of the filter clients send most: VCALENDAR > VEVENT with a time-range and nothing else. */
+function simpleEventRange(filter: CalendarFilter): TimeRange | undefined {
+  const root = filter.root;
+  if (root.isNotDefined || root.timeRange || root.propFilters.length > 0 || root.compFilters.length !== 1)
+    return undefined;
+  const ev = root.compFilters[0];
+  if (!ev || ev.name.toUpperCase() !== 'VEVENT' || ev.isNotDefined) return undefined;
+  if (ev.propFilters.length > 0 || ev.compFilters.length > 0 || !ev.timeRange) return undefined;
+  return ev.timeRange;
 }
 
 /** A comp-filter applied to the subcomponents of `parent`. */

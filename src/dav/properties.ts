@@ -187,8 +187,20 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
   ),
 ];
 
+const liveByRegistry = new WeakMap<object, { list: readonly LiveProperty[]; byName: Map<string, LiveProperty> }>();
+
+function liveProperties(req: DavRequest): { list: readonly LiveProperty[]; byName: Map<string, LiveProperty> } {
+  let known = liveByRegistry.get(req.kinds);
+  if (known === undefined) {
+    const list = [...CORE_PROPERTIES, ...req.kinds.properties()];
+    known = { list, byName: new Map(list.map((p) => [p.name, p])) };
+    liveByRegistry.set(req.kinds, known);
+  }
+  return known;
+}
+
 export function allLiveProperties(req: DavRequest): readonly LiveProperty[] {
-  return [...CORE_PROPERTIES, ...req.kinds.properties()];
+  return liveProperties(req).list;
 }
 
 /** Stored props of a resource: a collection's, or an item's from the storage (Radicale keeps none). */
@@ -215,7 +227,7 @@ export async function getProperty(
   name: string,
   requested?: XmlElement,
 ): Promise<XmlNode[] | undefined> {
-  const lp = allLiveProperties(req).find((p) => p.name === name);
+  const lp = liveProperties(req).byName.get(name);
   if (lp) {
     if (!lp.appliesTo(res, req)) return undefined;
     return lp.get(res, req, requested);

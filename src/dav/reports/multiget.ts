@@ -6,6 +6,7 @@ import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { badRequest } from '../errors.js';
 import { hrefToSegments } from '../href.js';
 import { evaluateProps, hrefOfResource } from '../properties.js';
+import { loadTexts } from '../item-text.js';
 import { multistatus, responseWithPropstats, responseWithStatus } from '../multistatus.js';
 import { NS, child, childrenNamed, textContent, type XmlElement, type XmlNode } from '../xml.js';
 
@@ -27,10 +28,15 @@ export async function multiget(req: DavRequest, res: Resource, body: XmlElement)
     byHref.set(segs[segs.length - 1] ?? '', href);
   }
   const found = new Set<string>();
+  const items: (Resource & { kind: 'item' })[] = [];
   for (const meta of await req.storage.listItems(res.path)) {
     if (!byHref.has(meta.href)) continue;
     found.add(meta.href);
-    const itemRes: Resource = { kind: 'item', path: res.path, href: meta.href, meta, collection: res.info };
+    items.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
+  }
+  // One storage read for all texts the properties may need (calendar-data, address-data).
+  await loadTexts(req, items);
+  for (const itemRes of items) {
     responses.push(
       responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)),
     );

@@ -49,11 +49,13 @@ export class History {
       this.entries.clear();
       this.names = undefined;
       this.dirMtimeMs = m;
+      this.generation++;
     }
   }
 
-  private async afterWrite(newName: boolean): Promise<void> {
-    if (newName) this.names = undefined;
+  private async afterWrite(newName: string | undefined): Promise<void> {
+    if (newName !== undefined && this.names !== undefined && !this.names.includes(newName))
+      this.names.push(newName);
     this.dirMtimeMs = await stat(this.historyDir).then(
       (s) => s.mtimeMs,
       () => -2,
@@ -85,8 +87,8 @@ export class History {
    * The history etag of `href` whose item etag is now `etag` ('' = deleted), advancing and storing
    * the chain when the etag changed (as Radicale's _update_history_etag).
    */
-  async update(href: string, etag: string): Promise<string> {
-    await this.validate();
+  async update(href: string, etag: string, validated = false): Promise<string> {
+    if (!validated) await this.validate();
     const old = await this.read(href);
     if (old !== undefined && old[0] === etag) return old[1];
     // A fresh chain starts from random data so that it cannot collide with a cleaned one.
@@ -95,8 +97,48 @@ export class History {
     await makeDirs(this.historyDir, this.opts.fs);
     await atomicWrite(this.historyDir, href, dumpPickle([etag, next]), this.opts.fs);
     this.entries.set(href, [etag, next]);
-    await this.afterWrite(old === undefined);
+    this.generation++;
+    await this.afterWrite(old === undefined ? href : undefined);
     return next;
+  }
+
+  /**
+   * The state (href → history etag) and token name for a listing: current items in listing order,
+   * then deleted items with history. Memoized while neither the listing nor the history changed, so
+   * polling getctag/sync-token costs nothing; otherwise one stat of the history folder, in-memory
+   * entries, and writes only for items whose etag changed.
+   */
+  async stateFor(
+    items: readonly { href: string; etag: string }[],
+    files: ReadonlySet<string>,
+  ): Promise<{ name: string; state: Map<string, string> }> {
+    await this.validate();
+    if (this.memo && this.memo.items === items && this.memo.generation === this.generation)
+      return this.memo.result;
+    const state = new Map<string, string>();
+    for (const m of items) state.set(m.href, await this.update(m.href, m.etag, true));
+    for (const href of await this.deletedHrefs(files)) state.set(href, await this.update(href, '', true));
+    const result = { name: stateName(state), state };
+    this.memo = { items, generation: this.generation, result };
+    this.remember(result.name, state);
+    return result;
+  }
+
+  private memo:
+    | { items: readonly unknown[]; generation: number; result: { name: string; state: Map<string, string> } }
+    | undefined;
+  private generation = 0;
+  /** States of recently issued tokens, so a client's next sync needs no pickle read. */
+  private readonly recent = new Map<string, { state: Map<string, string>; at: number }>();
+
+  private remember(name: string, state: Map<string, string>): void {
+    this.recent.delete(name);
+    this.recent.set(name, { state, at: Date.now() });
+    while (this.recent.size > 4) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest === undefined) break;
+      this.recent.delete(oldest);
+    }
   }
 
   /** Hrefs with history but no file any more, in history-folder listing order. */
@@ -112,7 +154,10 @@ export class History {
   }
 
   /** Removes history entries of deleted items older than max_sync_token_age. */
-  async cleanDeleted(files: ReadonlySet<string>): Promise<void> {
+  async cleanDeleted(files: ReadonlySet<string>, force = false): Promise<void> {
+    // Expiry is measured in days: looking once a minute is enough, and keeps writes cheap.
+    if (!force && Date.now() - this.lastClean < 60_000) return;
+    this.lastClean = Date.now();
     const limit = Date.now() - this.opts.maxAgeSeconds * 1000;
     let removed = false;
     for (const href of await this.deletedHrefs(files)) {
@@ -121,8 +166,14 @@ export class History {
         removed = true;
       }
     }
-    if (removed) await this.afterWrite(true);
+    if (removed) {
+      this.names = undefined;
+      this.generation++;
+      await this.afterWrite(undefined);
+    }
   }
+
+  private lastClean = 0;
 
   private async removeIfOlder(path: string, limitMs: number): Promise<boolean> {
     try {
@@ -138,6 +189,8 @@ export class History {
 
   /** The state saved under a token name; invalid-sync-token when missing or unreadable. */
   async loadState(name: string): Promise<Map<string, string>> {
+    const known = this.recent.get(name);
+    if (known !== undefined && Date.now() - known.at < this.opts.maxAgeSeconds * 1000) return known.state;
     let bytes: Buffer;
     try {
       bytes = await readFile(join(this.tokenDir, name));
@@ -155,6 +208,8 @@ export class History {
     throw new StorageError('invalid-sync-token', 'sync token state unreadable');
   }
 
+  private readonly saved = new Map<string, number>();
+
   /** Saves the state of a new token (or refreshes the mtime of a known one), then expires old ones. */
   async saveState(
     name: string,
@@ -163,6 +218,12 @@ export class History {
   ): Promise<void> {
     const path = join(this.tokenDir, name);
     const now = new Date();
+    // A token saved or touched in the last minute needs nothing (its age only matters in days).
+    const touched = this.saved.get(name);
+    if (touched !== undefined && now.getTime() - touched < 60_000) return;
+    this.saved.set(name, now.getTime());
+    if (this.saved.size > 64) this.saved.clear();
+    this.remember(name, new Map(state));
     try {
       await utimes(path, now, now);
       return;
@@ -177,6 +238,13 @@ export class History {
     }
     await this.cleanDeleted(files);
   }
+}
+
+/** Radicale's token name of a state: sha256 over `href/history-etag` in order. */
+export function stateName(state: ReadonlyMap<string, string>): string {
+  const h = createHash('sha256');
+  for (const [href, he] of state) h.update(`${href}/${he}`, 'utf8');
+  return h.digest('hex');
 }
 
 /** Token name (64 hex) from a token URI; invalid-sync-token when malformed. */

@@ -39,7 +39,7 @@ import {
   writeSynced,
   type FsOptions,
 } from './fsutil.js';
-import { History, TOKEN_PREFIX, tokenName } from './history.js';
+import { History, TOKEN_PREFIX, stateName, tokenName } from './history.js';
 import { runHook } from './hook.js';
 import { ItemIndex, itemEtag, decodeItem, listNames, type Listing } from './item-index.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
@@ -89,6 +89,8 @@ export class FilesystemStorage implements Storage {
   private readonly radicaleCache = new RadicaleItemCache();
   /** Item texts recently read, by file and ETag (64 MiB of UTF-16 at most). */
   private readonly texts = new TextCache(64 * 1024 * 1024);
+  /** Collection ETags by listing (a listing object lives until the collection changes). */
+  private readonly ctags = new WeakMap<readonly ItemMeta[], { props: string; etag: string }>();
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
@@ -809,10 +811,15 @@ export class FilesystemStorage implements Storage {
   async getEtag(path: string): Promise<string> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       const { info, list } = await this.listing(path);
+      const props = pythonJson(info.props);
+      const known = this.ctags.get(list.items);
+      if (known?.props === props) return known.etag;
       const h = createHash('sha256');
       for (const m of list.items) h.update(`${m.href}/${m.etag}`, 'utf8');
-      h.update(pythonJson(info.props), 'utf8');
-      return `"${h.digest('hex')}"`;
+      h.update(props, 'utf8');
+      const etag = `"${h.digest('hex')}"`;
+      this.ctags.set(list.items, { props, etag });
+      return etag;
     });
   }
 
@@ -836,13 +843,7 @@ export class FilesystemStorage implements Storage {
       try {
         const { list } = await this.listing(path);
         const history = this.history(path);
-        const state = new Map<string, string>();
-        const h = createHash('sha256');
-        for (const m of list.items) state.set(m.href, await history.update(m.href, m.etag));
-        for (const href of await history.deletedHrefs(list.files))
-          state.set(href, await history.update(href, ''));
-        for (const [href, he] of state) h.update(`${href}/${he}`, 'utf8');
-        const name = h.digest('hex');
+        const { name, state } = await history.stateFor(list.items, list.files);
         const token = TOKEN_PREFIX + name;
         if (oldName === name) return { token, changed: [], deleted: [] };
         const old = oldName ? await history.loadState(oldName) : undefined;
@@ -863,9 +864,7 @@ export class FilesystemStorage implements Storage {
           if (he === undefined) partial.delete(href);
           else partial.set(href, he);
         }
-        const ph = createHash('sha256');
-        for (const [href, he] of partial) ph.update(`${href}/${he}`, 'utf8');
-        const partialName = ph.digest('hex');
+        const partialName = stateName(partial);
         await history.saveState(partialName, partial, list.files);
         return { token: TOKEN_PREFIX + partialName, changed, deleted, truncated: true };
       } finally {

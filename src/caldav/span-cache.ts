@@ -1,0 +1,85 @@
+/**
+ * Instance spans of stored events, remembered per item text, so that the query every client sends
+ * (VCALENDAR > VEVENT with a time-range, nothing else) is answered without parsing or expanding the
+ * same recurrences again. Spans are computed up to a horizon two years ahead (or the asked range's
+ * end, if later); a query beyond the horizon, or over an item whose expansion hit the instance limit,
+ * falls back to the full filter.
+ */
+import type ICAL from 'ical.js';
+import { ExpansionLimitError, ownInstances, recurrenceSets, type RecurrenceSet } from './instances.js';
+import { objectComponents, parseCalendar } from './parse.js';
+import { ZoneResolver } from './timezones.js';
+import type { TimeRange } from './time-range.js';
+
+interface Spans {
+  /** Pairs start, end (NaN when the instance has no end) in UTC seconds. */
+  readonly pairs: Float64Array;
+  /** Instances starting before this second are all in `pairs`. */
+  readonly until: number;
+}
+
+const MAX_ENTRIES = 50_000;
+const MAX_INSTANCES = 20_000;
+const HORIZON_SECONDS = 2 * 365 * 86_400;
+const cache = new Map<string, Spans | null>();
+
+function compute(text: string, until: number): Spans | null {
+  let vcal: ICAL.Component;
+  try {
+    vcal = parseCalendar(text);
+  } catch {
+    return { pairs: new Float64Array(0), until: Infinity }; // unparsable objects never match
+  }
+  const tz = new ZoneResolver(vcal);
+  const comps = objectComponents(vcal);
+  const sets = new Map<ICAL.Component, RecurrenceSet>();
+  for (const set of recurrenceSets(comps, tz)) {
+    if (set.master) sets.set(set.master, set);
+    for (const o of set.overrides.values()) sets.set(o, set);
+  }
+  const pairs: number[] = [];
+  try {
+    for (const comp of comps) {
+      if (comp.name !== 'vevent') continue;
+      for (const inst of ownInstances(comp, sets.get(comp), tz, { until, limit: MAX_INSTANCES })) {
+        pairs.push(inst.times.start ?? NaN, inst.times.end ?? NaN);
+      }
+    }
+  } catch (e) {
+    if (e instanceof ExpansionLimitError) return null;
+    throw e;
+  }
+  return { pairs: Float64Array.from(pairs), until };
+}
+
+/** RFC 4791 §9.9 for one VEVENT instance (as time-range.ts intervalOverlaps). */
+function overlaps(s: number, e: number, r: TimeRange): boolean {
+  if (Number.isNaN(s)) return false;
+  if (!Number.isNaN(e) && e > s) return r.start < e && r.end > s;
+  return r.start <= s && r.end > s;
+}
+
+/**
+ * Whether some VEVENT instance of the item overlaps `r`; undefined when the cache cannot tell (the
+ * caller then runs the full filter).
+ */
+export function eventsOverlap(text: string, r: TimeRange): boolean | undefined {
+  const needed = r.end + 1;
+  if (!Number.isFinite(needed)) return undefined;
+  let spans = cache.get(text);
+  if (spans === null) return undefined;
+  if (spans === undefined || spans.until < needed) {
+    const horizon = Math.max(needed, Math.floor(Date.now() / 1000) + HORIZON_SECONDS);
+    spans = compute(text, horizon);
+    cache.delete(text);
+    cache.set(text, spans);
+    if (cache.size > MAX_ENTRIES) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    if (spans === null) return undefined;
+  }
+  const p = spans.pairs;
+  for (let i = 0; i < p.length; i += 2) if (overlaps(p[i] ?? NaN, p[i + 1] ?? NaN, r)) return true;
+  return false;
+}
