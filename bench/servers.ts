@@ -50,7 +50,8 @@ function commandFor(kind: ServerKind, port: number, folder: string, htpasswd: st
     '--logging-level',
     'warning',
   ];
-  if (kind === 'almanac') return [process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...common]];
+  // The built server, as users run it (tsx would add its compiler to the measured memory).
+  if (kind === 'almanac') return [process.execPath, ['dist/cli/main.js', ...common]];
   return ['/usr/bin/python3', ['-m', 'radicale', ...common]];
 }
 

@@ -109,6 +109,25 @@ function vtimezoneZone(tz: ICAL.Timezone): Zone {
   };
 }
 
+/**
+ * Zones built from VTIMEZONE definitions, shared by every object that carries the same definition
+ * (clients repeat one VTIMEZONE in thousands of items): ical.js expands a zone's DST rules once per
+ * Timezone object, which is most of the cost of reading an item.
+ */
+const sharedZones = new Map<string, Zone>();
+const MAX_SHARED_ZONES = 512;
+
+function zoneOf(vtz: ICAL.Component, tzid: string): Zone {
+  const key = vtz.toString();
+  let z = sharedZones.get(key);
+  if (z === undefined) {
+    z = vtimezoneZone(new ICAL.Timezone({ component: vtz, tzid }));
+    if (sharedZones.size >= MAX_SHARED_ZONES) sharedZones.clear();
+    sharedZones.set(key, z);
+  }
+  return z;
+}
+
 export class ZoneResolver {
   private readonly zones = new Map<string, Zone>();
 
@@ -117,7 +136,7 @@ export class ZoneResolver {
       const tzid = vtz.getFirstPropertyValue('tzid');
       if (typeof tzid !== 'string' || !tzid) continue;
       try {
-        this.zones.set(tzid, vtimezoneZone(new ICAL.Timezone({ component: vtz, tzid })));
+        this.zones.set(tzid, zoneOf(vtz, tzid));
       } catch {
         // A broken VTIMEZONE: fall back to Intl/UTC for this TZID.
       }
