@@ -70,24 +70,51 @@ export function foldLine(line: string): string {
   return out.join('\r\n ');
 }
 
-export function exportCalendar(
-  items: readonly string[],
-  props: { displayname?: string; description?: string },
-): string {
+function exportHead(props: ExportProps): string {
   const head = ['BEGIN:VCALENDAR', 'VERSION:2.0', `PRODID:${PRODID}`];
   if (props.displayname !== undefined) head.push(foldLine(`X-WR-CALNAME:${escapeText(props.displayname)}`));
   if (props.description !== undefined) head.push(foldLine(`X-WR-CALDESC:${escapeText(props.description)}`));
-  const seenTz = new Set<string>();
-  const timezones: string[] = [];
-  const components: string[] = [];
-  for (const text of items) {
-    const blocks = topLevelBlocks(text);
-    for (const tz of blocks.timezones) {
-      if (seenTz.has(tz.tzid)) continue;
-      seenTz.add(tz.tzid);
-      timezones.push(tz.text);
-    }
-    components.push(...blocks.components);
+  return `${head.join('\r\n')}\r\n`;
+}
+
+export interface ExportProps {
+  displayname?: string;
+  description?: string;
+}
+
+/**
+ * One item's part of the export: its VTIMEZONEs not exported yet (placed before the components that
+ * use them; RFC 5545 allows any order inside the VCALENDAR), then its components.
+ */
+function itemPart(text: string, seenTz: Set<string>): string {
+  const blocks = topLevelBlocks(text);
+  let out = '';
+  for (const tz of blocks.timezones) {
+    if (seenTz.has(tz.tzid)) continue;
+    seenTz.add(tz.tzid);
+    out += tz.text;
   }
-  return `${head.join('\r\n')}\r\n${timezones.join('')}${components.join('')}END:VCALENDAR\r\n`;
+  return out + blocks.components.join('');
+}
+
+export function exportCalendar(items: readonly string[], props: ExportProps): string {
+  const seen = new Set<string>();
+  return `${exportHead(props)}${items.map((t) => itemPart(t, seen)).join('')}END:VCALENDAR\r\n`;
+}
+
+/** The same export as a stream of chunks, for big calendars. */
+export async function* exportCalendarStream(
+  items: AsyncIterable<string>,
+  props: ExportProps,
+): AsyncIterable<string> {
+  const seen = new Set<string>();
+  let buf = exportHead(props);
+  for await (const text of items) {
+    buf += itemPart(text, seen);
+    if (buf.length >= 65536) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield `${buf}END:VCALENDAR\r\n`;
 }

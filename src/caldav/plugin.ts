@@ -29,7 +29,7 @@ import {
 } from './filter.js';
 import { freeBusyReport } from './freebusy.js';
 import { describeCalendarItem, splitCalendar, validateCalendarObject } from './item.js';
-import { exportCalendar } from './export.js';
+import { exportCalendarStream } from './export.js';
 import { IcalParseError } from './parse.js';
 
 const C = (l: string): string => clark(NS.C, l);
@@ -91,7 +91,7 @@ const CALENDAR_KIND: CollectionKind = {
     const desc = info.props['C:calendar-description'];
     if (name !== undefined) props.displayname = name;
     if (desc !== undefined) props.description = desc;
-    return exportCalendar(items, props);
+    return exportCalendarStream(items, props);
   },
   sniff: (text) => /^\s*BEGIN:VCALENDAR/i.test(text),
 };

@@ -170,12 +170,25 @@ export function splitVcards(text: string): { uid: string; text: string }[] {
   });
 }
 
+function cardPart(t: string): string {
+  const crlf = t.replace(/\r\n|\r|\n/g, '\r\n');
+  return crlf.endsWith('\r\n') ? crlf : crlf + '\r\n';
+}
+
 /** The address book as one text/vcard body: the items concatenated, each ending with CRLF. */
 export function exportAddressBook(items: readonly string[]): string {
-  return items
-    .map((t) => {
-      const crlf = t.replace(/\r\n|\r|\n/g, '\r\n');
-      return crlf.endsWith('\r\n') ? crlf : crlf + '\r\n';
-    })
-    .join('');
+  return items.map(cardPart).join('');
+}
+
+/** The same export as a stream of chunks, for big address books. */
+export async function* exportAddressBookStream(items: AsyncIterable<string>): AsyncIterable<string> {
+  let buf = '';
+  for await (const t of items) {
+    buf += cardPart(t);
+    if (buf.length >= 65536) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf;
 }

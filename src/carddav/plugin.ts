@@ -24,7 +24,7 @@ import {
   supportedAddressData,
 } from './address-data.js';
 import { matchAddressFilter, parseAddressbookQuery } from './filter.js';
-import { describeVcard, exportAddressBook, splitVcards, validateVcard } from './item.js';
+import { describeVcard, exportAddressBookStream, splitVcards, validateVcard } from './item.js';
 
 const CR = (l: string): string => clark(NS.CR, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -50,7 +50,7 @@ const ADDRESSBOOK_KIND: CollectionKind = {
     }));
     return { items, props: {} };
   },
-  exportCollection: (items) => exportAddressBook(items),
+  exportCollection: (items) => exportAddressBookStream(items),
   sniff: (text) => /^\s*BEGIN:VCARD/i.test(text),
 };
 

@@ -71,7 +71,8 @@ export interface DavRequest {
 export interface DavResponse {
   status: number;
   headers: Record<string, string>;
-  body?: string | Buffer;
+  /** A whole body, or a stream of text chunks (big multistatus answers are written as they are made). */
+  body?: string | Buffer | AsyncIterable<string>;
 }
 
 /** A property a server computes (not stored). */
@@ -116,7 +117,8 @@ export interface CollectionKind {
   describe(text: string): ItemDescription;
   /** Splits a whole-collection upload into items and props derived from it. */
   splitUpload(text: string): { items: NewItem[]; props: Record<string, string> };
-  exportCollection(items: string[], info: CollectionInfo): string;
+  /** The whole-collection export (GET), streamed. */
+  exportCollection(items: AsyncIterable<string>, info: CollectionInfo): AsyncIterable<string>;
   /** Does the text look like this kind (for whole-collection PUT on a new path)? */
   sniff(text: string): boolean;
 }

@@ -1,7 +1,7 @@
 /**
  * Building 207 Multi-Status bodies.
  */
-import { NS, clark, el, elText, serializeDocument, type XmlNode, type XmlOut } from './xml.js';
+import { NS, XmlWriter, clark, el, elText, serializeDocument, type XmlNode, type XmlOut } from './xml.js';
 import type { DavResponse } from './context.js';
 
 const D = (local: string): string => clark(NS.D, local);
@@ -65,4 +65,28 @@ export function multistatus(responses: XmlNode[], extra: XmlNode[] = []): DavRes
     headers: { 'Content-Type': 'application/xml; charset=utf-8' },
     body: serializeDocument(el(D('multistatus'), ...responses, ...extra)),
   };
+}
+
+/**
+ * A 207 whose responses are serialized and sent as they are produced, so a listing of 100,000 items
+ * never exists in memory as one tree or one string. `trailer` (e.g. the sync-token) comes last.
+ */
+export function multistatusStream(
+  responses: AsyncIterable<XmlNode> | Iterable<XmlNode>,
+  trailer: () => XmlNode[] | Promise<XmlNode[]> = () => [],
+): DavResponse {
+  async function* chunks(): AsyncIterable<string> {
+    const w = new XmlWriter();
+    let buf = `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus${w.rootDeclarations()}>`;
+    for await (const r of responses) {
+      buf += w.write(r);
+      if (buf.length >= 65536) {
+        yield buf;
+        buf = '';
+      }
+    }
+    for (const t of await trailer()) buf += w.write(t);
+    yield `${buf}</D:multistatus>`;
+  }
+  return { status: 207, headers: { 'Content-Type': 'application/xml; charset=utf-8' }, body: chunks() };
 }

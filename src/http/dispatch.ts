@@ -3,7 +3,12 @@
  * dispatch, authentication, principal creation, rights, and writing the response.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzip } from 'node:zlib';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+
+const gzipAsync = promisify(gzip);
 import type { Config } from '../config/schema.js';
 import type { Auth, AuthOutcome } from '../auth/types.js';
 import type { Rights } from '../rights/types.js';
@@ -143,23 +148,65 @@ async function finish(
     ctx.releaseSlot?.();
     await sleep(deps.config.server.delay_on_error * 1000);
   }
-  writeResponse(req, res, response);
+  await writeResponse(req, res, response);
 }
 
-function writeResponse(req: IncomingMessage, res: ServerResponse, response: DavResponse): void {
-  let body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
+const acceptsGzip = (req: IncomingMessage): boolean => /\bgzip\b/.test(header(req, 'accept-encoding') ?? '');
+
+async function writeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  response: DavResponse,
+): Promise<void> {
+  const body = response.body;
   const headers = { ...response.headers };
-  if (body && body.length > 1024 && /\bgzip\b/.test(header(req, 'accept-encoding') ?? '')) {
-    body = gzipSync(body);
+  if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+    await writeStream(req, res, response.status, headers, body);
+    return;
+  }
+  let bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  if (bytes && bytes.length > 1024 && acceptsGzip(req)) {
+    bytes = await gzipAsync(bytes);
     headers['Content-Encoding'] = 'gzip';
     headers.Vary = 'Accept-Encoding';
   }
-  if (body) headers['Content-Length'] = String(body.length);
+  if (bytes) headers['Content-Length'] = String(bytes.length);
   else if (response.status !== 304 && !('Content-Length' in headers) && req.method !== 'HEAD') {
     headers['Content-Length'] = '0';
   }
   res.writeHead(response.status, headers);
-  res.end(req.method === 'HEAD' ? undefined : body);
+  res.end(req.method === 'HEAD' ? undefined : bytes);
+}
+
+/** A streamed body: chunked, gzipped when the client accepts it, with backpressure. */
+async function writeStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: AsyncIterable<string>,
+): Promise<void> {
+  const gzip = acceptsGzip(req) ? createGzip() : undefined;
+  if (gzip) {
+    headers['Content-Encoding'] = 'gzip';
+    headers.Vary = 'Accept-Encoding';
+  }
+  res.writeHead(status, headers);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const out: Writable = gzip ?? res;
+  if (gzip) gzip.pipe(res);
+  try {
+    for await (const chunk of body) {
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+  } catch (err) {
+    // Too late for an error status: cut the connection so the client cannot take half an answer as whole.
+    (res as { destroy(e?: Error): void }).destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 async function route(

@@ -57,9 +57,11 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
     'Content-Disposition': contentDisposition(name),
   };
   if (notModified(req, etag, res.info.lastModified)) return { status: 304, headers };
-  const texts: string[] = [];
-  for await (const item of req.storage.getItems(res.path)) texts.push(item.text);
-  const body = Buffer.from(kind.exportCollection(texts, res.info), 'utf8');
-  headers['Content-Length'] = String(body.length);
-  return { status: 200, headers, body: head ? undefined : body };
+  if (head) return { status: 200, headers };
+  const storage = req.storage;
+  const path = res.path;
+  async function* texts(): AsyncIterable<string> {
+    for await (const item of storage.getItems(path)) yield item.text;
+  }
+  return { status: 200, headers, body: kind.exportCollection(texts(), res.info) };
 }

@@ -4,7 +4,7 @@
 import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { DavError, badRequest, notFound } from '../errors.js';
 import { evaluateProps, hrefOfResource, propertyNames } from '../properties.js';
-import { multistatus, responseWithPropstats } from '../multistatus.js';
+import { multistatus, multistatusStream, responseWithPropstats } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
 import { NS, child, nameOf, type XmlElement, type XmlOut } from '../xml.js';
 import { resolve } from '../resource.js';
@@ -55,11 +55,12 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
     // DAVx5 and others expect to be asked for credentials here.
     throw new DavError(401, 'Authentication required');
   }
-  const responses: XmlOut[] = [await propfindResponse(req, res, preq)];
-  if (depth !== '0' && res.kind === 'collection') {
-    for (const c of await children(req, res)) {
-      if (req.access.canRead(c)) responses.push(await propfindResponse(req, c, preq));
-    }
+  const first = await propfindResponse(req, res, preq);
+  if (depth === '0' || res.kind !== 'collection') return multistatus([first]);
+  const members = await children(req, res);
+  async function* all(): AsyncIterable<XmlOut> {
+    yield first;
+    for (const c of members) if (req.access.canRead(c)) yield await propfindResponse(req, c, preq);
   }
-  return multistatus(responses);
+  return multistatusStream(all());
 }

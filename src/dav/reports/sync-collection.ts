@@ -5,9 +5,9 @@ import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { DavError, badRequest, forbidden } from '../errors.js';
 import { itemHref } from '../href.js';
 import { evaluateProps, hrefOfResource } from '../properties.js';
-import { multistatus, responseWithPropstats, responseWithStatus } from '../multistatus.js';
+import { multistatusStream, responseWithPropstats, responseWithStatus } from '../multistatus.js';
 import { NS, child, clark, elText, textContent, type XmlElement, type XmlNode } from '../xml.js';
-import { StorageError } from '../../storage/types.js';
+import { StorageError, type SyncResult } from '../../storage/types.js';
 
 export async function syncCollection(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
   if (res.kind !== 'collection' || res.info.tag === '') {
@@ -26,7 +26,7 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     throw new DavError(403, 'Invalid limit', clark(NS.D, 'number-of-matches-within-limits'));
   }
   const wanted = child(body, NS.D, 'prop')?.children ?? [];
-  let result;
+  let result: SyncResult;
   try {
     result = await req.storage.sync(res.path, oldToken, limit);
   } catch (e) {
@@ -35,21 +35,18 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     }
     throw e;
   }
-  const responses: XmlNode[] = [];
   const changed = new Set(result.changed);
-  if (changed.size > 0) {
-    for (const meta of await req.storage.listItems(res.path)) {
+  const items = changed.size > 0 ? await req.storage.listItems(res.path) : [];
+  const collection = res.info;
+  async function* all(): AsyncIterable<XmlNode> {
+    for (const meta of items) {
       if (!changed.has(meta.href)) continue;
-      const itemRes: Resource = { kind: 'item', path: res.path, href: meta.href, meta, collection: res.info };
-      responses.push(
-        responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)),
-      );
+      const itemRes: Resource = { kind: 'item', path: collection.path, href: meta.href, meta, collection };
+      yield responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted));
     }
+    for (const href of result.deleted)
+      yield responseWithStatus(itemHref(req.prefix, collection.path, href), 404);
+    if (result.truncated) yield responseWithStatus(hrefOfResource(req, res), 507);
   }
-  for (const href of result.deleted)
-    responses.push(responseWithStatus(itemHref(req.prefix, res.path, href), 404));
-  if (result.truncated) {
-    responses.push(responseWithStatus(hrefOfResource(req, res), 507));
-  }
-  return multistatus(responses, [elText(clark(NS.D, 'sync-token'), result.token)]);
+  return multistatusStream(all(), () => [elText(clark(NS.D, 'sync-token'), result.token)]);
 }

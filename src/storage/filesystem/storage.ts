@@ -87,8 +87,8 @@ export class FilesystemStorage implements Storage {
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
-  /** Item texts recently read, by file and ETag (64 MiB of UTF-16 at most). */
-  private readonly texts = new TextCache(64 * 1024 * 1024);
+  /** Item texts recently read, by file and ETag (32 MiB of UTF-16 at most). */
+  private readonly texts = new TextCache(32 * 1024 * 1024);
   /** Collection ETags by listing (a listing object lives until the collection changes). */
   private readonly ctags = new WeakMap<readonly ItemMeta[], { props: string; etag: string }>();
 
