@@ -13,9 +13,9 @@ import type {
 import { DavError, badRequest } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
 import { evaluateProps, hrefOfResource } from '../dav/properties.js';
-import { multistatus, responseWithPropstats } from '../dav/multistatus.js';
+import { multistatusStream, responseWithPropstats } from '../dav/multistatus.js';
 import { multiget } from '../dav/reports/multiget.js';
-import { itemText, loadTexts } from '../dav/item-text.js';
+import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
 import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { CollectionInfo, ItemMeta, NewItem } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
@@ -164,13 +164,20 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
       targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
     }
   } else throw new DavError(403, 'calendar-query needs a calendar', C('calendar-collection-location-ok'));
-  await loadTexts(req, targets);
-  const responses: XmlNode[] = [];
-  for (const t of targets) {
-    if (!matchCalendarFilter(filter, await itemText(req, t))) continue;
-    responses.push(responseWithPropstats(hrefOfResource(req, t), await evaluateProps(req, t, wanted)));
+  // In batches: texts are read 256 at a time and dropped after their answers are written, so a
+  // query over a huge calendar never holds every candidate's text at once.
+  async function* matches(): AsyncIterable<XmlNode> {
+    for (let i = 0; i < targets.length; i += 256) {
+      const batch = targets.slice(i, i + 256);
+      await loadTexts(req, batch);
+      for (const t of batch) {
+        if (!matchCalendarFilter(filter, await itemText(req, t))) continue;
+        yield responseWithPropstats(hrefOfResource(req, t), await evaluateProps(req, t, wanted));
+      }
+      forgetTexts(req);
+    }
   }
-  return multistatus(responses);
+  return multistatusStream(matches());
 }
 
 async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {

@@ -5,6 +5,7 @@
  * end, if later); a query beyond the horizon, or over an item whose expansion hit the instance limit,
  * falls back to the full filter.
  */
+import { createHash } from 'node:crypto';
 import type ICAL from 'ical.js';
 import { ExpansionLimitError, ownInstances, recurrenceSets, type RecurrenceSet } from './instances.js';
 import { objectComponents, parseCalendar } from './parse.js';
@@ -18,7 +19,7 @@ interface Spans {
   readonly until: number;
 }
 
-const MAX_ENTRIES = 50_000;
+const MAX_ENTRIES = 200_000;
 const MAX_INSTANCES = 20_000;
 const HORIZON_SECONDS = 2 * 365 * 86_400;
 const cache = new Map<string, Spans | null>();
@@ -66,13 +67,15 @@ function overlaps(s: number, e: number, r: TimeRange): boolean {
 export function eventsOverlap(text: string, r: TimeRange): boolean | undefined {
   const needed = r.end + 1;
   if (!Number.isFinite(needed)) return undefined;
-  let spans = cache.get(text);
+  // Keyed by a digest: keeping the texts themselves as keys would hold every item in memory.
+  const key = createHash('sha1').update(text).digest('base64');
+  let spans = cache.get(key);
   if (spans === null) return undefined;
   if (spans === undefined || spans.until < needed) {
     const horizon = Math.max(needed, Math.floor(Date.now() / 1000) + HORIZON_SECONDS);
     spans = compute(text, horizon);
-    cache.delete(text);
-    cache.set(text, spans);
+    cache.delete(key);
+    cache.set(key, spans);
     if (cache.size > MAX_ENTRIES) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);

@@ -48,3 +48,8 @@ export async function itemText(req: DavRequest, res: Resource): Promise<string> 
   }
   return t;
 }
+
+/** Drops the texts kept for this request (after a batch of a long answer). */
+export function forgetTexts(req: DavRequest): void {
+  texts.delete(req);
+}

@@ -51,6 +51,22 @@ export function itemEtag(bytes: Uint8Array): string {
   return `"${createHash('sha256').update(bytes).digest('hex')}"`;
 }
 
+const interned = new Map<string, string>();
+/** One shared string per component name (VEVENT, VTODO, VCARD...) instead of one per item. */
+function intern(s: string): string {
+  let v = interned.get(s);
+  if (v === undefined) {
+    v = detach(s);
+    if (interned.size < 64) interned.set(v, v);
+  }
+  return v;
+}
+
+/** A copy of a string that shares no memory with the string it was cut from. */
+function detach(s: string): string {
+  return s === '' ? '' : Buffer.from(s, 'utf8').toString('utf8');
+}
+
 export function decodeItem(bytes: Uint8Array): string {
   return utf8.decode(bytes);
 }
@@ -317,8 +333,9 @@ export class ItemIndex {
         etag: itemEtag(bytes),
         size: bytes.length,
         lastModified: st.mtime,
-        uid: d.uid,
-        component: d.component,
+        // Copies: a UID sliced out of the item text would keep the whole text alive in the index.
+        uid: detach(d.uid),
+        component: intern(d.component),
         start: d.start,
         end: d.end,
       };
