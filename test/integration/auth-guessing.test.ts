@@ -1,0 +1,94 @@
+/**
+ * Password guessing: 50 wrong passwords from one client address are each delayed and later refused
+ * with 429, while a second user on another address is served at full speed, even with only two
+ * max_connections slots (the delayed answers do not hold them).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { startAlmanac } from '../helpers/almanac.js';
+
+interface Answer {
+  status: number;
+  retryAfter: string | undefined;
+  ms: number;
+}
+
+function propfind(port: number, from: string, user: string, password: string, path: string): Promise<Answer> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        localAddress: from,
+        method: 'PROPFIND',
+        path,
+        agent: false,
+        headers: {
+          Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+          Depth: '0',
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const ra = res.headers['retry-after'];
+          resolve({ status: res.statusCode ?? 0, retryAfter: ra, ms: performance.now() - started });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function bobRun(port: number): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < 100; i++) {
+    const a = await propfind(port, '127.0.0.4', 'bob', 'bobpw', '/bob/');
+    assert.equal(a.status, 207);
+  }
+  return performance.now() - started;
+}
+
+describe('password guessing', () => {
+  it('delays and then refuses an attacking address while another user is served at full speed', async () => {
+    const server = await startAlmanac({
+      config: { auth: { delay: '0.3' }, server: { max_connections: '2' } },
+    });
+    try {
+      await propfind(server.port, '127.0.0.4', 'bob', 'bobpw', '/bob/'); // creates the principal
+      const quiet = await bobRun(server.port);
+
+      // The attack: 50 wrong passwords, 10 at a time, from 127.0.0.3.
+      const answers: Answer[] = [];
+      const attack = (async () => {
+        for (let round = 0; round < 5; round++) {
+          const batch = Array.from({ length: 10 }, (_, i) =>
+            propfind(server.port, '127.0.0.3', 'alice', `guess-${round}-${i}`, '/alice/'),
+          );
+          answers.push(...(await Promise.all(batch)));
+        }
+      })();
+      const during = await bobRun(server.port);
+      await attack;
+
+      const refused = answers.filter((a) => a.status === 401);
+      const throttled = answers.filter((a) => a.status === 429);
+      assert.equal(refused.length + throttled.length, 50, 'every guess is refused');
+      assert.ok(refused.length >= 5, 'the first guesses get 401');
+      assert.ok(throttled.length >= 10, `later guesses get 429 (got ${throttled.length})`);
+      // Each failed login is held back (delay 0.3 s × 0.5..1.5).
+      for (const a of refused) assert.ok(a.ms >= 140, `a 401 came after only ${a.ms.toFixed(0)} ms`);
+      for (const a of throttled) assert.match(a.retryAfter ?? '', /^\d+$/);
+      // Bob, on another address, is not slowed down by the attack (ratio against the quiet run).
+      assert.ok(
+        during / quiet < 3,
+        `bob took ${during.toFixed(0)} ms during the attack vs ${quiet.toFixed(0)} ms quiet`,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+});
