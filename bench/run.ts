@@ -19,7 +19,7 @@ import {
   syncCollection,
 } from './bodies.js';
 import { calendarIcs, contactHref, eventHref, eventIcs, writeDataFolder, type FolderSpec } from './data.js';
-import { expect, send } from './http.js';
+import { expect, send, type RequestOptions } from './http.js';
 import { rssKiB, startServer, type RunningServer, type ServerKind } from './servers.js';
 
 interface Plan {
@@ -579,6 +579,75 @@ async function writeResults(meta: RunMeta, rows: Map<string, Row>, complete: boo
   return table;
 }
 
+/**
+ * Another collection's GET and PROPFIND latency while a whole-calendar import of `events` runs: the
+ * quiet medians first, then the medians during the import (reads for at most 60 s; a server that is
+ * still importing then is left to finish while it is being stopped).
+ */
+async function readsDuringImport(
+  plan: Plan,
+  ctxs: Ctx[],
+  rows: Map<string, Row>,
+  events: number,
+): Promise<void> {
+  const body = calendarIcs('big-import', events);
+  const readPath = calPath(Math.min(...plan.calendars));
+  const reads = (k: number): Omit<RequestOptions, 'agent'> =>
+    k % 2 === 0
+      ? { method: 'GET', path: readPath + eventHref(`cal-${Math.min(...plan.calendars)}`, k % 100) }
+      : { method: 'PROPFIND', path: readPath, headers: xmlHeaders('0'), body: PROPFIND_CTAG };
+  for (const ctx of ctxs) {
+    const kind = ctx.server.kind;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sample = async (k: number): Promise<number> => {
+      const r = await send(ctx.server.baseUrl, { ...reads(k), agent });
+      if (r.status >= 400) throw new Error(`read answered ${r.status}`);
+      return r.ms;
+    };
+    const quiet: number[] = [];
+    for (let k = 0; k < 40; k++) quiet.push(await sample(k));
+    cellOf(rows, `GET/PROPFIND of another collection, quiet`, 'ms', kind).samples.push(...quiet);
+    const importing = send(ctx.server.baseUrl, {
+      method: 'PUT',
+      path: `/${USER}/big-import/`,
+      headers: icsHeaders(),
+      body,
+      agent: new Agent({ keepAlive: false }),
+    });
+    let done = false;
+    void importing.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    const during: number[] = [];
+    const until = Date.now() + 60_000;
+    await new Promise((r) => setTimeout(r, 200)); // let the import start
+    for (let k = 0; !done && Date.now() < until; k++) {
+      try {
+        during.push(await sample(k));
+      } catch (err) {
+        cellOf(
+          rows,
+          `GET/PROPFIND of another collection during a ${events}-event import`,
+          'ms',
+          kind,
+        ).errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    cellOf(
+      rows,
+      `GET/PROPFIND of another collection during a ${events}-event import`,
+      'ms',
+      kind,
+    ).samples.push(...during);
+    if (done) await importing.catch(() => undefined);
+    agent.destroy();
+    console.log(
+      `  reads during import on ${kind}: ${during.length} reads, import ${done ? 'finished' : 'still running'}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const plan = parseArgs(process.argv.slice(2));
   const startedAt = new Date();
@@ -632,6 +701,8 @@ async function main(): Promise<void> {
     for (const ctx of ctxs)
       (rss[ctx.server.kind] ??= {}).afterLoadTestMiB = (await rssKiB(ctx.server.pid)) / 1024;
     await restarts(ctxs, work, htpasswd, bigPath, rows, Math.max(...plan.calendars));
+    if (!(plan.skip !== undefined && new RegExp(plan.skip).test('reads during import')))
+      await readsDuringImport(plan, ctxs, rows, Math.max(...plan.calendars));
   } finally {
     for (const ctx of ctxs) {
       ctx.agent.destroy();
