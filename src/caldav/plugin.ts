@@ -17,7 +17,7 @@ import { multistatusStream, responseWithPropstats } from '../dav/multistatus.js'
 import { multiget } from '../dav/reports/multiget.js';
 import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
 import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
-import type { CollectionInfo, ItemMeta, NewItem } from '../storage/types.js';
+import type { CollectionInfo, ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
 import {
   filterComponent,
@@ -28,9 +28,9 @@ import {
   rangeMayOverlap,
 } from './filter.js';
 import { freeBusyReport } from './freebusy.js';
-import { describeCalendarItem, splitCalendar, validateCalendarObject } from './item.js';
+import { describeCalendarItem, validateCalendarObject } from './item.js';
 import { exportCalendarStream } from './export.js';
-import { IcalParseError } from './parse.js';
+import { splitUpload } from './upload.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -67,24 +67,7 @@ const CALENDAR_KIND: CollectionKind = {
       maxOccurrences: config.server.max_vevent_rrule_occurrence,
     }),
   describe: describeCalendarItem,
-  splitUpload: (text) => {
-    let split;
-    try {
-      split = splitCalendar(text);
-    } catch (e) {
-      if (e instanceof IcalParseError) throw new DavError(403, e.message, C('valid-calendar-data'));
-      throw e;
-    }
-    const items: NewItem[] = split.items.map((i) => ({
-      text: i.text,
-      description: describeCalendarItem(i.text),
-    }));
-    const props: Record<string, string> = {};
-    if (split.name) props['D:displayname'] = split.name;
-    if (split.description) props['C:calendar-description'] = split.description;
-    if (split.color) props['ICAL:calendar-color'] = split.color;
-    return { items, props };
-  },
+  splitUpload,
   exportCollection: (items, info) => {
     const props: { displayname?: string; description?: string } = {};
     const name = info.props['D:displayname'];

@@ -48,7 +48,7 @@ const ADDRESSBOOK_KIND: CollectionKind = {
       text: c.text,
       description: describeVcard(c.text),
     }));
-    return { items, props: {} };
+    return Promise.resolve({ items, props: {} });
   },
   exportCollection: (items) => exportAddressBookStream(items),
   sniff: (text) => /^\s*BEGIN:VCARD/i.test(text),

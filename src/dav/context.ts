@@ -116,7 +116,7 @@ export interface CollectionKind {
   /** Tolerant description for indexing. */
   describe(text: string): ItemDescription;
   /** Splits a whole-collection upload into items and props derived from it. */
-  splitUpload(text: string): { items: NewItem[]; props: Record<string, string> };
+  splitUpload(text: string): Promise<{ items: NewItem[]; props: Record<string, string> }>;
   /** The whole-collection export (GET), streamed. */
   exportCollection(items: AsyncIterable<string>, info: CollectionInfo): AsyncIterable<string>;
   /** Does the text look like this kind (for whole-collection PUT on a new path)? */

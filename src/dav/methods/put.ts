@@ -109,7 +109,7 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   }
   checkConditionalHeaders(req, existing ? await req.storage.getEtag(path) : undefined);
   const normalized = normalizeLineEndings(text);
-  const { items, props } = kind.splitUpload(normalized);
+  const { items, props } = await kind.splitUpload(normalized);
   const maxSize = req.config.server.max_resource_size;
   for (const item of items) {
     if (Buffer.byteLength(item.text) > maxSize)
