@@ -1,6 +1,6 @@
 // `npm run bench [-- --size small|default|100000] [--reps N]`: the same workload against Almanac and
 // Radicale 3.1.8, alternating, several repetitions; prints a table and writes bench/results/<date>-<size>.json.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import {
 } from './bodies.js';
 import { calendarIcs, contactHref, eventHref, eventIcs, writeDataFolder, type FolderSpec } from './data.js';
 import { expect, send, type RequestOptions } from './http.js';
-import { rssKiB, startServer, type RunningServer, type ServerKind } from './servers.js';
+import { rssKiB, setAlmanacExtraArgs, startServer, type RunningServer, type ServerKind } from './servers.js';
 
 interface Plan {
   size: string;
@@ -34,6 +34,8 @@ interface Plan {
   opBudgetMs: number;
   /** Operations whose name matches this regular expression are not run. */
   skip?: string;
+  /** Almanac's storage: the folder (as Radicale) or PostgreSQL (the folder copied in first). */
+  storage: 'filesystem' | 'postgresql';
 }
 
 function parseArgs(argv: string[]): Plan {
@@ -53,6 +55,10 @@ function parseArgs(argv: string[]): Plan {
   if (repsArg !== undefined) plan.reps = Math.max(1, Number(repsArg));
   if (argv.includes('--almanac-only')) plan.servers = ['almanac'];
   plan.skip = get('--skip');
+  const storage = get('--storage') ?? 'filesystem';
+  if (storage !== 'filesystem' && storage !== 'postgresql')
+    throw new Error(`--storage must be filesystem or postgresql (got ${storage})`);
+  plan.storage = storage;
   return plan;
 }
 
@@ -66,7 +72,17 @@ function mk(
   loadSeconds: number,
   opBudgetMs: number,
 ): Plan {
-  return { size, servers, calendars, contacts, importEvents, reps, loadSeconds, opBudgetMs };
+  return {
+    size,
+    servers,
+    calendars,
+    contacts,
+    importEvents,
+    reps,
+    loadSeconds,
+    opBudgetMs,
+    storage: 'filesystem',
+  };
 }
 
 type Samples = Record<string, { samples: number[]; errors: string[]; info: string[] }>;
@@ -557,7 +573,11 @@ async function writeResults(meta: RunMeta, rows: Map<string, Row>, complete: boo
   const table = printTable(list);
   const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   await mkdir(outDir, { recursive: true });
-  const outFile = join(outDir, `${meta.startedAt.toISOString().slice(0, 10)}-${meta.plan.size}.json`);
+  const suffix = meta.plan.storage === 'postgresql' ? '-postgresql' : '';
+  const outFile = join(
+    outDir,
+    `${meta.startedAt.toISOString().slice(0, 10)}-${meta.plan.size}${suffix}.json`,
+  );
   const json = {
     startedAt: meta.startedAt.toISOString(),
     complete,
@@ -648,6 +668,23 @@ async function readsDuringImport(
   }
 }
 
+/** Copies the generated folder into a fresh PostgreSQL database and points Almanac at it. */
+async function usePostgres(folder: string): Promise<void> {
+  const { createTestDatabase } = await import('../test/helpers/postgres.js');
+  const url = await createTestDatabase();
+  const t0 = Date.now();
+  const copy = spawnSync(
+    process.execPath,
+    ['dist/cli/main.js', 'storage', 'copy', '--from', folder, '--to', url],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (copy.status !== 0) throw new Error(`storage copy failed: ${copy.stderr}`);
+  console.log(`copied the data folder into PostgreSQL in ${Date.now() - t0} ms`);
+  setAlmanacExtraArgs(['--storage-type', 'postgresql', '--storage-postgresql-url', url]);
+}
+
 async function main(): Promise<void> {
   const plan = parseArgs(process.argv.slice(2));
   const startedAt = new Date();
@@ -672,6 +709,7 @@ async function main(): Promise<void> {
     for (const kind of plan.servers) {
       const folder = join(work, kind);
       await cp(base, folder, { recursive: true });
+      if (kind === 'almanac' && plan.storage === 'postgresql') await usePostgres(folder);
       const { server, ms } = await startAndTime(kind, folder, htpasswd, bigPath);
       cellOf(
         rows,

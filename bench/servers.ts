@@ -19,6 +19,13 @@ export interface RunningServer {
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+let almanacExtraArgs: string[] = [];
+
+/** Extra command-line flags for Almanac (e.g. PostgreSQL storage instead of the folder). */
+export function setAlmanacExtraArgs(args: string[]): void {
+  almanacExtraArgs = args;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -51,7 +58,7 @@ function commandFor(kind: ServerKind, port: number, folder: string, htpasswd: st
     'warning',
   ];
   // The built server, as users run it (tsx would add its compiler to the measured memory).
-  if (kind === 'almanac') return [process.execPath, ['dist/cli/main.js', ...common]];
+  if (kind === 'almanac') return [process.execPath, ['dist/cli/main.js', ...common, ...almanacExtraArgs]];
   return ['/usr/bin/python3', ['-m', 'radicale', ...common]];
 }
 
