@@ -70,6 +70,15 @@ describe('the item index and files changed by hand', () => {
         'four.ics': etagOf(event('four', 'Four by hand')),
       });
 
+      // Collection properties changed by hand (or by Radicale) are seen too.
+      writeFileSync(join(dir, '.Radicale.props'), '{"D:displayname": "Renamed by hand", "tag": "VCALENDAR"}');
+      const dn = await fetch(`${a.url}/alice/cal/`, {
+        method: 'PROPFIND',
+        headers: { Authorization: AUTH, Depth: '0' },
+        body: '<propfind xmlns="DAV:"><prop><displayname/></prop></propfind>',
+      });
+      assert.match(await dn.text(), /Renamed by hand/);
+
       await a.stop();
       const indexDir = join(folder, '.Almanac.cache/index');
       assert.ok(

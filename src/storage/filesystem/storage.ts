@@ -89,6 +89,10 @@ export class FilesystemStorage implements Storage {
   private readonly radicaleCache = new RadicaleItemCache();
   /** Item texts recently read, by file and ETag (32 MiB of UTF-16 at most). */
   private readonly texts = new TextCache(32 * 1024 * 1024);
+  /** getCollection answers while their folder is watched; any write of ours drops them all. */
+  private readonly infos = new Map<string, { info: CollectionInfo; watch: number; writes: number }>();
+  private writes = 0;
+  private writing = 0;
   /** Collection ETags by listing (a listing object lives until the collection changes). */
   private readonly ctags = new WeakMap<readonly ItemMeta[], { props: string; etag: string }>();
 
@@ -163,9 +167,19 @@ export class FilesystemStorage implements Storage {
     fn: () => Promise<T>,
   ): Promise<T> {
     const release = await this.lock(paths);
+    const writing = paths.some((p) => p.mode === 'write');
+    if (writing) {
+      this.writes++;
+      this.writing++;
+    }
     try {
       return await fn();
     } finally {
+      if (writing) {
+        this.writes++;
+        this.writing--;
+        this.infos.clear();
+      }
       release();
     }
   }
@@ -208,6 +222,20 @@ export class FilesystemStorage implements Storage {
   }
 
   async getCollection(path: string): Promise<CollectionInfo | undefined> {
+    // While inotify watches the folder and nothing was written since, the last answer still holds.
+    const watched = this.indexes.get(path)?.watchGeneration();
+    const known = this.infos.get(path);
+    if (known && watched !== undefined && known.watch === watched && known.writes === this.writes)
+      return known.info;
+    const writes = this.writes;
+    const info = await this.readCollection(path);
+    if (info && watched !== undefined && writes === this.writes && this.writing === 0) {
+      this.infos.set(path, { info, watch: watched, writes });
+    }
+    return info;
+  }
+
+  private async readCollection(path: string): Promise<CollectionInfo | undefined> {
     const dir = this.dirOf(path);
     let st: Stats;
     try {
