@@ -34,12 +34,14 @@ export function parseHtpasswd(text: string, source: string): HtpasswdEntries {
 
 /**
  * Keeps the parsed file. With `cache` the file is only re-read when its size or mtime changes (one stat
- * per login); without it the file is read on every login, but re-parsed only when its bytes changed.
+ * per login); without it the file is looked at on every login (stat of inode, size, mtime and ctime in
+ * nanoseconds; read again when any changed), and re-parsed only when its bytes changed.
  */
 export class HtpasswdFile {
   private entries: HtpasswdEntries | undefined;
   private stamp = '';
   private bytes: Buffer | undefined;
+  private everyStamp = '';
 
   constructor(
     readonly path: string,
@@ -61,7 +63,13 @@ export class HtpasswdFile {
   }
 
   private async loadEveryTime(): Promise<HtpasswdEntries> {
+    // Looked at on every login, as Radicale does; a stat with nanosecond mtime, size and inode tells
+    // whether the file can have changed, so an unchanged file is not read again.
+    const st = await stat(this.path, { bigint: true });
+    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    if (this.entries !== undefined && stamp === this.everyStamp) return this.entries;
     const bytes = await readFile(this.path);
+    this.everyStamp = stamp;
     if (this.entries !== undefined && this.bytes?.equals(bytes) === true) return this.entries;
     const entries = parseHtpasswd(decodeUtf8(bytes, this.path), this.path);
     this.entries = entries;

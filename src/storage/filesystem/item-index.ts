@@ -50,6 +50,8 @@ export interface IndexOptions {
   readonly log: Logger;
   /** Folder of our own for the persistent index (beside collection-root), or undefined for none. */
   readonly persistDir?: string;
+  /** Called with the text of each file read to describe it (the storage keeps it in its text cache). */
+  readonly onLoaded?: (name: string, etag: string, text: string) => void;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -301,6 +303,11 @@ export class ItemIndex {
       this.trusted = false;
       this.invalidateNames();
     }
+    // A watched folder with no event for this file: the entry is current without a stat.
+    const known = this.entries.get(href);
+    if (known !== undefined && this.watcher && this.trusted && !this.dirty.has(href)) {
+      return known.size > this.opts.maxResourceSize ? undefined : known.meta;
+    }
     const st = await stat(join(this.dir, href)).catch(() => undefined);
     return this.metaFor(
       href,
@@ -354,6 +361,7 @@ export class ItemIndex {
       await fh.close();
     }
     const meta = this.describeBytes(name, bytes, st, tag);
+    if (meta) this.opts.onLoaded?.(name, meta.etag, decodeItem(bytes));
     this.entries.set(name, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
     return meta;
   }

@@ -87,7 +87,7 @@ export class FilesystemStorage implements Storage {
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
-  /** Item texts recently read, by file and ETag (32 MiB of UTF-16 at most). */
+  /** Item texts recently read, by file and ETag (32 M characters at most). */
   private readonly texts = new TextCache(32 * 1024 * 1024);
   /** getCollection answers while their folder is watched; any write of ours drops them all. */
   private readonly infos = new Map<string, { info: CollectionInfo; watch: number; writes: number }>();
@@ -124,12 +124,14 @@ export class FilesystemStorage implements Storage {
   private index(path: string): ItemIndex {
     let idx = this.indexes.get(path);
     if (idx === undefined) {
-      idx = new ItemIndex(this.dirOf(path), {
+      const dir = this.dirOf(path);
+      idx = new ItemIndex(dir, {
         describe: this.o.describe,
         maxResourceSize: this.o.maxResourceSize,
         skipBrokenItem: this.o.skipBrokenItem,
         log: this.o.log,
         persistDir: join(this.o.folder, '.Almanac.cache', 'index'),
+        onLoaded: (name, etag, text) => this.texts.set(join(dir, name), etag, text),
       });
       this.indexes.set(path, idx);
     }

@@ -19,7 +19,7 @@ export class TextCache {
   }
 
   set(key: string, etag: string, text: string): void {
-    const size = text.length * 2;
+    const size = text.length;
     if (size > this.maxBytes / 16) return;
     this.delete(key);
     this.map.set(key, { etag, text });
@@ -27,7 +27,7 @@ export class TextCache {
     for (const [k, v] of this.map) {
       if (this.bytes <= this.maxBytes) break;
       this.map.delete(k);
-      this.bytes -= v.text.length * 2;
+      this.bytes -= v.text.length;
     }
   }
 
@@ -35,7 +35,7 @@ export class TextCache {
     const e = this.map.get(key);
     if (e === undefined) return;
     this.map.delete(key);
-    this.bytes -= e.text.length * 2;
+    this.bytes -= e.text.length;
   }
 
   clear(): void {
