@@ -25,7 +25,6 @@ import {
   matchCalendarFilter,
   parseCalendarFilter,
   parseTimeRange,
-  rangeMayOverlap,
 } from './filter.js';
 import { freeBusyReport } from './freebusy.js';
 import { describeCalendarItem, validateCalendarObject } from './item.js';
@@ -141,9 +140,11 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
   else if (res.kind === 'collection' && res.info.tag === 'VCALENDAR') {
     const comp = filterComponent(filter);
     const range = filterTimeRange(filter);
-    for (const meta of await req.storage.listItems(res.path)) {
-      if (comp && meta.component && meta.component !== comp) continue;
-      if (range && !(meta.start === 0 && meta.end === 0) && !rangeMayOverlap(meta, range)) continue;
+    // Candidates from the storage's index (time range and component); the filter decides exactly.
+    const candidates = range
+      ? await req.storage.listItemsInRange(res.path, range, comp)
+      : (await req.storage.listItems(res.path)).filter((m) => !comp || !m.component || m.component === comp);
+    for (const meta of candidates) {
       targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
     }
   } else throw new DavError(403, 'calendar-query needs a calendar', C('calendar-collection-location-ok'));
@@ -172,9 +173,8 @@ async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): 
   if (!Number.isFinite(range.start) || !Number.isFinite(range.end))
     throw badRequest('time-range needs start and end');
   const targets: (Resource & { kind: 'item' })[] = [];
-  for (const meta of await req.storage.listItems(res.path)) {
+  for (const meta of await req.storage.listItemsInRange(res.path, range)) {
     if (meta.component !== 'VEVENT' && meta.component !== 'VFREEBUSY') continue;
-    if (!(meta.start === 0 && meta.end === 0) && !rangeMayOverlap(meta, range)) continue;
     targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
   }
   await loadTexts(req, targets);

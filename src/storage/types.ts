@@ -137,6 +137,16 @@ export interface Storage {
 
   /** Metadata of every item in a collection, in a stable order. */
   listItems(path: string): Promise<ItemMeta[]>;
+  /**
+   * Items that may have an instance in [start, end] (POSIX seconds, inclusive): those whose indexed
+   * span overlaps it and those whose span is unknown (start = end = 0); with `component`, only items
+   * of that component (or unknown). In listing order. Backends answer from their index.
+   */
+  listItemsInRange(
+    path: string,
+    range: { start: number; end: number },
+    component?: string,
+  ): Promise<ItemMeta[]>;
   /** One item's metadata, or undefined. */
   getItemMeta(path: string, href: string): Promise<ItemMeta | undefined>;
   /** Items with their text; the named hrefs only (missing ones are left out), or all when undefined. */

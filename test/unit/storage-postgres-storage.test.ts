@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { pino } from 'pino';
 import { DavError } from '../../src/dav/errors.js';
 import { PostgresStorage } from '../../src/storage/postgres/storage.js';
@@ -453,4 +454,40 @@ void test('the hook runs after each change', async (t) => {
     { user: 'alice', path: '/alice/hooked/', request: 'MKCOL' },
   );
   assert.equal(readFileSync(`${dir}/hook.log`, 'utf8'), 'alice MKCOL /alice/hooked/\n');
+});
+
+void test('time-range candidates come from the index: overlapping, unknown and open-ended spans', async (t) => {
+  if (skipIfMissing(t)) return;
+  await s.createCollection('alice/ranges', { tag: 'VCALENDAR' }, ctx);
+  const put = (href: string, component: string, start: number, end: number): Promise<unknown> =>
+    s.putItem(
+      'alice/ranges',
+      href,
+      { text: event(href), description: { uid: href, component, start, end } },
+      ok,
+      ctx,
+    );
+  await put('a.ics', 'VEVENT', 100, 200);
+  await put('b.ics', 'VEVENT', 1000, 2000);
+  await put('c.ics', 'VEVENT', 0, 0);
+  await put('d.ics', 'VEVENT', 3000, Number.MAX_SAFE_INTEGER);
+  await put('e.ics', 'VTODO', 100, 200);
+  const hrefs = async (start: number, end: number, component?: string): Promise<string[]> =>
+    (await s.listItemsInRange('alice/ranges', { start, end }, component)).map((m) => m.href);
+  assert.deepEqual(await hrefs(150, 160), ['a.ics', 'c.ics', 'e.ics']);
+  assert.deepEqual(await hrefs(150, 160, 'VEVENT'), ['a.ics', 'c.ics']);
+  assert.deepEqual(await hrefs(5000, 6000), ['c.ics', 'd.ics']);
+  assert.deepEqual(await hrefs(-Infinity, Infinity, 'VTODO'), ['e.ics']);
+  // The query can use the (collection_id, start_time, end_time) index.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('SET enable_seqscan = off');
+    const plan = await client.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT href FROM items WHERE collection_id = 1 AND ((start_time <= 160 AND end_time >= 150) OR (start_time = 0 AND end_time = 0))`,
+    );
+    assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /items_time_range/);
+  } finally {
+    await client.end();
+  }
 });

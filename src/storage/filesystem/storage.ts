@@ -303,6 +303,19 @@ export class FilesystemStorage implements Storage {
     return this.withLock([{ path, mode: 'read' }], async () => [...(await this.listing(path)).list.items]);
   }
 
+  async listItemsInRange(
+    path: string,
+    range: { start: number; end: number },
+    component?: string,
+  ): Promise<ItemMeta[]> {
+    const { list } = await this.withLock([{ path, mode: 'read' }], () => this.listing(path));
+    return list.items.filter(
+      (m) =>
+        (!component || !m.component || m.component === component) &&
+        ((m.start === 0 && m.end === 0) || (m.start <= range.end && m.end >= range.start)),
+    );
+  }
+
   async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
     checkName(href);
     const info = await this.getCollection(path);

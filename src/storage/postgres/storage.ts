@@ -200,6 +200,25 @@ export class PostgresStorage implements Storage {
     return rows.map(toMeta);
   }
 
+  async listItemsInRange(
+    path: string,
+    range: { start: number; end: number },
+    component?: string,
+  ): Promise<ItemMeta[]> {
+    const col = await this.requireRow(this.db, path);
+    const clamp = (x: number): string =>
+      String(Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, x)));
+    // Uses items_time_range (collection_id, start_time, end_time).
+    const rows = await this.db.query<ItemMetaRow>(
+      `SELECT ${META_COLS} FROM items WHERE collection_id = $1
+         AND ((start_time <= $3 AND end_time >= $2) OR (start_time = 0 AND end_time = 0))
+         AND ($4 = '' OR component = $4 OR component = '')
+       ORDER BY href`,
+      [col.id, clamp(range.start), clamp(range.end), component ?? ''],
+    );
+    return rows.map(toMeta);
+  }
+
   async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
     pathSegments(path);
     checkName(href);
