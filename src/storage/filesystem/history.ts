@@ -193,7 +193,12 @@ export class History {
     if (known !== undefined && Date.now() - known.at < this.opts.maxAgeSeconds * 1000) return known.state;
     let bytes: Buffer;
     try {
-      bytes = await readFile(join(this.tokenDir, name));
+      const path = join(this.tokenDir, name);
+      // Expired tokens are refused even before their file is cleaned away.
+      if (Date.now() - (await stat(path)).mtimeMs > this.opts.maxAgeSeconds * 1000) {
+        throw new StorageError('invalid-sync-token', 'sync token expired');
+      }
+      bytes = await readFile(path);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR'))
         throw new StorageError('invalid-sync-token', 'sync token not found');
@@ -211,19 +216,53 @@ export class History {
   private readonly saved = new Map<string, number>();
 
   /** Saves the state of a new token (or refreshes the mtime of a known one), then expires old ones. */
-  async saveState(
+  saveState(name: string, state: ReadonlyMap<string, string>, files: ReadonlySet<string>): Promise<void> {
+    const now = new Date();
+    // A token saved or touched in the last minute needs nothing (its age only matters in days).
+    const touched = this.saved.get(name);
+    if (touched !== undefined && now.getTime() - touched < 60_000) return Promise.resolve();
+    this.saved.set(name, now.getTime());
+    if (this.saved.size > 64) this.saved.clear();
+    this.remember(name, state as Map<string, string>);
+    // Written after the answer: a client's next sync finds the state in memory, other processes (or
+    // Radicale) find the file moments later. Writing tens of thousands of entries is not worth a
+    // client's wait; losing it in a crash only makes that client sync from scratch.
+    this.pending.set(name, { state, files });
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    return Promise.resolve();
+  }
+
+  private readonly pending = new Map<
+    string,
+    { state: ReadonlyMap<string, string>; files: ReadonlySet<string> }
+  >();
+  private flushing: Promise<void> | undefined;
+
+  /** Writes the states of tokens issued since the last flush (and expires old ones). */
+  async flush(): Promise<void> {
+    try {
+      while (this.pending.size > 0) {
+        const [name, { state, files }] = this.pending.entries().next().value as [
+          string,
+          { state: ReadonlyMap<string, string>; files: ReadonlySet<string> },
+        ];
+        this.pending.delete(name);
+        await this.writeState(name, state, files);
+      }
+    } catch (e) {
+      this.opts.log.warn({ err: e }, 'could not save a sync token state');
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async writeState(
     name: string,
     state: ReadonlyMap<string, string>,
     files: ReadonlySet<string>,
   ): Promise<void> {
     const path = join(this.tokenDir, name);
     const now = new Date();
-    // A token saved or touched in the last minute needs nothing (its age only matters in days).
-    const touched = this.saved.get(name);
-    if (touched !== undefined && now.getTime() - touched < 60_000) return;
-    this.saved.set(name, now.getTime());
-    if (this.saved.size > 64) this.saved.clear();
-    this.remember(name, new Map(state));
     try {
       await utimes(path, now, now);
       return;
@@ -237,6 +276,11 @@ export class History {
       if (other !== name && isSafeName(other)) await this.removeIfOlder(join(this.tokenDir, other), limit);
     }
     await this.cleanDeleted(files);
+  }
+
+  /** Waits for pending writes (at close). */
+  async settle(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 }
 

@@ -109,6 +109,7 @@ export class FilesystemStorage implements Storage {
 
   async close(): Promise<void> {
     await this.global.close();
+    for (const h of this.histories.values()) await h.settle();
     for (const idx of this.indexes.values()) idx.close();
     this.indexes.clear();
     this.texts.clear();
