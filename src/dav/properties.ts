@@ -187,9 +187,15 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
   ),
 ];
 
-const liveByRegistry = new WeakMap<object, { list: readonly LiveProperty[]; byName: Map<string, LiveProperty> }>();
+const liveByRegistry = new WeakMap<
+  object,
+  { list: readonly LiveProperty[]; byName: Map<string, LiveProperty> }
+>();
 
-function liveProperties(req: DavRequest): { list: readonly LiveProperty[]; byName: Map<string, LiveProperty> } {
+function liveProperties(req: DavRequest): {
+  list: readonly LiveProperty[];
+  byName: Map<string, LiveProperty>;
+} {
   let known = liveByRegistry.get(req.kinds);
   if (known === undefined) {
     const list = [...CORE_PROPERTIES, ...req.kinds.properties()];
