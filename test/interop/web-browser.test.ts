@@ -5,12 +5,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startAlmanac } from '../helpers/almanac.js';
+import { nginxDir, startNginx } from './helpers/nginx.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'web');
@@ -86,7 +85,7 @@ async function propfind(url: string, props: string, depth = '0'): Promise<{ stat
   return { status: res.status, body: await res.text() };
 }
 
-// ---- a reverse proxy in front of the server -----------------------------------------------------
+// ---- nginx in front of the server (the reverse-proxy setup) -----------------------------------------------------
 
 interface Proxy {
   readonly url: string;
@@ -94,46 +93,27 @@ interface Proxy {
 }
 
 /**
- * Forwards `<prefix>/...` to the server with the prefix stripped, the way nginx's
- * `location /radicale/ { proxy_pass http://server/; }` does, adding the given headers.
+ * Debian's nginx in front of the server, as in the reverse-proxy documentation: `location <prefix>/`
+ * with `proxy_pass http://server/;` (the prefix stripped), plus the given headers.
  */
 async function startProxy(
   target: URL,
   prefix: string,
   headers: Readonly<Record<string, string>>,
 ): Promise<Proxy> {
-  const server = http.createServer((req, res) => {
-    const path = req.url ?? '/';
-    if (prefix !== '' && path !== prefix && !path.startsWith(prefix + '/')) {
-      res.writeHead(404).end('outside the proxied location');
-      return;
-    }
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: path.slice(prefix.length) || '/',
-        headers: { ...req.headers, ...headers, 'x-forwarded-for': '127.0.0.1', host: req.headers.host ?? '' },
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.writeHead(502).end());
-    req.pipe(upstream);
+  const set = Object.entries(headers)
+    .map(([k, v]) => `      proxy_set_header ${k} ${v};`)
+    .join('\n');
+  const nginx = await startNginx(nginxDir(), {
+    locations: `    location ${prefix}/ {
+      proxy_pass http://127.0.0.1:${target.port}/;
+${set}
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_pass_header Authorization;
+      client_max_body_size 50m;
+    }`,
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}${prefix}`,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return { url: `${nginx.url}${prefix}`, close: () => nginx.stop() };
 }
 
 // ---- browser --------------------------------------------------------------------------------------
