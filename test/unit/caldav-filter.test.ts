@@ -161,12 +161,12 @@ describe('time-range on VEVENT (RFC 4791 §9.9)', () => {
 });
 
 describe('time-range on VTODO (RFC 4791 §9.9 table)', () => {
-  const todo = (...props: string[]): string =>
+  const vtodoText = (...props: string[]): string =>
     cal('BEGIN:VTODO', 'UID:t', 'DTSTAMP:20240101T000000Z', ...props, 'END:VTODO');
   const m = (text: string, s: string, e: string): boolean => matches(text, 'VTODO', s, e);
 
   it('DTSTART + DURATION: start <= DTSTART+DURATION and (end > DTSTART or end >= DTSTART+DURATION)', () => {
-    const t = todo('DTSTART:20240101T100000Z', 'DURATION:PT1H');
+    const t = vtodoText('DTSTART:20240101T100000Z', 'DURATION:PT1H');
     assert.equal(m(t, '2024-01-01T11:00', '2024-01-01T12:00'), true);
     assert.equal(m(t, '2024-01-01T11:01', '2024-01-01T12:00'), false);
     assert.equal(m(t, '2024-01-01T09:00', '2024-01-01T10:00'), false);
@@ -174,28 +174,28 @@ describe('time-range on VTODO (RFC 4791 §9.9 table)', () => {
   });
 
   it('DTSTART + DUE: (start < DUE or start <= DTSTART) and (end > DTSTART or end >= DUE)', () => {
-    const t = todo('DTSTART:20240101T100000Z', 'DUE:20240101T120000Z');
+    const t = vtodoText('DTSTART:20240101T100000Z', 'DUE:20240101T120000Z');
     assert.equal(m(t, '2024-01-01T11:00', '2024-01-01T11:30'), true);
     assert.equal(m(t, '2024-01-01T12:00', '2024-01-01T13:00'), false);
     assert.equal(m(t, '2024-01-01T09:00', '2024-01-01T10:00'), false);
   });
 
   it('DTSTART only: start <= DTSTART < end', () => {
-    const t = todo('DTSTART:20240101T100000Z');
+    const t = vtodoText('DTSTART:20240101T100000Z');
     assert.equal(m(t, '2024-01-01T10:00', '2024-01-01T10:01'), true);
     assert.equal(m(t, '2024-01-01T09:00', '2024-01-01T10:00'), false);
     assert.equal(m(t, '2024-01-01T10:00:01', '2024-01-01T11:00'), false);
   });
 
   it('DUE only: start < DUE <= end', () => {
-    const t = todo('DUE:20240101T120000Z');
+    const t = vtodoText('DUE:20240101T120000Z');
     assert.equal(m(t, '2024-01-01T11:00', '2024-01-01T12:00'), true);
     assert.equal(m(t, '2024-01-01T12:00', '2024-01-01T13:00'), false);
     assert.equal(m(t, '2024-01-01T10:00', '2024-01-01T11:00'), false);
   });
 
   it('COMPLETED + CREATED', () => {
-    const t = todo('CREATED:20240101T080000Z', 'COMPLETED:20240101T090000Z');
+    const t = vtodoText('CREATED:20240101T080000Z', 'COMPLETED:20240101T090000Z');
     assert.equal(m(t, '2024-01-01T08:30', '2024-01-01T08:45'), true);
     assert.equal(m(t, '2024-01-01T07:00', '2024-01-01T08:00'), true); // end >= CREATED
     assert.equal(m(t, '2024-01-01T09:30', '2024-01-01T10:00'), false);
@@ -203,24 +203,24 @@ describe('time-range on VTODO (RFC 4791 §9.9 table)', () => {
   });
 
   it('COMPLETED only: start <= COMPLETED <= end', () => {
-    const t = todo('COMPLETED:20240101T090000Z');
+    const t = vtodoText('COMPLETED:20240101T090000Z');
     assert.equal(m(t, '2024-01-01T08:00', '2024-01-01T09:00'), true);
     assert.equal(m(t, '2024-01-01T09:00:01', '2024-01-01T10:00'), false);
   });
 
   it('CREATED only: end > CREATED', () => {
-    const t = todo('CREATED:20240101T080000Z');
+    const t = vtodoText('CREATED:20240101T080000Z');
     assert.equal(m(t, '2024-01-01T07:00', '2024-01-01T08:00'), false);
     assert.equal(m(t, '2024-01-01T07:00', '2024-01-01T08:01'), true);
     assert.equal(m(t, '2030-01-01T00:00', '2030-01-02T00:00'), true);
   });
 
   it('no dates at all: always matches', () => {
-    assert.equal(m(todo('SUMMARY:Someday'), '1990-01-01T00:00', '1990-01-02T00:00'), true);
+    assert.equal(m(vtodoText('SUMMARY:Someday'), '1990-01-01T00:00', '1990-01-02T00:00'), true);
   });
 
   it('recurring todos shift DUE with each instance', () => {
-    const t = todo('DTSTART:20240101T100000Z', 'DUE:20240101T110000Z', 'RRULE:FREQ=DAILY;COUNT=3');
+    const t = vtodoText('DTSTART:20240101T100000Z', 'DUE:20240101T110000Z', 'RRULE:FREQ=DAILY;COUNT=3');
     assert.equal(m(t, '2024-01-03T10:30', '2024-01-03T10:45'), true);
     assert.equal(m(t, '2024-01-04T10:30', '2024-01-04T10:45'), false);
   });
