@@ -143,7 +143,11 @@ export class FilesystemStorage implements Storage {
     let h = this.histories.get(path);
     if (h === undefined) {
       h = new History(this.dirOf(path), {
-        fs: this.fsOpts,
+        // History entries and token states are derived state: written atomically (temp + rename) but
+        // not fsynced. After a crash a lost entry is recomputed on the next sync (a missing item
+        // still shows as deleted, a changed one as changed), so clients see every change; only the
+        // item files and props, the data, wait for the disk.
+        fs: { ...this.fsOpts, fsync: false },
         maxAgeSeconds: this.o.maxSyncTokenAge,
         log: this.o.log,
       });
