@@ -141,6 +141,7 @@ type SavedEntry = [
 export class ItemIndex {
   private readonly entries = new Map<string, Entry>();
   private names: string[] | undefined;
+  private nameSet = new Set<string>();
   private dirMtimeMs = -1;
   private tag: CollectionTag | undefined;
   private lastListing: Listing | undefined;
@@ -206,9 +207,13 @@ export class ItemIndex {
           return;
         }
         const name = filename;
+        // Dot-files (our temp files, .Radicale.props, caches) are never items.
+        if (name.startsWith('.')) return;
         this.dirty.add(name);
-        if (event === 'rename') this.invalidateNames();
-        else this.lastListing = undefined;
+        this.lastListing = undefined;
+        // A new name needs a fresh directory listing (for Radicale's order); a known name that was
+        // replaced or removed is simply looked at again (a removed one drops out of the listing).
+        if (event === 'rename' && !this.nameSet.has(name)) this.invalidateNames();
       });
       w.on('error', () => this.close(false));
       this.watcher = w;
@@ -233,10 +238,12 @@ export class ItemIndex {
     const dirty = new Set(this.dirty);
     this.dirty.clear();
     const dirStat = await stat(this.dir);
-    if (this.names === undefined || dirStat.mtimeMs !== this.dirMtimeMs) {
+    // Without a watch, the folder's mtime tells whether names came or went; with one, its events do.
+    if (this.names === undefined || (!trustCache && dirStat.mtimeMs !== this.dirMtimeMs)) {
       this.names = (await listNames(this.dir)).filter(isSafeName);
-      this.dirMtimeMs = dirStat.mtimeMs;
+      this.nameSet = new Set(this.names);
     }
+    this.dirMtimeMs = dirStat.mtimeMs;
     const names = this.names;
     const stats: ({ isFile: boolean } | undefined)[] = new Array<{ isFile: boolean } | undefined>(
       names.length,
@@ -320,8 +327,16 @@ export class ItemIndex {
   remember(href: string, st: Stats, meta: ItemMeta): void {
     this.entries.set(href, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
     // Our own write also reaches the watcher; the entry is already right, so the event is harmless.
-    this.invalidateNames();
+    this.lastListing = undefined;
+    if (!this.nameSet.has(href)) this.invalidateNames();
     this.scheduleSave();
+  }
+
+  /** An item this process has just removed: it drops out of the next listing (no relisting needed). */
+  forgetName(href: string): void {
+    this.entries.delete(href);
+    this.dirty.add(href);
+    this.lastListing = undefined;
   }
 
   private async metaFor(

@@ -486,7 +486,7 @@ export class FilesystemStorage implements Storage {
         files.delete(href);
         await this.recordChange(path, href, '', files);
       });
-      this.index(path).invalidateNames();
+      this.index(path).forgetName(href);
       await this.hook(ctx);
     });
   }
@@ -571,7 +571,7 @@ export class FilesystemStorage implements Storage {
       await this.recordChange(from.path, from.href, '', srcFiles);
       await this.recordChange(to.path, to.href, source.etag, dstFiles, { bytes, ...source });
     });
-    this.index(from.path).invalidateNames();
+    this.index(from.path).forgetName(from.href);
     return this.finishWrite(to.path, to.href, bytes, { ...source, href: to.href });
   }
 
