@@ -1,9 +1,12 @@
 // Starts Almanac and Radicale as child processes on loopback, each on its own data folder.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { freePort } from '../test/helpers/net.js';
+import { serverArgs } from '../test/helpers/radicale.js';
+
+export { freePort };
 
 export type ServerKind = 'almanac' | 'radicale';
 
@@ -26,37 +29,8 @@ export function setAlmanacExtraArgs(args: string[]): void {
   almanacExtraArgs = args;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function commandFor(kind: ServerKind, port: number, folder: string, htpasswd: string): [string, string[]] {
-  const common = [
-    '--config',
-    '',
-    '--server-hosts',
-    `127.0.0.1:${port}`,
-    '--storage-filesystem-folder',
-    folder,
-    '--auth-type',
-    'htpasswd',
-    '--auth-htpasswd-filename',
-    htpasswd,
-    '--auth-htpasswd-encryption',
-    'plain',
-    '--auth-delay',
-    '0',
-    '--logging-level',
-    'warning',
-  ];
+  const common = [...serverArgs(port, folder, htpasswd), '--logging-level', 'warning'];
   // The built server, as users run it (tsx would add its compiler to the measured memory).
   if (kind === 'almanac') return [process.execPath, ['dist/cli/main.js', ...common, ...almanacExtraArgs]];
   return ['/usr/bin/python3', ['-m', 'radicale', ...common]];

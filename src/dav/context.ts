@@ -38,6 +38,8 @@ export interface Access {
   letters(path: string): string;
   canRead(res: Resource): boolean;
   canWrite(res: Resource): boolean;
+  /** DAV privileges of the user on the resource, for current-user-privilege-set. */
+  privileges(res: Resource): string[];
   /** Only GET of the whole collection is allowed ('i'). */
   canExport(res: Resource): boolean;
   mayDeleteCollection(path: string): boolean;

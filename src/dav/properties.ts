@@ -44,14 +44,6 @@ async function collectionLength(res: Resource, req: DavRequest): Promise<number>
   return items.reduce((n, i) => n + i.size, 0);
 }
 
-export function privilegesOf(res: Resource, req: DavRequest): string[] {
-  const privs: string[] = [];
-  if (req.access.canRead(res)) privs.push('read');
-  if (req.access.canWrite(res))
-    privs.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
-  return privs;
-}
-
 const live = (
   name: string,
   allprop: boolean,
@@ -159,7 +151,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     D('current-user-privilege-set'),
     false,
     () => true,
-    (res, req) => privilegesOf(res, req).map((p) => el(D('privilege'), el(D(p)))),
+    (res, req) => req.access.privileges(res).map((p) => el(D('privilege'), el(D(p)))),
   ),
   live(
     D('supported-report-set'),

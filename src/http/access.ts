@@ -4,7 +4,7 @@
  * PROPFIND asks the same collection for every item).
  */
 import type { Access, Resource } from '../dav/context.js';
-import { canExportCollection, canRead, canWrite, type TargetKind } from '../rights/access.js';
+import { canExportCollection, canRead, canWrite, privilegesFor, type TargetKind } from '../rights/access.js';
 import type { Rights } from '../rights/types.js';
 
 function memoized(rights: Rights): Rights {
@@ -51,6 +51,10 @@ export function createAccess(rights: Rights, user: string, groups: ReadonlySet<s
     canWrite: (res) => {
       const t = target(res);
       return canWrite(r, user, groups, t.path, t.kind, t.parent);
+    },
+    privileges: (res) => {
+      const t = target(res);
+      return privilegesFor(r, user, groups, t.path, t.kind, t.parent);
     },
     canExport: (res) =>
       res.kind === 'collection' && res.info.tag !== '' && canExportCollection(r, user, groups, res.path),

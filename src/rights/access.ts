@@ -88,6 +88,6 @@ export function privilegesFor(
   const out: string[] = [];
   if (canRead(rights, user, groups, path, kind, parentPath)) out.push('read');
   if (canWrite(rights, user, groups, path, kind, parentPath))
-    out.push('all', 'write', 'write-properties', 'write-content');
+    out.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
   return out;
 }

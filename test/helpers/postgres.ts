@@ -8,10 +8,10 @@
 import type { TestContext } from 'node:test';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './net.js';
 
 export const POSTGRES_APT = 'postgresql';
 
@@ -44,17 +44,6 @@ export function requirePostgres(t: TestContext): boolean {
   if (process.env.CI === 'true') throw new Error(`${message} (CI must install it in .ci/run)`);
   t.skip(message);
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;

@@ -4,9 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from './net.js';
+
+export { freePort };
 
 export const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
 export const FIXTURE_HTPASSWD = join(FIXTURE, 'htpasswd');
@@ -28,17 +30,6 @@ export function copyFixture(): string {
   return dir;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no free port'))));
-    });
-  });
-}
-
 export interface RunningRadicale {
   readonly url: string;
   readonly port: number;
@@ -46,31 +37,35 @@ export interface RunningRadicale {
   stop(): void;
 }
 
+/**
+ * The flags both Radicale and Almanac take (same names): loopback port, data folder, plain htpasswd
+ * users, no failed-login delay.
+ */
+export function serverArgs(port: number, folder: string, htpasswd: string): string[] {
+  return [
+    '--config',
+    '',
+    '--server-hosts',
+    `127.0.0.1:${port}`,
+    '--storage-filesystem-folder',
+    folder,
+    '--auth-type',
+    'htpasswd',
+    '--auth-htpasswd-filename',
+    htpasswd,
+    '--auth-htpasswd-encryption',
+    'plain',
+    '--auth-delay',
+    '0',
+  ];
+}
+
 /** Starts Debian's Radicale (/usr/bin/python3 -m radicale) on a folder, with plain htpasswd users. */
 export async function startRadicale(folder: string, htpasswd = FIXTURE_HTPASSWD): Promise<RunningRadicale> {
   const port = await freePort();
-  const proc = spawn(
-    '/usr/bin/python3',
-    [
-      '-m',
-      'radicale',
-      '--config',
-      '',
-      '--server-hosts',
-      `127.0.0.1:${port}`,
-      '--storage-filesystem-folder',
-      folder,
-      '--auth-type',
-      'htpasswd',
-      '--auth-htpasswd-filename',
-      htpasswd,
-      '--auth-htpasswd-encryption',
-      'plain',
-      '--auth-delay',
-      '0',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const proc = spawn('/usr/bin/python3', ['-m', 'radicale', ...serverArgs(port, folder, htpasswd)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 150; i++) {
     try {

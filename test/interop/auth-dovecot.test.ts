@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,18 +15,7 @@ import { findExecutable } from '../../src/auth/backends/pam.js';
 import { createAuth } from '../../src/auth/create.js';
 import { memoryLogger, testConfig, type ConfigOverrides } from '../../src/auth/testing/config.js';
 import type { Auth } from '../../src/auth/types.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+import { freePort } from '../helpers/net.js';
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

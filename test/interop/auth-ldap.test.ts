@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { createAuth } from '../../src/auth/create.js';
 import { memoryLogger, testConfig } from '../../src/auth/testing/config.js';
 import type { Auth, AuthOutcome } from '../../src/auth/types.js';
 import { findExecutable } from '../../src/auth/backends/pam.js';
+import { freePort } from '../helpers/net.js';
 
 const run = promisify(execFile);
 const SUFFIX = 'dc=example,dc=org';
@@ -70,18 +70,6 @@ objectClass: groupOfNames
 cn: Team, A
 member: uid=alice,ou=people,${SUFFIX}
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr !== null ? resolvePort(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 let dir = '';
 let slapd: ChildProcess | undefined;

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,6 +16,7 @@ import { NS, parseXml, textContent, type XmlElement } from '../../src/dav/xml.js
 import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
 import { FIXTURE } from '../helpers/radicale.js';
+import { freePort } from '../helpers/net.js';
 
 const PYTHON = '/usr/bin/python3';
 const ctx: ChangeContext = { user: 'alice', path: '/alice/work/', request: 'PUT' };
@@ -33,17 +33,6 @@ function radicaleInstalled(): boolean {
 function describe(text: string): ItemDescription {
   const uid = /^UID:(.*)\r?$/m.exec(text)?.[1] ?? '';
   return { uid, component: 'VEVENT', start: 0, end: 0 };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** An event in the exact form vobject serializes (so Radicale's ETag is the hash of our bytes). */

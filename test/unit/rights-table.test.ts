@@ -148,6 +148,8 @@ describe('built-in rights backends', () => {
       'write',
       'write-properties',
       'write-content',
+      'bind',
+      'unbind',
     ]);
     assert.deepEqual(privilegesFor(r, 'bob', NO_GROUPS, 'alice/cal', 'collection-tagged', 'alice'), ['read']);
     assert.deepEqual(privilegesFor(r, '', NO_GROUPS, 'alice/cal', 'collection-tagged', 'alice'), []);
