@@ -7,7 +7,8 @@ import { DavError, badRequest, conflict, forbidden, notFound, preconditionFailed
 import { resolve } from '../resource.js';
 import { checkConditionalHeaders, overwriteHeader } from '../request-body.js';
 import { changeContext } from '../change-context.js';
-import { hrefToSegments, hrefOf, itemHref } from '../href.js';
+import { uidConflict } from './put.js';
+import { hrefToSegments, hrefOf } from '../href.js';
 import { NS, clark } from '../xml.js';
 import type { ChangeContext, CollectionInfo, ItemMeta } from '../../storage/types.js';
 
@@ -124,18 +125,10 @@ async function transferItem(
   if (parent.tag !== '' && src.meta.size > maxSize) {
     throw new DavError(413, 'Item larger than max_resource_size', clark(NS.C, 'max-resource-size'));
   }
-  // A MOVE within one collection keeps the UID unique; a COPY there would duplicate it.
-  if (src.meta.uid && (toPath !== src.path || !isMove)) {
-    const other = await req.storage.findByUid(toPath, src.meta.uid);
-    if (other && other.href !== toHref) {
-      const pre =
-        parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
-      throw conflict('The UID is already used in the destination', pre, [
-        itemHref(req.prefix, toPath, other.href),
-      ]);
-    }
-  }
-  const check = (existing: ItemMeta | undefined): void => {
+  // Under the destination's write lock: `sameUid` is another item there holding the UID (for a MOVE
+  // within one collection, the moved item itself does not count; a COPY there would duplicate it).
+  const check = (existing: ItemMeta | undefined, _c: CollectionInfo, sameUid?: ItemMeta): void => {
+    if (sameUid) throw uidConflict(req, toPath, src.meta.uid, sameUid.href, parent);
     if (existing && !overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
   };
   const from = { path: src.path, href: src.href };

@@ -49,9 +49,11 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   const description = kind
     ? kind.validateItem(normalized, parent, req.config)
     : { uid: '', component: '', start: 0, end: 0 };
-  if (description.uid) await checkUidFree(req, parentPath, href, description.uid, parent);
   const strict = req.config.storage.strict_preconditions;
-  const check = (existing: ItemMeta | undefined, _c: CollectionInfo): void => {
+  // Runs under the collection's write lock, so the UID check and the preconditions are atomic with
+  // the write; `sameUid` is another item of the collection that holds this UID.
+  const check = (existing: ItemMeta | undefined, _c: CollectionInfo, sameUid?: ItemMeta): void => {
+    if (sameUid) throw uidConflict(req, parentPath, description.uid, sameUid.href, parent);
     if (strict && existing && req.header('if-match') === undefined) {
       throw preconditionFailed('strict_preconditions: If-Match is required to replace an item');
     }
@@ -78,19 +80,17 @@ function uidPrecondition(parent: CollectionInfo): string {
   return parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
 }
 
-async function checkUidFree(
+/** 409 with no-uid-conflict naming the item that already holds the UID. */
+export function uidConflict(
   req: DavRequest,
   path: string,
-  href: string,
   uid: string,
+  otherHref: string,
   parent: CollectionInfo,
-): Promise<void> {
-  const other = await req.storage.findByUid(path, uid);
-  if (other && other.href !== href) {
-    throw conflict(`UID ${uid} is already used by another item`, uidPrecondition(parent), [
-      itemHref(req.prefix, path, other.href),
-    ]);
-  }
+): DavError {
+  return conflict(`UID ${uid} is already used by another item`, uidPrecondition(parent), [
+    itemHref(req.prefix, path, otherHref),
+  ]);
 }
 
 /** Whole-collection upload (Radicale): the body replaces the collection at the target path. */
