@@ -24,6 +24,22 @@ void test('pickle round-trip of list, dict and long strings', () => {
   assert.deepEqual(loadPickle(dumpPickle([])), []);
 });
 
+void test('sync-token states (dicts of ASCII hrefs and etags) pickle as Python does, in batches of 1000', () => {
+  // pickle.dumps({'a.ics': 'x'}, protocol=4) in Python 3
+  assert.equal(
+    dumpPickle(new Map([['a.ics', 'x']])).toString('hex'),
+    '80049510000000000000007d948c05612e696373948c017894732e',
+  );
+  for (const n of [0, 1, 999, 1000, 1001, 2001]) {
+    const ascii = new Map(
+      Array.from({ length: n }, (_, i) => [`h${i}.ics`, i.toString(16).padStart(64, '0')]),
+    );
+    assert.deepEqual(loadPickle(dumpPickle(ascii)), ascii, `${n} ASCII entries`);
+    const mixed = new Map([...ascii, ['é.ics', 'x'.repeat(300)]]);
+    assert.deepEqual(loadPickle(dumpPickle(mixed)), mixed, `${n} entries and a non-ASCII one`);
+  }
+});
+
 void test('pickle reader handles Python opcodes for numbers, tuples, bytes, None, bools and memo', () => {
   // pickle.dumps((1, -2, 300, 70000, 2**70, None, True, False, 1.5, b'ab', [], {}, ('t',)*2), protocol=4)
   const p4 =
