@@ -5,7 +5,10 @@ import { asPinoLogger, type Logger } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
 import { createAuth } from '../auth/create.js';
 import { createRights } from '../rights/create.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createStorage } from '../storage/create.js';
+import { DerivedCache } from '../storage/derived-cache.js';
 import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
 import { createWeb } from '../web/serve.js';
 import { createKindRegistry, type KindRegistry } from '../dav/context.js';
@@ -40,6 +43,32 @@ export function openStorage(config: Config, log: Logger): Storage {
   return createStorage(config, asPinoLogger(log), describerFor(createKinds()));
 }
 
+/** The Almanac version, mixed into cached exports' keys so an upgrade rebuilds them. */
+function almanacVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * The export cache lives beside the item index in the data folder. PostgreSQL storage gets none: its
+ * items come from one query (no per-file reads to save), and several processes may share one database
+ * with no shared folder to keep the files in.
+ */
+function exportCache(config: Config, log: Logger): DerivedCache | undefined {
+  if (config.storage.type === 'postgresql') return undefined;
+  return new DerivedCache({
+    folder: join(config.storage.filesystem_folder, '.Almanac.cache', 'export'),
+    generation: almanacVersion(),
+    log: asPinoLogger(log),
+  });
+}
+
 export async function startAlmanac(config: Config, log: Logger): Promise<Almanac> {
   const kinds = createKinds();
   const plog = asPinoLogger(log);
@@ -48,7 +77,16 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
   const web = createWeb(config);
-  const app = createApp({ config, storage, auth, rights, kinds, web });
+  const derivedCache = exportCache(config, log);
+  const app = createApp({
+    config,
+    storage,
+    auth,
+    rights,
+    kinds,
+    web,
+    ...(derivedCache ? { derivedCache } : {}),
+  });
   let server: RunningServer;
   try {
     server = await startServer(config, app, log);
@@ -65,6 +103,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
       await server.close(graceMs);
       await auth.close();
       await storage.close();
+      await derivedCache?.settle();
     },
   };
 }

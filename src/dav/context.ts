@@ -12,6 +12,7 @@ import type {
   NewItem,
   Storage,
 } from '../storage/types.js';
+import type { DerivedCache } from '../storage/derived-cache.js';
 import type { XmlElement, XmlNode } from './xml.js';
 
 /** What a request path points at. */
@@ -62,6 +63,8 @@ export interface DavRequest {
   readonly config: Config;
   readonly log: Logger;
   readonly kinds: KindRegistry;
+  /** Cache of whole-collection exports; absent = exports are built on every GET. */
+  readonly derivedCache?: DerivedCache;
   /** Reads the request body (limited by max_content_length). */
   body(): Promise<Buffer>;
   /** Host as the client sees us (X-Forwarded-Host/-Proto/-Port when from a trusted proxy). */
@@ -73,8 +76,11 @@ export interface DavRequest {
 export interface DavResponse {
   status: number;
   headers: Record<string, string>;
-  /** A whole body, or a stream of text chunks (big multistatus answers are written as they are made). */
-  body?: string | Buffer | AsyncIterable<string>;
+  /**
+   * A whole body, or a stream of chunks (big multistatus answers are written as they are made; a cached
+   * export is streamed from its file as bytes, with a Content-Length header).
+   */
+  body?: string | Buffer | AsyncIterable<string | Uint8Array>;
 }
 
 /** A property a server computes (not stored). */

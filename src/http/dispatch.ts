@@ -14,6 +14,7 @@ import type { Auth, AuthOutcome } from '../auth/types.js';
 import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
 import type { Web } from '../web/serve.js';
+import type { DerivedCache } from '../storage/derived-cache.js';
 import type { DavRequest, DavResponse, KindRegistry } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
@@ -60,6 +61,8 @@ export interface AppDeps {
   readonly rights: Rights;
   readonly kinds: KindRegistry;
   readonly web: Web;
+  /** Cache of whole-collection exports (none: exports are built on every GET). */
+  readonly derivedCache?: DerivedCache;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -184,10 +187,12 @@ async function writeStream(
   res: ServerResponse,
   status: number,
   headers: Record<string, string>,
-  body: AsyncIterable<string>,
+  body: AsyncIterable<string | Uint8Array>,
 ): Promise<void> {
   const gzip = acceptsGzip(req) ? createGzip() : undefined;
   if (gzip) {
+    // A length given for the plain bytes does not hold for the compressed ones.
+    delete headers['Content-Length'];
     headers['Content-Encoding'] = 'gzip';
     headers.Vary = 'Accept-Encoding';
   }
@@ -345,6 +350,7 @@ function davRequest(
     config: deps.config,
     log: ctx.log,
     kinds: deps.kinds,
+    ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),
     body: () => readBody(req, deps.config.server.max_content_length),
     origin: { host, proto: fwdProto ?? (ctx.secure ? 'https' : 'http') },
     header: (name) => header(req, name),

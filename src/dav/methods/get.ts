@@ -7,6 +7,12 @@ import { DavError, notFound } from '../errors.js';
 import { resolve } from '../resource.js';
 import { splitPath } from '../href.js';
 
+/**
+ * Part of the key of cached exports: bump it when the export's bytes change for the same stored data
+ * (the Almanac version is part of every key too, so releases invalidate old exports anyway).
+ */
+const EXPORT_CACHE_FORMAT = 'export-1';
+
 function notModified(req: DavRequest, etag: string, lastModified: Date): boolean {
   const inm = req.header('if-none-match');
   if (inm !== undefined) {
@@ -63,5 +69,14 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
   async function* texts(): AsyncIterable<string> {
     for await (const item of storage.getItems(path)) yield item.text;
   }
-  return { status: 200, headers, body: kind.exportCollection(texts(), res.info) };
+  const cache = req.derivedCache;
+  if (!cache) return { status: 200, headers, body: kind.exportCollection(texts(), res.info) };
+  // The collection's ETag changes with any item or property, so it keys the export's bytes.
+  const key = `${EXPORT_CACHE_FORMAT}\n${kind.tag}\n${etag}`;
+  const cached = await cache.get(path, key);
+  if (cached) {
+    headers['Content-Length'] = String(cached.size);
+    return { status: 200, headers, body: cached.stream };
+  }
+  return { status: 200, headers, body: cache.put(path, key, kind.exportCollection(texts(), res.info)) };
 }
