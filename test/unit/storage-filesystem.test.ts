@@ -394,3 +394,75 @@ void test('verify reports broken items, duplicate UIDs, bad props and collection
     assert.match(all, /alice\/bad: \.Radicale\.props: invalid JSON/);
   });
 });
+
+void test('CTag and sync token kept up to date in place equal what a fresh process computes from the folder', async () => {
+  await withStorage(async (s, folder) => {
+    const opts = { describe, log: pino({ level: 'silent' }), maxSyncTokenAge: 2592000 } as const;
+    const fresh = async (): Promise<{ etag: string; token: string }> => {
+      const other = new FilesystemStorage({
+        folder,
+        crossProcessLock: false,
+        fsync: false,
+        umask: undefined,
+        maxResourceSize: 10_000,
+        skipBrokenItem: true,
+        hook: '',
+        ...opts,
+      });
+      await other.open();
+      try {
+        return { etag: await other.getEtag('alice/cal'), token: await other.getSyncToken('alice/cal') };
+      } finally {
+        await other.close();
+      }
+    };
+    for (let i = 0; i < 40; i++) await s.putItem('alice/cal', `e${i}.ics`, item(`U${i}`), ok, ctx);
+    let token = await s.getSyncToken('alice/cal');
+    await s.getEtag('alice/cal');
+    const steps: [string, () => Promise<void>, string[], string[]][] = [
+      [
+        'replace two items',
+        async () => {
+          await s.putItem('alice/cal', 'e3.ics', item('U3', 'changed'), ok, ctx);
+          await s.putItem('alice/cal', 'e17.ics', item('U17', 'changed'), ok, ctx);
+        },
+        ['e17.ics', 'e3.ics'],
+        [],
+      ],
+      [
+        'edit one by hand',
+        async () => {
+          await writeFile(join(colDir(folder, 'alice/cal'), 'e5.ics'), ev('U5', 'by hand'));
+          await new Promise((r) => setTimeout(r, 100));
+        },
+        ['e5.ics'],
+        [],
+      ],
+      ['delete one', () => s.deleteItem('alice/cal', 'e9.ics', ok, ctx), [], ['e9.ics']],
+      [
+        'add one',
+        () => s.putItem('alice/cal', 'new.ics', item('NEW'), ok, ctx).then(() => undefined),
+        ['new.ics'],
+        [],
+      ],
+      [
+        'replace the new one',
+        () => s.putItem('alice/cal', 'new.ics', item('NEW', 'v2'), ok, ctx).then(() => undefined),
+        ['new.ics'],
+        [],
+      ],
+    ];
+    for (const [what, change, changed, deleted] of steps) {
+      await change();
+      const result = await s.sync('alice/cal', token);
+      assert.deepEqual([...result.changed].sort(), changed, `${what}: changed`);
+      assert.deepEqual([...result.deleted].sort(), deleted, `${what}: deleted`);
+      const mine = { etag: await s.getEtag('alice/cal'), token: await s.getSyncToken('alice/cal') };
+      assert.equal(mine.token, result.token, `${what}: token`);
+      // Let the token state reach the disk before another process looks.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(mine, await fresh(), `${what}: the same CTag and token from scratch`);
+      token = result.token;
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { StorageError } from '../types.js';
 import { asStringMap, asStringPair, dumpPickle, loadPickle } from '../pickle.js';
 import { atomicWrite, isErrno, makeDirs, type FsOptions } from './fsutil.js';
 import { listNames } from './item-index.js';
+import { OrderedDigest } from './ordered-digest.js';
 import { isSafeName } from './names.js';
 
 export const TOKEN_PREFIX = 'http://radicale.org/ns/sync/';
@@ -24,12 +25,63 @@ export interface HistoryOptions {
   readonly log: Logger;
 }
 
+/** Something that knows which hrefs are item files now (a Set, or a view over a listing). */
+export interface FileSet {
+  has(href: string): boolean;
+}
+
+/** What a sync-token computation needs from the collection's listing. */
+export interface ListingView {
+  readonly items: readonly { href: string; etag: string }[];
+  readonly byHref: ReadonlyMap<string, { etag: string }>;
+  readonly files: FileSet;
+  readonly version: number;
+}
+
+/** One advance of a history etag (or removal of an entry), in order. */
+interface Change {
+  readonly seq: number;
+  readonly href: string;
+  /** The history etag before (undefined: the href had no history). */
+  readonly prev: string | undefined;
+}
+
+/** Changes remembered for incremental syncs; older tokens are diffed against their saved state. */
+const CHANGE_LOG_LIMIT = 100_000;
+/** Token names remembered with their position in the change log. */
+const TOKEN_LIMIT = 256;
+
 export class History {
   private readonly historyDir: string;
   private readonly tokenDir: string;
   private readonly entries = new Map<string, readonly [string, string]>();
   private names: string[] | undefined;
   private dirMtimeMs = -1;
+  /**
+   * The current state as Radicale hashes it: current items in listing order, then deleted items with
+   * history. `order` holds its hrefs, `deleted` those of deleted items; `digest` the bytes hashed.
+   */
+  private current:
+    | {
+        version: number;
+        order: readonly string[];
+        deleted: ReadonlySet<string>;
+        digest: OrderedDigest;
+        name: string;
+      }
+    | undefined;
+  /** Hrefs whose history etag changed since `current` was computed. */
+  private readonly touched = new Set<string>();
+  private seq = 0;
+  private readonly log: Change[] = [];
+  /** Token name → change-log position of its state (tokens issued or seen by this process). */
+  private readonly tokens = new Map<string, { seq: number; at: number }>();
+
+  /** The change-log position of a token this process knows and that has not expired. */
+  private knownToken(name: string): number | undefined {
+    const t = this.tokens.get(name);
+    return t !== undefined && Date.now() - t.at <= this.opts.maxAgeSeconds * 1000 ? t.seq : undefined;
+  }
 
   constructor(
     collectionDir: string,
@@ -39,7 +91,7 @@ export class History {
     this.tokenDir = join(collectionDir, '.Radicale.cache', 'sync-token');
   }
 
-  /** Drops the memory cache if someone else changed the history folder. */
+  /** Drops everything cached if someone else changed the history folder. */
   private async validate(): Promise<void> {
     const m = await stat(this.historyDir).then(
       (s) => s.mtimeMs,
@@ -49,8 +101,16 @@ export class History {
       this.entries.clear();
       this.names = undefined;
       this.dirMtimeMs = m;
-      this.generation++;
+      this.forgetState();
     }
+  }
+
+  /** Forgets the computed state and every change-log position (tokens then load their saved state). */
+  private forgetState(): void {
+    this.current = undefined;
+    this.touched.clear();
+    this.log.length = 0;
+    this.tokens.clear();
   }
 
   private async afterWrite(newName: string | undefined): Promise<void> {
@@ -83,6 +143,12 @@ export class History {
     }
   }
 
+  private record(href: string, prev: string | undefined): void {
+    this.touched.add(href);
+    this.log.push({ seq: ++this.seq, href, prev });
+    if (this.log.length > CHANGE_LOG_LIMIT) this.log.splice(0, this.log.length - CHANGE_LOG_LIMIT);
+  }
+
   /**
    * The history etag of `href` whose item etag is now `etag` ('' = deleted), advancing and storing
    * the chain when the etag changed (as Radicale's _update_history_etag).
@@ -97,52 +163,152 @@ export class History {
     await makeDirs(this.historyDir, this.opts.fs);
     await atomicWrite(this.historyDir, href, dumpPickle([etag, next]), this.opts.fs);
     this.entries.set(href, [etag, next]);
-    this.generation++;
+    this.record(href, old?.[1]);
     await this.afterWrite(old === undefined ? href : undefined);
     return next;
   }
 
-  /**
-   * The state (href → history etag) and token name for a listing: current items in listing order,
-   * then deleted items with history. Memoized while neither the listing nor the history changed, so
-   * polling getctag/sync-token costs nothing; otherwise one stat of the history folder, in-memory
-   * entries, and writes only for items whose etag changed.
-   */
-  async stateFor(
-    items: readonly { href: string; etag: string }[],
-    files: ReadonlySet<string>,
-  ): Promise<{ name: string; state: Map<string, string> }> {
-    await this.validate();
-    if (this.memo && this.memo.items === items && this.memo.generation === this.generation)
-      return this.memo.result;
-    const state = new Map<string, string>();
-    for (const m of items) state.set(m.href, await this.update(m.href, m.etag, true));
-    for (const href of await this.deletedHrefs(files)) state.set(href, await this.update(href, '', true));
-    const result = { name: stateName(state), state };
-    this.memo = { items, generation: this.generation, result };
-    this.remember(result.name, state);
-    return result;
+  /** The history etag for an item at `etag`: from memory when it matches, else through update(). */
+  private etagOf(href: string, etag: string): string | Promise<string> {
+    const e = this.entries.get(href);
+    return e !== undefined && e[0] === etag ? e[1] : this.update(href, etag, true);
   }
 
-  private memo:
-    | { items: readonly unknown[]; generation: number; result: { name: string; state: Map<string, string> } }
-    | undefined;
-  private generation = 0;
-  /** States of recently issued tokens, so a client's next sync needs no pickle read. */
-  private readonly recent = new Map<string, { state: Map<string, string>; at: number }>();
+  /**
+   * The current token name for a listing (Radicale's formula: sha256 over `href/history-etag` of
+   * every current item in listing order, then of every deleted item with history). When the listing
+   * only changed known items in place since the last computation (`changes`, from the item index),
+   * just those entries are looked at and the digest is updated in place; otherwise it is computed
+   * again from the listing (in memory, with writes only for items whose etag changed).
+   */
+  async tokenFor(
+    list: ListingView,
+    changes: (since: number) => ReadonlySet<string> | undefined,
+  ): Promise<string> {
+    await this.validate();
+    const cur = this.current;
+    if (cur !== undefined) {
+      if (cur.version === list.version && this.touched.size === 0) return cur.name;
+      const changed = changes(cur.version);
+      if (changed !== undefined && (await this.patch(cur, list, changed))) return cur.name;
+    }
+    return this.rebuild(list);
+  }
 
-  private remember(name: string, state: Map<string, string>): void {
-    this.recent.delete(name);
-    this.recent.set(name, { state, at: Date.now() });
-    while (this.recent.size > 4) {
-      const oldest = this.recent.keys().next().value;
+  /** Updates `cur` in place when every changed href is a current item before and after. */
+  private async patch(
+    cur: NonNullable<History['current']>,
+    list: ListingView,
+    changed: ReadonlySet<string>,
+  ): Promise<boolean> {
+    const hrefs = new Set([...changed, ...this.touched]);
+    for (const href of hrefs) {
+      if (!list.byHref.has(href) || !cur.digest.has(href) || cur.deleted.has(href)) return false;
+    }
+    for (const href of hrefs) {
+      const meta = list.byHref.get(href);
+      if (meta === undefined) return false;
+      const he = await this.etagOf(href, meta.etag);
+      if (!cur.digest.set(href, he)) return false;
+    }
+    this.touched.clear();
+    cur.version = list.version;
+    cur.name = cur.digest.digest();
+    this.noteToken(cur.name);
+    return true;
+  }
+
+  private async rebuild(list: ListingView): Promise<string> {
+    const order: string[] = [];
+    const pairs: (readonly [string, string])[] = [];
+    for (const m of list.items) {
+      const he = this.etagOf(m.href, m.etag);
+      pairs.push([m.href, typeof he === 'string' ? he : await he]);
+      order.push(m.href);
+    }
+    const deleted = new Set<string>();
+    for (const href of await this.deletedHrefs(list.files)) {
+      const he = this.etagOf(href, '');
+      pairs.push([href, typeof he === 'string' ? he : await he]);
+      order.push(href);
+      deleted.add(href);
+    }
+    const digest = OrderedDigest.build(pairs);
+    this.touched.clear();
+    this.current = { version: list.version, order, deleted, digest, name: digest.digest() };
+    this.noteToken(this.current.name);
+    return this.current.name;
+  }
+
+  private noteToken(name: string): void {
+    this.tokens.delete(name);
+    this.tokens.set(name, { seq: this.seq, at: Date.now() });
+    while (this.tokens.size > TOKEN_LIMIT) {
+      const oldest = this.tokens.keys().next().value;
       if (oldest === undefined) break;
-      this.recent.delete(oldest);
+      this.tokens.delete(oldest);
     }
   }
 
+  /** The current state (href → history etag, in Radicale's order); call after tokenFor. */
+  currentState(): Map<string, string> {
+    const state = new Map<string, string>();
+    for (const href of this.current?.order ?? []) {
+      const e = this.entries.get(href);
+      if (e !== undefined) state.set(href, e[1]);
+    }
+    return state;
+  }
+
+  /**
+   * The hrefs whose history etag differs between the state of token `oldName` and the current one
+   * (call after tokenFor): from the change log when this process knows the token, in proportion to
+   * the changes; otherwise from the token's saved state (invalid-sync-token when there is none).
+   */
+  async changedSince(oldName: string): Promise<{ hrefs: Iterable<string>; old?: Map<string, string> }> {
+    const at = this.knownToken(oldName);
+    const first = this.log[0];
+    if (at !== undefined && (at === this.seq || (first !== undefined && first.seq <= at + 1))) {
+      const hrefs = new Set<string>();
+      for (let i = this.log.length - 1; i >= 0; i--) {
+        const c = this.log[i] as Change;
+        if (c.seq <= at) break;
+        hrefs.add(c.href);
+      }
+      return { hrefs };
+    }
+    const old = await this.loadState(oldName);
+    const now = this.currentState();
+    const hrefs = new Set<string>();
+    for (const [href, he] of now) if (old.get(href) !== he) hrefs.add(href);
+    for (const href of old.keys()) if (!now.has(href)) hrefs.add(href);
+    return { hrefs, old };
+  }
+
+  /** The state of token `name` (from the change log when known here, else its saved state). */
+  async stateOf(name: string): Promise<Map<string, string>> {
+    const at = this.knownToken(name);
+    const state = at === undefined ? undefined : this.stateAt(at);
+    return state ?? this.loadState(name);
+  }
+
+  /** The state at change-log position `seq`: the current one with later changes undone. */
+  private stateAt(seq: number): Map<string, string> | undefined {
+    if (this.current === undefined) return undefined;
+    const first = this.log[0];
+    if (seq !== this.seq && (first === undefined || first.seq > seq + 1)) return undefined;
+    const state = this.currentState();
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const c = this.log[i] as Change;
+      if (c.seq <= seq) break;
+      if (c.prev === undefined) state.delete(c.href);
+      else state.set(c.href, c.prev);
+    }
+    return state;
+  }
+
   /** Hrefs with history but no file any more, in history-folder listing order. */
-  async deletedHrefs(files: ReadonlySet<string>): Promise<string[]> {
+  async deletedHrefs(files: FileSet): Promise<string[]> {
     await this.validate();
     if (this.names === undefined) {
       this.names = await listNames(this.historyDir).catch((e: unknown) => {
@@ -154,21 +320,23 @@ export class History {
   }
 
   /** Removes history entries of deleted items older than max_sync_token_age. */
-  async cleanDeleted(files: ReadonlySet<string>, force = false): Promise<void> {
+  async cleanDeleted(files: FileSet, force = false): Promise<void> {
     // Expiry is measured in days: looking once a minute is enough, and keeps writes cheap.
     if (!force && Date.now() - this.lastClean < 60_000) return;
     this.lastClean = Date.now();
     const limit = Date.now() - this.opts.maxAgeSeconds * 1000;
     let removed = false;
     for (const href of await this.deletedHrefs(files)) {
+      const prev = this.entries.get(href)?.[1];
       if (await this.removeIfOlder(join(this.historyDir, href), limit)) {
         this.entries.delete(href);
+        this.record(href, prev);
         removed = true;
       }
     }
     if (removed) {
+      // The removed hrefs are in `touched`: the next token is computed from scratch.
       this.names = undefined;
-      this.generation++;
       await this.afterWrite(undefined);
     }
   }
@@ -189,8 +357,8 @@ export class History {
 
   /** The state saved under a token name; invalid-sync-token when missing or unreadable. */
   async loadState(name: string): Promise<Map<string, string>> {
-    const known = this.recent.get(name);
-    if (known !== undefined && Date.now() - known.at < this.opts.maxAgeSeconds * 1000) return known.state;
+    const pending = this.pending.get(name);
+    if (pending?.state !== undefined) return pending.state;
     let bytes: Buffer;
     try {
       const path = join(this.tokenDir, name);
@@ -215,26 +383,31 @@ export class History {
 
   private readonly saved = new Map<string, number>();
 
-  /** Saves the state of a new token (or refreshes the mtime of a known one), then expires old ones. */
-  saveState(name: string, state: ReadonlyMap<string, string>, files: ReadonlySet<string>): Promise<void> {
-    const now = new Date();
+  /**
+   * Saves the state of a token (the current one unless `state` is given), or refreshes the mtime
+   * of a known one, then expires old ones. Written after the answer: a client's next sync diffs in
+   * memory, other processes (or Radicale) find the file moments later; losing it in a crash only
+   * makes that client sync from scratch.
+   */
+  saveState(name: string, files: FileSet, state?: Map<string, string>): void {
+    const now = Date.now();
     // A token saved or touched in the last minute needs nothing (its age only matters in days).
     const touched = this.saved.get(name);
-    if (touched !== undefined && now.getTime() - touched < 60_000) return Promise.resolve();
-    this.saved.set(name, now.getTime());
+    if (touched !== undefined && now - touched < 60_000) return;
+    this.saved.set(name, now);
     if (this.saved.size > 64) this.saved.clear();
-    this.remember(name, state as Map<string, string>);
-    // Written after the answer: a client's next sync finds the state in memory, other processes (or
-    // Radicale) find the file moments later. Writing tens of thousands of entries is not worth a
-    // client's wait; losing it in a crash only makes that client sync from scratch.
-    this.pending.set(name, { state, files });
+    const at = state === undefined ? this.tokens.get(name)?.seq : undefined;
+    this.pending.set(name, {
+      state: state ?? (at === undefined ? this.currentState() : undefined),
+      at,
+      files,
+    });
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
-    return Promise.resolve();
   }
 
   private readonly pending = new Map<
     string,
-    { state: ReadonlyMap<string, string>; files: ReadonlySet<string> }
+    { state: Map<string, string> | undefined; at: number | undefined; files: FileSet }
   >();
   private flushing: Promise<void> | undefined;
 
@@ -242,25 +415,23 @@ export class History {
   async flush(): Promise<void> {
     try {
       while (this.pending.size > 0) {
-        const [name, { state, files }] = this.pending.entries().next().value as [
+        const [name, p] = this.pending.entries().next().value as [
           string,
-          { state: ReadonlyMap<string, string>; files: ReadonlySet<string> },
+          { state: Map<string, string> | undefined; at: number | undefined; files: FileSet },
         ];
+        const state = p.state ?? (p.at === undefined ? undefined : this.stateAt(p.at));
+        if (state !== undefined) await this.writeState(name, state, p.files);
         this.pending.delete(name);
-        await this.writeState(name, state, files);
       }
     } catch (e) {
       this.opts.log.warn({ err: e }, 'could not save a sync token state');
+      this.pending.clear();
     } finally {
       this.flushing = undefined;
     }
   }
 
-  private async writeState(
-    name: string,
-    state: ReadonlyMap<string, string>,
-    files: ReadonlySet<string>,
-  ): Promise<void> {
+  private async writeState(name: string, state: ReadonlyMap<string, string>, files: FileSet): Promise<void> {
     const path = join(this.tokenDir, name);
     const now = new Date();
     try {

@@ -41,6 +41,8 @@ export interface Listing {
   readonly byUid: ReadonlyMap<string, ItemMeta>;
   /** Newest mtime of the folder and its items. */
   readonly lastModifiedMs: number;
+  /** Grows with every listing of this folder; `ItemIndex.changesSince` tells what changed between two. */
+  readonly version: number;
 }
 
 export interface IndexOptions {
@@ -56,6 +58,10 @@ export interface IndexOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const STAT_CONCURRENCY = 32;
+/** More changed names than this since the last listing: list from scratch. */
+const PATCH_LIMIT = 256;
+/** Patched listings remembered for `changesSince`. */
+const CHANGE_LOG_LIMIT = 512;
 
 export function itemEtag(bytes: Uint8Array): string {
   return `"${createHash('sha256').update(bytes).digest('hex')}"`;
@@ -124,6 +130,8 @@ const MAX_WATCHERS = 1024;
 /** Bump when what the describer computes changes, so saved indexes are rebuilt. */
 const INDEX_VERSION = 1;
 let watchers = 0;
+/** Listing versions are unique across every index of the process (an index may be replaced). */
+let listingVersions = 0;
 
 /** What the persistent index keeps per file: its stat key and description. */
 type SavedEntry = [
@@ -156,6 +164,13 @@ export class ItemIndex {
   private generation = 0;
   private loadedSaved = false;
   private saveTimer: NodeJS.Timeout | undefined;
+  /** The last listing built, kept as the base for patching in place (until names come or go). */
+  private base: Listing | undefined;
+  private version = 0;
+  /** Version of the last listing built from scratch: changes before it are not known. */
+  private rebuiltAt = 0;
+  /** Hrefs changed by each patched listing (made from the listing of version `from`), newest last. */
+  private readonly changeLog: { from: number; version: number; hrefs: readonly string[] }[] = [];
 
   constructor(
     private readonly dir: string,
@@ -179,6 +194,26 @@ export class ItemIndex {
   invalidateNames(): void {
     this.names = undefined;
     this.lastListing = undefined;
+    this.base = undefined;
+  }
+
+  /**
+   * The hrefs whose entries changed between the listing of `version` and the current one, when every
+   * listing since was a patch of the one before (same names, same order); undefined otherwise.
+   */
+  changesSince(version: number): Set<string> | undefined {
+    let from = this.changeLog.findIndex((c) => c.version === version);
+    if (from < 0) {
+      // The listing built from scratch that the log starts from (when nothing was dropped from it).
+      if (version !== this.rebuiltAt || this.changeLog[0]?.from !== version) {
+        return version === this.version && version === this.rebuiltAt ? new Set() : undefined;
+      }
+      from = -1;
+    }
+    const out = new Set<string>();
+    for (let i = from + 1; i < this.changeLog.length; i++)
+      for (const h of this.changeLog[i]?.hrefs ?? []) out.add(h);
+    return out;
   }
 
   /** Stops watching and saves the index (the collection was closed, moved or deleted). */
@@ -229,6 +264,7 @@ export class ItemIndex {
       this.tag = tag;
       this.trusted = false;
       this.lastListing = undefined;
+      this.base = undefined;
     }
     if (!this.loadedSaved) await this.loadSaved();
     if (this.watcher && this.trusted && this.lastListing && this.dirty.size === 0) return this.lastListing;
@@ -244,6 +280,13 @@ export class ItemIndex {
       this.nameSet = new Set(this.names);
     }
     this.dirMtimeMs = dirStat.mtimeMs;
+    if (trustCache && this.base !== undefined && dirty.size <= PATCH_LIMIT) {
+      const patched = await this.patch(this.base, dirty, tag, dirStat.mtimeMs);
+      if (patched !== undefined) {
+        if (this.watcher && gen === this.generation) this.trusted = true;
+        return patched;
+      }
+    }
     const names = this.names;
     const stats: ({ isFile: boolean } | undefined)[] = new Array<{ isFile: boolean } | undefined>(
       names.length,
@@ -298,8 +341,94 @@ export class ItemIndex {
       lastModifiedMs = Math.max(lastModifiedMs, meta.lastModified.getTime());
     });
     for (const cached of this.entries.keys()) if (!files.has(cached)) this.entries.delete(cached);
-    this.lastListing = { items, files, byHref, byUid, lastModifiedMs };
+    this.version = ++listingVersions;
+    this.rebuiltAt = this.version;
+    this.changeLog.length = 0;
+    this.lastListing = { items, files, byHref, byUid, lastModifiedMs, version: this.version };
+    this.base = this.lastListing;
     return this.lastListing;
+  }
+
+  /**
+   * A listing derived from `base` when only known files changed (replaced, removed, edited by hand):
+   * the entries of those names are looked at again and put in their old places, so a change in a
+   * 100,000-item folder costs in proportion to the change. Undefined when a full listing is needed
+   * (a file that was not an item became one: its place in Radicale's order is not known).
+   */
+  private async patch(
+    base: Listing,
+    dirty: ReadonlySet<string>,
+    tag: CollectionTag,
+    dirMtimeMs: number,
+  ): Promise<Listing | undefined> {
+    const looked: { name: string; isFile: boolean; meta: ItemMeta | undefined }[] = [];
+    for (const name of dirty) {
+      if (!this.nameSet.has(name)) return undefined;
+      const st = await stat(join(this.dir, name)).catch(() => undefined);
+      const key = st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined;
+      const meta = await this.metaFor(name, key, tag);
+      if (meta !== undefined && !base.byHref.has(name)) return undefined;
+      looked.push({ name, isFile: key?.isFile === true, meta });
+    }
+    const items = base.items.slice();
+    // The maps are shared with the base listing (readers of an older listing only look hrefs up).
+    const files = base.files as Set<string>;
+    const byHref = base.byHref as Map<string, ItemMeta>;
+    const byUid = base.byUid as Map<string, ItemMeta>;
+    let lastModifiedMs = Math.max(base.lastModifiedMs, dirMtimeMs);
+    const changed: string[] = [];
+    const gone = new Set<string>();
+    for (const { name, isFile, meta } of looked) {
+      if (isFile) files.add(name);
+      else {
+        files.delete(name);
+        this.entries.delete(name);
+        gone.add(name);
+      }
+      const old = byHref.get(name);
+      if (old === meta) continue;
+      changed.push(name);
+      const at = old === undefined ? -1 : items.indexOf(old);
+      if (meta === undefined) {
+        if (at >= 0) items.splice(at, 1);
+        byHref.delete(name);
+      } else {
+        if (at >= 0) items[at] = meta;
+        byHref.set(name, meta);
+        lastModifiedMs = Math.max(lastModifiedMs, meta.lastModified.getTime());
+      }
+      if (old !== undefined && meta !== undefined && old.uid === meta.uid && byUid.get(old.uid) === old)
+        byUid.set(old.uid, meta);
+      else if (old !== undefined) this.dropUid(byUid, items, old);
+      if (meta !== undefined && meta.uid !== '' && !byUid.has(meta.uid)) byUid.set(meta.uid, meta);
+    }
+    if (changed.length === 0 && gone.size === 0) {
+      this.lastListing = base;
+      return base;
+    }
+    if (gone.size > 0 && this.names !== undefined) {
+      this.names = this.names.filter((n) => !gone.has(n));
+      for (const n of gone) this.nameSet.delete(n);
+    }
+    const from = this.version;
+    this.version = ++listingVersions;
+    this.changeLog.push({ from, version: this.version, hrefs: changed });
+    if (this.changeLog.length > CHANGE_LOG_LIMIT) {
+      this.changeLog.shift();
+      this.rebuiltAt = -1;
+    }
+    this.lastListing = { items, files, byHref, byUid, lastModifiedMs, version: this.version };
+    this.base = this.lastListing;
+    if (changed.length > 0) this.scheduleSave();
+    return this.lastListing;
+  }
+
+  /** After `old` left the listing: its UID now belongs to another item holding it, if any. */
+  private dropUid(byUid: Map<string, ItemMeta>, items: readonly ItemMeta[], old: ItemMeta): void {
+    if (old.uid === '' || byUid.get(old.uid) !== old) return;
+    const other = items.find((m) => m.uid === old.uid);
+    if (other === undefined) byUid.delete(old.uid);
+    else byUid.set(old.uid, other);
   }
 
   /** One item's metadata (stat of that file only), or undefined. */
@@ -326,7 +455,9 @@ export class ItemIndex {
   /** Records an item this process has just written, so it is not read back. */
   remember(href: string, st: Stats, meta: ItemMeta): void {
     this.entries.set(href, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
-    // Our own write also reaches the watcher; the entry is already right, so the event is harmless.
+    // Our own write also reaches the watcher (maybe only later); the entry is already right, so the
+    // event is harmless. Marked now so that the next listing takes the entry without waiting for it.
+    this.dirty.add(href);
     this.lastListing = undefined;
     if (!this.nameSet.has(href)) this.invalidateNames();
     this.scheduleSave();

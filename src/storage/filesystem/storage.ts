@@ -9,7 +9,6 @@ import { RadicaleItemCache } from './radicale-item-cache.js';
 import { TextCache } from './text-cache.js';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -39,8 +38,9 @@ import {
   writeSynced,
   type FsOptions,
 } from './fsutil.js';
-import { History, TOKEN_PREFIX, stateName, tokenName } from './history.js';
+import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
 import { runHook } from './hook.js';
+import { OrderedDigest } from './ordered-digest.js';
 import { ItemIndex, itemEtag, decodeItem, listNames, type Listing } from './item-index.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
 import {
@@ -94,7 +94,10 @@ export class FilesystemStorage implements Storage {
   private writes = 0;
   private writing = 0;
   /** Collection ETags by listing (a listing object lives until the collection changes). */
-  private readonly ctags = new WeakMap<readonly ItemMeta[], { props: string; etag: string }>();
+  private readonly ctags = new Map<
+    string,
+    { version: number; digest: OrderedDigest; props: string; etag: string }
+  >();
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
@@ -159,6 +162,7 @@ export class FilesystemStorage implements Storage {
   /** Forgets the caches of `path` and everything below it (after a collection-level change). */
   private forget(path: string): void {
     for (const [k, idx] of this.indexes) if (isWithin(k, path)) idx.close(false);
+    for (const k of [...this.ctags.keys()]) if (isWithin(k, path)) this.ctags.delete(k);
     for (const m of [this.indexes, this.histories] as Map<string, unknown>[]) {
       for (const k of [...m.keys()]) if (isWithin(k, path)) m.delete(k);
     }
@@ -395,7 +399,7 @@ export class FilesystemStorage implements Storage {
     path: string,
     href: string,
     etag: string,
-    files: ReadonlySet<string>,
+    files: FileSet,
     written?: { bytes: Uint8Array; uid: string; component: string },
   ): Promise<void> {
     const dir = this.dirOf(path);
@@ -464,7 +468,8 @@ export class FilesystemStorage implements Storage {
         mapFsError(e);
       }
       await syncDir(dir, this.fsOpts);
-      await this.recordChange(path, href, etag, new Set([...list.files, href]), { bytes, ...d });
+      const files = { has: (h: string) => h === href || list.files.has(h) };
+      await this.recordChange(path, href, etag, files, { bytes, ...d });
     });
     return this.finishWrite(path, href, bytes, { href, etag, size: bytes.length, ...pickDescription(d) });
   }
@@ -482,8 +487,7 @@ export class FilesystemStorage implements Storage {
         await unlink(join(dir, href)).catch(mapFsError);
         await syncDir(dir, this.fsOpts);
         await updateItemProps(dir, this.fsOpts, (m) => m.delete(href));
-        const files = new Set(list.files);
-        files.delete(href);
+        const files = { has: (h: string) => h !== href && list.files.has(h) };
         await this.recordChange(path, href, '', files);
       });
       this.index(path).forgetName(href);
@@ -859,18 +863,35 @@ export class FilesystemStorage implements Storage {
 
   // ---------------------------------------------------------------- ctag and sync
 
+  /**
+   * The collection's ETag (CTag) as Radicale computes it: sha256 over `href/etag` of every item in
+   * listing order, then the props as JSON. Kept per collection and updated in place for the items
+   * changed since (etags have a fixed length), so a change costs one native hash, not one per item.
+   */
   async getEtag(path: string): Promise<string> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       const { info, list } = await this.listing(path);
       const props = pythonJson(info.props);
-      const known = this.ctags.get(list.items);
-      if (known?.props === props) return known.etag;
-      const h = createHash('sha256');
-      for (const m of list.items) h.update(`${m.href}/${m.etag}`, 'utf8');
-      h.update(props, 'utf8');
-      const etag = `"${h.digest('hex')}"`;
-      this.ctags.set(list.items, { props, etag });
-      return etag;
+      let known = this.ctags.get(path);
+      if (known !== undefined && known.version !== list.version) {
+        const changed = this.index(path).changesSince(known.version);
+        const inPlace =
+          changed !== undefined &&
+          [...changed].every((h) => {
+            const meta = list.byHref.get(h);
+            return meta !== undefined && known?.digest.set(h, meta.etag) === true;
+          });
+        known = inPlace ? { ...known, version: list.version, etag: '' } : undefined;
+      }
+      if (known === undefined) {
+        const digest = OrderedDigest.build(list.items.map((m) => [m.href, m.etag] as const));
+        known = { version: list.version, digest, props: '', etag: '' };
+      }
+      if (known.etag === '' || known.props !== props) {
+        known = { ...known, props, etag: `"${known.digest.digest(props)}"` };
+      }
+      this.ctags.set(path, known);
+      return known.etag;
     });
   }
 
@@ -894,29 +915,29 @@ export class FilesystemStorage implements Storage {
       try {
         const { list } = await this.listing(path);
         const history = this.history(path);
-        const { name, state } = await history.stateFor(list.items, list.files);
+        const index = this.index(path);
+        const name = await history.tokenFor(list, (since) => index.changesSince(since));
         const token = TOKEN_PREFIX + name;
         if (oldName === name) return { token, changed: [], deleted: [] };
-        const old = oldName ? await history.loadState(oldName) : undefined;
-        await history.saveState(name, state, list.files);
-        const diff =
-          old === undefined
-            ? { changed: list.items.map((m) => m.href), deleted: [] }
-            : diffStates(old, state, list.byHref);
+        const diff = oldName
+          ? splitChanges((await history.changedSince(oldName)).hrefs, list.byHref)
+          : { changed: list.items.map((m) => m.href), deleted: [] };
+        history.saveState(name, list.files);
         if (limit === undefined || diff.changed.length + diff.deleted.length <= limit)
           return { token, ...diff };
         // Paging (RFC 6578 §3.6): a token for the old state with only the first `limit` changes applied,
         // saved like any other, so the next request continues from it.
         const changed = diff.changed.slice(0, limit);
         const deleted = diff.deleted.slice(0, Math.max(0, limit - changed.length));
-        const partial = new Map(old ?? []);
+        const partial = new Map(oldName ? await history.stateOf(oldName) : []);
+        const state = history.currentState();
         for (const href of [...changed, ...deleted]) {
           const he = state.get(href);
           if (he === undefined) partial.delete(href);
           else partial.set(href, he);
         }
         const partialName = stateName(partial);
-        await history.saveState(partialName, partial, list.files);
+        history.saveState(partialName, list.files, partial);
         return { token: TOKEN_PREFIX + partialName, changed, deleted, truncated: true };
       } finally {
         releaseGlobal();
@@ -936,18 +957,14 @@ function pickDescription(d: NewItem['description']): Pick<ItemMeta, 'uid' | 'com
   return { uid: d.uid, component: d.component, start: d.start, end: d.end };
 }
 
-function diffStates(
-  old: ReadonlyMap<string, string>,
-  now: ReadonlyMap<string, string>,
+/** Changed hrefs split into items that exist now and items that are gone. */
+function splitChanges(
+  hrefs: Iterable<string>,
   current: ReadonlyMap<string, ItemMeta>,
 ): { changed: string[]; deleted: string[] } {
   const changed: string[] = [];
   const deleted: string[] = [];
-  const note = (href: string): void => {
-    (current.has(href) ? changed : deleted).push(href);
-  };
-  for (const [href, he] of now) if (old.get(href) !== he) note(href);
-  for (const href of old.keys()) if (!now.has(href)) note(href);
+  for (const href of hrefs) (current.has(href) ? changed : deleted).push(href);
   return { changed, deleted };
 }
 
