@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { createAuth } from '../auth/create.js';
 import { createRights } from '../rights/create.js';
 import { readFileSync } from 'node:fs';
+import type { Logger as PinoLogger } from 'pino';
 import { join } from 'node:path';
 import { createStorage } from '../storage/create.js';
 import { DerivedCache } from '../storage/derived-cache.js';
@@ -57,15 +58,16 @@ function almanacVersion(): string {
 
 /**
  * The export cache lives beside the item index in the data folder. PostgreSQL storage gets none: its
- * items come from one query (no per-file reads to save), and several processes may share one database
- * with no shared folder to keep the files in.
+ * items come in a few paged queries (no per-file reads to save), several processes may share one
+ * database with no shared folder for the files, and a per-process folder under the temporary directory
+ * would be left behind, export-sized, by every process that crashed.
  */
-function exportCache(config: Config, log: Logger): DerivedCache | undefined {
+function exportCache(config: Config, log: PinoLogger): DerivedCache | undefined {
   if (config.storage.type === 'postgresql') return undefined;
   return new DerivedCache({
     folder: join(config.storage.filesystem_folder, '.Almanac.cache', 'export'),
     generation: almanacVersion(),
-    log: asPinoLogger(log),
+    log,
   });
 }
 
@@ -77,7 +79,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
   const web = createWeb(config);
-  const derivedCache = exportCache(config, log);
+  const derivedCache = exportCache(config, plog);
   const app = createApp({
     config,
     storage,

@@ -4,7 +4,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGzip, gzip } from 'node:zlib';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 
@@ -181,6 +180,20 @@ async function writeResponse(
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
+/** Resolves when `out` can take more, or when the connection is closed (then it never would). */
+function drainedOrClosed(out: Writable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.destroyed) return resolve();
+    const done = (): void => {
+      out.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    out.once('drain', done);
+    res.once('close', done);
+  });
+}
+
 /** A streamed body: chunked, gzipped when the client accepts it, with backpressure. */
 async function writeStream(
   req: IncomingMessage,
@@ -205,9 +218,12 @@ async function writeStream(
   if (gzip) gzip.pipe(res);
   try {
     for await (const chunk of body) {
-      if (!out.write(chunk)) await once(out, 'drain');
+      if (!out.write(chunk)) await drainedOrClosed(out, res);
+      // The client went away: leaving the loop ends the body's iterator, so its files are closed.
+      if (res.destroyed) break;
     }
-    out.end();
+    if (res.destroyed) gzip?.destroy();
+    else out.end();
   } catch (err) {
     // Too late for an error status: cut the connection so the client cannot take half an answer as whole.
     (res as { destroy(e?: Error): void }).destroy(err instanceof Error ? err : new Error(String(err)));

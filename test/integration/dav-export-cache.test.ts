@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
@@ -146,5 +147,40 @@ describe('export cache', () => {
     assert.equal((await put(c, '/alice/book/bob.vcf', vcard('bob', 'Bob Ray'))).status, 201);
     assert.match((await exportTwice('/alice/book/')).text, /FN:Bob Ray\r\n/);
     assert.equal((await get('/alice/cal/')).text, cal);
+  });
+
+  it('a client that goes away in the middle of an export leaves no partial cache file behind', async () => {
+    // Big enough (about 8 MB) that the server is still writing when the client hangs up.
+    assert.equal((await mkcalendar(c, '/alice/big/')).status, 201);
+    const dir = join(server.folder, 'collection-root', 'alice', 'big');
+    const filler = Array.from({ length: 500 }, (_, i) => `X-FILL-${i}:${'x'.repeat(60)}`).join('\n');
+    for (let i = 0; i < 200; i++) writeFileSync(join(dir, `e${i}.ics`), vevent(`e${i}`, { extra: filler }));
+    const url = new URL(server.url);
+    const auth = `Basic ${Buffer.from('alice:alicepw').toString('base64')}`;
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/alice/big/',
+          headers: { Authorization: auth },
+          agent: false,
+        },
+        (res) => {
+          res.once('data', (chunk: Buffer) => {
+            req.destroy();
+            resolve(chunk.length);
+          });
+        },
+      );
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.end();
+    });
+    assert.ok(received > 0);
+    const temps = (): string[] => readdirSync(cacheDir()).filter((f) => f.endsWith('.tmp'));
+    for (let i = 0; i < 200 && temps().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(temps(), []);
+    const whole = await exportTwice('/alice/big/');
+    assert.equal(whole.text.match(/BEGIN:VEVENT/g)?.length, 200);
   });
 });
