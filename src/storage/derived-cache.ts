@@ -108,6 +108,7 @@ export class DerivedCache {
   private pruning: Promise<void> | undefined;
   private prunedOnce = false;
   private tempCounter = 0;
+  private warnedWrite = false;
 
   constructor(private readonly opts: DerivedCacheOptions) {
     this.maxEntries = opts.maxEntries ?? DERIVED_CACHE_DEFAULTS.maxEntries;
@@ -213,7 +214,11 @@ export class DerivedCache {
         this.opts.log,
       );
     } catch (err) {
-      this.opts.log?.warn(`derived cache: cannot write ${temp}: ${String(err)}`);
+      // A read-only data folder fails on every export: say it once, the exports are served anyway.
+      const message = `derived cache: cannot write ${temp} (exports are built each time): ${String(err)}`;
+      if (this.warnedWrite) this.opts.log?.debug(message);
+      else this.opts.log?.warn(message);
+      this.warnedWrite = true;
       return undefined;
     }
   }

@@ -183,4 +183,13 @@ describe('DerivedCache', () => {
     assert.ok(!readdirSync(folder).includes('leftover.1.1.tmp'));
     assert.ok(readdirSync(folder).includes('writing.1.2.tmp'));
   });
+
+  it('still passes the bytes through when the folder cannot be written', async () => {
+    const file = join(base, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const c = cache(join(file, 'export'));
+    assert.equal(await collect(c.put('/a/cal', 'k1', chunks('one', 'two'))), 'onetwo');
+    assert.equal(await collect(c.put('/a/cal', 'k1', chunks('again'))), 'again');
+    assert.equal(await c.get('/a/cal', 'k1'), undefined);
+  });
 });
