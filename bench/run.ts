@@ -573,7 +573,10 @@ async function writeResults(meta: RunMeta, rows: Map<string, Row>, complete: boo
   const table = printTable(list);
   const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   await mkdir(outDir, { recursive: true });
-  const suffix = meta.plan.storage === 'postgresql' ? '-postgresql' : '';
+  // A run without Radicale is no side-by-side result: it never replaces one.
+  const suffix =
+    (meta.plan.storage === 'postgresql' ? '-postgresql' : '') +
+    (meta.plan.servers.includes('radicale') || meta.plan.size === '100000' ? '' : '-almanac-only');
   const outFile = join(
     outDir,
     `${meta.startedAt.toISOString().slice(0, 10)}-${meta.plan.size}${suffix}.json`,

@@ -446,6 +446,27 @@ void test('CTag and sync token kept up to date in place equal what a fresh proce
         [],
       ],
       [
+        'add one and delete it again',
+        async () => {
+          await s.putItem('alice/cal', 'brief.ics', item('BRIEF'), ok, ctx);
+          await s.listItems('alice/cal');
+          await s.deleteItem('alice/cal', 'brief.ics', ok, ctx);
+        },
+        [],
+        ['brief.ics'],
+      ],
+      [
+        'add two, list, replace one',
+        async () => {
+          await s.putItem('alice/cal', 'n1.ics', item('N1'), ok, ctx);
+          await s.putItem('alice/cal', 'n2.ics', item('N2'), ok, ctx);
+          assert.ok((await s.listItems('alice/cal')).some((m) => m.href === 'n2.ics'));
+          await s.putItem('alice/cal', 'n1.ics', item('N1', 'v2'), ok, ctx);
+        },
+        ['n1.ics', 'n2.ics'],
+        [],
+      ],
+      [
         'replace the new one',
         () => s.putItem('alice/cal', 'new.ics', item('NEW', 'v2'), ok, ctx).then(() => undefined),
         ['new.ics'],

@@ -195,7 +195,15 @@ export class ItemIndex {
     this.names = undefined;
     this.lastListing = undefined;
     this.base = undefined;
+    this.appended.clear();
   }
+
+  /**
+   * Names this process created since the folder was last listed: they are put at the end of the
+   * listing until an exact order is needed (the CTag and sync token follow Radicale's directory
+   * order), so a write does not cost a relisting of a big folder.
+   */
+  private readonly appended = new Set<string>();
 
   /**
    * The hrefs whose entries changed between the listing of `version` and the current one, when every
@@ -258,7 +266,8 @@ export class ItemIndex {
     }
   }
 
-  async list(tag: CollectionTag): Promise<Listing> {
+  async list(tag: CollectionTag, exactOrder = false): Promise<Listing> {
+    if (exactOrder && this.appended.size > 0) this.invalidateNames();
     if (tag !== this.tag) {
       this.entries.clear();
       this.tag = tag;
@@ -277,6 +286,7 @@ export class ItemIndex {
     // Without a watch, the folder's mtime tells whether names came or went; with one, its events do.
     if (this.names === undefined || (!trustCache && dirStat.mtimeMs !== this.dirMtimeMs)) {
       this.names = (await listNames(this.dir)).filter(isSafeName);
+      this.appended.clear();
       this.nameSet = new Set(this.names);
     }
     this.dirMtimeMs = dirStat.mtimeMs;
@@ -367,7 +377,7 @@ export class ItemIndex {
       const st = await stat(join(this.dir, name)).catch(() => undefined);
       const key = st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined;
       const meta = await this.metaFor(name, key, tag);
-      if (meta !== undefined && !base.byHref.has(name)) return undefined;
+      if (meta !== undefined && !base.byHref.has(name) && !this.appended.has(name)) return undefined;
       looked.push({ name, isFile: key?.isFile === true, meta });
     }
     const items = base.items.slice();
@@ -394,6 +404,7 @@ export class ItemIndex {
         byHref.delete(name);
       } else {
         if (at >= 0) items[at] = meta;
+        else items.push(meta);
         byHref.set(name, meta);
         lastModifiedMs = Math.max(lastModifiedMs, meta.lastModified.getTime());
       }
@@ -408,7 +419,10 @@ export class ItemIndex {
     }
     if (gone.size > 0 && this.names !== undefined) {
       this.names = this.names.filter((n) => !gone.has(n));
-      for (const n of gone) this.nameSet.delete(n);
+      for (const n of gone) {
+        this.nameSet.delete(n);
+        this.appended.delete(n);
+      }
     }
     const from = this.version;
     this.version = ++listingVersions;
@@ -459,7 +473,13 @@ export class ItemIndex {
     // event is harmless. Marked now so that the next listing takes the entry without waiting for it.
     this.dirty.add(href);
     this.lastListing = undefined;
-    if (!this.nameSet.has(href)) this.invalidateNames();
+    if (!this.nameSet.has(href)) {
+      if (this.names !== undefined && this.base !== undefined) {
+        this.names.push(href);
+        this.nameSet.add(href);
+        this.appended.add(href);
+      } else this.invalidateNames();
+    }
     this.scheduleSave();
   }
 
