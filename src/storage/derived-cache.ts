@@ -177,10 +177,17 @@ export class DerivedCache {
 
   /**
    * Passes `source` through unchanged while writing it as the new entry of `scope` for `key`. The
-   * entry is stored only if the whole source was consumed without error; a failure to write the cache
-   * never affects the chunks passed through.
+   * entry is stored only if the whole source was consumed without error and `stillCurrent` (asked at
+   * the end) confirms that `key` still describes what the source was made from: the source may have
+   * read data that changed after the key was computed. A failure to write the cache never affects the
+   * chunks passed through.
    */
-  async *put(scope: string, key: string, source: AsyncIterable<string | Buffer>): AsyncIterable<Buffer> {
+  async *put(
+    scope: string,
+    key: string,
+    source: AsyncIterable<string | Buffer>,
+    stillCurrent?: () => Promise<boolean>,
+  ): AsyncIterable<Buffer> {
     const writer = await this.startWrite(scope);
     let finished = false;
     try {
@@ -189,9 +196,9 @@ export class DerivedCache {
         await writer?.write(buf);
         yield buf;
       }
-      finished = true;
+      finished = writer !== undefined && (await isStillCurrent(stillCurrent));
     } finally {
-      if (finished && writer) await writer.commit(this.keyHash(key));
+      if (finished) await writer?.commit(this.keyHash(key));
       else await writer?.abandon();
     }
   }
@@ -356,5 +363,14 @@ class EntryWriter {
     if (this.closed) return;
     this.closed = true;
     await this.fh.close().catch(() => undefined);
+  }
+}
+
+/** The answer of a put's check; no check = current; a failing check = not current (not stored). */
+async function isStillCurrent(check: (() => Promise<boolean>) | undefined): Promise<boolean> {
+  try {
+    return check === undefined || (await check());
+  } catch {
+    return false;
   }
 }

@@ -192,4 +192,19 @@ describe('DerivedCache', () => {
     assert.equal(await collect(c.put('/a/cal', 'k1', chunks('again'))), 'again');
     assert.equal(await c.get('/a/cal', 'k1'), undefined);
   });
+
+  it('does not store bytes whose key stopped describing them while they were made', async () => {
+    const folder = newFolder();
+    const c = cache(folder);
+    const changed = (): Promise<boolean> => Promise.resolve(false);
+    assert.equal(await collect(c.put('/a/cal', 'k1', chunks('state B'), changed)), 'state B');
+    assert.equal(await c.get('/a/cal', 'k1'), undefined);
+    const broken = (): Promise<boolean> => Promise.reject(new Error('storage gone'));
+    assert.equal(await collect(c.put('/a/cal', 'k1', chunks('state B'), broken)), 'state B');
+    assert.equal(await c.get('/a/cal', 'k1'), undefined);
+    const same = (): Promise<boolean> => Promise.resolve(true);
+    await collect(c.put('/a/cal', 'k1', chunks('state A'), same));
+    assert.equal(await read(c, '/a/cal', 'k1'), 'state A');
+    assert.equal(readdirSync(folder).length, 1);
+  });
 });

@@ -78,5 +78,9 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
     headers['Content-Length'] = String(cached.size);
     return { status: 200, headers, body: cached.stream };
   }
-  return { status: 200, headers, body: cache.put(path, key, kind.exportCollection(texts(), res.info)) };
+  // An item changed while the export was being read would make these bytes another state's: then
+  // the collection's ETag has changed too, and the bytes are not kept.
+  const unchanged = async (): Promise<boolean> => (await storage.getEtag(path)) === etag;
+  const body = cache.put(path, key, kind.exportCollection(texts(), res.info), unchanged);
+  return { status: 200, headers, body };
 }
