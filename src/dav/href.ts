@@ -6,9 +6,11 @@
 import { badRequest } from './errors.js';
 
 const SAFE = /[A-Za-z0-9_.\-~]/;
+const ALL_SAFE = /^[A-Za-z0-9_.\-~]*$/;
 
 /** Percent-encodes one path segment like Python's quote (UTF-8). */
 export function quoteSegment(segment: string): string {
+  if (ALL_SAFE.test(segment)) return segment;
   let out = '';
   for (const ch of segment) {
     if (SAFE.test(ch)) out += ch;
@@ -28,8 +30,18 @@ export function collectionHref(prefix: string, path: string): string {
   return hrefOf(prefix, splitPath(path), true);
 }
 
+/** Quoted collection hrefs of recent calls: listings build one href per item of the same collection. */
+const collectionHrefs = new Map<string, string>();
+
 export function itemHref(prefix: string, path: string, href: string): string {
-  return hrefOf(prefix, [...splitPath(path), href], false);
+  const key = `${prefix}\u0000${path}`;
+  let base = collectionHrefs.get(key);
+  if (base === undefined) {
+    base = collectionHref(prefix, path);
+    if (collectionHrefs.size >= 256) collectionHrefs.clear();
+    collectionHrefs.set(key, base);
+  }
+  return base + quoteSegment(href);
 }
 
 export function splitPath(path: string): string[] {

@@ -140,7 +140,12 @@ const INVALID_XML_CHARS =
   // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Anything escapeXml would change. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[&<>"\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/;
+
 export function escapeXml(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s
     .replace(INVALID_XML_CHARS, '')
     .replace(/&/g, '&amp;')
@@ -193,7 +198,12 @@ export class XmlWriter {
     return this.writeElement(node);
   }
 
+  /** Qualified names whose prefix is one of the root's (valid everywhere in the document). */
+  private readonly qnames = new Map<string, string>();
+
   private qname(name: string, decls: string[]): string {
+    const known = this.qnames.get(name);
+    if (known !== undefined) return known;
     const { ns, local } = splitClark(name);
     if (!ns) return local;
     let prefix = this.declared.get(ns);
@@ -201,18 +211,23 @@ export class XmlWriter {
       prefix = `X${this.extra++}`;
       this.declared.set(ns, prefix);
       decls.push(` xmlns:${prefix}="${escapeXml(ns)}"`);
+      return `${prefix}:${local}`;
     }
-    return `${prefix}:${local}`;
+    const q = `${prefix}:${local}`;
+    if (this.prefixes[ns] === prefix) this.qnames.set(name, q);
+    return q;
   }
 
   private writeElement(node: XmlOut): string {
     const decls: string[] = [];
     const tag = this.qname(node.name, decls);
     let attrs = '';
-    for (const [k, v] of Object.entries(node.attrs ?? {})) {
-      attrs += ` ${this.qname(k, decls)}="${escapeXml(v)}"`;
+    if (node.attrs !== undefined) {
+      for (const [k, v] of Object.entries(node.attrs)) attrs += ` ${this.qname(k, decls)}="${escapeXml(v)}"`;
     }
-    const kids = (node.children ?? []).map((c) => this.write(c)).join('');
+    let kids = '';
+    if (node.children !== undefined) for (const c of node.children) kids += this.write(c);
+    if (decls.length === 0) return kids ? `<${tag}${attrs}>${kids}</${tag}>` : `<${tag}${attrs}/>`;
     // Prefixes generated for this element are only valid inside it.
     for (const d of decls) {
       const uri = /"(.*)"$/.exec(d)?.[1];
