@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DerivedCache, type DerivedCacheOptions } from '../../src/storage/derived-cache.js';
 
@@ -134,9 +135,12 @@ describe('DerivedCache', () => {
     await collect(c.put('/s1', 'k', chunks('one')));
     await collect(c.put('/s2', 'k', chunks('two')));
     await c.settle();
-    // s1 was read after s2 was last used.
-    for (const f of entries(folder))
-      utimesSync(join(folder, f), new Date(Date.now() - 60_000), statSync(join(folder, f)).mtime);
+    // Both were last used long ago (s1 before s2), then s1 is read: s2 is now the least recently used.
+    const ago = (s: number): Date => new Date(Date.now() - s * 1000);
+    const file = (scope: string): string =>
+      join(folder, `${createHash('sha256').update(scope, 'utf8').digest('hex')}.cache`);
+    utimesSync(file('/s1'), ago(120), ago(120));
+    utimesSync(file('/s2'), ago(90), ago(90));
     assert.equal(await read(c, '/s1', 'k'), 'one');
     await collect(c.put('/s3', 'k', chunks('three')));
     await c.settle();

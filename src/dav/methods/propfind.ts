@@ -6,7 +6,8 @@ import { DavError, badRequest, notFound } from '../errors.js';
 import { evaluateProps, hrefOfResource, propertyNames } from '../properties.js';
 import { multistatus, multistatusStream, responseWithPropstats } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
-import { NS, child, nameOf, type XmlElement, type XmlOut } from '../xml.js';
+import { NS, child, nameOf, type XmlElement, type XmlNode, type XmlOut } from '../xml.js';
+import { cacheableProps, itemResponse } from '../item-responses.js';
 import { resolve } from '../resource.js';
 import { children } from '../listing.js';
 
@@ -58,9 +59,14 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   const first = await propfindResponse(req, res, preq);
   if (depth === '0' || res.kind !== 'collection') return multistatus([first]);
   const members = await children(req, res);
-  async function* all(): AsyncIterable<XmlOut> {
+  const key = preq.kind === 'prop' ? cacheableProps(preq.names) : undefined;
+  async function* all(): AsyncIterable<XmlNode> {
     yield first;
-    for (const c of members) if (req.access.canRead(c)) yield await propfindResponse(req, c, preq);
+    for (const c of members) {
+      if (!req.access.canRead(c)) continue;
+      if (c.kind === 'item' && preq.kind === 'prop') yield await itemResponse(req, c, preq.names, key);
+      else yield await propfindResponse(req, c, preq);
+    }
   }
   return multistatusStream(all());
 }

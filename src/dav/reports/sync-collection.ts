@@ -4,10 +4,28 @@
 import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { DavError, badRequest, forbidden } from '../errors.js';
 import { itemHref } from '../href.js';
-import { evaluateProps, hrefOfResource } from '../properties.js';
-import { multistatusStream, responseWithPropstats, responseWithStatus } from '../multistatus.js';
+import { hrefOfResource } from '../properties.js';
+import { multistatusStream, responseWithStatus } from '../multistatus.js';
 import { NS, child, clark, elText, textContent, type XmlElement, type XmlNode } from '../xml.js';
-import { StorageError, type SyncResult } from '../../storage/types.js';
+import { StorageError, type ItemMeta, type SyncResult } from '../../storage/types.js';
+import { cacheableProps, itemResponse } from '../item-responses.js';
+
+/**
+ * The metadata of the changed items, in listing order: from the listing for a first sync (all
+ * items), looked up one by one for an incremental one (in proportion to the changes).
+ */
+async function changedItems(req: DavRequest, path: string, changed: readonly string[]): Promise<ItemMeta[]> {
+  if (changed.length > 64) {
+    const wanted = new Set(changed);
+    return (await req.storage.listItems(path)).filter((m) => wanted.has(m.href));
+  }
+  const out: ItemMeta[] = [];
+  for (const href of changed) {
+    const meta = await req.storage.getItemMeta(path, href);
+    if (meta !== undefined) out.push(meta);
+  }
+  return out;
+}
 
 export async function syncCollection(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
   if (res.kind !== 'collection' || res.info.tag === '') {
@@ -35,14 +53,17 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     }
     throw e;
   }
-  const changed = new Set(result.changed);
-  const items = changed.size > 0 ? await req.storage.listItems(res.path) : [];
   const collection = res.info;
+  const key = cacheableProps(wanted);
+  const items = await changedItems(req, collection.path, result.changed);
   async function* all(): AsyncIterable<XmlNode> {
     for (const meta of items) {
-      if (!changed.has(meta.href)) continue;
-      const itemRes: Resource = { kind: 'item', path: collection.path, href: meta.href, meta, collection };
-      yield responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted));
+      yield itemResponse(
+        req,
+        { kind: 'item', path: collection.path, href: meta.href, meta, collection },
+        wanted,
+        key,
+      );
     }
     for (const href of result.deleted)
       yield responseWithStatus(itemHref(req.prefix, collection.path, href), 404);
