@@ -60,6 +60,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const STAT_CONCURRENCY = 32;
 /** More changed names than this since the last listing: list from scratch. */
 const PATCH_LIMIT = 256;
+const SAVE_WHEN_QUIET_MS = 3000;
+const SAVE_AT_LATEST_MS = 60_000;
 /** Patched listings remembered for `changesSince`. */
 const CHANGE_LOG_LIMIT = 512;
 
@@ -604,14 +606,26 @@ export class ItemIndex {
     }
   }
 
+  /**
+   * Saves once the folder has been quiet for a few seconds (at most a minute after the first unsaved
+   * change): writing the index of a big folder takes a while, and a lost save only means describing
+   * the changed files again at the next start (entries are checked against the files anyway).
+   */
   private scheduleSave(): void {
-    if (!this.opts.persistDir || this.saveTimer) return;
+    if (!this.opts.persistDir) return;
+    const now = Date.now();
+    if (this.saveTimer) {
+      if (now - this.unsavedSince >= SAVE_AT_LATEST_MS) return;
+      clearTimeout(this.saveTimer);
+    } else this.unsavedSince = now;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.saveNow();
-    }, 2000);
+    }, SAVE_WHEN_QUIET_MS);
     this.saveTimer.unref();
   }
+
+  private unsavedSince = 0;
 
   private saveNow(): void {
     const path = this.savePath;
