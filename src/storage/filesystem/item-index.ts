@@ -10,6 +10,7 @@ import {
   mkdirSync,
   opendirSync,
   renameSync,
+  statSync,
   watch,
   writeFileSync,
   type FSWatcher,
@@ -58,6 +59,8 @@ export interface IndexOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const STAT_CONCURRENCY = 32;
+/** Synchronous stats between two turns of the event loop. */
+const STAT_SLICE = 2000;
 /** More changed names than this since the last listing: list from scratch. */
 const PATCH_LIMIT = 256;
 const SAVE_WHEN_QUIET_MS = 3000;
@@ -315,14 +318,26 @@ export class ItemIndex {
         metas[i] = e.size > this.opts.maxResourceSize ? undefined : e.meta;
       } else pending.push(i);
     }
-    let loaded = 0;
-    await mapLimit(pending, STAT_CONCURRENCY, async (i) => {
+    // Files with a known entry are checked with a synchronous stat (microseconds each, in slices so
+    // that other requests get their turn); only new or changed files are read, 32 at a time.
+    const toLoad: number[] = [];
+    for (let k = 0; k < pending.length; k++) {
+      if (k > 0 && k % STAT_SLICE === 0) await new Promise((r) => setImmediate(r));
+      const i = pending[k] as number;
       const n = names[i] as string;
-      const st = await stat(join(this.dir, n)).catch(() => undefined);
+      const st = statSync(join(this.dir, n), { throwIfNoEntry: false });
       const key = st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined;
       stats[i] = key;
+      const cached = this.entries.get(n);
+      if (key === undefined || !key.isFile || key.size > this.opts.maxResourceSize) metas[i] = undefined;
+      else if (cached !== undefined && sameStat(cached, key)) metas[i] = cached.meta;
+      else toLoad.push(i);
+    }
+    let loaded = 0;
+    await mapLimit(toLoad, STAT_CONCURRENCY, async (i) => {
+      const n = names[i] as string;
       const before = this.entries.get(n);
-      metas[i] = await this.metaFor(n, key, tag);
+      metas[i] = await this.metaFor(n, stats[i] as StatKey & { isFile: boolean }, tag);
       if (this.entries.get(n) !== before) loaded++;
     });
     const listing = this.buildListing(names, stats, metas, dirStat.mtimeMs);
