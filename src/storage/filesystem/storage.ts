@@ -41,7 +41,7 @@ import {
 import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
 import { runHook } from './hook.js';
 import { OrderedDigest } from './ordered-digest.js';
-import { ItemIndex, itemEtag, decodeItem, listNames, type Listing } from './item-index.js';
+import { ItemIndex, itemEtag, decodeItem, listFolderNames, listNames, type Listing } from './item-index.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
 import {
   checkName,
@@ -286,7 +286,7 @@ export class FilesystemStorage implements Storage {
     const dir = this.dirOf(path);
     let names: string[];
     try {
-      names = await listNames(dir);
+      names = await listFolderNames(dir);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) return [];
       throw e;
