@@ -13,6 +13,7 @@ import {
   statSync,
   watch,
   writeFileSync,
+  type Dirent,
   type FSWatcher,
   type Stats,
 } from 'node:fs';
@@ -92,15 +93,20 @@ export function decodeItem(bytes: Uint8Array): string {
   return utf8.decode(bytes);
 }
 
-/** Raw directory order (fs.readdir sorts; opendir does not, and Radicale uses the raw order). */
-export function listNames(dir: string): Promise<string[]> {
+/**
+ * Names in raw directory order (fs.readdir sorts; opendir does not, and Radicale uses the raw order),
+ * optionally only of the entries `keep` accepts.
+ */
+export function listNames(dir: string, keep?: (entry: Dirent) => boolean): Promise<string[]> {
   // Synchronous reads in big batches: a 10,000-entry folder takes a few milliseconds, far less than
   // one promise per entry of the async iterator.
   try {
     const names: string[] = [];
     const d = opendirSync(dir, { bufferSize: 1024 });
     try {
-      for (let ent = d.readSync(); ent !== null; ent = d.readSync()) names.push(ent.name);
+      for (let ent = d.readSync(); ent !== null; ent = d.readSync()) {
+        if (keep === undefined || keep(ent)) names.push(ent.name);
+      }
     } finally {
       d.closeSync();
     }
@@ -111,25 +117,12 @@ export function listNames(dir: string): Promise<string[]> {
 }
 
 /**
- * Names in raw directory order that may be folders: directories, symbolic links and entries whose
- * type the filesystem does not report (the caller stats those); plain files are left out, so finding
- * the sub-collections of a 10,000-item calendar costs no stat per item.
+ * Names that may be folders: directories, symbolic links and entries whose type the filesystem does
+ * not report (the caller stats those); plain files are left out, so finding the sub-collections of a
+ * 10,000-item calendar costs no stat per item.
  */
 export function listFolderNames(dir: string): Promise<string[]> {
-  try {
-    const names: string[] = [];
-    const d = opendirSync(dir, { bufferSize: 1024 });
-    try {
-      for (let ent = d.readSync(); ent !== null; ent = d.readSync()) {
-        if (!ent.isFile()) names.push(ent.name);
-      }
-    } finally {
-      d.closeSync();
-    }
-    return Promise.resolve(names);
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
+  return listNames(dir, (entry) => !entry.isFile());
 }
 
 export async function mapLimit<T, R>(
