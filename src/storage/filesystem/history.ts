@@ -48,7 +48,7 @@ interface Change {
 }
 
 /** Changes remembered for incremental syncs; older tokens are diffed against their saved state. */
-const CHANGE_LOG_LIMIT = 100_000;
+const CHANGE_LOG_LIMIT = 20_000;
 /** Token names remembered with their position in the change log. */
 const TOKEN_LIMIT = 256;
 
