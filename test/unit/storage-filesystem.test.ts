@@ -487,3 +487,49 @@ void test('CTag and sync token kept up to date in place equal what a fresh proce
     }
   });
 });
+
+void test('a token issued before a restart goes on working: its state was saved for the next process (and Radicale)', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
+  const open = async (): Promise<FilesystemStorage> => {
+    const s = new FilesystemStorage({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 10_000,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+    });
+    await s.open();
+    return s;
+  };
+  try {
+    let s = await open();
+    await s.createCollection('alice', {}, ctx);
+    await s.createCollection('alice/cal', { tag: 'VCALENDAR' }, ctx);
+    for (let i = 0; i < 5; i++) await s.putItem('alice/cal', `e${i}.ics`, item(`U${i}`), ok, ctx);
+    const first = await s.sync('alice/cal', '');
+    await s.putItem('alice/cal', 'e1.ics', item('U1', 'changed'), ok, ctx);
+    const second = await s.sync('alice/cal', first.token);
+    assert.deepEqual(second.changed, ['e1.ics']);
+    await s.close();
+    s = await open();
+    try {
+      await s.deleteItem('alice/cal', 'e2.ics', ok, ctx);
+      const fromFirst = await s.sync('alice/cal', first.token);
+      assert.deepEqual([...fromFirst.changed].sort(), ['e1.ics']);
+      assert.deepEqual(fromFirst.deleted, ['e2.ics']);
+      const fromSecond = await s.sync('alice/cal', second.token);
+      assert.deepEqual(fromSecond.changed, []);
+      assert.deepEqual(fromSecond.deleted, ['e2.ics']);
+      assert.equal(fromSecond.token, fromFirst.token);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
