@@ -533,3 +533,25 @@ void test('a token issued before a restart goes on working: its state was saved 
     await rm(folder, { recursive: true, force: true });
   }
 });
+
+void test('a UID held by two items written by hand still conflicts after one of them is removed', async () => {
+  await withStorage(async (s, folder) => {
+    const dir = colDir(folder, 'alice/cal');
+    await s.putItem('alice/cal', 'other.ics', item('OTHER'), ok, ctx);
+    await s.listItems('alice/cal');
+    await writeFile(join(dir, 'a.ics'), ev('SHARED', 'a'));
+    await writeFile(join(dir, 'b.ics'), ev('SHARED', 'b'));
+    await new Promise((r) => setTimeout(r, 100));
+    const holders: (string | undefined)[] = [];
+    const record: WriteCheck = (_existing, _collection, sameUid) => {
+      holders.push(sameUid?.href);
+    };
+    await s.putItem('alice/cal', 'c.ics', item('SHARED'), record, ctx);
+    await s.deleteItem('alice/cal', 'a.ics', ok, ctx);
+    await s.putItem('alice/cal', 'b.ics', item('SHARED', 'b2'), record, ctx);
+    await s.putItem('alice/cal', 'other.ics', item('OTHER', 'v2'), record, ctx);
+    assert.ok(holders[0] === 'a.ics' || holders[0] === 'b.ics', `first: ${holders[0]}`);
+    assert.equal(holders[1], 'c.ics', 'b.ics shares its UID with c.ics');
+    assert.equal(holders[2], undefined, 'a UID held once has no other holder');
+  });
+});

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { StorageError } from '../types.js';
 import { asStringMap, asStringPair, dumpPickle, loadPickle } from '../pickle.js';
 import { atomicWrite, isErrno, makeDirs, type FsOptions } from './fsutil.js';
-import { listNames } from './item-index.js';
+import { listNames, mapLimit } from './item-index.js';
 import { OrderedDigest } from './ordered-digest.js';
 import { isSafeName } from './names.js';
 
@@ -56,7 +56,9 @@ export class History {
   private readonly historyDir: string;
   private readonly tokenDir: string;
   private readonly entries = new Map<string, readonly [string, string]>();
+  /** The history folder's names in listing order (the order of deleted items in the state). */
   private names: string[] | undefined;
+  private nameSet = new Set<string>();
   private dirMtimeMs = -1;
   /**
    * The current state as Radicale hashes it: current items in listing order, then deleted items with
@@ -115,8 +117,10 @@ export class History {
   }
 
   private async afterWrite(newName: string | undefined): Promise<void> {
-    if (newName !== undefined && this.names !== undefined && !this.names.includes(newName))
+    if (newName !== undefined && this.names !== undefined && !this.nameSet.has(newName)) {
       this.names.push(newName);
+      this.nameSet.add(newName);
+    }
     this.dirMtimeMs = await stat(this.historyDir).then(
       (s) => s.mtimeMs,
       () => -2,
@@ -243,6 +247,10 @@ export class History {
 
   private async rebuild(list: ListingView): Promise<string> {
     this.preload(list.items.map((m) => m.href));
+    // Entries to create or advance (all of them on a first sync of a folder Radicale never synced)
+    // are written a few at a time: the thread pool overlaps the small writes.
+    const stale = list.items.filter((m) => this.entries.get(m.href)?.[0] !== m.etag);
+    await mapLimit(stale, 8, (m) => this.update(m.href, m.etag, true));
     const order: string[] = [];
     const pairs: (readonly [string, string])[] = [];
     for (const m of list.items) {
@@ -339,6 +347,7 @@ export class History {
         if (isErrno(e, 'ENOENT', 'ENOTDIR')) return [];
         throw e;
       });
+      this.nameSet = new Set(this.names);
     }
     return this.names.filter((n) => isSafeName(n) && !files.has(n));
   }

@@ -40,7 +40,10 @@ export interface Listing {
   /** Every regular file with a safe name (also oversize or broken ones), as Radicale's isfile(). */
   readonly files: ReadonlySet<string>;
   readonly byHref: ReadonlyMap<string, ItemMeta>;
+  /** The first item (in listing order) of each UID. */
   readonly byUid: ReadonlyMap<string, ItemMeta>;
+  /** UIDs that more than one item may hold (rare; only these need a search for other holders). */
+  readonly sharedUids: ReadonlySet<string>;
   /** Newest mtime of the folder and its items. */
   readonly lastModifiedMs: number;
   /** Grows with every listing of this folder; `ItemIndex.changesSince` tells what changed between two. */
@@ -276,7 +279,7 @@ export class ItemIndex {
         this.lastListing = undefined;
         // A new name needs a fresh directory listing (for Radicale's order); a known name that was
         // replaced or removed is simply looked at again (a removed one drops out of the listing).
-        if (event === 'rename' && !this.nameSet.has(name)) this.invalidateNames();
+        if (event === 'rename' && !this.nameSet.has(name) && !this.expected.has(name)) this.invalidateNames();
       });
       w.on('error', () => this.close(false));
       this.watcher = w;
@@ -372,6 +375,7 @@ export class ItemIndex {
     const items: ItemMeta[] = [];
     const byHref = new Map<string, ItemMeta>();
     const byUid = new Map<string, ItemMeta>();
+    const sharedUids = new Set<string>();
     let lastModifiedMs = dirMtimeMs;
     names.forEach((name, i) => {
       if (stats[i]?.isFile) files.add(name);
@@ -379,14 +383,17 @@ export class ItemIndex {
       if (meta === undefined) return;
       items.push(meta);
       byHref.set(name, meta);
-      if (meta.uid !== '' && !byUid.has(meta.uid)) byUid.set(meta.uid, meta);
+      if (meta.uid !== '') {
+        if (!byUid.has(meta.uid)) byUid.set(meta.uid, meta);
+        else sharedUids.add(meta.uid);
+      }
       lastModifiedMs = Math.max(lastModifiedMs, meta.lastModified.getTime());
     });
     for (const cached of this.entries.keys()) if (!files.has(cached)) this.entries.delete(cached);
     this.version = ++listingVersions;
     this.rebuiltAt = this.version;
     this.changeLog.length = 0;
-    this.lastListing = { items, files, byHref, byUid, lastModifiedMs, version: this.version };
+    this.lastListing = { items, files, byHref, byUid, sharedUids, lastModifiedMs, version: this.version };
     this.base = this.lastListing;
     return this.lastListing;
   }
@@ -417,6 +424,7 @@ export class ItemIndex {
     const files = base.files as Set<string>;
     const byHref = base.byHref as Map<string, ItemMeta>;
     const byUid = base.byUid as Map<string, ItemMeta>;
+    const sharedUids = base.sharedUids as Set<string>;
     let lastModifiedMs = Math.max(base.lastModifiedMs, dirMtimeMs);
     const changed: string[] = [];
     const gone = new Set<string>();
@@ -442,8 +450,12 @@ export class ItemIndex {
       }
       if (old !== undefined && meta !== undefined && old.uid === meta.uid && byUid.get(old.uid) === old)
         byUid.set(old.uid, meta);
-      else if (old !== undefined) this.dropUid(byUid, items, old);
-      if (meta !== undefined && meta.uid !== '' && !byUid.has(meta.uid)) byUid.set(meta.uid, meta);
+      else if (old !== undefined) this.dropUid(byUid, sharedUids, items, old);
+      if (meta !== undefined && meta.uid !== '') {
+        const holder = byUid.get(meta.uid);
+        if (holder === undefined) byUid.set(meta.uid, meta);
+        else if (holder !== meta) sharedUids.add(meta.uid);
+      }
     }
     if (changed.length === 0 && gone.size === 0) {
       this.lastListing = base;
@@ -463,16 +475,29 @@ export class ItemIndex {
       this.changeLog.shift();
       this.rebuiltAt = -1;
     }
-    this.lastListing = { items, files, byHref, byUid, lastModifiedMs, version: this.version };
+    this.lastListing = {
+      items,
+      files,
+      byHref,
+      byUid,
+      sharedUids,
+      lastModifiedMs,
+      version: this.version,
+    };
     this.base = this.lastListing;
     if (changed.length > 0) this.scheduleSave();
     return this.lastListing;
   }
 
   /** After `old` left the listing: its UID now belongs to another item holding it, if any. */
-  private dropUid(byUid: Map<string, ItemMeta>, items: readonly ItemMeta[], old: ItemMeta): void {
+  private dropUid(
+    byUid: Map<string, ItemMeta>,
+    sharedUids: ReadonlySet<string>,
+    items: readonly ItemMeta[],
+    old: ItemMeta,
+  ): void {
     if (old.uid === '' || byUid.get(old.uid) !== old) return;
-    const other = items.find((m) => m.uid === old.uid);
+    const other = sharedUids.has(old.uid) ? items.find((m) => m.uid === old.uid) : undefined;
     if (other === undefined) byUid.delete(old.uid);
     else byUid.set(old.uid, other);
   }
@@ -498,8 +523,19 @@ export class ItemIndex {
     );
   }
 
+  /**
+   * Names this process is about to create: their inotify event (which may arrive before `remember`)
+   * does not force a relisting. A write that fails after the rename must call `invalidateNames`.
+   */
+  private readonly expected = new Set<string>();
+
+  expect(href: string): void {
+    this.expected.add(href);
+  }
+
   /** Records an item this process has just written, so it is not read back. */
   remember(href: string, st: Stats, meta: ItemMeta): void {
+    this.expected.delete(href);
     this.entries.set(href, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
     // Our own write also reaches the watcher (maybe only later); the entry is already right, so the
     // event is harmless. Marked now so that the next listing takes the entry without waiting for it.

@@ -392,11 +392,11 @@ export class FilesystemStorage implements Storage {
   private sameUid(list: Listing, uid: string, href: string, ignore?: string): ItemMeta | undefined {
     if (uid === '') return undefined;
     const other = list.byUid.get(uid);
-    if (other === undefined || other.href === href || other.href === ignore) {
-      // byUid keeps the first item per UID; look for any other holder.
-      return list.items.find((m) => m.uid === uid && m.href !== href && m.href !== ignore);
-    }
-    return other;
+    if (other === undefined) return undefined;
+    if (other.href !== href && other.href !== ignore) return other;
+    // byUid keeps the first item per UID; only a UID held more than once has other holders.
+    if (!list.sharedUids.has(uid)) return undefined;
+    return list.items.find((m) => m.uid === uid && m.href !== href && m.href !== ignore);
   }
 
   /** After an item file changed: drop Radicale's item cache for it, advance its history. */
@@ -465,18 +465,30 @@ export class FilesystemStorage implements Storage {
       await unlinkIfExists(tmp);
       mapFsError(e);
     }
-    await this.critical(async () => {
-      try {
-        await rename(tmp, join(dir, href));
-      } catch (e) {
-        await unlinkIfExists(tmp);
-        mapFsError(e);
-      }
-      await syncDir(dir, this.fsOpts);
-      const files = { has: (h: string) => h === href || list.files.has(h) };
-      await this.recordChange(path, href, etag, files, { bytes, ...d });
-    });
-    return this.finishWrite(path, href, bytes, { href, etag, size: bytes.length, ...pickDescription(d) });
+    const index = this.index(path);
+    index.expect(href);
+    try {
+      await this.critical(async () => {
+        try {
+          await rename(tmp, join(dir, href));
+        } catch (e) {
+          await unlinkIfExists(tmp);
+          mapFsError(e);
+        }
+        await syncDir(dir, this.fsOpts);
+        const files = { has: (h: string) => h === href || list.files.has(h) };
+        await this.recordChange(path, href, etag, files, { bytes, ...d });
+      });
+      return await this.finishWrite(path, href, bytes, {
+        href,
+        etag,
+        size: bytes.length,
+        ...pickDescription(d),
+      });
+    } catch (e) {
+      index.invalidateNames();
+      throw e;
+    }
   }
 
   async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
@@ -557,10 +569,28 @@ export class FilesystemStorage implements Storage {
     srcList: Listing,
     dstList: Listing,
   ): Promise<ItemMeta> {
+    const bytes = await readFile(join(this.dirOf(from.path), from.href));
+    if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the move');
+    const index = this.index(to.path);
+    index.expect(to.href);
+    try {
+      return await this.moveExpected(from, to, source, srcList, dstList, bytes);
+    } catch (e) {
+      index.invalidateNames();
+      throw e;
+    }
+  }
+
+  private async moveExpected(
+    from: Target,
+    to: Target,
+    source: ItemMeta,
+    srcList: Listing,
+    dstList: Listing,
+    bytes: Buffer,
+  ): Promise<ItemMeta> {
     const fromDir = this.dirOf(from.path);
     const toDir = this.dirOf(to.path);
-    const bytes = await readFile(join(fromDir, from.href));
-    if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the move');
     await this.critical(async () => {
       try {
         await rename(join(fromDir, from.href), join(toDir, to.href));
