@@ -1,8 +1,10 @@
 // Starts Almanac and Radicale as child processes on loopback, each on its own data folder.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { parseShebang, type NodeCommand } from '../src/cli/node-flags.js';
 import { freePort } from '../test/helpers/net.js';
 import { serverArgs } from '../test/helpers/radicale.js';
 
@@ -29,11 +31,31 @@ export function setAlmanacExtraArgs(args: string[]): void {
   almanacExtraArgs = args;
 }
 
-function commandFor(kind: ServerKind, port: number, folder: string, htpasswd: string): [string, string[]] {
+const ALMANAC_SCRIPT = 'dist/cli/main.js';
+
+/** The environment and node flags of the built `almanac` bin's shebang: the bench runs what users run. */
+export function almanacNodeCommand(): NodeCommand {
+  const firstLine = readFileSync(join(REPO, ALMANAC_SCRIPT), 'utf8').split('\n', 1)[0] ?? '';
+  const cmd = parseShebang(firstLine);
+  if (cmd === undefined)
+    throw new Error(`${ALMANAC_SCRIPT}: unexpected first line ${JSON.stringify(firstLine)}`);
+  return cmd;
+}
+
+function commandFor(
+  kind: ServerKind,
+  port: number,
+  folder: string,
+  htpasswd: string,
+): [string, string[], NodeJS.ProcessEnv] {
   const common = [...serverArgs(port, folder, htpasswd), '--logging-level', 'warning'];
   // The built server, as users run it (tsx would add its compiler to the measured memory).
-  if (kind === 'almanac') return [process.execPath, ['dist/cli/main.js', ...common, ...almanacExtraArgs]];
-  return ['/usr/bin/python3', ['-m', 'radicale', ...common]];
+  if (kind === 'almanac') {
+    const { env, flags } = almanacNodeCommand();
+    const args = [...flags, ALMANAC_SCRIPT, ...common, ...almanacExtraArgs];
+    return [process.execPath, args, { ...process.env, ...env }];
+  }
+  return ['/usr/bin/python3', ['-m', 'radicale', ...common], process.env];
 }
 
 export async function startServer(
@@ -42,8 +64,8 @@ export async function startServer(
   htpasswd: string,
 ): Promise<RunningServer> {
   const port = await freePort();
-  const [cmd, args] = commandFor(kind, port, folder, htpasswd);
-  const child: ChildProcess = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [cmd, args, env] = commandFor(kind, port, folder, htpasswd);
+  const child: ChildProcess = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-4000);

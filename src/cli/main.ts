@@ -1,6 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --heap-growing-percent=20
 /**
  * The `almanac` command: parse flags, load the configuration, then serve (or verify the storage).
+ * The shebang's environment and node flags keep resident memory low (see src/cli/node-flags.ts);
+ * `npm start`, the systemd unit in README.md and the benchmark use the same ones.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
