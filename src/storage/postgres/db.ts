@@ -3,7 +3,8 @@
  * serialization failure is retried from the start (its body must be safe to run again: the write
  * checks are pure); database errors that mean "bad input" become StorageErrors.
  */
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { StorageError } from '../types.js';
 
@@ -41,11 +42,15 @@ export function mapDbError(e: unknown): never {
   throw e;
 }
 
+/** pg (CommonJS) is required only when a PostgreSQL storage is opened: it costs ~8 MiB of resident memory. */
+const requirePg = (): typeof pg => createRequire(import.meta.url)('pg') as typeof pg;
+
 export class Db {
   readonly pool: pg.Pool;
 
   constructor(o: DbOptions) {
-    this.pool = new pg.Pool({
+    const { Pool } = requirePg();
+    this.pool = new Pool({
       ...(o.url === '' ? {} : { connectionString: o.url }),
       max: Math.max(1, o.poolSize),
     });
