@@ -38,6 +38,32 @@ function httpDate(d: Date): string {
   return d.toUTCString();
 }
 
+type ItemResource = Resource & { kind: 'item' };
+
+/**
+ * The values of an item's properties that depend on its metadata only (the same for every user and
+ * request): text, or '' for an empty element. The live properties below use them for items, and so
+ * do listings that keep serialized answers per item (`item-responses.ts`).
+ */
+export const ITEM_METADATA_PROPERTIES: ReadonlyMap<string, (res: ItemResource, req: DavRequest) => string> =
+  new Map<string, (res: ItemResource, req: DavRequest) => string>([
+    [D('getetag'), (res) => res.meta.etag],
+    [D('getlastmodified'), (res) => httpDate(res.meta.lastModified)],
+    [
+      D('getcontenttype'),
+      (res, req) =>
+        req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
+    ],
+    [D('getcontentlength'), (res) => String(res.meta.size)],
+    [D('resourcetype'), () => ''],
+  ]);
+
+/** An item's value of a metadata property as property children. */
+function itemValue(name: string, res: ItemResource, req: DavRequest): XmlNode[] {
+  const v = ITEM_METADATA_PROPERTIES.get(name)?.(res, req) ?? '';
+  return v === '' ? [] : [v];
+}
+
 async function collectionLength(res: Resource, req: DavRequest): Promise<number> {
   if (res.kind !== 'collection') return 0;
   const items = await req.storage.listItems(res.path);
@@ -82,7 +108,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     true,
     (res) => res.kind === 'item' || isTagged(res),
     async (res, req) => {
-      if (res.kind === 'item') return [res.meta.etag];
+      if (res.kind === 'item') return itemValue(D('getetag'), res, req);
       if (res.kind === 'collection') return [await req.storage.getEtag(res.path)];
       return [];
     },
@@ -91,8 +117,8 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     D('getlastmodified'),
     true,
     (res) => res.kind === 'item' || isTagged(res),
-    (res) => {
-      if (res.kind === 'item') return [httpDate(res.meta.lastModified)];
+    (res, req) => {
+      if (res.kind === 'item') return itemValue(D('getlastmodified'), res, req);
       if (res.kind === 'collection') return [httpDate(res.info.lastModified)];
       return [];
     },
@@ -102,10 +128,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     true,
     (res) => res.kind === 'item' || hasContent(res),
     (res, req) => {
-      if (res.kind === 'item') {
-        const kind = req.kinds.byTag(res.collection.tag);
-        return [kind ? kind.itemContentType(res.meta) : 'application/octet-stream'];
-      }
+      if (res.kind === 'item') return itemValue(D('getcontenttype'), res, req);
       if (res.kind === 'collection') return [req.kinds.byTag(res.info.tag)?.exportContentType ?? ''];
       return [];
     },
@@ -115,7 +138,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     true,
     (res) => res.kind === 'item' || hasContent(res),
     async (res, req) => {
-      if (res.kind === 'item') return [String(res.meta.size)];
+      if (res.kind === 'item') return itemValue(D('getcontentlength'), res, req);
       return [String(await collectionLength(res, req))];
     },
   ),

@@ -7,7 +7,7 @@ import { evaluateProps, hrefOfResource, propertyNames } from '../properties.js';
 import { multistatus, multistatusStream, responseWithPropstats } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
 import { NS, child, nameOf, type XmlElement, type XmlNode, type XmlOut } from '../xml.js';
-import { cacheableProps, itemResponse } from '../item-responses.js';
+import { metadataProps, itemResponse } from '../item-responses.js';
 import { resolve } from '../resource.js';
 import { children } from '../listing.js';
 
@@ -59,12 +59,12 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   const first = await propfindResponse(req, res, preq);
   if (depth === '0' || res.kind !== 'collection') return multistatus([first]);
   const members = await children(req, res);
-  const key = preq.kind === 'prop' ? cacheableProps(preq.names) : undefined;
+  const props = preq.kind === 'prop' ? metadataProps(preq.names) : undefined;
   async function* all(): AsyncIterable<XmlNode> {
     yield first;
     for (const c of members) {
       if (!req.access.canRead(c)) continue;
-      if (c.kind === 'item' && preq.kind === 'prop') yield await itemResponse(req, c, preq.names, key);
+      if (c.kind === 'item' && preq.kind === 'prop') yield await itemResponse(req, c, preq.names, props);
       else yield await propfindResponse(req, c, preq);
     }
   }
