@@ -3,6 +3,7 @@
  * duplicate login is an error naming the file and line, because silently ignoring it would lock a user
  * out (or let an old password keep working) without anyone noticing.
  */
+import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 
 export class HtpasswdError extends Error {
@@ -64,8 +65,9 @@ export class HtpasswdFile {
 
   private async loadEveryTime(): Promise<HtpasswdEntries> {
     // Looked at on every login, as Radicale does; a stat with nanosecond mtime, size and inode tells
-    // whether the file can have changed, so an unchanged file is not read again.
-    const st = await stat(this.path, { bigint: true });
+    // whether the file can have changed, so an unchanged file is not read again. The stat is
+    // synchronous: microseconds, where a thread-pool round trip would add to every request.
+    const st = statSync(this.path, { bigint: true });
     const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     if (this.entries !== undefined && stamp === this.everyStamp) return this.entries;
     const bytes = await readFile(this.path);

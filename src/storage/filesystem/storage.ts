@@ -8,7 +8,7 @@
 import { RadicaleItemCache } from './radicale-item-cache.js';
 import { TextCache } from './text-cache.js';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { readFileSync, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -219,12 +219,15 @@ export class FilesystemStorage implements Storage {
 
   // ---------------------------------------------------------------- collections (read)
 
-  private async readProps(dir: string): Promise<{ props: Record<string, string>; mtimeMs: number }> {
+  /**
+   * A collection's props. Read synchronously, as the folder's stat in readCollection: a few
+   * microseconds for a small file, where three thread-pool round trips cost most of a simple GET.
+   */
+  private readProps(dir: string): { props: Record<string, string>; mtimeMs: number } {
     try {
-      const [text, st] = await Promise.all([
-        readFile(join(dir, PROPS_FILE), 'utf8'),
-        stat(join(dir, PROPS_FILE)),
-      ]);
+      const path = join(dir, PROPS_FILE);
+      const st = statSync(path);
+      const text = readFileSync(path, 'utf8');
       const { props, problems } = parseProps(text);
       if (problems.length > 0) this.o.log.warn({ dir, problems }, 'problems in .Radicale.props');
       return { props, mtimeMs: st.mtimeMs };
@@ -234,31 +237,38 @@ export class FilesystemStorage implements Storage {
     }
   }
 
-  async getCollection(path: string): Promise<CollectionInfo | undefined> {
+  getCollection(path: string): Promise<CollectionInfo | undefined> {
+    try {
+      return Promise.resolve(this.collectionNow(path));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private collectionNow(path: string): CollectionInfo | undefined {
     // While inotify watches the folder and nothing was written since, the last answer still holds.
     const watched = this.indexes.get(path)?.watchGeneration();
     const known = this.infos.get(path);
     if (known && watched !== undefined && known.watch === watched && known.writes === this.writes)
       return known.info;
-    const writes = this.writes;
-    const info = await this.readCollection(path);
-    if (info && watched !== undefined && writes === this.writes && this.writing === 0) {
-      this.infos.set(path, { info, watch: watched, writes });
+    const info = this.readCollection(path);
+    if (info && watched !== undefined && this.writing === 0) {
+      this.infos.set(path, { info, watch: watched, writes: this.writes });
     }
     return info;
   }
 
-  private async readCollection(path: string): Promise<CollectionInfo | undefined> {
+  private readCollection(path: string): CollectionInfo | undefined {
     const dir = this.dirOf(path);
     let st: Stats;
     try {
-      st = await stat(dir);
+      st = statSync(dir);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
       throw e;
     }
     if (!st.isDirectory()) return undefined;
-    const { props, mtimeMs } = await this.readProps(dir);
+    const { props, mtimeMs } = this.readProps(dir);
     const tag: CollectionTag = props.tag !== undefined && isTag(props.tag) ? props.tag : '';
     const itemsMs = this.indexes.get(path)?.cachedLastModifiedMs ?? 0;
     return { path, tag, props, lastModified: new Date(Math.max(st.mtimeMs, mtimeMs, itemsMs)) };
