@@ -35,11 +35,11 @@ const item = (uid: string, summary = 'x'): Omit<NewItem, 'href'> => ({
 });
 const sha = (s: string): string => `"${createHash('sha256').update(s).digest('hex')}"`;
 
-async function withStorage(
-  fn: (s: FilesystemStorage, folder: string) => Promise<void>,
+/** An opened storage on `folder` with the tests' options. */
+async function openStorage(
+  folder: string,
   extra: Partial<FilesystemStorageOptions> = {},
-): Promise<void> {
-  const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
+): Promise<FilesystemStorage> {
   const s = new FilesystemStorage({
     folder,
     crossProcessLock: true,
@@ -54,6 +54,15 @@ async function withStorage(
     ...extra,
   });
   await s.open();
+  return s;
+}
+
+async function withStorage(
+  fn: (s: FilesystemStorage, folder: string) => Promise<void>,
+  extra: Partial<FilesystemStorageOptions> = {},
+): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
+  const s = await openStorage(folder, extra);
   try {
     await s.createCollection('alice', {}, ctx);
     await s.createCollection('alice/cal', { tag: 'VCALENDAR', 'D:displayname': 'Cal é' }, ctx);
@@ -397,19 +406,8 @@ void test('verify reports broken items, duplicate UIDs, bad props and collection
 
 void test('CTag and sync token kept up to date in place equal what a fresh process computes from the folder', async () => {
   await withStorage(async (s, folder) => {
-    const opts = { describe, log: pino({ level: 'silent' }), maxSyncTokenAge: 2592000 } as const;
     const fresh = async (): Promise<{ etag: string; token: string }> => {
-      const other = new FilesystemStorage({
-        folder,
-        crossProcessLock: false,
-        fsync: false,
-        umask: undefined,
-        maxResourceSize: 10_000,
-        skipBrokenItem: true,
-        hook: '',
-        ...opts,
-      });
-      await other.open();
+      const other = await openStorage(folder, { crossProcessLock: false });
       try {
         return { etag: await other.getEtag('alice/cal'), token: await other.getSyncToken('alice/cal') };
       } finally {
@@ -490,22 +488,7 @@ void test('CTag and sync token kept up to date in place equal what a fresh proce
 
 void test('a token issued before a restart goes on working: its state was saved for the next process (and Radicale)', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
-  const open = async (): Promise<FilesystemStorage> => {
-    const s = new FilesystemStorage({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 10_000,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-    });
-    await s.open();
-    return s;
-  };
+  const open = (): Promise<FilesystemStorage> => openStorage(folder);
   try {
     let s = await open();
     await s.createCollection('alice', {}, ctx);
