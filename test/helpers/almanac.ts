@@ -86,7 +86,8 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     stop: async () => {
       await almanac.close(1000);
       if (database !== undefined) await dropTestDatabase(database);
-      if (!opts.folder) rmSync(tmp, { recursive: true, force: true });
+      // A folder given by the caller is its own to remove; ours (users file, default folder) goes.
+      rmSync(tmp, { recursive: true, force: true });
     },
   };
 }

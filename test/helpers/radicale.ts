@@ -3,7 +3,7 @@
  * ../shared) and Debian's Radicale itself, for tests that compare with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './net.js';
@@ -22,9 +22,16 @@ function makeWritable(dir: string): void {
   }
 }
 
+/** Fixture copies of this test process, removed when it exits (each test file runs in its own). */
+const copies: string[] = [];
+process.on('exit', () => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A writable copy of the fixture folder (the original is read-only). */
 export function copyFixture(): string {
   const dir = mkdtempSync(join(tmpdir(), 'almanac-fixture-'));
+  copies.push(dir);
   cpSync(FIXTURE, dir, { recursive: true });
   makeWritable(dir);
   return dir;

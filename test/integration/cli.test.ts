@@ -2,16 +2,27 @@
  * The `almanac` command as a user runs it: --version, --help, config errors, --verify-storage, a
  * server started from the command line that answers and stops cleanly on SIGTERM, and the first run.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { copyFixture, freePort } from '../helpers/radicale.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
+
+/** Temporary folders of these tests, removed at the end. */
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 function almanac(
   args: string[],
@@ -40,7 +51,7 @@ describe('the almanac command', () => {
   });
 
   it('refuses an unknown option in a config file, naming file, section and option', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'almanac-cli-'));
+    const dir = tempDir('almanac-cli-');
     const cfg = join(dir, 'config');
     writeFileSync(cfg, '[server]\nmax_connections = lots\n');
     const r = almanac(['--config', cfg]);
@@ -68,7 +79,7 @@ describe('the almanac command', () => {
   });
 
   it('serves from the command line and finishes an in-flight request on SIGTERM, exit 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'almanac-serve-'));
+    const dir = tempDir('almanac-serve-');
     const users = join(dir, 'users');
     writeFileSync(users, 'alice:alicepw\n');
     const port = await freePort();
@@ -121,7 +132,7 @@ describe('the almanac command', () => {
   });
 
   it('first run: 127.0.0.1:5232-style defaults, XDG data folder and a generated user it tells about', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'almanac-home-'));
+    const home = tempDir('almanac-home-');
     const port = await freePort();
     // Only the port is chosen on the command line; everything else is the first-run default.
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--server-hosts', `127.0.0.1:${port}`], {

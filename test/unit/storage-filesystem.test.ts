@@ -356,20 +356,25 @@ void test('symlinked collection folders are followed', async () => {
 });
 
 void test('the hook runs after each change with shell-quoted placeholders, in the storage folder', async () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'almanac-hook-')), 'log');
-  await withStorage(
-    async (s) => {
-      await s.putItem('alice/cal', 'a.ics', item('A'), ok, {
-        user: '',
-        path: "/alice/it's/",
-        request: 'PUT',
-      });
-      const lines = readFileSync(out, 'utf8').trim().split('\n');
-      const last = lines[lines.length - 1] ?? '';
-      assert.match(last, /^Anonymous \/alice\/it's\/ PUT .*almanac-fs-[^/]+ \|$/);
-    },
-    { hook: `echo %(user)s %(path)s %(request)s $(pwd) %(to_path)s'|' >> ${out}` },
-  );
+  const outDir = mkdtempSync(join(tmpdir(), 'almanac-hook-'));
+  const out = join(outDir, 'log');
+  try {
+    await withStorage(
+      async (s) => {
+        await s.putItem('alice/cal', 'a.ics', item('A'), ok, {
+          user: '',
+          path: "/alice/it's/",
+          request: 'PUT',
+        });
+        const lines = readFileSync(out, 'utf8').trim().split('\n');
+        const last = lines[lines.length - 1] ?? '';
+        assert.match(last, /^Anonymous \/alice\/it's\/ PUT .*almanac-fs-[^/]+ \|$/);
+      },
+      { hook: `echo %(user)s %(path)s %(request)s $(pwd) %(to_path)s'|' >> ${out}` },
+    );
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
 });
 
 void test('a failing hook is only logged', async () => {

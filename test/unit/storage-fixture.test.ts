@@ -4,16 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
 import { loadPickle, asStringMap, asStringPair, dumpPickle } from '../../src/storage/pickle.js';
 import type { ItemDescription } from '../../src/storage/types.js';
-import { FIXTURE } from '../helpers/radicale.js';
+import { FIXTURE, copyFixture } from '../helpers/radicale.js';
 
 interface Expected {
   collections: Record<string, { ctag: string; items: Record<string, string>; sync_token: string }>;
@@ -26,13 +24,6 @@ function describe(text: string): ItemDescription {
   const component = /^BEGIN:(VEVENT|VTODO|VJOURNAL|VCARD)\r?$/m.exec(text)?.[1] ?? '';
   if (!text.startsWith('BEGIN:')) throw new Error('not an item');
   return { uid, component, start: 0, end: 0 };
-}
-
-function copyFixture(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'almanac-fixture-'));
-  execFileSync('cp', ['-r', join(FIXTURE, 'collection-root'), dir]);
-  execFileSync('chmod', ['-R', 'u+w', dir]);
-  return dir;
 }
 
 function open(folder: string): FilesystemStorage {

@@ -435,9 +435,10 @@ void test('verify reports items whose text no longer matches their index', async
 
 void test('the hook runs after each change', async (t) => {
   if (skipIfMissing(t)) return;
-  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(`${tmpdir()}/almanac-hook-`);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const hooked = new PostgresStorage({
     url,
     poolSize: 2,
