@@ -319,6 +319,7 @@ class ByteSink {
     // At most 3 bytes per UTF-16 unit, plus the longest header (5) and MEMOIZE.
     this.room(s.length * 3 + 6);
     const at = this.length;
+    if (s.length < 256 && this.ascii(s, at)) return;
     const n = this.buf.write(s, at + 2, 'utf8');
     if (n < 256) {
       this.buf[at] = OP.SHORT_BINUNICODE;
@@ -331,6 +332,24 @@ class ByteSink {
       this.length = at + 5 + n;
     }
     this.buf[this.length++] = OP.MEMOIZE;
+  }
+
+  /**
+   * A short ASCII string (hrefs, etags: nearly every string of a sync-token state) copied byte by
+   * byte, which beats a native call per string; false (nothing written) for any other character.
+   */
+  private ascii(s: string, at: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return false;
+      buf[at + 2 + i] = c;
+    }
+    buf[at] = OP.SHORT_BINUNICODE;
+    buf[at + 1] = s.length;
+    buf[at + 2 + s.length] = OP.MEMOIZE;
+    this.length = at + 3 + s.length;
+    return true;
   }
 
   bytes(): Buffer {
@@ -359,10 +378,6 @@ export function dumpPickle(value: PickleWritable): Buffer {
       if (inBatch === batchSize - 1) body.byte(batchSize === 1 ? one : many);
     }
   };
-  if (value instanceof Map) {
-    const fast = asciiDictBody(value as ReadonlyMap<string, string>);
-    if (fast !== undefined) return framed(fast);
-  }
   if (typeof value === 'string') body.str(value);
   else if (Array.isArray(value)) {
     body.byte(OP.EMPTY_LIST);
@@ -380,45 +395,6 @@ export function dumpPickle(value: PickleWritable): Buffer {
   }
   body.byte(OP.STOP);
   return framed(body.bytes());
-}
-
-/**
- * The pickle body of a dict whose keys and values are all short ASCII strings (hrefs and history
- * etags, the common case), written byte by byte into one buffer: a 100,000-entry sync-token state in
- * a few tens of milliseconds. Undefined when another string is present (the general writer does it).
- */
-function asciiDictBody(map: ReadonlyMap<string, string>): Buffer | undefined {
-  let size = 3;
-  for (const [k, v] of map) size += k.length + v.length + 6;
-  size += Math.ceil(map.size / 1000) * 2;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  const str = (s: string): boolean => {
-    if (s.length > 255) return false;
-    out[at++] = OP.SHORT_BINUNICODE;
-    out[at++] = s.length;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 0x7f) return false;
-      out[at++] = c;
-    }
-    out[at++] = OP.MEMOIZE;
-    return true;
-  };
-  out[at++] = OP.EMPTY_DICT;
-  out[at++] = OP.MEMOIZE;
-  let i = 0;
-  const count = map.size;
-  for (const [k, v] of map) {
-    const inBatch = i % 1000;
-    const batchSize = Math.min(1000, count - (i - inBatch));
-    if (inBatch === 0 && batchSize > 1) out[at++] = OP.MARK;
-    if (!str(k) || !str(v)) return undefined;
-    i++;
-    if (inBatch === batchSize - 1) out[at++] = batchSize === 1 ? OP.SETITEM : OP.SETITEMS;
-  }
-  out[at++] = OP.STOP;
-  return out.subarray(0, at);
 }
 
 /** PROTO 4 and, as Python, a FRAME header unless the payload is shorter than 4 bytes. */
