@@ -917,27 +917,31 @@ export class FilesystemStorage implements Storage {
     return this.withLock([{ path, mode: 'read' }], async () => {
       const { info, list } = await this.listing(path, undefined, true);
       const props = pythonJson(info.props);
-      let known = this.ctags.get(path);
-      if (known !== undefined && known.version !== list.version) {
-        const changed = this.index(path).changesSince(known.version);
-        const inPlace =
-          changed !== undefined &&
-          [...changed].every((h) => {
-            const meta = list.byHref.get(h);
-            return meta !== undefined && known?.digest.set(h, meta.etag) === true;
-          });
-        known = inPlace ? { ...known, version: list.version, etag: '' } : undefined;
-      }
-      if (known === undefined) {
-        const digest = OrderedDigest.build(list.items.map((m) => [m.href, m.etag] as const));
-        known = { version: list.version, digest, props: '', etag: '' };
-      }
-      if (known.etag === '' || known.props !== props) {
-        known = { ...known, props, etag: `"${known.digest.digest(props)}"` };
-      }
-      this.ctags.set(path, known);
-      return known.etag;
+      const known = this.ctags.get(path);
+      if (known?.version === list.version && known.props === props) return known.etag;
+      const digest = this.ctagDigest(path, list, known);
+      const etag = `"${digest.digest(props)}"`;
+      this.ctags.set(path, { version: list.version, digest, props, etag });
+      return etag;
     });
+  }
+
+  /** The CTag's digest for `list`: the last one updated in place for the items changed since, or a new one. */
+  private ctagDigest(
+    path: string,
+    list: Listing,
+    known: { version: number; digest: OrderedDigest } | undefined,
+  ): OrderedDigest {
+    if (known === undefined) return OrderedDigest.build(list.items.map((m) => [m.href, m.etag] as const));
+    if (known.version === list.version) return known.digest;
+    const changed = this.index(path).changesSince(known.version);
+    const inPlace =
+      changed !== undefined &&
+      [...changed].every((h) => {
+        const meta = list.byHref.get(h);
+        return meta !== undefined && known.digest.set(h, meta.etag);
+      });
+    return inPlace ? known.digest : this.ctagDigest(path, list, undefined);
   }
 
   async getSyncToken(path: string): Promise<string> {
