@@ -297,24 +297,15 @@ export class History {
    * (call after tokenFor): from the change log when this process knows the token, in proportion to
    * the changes; otherwise from the token's saved state (invalid-sync-token when there is none).
    */
-  async changedSince(oldName: string): Promise<{ hrefs: Iterable<string>; old?: Map<string, string> }> {
-    const at = this.knownToken(oldName);
-    const first = this.log[0];
-    if (at !== undefined && (at === this.seq || (first !== undefined && first.seq <= at + 1))) {
-      const hrefs = new Set<string>();
-      for (let i = this.log.length - 1; i >= 0; i--) {
-        const c = this.log[i] as Change;
-        if (c.seq <= at) break;
-        hrefs.add(c.href);
-      }
-      return { hrefs };
-    }
+  async changedSince(oldName: string): Promise<Set<string>> {
+    const later = this.changesAfter(this.knownToken(oldName));
+    if (later !== undefined) return new Set(later.map((c) => c.href));
     const old = await this.loadState(oldName);
     const now = this.currentState();
     const hrefs = new Set<string>();
     for (const [href, he] of now) if (old.get(href) !== he) hrefs.add(href);
     for (const href of old.keys()) if (!now.has(href)) hrefs.add(href);
-    return { hrefs, old };
+    return hrefs;
   }
 
   /** The state of token `name` (from the change log when known here, else its saved state). */
@@ -326,17 +317,24 @@ export class History {
 
   /** The state at change-log position `seq`: the current one with later changes undone. */
   private stateAt(seq: number): Map<string, string> | undefined {
-    if (this.current === undefined) return undefined;
-    const first = this.log[0];
-    if (seq !== this.seq && (first === undefined || first.seq > seq + 1)) return undefined;
+    const later = this.changesAfter(seq);
+    if (this.current === undefined || later === undefined) return undefined;
     const state = this.currentState();
-    for (let i = this.log.length - 1; i >= 0; i--) {
-      const c = this.log[i] as Change;
-      if (c.seq <= seq) break;
+    for (const c of later.reverse()) {
       if (c.prev === undefined) state.delete(c.href);
       else state.set(c.href, c.prev);
     }
     return state;
+  }
+
+  /** The logged changes after position `seq` (oldest first), or undefined when the log no longer has them all. */
+  private changesAfter(seq: number | undefined): Change[] | undefined {
+    if (seq === undefined) return undefined;
+    const first = this.log[0];
+    if (seq !== this.seq && (first === undefined || first.seq > seq + 1)) return undefined;
+    let i = this.log.length;
+    while (i > 0 && (this.log[i - 1] as Change).seq > seq) i--;
+    return this.log.slice(i);
   }
 
   /** Hrefs with history but no file any more, in history-folder listing order. */

@@ -969,7 +969,7 @@ export class FilesystemStorage implements Storage {
         const token = TOKEN_PREFIX + name;
         if (oldName === name) return { token, changed: [], deleted: [] };
         const diff = oldName
-          ? splitChanges((await history.changedSince(oldName)).hrefs, list.byHref)
+          ? splitChanges(await history.changedSince(oldName), list.byHref)
           : { changed: list.items.map((m) => m.href), deleted: [] };
         history.saveState(name, list.files);
         if (limit === undefined || diff.changed.length + diff.deleted.length <= limit)
