@@ -67,18 +67,28 @@ async function startCluster(): Promise<Cluster> {
   chmodSync(dir, 0o755);
   const data = join(dir, 'data');
   if (isRoot()) execFileSync('install', ['-d', '-o', 'postgres', '-m', '700', data]);
-  const port = await freePort();
   runAs(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
-  runAs(join(bin, 'pg_ctl'), [
-    '-D',
-    data,
-    '-w',
-    '-l',
-    join(data, 'server.log'),
-    '-o',
-    `-k ${data} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
-    'start',
-  ]);
+  // A free port may be taken by a server of a test running in parallel before PostgreSQL binds it:
+  // then start again on another one.
+  let port: number;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      runAs(join(bin, 'pg_ctl'), [
+        '-D',
+        data,
+        '-w',
+        '-l',
+        join(data, 'server.log'),
+        '-o',
+        `-k ${data} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+        'start',
+      ]);
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+    }
+  }
   process.on('exit', () => {
     // Synchronous: the 'exit' event cannot wait. Immediate mode: the data is thrown away anyway.
     const stop = [join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
