@@ -16,6 +16,7 @@ import { evaluateProps, hrefOfResource } from '../dav/properties.js';
 import { multistatusStream, responseWithPropstats } from '../dav/multistatus.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
+import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { CollectionInfo, ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
@@ -123,11 +124,16 @@ const PROPERTIES: readonly LiveProperty[] = [
   prop(C('supported-collation-set'), isCalendar, () =>
     ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) => elText(C('supported-collation'), c)),
   ),
-  prop(C('calendar-data'), isCalendarItem, async (res, req, requested) => {
-    const text = await itemText(req, res);
-    const dataReq = parseCalendarDataRequest(requested);
-    return [renderCalendarData(text, dataReq, { maxExpand: req.config.reporting.max_expand_occurrence })];
-  }),
+  prop(
+    C('calendar-data'),
+    isCalendarItem,
+    async (res, req, requested) => {
+      const text = await itemText(req, res);
+      const dataReq = parseCalendarDataRequest(requested);
+      return [renderCalendarData(text, dataReq, { maxExpand: req.config.reporting.max_expand_occurrence })];
+    },
+    { verbatimText: asksForStoredText },
+  ),
 ];
 
 async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {

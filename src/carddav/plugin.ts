@@ -15,6 +15,7 @@ import { evaluateProps, hrefOfResource } from '../dav/properties.js';
 import { multistatus, responseWithPropstats, responseWithStatus } from '../dav/multistatus.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { itemText, loadTexts } from '../dav/item-text.js';
+import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, child, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
 import {
@@ -58,7 +59,8 @@ const prop = (
   name: string,
   appliesTo: LiveProperty['appliesTo'],
   get: LiveProperty['get'],
-): LiveProperty => ({ name, allprop: false, appliesTo, get });
+  extra: Partial<LiveProperty> = {},
+): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
 
 const PROPERTIES: readonly LiveProperty[] = [
   prop(CR('addressbook-home-set'), isPrincipal, (res, req) =>
@@ -75,13 +77,18 @@ const PROPERTIES: readonly LiveProperty[] = [
   prop(CR('supported-collation-set'), isAddressBook, () =>
     ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) => elText(CR('supported-collation'), c)),
   ),
-  prop(CR('address-data'), isCard, async (res, req, requested) => {
-    const dataReq = parseAddressDataRequest(requested);
-    if (!isSupportedAddressData(dataReq)) {
-      throw new DavError(415, 'Unsupported address data type', CR('supported-address-data-conversion'));
-    }
-    return [renderAddressData(await itemText(req, res), dataReq)];
-  }),
+  prop(
+    CR('address-data'),
+    isCard,
+    async (res, req, requested) => {
+      const dataReq = parseAddressDataRequest(requested);
+      if (!isSupportedAddressData(dataReq)) {
+        throw new DavError(415, 'Unsupported address data type', CR('supported-address-data-conversion'));
+      }
+      return [renderAddressData(await itemText(req, res), dataReq)];
+    },
+    { verbatimText: asksForStoredText },
+  ),
 ];
 
 async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {

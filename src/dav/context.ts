@@ -96,6 +96,12 @@ export interface LiveProperty {
    * asked for it (REPORTs pass e.g. C:calendar-data with its comp/expand selection).
    */
   get(res: Resource, req: DavRequest, requested?: XmlElement): XmlNode[] | Promise<XmlNode[]>;
+  /**
+   * For an item property whose value may be the item's stored text unchanged (calendar-data and
+   * address-data asked for without a selection or conversion): whether `requested` asks for exactly
+   * that. Listings and multigets then write the text into the answer without evaluating `get`.
+   */
+  readonly verbatimText?: (requested: XmlElement) => boolean;
   /** Whether PROPPATCH/MKCOL may set/remove it (stored like a dead property). Default: protected. */
   readonly writable?: boolean;
   /** How a written value is stored in the props (default: the element's text or XML). */

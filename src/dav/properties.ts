@@ -220,6 +220,11 @@ function liveProperties(req: DavRequest): {
   return known;
 }
 
+/** The live property of that name (core or plugin), if any. */
+export function liveProperty(req: DavRequest, name: string): LiveProperty | undefined {
+  return liveProperties(req).byName.get(name);
+}
+
 export function allLiveProperties(req: DavRequest): readonly LiveProperty[] {
   return liveProperties(req).list;
 }

@@ -218,7 +218,13 @@ export class XmlWriter {
     return q;
   }
 
-  private writeElement(node: XmlOut): string {
+  /** The document's root element, with the declarations of all known prefixes. */
+  writeRoot(node: XmlOut): string {
+    const decls = this.rootDeclarations();
+    return this.writeElement(node, decls);
+  }
+
+  private writeElement(node: XmlOut, rootDecls = ''): string {
     const decls: string[] = [];
     const tag = this.qname(node.name, decls);
     let attrs = '';
@@ -227,24 +233,20 @@ export class XmlWriter {
     }
     let kids = '';
     if (node.children !== undefined) for (const c of node.children) kids += this.write(c);
-    if (decls.length === 0) return kids ? `<${tag}${attrs}>${kids}</${tag}>` : `<${tag}${attrs}/>`;
     // Prefixes generated for this element are only valid inside it.
     for (const d of decls) {
       const uri = /"(.*)"$/.exec(d)?.[1];
       if (uri !== undefined) this.declared.delete(uri.replace(/&amp;/g, '&'));
     }
-    return kids ? `<${tag}${decls.join('')}${attrs}>${kids}</${tag}>` : `<${tag}${decls.join('')}${attrs}/>`;
+    const open = `${tag}${rootDecls}${decls.join('')}${attrs}`;
+    return kids ? `<${open}>${kids}</${tag}>` : `<${open}/>`;
   }
 }
 
 /** A whole document with declarations of the known prefixes on the root element. */
 export function serializeDocument(root: XmlOut): string {
   const w = new XmlWriter();
-  const decls = w.rootDeclarations();
-  const body = w.write(root);
-  // Insert root declarations after the root tag name.
-  const firstSpace = body.search(/[\s/>]/);
-  return `<?xml version="1.0" encoding="utf-8"?>\n${body.slice(0, firstSpace)}${decls}${body.slice(firstSpace)}`;
+  return `<?xml version="1.0" encoding="utf-8"?>\n${w.writeRoot(root)}`;
 }
 
 /** Serializes a parsed element back to XML (used to store dead properties with their children). */

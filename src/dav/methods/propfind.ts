@@ -7,7 +7,7 @@ import { evaluateProps, hrefOfResource, propertyNames } from '../properties.js';
 import { multistatus, multistatusStream, responseWithPropstats } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
 import { NS, child, nameOf, type XmlElement, type XmlNode, type XmlOut } from '../xml.js';
-import { metadataProps, itemResponse } from '../item-responses.js';
+import { listingProps, itemResponse } from '../item-responses.js';
 import { resolve } from '../resource.js';
 import { children } from '../listing.js';
 
@@ -59,7 +59,7 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   const first = await propfindResponse(req, res, preq);
   if (depth === '0' || res.kind !== 'collection') return multistatus([first]);
   const members = await children(req, res);
-  const props = preq.kind === 'prop' ? metadataProps(preq.names) : undefined;
+  const props = preq.kind === 'prop' ? listingProps(req, preq.names) : undefined;
   async function* all(): AsyncIterable<XmlNode> {
     yield first;
     for (const c of members) {

@@ -5,9 +5,9 @@
 import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { badRequest } from '../errors.js';
 import { hrefToSegments } from '../href.js';
-import { evaluateProps, hrefOfResource } from '../properties.js';
 import { loadTexts } from '../item-text.js';
-import { multistatus, responseWithPropstats, responseWithStatus } from '../multistatus.js';
+import { itemResponse, listingProps, needsText } from '../item-responses.js';
+import { multistatus, responseWithStatus } from '../multistatus.js';
 import { NS, child, childrenNamed, textContent, type XmlElement, type XmlNode } from '../xml.js';
 import { StorageError, type ItemMeta } from '../../storage/types.js';
 
@@ -48,12 +48,9 @@ export async function multiget(req: DavRequest, res: Resource, body: XmlElement)
     items.push({ kind: 'item', path: res.path, href: name, meta, collection: res.info });
   }
   // One storage read for all texts the properties may need (calendar-data, address-data).
-  await loadTexts(req, items);
-  for (const itemRes of items) {
-    responses.push(
-      responseWithPropstats(hrefOfResource(req, itemRes), await evaluateProps(req, itemRes, wanted)),
-    );
-  }
+  const props = listingProps(req, wanted);
+  if (props === undefined || needsText(props)) await loadTexts(req, items);
+  for (const itemRes of items) responses.push(await itemResponse(req, itemRes, wanted, props));
   for (const [name, href] of byHref) if (!found.has(name)) responses.push(responseWithStatus(href, 404));
   return multistatus(responses);
 }

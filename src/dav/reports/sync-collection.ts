@@ -8,7 +8,7 @@ import { hrefOfResource } from '../properties.js';
 import { multistatusStream, responseWithStatus } from '../multistatus.js';
 import { NS, child, clark, elText, textContent, type XmlElement, type XmlNode } from '../xml.js';
 import { StorageError, type ItemMeta, type SyncResult } from '../../storage/types.js';
-import { metadataProps, itemResponse } from '../item-responses.js';
+import { listingProps, itemResponse } from '../item-responses.js';
 
 /**
  * The metadata of the changed items, in listing order: from the listing for a first sync (all
@@ -54,7 +54,7 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     throw e;
   }
   const collection = res.info;
-  const props = metadataProps(wanted);
+  const props = listingProps(req, wanted);
   const items = await changedItems(req, collection.path, result.changed);
   async function* all(): AsyncIterable<XmlNode> {
     for (const meta of items) {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { StorageError } from '../types.js';
 
@@ -103,4 +104,25 @@ export async function unlinkIfExists(path: string): Promise<void> {
   await unlink(path).catch((e: unknown) => {
     if (!isErrno(e, 'ENOENT', 'ENOTDIR')) throw e;
   });
+}
+
+/**
+ * Reads a whole small file synchronously, with the stat of the very file read (taken on the open
+ * handle, so a rename between the two cannot mix one file's stat with another's bytes).
+ */
+export function readFileAndStatSync(path: string): { bytes: Buffer; st: Stats } {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    const bytes = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = readSync(fd, bytes, off, bytes.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { bytes: off === bytes.length ? bytes : bytes.subarray(0, off), st };
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -576,6 +576,15 @@ export class ItemIndex {
     return this.load(name, tag);
   }
 
+  /**
+   * Whether `st` (of a file just opened) is still the file `meta` was described from: then its bytes
+   * have `meta`'s ETag without hashing them again (the same stat check that validates listings).
+   */
+  describes(meta: ItemMeta, st: StatKey): boolean {
+    const e = this.entries.get(meta.href);
+    return e !== undefined && e.meta === meta && sameStat(e, st);
+  }
+
   /** Reads and describes one file; the stat is taken on the open handle so it matches the bytes. */
   private async load(name: string, tag: CollectionTag): Promise<ItemMeta | undefined> {
     let fh;

@@ -37,6 +37,7 @@ import {
   unlinkIfExists,
   writeSynced,
   type FsOptions,
+  readFileAndStatSync,
 } from './fsutil.js';
 import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
 import { runHook } from './hook.js';
@@ -372,22 +373,29 @@ export class FilesystemStorage implements Storage {
     if (cached !== undefined) return { ...meta, text: cached };
     let bytes: Buffer;
     try {
-      // A small file is read synchronously: a few microseconds, against four thread-pool round trips.
-      bytes = meta.size <= SYNC_READ_LIMIT ? readFileSync(key) : await readFile(key);
+      if (meta.size <= SYNC_READ_LIMIT) {
+        // A small file is read synchronously: a few microseconds, against four thread-pool round
+        // trips. When the open file is the one the index described, its ETag needs no hashing.
+        const read = readFileAndStatSync(key);
+        bytes = read.bytes;
+        if (this.index(path).describes(meta, read.st)) return this.keepText(key, meta, bytes);
+      } else bytes = await readFile(key);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
       throw e;
     }
-    if (itemEtag(bytes) === meta.etag) {
-      const text = decodeItem(bytes);
-      this.texts.set(key, meta.etag, text);
-      return { ...meta, text };
-    }
+    if (itemEtag(bytes) === meta.etag) return this.keepText(key, meta, bytes);
     // Changed since it was listed: describe the new content.
     const st = await stat(join(dir, meta.href)).catch(() => undefined);
     if (st === undefined) return undefined;
     const fresh = this.index(path).describeBytes(meta.href, bytes, st, tag);
     return fresh === undefined ? undefined : { ...fresh, text: decodeItem(bytes) };
+  }
+
+  private keepText(key: string, meta: ItemMeta, bytes: Uint8Array): Item {
+    const text = decodeItem(bytes);
+    this.texts.set(key, meta.etag, text);
+    return { ...meta, text };
   }
 
   async findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
