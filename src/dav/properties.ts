@@ -48,7 +48,7 @@ type ItemResource = Resource & { kind: 'item' };
 export const ITEM_METADATA_PROPERTIES: ReadonlyMap<string, (res: ItemResource, req: DavRequest) => string> =
   new Map<string, (res: ItemResource, req: DavRequest) => string>([
     [D('getetag'), (res) => res.meta.etag],
-    [D('getlastmodified'), (res) => httpDate(res.meta.lastModified)],
+    [D('getlastmodified'), (res) => httpDate(new Date(res.meta.lastModifiedMs))],
     [
       D('getcontenttype'),
       (res, req) =>

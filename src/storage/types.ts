@@ -49,7 +49,8 @@ export interface ItemMeta extends ItemDescription {
   readonly etag: string;
   /** Size of the stored text in bytes (UTF-8). */
   readonly size: number;
-  readonly lastModified: Date;
+  /** Last modification, in milliseconds since the epoch (a number: 100,000 Date objects weigh 10 MB). */
+  readonly lastModifiedMs: number;
 }
 
 export interface Item extends ItemMeta {

@@ -13,7 +13,7 @@ import { splitPath } from '../href.js';
  */
 const EXPORT_CACHE_FORMAT = 'export-1';
 
-function notModified(req: DavRequest, etag: string, lastModified: Date): boolean {
+function notModified(req: DavRequest, etag: string, lastModifiedMs: number): boolean {
   const inm = req.header('if-none-match');
   if (inm !== undefined) {
     return inm
@@ -24,7 +24,7 @@ function notModified(req: DavRequest, etag: string, lastModified: Date): boolean
   const ims = req.header('if-modified-since');
   if (ims !== undefined) {
     const since = Date.parse(ims);
-    if (!Number.isNaN(since)) return Math.floor(lastModified.getTime() / 1000) <= Math.floor(since / 1000);
+    if (!Number.isNaN(since)) return Math.floor(lastModifiedMs / 1000) <= Math.floor(since / 1000);
   }
   return false;
 }
@@ -42,9 +42,9 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
       'Content-Type':
         req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
       ETag: res.meta.etag,
-      'Last-Modified': res.meta.lastModified.toUTCString(),
+      'Last-Modified': new Date(res.meta.lastModifiedMs).toUTCString(),
     };
-    if (notModified(req, res.meta.etag, res.meta.lastModified)) return { status: 304, headers };
+    if (notModified(req, res.meta.etag, res.meta.lastModifiedMs)) return { status: 304, headers };
     let text = '';
     for await (const item of req.storage.getItems(res.path, [res.href])) text = item.text;
     const body = Buffer.from(text, 'utf8');
@@ -62,7 +62,7 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
     'Last-Modified': res.info.lastModified.toUTCString(),
     'Content-Disposition': contentDisposition(name),
   };
-  if (notModified(req, etag, res.info.lastModified)) return { status: 304, headers };
+  if (notModified(req, etag, res.info.lastModified.getTime())) return { status: 304, headers };
   if (head) return { status: 200, headers };
   const storage = req.storage;
   const path = res.path;

@@ -227,8 +227,8 @@ export class History {
    * Loads the history entries not in memory yet (after a start, every one): read synchronously, as
    * they are tiny, so a first sync of 100,000 items reads their history in about a second.
    */
-  private preload(hrefs: Iterable<string>): void {
-    for (const href of hrefs) {
+  private preload(items: Iterable<{ readonly href: string; readonly etag: string }>): void {
+    for (const { href, etag } of items) {
       if (this.entries.has(href)) continue;
       let bytes: Buffer;
       try {
@@ -238,7 +238,8 @@ export class History {
       }
       try {
         const pair = asStringPair(loadPickle(bytes));
-        if (pair !== undefined) this.entries.set(href, pair);
+        // The item's own etag string when it is the same: one copy per item instead of two.
+        if (pair !== undefined) this.entries.set(href, pair[0] === etag ? [etag, pair[1]] : pair);
       } catch {
         // unreadable: update() logs it and starts a new chain
       }
@@ -246,7 +247,7 @@ export class History {
   }
 
   private async rebuild(list: ListingView): Promise<string> {
-    this.preload(list.items.map((m) => m.href));
+    this.preload(list.items);
     // Entries to create or advance (all of them on a first sync of a folder Radicale never synced)
     // are written a few at a time: the thread pool overlaps the small writes.
     const stale = list.items.filter((m) => this.entries.get(m.href)?.[0] !== m.etag);

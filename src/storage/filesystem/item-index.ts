@@ -387,7 +387,7 @@ export class ItemIndex {
         if (!byUid.has(meta.uid)) byUid.set(meta.uid, meta);
         else sharedUids.add(meta.uid);
       }
-      lastModifiedMs = Math.max(lastModifiedMs, meta.lastModified.getTime());
+      lastModifiedMs = Math.max(lastModifiedMs, meta.lastModifiedMs);
     });
     for (const cached of this.entries.keys()) if (!files.has(cached)) this.entries.delete(cached);
     this.version = ++listingVersions;
@@ -446,7 +446,7 @@ export class ItemIndex {
         if (at >= 0) items[at] = meta;
         else items.push(meta);
         byHref.set(name, meta);
-        lastModifiedMs = Math.max(lastModifiedMs, meta.lastModified.getTime());
+        lastModifiedMs = Math.max(lastModifiedMs, meta.lastModifiedMs);
       }
       if (old !== undefined && meta !== undefined && old.uid === meta.uid && byUid.get(old.uid) === old)
         byUid.set(old.uid, meta);
@@ -616,7 +616,7 @@ export class ItemIndex {
         href: name,
         etag: itemEtag(bytes),
         size: bytes.length,
-        lastModified: st.mtime,
+        lastModifiedMs: st.mtimeMs,
         // Copies: a UID sliced out of the item text would keep the whole text alive in the index.
         uid: detach(d.uid),
         component: intern(d.component),
@@ -668,7 +668,7 @@ export class ItemIndex {
           href: name,
           etag,
           size,
-          lastModified: new Date(mtimeMs),
+          lastModifiedMs: mtimeMs,
           uid,
           component,
           start,

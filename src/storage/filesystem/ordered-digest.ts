@@ -10,8 +10,10 @@ import { createHash } from 'node:crypto';
 export class OrderedDigest {
   private constructor(
     private readonly bytes: Buffer,
-    /** Byte offset and length of each key's value in `bytes`. */
-    private readonly values: Map<string, { offset: number; length: number }>,
+    /** Byte offset of each key's value in `bytes` (a small integer: no object per entry). */
+    private readonly offsets: Map<string, number>,
+    /** The byte length of every value when they all have the same (etags do), else each one's. */
+    private readonly lengths: number | Map<string, number>,
   ) {}
 
   /** The digest input for `entries` in order (a key appearing twice keeps its first place). */
@@ -28,25 +30,34 @@ export class OrderedDigest {
     }
     const bytes = Buffer.allocUnsafe(total);
     const written = bytes.write(parts.join(''), 0, 'utf8');
-    const values = new Map<string, { offset: number; length: number }>();
+    const offsets = new Map<string, number>();
+    const first = placed[0]?.valueBytes ?? 0;
+    const uniform = placed.every((p) => p.valueBytes === first);
+    const lengths = uniform ? first : new Map<string, number>();
     let at = 0;
     for (const p of placed) {
-      if (!values.has(p.key)) values.set(p.key, { offset: at + p.keyBytes, length: p.valueBytes });
+      if (!offsets.has(p.key)) {
+        offsets.set(p.key, at + p.keyBytes);
+        if (typeof lengths !== 'number') lengths.set(p.key, p.valueBytes);
+      }
       at += p.keyBytes + p.valueBytes;
     }
-    return new OrderedDigest(bytes.subarray(0, written), values);
+    return new OrderedDigest(bytes.subarray(0, written), offsets, lengths);
   }
 
   /** Replaces the value of a known key in place; false when the key is unknown or the length differs. */
   set(key: string, value: string): boolean {
-    const place = this.values.get(key);
-    if (place === undefined || Buffer.byteLength(value, 'utf8') !== place.length) return false;
-    this.bytes.write(value, place.offset, place.length, 'utf8');
+    const offset = this.offsets.get(key);
+    const length = typeof this.lengths === 'number' ? this.lengths : this.lengths.get(key);
+    if (offset === undefined || length === undefined || Buffer.byteLength(value, 'utf8') !== length) {
+      return false;
+    }
+    this.bytes.write(value, offset, length, 'utf8');
     return true;
   }
 
   has(key: string): boolean {
-    return this.values.has(key);
+    return this.offsets.has(key);
   }
 
   /** sha256 hex over the entries, then `suffix` (e.g. the collection's props for the CTag). */

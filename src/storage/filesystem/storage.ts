@@ -79,6 +79,8 @@ interface Target {
 const PROPS_FILE = '.Radicale.props';
 /** Item files up to this size are read synchronously (items are small; a big one must not stall others). */
 const SYNC_READ_LIMIT = 256 * 1024;
+/** A read of more items than this at once does not fill the text cache. */
+const BULK_READ = 1000;
 
 export class FilesystemStorage implements Storage {
   private readonly root: string;
@@ -90,8 +92,8 @@ export class FilesystemStorage implements Storage {
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
-  /** Item texts recently read, by file and ETag (32 M characters at most). */
-  private readonly texts = new TextCache(32 * 1024 * 1024);
+  /** Item texts recently read, by file and ETag (16 MiB at most: some 10,000 typical events). */
+  private readonly texts = new TextCache(16 * 1024 * 1024);
   /** getCollection answers while their folder is watched; any write of ours drops them all. */
   private readonly infos = new Map<string, { info: CollectionInfo; watch: number; writes: number }>();
   private writes = 0;
@@ -352,10 +354,13 @@ export class FilesystemStorage implements Storage {
     const { info, list } = await this.withLock([{ path, mode: 'read' }], () => this.listing(path));
     const wanted = hrefs === undefined ? list.items : hrefs.flatMap((h) => list.byHref.get(h) ?? []);
     const dir = this.dirOf(path);
+    // A bulk read (an export, a query over a whole collection) goes around the text cache: it would
+    // only push out what smaller reads keep there, and leave old-generation garbage behind.
+    const keep = wanted.length <= BULK_READ;
     // Reads run 32 at a time (the thread pool overlaps them); items come out in listing order.
     for (let i = 0; i < wanted.length; i += 32) {
       const batch = await Promise.all(
-        wanted.slice(i, i + 32).map((m) => this.readItem(path, dir, m, info.tag)),
+        wanted.slice(i, i + 32).map((m) => this.readItem(path, dir, m, info.tag, keep)),
       );
       for (const item of batch) if (item !== undefined) yield item;
     }
@@ -367,6 +372,7 @@ export class FilesystemStorage implements Storage {
     dir: string,
     meta: ItemMeta,
     tag: CollectionTag,
+    keep: boolean,
   ): Promise<Item | undefined> {
     const key = join(dir, meta.href);
     const cached = this.texts.get(key, meta.etag);
@@ -378,13 +384,13 @@ export class FilesystemStorage implements Storage {
         // trips. When the open file is the one the index described, its ETag needs no hashing.
         const read = readFileAndStatSync(key);
         bytes = read.bytes;
-        if (this.index(path).describes(meta, read.st)) return this.keepText(key, meta, bytes);
+        if (this.index(path).describes(meta, read.st)) return this.textOf(key, meta, bytes, keep);
       } else bytes = await readFile(key);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
       throw e;
     }
-    if (itemEtag(bytes) === meta.etag) return this.keepText(key, meta, bytes);
+    if (itemEtag(bytes) === meta.etag) return this.textOf(key, meta, bytes, keep);
     // Changed since it was listed: describe the new content.
     const st = await stat(join(dir, meta.href)).catch(() => undefined);
     if (st === undefined) return undefined;
@@ -392,9 +398,9 @@ export class FilesystemStorage implements Storage {
     return fresh === undefined ? undefined : { ...fresh, text: decodeItem(bytes) };
   }
 
-  private keepText(key: string, meta: ItemMeta, bytes: Uint8Array): Item {
+  private textOf(key: string, meta: ItemMeta, bytes: Uint8Array, keep: boolean): Item {
     const text = decodeItem(bytes);
-    this.texts.set(key, meta.etag, text);
+    if (keep) this.texts.set(key, meta.etag, text);
     return { ...meta, text };
   }
 
@@ -440,10 +446,10 @@ export class FilesystemStorage implements Storage {
     path: string,
     href: string,
     bytes: Uint8Array,
-    meta: Omit<ItemMeta, 'lastModified'>,
+    meta: Omit<ItemMeta, 'lastModifiedMs'>,
   ): Promise<ItemMeta> {
     const st = await stat(join(this.dirOf(path), href));
-    const full: ItemMeta = { ...meta, size: bytes.length, lastModified: st.mtime };
+    const full: ItemMeta = { ...meta, size: bytes.length, lastModifiedMs: st.mtimeMs };
     this.index(path).remember(href, st, full);
     return full;
   }

@@ -54,7 +54,7 @@ export function toMeta(r: ItemMetaRow): ItemMeta {
     start: Number(r.start_time),
     end: Number(r.end_time),
     size: r.size,
-    lastModified: r.modified,
+    lastModifiedMs: r.modified.getTime(),
   };
 }
 

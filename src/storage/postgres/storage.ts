@@ -432,12 +432,12 @@ export class PostgresStorage implements Storage {
       }
       const written = await this.writeRow(c, dst.id, to.href, source.text, meta, source.props);
       // A move keeps the item's modification time, as a rename does.
-      const kept = move ? { ...written, lastModified: meta.lastModified } : written;
+      const kept = move ? { ...written, lastModifiedMs: meta.lastModifiedMs } : written;
       if (move) {
         await q(c, 'UPDATE items SET modified = $3 WHERE collection_id = $1 AND href = $2', [
           dst.id,
           to.href,
-          meta.lastModified,
+          new Date(meta.lastModifiedMs),
         ]);
       }
       return { meta: kept, created: existing === undefined };
