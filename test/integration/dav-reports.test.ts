@@ -120,6 +120,22 @@ describe('calendar-multiget', () => {
     assert.ok(!ms.props.has('/alice/cal/party.ics'));
   });
 
+  it('calendar-data without a selection is the stored object byte for byte, with the ETag GET gives', async () => {
+    const get = await c.request('GET', '/alice/cal/daily.ics', { user: 'alice' });
+    assert.equal(get.status, 200);
+    const r = await report(
+      c,
+      '/alice/cal/',
+      `<C:calendar-multiget ${NSDECL}><D:prop><C:calendar-data/><D:getetag/></D:prop><D:href>/alice/cal/daily.ics</D:href><D:href>/alice/cal/weekly.ics</D:href></C:calendar-multiget>`,
+    );
+    assert.equal(calendarData(r.text, '/alice/cal/daily.ics'), get.text);
+    assert.equal(calendarData(r.text, '/alice/cal/daily.ics'), override);
+    const etag = parseMultistatus(r.text).props.get('/alice/cal/daily.ics')?.get(D('getetag'))?.element;
+    assert.ok(etag);
+    assert.equal(textContent(etag), get.headers.etag);
+    assert.match(calendarData(r.text, '/alice/cal/weekly.ics'), /EXDATE:20240115T090000Z/);
+  });
+
   it('an unknown property is 404 next to the found ones', async () => {
     const r = await report(
       c,
@@ -434,6 +450,30 @@ describe('addressbook reports', () => {
     assert.doesNotMatch(data, /TEL/);
     assert.doesNotMatch(data, /NICKNAME/);
     assert.match(data, /BEGIN:VCARD[\s\S]*END:VCARD/);
+  });
+
+  it('address-data asking for a type that is not offered is 415, with or without other properties', async () => {
+    for (const props of ['', '<D:getetag/>']) {
+      const r = await report(
+        c,
+        '/alice/book/',
+        `<CR:addressbook-multiget ${NSDECL}><D:prop>${props}<CR:address-data content-type="application/vcard+json"/></D:prop><D:href>/alice/book/ann.vcf</D:href></CR:addressbook-multiget>`,
+      );
+      assert.equal(r.status, 415, props);
+      assert.deepEqual(preconditions(r.text), [CR('supported-address-data-conversion')]);
+    }
+  });
+
+  it('address-data without a selection is the stored card as it is', async () => {
+    const get = await c.request('GET', '/alice/book/bob.vcf', { user: 'alice' });
+    const r = await report(
+      c,
+      '/alice/book/',
+      `<CR:addressbook-multiget ${NSDECL}><D:prop><D:getetag/><CR:address-data/></D:prop><D:href>/alice/book/bob.vcf</D:href></CR:addressbook-multiget>`,
+    );
+    const data = parseMultistatus(r.text).props.get('/alice/book/bob.vcf')?.get(CR('address-data'));
+    assert.ok(data);
+    assert.equal(textContent(data.element), get.text);
   });
 
   it('calendar-query on an address book is 403 supported-report', async () => {

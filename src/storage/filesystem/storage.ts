@@ -31,13 +31,13 @@ import {
   makeDir,
   makeDirs,
   mapFsError,
+  readFileAndStatSync,
   removeTree,
   syncDir,
   tmpName,
   unlinkIfExists,
   writeSynced,
   type FsOptions,
-  readFileAndStatSync,
 } from './fsutil.js';
 import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
 import { runHook } from './hook.js';
@@ -378,13 +378,13 @@ export class FilesystemStorage implements Storage {
     const cached = this.texts.get(key, meta.etag);
     if (cached !== undefined) return { ...meta, text: cached };
     let bytes: Buffer;
+    let st: Stats | undefined;
     try {
       if (meta.size <= SYNC_READ_LIMIT) {
         // A small file is read synchronously: a few microseconds, against four thread-pool round
         // trips. When the open file is the one the index described, its ETag needs no hashing.
-        const read = readFileAndStatSync(key);
-        bytes = read.bytes;
-        if (this.index(path).describes(meta, read.st)) return this.textOf(key, meta, bytes, keep);
+        ({ bytes, st } = readFileAndStatSync(key));
+        if (this.index(path).describes(meta, st)) return this.textOf(key, meta, bytes, keep);
       } else bytes = await readFile(key);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
@@ -392,7 +392,7 @@ export class FilesystemStorage implements Storage {
     }
     if (itemEtag(bytes) === meta.etag) return this.textOf(key, meta, bytes, keep);
     // Changed since it was listed: describe the new content.
-    const st = await stat(join(dir, meta.href)).catch(() => undefined);
+    st ??= await stat(key).catch(() => undefined);
     if (st === undefined) return undefined;
     const fresh = this.index(path).describeBytes(meta.href, bytes, st, tag);
     return fresh === undefined ? undefined : { ...fresh, text: decodeItem(bytes) };
