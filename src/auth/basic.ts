@@ -2,6 +2,7 @@
  * `Authorization: Basic` decoding (RFC 7617). The credentials are decoded with the request charset
  * ([encoding] request, normally utf-8), falling back to ISO-8859-1 as Radicale's decode chain does.
  */
+import { TextDecoder } from 'node:util';
 
 export type BasicCredentials =
   | { readonly kind: 'none' }
@@ -23,12 +24,29 @@ export function parseBasic(header: string | undefined, charset = 'utf-8'): Basic
   return { kind: 'credentials', login: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+/** Strict decoders by charset label (made once: creating one costs more than decoding a login). */
+const decoders = new Map<string, TextDecoder | null>();
+
+function decoderFor(label: string): TextDecoder | null {
+  let d = decoders.get(label);
+  if (d === undefined) {
+    try {
+      d = new TextDecoder(label, { fatal: true });
+    } catch {
+      d = null; // a label TextDecoder does not know
+    }
+    if (decoders.size < 16) decoders.set(label, d);
+  }
+  return d;
+}
+
 function decodeBytes(bytes: Buffer, charset: string): string {
   for (const label of [charset, 'utf-8']) {
     try {
-      return new TextDecoder(label, { fatal: true }).decode(bytes);
+      const d = decoderFor(label);
+      if (d !== null) return d.decode(bytes);
     } catch {
-      // unknown label or invalid bytes: try the next decoder
+      // invalid bytes: try the next decoder
     }
   }
   return bytes.toString('latin1');

@@ -25,6 +25,15 @@ import { Semaphore } from './concurrency.js';
 import { buildTlsOptions, clientCertVerified } from './tls.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
+/**
+ * Request ids for the logs: 8 hex digits counting up from a random start (random bytes per request
+ * would cost a getpid() and the random generator on every request).
+ */
+let lastRequestId = randomBytes(4).readUInt32BE(0);
+function nextRequestId(): string {
+  lastRequestId = (lastRequestId + 1) % 0x100000000;
+  return lastRequestId.toString(16).padStart(8, '0');
+}
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
@@ -206,7 +215,7 @@ class ServerCore {
       this.trusted,
       verified,
     );
-    const id = randomBytes(4).toString('hex');
+    const id = nextRequestId();
     return {
       id,
       peerAddress,

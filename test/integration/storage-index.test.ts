@@ -44,6 +44,34 @@ async function put(url: string, name: string, text: string): Promise<void> {
 }
 
 describe('the item index and files changed by hand', () => {
+  it('sees the properties of a principal folder (not watched) changed by hand, each time', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'almanac-index-'));
+    const folder = join(base, 'collections');
+    const a = await startAlmanac({ folder });
+    const displayname = async (): Promise<string> => {
+      const res = await fetch(`${a.url}/alice/`, {
+        method: 'PROPFIND',
+        headers: { Authorization: AUTH, Depth: '0' },
+        body: '<propfind xmlns="DAV:"><prop><displayname/></prop></propfind>',
+      });
+      assert.equal(res.status, 207);
+      return /<D:displayname>([^<]*)</.exec(await res.text())?.[1] ?? '';
+    };
+    try {
+      const initial = await displayname(); // also creates the principal folder
+      const props = join(folder, 'collection-root/alice/.Radicale.props');
+      for (const name of ['Alice by hand', 'Alice again, longer', 'A']) {
+        writeFileSync(props, JSON.stringify({ 'D:displayname': name }));
+        assert.equal(await displayname(), name);
+      }
+      unlinkSync(props);
+      assert.equal(await displayname(), initial);
+    } finally {
+      await a.stop();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   it('sees items added, changed in place and removed by hand on the next request, and after a restart', async () => {
     const base = mkdtempSync(join(tmpdir(), 'almanac-index-'));
     const folder = join(base, 'collections');

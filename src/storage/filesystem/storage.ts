@@ -79,6 +79,8 @@ interface Target {
 const PROPS_FILE = '.Radicale.props';
 /** Item files up to this size are read synchronously (items are small; a big one must not stall others). */
 const SYNC_READ_LIMIT = 256 * 1024;
+/** Folders whose parsed `.Radicale.props` are kept (the map is emptied when it reaches this). */
+const PROPS_CACHE_LIMIT = 4096;
 /** A read of more items than this at once does not fill the text cache. */
 const BULK_READ = 1000;
 
@@ -229,16 +231,35 @@ export class FilesystemStorage implements Storage {
   private readProps(dir: string): { props: Record<string, string>; mtimeMs: number } {
     try {
       const path = join(dir, PROPS_FILE);
-      const st = statSync(path);
+      // No exception for the common missing file (principals): building one costs more than the stat.
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st === undefined) return { props: {}, mtimeMs: 0 };
+      const known = this.propsByDir.get(dir);
+      if (
+        known !== undefined &&
+        known.ino === st.ino &&
+        known.size === st.size &&
+        known.mtimeMs === st.mtimeMs
+      )
+        return known;
       const text = readFileSync(path, 'utf8');
       const { props, problems } = parseProps(text);
       if (problems.length > 0) this.o.log.warn({ dir, problems }, 'problems in .Radicale.props');
-      return { props, mtimeMs: st.mtimeMs };
+      const read = { props, mtimeMs: st.mtimeMs, ino: st.ino, size: st.size };
+      if (this.propsByDir.size >= PROPS_CACHE_LIMIT) this.propsByDir.clear();
+      this.propsByDir.set(dir, read);
+      return read;
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) return { props: {}, mtimeMs: 0 };
       throw e;
     }
   }
+
+  /** Parsed `.Radicale.props` by folder, reused while the file's stat is unchanged. */
+  private readonly propsByDir = new Map<
+    string,
+    { props: Record<string, string>; mtimeMs: number; ino: number; size: number }
+  >();
 
   getCollection(path: string): Promise<CollectionInfo | undefined> {
     try {
