@@ -229,6 +229,7 @@ class ServerCore {
   }
 
   private logArrival(req: IncomingMessage, ctx: RequestContext): void {
+    if (!ctx.log.isLevelEnabled('info')) return;
     const via = ctx.clientAddress !== ctx.peerAddress ? ` (via ${ctx.peerAddress})` : '';
     const agent = req.headers['user-agent'];
     ctx.log.info(
@@ -241,6 +242,7 @@ class ServerCore {
   }
 
   private logEnd(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, started: bigint): void {
+    if (!ctx.log.isLevelEnabled('info')) return;
     const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
     const fields = {
       status: res.statusCode,

@@ -64,11 +64,12 @@ export class HtpasswdFile {
   }
 
   private async loadEveryTime(): Promise<HtpasswdEntries> {
-    // Looked at on every login, as Radicale does; a stat with nanosecond mtime, size and inode tells
-    // whether the file can have changed, so an unchanged file is not read again. The stat is
-    // synchronous: microseconds, where a thread-pool round trip would add to every request.
-    const st = statSync(this.path, { bigint: true });
-    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    // Looked at on every login, as Radicale does; a stat (inode, size, modification and change times)
+    // tells whether the file can have changed, so an unchanged file is not read again. The stat is
+    // synchronous: microseconds, where a thread-pool round trip would add to every request. The times
+    // in milliseconds keep a sub-microsecond fraction: as telling as nanoseconds, without BigInt stats.
+    const st = statSync(this.path);
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     if (this.entries !== undefined && stamp === this.everyStamp) return this.entries;
     const bytes = await readFile(this.path);
     this.everyStamp = stamp;
