@@ -65,6 +65,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const STAT_CONCURRENCY = 32;
 /** Synchronous stats between two turns of the event loop. */
 const STAT_SLICE = 2000;
+/** A listing that reads more files than this does not pass their texts on (`onLoaded`). */
+const BULK_LOAD = 1000;
 /** More changed names than this since the last listing: list from scratch. */
 const PATCH_LIMIT = 256;
 const SAVE_WHEN_QUIET_MS = 3000;
@@ -352,10 +354,13 @@ export class ItemIndex {
       else toLoad.push(i);
     }
     let loaded = 0;
+    // Texts read to describe a few files are handed to the text cache; a whole folder read at once
+    // (a first start) is not: it would only fill the cache with whatever came last.
+    const keepTexts = toLoad.length <= BULK_LOAD;
     await mapLimit(toLoad, STAT_CONCURRENCY, async (i) => {
       const n = names[i] as string;
       const before = this.entries.get(n);
-      metas[i] = await this.metaFor(n, stats[i] as StatKey & { isFile: boolean }, tag);
+      metas[i] = await this.metaFor(n, stats[i] as StatKey & { isFile: boolean }, tag, keepTexts);
       if (this.entries.get(n) !== before) loaded++;
     });
     const listing = this.buildListing(names, stats, metas, dirStat.mtimeMs);
@@ -562,6 +567,7 @@ export class ItemIndex {
     name: string,
     st: (StatKey & { isFile: boolean }) | undefined,
     tag: CollectionTag,
+    keepText = true,
   ): Promise<ItemMeta | undefined> {
     if (st === undefined || !st.isFile) return undefined;
     if (st.size > this.opts.maxResourceSize) {
@@ -573,7 +579,7 @@ export class ItemIndex {
     }
     const cached = this.entries.get(name);
     if (cached !== undefined && sameStat(cached, st)) return cached.meta;
-    return this.load(name, tag);
+    return this.load(name, tag, keepText);
   }
 
   /**
@@ -586,7 +592,7 @@ export class ItemIndex {
   }
 
   /** Reads and describes one file; the stat is taken on the open handle so it matches the bytes. */
-  private async load(name: string, tag: CollectionTag): Promise<ItemMeta | undefined> {
+  private async load(name: string, tag: CollectionTag, keepText: boolean): Promise<ItemMeta | undefined> {
     let fh;
     try {
       fh = await open(join(this.dir, name), 'r');
@@ -604,7 +610,7 @@ export class ItemIndex {
       await fh.close();
     }
     const meta = this.describeBytes(name, bytes, st, tag);
-    if (meta) this.opts.onLoaded?.(name, meta.etag, decodeItem(bytes));
+    if (meta && keepText) this.opts.onLoaded?.(name, meta.etag, decodeItem(bytes));
     this.entries.set(name, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
     return meta;
   }

@@ -94,8 +94,11 @@ export class FilesystemStorage implements Storage {
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
-  /** Item texts recently read, by file and ETag (16 MiB at most: some 10,000 typical events). */
-  private readonly texts = new TextCache(16 * 1024 * 1024);
+  /**
+   * Item texts recently read, by file and ETag: 8 MiB at most, some 5,000 typical events, which covers
+   * the items clients ask for again (a month's events with their data, the last multigets).
+   */
+  private readonly texts = new TextCache(8 * 1024 * 1024);
   /** getCollection answers while their folder is watched; any write of ours drops them all. */
   private readonly infos = new Map<string, { info: CollectionInfo; watch: number; writes: number }>();
   private writes = 0;
