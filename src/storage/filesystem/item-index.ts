@@ -609,16 +609,24 @@ export class ItemIndex {
     } finally {
       await fh.close();
     }
-    const meta = this.describeBytes(name, bytes, st, tag);
-    if (meta && keepText) this.opts.onLoaded?.(name, meta.etag, decodeItem(bytes));
+    const described = this.describeBytes(name, bytes, st, tag);
+    const meta = described?.meta;
+    if (described && keepText) this.opts.onLoaded?.(name, described.meta.etag, described.text);
     this.entries.set(name, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
     return meta;
   }
 
-  describeBytes(name: string, bytes: Uint8Array, st: Stats, tag: CollectionTag): ItemMeta | undefined {
+  /** The metadata of an item file's bytes, with their text; undefined for a broken item (logged). */
+  describeBytes(
+    name: string,
+    bytes: Uint8Array,
+    st: Stats,
+    tag: CollectionTag,
+  ): { meta: ItemMeta; text: string } | undefined {
     try {
-      const d = this.opts.describe(decodeItem(bytes), tag);
-      return {
+      const text = decodeItem(bytes);
+      const d = this.opts.describe(text, tag);
+      const meta: ItemMeta = {
         href: name,
         etag: itemEtag(bytes),
         size: bytes.length,
@@ -629,6 +637,7 @@ export class ItemIndex {
         start: d.start,
         end: d.end,
       };
+      return { meta, text };
     } catch (e) {
       if (!this.opts.skipBrokenItem)
         throw new Error(`broken item ${join(this.dir, name)}: ${String(e)}`, { cause: e });

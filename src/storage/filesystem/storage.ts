@@ -419,7 +419,7 @@ export class FilesystemStorage implements Storage {
     st ??= await stat(key).catch(() => undefined);
     if (st === undefined) return undefined;
     const fresh = this.index(path).describeBytes(meta.href, bytes, st, tag);
-    return fresh === undefined ? undefined : { ...fresh, text: decodeItem(bytes) };
+    return fresh === undefined ? undefined : { ...fresh.meta, text: fresh.text };
   }
 
   private textOf(key: string, meta: ItemMeta, bytes: Uint8Array, keep: boolean): Item {
