@@ -43,6 +43,16 @@ async function read(c: DerivedCache, scope: string, key: string): Promise<string
 /** The cache files (entries, not temporary files) in a folder. */
 const entries = (folder: string): string[] => readdirSync(folder).filter((f) => f.endsWith('.cache'));
 
+/** A cache in a new folder holding one entry (/a/cal, k1) with `body`, and the path of its file. */
+async function oneStoredFile(body: string): Promise<{ folder: string; c: DerivedCache; path: string }> {
+  const folder = newFolder();
+  const c = cache(folder);
+  await collect(c.put('/a/cal', 'k1', chunks(body)));
+  const [file] = entries(folder);
+  assert.ok(file);
+  return { folder, c, path: join(folder, file) };
+}
+
 describe('DerivedCache', () => {
   it('passes the chunks through and then serves the same bytes for the same key', async () => {
     const folder = newFolder();
@@ -88,12 +98,7 @@ describe('DerivedCache', () => {
   });
 
   it('never serves a truncated file', async () => {
-    const folder = newFolder();
-    const c = cache(folder);
-    await collect(c.put('/a/cal', 'k1', chunks('x'.repeat(5000))));
-    const [file] = entries(folder);
-    assert.ok(file);
-    const path = join(folder, file);
+    const { folder, c, path } = await oneStoredFile('x'.repeat(5000));
     writeFileSync(path, readFileSync(path).subarray(0, 3000));
     assert.equal(await c.get('/a/cal', 'k1'), undefined);
     assert.equal(await cache(folder).get('/a/cal', 'k1'), undefined);
@@ -102,12 +107,7 @@ describe('DerivedCache', () => {
   });
 
   it('never serves a file whose body was altered, even with the same length', async () => {
-    const folder = newFolder();
-    const c = cache(folder);
-    await collect(c.put('/a/cal', 'k1', chunks('y'.repeat(5000))));
-    const [file] = entries(folder);
-    assert.ok(file);
-    const path = join(folder, file);
+    const { folder, c, path } = await oneStoredFile('y'.repeat(5000));
     const bytes = readFileSync(path);
     bytes[bytes.length - 10] = 'z'.charCodeAt(0);
     writeFileSync(path, bytes);
