@@ -1,6 +1,6 @@
 /**
- * The Radicale 3.1.8 fixture (a data folder the real Radicale wrote, beside the checkout in
- * ../shared) and Debian's Radicale itself, for tests that compare with it.
+ * The Radicale 3.1.8 fixture (a data folder the real Radicale wrote, kept in test/fixtures with the
+ * answers it gave in expected.json) and Debian's Radicale itself, for tests that compare with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { freePort } from './net.js';
 
 export { freePort };
 
-export const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/radicale-3.1.8');
+export const FIXTURE = resolve(import.meta.dirname, '../fixtures/radicale-3.1.8');
 export const FIXTURE_HTPASSWD = join(FIXTURE, 'htpasswd');
 
 function makeWritable(dir: string): void {
