@@ -103,7 +103,12 @@ async function createBackend(
       return { cacheable: false, login: () => Promise.resolve(FAILED), close: () => Promise.resolve() };
     case 'htpasswd':
       return createHtpasswdBackend(
-        { filename: a.htpasswd_filename, encryption: a.htpasswd_encryption, cache: a.htpasswd_cache },
+        {
+          filename: a.htpasswd_filename,
+          encryption: a.htpasswd_encryption,
+          cache: a.htpasswd_cache,
+          encoding: config.encoding.stock,
+        },
         log,
       );
     case 'ldap':

@@ -91,7 +91,7 @@ describe('htpasswd hashes', () => {
 
 describe('htpasswd file', () => {
   it('skips comments and blank lines, keeps everything after the first colon', () => {
-    const entries = parseHtpasswd('# users\n\nalice:a:b\r\nbob:pw\n', 'users');
+    const { entries } = parseHtpasswd('# users\n\n  # indented comment\nalice:a:b\r\nbob:pw\n', 'users');
     assert.deepEqual(
       [...entries],
       [
@@ -101,10 +101,100 @@ describe('htpasswd file', () => {
     );
   });
 
-  it('names file and line for a line without colon, an empty user and a duplicate', () => {
+  it('keeps spaces around the login and the digest, as Radicale does', () => {
+    const { entries } = parseHtpasswd(' alice :pass word \r\nbob:pw\rcarol:x\n', 'users');
+    assert.deepEqual(
+      [...entries],
+      [
+        [' alice ', 'pass word '],
+        ['bob', 'pw'],
+        ['carol', 'x'],
+      ],
+    );
+  });
+
+  it('names file and line for a line without colon, an empty user or password, and a duplicate', () => {
     assert.throws(() => parseHtpasswd('alice:x\ngarbage\n', '/etc/u'), /\/etc\/u, line 2: .*no ':'/);
     assert.throws(() => parseHtpasswd(':x\n', '/etc/u'), /\/etc\/u, line 1: empty user name/);
+    assert.throws(() => parseHtpasswd('a:x\nbob:\n', '/etc/u'), /\/etc\/u, line 2: empty password/);
     assert.throws(() => parseHtpasswd('a:x\n#\na:y\n', '/etc/u'), /\/etc\/u, line 3: duplicate user "a"/);
+  });
+
+  it('lenient parsing (a file changed at run time) skips the bad lines and lists them', () => {
+    const { entries, problems } = parseHtpasswd('a:x\nbroken\nb:\na:y\nc:z\n', 'u', false);
+    assert.deepEqual(
+      [...entries],
+      [
+        ['a', 'x'],
+        ['c', 'z'],
+      ],
+    );
+    assert.deepEqual(problems, [
+      "u, line 2: expected 'user:password', found no ':'",
+      'u, line 3: empty password',
+      'u, line 4: duplicate user "a"',
+    ]);
+  });
+
+  it('an empty password or user name stops the start, as in Radicale', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'almanac-htpasswd-'));
+    try {
+      const file = join(dir, 'users');
+      const { log } = memoryLogger();
+      for (const text of ['alice:pw\nbob:\n', ':pw\n']) {
+        await writeFile(file, text);
+        await assert.rejects(
+          createHtpasswdBackend(
+            { filename: file, encryption: 'plain', cache: false, encoding: 'utf-8' },
+            log,
+          ),
+          /empty (password|user name)/,
+        );
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logins and passwords with leading or trailing spaces log in as written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'almanac-htpasswd-'));
+    try {
+      const file = join(dir, 'users');
+      // A hashed digest with a trailing space (an editor's doing) still checks as the hash.
+      await writeFile(file, ` spacey : pass word \nhashed:${VECTORS[1]?.[1] ?? ''} \n`);
+      const { log } = memoryLogger();
+      const backend = await createHtpasswdBackend(
+        { filename: file, encryption: 'autodetect', cache: false, encoding: 'utf-8' },
+        log,
+      );
+      const ctx = { clientAddress: '127.0.0.1' };
+      assert.equal((await backend.login(' spacey ', ' pass word ', ctx)).ok, true);
+      assert.equal((await backend.login('spacey', ' pass word ', ctx)).ok, false);
+      assert.equal((await backend.login(' spacey ', 'pass word', ctx)).ok, false);
+      assert.equal((await backend.login('hashed', 'secret', ctx)).ok, true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the file in [encoding] stock', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'almanac-htpasswd-'));
+    try {
+      const file = join(dir, 'users');
+      await writeFile(file, Buffer.from('jürgen:pässwörd\n', 'latin1'));
+      const { log } = memoryLogger();
+      await assert.rejects(
+        createHtpasswdBackend({ filename: file, encryption: 'plain', cache: false, encoding: 'utf-8' }, log),
+        /not valid utf-8/,
+      );
+      const backend = await createHtpasswdBackend(
+        { filename: file, encryption: 'plain', cache: true, encoding: 'iso-8859-1' },
+        log,
+      );
+      assert.equal((await backend.login('jürgen', 'pässwörd', { clientAddress: '127.0.0.1' })).ok, true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   for (const cache of [false, true]) {
@@ -113,8 +203,11 @@ describe('htpasswd file', () => {
       try {
         const file = join(dir, 'users');
         await writeFile(file, `alice:${VECTORS[0]?.[1] ?? ''}\nbob:plainpw\n`);
-        const { log } = memoryLogger();
-        const backend = await createHtpasswdBackend({ filename: file, encryption: 'autodetect', cache }, log);
+        const { log, lines } = memoryLogger();
+        const backend = await createHtpasswdBackend(
+          { filename: file, encryption: 'autodetect', cache, encoding: 'utf-8' },
+          log,
+        );
         const ctx = { clientAddress: '127.0.0.1' };
         assert.equal((await backend.login('alice', UTF8_PASSWORD, ctx)).ok, true);
         assert.equal((await backend.login('alice', 'nope', ctx)).ok, false);
@@ -124,10 +217,11 @@ describe('htpasswd file', () => {
         await utimes(file, new Date(), new Date(Date.now() + 5000));
         assert.equal((await backend.login('bob', 'plainpw', ctx)).ok, false);
         assert.equal((await backend.login('bob', 'newpassword', ctx)).ok, true);
-        // A broken file at run time refuses logins instead of crashing.
+        // A line broken at run time is skipped with a warning; the other users still log in (Radicale).
         await writeFile(file, 'bob:newpassword\nbroken\n');
         await utimes(file, new Date(), new Date(Date.now() + 10000));
-        assert.equal((await backend.login('bob', 'newpassword', ctx)).ok, false);
+        assert.equal((await backend.login('bob', 'newpassword', ctx)).ok, true);
+        assert.ok(lines.some((l) => /line 2: expected 'user:password'.*\(line ignored\)/.test(l)));
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -137,7 +231,10 @@ describe('htpasswd file', () => {
   it('a missing or broken file is a start-up error', async () => {
     const { log } = memoryLogger();
     await assert.rejects(
-      createHtpasswdBackend({ filename: '/nonexistent/users', encryption: 'autodetect', cache: false }, log),
+      createHtpasswdBackend(
+        { filename: '/nonexistent/users', encryption: 'autodetect', cache: false, encoding: 'utf-8' },
+        log,
+      ),
       /ENOENT/,
     );
   });

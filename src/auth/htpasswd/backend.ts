@@ -10,6 +10,8 @@ export interface HtpasswdOptions {
   readonly filename: string;
   readonly encryption: string;
   readonly cache: boolean;
+  /** [encoding] stock: the file's character encoding. */
+  readonly encoding: string;
 }
 
 /** A fixed digest checked for unknown users, so they cost about as much as a wrong password. */
@@ -17,12 +19,16 @@ const DUMMY_PLAIN = 'x'.repeat(32);
 
 export async function createHtpasswdBackend(opts: HtpasswdOptions, log: Logger): Promise<PasswordBackend> {
   const encryption = parseEncryption(opts.encryption);
-  const file = new HtpasswdFile(opts.filename, opts.cache);
+  const file = new HtpasswdFile(opts.filename, {
+    cache: opts.cache,
+    encoding: opts.encoding,
+    warn: (message) => log.warn(message),
+  });
   // Read once at start-up so a missing or broken file is a start-up error, not a 401 for everyone.
   const entries = await file.load();
   let argon2: Promise<Argon2Verify> | undefined;
   const deps = { argon2: () => (argon2 ??= loadArgon2()) };
-  const needsArgon2 = [...entries.values()].some((d) => schemeFor(encryption, d) === 'argon2');
+  const needsArgon2 = [...entries.values()].some((d) => schemeFor(encryption, d).scheme === 'argon2');
   if (needsArgon2) await deps.argon2();
 
   return {
@@ -40,10 +46,9 @@ export async function createHtpasswdBackend(opts: HtpasswdOptions, log: Logger):
         await verifyPassword('plain', DUMMY_PLAIN, password, deps);
         return FAILED;
       }
+      const { scheme, value } = schemeFor(encryption, digest);
       try {
-        return (await verifyPassword(schemeFor(encryption, digest), digest, password, deps))
-          ? { ok: true }
-          : FAILED;
+        return (await verifyPassword(scheme, value, password, deps)) ? { ok: true } : FAILED;
       } catch (err) {
         log.error({ err }, `htpasswd: cannot check the password of ${JSON.stringify(user)}: ${String(err)}`);
         return FAILED;
@@ -69,6 +74,12 @@ function parseEncryption(value: string): HtpasswdEncryption {
   return found;
 }
 
-function schemeFor(encryption: HtpasswdEncryption, digest: string): Scheme {
-  return encryption === 'autodetect' ? detectScheme(digest) : encryption;
+/**
+ * The scheme of a digest and the value to check: a plain password is compared exactly as written
+ * (trailing spaces are part of it, as in Radicale); a hash is checked without surrounding whitespace.
+ */
+function schemeFor(encryption: HtpasswdEncryption, digest: string): { scheme: Scheme; value: string } {
+  const trimmed = digest.trim();
+  const scheme = encryption === 'autodetect' ? detectScheme(trimmed) : encryption;
+  return { scheme, value: scheme === 'plain' ? digest : trimmed };
 }
