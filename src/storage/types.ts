@@ -76,7 +76,8 @@ export interface ChangeContext {
 /**
  * A check run under the collection's write lock with the current state of the target, so that
  * preconditions (If-Match, If-None-Match, UID uniqueness) are atomic with the write. It throws a
- * DavError to refuse the write.
+ * DavError to refuse the write. It may run more than once for one write (the filesystem backend
+ * checks its own view first, then the folder under the cross-process lock), so it has no side effects.
  */
 export type WriteCheck = (
   existing: ItemMeta | undefined,

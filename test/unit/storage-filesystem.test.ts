@@ -114,8 +114,12 @@ void test('collections: get, list, errors for existing, missing parent, parent c
 
 void test('putItem creates and replaces; ETag is sha256 of the bytes; checks see existing and same-UID items', async () => {
   await withStorage(async (s, folder) => {
-    const seen: (string | undefined)[] = [];
-    const check: WriteCheck = (existing, _c, sameUid) => seen.push(existing?.etag, sameUid?.href);
+    // What each write's check saw: it runs twice, on this process's view and under .Radicale.lock on
+    // the folder (here both are the same).
+    const seen: string[] = [];
+    const check: WriteCheck = (existing, _c, sameUid) => {
+      seen.push(`${existing?.etag ?? '-'} ${sameUid?.href ?? '-'}`);
+    };
     const a = await s.putItem('alice/cal', 'a.ics', item('A'), check, ctx);
     assert.equal(a.created, true);
     assert.equal(a.meta.etag, sha(ev('A')));
@@ -133,7 +137,8 @@ void test('putItem creates and replaces; ETag is sha256 of the bytes; checks see
     assert.equal(entry[2], b.meta.etag);
     assert.equal(entry[3], item('A', 'changed').text);
     await s.putItem('alice/cal', 'other.ics', item('A'), check, ctx);
-    assert.deepEqual(seen, [undefined, undefined, a.meta.etag, undefined, undefined, 'a.ics']);
+    const twice = (x: string): string[] => [x, x];
+    assert.deepEqual(seen, [...twice('- -'), ...twice(`${a.meta.etag} -`), ...twice('- a.ics')]);
     assert.equal((await s.findByUid('alice/cal', 'A'))?.href !== undefined, true);
     await assert.rejects(
       s.putItem(
@@ -530,14 +535,20 @@ void test('a UID held by two items written by hand still conflicts after one of 
     await writeFile(join(dir, 'a.ics'), ev('SHARED', 'a'));
     await writeFile(join(dir, 'b.ics'), ev('SHARED', 'b'));
     await new Promise((r) => setTimeout(r, 100));
+    // The other holder each write's check saw last (under .Radicale.lock, on the folder).
     const holders: (string | undefined)[] = [];
+    let writes = 0;
     const record: WriteCheck = (_existing, _collection, sameUid) => {
-      holders.push(sameUid?.href);
+      holders[writes] = sameUid?.href;
     };
-    await s.putItem('alice/cal', 'c.ics', item('SHARED'), record, ctx);
+    const counted = async (p: Promise<unknown>): Promise<void> => {
+      await p;
+      writes++;
+    };
+    await counted(s.putItem('alice/cal', 'c.ics', item('SHARED'), record, ctx));
     await s.deleteItem('alice/cal', 'a.ics', ok, ctx);
-    await s.putItem('alice/cal', 'b.ics', item('SHARED', 'b2'), record, ctx);
-    await s.putItem('alice/cal', 'other.ics', item('OTHER', 'v2'), record, ctx);
+    await counted(s.putItem('alice/cal', 'b.ics', item('SHARED', 'b2'), record, ctx));
+    await counted(s.putItem('alice/cal', 'other.ics', item('OTHER', 'v2'), record, ctx));
     assert.ok(holders[0] === 'a.ics' || holders[0] === 'b.ics', `first: ${holders[0]}`);
     assert.equal(holders[1], 'c.ics', 'b.ics shares its UID with c.ics');
     assert.equal(holders[2], undefined, 'a UID held once has no other holder');

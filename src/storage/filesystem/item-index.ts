@@ -291,7 +291,12 @@ export class ItemIndex {
     }
   }
 
-  async list(tag: CollectionTag, exactOrder = false): Promise<Listing> {
+  /**
+   * The folder's items. `fresh` for a listing taken under `.Radicale.lock` to decide a write: without
+   * a trusted watch, the names are read again even when the folder's mtime looks unchanged (its
+   * granularity is a clock tick, in which another process may have added a file).
+   */
+  async list(tag: CollectionTag, exactOrder = false, fresh = false): Promise<Listing> {
     if (exactOrder && this.appended.size > 0) this.invalidateNames();
     if (tag !== this.tag) {
       this.entries.clear();
@@ -309,10 +314,13 @@ export class ItemIndex {
     this.dirty.clear();
     const dirStat = await stat(this.dir);
     // Without a watch, the folder's mtime tells whether names came or went; with one, its events do.
-    if (this.names === undefined || (!trustCache && dirStat.mtimeMs !== this.dirMtimeMs)) {
-      this.names = (await listNames(this.dir)).filter(isSafeName);
+    // `names` is this listing's own: an event while it awaits may drop `this.names`.
+    let names = this.names;
+    if (names === undefined || (!trustCache && (fresh || dirStat.mtimeMs !== this.dirMtimeMs))) {
+      names = (await listNames(this.dir)).filter(isSafeName);
+      this.names = names;
       this.appended.clear();
-      this.nameSet = new Set(this.names);
+      this.nameSet = new Set(names);
     }
     this.dirMtimeMs = dirStat.mtimeMs;
     if (trustCache && this.base !== undefined && dirty.size <= PATCH_LIMIT) {
@@ -322,7 +330,6 @@ export class ItemIndex {
         return patched;
       }
     }
-    const names = this.names;
     const stats: ({ isFile: boolean } | undefined)[] = new Array<{ isFile: boolean } | undefined>(
       names.length,
     );
@@ -536,6 +543,11 @@ export class ItemIndex {
 
   expect(href: string): void {
     this.expected.add(href);
+  }
+
+  /** A name `expect`ed that was not created after all (the write was refused). */
+  unexpect(href: string): void {
+    this.expected.delete(href);
   }
 
   /** Records an item this process has just written, so it is not read back. */

@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { FlockOp, Libc } from './libc.js';
 
 export type Release = () => void;
 type Mode = 'read' | 'write';
@@ -117,28 +118,29 @@ export function collectionLocks(paths: readonly { path: string; mode: Mode }[]):
   return wanted;
 }
 
-type FlockFn = (fd: number, flags: 'sh' | 'ex' | 'un', cb: (err: Error | null) => void) => void;
-
-async function loadFlock(): Promise<FlockFn | undefined> {
-  const name = 'fs-ext';
-  try {
-    const mod = (await import(name)) as unknown as { flock?: FlockFn; default?: { flock?: FlockFn } };
-    return mod.flock ?? mod.default?.flock;
-  } catch {
-    return undefined;
-  }
+/** Why `.Radicale.lock` cannot be taken, with what to do about it (logged at start-up). */
+export function lockUnavailableMessage(lockPath: string, problem: string, fix: string): string {
+  return (
+    `cannot take ${lockPath} (${problem}): Radicale or another Almanac writing to this folder at the ` +
+    `same time could lose updates. Fix: ${fix}; or, when Almanac is the only program that writes to ` +
+    'the folder, set [storage] type = multifilesystem_nolock'
+  );
 }
+
+const REINSTALL =
+  'reinstall the dependencies (`npm ci` installs koffi with its prebuilt binary for this platform)';
+const LOCAL_FS = 'keep the folder on a filesystem that supports flock(2) (a local one)';
 
 /**
  * The storage-wide `.Radicale.lock`: shared for readers, exclusive for writers, as Radicale. Within
  * this process an RwLock decides who holds it; the flock is taken when the first holder arrives and
- * dropped when the last leaves. Without fs-ext (or for multifilesystem_nolock) only the in-process
+ * dropped when the last leaves. Without flock (or for multifilesystem_nolock) only the in-process
  * lock is used.
  */
 export class GlobalLock {
   private readonly inner = new RwLock();
   private file: FileHandle | undefined;
-  private flock: FlockFn | undefined;
+  private libc: Libc | undefined;
   private sharedHolders = 0;
   private sharedReady: Promise<void> = Promise.resolve();
   /** flock calls run one after another, so an unlock can never overtake the next lock. */
@@ -150,16 +152,30 @@ export class GlobalLock {
     private readonly log: Logger,
   ) {}
 
-  async open(): Promise<void> {
+  /** Whether writes are serialized with other processes (Radicale, another Almanac) too. */
+  get crossProcessLocked(): boolean {
+    return this.file !== undefined;
+  }
+
+  /** Opens the lock file and checks that flock works on it; says at start-up when it does not. */
+  async open(libc: Libc | { problem: string } = { problem: 'not loaded' }): Promise<void> {
     if (!this.crossProcess) return;
-    this.flock = await loadFlock();
-    if (this.flock === undefined) {
-      this.log.warn(
-        'fs-ext is not installed: .Radicale.lock is not taken; do not run other writers on the folder',
-      );
+    if (!('flock' in libc)) {
+      this.log.warn(lockUnavailableMessage(this.lockPath, libc.problem, REINSTALL));
       return;
     }
-    this.file = await open(this.lockPath, 'a+');
+    const file = await open(this.lockPath, 'a+');
+    try {
+      await libc.flock(file.fd, 'sh');
+      await libc.flock(file.fd, 'un');
+    } catch (e) {
+      await file.close();
+      const why = `flock fails on this filesystem: ${e instanceof Error ? e.message : String(e)}`;
+      this.log.warn(lockUnavailableMessage(this.lockPath, why, LOCAL_FS));
+      return;
+    }
+    this.libc = libc;
+    this.file = file;
   }
 
   async close(): Promise<void> {
@@ -201,12 +217,11 @@ export class GlobalLock {
     });
   }
 
-  private call(flags: 'sh' | 'ex' | 'un'): Promise<void> {
-    const flock = this.flock;
+  private call(op: FlockOp): Promise<void> {
+    const libc = this.libc;
     const file = this.file;
-    if (flock === undefined || file === undefined) return Promise.resolve();
-    const run = (): Promise<void> =>
-      new Promise((resolve, reject) => flock(file.fd, flags, (err) => (err ? reject(err) : resolve())));
+    if (libc === undefined || file === undefined) return Promise.resolve();
+    const run = (): Promise<void> => libc.flock(file.fd, op);
     const result = this.chain.then(run);
     this.chain = result.catch(() => undefined);
     return result;

@@ -44,6 +44,7 @@ import { runHook } from './hook.js';
 import { OrderedDigest } from './ordered-digest.js';
 import { ItemIndex, itemEtag, decodeItem, listFolderNames, listNames, type Listing } from './item-index.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
+import { loadLibc, type Libc } from './libc.js';
 import {
   checkName,
   isSafeName,
@@ -76,6 +77,14 @@ interface Target {
   readonly href: string;
 }
 
+/** What a MOVE/COPY of an item decided on: the source, the item it replaces, both listings. */
+interface TransferState {
+  readonly source: ItemMeta;
+  readonly existing: ItemMeta | undefined;
+  readonly src: Listing;
+  readonly dst: Listing;
+}
+
 const PROPS_FILE = '.Radicale.props';
 /** Item files up to this size are read synchronously (items are small; a big one must not stall others). */
 const SYNC_READ_LIMIT = 256 * 1024;
@@ -91,6 +100,7 @@ export class FilesystemStorage implements Storage {
   private readonly historyLocks = new LockRegistry();
   private readonly hookLock = new LockRegistry();
   private readonly global: GlobalLock;
+  private libc: Libc | undefined;
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
@@ -117,7 +127,9 @@ export class FilesystemStorage implements Storage {
 
   async open(): Promise<void> {
     await makeDirs(this.root, this.fsOpts);
-    await this.global.open();
+    const libc = await loadLibc();
+    this.libc = 'flock' in libc ? libc : undefined;
+    await this.global.open(libc);
   }
 
   async close(): Promise<void> {
@@ -205,9 +217,16 @@ export class FilesystemStorage implements Storage {
     }
   }
 
+  /**
+   * Runs `fn` holding `.Radicale.lock` exclusively. Another process (Radicale, a second Almanac) may
+   * have written to the folder just before: the kernel queued the inotify events of its writes
+   * before it let the lock go, and two turns of the event loop (the second after a poll for I/O)
+   * apply them to the indexes before `fn` looks at anything.
+   */
   private async critical<T>(fn: () => Promise<T>): Promise<T> {
     const release = await this.global.exclusive();
     try {
+      if (this.global.crossProcessLocked) await afterPendingEvents();
       return await fn();
     } finally {
       release();
@@ -466,6 +485,7 @@ export class FilesystemStorage implements Storage {
     await history.cleanDeleted(files);
   }
 
+  /** Records an item just put in place (call under `.Radicale.lock`, before anyone can replace it). */
   private async finishWrite(
     path: string,
     href: string,
@@ -478,6 +498,21 @@ export class FilesystemStorage implements Storage {
     return full;
   }
 
+  /**
+   * The item collection at `path` and its listing as they are on disk now. Called holding
+   * `.Radicale.lock` to decide a write: another process (Radicale, a second Almanac) may have changed
+   * the folder since this process last looked, and a precondition or UID check decided on that older
+   * view would let two writers both win.
+   */
+  private async onDisk(path: string): Promise<{ info: CollectionInfo; list: Listing }> {
+    const info = this.readCollection(path);
+    if (info === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    if (path === '' || info.tag === 'VSUBSCRIBED') {
+      throw new StorageError('conflict', `collection ${path} cannot hold items`);
+    }
+    return { info, list: await this.index(path).list(info.tag, false, true) };
+  }
+
   async putItem(
     path: string,
     href: string,
@@ -486,23 +521,41 @@ export class FilesystemStorage implements Storage {
     ctx: ChangeContext,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
     checkName(href);
-    return this.withLock([{ path, mode: 'write' }], async () => {
-      const info = await this.requireItemCollection(path);
-      const { list } = await this.listing(path, info);
+    const decide = ({ info, list }: { info: CollectionInfo; list: Listing }): ItemMeta | undefined => {
       const existing = list.byHref.get(href);
       check(existing, info, this.sameUid(list, item.description.uid, href));
-      const meta = await this.writeItem(path, href, Buffer.from(item.text, 'utf8'), item.description, list);
+      return existing;
+    };
+    return this.withLock([{ path, mode: 'write' }], async () => {
+      // A first look at this process's view: a refused write costs no temp file.
+      decide(await this.listing(path, await this.requireItemCollection(path)));
+      let existing: ItemMeta | undefined;
+      const meta = await this.writeItem(
+        path,
+        href,
+        Buffer.from(item.text, 'utf8'),
+        item.description,
+        async () => {
+          const now = await this.onDisk(path);
+          existing = decide(now);
+          return now.list;
+        },
+      );
       await this.hook(ctx);
       return { meta, created: existing === undefined };
     });
   }
 
+  /**
+   * Writes the item to a temp file, then, holding `.Radicale.lock`, asks `decide` (which checks the
+   * preconditions on the folder as it is now and returns its listing) and renames it into place.
+   */
   private async writeItem(
     path: string,
     href: string,
     bytes: Buffer,
     d: NewItem['description'],
-    list: Listing,
+    decide: () => Promise<Listing>,
   ): Promise<ItemMeta> {
     const dir = this.dirOf(path);
     const tmp = join(dir, tmpName());
@@ -514,45 +567,46 @@ export class FilesystemStorage implements Storage {
       mapFsError(e);
     }
     const index = this.index(path);
-    index.expect(href);
+    let renamed = false;
     try {
-      await this.critical(async () => {
-        try {
-          await rename(tmp, join(dir, href));
-        } catch (e) {
-          await unlinkIfExists(tmp);
-          mapFsError(e);
-        }
+      return await this.critical(async () => {
+        const list = await decide();
+        // Expected only now: a name another process created before is a new name to list.
+        index.expect(href);
+        await rename(tmp, join(dir, href)).catch(mapFsError);
+        renamed = true;
         await syncDir(dir, this.fsOpts);
         const files = { has: (h: string) => h === href || list.files.has(h) };
         await this.recordChange(path, href, etag, files, { bytes, ...d });
-      });
-      return await this.finishWrite(path, href, bytes, {
-        href,
-        etag,
-        size: bytes.length,
-        ...pickDescription(d),
+        return this.finishWrite(path, href, bytes, { href, etag, size: bytes.length, ...pickDescription(d) });
       });
     } catch (e) {
-      index.invalidateNames();
+      if (renamed) index.invalidateNames();
+      else {
+        index.unexpect(href);
+        await unlinkIfExists(tmp);
+      }
       throw e;
     }
   }
 
   async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
     checkName(href);
-    await this.withLock([{ path, mode: 'write' }], async () => {
-      const info = await this.requireItemCollection(path);
-      const { list } = await this.listing(path, info);
+    const decide = ({ info, list }: { info: CollectionInfo; list: Listing }): void => {
       const existing = list.byHref.get(href);
       check(existing, info);
       if (existing === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
+    };
+    await this.withLock([{ path, mode: 'write' }], async () => {
+      decide(await this.listing(path, await this.requireItemCollection(path)));
       const dir = this.dirOf(path);
       await this.critical(async () => {
+        const now = await this.onDisk(path);
+        decide(now);
         await unlink(join(dir, href)).catch(mapFsError);
         await syncDir(dir, this.fsOpts);
         await updateItemProps(dir, this.fsOpts, (m) => m.delete(href));
-        const files = { has: (h: string) => h !== href && list.files.has(h) };
+        const files = { has: (h: string) => h !== href && now.list.files.has(h) };
         await this.recordChange(path, href, '', files);
       });
       this.index(path).forgetName(href);
@@ -592,80 +646,125 @@ export class FilesystemStorage implements Storage {
       { path: to.path, mode: 'write' as const },
     ];
     return this.withLock(modes, async () => {
-      const src = await this.listing(from.path, await this.requireItemCollection(from.path));
-      const dst =
-        from.path === to.path ? src : await this.listing(to.path, await this.requireItemCollection(to.path));
-      const source = src.list.byHref.get(from.href);
-      if (source === undefined)
-        throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
-      const existing = dst.list.byHref.get(to.href);
-      const ignore = move && from.path === to.path ? from.href : undefined;
-      check(existing, dst.info, this.sameUid(dst.list, source.uid, to.href, ignore));
-      if (from.path === to.path && from.href === to.href) return { meta: source, created: false };
+      const first = this.decideTransfer(from, to, check, move, await this.transferViews(from, to, false));
+      if (from.path === to.path && from.href === to.href) return { meta: first.source, created: false };
+      const bytes = await readFile(join(this.dirOf(from.path), from.href));
+      if (itemEtag(bytes) !== first.source.etag)
+        throw new StorageError('conflict', `item ${from.path}/${from.href} changed during the transfer`);
+      // Decided again holding `.Radicale.lock`, on the folders as they are then.
+      const again = async (): Promise<TransferState> => {
+        const now = this.decideTransfer(from, to, check, move, await this.transferViews(from, to, true));
+        if (now.source.etag !== first.source.etag)
+          throw new StorageError('conflict', `item ${from.path}/${from.href} changed during the transfer`);
+        return now;
+      };
+      let existing: ItemMeta | undefined;
       const meta = move
-        ? await this.moveFile(from, to, source, src.list, dst.list)
-        : await this.copyFile(from, to, source, dst.list);
+        ? await this.moveFile(from, to, first.source, bytes, async () => {
+            const now = await again();
+            existing = now.existing;
+            return now;
+          })
+        : await this.copyFile(from, to, first.source, bytes, async () => {
+            const now = await again();
+            existing = now.existing;
+            return now.dst;
+          });
       await this.hook(ctx);
       return { meta, created: existing === undefined };
     });
+  }
+
+  /** Source and destination collections with their listings: this process's view, or the folders' (`onDisk`). */
+  private async transferViews(
+    from: Target,
+    to: Target,
+    onDisk: boolean,
+  ): Promise<{ src: Listing; dst: Listing; dstInfo: CollectionInfo }> {
+    const view = async (path: string): Promise<{ info: CollectionInfo; list: Listing }> =>
+      onDisk ? this.onDisk(path) : this.listing(path, await this.requireItemCollection(path));
+    const src = await view(from.path);
+    const dst = from.path === to.path ? src : await view(to.path);
+    return { src: src.list, dst: dst.list, dstInfo: dst.info };
+  }
+
+  private decideTransfer(
+    from: Target,
+    to: Target,
+    check: WriteCheck,
+    move: boolean,
+    views: { src: Listing; dst: Listing; dstInfo: CollectionInfo },
+  ): TransferState {
+    const source = views.src.byHref.get(from.href);
+    if (source === undefined) throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
+    const existing = views.dst.byHref.get(to.href);
+    const ignore = move && from.path === to.path ? from.href : undefined;
+    check(existing, views.dstInfo, this.sameUid(views.dst, source.uid, to.href, ignore));
+    return { source, existing, src: views.src, dst: views.dst };
   }
 
   private async moveFile(
     from: Target,
     to: Target,
     source: ItemMeta,
-    srcList: Listing,
-    dstList: Listing,
+    bytes: Buffer,
+    decide: () => Promise<TransferState>,
   ): Promise<ItemMeta> {
-    const bytes = await readFile(join(this.dirOf(from.path), from.href));
-    if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the move');
     const index = this.index(to.path);
-    index.expect(to.href);
+    let moved = false;
     try {
-      return await this.moveExpected(from, to, source, srcList, dstList, bytes);
+      return await this.critical(async () => {
+        const now = await decide();
+        index.expect(to.href);
+        moved = true;
+        return this.moveNow(from, to, source, bytes, now);
+      });
     } catch (e) {
-      index.invalidateNames();
+      if (moved) index.invalidateNames();
+      else index.unexpect(to.href);
       throw e;
     }
   }
 
-  private async moveExpected(
+  /** The rename of a MOVE and its bookkeeping (under `.Radicale.lock`). */
+  private async moveNow(
     from: Target,
     to: Target,
     source: ItemMeta,
-    srcList: Listing,
-    dstList: Listing,
     bytes: Buffer,
+    now: TransferState,
   ): Promise<ItemMeta> {
     const fromDir = this.dirOf(from.path);
     const toDir = this.dirOf(to.path);
-    await this.critical(async () => {
-      try {
-        await rename(join(fromDir, from.href), join(toDir, to.href));
-      } catch (e) {
-        if (!isErrno(e, 'EXDEV')) mapFsError(e);
-        // Collections on different filesystems (symlinked): copy atomically, then remove.
-        await atomicWrite(toDir, to.href, bytes, this.fsOpts);
-        await unlink(join(fromDir, from.href));
-      }
-      await syncDir(toDir, this.fsOpts);
-      if (fromDir !== toDir) await syncDir(fromDir, this.fsOpts);
-      await this.carryItemProps(from, to, true);
-      const srcFiles = new Set(srcList.files);
-      srcFiles.delete(from.href);
-      const dstFiles = from.path === to.path ? srcFiles : new Set(dstList.files);
-      dstFiles.add(to.href);
-      await this.recordChange(from.path, from.href, '', srcFiles);
-      await this.recordChange(to.path, to.href, source.etag, dstFiles, { bytes, ...source });
-    });
+    try {
+      await rename(join(fromDir, from.href), join(toDir, to.href));
+    } catch (e) {
+      if (!isErrno(e, 'EXDEV')) mapFsError(e);
+      // Collections on different filesystems (symlinked): copy atomically, then remove.
+      await atomicWrite(toDir, to.href, bytes, this.fsOpts);
+      await unlink(join(fromDir, from.href));
+    }
+    await syncDir(toDir, this.fsOpts);
+    if (fromDir !== toDir) await syncDir(fromDir, this.fsOpts);
+    await this.carryItemProps(from, to, true);
+    const srcFiles = new Set(now.src.files);
+    srcFiles.delete(from.href);
+    const dstFiles = from.path === to.path ? srcFiles : new Set(now.dst.files);
+    dstFiles.add(to.href);
+    await this.recordChange(from.path, from.href, '', srcFiles);
+    await this.recordChange(to.path, to.href, source.etag, dstFiles, { bytes, ...source });
     this.index(from.path).forgetName(from.href);
     return this.finishWrite(to.path, to.href, bytes, { ...source, href: to.href });
   }
 
-  private async copyFile(from: Target, to: Target, source: ItemMeta, dstList: Listing): Promise<ItemMeta> {
-    const bytes = await readFile(join(this.dirOf(from.path), from.href));
-    if (itemEtag(bytes) !== source.etag) throw new StorageError('conflict', 'item changed during the copy');
-    const meta = await this.writeItem(to.path, to.href, bytes, source, dstList);
+  private async copyFile(
+    from: Target,
+    to: Target,
+    source: ItemMeta,
+    bytes: Buffer,
+    decide: () => Promise<Listing>,
+  ): Promise<ItemMeta> {
+    const meta = await this.writeItem(to.path, to.href, bytes, source, decide);
     await this.critical(() => this.carryItemProps(from, to, false));
     return meta;
   }
@@ -1053,6 +1152,13 @@ function splitChanges(
   const deleted: string[] = [];
   for (const href of hrefs) (current.has(href) ? changed : deleted).push(href);
   return { changed, deleted };
+}
+
+/** Resolves after the event loop has polled for I/O once more (inotify events already queued are read). */
+async function afterPendingEvents(): Promise<void> {
+  // An immediate set during the check phase runs in the next iteration, after its poll phase.
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
 }
 
 async function syncFile(path: string): Promise<void> {
