@@ -132,7 +132,8 @@ async function race(folder: string, a: Server, b: Server): Promise<Outcome> {
     ]);
     const won = [ma, mb].filter((r) => r.status < 300).length;
     const losers = [ma, mb].filter((r) => r.status >= 300).map((r) => r.status);
-    let outcome = won === 1 && losers[0] === 412 ? 'one winner' : `${won} won, ${losers.join('/')}`;
+    let outcome =
+      won === 1 && losers[0] === 412 ? 'one winner' : `${won} won, others ${losers.join('/') || 'none'}`;
     const stored = readFileSync(join(folder, 'collection-root/alice/cal', href), 'utf8');
     const winner = ma.status < 300 ? 'via a' : 'via b';
     if (won === 1 && !stored.includes(`SUMMARY:second ${winner}`))
