@@ -15,6 +15,8 @@ import {
   parseMultistatus,
   preconditions,
   put,
+  report,
+  findAll,
   vevent,
   vtodo,
 } from './helpers/dav-client.js';
@@ -153,6 +155,33 @@ describe('MKCOL', () => {
     });
     assert.equal(r.status, 415);
   });
+
+  it("MKCOL with Radicale's documented <create> body creates the calendar with its properties", async () => {
+    // The curl example of Radicale's documentation (sent as a form, as curl --data does).
+    const body = `<?xml version="1.0" encoding="UTF-8" ?>
+<create xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/">
+  <set><prop>
+    <resourcetype><collection /><C:calendar /></resourcetype>
+    <C:supported-calendar-component-set><C:comp name="VEVENT" /><C:comp name="VTODO" /></C:supported-calendar-component-set>
+    <displayname>Created by curl</displayname>
+    <I:calendar-color>#ff0000ff</I:calendar-color>
+  </prop></set>
+</create>`;
+    const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const r = await c.request('MKCOL', '/alice/curl/', { user: 'alice', body, headers });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(await resourceTypes('/alice/curl/'), [C('calendar'), D('collection')].sort());
+    assert.equal((await propText('/alice/curl/', D('displayname')))?.text, 'Created by curl');
+    assert.equal((await props('/alice/curl/'))['C:supported-calendar-component-set'], 'VEVENT,VTODO');
+    assert.equal((await props('/alice/curl/'))['ICAL:calendar-color'], '#ff0000ff');
+  });
+
+  it('MKCOL with another root element is still 415 and creates nothing', async () => {
+    const body = `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set></D:propertyupdate>`;
+    const r = await c.request('MKCOL', '/alice/notmkcol/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 415);
+    assert.ok(!(await exists('alice/notmkcol')));
+  });
 });
 
 describe('MKCALENDAR', () => {
@@ -182,14 +211,29 @@ describe('MKCALENDAR', () => {
     assert.ok((await resourceTypes('/alice/bare/')).includes(C('calendar')));
   });
 
-  it('on an existing resource is 403 resource-must-be-null', async () => {
+  it('on an existing resource is 409 resource-must-be-null, as Radicale answers', async () => {
     const r = await mkcalendar(c, '/alice/home/');
-    assert.equal(r.status, 403);
+    assert.equal(r.status, 409);
     assert.deepEqual(preconditions(r.text), [D('resource-must-be-null')]);
   });
 
   it('without a parent is 409', async () => {
     assert.equal((await mkcalendar(c, '/alice/missing/cal/')).status, 409);
+  });
+
+  it('with a protected property is a 207 Multi-Status (RFC 4791 §5.3.1.1): 403 for it, 424 for the rest', async () => {
+    const r = await mkcalendar(
+      c,
+      '/alice/protcal/',
+      'alice',
+      '<D:displayname>P</D:displayname><D:getetag>"x"</D:getetag>',
+    );
+    assert.equal(r.status, 207, r.text);
+    const ms = parseMultistatus(r.text).props.get('/alice/protcal/');
+    assert.equal(ms?.get(D('getetag'))?.status, 403);
+    assert.equal(ms?.get(D('displayname'))?.status, 424);
+    assert.match(r.text, /cannot-modify-protected-property/);
+    assert.ok(!(await exists('alice/protcal')));
   });
 
   it('inside a calendar is 403 calendar-collection-location-ok', async () => {
@@ -274,6 +318,56 @@ describe('PROPPATCH', () => {
   it('without a body is 400', async () => {
     const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice' });
     assert.equal(r.status, 400);
+  });
+
+  it('without a body, by a user who may not write there, is 403: rights come first, as Radicale', async () => {
+    // owner_write: every user reads every calendar, only its owner writes it.
+    const s = await startAlmanac({ config: { rights: { type: 'owner_write' } } });
+    try {
+      const rc = new DavClient(s.url);
+      assert.equal((await mkcalendar(rc, '/alice/shared/')).status, 201);
+      assert.equal((await rc.propfind('/alice/shared/', [D('displayname')], '0', 'bob')).status, 207);
+      assert.equal((await rc.request('PROPPATCH', '/alice/shared/', { user: 'bob' })).status, 403);
+      assert.equal((await rc.request('PROPPATCH', '/', { user: 'bob' })).status, 403);
+      assert.equal((await rc.request('PROPPATCH', '/alice/shared/', { user: 'alice' })).status, 400);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('of resourcetype is 403 cannot-modify-protected-property, the rest 424: the calendar stays a calendar', async () => {
+    const before = await props('/alice/home/');
+    for (const body of [
+      proppatchBody(
+        '<D:displayname>Plain now</D:displayname><D:resourcetype><D:collection/></D:resourcetype>',
+      ),
+      proppatchBody('<D:displayname>Plain now</D:displayname>', '<D:resourcetype/>'),
+    ]) {
+      const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body, headers: XML });
+      assert.equal(r.status, 207, r.text);
+      const ms = parseMultistatus(r.text);
+      const p = ms.props.get('/alice/home/');
+      assert.equal(p?.get(D('resourcetype'))?.status, 403);
+      assert.equal(p?.get(D('displayname'))?.status, 424);
+      // The precondition is inside the 403 propstat (RFC 4918 §9.2.1).
+      const failed = findAll(ms.root, D('propstat')).find((ps) => findAll(ps, D('resourcetype')).length > 0);
+      assert.ok(failed && findAll(failed, D('cannot-modify-protected-property')).length === 1, r.text);
+    }
+    assert.deepEqual(await props('/alice/home/'), before);
+    assert.ok((await resourceTypes('/alice/home/')).includes(C('calendar')));
+    // Still a calendar: its reports answer and its items are still checked.
+    const q = await report(
+      c,
+      '/alice/home/',
+      '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>',
+    );
+    assert.equal(q.status, 207, q.text);
+    const bad = await c.request('PUT', '/alice/home/bad.ics', {
+      user: 'alice',
+      body: 'not a calendar',
+      headers: { 'Content-Type': 'text/calendar' },
+    });
+    assert.ok(bad.status >= 400 && bad.status < 500, String(bad.status));
   });
 
   it('changes the collection sync-token', async () => {

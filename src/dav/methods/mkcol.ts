@@ -3,15 +3,33 @@
  */
 import type { DavRequest, DavResponse } from '../context.js';
 import { DavError, badRequest, conflict, forbidden, unsupportedMediaType } from '../errors.js';
-import { propstats } from '../multistatus.js';
+import { multistatus } from '../multistatus.js';
 import { bodyText } from '../request-body.js';
-import { NS, XmlParseError, child, clark, el, parseXml, serializeDocument, type XmlElement } from '../xml.js';
+import {
+  NS,
+  XmlParseError,
+  clark,
+  el,
+  elText,
+  parseXml,
+  serializeDocument,
+  type XmlElement,
+} from '../xml.js';
 import { resolve } from '../resource.js';
-import { applyPropUpdates, operations } from './proppatch.js';
+import { hrefOf } from '../href.js';
 import { changeContext } from '../change-context.js';
+import { applyPropUpdates, failedUpdatePropstats, operations, type UpdateResult } from '../prop-updates.js';
 import { StorageError } from '../../storage/types.js';
 
 const C = (l: string): string => clark(NS.C, l);
+const D = (l: string): string => clark(NS.D, l);
+
+/**
+ * Bodies that create a collection with properties: RFC 5689's DAV:mkcol, RFC 4791's C:mkcalendar,
+ * and DAV:create, which Radicale's documentation has used for years in its curl examples (Radicale
+ * reads the set instructions of any root element). Either method takes any of them.
+ */
+const CREATE_BODIES: readonly string[] = [D('mkcol'), D('create'), C('mkcalendar')];
 
 async function parseBody(req: DavRequest, calendar: boolean): Promise<XmlElement | undefined> {
   const text = await bodyText(req);
@@ -27,12 +45,10 @@ async function parseBody(req: DavRequest, calendar: boolean): Promise<XmlElement
     }
     throw e;
   }
-  const ok = calendar
-    ? body.ns === NS.C && body.local === 'mkcalendar'
-    : body.ns === NS.D && body.local === 'mkcol';
-  if (!ok) {
-    if (calendar) throw badRequest('Expected C:mkcalendar');
-    throw unsupportedMediaType('MKCOL body must be DAV:mkcol');
+  if (!CREATE_BODIES.includes(clark(body.ns, body.local))) {
+    const msg = 'The body must be DAV:mkcol, C:mkcalendar or DAV:create';
+    if (calendar) throw badRequest(msg);
+    throw unsupportedMediaType(msg);
   }
   return body;
 }
@@ -45,11 +61,28 @@ export async function mkcalendar(req: DavRequest): Promise<DavResponse> {
   return makeCollection(req, true);
 }
 
+/**
+ * A property that cannot be set fails the whole request: RFC 5689 §3 answers MKCOL with 403 and a
+ * DAV:mkcol-response, RFC 4791 §5.3.1.1 answers MKCALENDAR with a 207 Multi-Status.
+ */
+function failedCreation(req: DavRequest, calendar: boolean, result: UpdateResult): DavResponse {
+  if (calendar) {
+    const href = hrefOf(req.prefix, req.segments, true);
+    return multistatus([el(D('response'), elText(D('href'), href), ...failedUpdatePropstats(result))]);
+  }
+  return {
+    status: 403,
+    headers: { 'Content-Type': 'application/xml; charset=utf-8' },
+    body: serializeDocument(el(D('mkcol-response'), ...failedUpdatePropstats(result))),
+  };
+}
+
 async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavResponse> {
   const body = await parseBody(req, calendar);
   const res = await resolve(req.storage, req.segments);
   if (res.kind !== 'missing') {
-    if (calendar) throw forbidden('A resource already exists there', clark(NS.D, 'resource-must-be-null'));
+    // RFC 4791 §5.3.1.1 leaves 403 or 409; Radicale answers 409, so do we.
+    if (calendar) throw conflict('A resource already exists there', D('resource-must-be-null'));
     throw new DavError(405, 'A resource already exists there', undefined, [], {
       Allow: 'GET, PROPFIND, DELETE',
     });
@@ -64,25 +97,9 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
   }
   const props: Record<string, string> = calendar ? { tag: 'VCALENDAR' } : {};
   if (body) {
-    const ops = operations(wrapAsPropertyUpdate(body));
-    const { failed, done } = applyPropUpdates(req, props, ops);
+    const result = applyPropUpdates(req, props, operations(body, true), 'new-collection');
+    if (result.failed.length > 0) return failedCreation(req, calendar, result);
     if (calendar) props.tag = 'VCALENDAR';
-    if (failed.length > 0) {
-      const answer = el(
-        clark(NS.D, 'mkcol-response'),
-        ...propstats(
-          new Map([
-            [403, failed],
-            [424, done],
-          ]),
-        ),
-      );
-      return {
-        status: 403,
-        headers: { 'Content-Type': 'application/xml; charset=utf-8' },
-        body: serializeDocument(answer),
-      };
-    }
   }
   const path = req.segments.join('/');
   const letters = req.access.letters(path);
@@ -96,10 +113,4 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
     throw e;
   }
   return { status: 201, headers: { 'Content-Length': '0' } };
-}
-
-/** mkcol/mkcalendar have the same set/prop structure as propertyupdate. */
-function wrapAsPropertyUpdate(body: XmlElement): XmlElement {
-  const sets = body.children.filter((c) => c.ns === NS.D && c.local === 'set' && child(c, NS.D, 'prop'));
-  return { ns: NS.D, local: 'propertyupdate', attrs: {}, children: sets, text: '' };
 }
