@@ -4,6 +4,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import {
   C,
@@ -428,6 +431,69 @@ describe('whole-collection PUT and export', () => {
     const r = await put(c, '/alice/upload/', vevent('only'));
     assert.equal(r.status, 201);
     assert.deepEqual(await files('/alice/upload/'), ['only.ics']);
+  });
+});
+
+describe('whole-collection PUT where the rights allow writing everywhere', () => {
+  // A rights file many Radicale installations use: every user may write anywhere, the root and the
+  // homes included.
+  let open: RunningAlmanac;
+  let oc: DavClient;
+  const dir = mkdtempSync(join(tmpdir(), 'almanac-rights-'));
+  before(async () => {
+    const file = join(dir, 'rights');
+    writeFileSync(file, '[all]\nuser: .+\ncollection: .*\npermissions: RrWw\n');
+    open = await startAlmanac({ config: { rights: { type: 'from_file', file } } });
+    oc = new DavClient(open.url);
+    assert.equal((await mkcalendar(oc, '/alice/cal/')).status, 201);
+    assert.equal((await put(oc, '/alice/cal/a.ics', vevent('a'))).status, 201);
+    assert.equal((await mkaddressbook(oc, '/alice/book/')).status, 201);
+    assert.equal((await put(oc, '/alice/book/v.vcf', vcard('v', 'Val Ue'))).status, 201);
+  });
+  after(async () => {
+    await open.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a calendar PUT to a user's home is 403 and the home keeps every calendar and address book", async () => {
+    const r = await put(oc, '/alice/', vevent('replacer'));
+    assert.equal(r.status, 403, r.text);
+    const names = (await open.store.listCollections('alice')).map((i) => i.path).sort();
+    assert.deepEqual(names, ['alice/book', 'alice/cal']);
+    assert.deepEqual(
+      (await open.store.listItems('alice/cal')).map((m) => m.href),
+      ['a.ics'],
+    );
+    assert.equal((await oc.request('GET', '/alice/book/v.vcf', { user: 'alice' })).status, 200);
+    assert.equal((await open.store.getCollection('alice'))?.tag, '');
+  });
+
+  it('vCards PUT to the root are 403 too', async () => {
+    const r = await put(oc, '/', vcard('r', 'Ro Ot'));
+    assert.ok(r.status === 403 || r.status === 405, String(r.status));
+    assert.ok(await open.store.getCollection('alice'));
+  });
+
+  it('a whole calendar PUT one level below the root creates that calendar, as Radicale does', async () => {
+    const body = vevent('top').replace('VERSION:2.0\r\n', 'VERSION:2.0\r\nX-WR-CALNAME:Top\r\n');
+    const r = await put(oc, '/topcal/', body);
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await open.store.getCollection('topcal'))?.tag, 'VCALENDAR');
+    assert.deepEqual(
+      (await open.store.listItems('topcal')).map((m) => m.href),
+      ['top.ics'],
+    );
+    const g = await oc.request('GET', '/topcal/', { user: 'alice' });
+    assert.equal(g.status, 200);
+    assert.match(g.text, /UID:top\r\n/);
+    const p = await oc.propfind('/topcal/', [D('displayname')], '0');
+    assert.match(p.text, />Top</);
+  });
+
+  it('an empty plain collection may still become a calendar by a whole-collection PUT', async () => {
+    assert.equal((await oc.request('MKCOL', '/alice/plain/', { user: 'alice' })).status, 201);
+    assert.equal((await put(oc, '/alice/plain/', vevent('p'))).status, 201);
+    assert.equal((await open.store.getCollection('alice/plain'))?.tag, 'VCALENDAR');
   });
 });
 

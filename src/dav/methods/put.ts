@@ -34,9 +34,9 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     throw conflict('The parent collection does not exist');
   }
   const kind = req.kinds.byTag(parent.tag);
-  if (!kind && res.kind === 'missing' && kindForUpload(req, text) && req.segments.length >= 2) {
-    return putCollection(req, res, text);
-  }
+  // As Radicale: calendar or address book data put on a new name in a plain collection (a user's
+  // home, or the root for a top-level calendar) creates a whole collection there.
+  if (!kind && res.kind === 'missing' && kindForUpload(req, text)) return putCollection(req, res, text);
   if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
   if (parent.tag === 'VSUBSCRIBED') throw forbidden('Subscriptions have no items');
   const maxSize = req.config.server.max_resource_size;
@@ -93,6 +93,27 @@ export function uidConflict(
   ]);
 }
 
+/**
+ * A whole-collection upload replaces everything at its path. Onto a plain collection, that would be a
+ * user's home (every calendar and address book in it deleted, as Radicale does) or a folder of
+ * collections: refused. An empty plain collection (created by a plain MKCOL) may become a calendar.
+ */
+async function refuseReplacingPlainCollection(req: DavRequest, info: CollectionInfo): Promise<void> {
+  const home = info.path === '' || !info.path.includes('/');
+  if (!home) {
+    const [collections, items] = await Promise.all([
+      req.storage.listCollections(info.path),
+      req.storage.listItems(info.path),
+    ]);
+    if (collections.length === 0 && items.length === 0) return;
+  }
+  throw forbidden(
+    home
+      ? "A calendar or address book cannot replace a user's home: PUT it to a new path inside the home"
+      : 'A calendar or address book cannot replace a collection that holds other resources',
+  );
+}
+
 /** Whole-collection upload (Radicale): the body replaces the collection at the target path. */
 async function putCollection(req: DavRequest, res: Resource, text: string): Promise<DavResponse> {
   const path = req.segments.join('/');
@@ -102,6 +123,7 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   if (!req.access.letters(path).includes('w')) throw new DavError(403, 'Access denied');
   if (existing && !req.access.mayOverwriteCollection(path))
     throw forbidden('Overwriting this collection is not allowed');
+  if (existing && existing.tag === '') await refuseReplacingPlainCollection(req, existing);
   if (res.kind === 'missing' && res.parent === undefined)
     throw conflict('The parent collection does not exist');
   if (res.kind === 'missing' && res.parent && res.parent.tag !== '') {
