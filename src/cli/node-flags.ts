@@ -40,8 +40,12 @@ export function parseShebang(firstLine: string): NodeCommand | undefined {
   return { env, flags: words };
 }
 
-/** The shell form of a command, as in `npm start` or a README: `NAME=value node --flag <script>`. */
-export function shellCommand(cmd: NodeCommand, node: string, script: string): string {
+/**
+ * The shell form of a command, as in `npm start` or a README: `NAME=value node --flag <script>`. With
+ * `exec`, the shell replaces itself with node (`NAME=value exec node …`): `npm start` then signals the
+ * server itself, not a `sh -c` wrapper that would die and leave node running (a supervisor's SIGTERM).
+ */
+export function shellCommand(cmd: NodeCommand, node: string, script: string, exec = false): string {
   const env = Object.entries(cmd.env).map(([k, v]) => `${k}=${v}`);
-  return [...env, node, ...cmd.flags, script].join(' ');
+  return [...env, ...(exec ? ['exec'] : []), node, ...cmd.flags, script].join(' ');
 }

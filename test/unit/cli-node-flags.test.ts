@@ -45,11 +45,11 @@ describe('how Almanac is started', () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  it('npm start runs the same command as the bin', () => {
+  it('npm start runs the same command as the bin, exec-ed by its shell', () => {
     const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    assert.equal(pkg.scripts.start, shellCommand(binCommand(), 'node', 'dist/cli/main.js'));
+    assert.equal(pkg.scripts.start, shellCommand(binCommand(), 'node', 'dist/cli/main.js', true));
   });
 
   it('the systemd unit in README.md runs the same command as the bin', () => {
