@@ -1,7 +1,6 @@
 /** Builds the [auth] backend chosen by `type` and wraps it in the login pipeline. */
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { loadPluginFactory } from '../config/plugin.js';
 import type { Config } from '../config/schema.js';
 import { FAILED, type BackendResult, type PasswordBackend } from './backend.js';
 import { createDovecotBackend } from './backends/dovecot.js';
@@ -133,19 +132,8 @@ async function createBackend(
  * validation, cache, delay, throttling).
  */
 async function loadAuthPlugin(spec: string, config: Config, log: Logger): Promise<PasswordBackend | Auth> {
-  const target = spec.startsWith('.') || isAbsolute(spec) ? pathToFileURL(resolve(spec)).href : spec;
-  let mod: { createAuth?: unknown };
-  try {
-    mod = (await import(target)) as { createAuth?: unknown };
-  } catch (err) {
-    throw new Error(`[auth] type ${JSON.stringify(spec)}: cannot load the plugin module: ${String(err)}`, {
-      cause: err,
-    });
-  }
-  if (typeof mod.createAuth !== 'function') {
-    throw new Error(`[auth] type ${JSON.stringify(spec)}: the module does not export createAuth()`);
-  }
-  const made = (await (mod.createAuth as (c: Config, l: Logger) => unknown)(config, log)) as Record<
+  const createAuth = await loadPluginFactory('auth', spec, 'createAuth');
+  const made = (await (createAuth as (c: Config, l: Logger) => unknown)(config, log)) as Record<
     string,
     unknown
   >;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createStorage } from '../storage/create.js';
 import { DerivedCache } from '../storage/derived-cache.js';
 import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
-import { createWeb } from '../web/serve.js';
+import { createWeb, webPluginMessage } from '../web/serve.js';
 import { createKindRegistry, type KindRegistry } from '../dav/context.js';
 import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
@@ -79,6 +79,8 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
   const web = createWeb(config);
+  if (config.web.type !== 'internal' && config.web.type !== 'none')
+    log.warn(webPluginMessage(config.web.type));
   const derivedCache = exportCache(config, plog);
   const app = createApp({
     config,

@@ -91,23 +91,14 @@ export function toPath(raw: string, home: string): string {
 }
 
 /**
- * Whether a `type` value names a plugin module rather than a misspelt built-in: a file path or `file:`
- * URL, a scoped package, or a dotted/slashed module name. A bare word is treated as a typo.
+ * A 'choice' value. For a `type` that may name a plugin (`spec.plugin`), any value that is not a
+ * built-in is kept as a module name, as Radicale keeps any string: whether it loads is decided when
+ * the server starts (src/config/plugin.ts), with a message that says why not.
  */
-export function looksLikeModulePath(value: string): boolean {
-  if (value === '' || /\s/.test(value)) return false;
-  if (/^(?:\.{1,2}\/|\/|file:|@[\w.-]+\/)/.test(value)) return true;
-  return /^[\w-]+(?:[./][\w-]+)+\/?$/.test(value);
-}
-
 export function toChoice(raw: string, spec: OptionSpec): string {
   const choices = spec.choices ?? [];
-  if (choices.includes(raw)) return raw;
-  if (spec.plugin === true && looksLikeModulePath(raw)) return raw;
-  const list = choices.join(', ');
-  throw new ConversionError(
-    spec.plugin === true ? `one of ${list} or a plugin module path` : `one of ${list}`,
-  );
+  if (choices.includes(raw) || spec.plugin === true) return raw;
+  throw new ConversionError(`one of ${choices.join(', ')}`);
 }
 
 export function homeDir(env: NodeJS.ProcessEnv): string {

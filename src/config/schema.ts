@@ -273,7 +273,7 @@ export const SCHEMA = {
     rabbitmq_topic: later('string', '', 'RabbitMQ topic'),
     rabbitmq_queue_type: later('string', 'classic', 'RabbitMQ queue type'),
     smtp_server: later('string', '', 'SMTP server'),
-    smtp_port: later('int', '25', 'SMTP port'),
+    smtp_port: later('string', '', 'SMTP port (empty: the default port of smtp_security)'),
     smtp_security: later('choice', 'none', 'SMTP security', { choices: ['none', 'tls', 'starttls'] }),
     smtp_ssl_verify_mode: later('choice', 'REQUIRED', 'SMTP certificate check', {
       choices: ['NONE', 'OPTIONAL', 'REQUIRED'],

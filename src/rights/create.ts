@@ -1,7 +1,6 @@
 /** Builds the [rights] backend, adding the permit_delete_collection / permit_overwrite_collection rules. */
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { loadPluginFactory } from '../config/plugin.js';
 import type { Config } from '../config/schema.js';
 import { authenticatedRights, ownerOnlyRights, ownerWriteRights, type LetterFunction } from './builtin.js';
 import { loadRightsFile, matchRules } from './from-file.js';
@@ -63,15 +62,8 @@ export function withCollectionPolicy(authorization: Authorization, config: Confi
  * `authorization(user, groups, path)`, which then gets the permit_* handling.
  */
 async function loadRightsPlugin(spec: string, config: Config, log: Logger): Promise<Rights> {
-  const target = spec.startsWith('.') || isAbsolute(spec) ? pathToFileURL(resolve(spec)).href : spec;
-  const mod = (await import(target)) as { createRights?: unknown };
-  if (typeof mod.createRights !== 'function') {
-    throw new Error(`[rights] type ${JSON.stringify(spec)}: the module does not export createRights()`);
-  }
-  const made = (await (mod.createRights as (c: Config, l: Logger) => unknown)(
-    config,
-    log,
-  )) as Partial<Rights>;
+  const createRights = await loadPluginFactory('rights', spec, 'createRights');
+  const made = (await (createRights as (c: Config, l: Logger) => unknown)(config, log)) as Partial<Rights>;
   const authorization = made.authorization;
   if (typeof authorization !== 'function') throw new Error(`[rights] plugin ${spec}: no authorization()`);
   if (typeof made.mayDeleteCollection === 'function' && typeof made.mayOverwriteCollection === 'function') {

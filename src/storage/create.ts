@@ -1,5 +1,6 @@
 /** Builds the configured storage backend. */
 import type { Logger } from 'pino';
+import { noPluginsFor } from '../config/plugin.js';
 import type { Config } from '../config/schema.js';
 import { FilesystemStorage } from './filesystem/storage.js';
 import { PostgresStorage } from './postgres/storage.js';
@@ -19,7 +20,7 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
     });
   }
   if (s.type !== 'multifilesystem' && s.type !== 'multifilesystem_nolock') {
-    throw new Error(`unsupported storage type: ${s.type}`);
+    throw noPluginsFor('storage', s.type, 'storage type');
   }
   return new FilesystemStorage({
     folder: s.filesystem_folder,

@@ -56,6 +56,12 @@ export function createWeb(config: WebConfig): Web {
         send(req, res, 200, asset(Buffer.from(WORKS_PAGE), 'text/html; charset=utf-8'));
         return;
       }
+      if (type !== 'internal') {
+        // A web plugin (a Python module for Radicale) is not something Almanac can run; say so rather
+        // than serve the built-in interface in its place.
+        send(req, res, 501, textAsset(webPluginMessage(type)));
+        return;
+      }
       if (subPath === '/config.json') {
         sendCached(req, res, clientConfig);
         return;
@@ -68,6 +74,14 @@ export function createWeb(config: WebConfig): Web {
       sendCached(req, res, found);
     },
   };
+}
+
+/** What a configured web plugin gets instead (logged at start, answered under /.web/). */
+export function webPluginMessage(type: string): string {
+  return (
+    `[web] type = ${type} names a web interface plugin; Radicale's web plugins are Python modules and ` +
+    "cannot run in Almanac. Use type = internal (Almanac's interface) or none."
+  );
 }
 
 const WORKS_PAGE =

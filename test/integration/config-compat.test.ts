@@ -42,3 +42,26 @@ describe('htpasswd as Radicale reads it', () => {
     await assert.rejects(start({ users: { alice: 'alicepw', bob: '' } }), /users, line 2: empty password/);
   });
 });
+
+describe('type values that are not built-in', () => {
+  it('[web] type = x.y warns at start and /.web says it cannot run, instead of serving the built-in UI', async () => {
+    const logLines: string[] = [];
+    const a = await start({ config: { web: { type: 'x.y' }, logging: { level: 'warning' } }, logLines });
+    assert.ok(
+      logLines.some((l) => /WARNING.*\[web\] type = x\.y names a web interface plugin/.test(l)),
+      logLines.join('\n'),
+    );
+    const root = await fetch(`${a.url}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    const page = await fetch(`${a.url}/.web/`);
+    assert.equal(page.status, 501);
+    assert.match(await page.text(), /cannot run in Almanac/);
+  });
+
+  it('[auth] type = a Python module name stops the start with the reason', async () => {
+    await assert.rejects(
+      start({ config: { auth: { type: 'radicale_auth_ldap' } } }),
+      /\[auth\] type = radicale_auth_ldap: cannot load the plugin module .*Python module and cannot run in Almanac/,
+    );
+  });
+});

@@ -183,12 +183,25 @@ void describe('loadConfig error messages', () => {
     );
   });
 
-  void it('misspelt built-in type', () => {
-    const file = fixture('typo-plugin.conf');
-    assert.match(
-      errorMessage(() => load([file])),
-      /^Invalid choice value for option 'type' in section 'auth' in config file '.*typo-plugin.conf' \(line 2\): 'htpaswd' \(expected one of none, denyall, htpasswd, .* or a plugin module path\)$/,
-    );
+  void it('any type value loads, as in Radicale: a misspelt built-in or a bare plugin module name', () => {
+    // Whether it can run is decided at start (src/config/plugin.ts), as Radicale imports it then.
+    assert.equal(load([fixture('typo-plugin.conf')]).config.auth.type, 'htpaswd');
+    const { config } = load([], {
+      auth: { type: 'radicale_imap', imap_server: 'mail.example.org' },
+      web: { type: 'radicale_infcloud' },
+      rights: { type: 'my.rights' },
+    });
+    assert.equal(config.auth.type, 'radicale_imap');
+    assert.equal(config.extra['auth']?.['imap_server'], 'mail.example.org');
+    assert.equal(config.web.type, 'radicale_infcloud');
+    assert.equal(config.rights.type, 'my.rights');
+  });
+
+  void it('[hook] smtp_port may be empty (the port of smtp_security), as in Radicale', () => {
+    const file = writeTemp('smtp.conf', '[hook]\nsmtp_server = localhost\nsmtp_port =\n');
+    const { config } = load([file]);
+    assert.equal(config.hook.smtp_port, '');
+    assert.equal(load([], { hook: { smtp_port: '587' } }).config.hook.smtp_port, '587');
   });
 
   void it('malformed hosts', () => {

@@ -1,5 +1,6 @@
 /** Builds the [group] source. */
 import type { Logger } from 'pino';
+import { loadPluginFactory } from '../../config/plugin.js';
 import type { Config } from '../../config/schema.js';
 import { createHtgroupSource } from './htgroup.js';
 import type { GroupSource } from './types.js';
@@ -20,11 +21,8 @@ export async function createGroupSource(config: Config, log: Logger): Promise<Gr
 }
 
 async function loadGroupPlugin(modulePath: string, config: Config, log: Logger): Promise<GroupSource> {
-  const mod = (await import(modulePath)) as { createGroups?: unknown };
-  if (typeof mod.createGroups !== 'function') {
-    throw new Error(`[group] type ${JSON.stringify(modulePath)}: the module does not export createGroups()`);
-  }
-  return (await (mod.createGroups as (c: Config, l: Logger) => Promise<GroupSource>)(
+  const createGroups = await loadPluginFactory('group', modulePath, 'createGroups');
+  return (await (createGroups as (c: Config, l: Logger) => Promise<GroupSource>)(
     config,
     log,
   )) satisfies GroupSource;
