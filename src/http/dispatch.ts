@@ -311,7 +311,11 @@ async function loginOutcome(
   }
 }
 
-/** Creates `/<user>/` (and predefined collections) on first login, when rights allow. */
+/**
+ * Creates `/<user>/` (and predefined collections) on first login, when rights allow. As in Radicale,
+ * the storage hook runs once for the whole creation (%(request)s = NONE, %(path)s = the collection
+ * root), and a predefined collection that cannot be created is a warning, not a failed request.
+ */
 async function ensurePrincipal(
   deps: AppDeps,
   ctx: RequestContext,
@@ -321,9 +325,9 @@ async function ensurePrincipal(
   if (user.includes('/')) return;
   if (await deps.storage.getCollection(user)) return;
   if (!deps.rights.authorization(user, groups, user).includes('W')) return;
-  const change = { user, path: `/${user}/`, request: 'MKCOL' };
+  const change = { user, path: '', request: 'NONE' };
   try {
-    await deps.storage.createCollection(user, {}, change);
+    await deps.storage.createCollection(user, {}, { ...change, deferHook: true });
   } catch (err) {
     if (await deps.storage.getCollection(user)) return; // created by a concurrent request
     throw err;
@@ -332,9 +336,14 @@ async function ensurePrincipal(
   const predefined = deps.config.storage.predefined_collections;
   if (predefined && typeof predefined === 'object') {
     for (const [name, props] of Object.entries(predefined as Record<string, Record<string, string>>)) {
-      await deps.storage.createCollection(`${user}/${name}`, props, { ...change, path: `/${user}/${name}/` });
+      try {
+        await deps.storage.createCollection(`${user}/${name}`, props, { ...change, deferHook: true });
+      } catch (err) {
+        ctx.log.warn(`failed to create predefined collection /${user}/${name}/: ${String(err)}`);
+      }
     }
   }
+  await deps.storage.runHook(change);
 }
 
 function davRequest(

@@ -65,12 +65,18 @@ export type ItemDescriber = (text: string, tag: CollectionTag) => ItemDescriptio
 export interface ChangeContext {
   /** Login of the user ('' for anonymous). */
   readonly user: string;
-  /** The request path as the client sent it (for %(path)s). */
+  /**
+   * The request path, percent-decoded and without the proxy prefix (`/alice/cal/x.ics`, `/alice/cal/`);
+   * '' for a change that is not one request's (principal creation). The storage hook's %(path)s is
+   * this path inside the collection root.
+   */
   readonly path: string;
-  /** The destination path for MOVE/COPY (for %(to_path)s). */
+  /** The destination path for MOVE/COPY, in the same form (for %(to_path)s). */
   readonly toPath?: string;
-  /** HTTP method (for %(request)s). */
+  /** HTTP method (for %(request)s); `NONE` when the change is not one request's, as in Radicale. */
   readonly request: string;
+  /** True: do not run the storage hook for this call; the caller runs it once (`runHook`) for several. */
+  readonly deferHook?: boolean;
 }
 
 /**
@@ -183,6 +189,8 @@ export interface Storage {
   deleteCollection(path: string, ctx: ChangeContext): Promise<void>;
   /** Replaces a collection's props (the caller merges). */
   setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo>;
+  /** Runs the storage hook once for changes made with `deferHook` (never throws). */
+  runHook(ctx: ChangeContext): Promise<void>;
 
   /**
    * Dead properties of an item (WebDAV PROPPATCH on items; same key format as collection props).

@@ -5,6 +5,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { DavClient } from './helpers/dav-client.js';
 
@@ -63,5 +66,59 @@ describe('type values that are not built-in', () => {
       start({ config: { auth: { type: 'radicale_auth_ldap' } } }),
       /\[auth\] type = radicale_auth_ldap: cannot load the plugin module .*Python module and cannot run in Almanac/,
     );
+  });
+});
+
+describe('[storage] hook placeholders as Radicale 3.8 fills them', () => {
+  it('filesystem paths for %(path)s and %(to_path)s, one run for a principal with predefined collections', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'almanac-hooklog-'));
+    const log = join(dir, 'hook.log');
+    const lines = (): string[] => readFileSync(log, 'utf8').trim().split('\n');
+    try {
+      const a = await start({
+        config: {
+          storage: {
+            type: 'multifilesystem',
+            hook: `printf '%%s|%%s|%%s|%%s|%%s\\n' %(user)s %(request)s %(cwd)s %(path)s %(to_path)s >> ${log}`,
+            predefined_collections: JSON.stringify({
+              cal: { tag: 'VCALENDAR', 'D:displayname': 'Calendar' },
+              book: { tag: 'VADDRESSBOOK' },
+            }),
+          },
+        },
+      });
+      const root = join(a.folder, 'collection-root');
+      const dav = new DavClient(a.url);
+      assert.equal(
+        (await dav.request('PROPFIND', '/alice/', { user: 'alice', headers: { Depth: '0' } })).status,
+        207,
+      );
+      // Principal and both predefined collections: one run, as Radicale's single write lock gives.
+      assert.deepEqual(lines(), [`alice|NONE|${a.folder}|${root}|`]);
+      const event = (uid: string): string =>
+        `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const put = await dav.request('PUT', '/alice/cal/a%40b%20c.ics', {
+        user: 'alice',
+        body: event('u1'),
+        headers: { 'Content-Type': 'text/calendar' },
+      });
+      assert.equal(put.status, 201, put.text);
+      assert.equal(lines()[1], `alice|PUT|${a.folder}|${root}/alice/cal/a@b c.ics|`);
+      const move = await dav.request('MOVE', '/alice/cal/a%40b%20c.ics', {
+        user: 'alice',
+        headers: { Destination: `${a.url}/alice/cal/moved%C3%A9.ics` },
+      });
+      assert.equal(move.status, 201, move.text);
+      assert.equal(
+        lines()[2],
+        `alice|MOVE|${a.folder}|${root}/alice/cal/a@b c.ics|${root}/alice/cal/movedé.ics`,
+      );
+      const mkcol = await dav.request('MKCALENDAR', '/alice/new/', { user: 'alice' });
+      assert.equal(mkcol.status, 201, mkcol.text);
+      assert.equal(lines()[3], `alice|MKCALENDAR|${a.folder}|${root}/alice/new/|`);
+      assert.equal(lines().length, 4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,10 @@
 /**
  * The storage `hook`: a shell command run after each change, with Radicale's `%(name)s`
- * placeholders replaced by shell-quoted values. A failing hook is only logged.
+ * placeholders replaced by shell-quoted values, as Radicale 3.8 fills them: %(cwd)s the storage folder
+ * (where the command runs), %(path)s the changed path inside the collection root
+ * (`<folder>/collection-root/alice/cal/x.ics`), %(to_path)s the same for a MOVE's destination (empty,
+ * not even quotes, otherwise), %(request)s the method (`NONE` for principal creation), %(user)s the
+ * login or `Anonymous`. A failing hook is only logged.
  */
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -13,31 +17,49 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'"'"'`)}'`;
 }
 
-/** Python `%`-formatting with a dict: `%(key)s` and `%%`. Unknown keys throw, as in Python. */
+/**
+ * Python `%`-formatting with a dict: `%(key)s` and `%%`. Unknown keys throw, as in Python. The values
+ * are inserted as given: quote them first (hookValues does).
+ */
 export function formatHook(command: string, values: Readonly<Record<string, string>>): string {
   return command.replace(/%\(([^)]*)\)s|%%/g, (m, key: string | undefined) => {
     if (m === '%%') return '%';
     const v = key === undefined ? undefined : values[key];
     if (v === undefined) throw new Error(`unknown placeholder ${m} in storage hook`);
-    return shellQuote(v);
+    return v;
   });
 }
 
-export function hookValues(ctx: ChangeContext, cwd: string): Record<string, string> {
+export interface HookPlace {
+  /** Where the command runs (%(cwd)s): the storage folder. */
+  readonly cwd: string;
+  /** The folder request paths are under (%(path)s); '' when there is none (PostgreSQL). */
+  readonly root: string;
+}
+
+/** The shell-quoted placeholder values for one change. */
+export function hookValues(ctx: ChangeContext, place: HookPlace): Record<string, string> {
   return {
-    user: ctx.user === '' ? 'Anonymous' : ctx.user,
-    cwd,
-    path: ctx.path,
-    to_path: ctx.toPath ?? '',
-    request: ctx.request,
+    user: shellQuote(ctx.user === '' ? 'Anonymous' : ctx.user),
+    cwd: shellQuote(place.cwd),
+    path: shellQuote(place.root + ctx.path),
+    // Radicale leaves an absent destination empty rather than quoting an empty string.
+    to_path: ctx.toPath === undefined || ctx.toPath === '' ? '' : shellQuote(place.root + ctx.toPath),
+    request: shellQuote(ctx.request),
   };
 }
 
 /** Runs the hook and waits for it; never throws. */
-export async function runHook(command: string, ctx: ChangeContext, cwd: string, log: Logger): Promise<void> {
+export async function runHook(
+  command: string,
+  ctx: ChangeContext,
+  place: HookPlace,
+  log: Logger,
+): Promise<void> {
+  const cwd = place.cwd;
   let line: string;
   try {
-    line = formatHook(command, hookValues(ctx, cwd));
+    line = formatHook(command, hookValues(ctx, place));
   } catch (e) {
     log.error({ err: e }, 'storage hook not run');
     return;

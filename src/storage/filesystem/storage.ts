@@ -234,11 +234,15 @@ export class FilesystemStorage implements Storage {
   }
 
   private async hook(ctx: ChangeContext): Promise<void> {
+    if (ctx.deferHook !== true) await this.runHook(ctx);
+  }
+
+  async runHook(ctx: ChangeContext): Promise<void> {
     if (this.o.hook === '') return;
     // Hooks often commit the whole folder (git): run one at a time.
     const release = await this.hookLock.acquireAll(new Map([['hook', 'write']]));
     try {
-      await runHook(this.o.hook, ctx, this.o.folder, this.o.log);
+      await runHook(this.o.hook, ctx, { cwd: this.o.folder, root: this.root }, this.o.log);
     } finally {
       release();
     }

@@ -95,8 +95,15 @@ export class PostgresStorage implements Storage {
 
   /** Runs the hook after a committed change, one at a time in this process; never throws. */
   private hook(ctx: ChangeContext): Promise<void> {
+    return ctx.deferHook === true ? Promise.resolve() : this.runHook(ctx);
+  }
+
+  runHook(ctx: ChangeContext): Promise<void> {
     if (this.o.hook === '') return Promise.resolve();
-    const run = this.hookQueue.then(() => runHook(this.o.hook, ctx, this.o.hookCwd, this.o.log));
+    // No collection folder here: %(path)s is the request path itself.
+    const run = this.hookQueue.then(() =>
+      runHook(this.o.hook, ctx, { cwd: this.o.hookCwd, root: '' }, this.o.log),
+    );
     this.hookQueue = run;
     return run;
   }
