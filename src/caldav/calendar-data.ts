@@ -12,7 +12,7 @@ import {
   type Instance,
   type RecurrenceSet,
 } from './instances.js';
-import { normalizeLineEndings } from './item.js';
+import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { cloneComponent, parseCalendar } from './parse.js';
 import { freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
 import { ZoneResolver } from './timezones.js';

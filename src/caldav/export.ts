@@ -3,6 +3,8 @@
  * every component inside each item's VCALENDAR is copied as stored, VTIMEZONEs once per TZID and
  * before the components that use them. No parsing: a 10,000-event export costs one pass over the text.
  */
+import { valueColon } from '../content-lines/content-line.js';
+import { logicalLines } from '../content-lines/unfold.js';
 import { PRODID } from './item.js';
 
 interface Blocks {
@@ -38,12 +40,9 @@ function topLevelBlocks(text: string): Blocks {
 
 /** The TZID of a VTIMEZONE block (folded continuation lines joined). */
 function tzidOf(block: readonly string[]): string {
-  const i = block.findIndex((l) => /^TZID[:;]/i.test(l));
-  if (i < 0) return '';
-  let value = block[i] ?? '';
-  for (let j = i + 1; j < block.length && /^[ \t]/.test(block[j] ?? ''); j++)
-    value += (block[j] ?? '').slice(1);
-  return value.slice(value.indexOf(':') + 1);
+  const line = logicalLines(block.join('\r\n')).find((l) => /^TZID[:;]/i.test(l.unfolded));
+  if (!line) return '';
+  return line.unfolded.slice(valueColon(line.unfolded) + 1);
 }
 
 /** RFC 5545 TEXT escaping. */

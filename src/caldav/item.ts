@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import ICAL from 'ical.js';
+import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { DavError } from '../dav/errors.js';
 import { NS } from '../dav/xml.js';
 import {
@@ -44,12 +45,6 @@ const PRE = {
 /** Instances iterated to find the span of a finite recurrence when the caller gives no limit. */
 const DEFAULT_SPAN_LIMIT = 10_000;
 export const PRODID = '-//Almanac//CalDAV Server//EN';
-
-/** CRLF everywhere and a final CRLF: the only change made to stored calendar data. */
-export function normalizeLineEndings(text: string): string {
-  const t = text.replace(/\r\n|\r|\n/g, '\r\n');
-  return t.endsWith('\r\n') ? t : t + '\r\n';
-}
 
 /** Validates the body of a PUT to a calendar object resource. Throws DavError 403 with a precondition. */
 export function validateCalendarObject(

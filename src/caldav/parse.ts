@@ -4,6 +4,8 @@
  * while the stored text stays what the client sent.
  */
 import ICAL from 'ical.js';
+import { MAX_PARAMS, splitParams, valueColon } from '../content-lines/content-line.js';
+import { logicalLines } from '../content-lines/unfold.js';
 
 export class IcalParseError extends Error {}
 
@@ -11,20 +13,59 @@ export class IcalParseError extends Error {}
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
-/** Repairs the text so that ical.js accepts what Radicale's workarounds accept. */
+/** Properties whose value is a DATE-TIME unless it is a bare 8-digit DATE (vobject reads it so). */
+const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID', 'EXDATE', 'RDATE']);
+
+/**
+ * Repairs the text so that ical.js accepts what Radicale's workarounds accept: BOM, control
+ * characters and blank lines dropped, lines unfolded (ical.js takes long lines), and each line
+ * repaired as `repairLine` says. One pass over the text.
+ */
 export function sanitizeIcal(text: string): string {
-  const lines = text
-    .replace(/^\uFEFF/, '')
-    .replace(CONTROL_CHARS, '')
-    .split(/\r\n|\r|\n/)
-    .filter((l) => l.trim() !== '');
-  return lines.map(trimTzidSpaces).join('\r\n') + '\r\n';
+  const clean = text.replace(/^\uFEFF/, '').replace(CONTROL_CHARS, '');
+  let out = '';
+  for (const line of logicalLines(clean)) out += `${repairLine(line.unfolded)}\r\n`;
+  return out;
 }
 
-/** Outlook writes `TZID=Name :` or `TZID:Name ` with trailing whitespace; strip it. */
-function trimTzidSpaces(line: string): string {
-  if (/^TZID:/i.test(line)) return line.trimEnd();
-  return line.replace(/(;TZID=)("?)([^";:]*?)\s+\2(?=[;:])/gi, '$1$2$3$2');
+/**
+ * One logical line made readable by ical.js, or returned as it is:
+ * - Outlook writes `TZID=Name :` or `TZID:Name ` with trailing whitespace: trimmed;
+ * - a parameter without a value (`SUMMARY;FOO:x`, read by vobject) is dropped;
+ * - a line with more than MAX_PARAMS parameters (ical.js would take the square of its length) is
+ *   refused with IcalParseError;
+ * - an 8-digit value of DTSTART, DTEND, DUE, RECURRENCE-ID, EXDATE or RDATE without VALUE=DATE
+ *   (`DTSTART;TZID=Europe/Paris:20130903`, as Mozilla clients write) is a DATE, as vobject reads
+ *   it; its TZID, meaningless for a date, is dropped.
+ */
+export function repairLine(line: string): string {
+  if (/^TZID\s*:/i.test(line)) return line.trimEnd();
+  if (!line.includes(';') && !/^[A-Z-]+:\d{8}(,\d{8})*\s*$/i.test(line)) return line;
+  const colon = valueColon(line);
+  if (colon < 0) return line;
+  const [name = '', ...params] = splitParams(line.slice(0, colon));
+  if (params.length > MAX_PARAMS)
+    throw new IcalParseError(`a property with more than ${MAX_PARAMS} parameters`);
+  const value = line.slice(colon + 1);
+  let kept = params.filter((p) => p.includes('=')).map(trimTzid);
+  const hasValueType = kept.some((p) => /^VALUE=/i.test(p));
+  if (DATE_OR_DATE_TIME.has(name.toUpperCase()) && !hasValueType && /^\d{8}(,\d{8})*\s*$/.test(value)) {
+    kept = [...kept.filter((p) => !/^TZID=/i.test(p)), 'VALUE=DATE'];
+  } else if (kept.length === params.length && kept.every((p, i) => p === params[i])) {
+    return line;
+  }
+  return `${[name, ...kept].join(';')}:${value}`;
+}
+
+/** `TZID=Name  ` or `TZID="Name  "` without the trailing whitespace. */
+function trimTzid(param: string): string {
+  if (!/^TZID=/i.test(param)) return param;
+  const head = param.slice(0, 5);
+  const value = param.slice(5).trimEnd();
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+    return `${head}"${value.slice(1, -1).trimEnd()}"`;
+  }
+  return head + value;
 }
 
 /** Parses text that must hold exactly one VCALENDAR. Throws IcalParseError. */

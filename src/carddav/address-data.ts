@@ -6,7 +6,8 @@
  * (as Radicale does), even when another supported version was asked for.
  */
 import { NS, type XmlElement } from '../dav/xml.js';
-import { logicalLines, parseContentLine } from './lines.js';
+import { parseContentLine } from '../content-lines/content-line.js';
+import { logicalLines } from '../content-lines/unfold.js';
 
 export interface AddressDataRequest {
   /** Upper-case names of the selected properties (possibly with group: `ITEM1.EMAIL`). */

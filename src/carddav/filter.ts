@@ -16,7 +16,8 @@ import ICAL from 'ical.js';
 import { DavError, badRequest, forbidden } from '../dav/errors.js';
 import { NS, type XmlElement, child, clark, childrenNamed } from '../dav/xml.js';
 import { normalizeVcardForParsing } from './item.js';
-import { type ContentLine, logicalLines, paramValues, parseContentLine } from './lines.js';
+import { type ContentLine, paramValues, parseContentLine } from '../content-lines/content-line.js';
+import { logicalLines } from '../content-lines/unfold.js';
 
 export const SUPPORTED_COLLATION = clark(NS.CR, 'supported-collation');
 export const SUPPORTED_FILTER = clark(NS.CR, 'supported-filter');

@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto';
 import ICAL from 'ical.js';
 import { DavError, forbidden } from '../dav/errors.js';
 import { NS, clark } from '../dav/xml.js';
-import { type LogicalLine, logicalLines, parseContentLine } from './lines.js';
+import { MAX_PARAMS, parseContentLine } from '../content-lines/content-line.js';
+import { normalizeLineEndings } from '../content-lines/line-endings.js';
+import { type LogicalLine, logicalLines } from '../content-lines/unfold.js';
 import { needsRepair, repairLine } from './vcard21.js';
 
 export const VALID_ADDRESS_DATA = clark(NS.CR, 'valid-address-data');
@@ -32,6 +34,10 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 function normalizeLine(unfolded: string): string {
   const clean = unfolded.replace(CONTROL_CHARS, '');
   const parsed = parseContentLine(clean);
+  // ical.js would take the square of the line's length to read it.
+  if (parsed && parsed.params.length > MAX_PARAMS) {
+    throw invalid(`The property ${parsed.name} has more than ${MAX_PARAMS} parameters`);
+  }
   return parsed && needsRepair(parsed) ? repairLine(parsed) : clean;
 }
 
@@ -52,9 +58,10 @@ interface CardBlock {
 }
 
 function beginOrEnd(line: LogicalLine): { kind: 'BEGIN' | 'END'; comp: string } | undefined {
-  const m = /^(BEGIN|END)\s*:\s*(.*?)\s*$/i.exec(line.unfolded);
+  const m = /^(BEGIN|END)\s*:/i.exec(line.unfolded);
   if (!m) return undefined;
-  return { kind: m[1]?.toUpperCase() === 'BEGIN' ? 'BEGIN' : 'END', comp: (m[2] ?? '').toUpperCase() };
+  const comp = line.unfolded.slice(m[0].length).trim().toUpperCase();
+  return { kind: m[1]?.toUpperCase() === 'BEGIN' ? 'BEGIN' : 'END', comp };
 }
 
 function invalid(message: string): DavError {
@@ -170,21 +177,16 @@ export function splitVcards(text: string): { uid: string; text: string }[] {
   });
 }
 
-function cardPart(t: string): string {
-  const crlf = t.replace(/\r\n|\r|\n/g, '\r\n');
-  return crlf.endsWith('\r\n') ? crlf : crlf + '\r\n';
-}
-
 /** The address book as one text/vcard body: the items concatenated, each ending with CRLF. */
 export function exportAddressBook(items: readonly string[]): string {
-  return items.map(cardPart).join('');
+  return items.map(normalizeLineEndings).join('');
 }
 
 /** The same export as a stream of chunks, for big address books. */
 export async function* exportAddressBookStream(items: AsyncIterable<string>): AsyncIterable<string> {
   let buf = '';
   for await (const t of items) {
-    buf += cardPart(t);
+    buf += normalizeLineEndings(t);
     if (buf.length >= 65536) {
       yield buf;
       buf = '';

@@ -7,7 +7,7 @@
  * - `ENCODING=BASE64` becomes the 3.0 form `ENCODING=b` with the folding whitespace removed.
  */
 import { TextDecoder } from 'node:util';
-import { type ContentLine, type ContentParam, paramValues } from './lines.js';
+import { type ContentLine, type ContentParam, paramValues } from '../content-lines/content-line.js';
 
 /** Bare 2.1 parameters that are encodings rather than types. */
 const BARE_ENCODINGS = new Set(['QUOTED-PRINTABLE', 'BASE64', 'B', '8BIT', '7BIT']);

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DavError } from '../../src/dav/errors.js';
-import {
-  describeCalendarItem,
-  normalizeLineEndings,
-  splitCalendar,
-  validateCalendarObject,
-} from '../../src/caldav/item.js';
+import { describeCalendarItem, splitCalendar, validateCalendarObject } from '../../src/caldav/item.js';
 import { exportCalendar } from '../../src/caldav/export.js';
 
 const fixture = (name: string): string =>
@@ -162,13 +157,6 @@ describe('validateCalendarObject', () => {
     rejects(text, `${C}valid-calendar-object-resource`, { ...OPTS, maxOccurrences: 5000 });
     const info = validateCalendarObject(text, { ...OPTS, maxOccurrences: 9000 });
     assert.equal(info.end, utc('2025-01-01T00:00:00Z')); // UNTIL is inclusive
-  });
-});
-
-describe('normalizeLineEndings', () => {
-  it('turns LF and CR into CRLF and adds a final CRLF', () => {
-    assert.equal(normalizeLineEndings('A\nB\rC\r\nD'), 'A\r\nB\r\nC\r\nD\r\n');
-    assert.equal(normalizeLineEndings('A\r\n'), 'A\r\n');
   });
 });
 

@@ -10,12 +10,7 @@ import { changeContext } from '../change-context.js';
 import { itemHref } from '../href.js';
 import { NS, clark } from '../xml.js';
 import type { CollectionInfo, ItemMeta } from '../../storage/types.js';
-
-/** CRLF line endings everywhere and a final line break: the only change made to stored text. */
-export function normalizeLineEndings(text: string): string {
-  const crlf = text.replace(/\r\n|\r|\n/g, '\r\n');
-  return crlf.endsWith('\r\n') ? crlf : `${crlf}\r\n`;
-}
+import { normalizeLineEndings } from '../../content-lines/line-endings.js';
 
 function kindForUpload(req: DavRequest, text: string): CollectionKind | undefined {
   const ct = req.header('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';

@@ -1,0 +1,119 @@
+/**
+ * Unfolding: physical lines grouped into logical content lines, shared by iCalendar and vCard.
+ *
+ * A line starting with space or tab continues the previous one (RFC 5545 §3.1, RFC 6350 §3.2: the
+ * line break and one whitespace character are removed). In a quoted-printable value (vCard 2.1,
+ * vCalendar 1.0), a line ending in `=` is a soft line break and the next line continues the value as
+ * it is. Blank lines are dropped, as Radicale drops them before parsing.
+ *
+ * Linear in the input: each physical line is looked at once and every logical line is joined once,
+ * whatever its length (a 9 MB photo folded into 120,000 lines included).
+ */
+import { physicalLines } from './line-endings.js';
+
+export interface LogicalLine {
+  /** The physical lines this logical line was made of, exactly as sent (without line ending). */
+  readonly physical: readonly string[];
+  /** The unfolded line (continuations joined, soft line breaks removed). */
+  readonly unfolded: string;
+  /** 1-based number of its first physical line, for error messages. */
+  readonly lineNumber: number;
+}
+
+/** True when a parameter list announces quoted-printable encoding (bare 2.1 form included). */
+function isQuotedPrintableHead(head: string): boolean {
+  return /;\s*(ENCODING\s*=\s*)?QUOTED-PRINTABLE\s*(;|$)/i.test(head);
+}
+
+/** A logical line being built from its pieces. */
+class Builder {
+  readonly physical: string[] = [];
+  private readonly pieces: string[] = [];
+  /** Offset of the value colon in the unfolded text, once it is known. */
+  private colonAt = -1;
+  private scanned = 0;
+  private quoted = false;
+  private quotedPrintable = false;
+
+  constructor(
+    first: string,
+    readonly lineNumber: number,
+  ) {
+    this.physical.push(first);
+    this.add(first);
+  }
+
+  /** Whether the next physical line continues this one through a soft line break. */
+  get softBreak(): boolean {
+    return this.quotedPrintable && this.endsWithEquals();
+  }
+
+  /** A folded continuation: the line without its leading whitespace character. */
+  continueWith(line: string): void {
+    this.physical.push(line);
+    this.add(line.slice(1));
+  }
+
+  /** A quoted-printable soft line break: the `=` is removed and the line appended as it is. */
+  continueAfterSoftBreak(line: string): void {
+    for (let i = this.pieces.length - 1; i >= 0; i--) {
+      const piece = this.pieces[i] as string;
+      if (piece === '') continue;
+      this.pieces[i] = piece.slice(0, -1);
+      break;
+    }
+    this.physical.push(line);
+    this.add(line);
+  }
+
+  build(): LogicalLine {
+    return { physical: this.physical, unfolded: this.pieces.join(''), lineNumber: this.lineNumber };
+  }
+
+  private endsWithEquals(): boolean {
+    for (let i = this.pieces.length - 1; i >= 0; i--) {
+      const piece = this.pieces[i] as string;
+      if (piece !== '') return piece.endsWith('=');
+    }
+    return false;
+  }
+
+  /** Appends a piece; until the value colon is found, scans only the new piece for it. */
+  private add(piece: string): void {
+    this.pieces.push(piece);
+    if (this.colonAt >= 0) return;
+    for (let i = 0; i < piece.length; i++) {
+      const ch = piece[i];
+      if (ch === '"') this.quoted = !this.quoted;
+      else if (ch === ':' && !this.quoted) {
+        this.colonAt = this.scanned + i;
+        this.quotedPrintable = isQuotedPrintableHead(this.pieces.join('').slice(0, this.colonAt));
+        break;
+      }
+    }
+    this.scanned += piece.length;
+  }
+}
+
+const isFoldContinuation = (line: string): boolean => line[0] === ' ' || line[0] === '\t';
+// A dangling soft break right before an END line is a client bug; the component stays closed.
+const isEndLine = (line: string): boolean => /^END\s*:/i.test(line);
+
+/** Groups the physical lines of a text into logical lines (see the module comment). */
+export function logicalLines(text: string): LogicalLine[] {
+  const out: LogicalLine[] = [];
+  const lines = physicalLines(text);
+  let current: Builder | undefined;
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n] as string;
+    if (line.trim() === '') continue;
+    if (current?.softBreak && !isEndLine(line)) current.continueAfterSoftBreak(line);
+    else if (current && isFoldContinuation(line)) current.continueWith(line);
+    else {
+      if (current) out.push(current.build());
+      current = new Builder(line, n + 1);
+    }
+  }
+  if (current) out.push(current.build());
+  return out;
+}
