@@ -4,7 +4,7 @@
 import { TextDecoder } from 'node:util';
 import type { DavRequest } from './context.js';
 import { DavError, badRequest, unsupportedMediaType } from './errors.js';
-import { XmlParseError, parseXml, type XmlElement } from './xml.js';
+import { XmlParseError, parseXmlYielding, type XmlElement } from './xml.js';
 
 /** The charset parameter of Content-Type, else [encoding] request (as Radicale decodes bodies). */
 function requestCharset(req: DavRequest): string {
@@ -35,7 +35,7 @@ export async function xmlBody(req: DavRequest): Promise<XmlElement | undefined> 
     throw unsupportedMediaType(`Expected an XML body, got ${ct}`);
   }
   try {
-    return parseXml(text);
+    return await parseXmlYielding(text);
   } catch (e) {
     if (e instanceof XmlParseError) throw badRequest(`Malformed XML body: ${e.message}`);
     throw e;

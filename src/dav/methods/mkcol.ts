@@ -11,7 +11,7 @@ import {
   clark,
   el,
   elText,
-  parseXml,
+  parseXmlYielding,
   serializeDocument,
   type XmlElement,
 } from '../xml.js';
@@ -36,7 +36,7 @@ async function parseBody(req: DavRequest, calendar: boolean): Promise<XmlElement
   if (text.trim() === '') return undefined;
   let body: XmlElement;
   try {
-    body = parseXml(text);
+    body = await parseXmlYielding(text);
   } catch (e) {
     if (e instanceof XmlParseError) {
       // RFC 4918 §9.3: a body MKCOL does not understand is 415.
