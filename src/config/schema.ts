@@ -88,7 +88,13 @@ export const SCHEMA = {
     trusted_proxies: o(
       'list',
       '127.0.0.1/8, ::1',
-      'Addresses and CIDRs of reverse proxies whose identity and forwarding headers are trusted (Almanac)',
+      'Addresses and CIDRs of reverse proxies whose identity and forwarding headers are trusted (Almanac; ' +
+        'with header authentication the default is none)',
+    ),
+    client_address_header: o(
+      'string',
+      'X-Forwarded-For',
+      'Header the trusted proxy sets to the client address; only its last hop is used, empty = none (Almanac)',
     ),
   },
   encoding: {

@@ -1,43 +1,21 @@
 /**
- * Who is the real client? The TCP peer, unless the peer is a trusted reverse proxy: then the client is taken
- * from `Forwarded: for=` (RFC 7239) or `X-Forwarded-For`, walking the hops from the right and skipping the
- * ones that are themselves trusted proxies. Headers from an untrusted peer are ignored, since anyone can
- * send them.
+ * Who is the real client? The TCP peer, unless the peer is a trusted reverse proxy: then the client is the
+ * last hop of the one forwarding header that proxy is configured to set (`[server] client_address_header`,
+ * default `X-Forwarded-For`). Only that hop was written by the proxy itself; everything left of it, and
+ * every other forwarding header, may come from the client and is ignored. Headers from an untrusted peer
+ * are ignored altogether, since anyone can send them.
+ *
+ * Network arithmetic is Node's `net.BlockList`, which also matches IPv4-mapped IPv6 addresses
+ * (`::ffff:127.0.0.1`) against IPv4 networks and the other way round.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 type Family = 4 | 6;
 
-/** A parsed address or network: `bits` significant leading bits of `value`. */
-export interface Cidr {
-  readonly family: Family;
-  readonly value: bigint;
-  readonly bits: number;
-  readonly text: string;
-}
-
-const WIDTH: Record<Family, number> = { 4: 32, 6: 128 };
-const MAPPED_PREFIX = 0xffffn << 32n;
-
-function ipv4ToBigint(addr: string): bigint {
-  return addr.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
-}
-
-function ipv6ToBigint(addr: string): bigint {
-  let text = addr;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const v4 = ipv4ToBigint(tail);
-    text = `${text.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const [head = '', rest] = text.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':');
-  const fill = rest === undefined ? 0 : 8 - headGroups.length - restGroups.length;
-  const groups = [...headGroups, ...Array<string>(fill).fill('0'), ...restGroups];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+/** A set of addresses and networks (e.g. `[server] trusted_proxies`), with the entries as written. */
+export interface NetworkList {
+  readonly entries: readonly string[];
+  readonly blocks: BlockList;
 }
 
 /** Strips brackets and an IPv6 zone id; returns the address and its family, or undefined if not an IP. */
@@ -51,38 +29,50 @@ function cleanAddress(raw: string): { addr: string; family: Family } | undefined
   return undefined;
 }
 
-/** Parses `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`; throws on anything else. */
-export function parseCidr(text: string): Cidr {
+/** The eight 16-bit groups of an IPv6 address (an embedded IPv4 tail counts as two). */
+function ipv6Groups(addr: string): number[] {
+  let text = addr;
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', rest] = text.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':');
+  const fill = rest === undefined ? 0 : 8 - headGroups.length - restGroups.length;
+  return [...headGroups, ...Array<string>(fill).fill('0'), ...restGroups].map((g) => parseInt(g, 16));
+}
+
+/** Adds `1.2.3.4`, `10.0.0.0/8`, `::1` or `fd00::/8` to `blocks`; throws on anything else. */
+function addEntry(blocks: BlockList, text: string): void {
   const [addrPart = '', bitsPart, extra] = text.trim().split('/');
   const parsed = cleanAddress(addrPart);
   if (!parsed || extra !== undefined) throw new Error(`invalid address or network '${text}'`);
-  const width = WIDTH[parsed.family];
+  const width = parsed.family === 4 ? 32 : 128;
   const bits = bitsPart === undefined ? width : Number(bitsPart);
-  if (!/^\d+$/.test(bitsPart ?? '0') || !Number.isInteger(bits) || bits < 0 || bits > width) {
+  if (!/^\d+$/.test(bitsPart ?? '0') || !Number.isInteger(bits) || bits > width) {
     throw new Error(`invalid prefix length in '${text}'`);
   }
-  const value = parsed.family === 4 ? ipv4ToBigint(parsed.addr) : ipv6ToBigint(parsed.addr);
-  return { family: parsed.family, value, bits, text: text.trim() };
+  blocks.addSubnet(parsed.addr, bits, parsed.family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Parses a list of addresses and networks; throws naming the bad entry. */
+export function parseNetworks(list: readonly string[]): NetworkList {
+  const blocks = new BlockList();
+  const entries = list.map((s) => s.trim()).filter((s) => s !== '');
+  for (const entry of entries) addEntry(blocks, entry);
+  return { entries, blocks };
 }
 
 /** Parses `[server] trusted_proxies`; throws naming the bad entry. */
-export function parseTrustedProxies(list: readonly string[]): Cidr[] {
-  return list
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => {
-      try {
-        return parseCidr(s);
-      } catch (err) {
-        throw new Error(`[server] trusted_proxies: ${(err as Error).message}`, { cause: err });
-      }
-    });
-}
-
-function inNetwork(family: Family, value: bigint, net: Cidr): boolean {
-  if (family !== net.family) return false;
-  const shift = BigInt(WIDTH[family] - net.bits);
-  return value >> shift === net.value >> shift;
+export function parseTrustedProxies(list: readonly string[]): NetworkList {
+  try {
+    return parseNetworks(list);
+  } catch (err) {
+    throw new Error(`[server] trusted_proxies: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** The canonical form used for comparisons and logs: IPv4-mapped IPv6 becomes plain IPv4. */
@@ -90,26 +80,35 @@ export function normalizeAddress(raw: string): string {
   const parsed = cleanAddress(raw);
   if (!parsed) return raw.trim();
   if (parsed.family === 6) {
-    const value = ipv6ToBigint(parsed.addr);
-    if (value >> 32n === 0xffffn) {
-      const v4 = value & 0xffffffffn;
-      return [24n, 16n, 8n, 0n].map((s) => String((v4 >> s) & 0xffn)).join('.');
+    const g = ipv6Groups(parsed.addr);
+    if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+      const [hi = 0, lo = 0] = g.slice(6);
+      return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
     }
   }
   return parsed.addr;
 }
 
-/** Is `address` (IPv4, IPv6 or IPv4-mapped IPv6) inside one of `networks`? */
-export function matchesAny(address: string, networks: readonly Cidr[]): boolean {
-  const parsed = cleanAddress(normalizeAddress(address));
+/**
+ * The address block a client is counted under (failed-login throttling): an IPv4 address itself, the /64
+ * of an IPv6 address (one subscriber usually gets a whole /64, so its addresses are one client).
+ */
+export function clientBlock(address: string): string {
+  const normalized = normalizeAddress(address);
+  const parsed = cleanAddress(normalized);
+  if (parsed?.family !== 6) return normalized;
+  const g = ipv6Groups(parsed.addr);
+  return `${g
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(':')}::/64`;
+}
+
+/** Is `address` (IPv4, IPv6 or IPv4-mapped IPv6) inside one of the networks? */
+export function matchesAny(address: string, networks: NetworkList): boolean {
+  const parsed = cleanAddress(address);
   if (!parsed) return false;
-  const value = parsed.family === 4 ? ipv4ToBigint(parsed.addr) : ipv6ToBigint(parsed.addr);
-  return networks.some(
-    (net) =>
-      inNetwork(parsed.family, value, net) ||
-      // An IPv4 client also matches a network written in IPv4-mapped IPv6 form.
-      (parsed.family === 4 && inNetwork(6, MAPPED_PREFIX | value, net)),
-  );
+  return networks.blocks.check(parsed.addr, parsed.family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** Hops of `X-Forwarded-For` (several headers are joined by Node with ', '), left = original client. */
@@ -120,7 +119,7 @@ export function parseXForwardedFor(value: string): string[] {
     .filter((s) => s !== '');
 }
 
-/** Strips quotes, brackets and a port from a `for=` node: `"[2001:db8::1]:4711"` -> `2001:db8::1`. */
+/** Strips quotes, brackets and a port from a node: `"[2001:db8::1]:4711"` -> `2001:db8::1`. */
 function forwardedNode(raw: string): string {
   let node = raw.trim();
   if (node.startsWith('"') && node.endsWith('"') && node.length >= 2) node = node.slice(1, -1);
@@ -132,19 +131,6 @@ function forwardedNode(raw: string): string {
   // One colon = IPv4 (or name) with a port; more than one is a bare IPv6 sent without brackets.
   if (colon >= 0 && colon === node.lastIndexOf(':')) return node.slice(0, colon);
   return node;
-}
-
-/** The `for=` values of an RFC 7239 `Forwarded` header, one per element, left = original client. */
-export function parseForwarded(value: string): string[] {
-  const hops: string[] = [];
-  for (const element of splitOutsideQuotes(value, ',')) {
-    for (const pair of splitOutsideQuotes(element, ';')) {
-      const eq = pair.indexOf('=');
-      if (eq < 0) continue;
-      if (pair.slice(0, eq).trim().toLowerCase() === 'for') hops.push(forwardedNode(pair.slice(eq + 1)));
-    }
-  }
-  return hops;
 }
 
 function splitOutsideQuotes(text: string, sep: string): string[] {
@@ -163,24 +149,46 @@ function splitOutsideQuotes(text: string, sep: string): string[] {
 }
 
 /**
- * Walks the hops from the right: each trusted proxy is skipped, the first untrusted hop is the client. If
- * every hop is trusted, the leftmost one is. A hop that is not an IP address (`unknown`, `_hidden`) ends
- * the walk: the client stays the last trusted hop seen, as nothing left of it can be believed.
+ * The `for=` value of each element of an RFC 7239 `Forwarded` header, left = original client; an element
+ * without `for=` gives ''.
  */
-function walkHops(peer: string, hops: readonly string[], trusted: readonly Cidr[]): string {
-  let client = peer;
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i] ?? '';
-    if (!cleanAddress(hop)) break;
-    client = normalizeAddress(hop);
-    if (!matchesAny(client, trusted)) break;
+export function parseForwarded(value: string): string[] {
+  return splitOutsideQuotes(value, ',').map((element) => {
+    for (const pair of splitOutsideQuotes(element, ';')) {
+      const eq = pair.indexOf('=');
+      if (eq >= 0 && pair.slice(0, eq).trim().toLowerCase() === 'for')
+        return forwardedNode(pair.slice(eq + 1));
+    }
+    return '';
+  });
+}
+
+/** `[server] client_address_header`: which header the trusted proxy sets; '' = believe none. */
+export function parseClientAddressHeader(value: string): string {
+  const name = value.trim();
+  if (name !== '' && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    throw new Error(`[server] client_address_header: '${value}' is not a header name`);
   }
-  return client;
+  return name.toLowerCase();
+}
+
+export interface ForwardingPolicy {
+  /** Peers whose forwarding headers are believed. */
+  readonly trusted: NetworkList;
+  /** Lower-case name of the one header that carries the client address ('' = none). */
+  readonly header: string;
 }
 
 export interface ClientAddress {
   readonly clientAddress: string;
   readonly peerTrusted: boolean;
+}
+
+/** The last hop of the configured header, as the trusted proxy wrote it; undefined if absent or not an IP. */
+function lastHop(value: string, header: string): string | undefined {
+  const hops = header === 'forwarded' ? parseForwarded(value) : parseXForwardedFor(value).map(forwardedNode);
+  const hop = hops.at(-1);
+  return hop !== undefined && cleanAddress(hop) ? normalizeAddress(hop) : undefined;
 }
 
 /**
@@ -191,17 +199,14 @@ export interface ClientAddress {
 export function resolveClientAddress(
   peerAddress: string,
   headers: { readonly [name: string]: string | string[] | undefined },
-  trusted: readonly Cidr[],
+  policy: ForwardingPolicy,
   peerVerified = false,
 ): ClientAddress {
   const peer = normalizeAddress(peerAddress);
-  const peerTrusted = matchesAny(peer, trusted);
-  if (!peerTrusted && !peerVerified) return { clientAddress: peer, peerTrusted };
-  const join = (v: string | string[] | undefined): string | undefined =>
-    Array.isArray(v) ? v.join(', ') : v;
-  const forwarded = join(headers['forwarded']);
-  const xff = join(headers['x-forwarded-for']);
-  // The standard header wins when a proxy sends both.
-  const hops = forwarded ? parseForwarded(forwarded) : xff ? parseXForwardedFor(xff) : [];
-  return { clientAddress: walkHops(peer, hops, trusted), peerTrusted };
+  const peerTrusted = matchesAny(peer, policy.trusted);
+  if ((!peerTrusted && !peerVerified) || policy.header === '') return { clientAddress: peer, peerTrusted };
+  const raw = headers[policy.header];
+  const value = Array.isArray(raw) ? raw.join(', ') : raw;
+  const hop = value === undefined ? undefined : lastHop(value, policy.header);
+  return { clientAddress: hop ?? peer, peerTrusted };
 }

@@ -22,6 +22,7 @@ import { DAV_METHODS } from '../dav/methods/options.js';
 import { readBody } from './body.js';
 import { errorResponse, toDavError } from './respond-error.js';
 import { createAccess } from './access.js';
+import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 /** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
@@ -74,49 +75,13 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** Headers set by a reverse proxy are believed only from a trusted peer or a verified client certificate. */
-function proxyTrusted(ctx: RequestContext): boolean {
-  return ctx.peerTrusted || ctx.clientCertVerified;
-}
-
-/** The prefix for generated hrefs and the path inside our tree. */
-export function prefixAndPath(
-  req: IncomingMessage,
-  ctx: RequestContext,
-  config: Config,
-): { prefix: string; rawPath: string } {
-  const url = req.url ?? '/';
-  let rawPath = url.split('?')[0] ?? '/';
-  if (!rawPath.startsWith('/')) rawPath = `/${rawPath}`;
-  let prefix = '';
-  const xsn = header(req, 'x-script-name');
-  if (xsn !== undefined && xsn !== '') {
-    if (!proxyTrusted(ctx)) {
-      ctx.log.warn(`ignoring X-Script-Name from untrusted peer ${ctx.peerAddress}`);
-    } else {
-      // eslint-disable-next-line no-control-regex
-      if (!xsn.startsWith('/') || xsn.split('/').includes('..') || /[\u0000-\u001f\u007f\\]/.test(xsn)) {
-        throw badRequest('Invalid X-Script-Name header');
-      }
-      prefix = xsn.replace(/\/+$/, '');
-    }
-  }
-  const configured = config.server.script_name.replace(/\/+$/, '');
-  if (configured) {
-    if (rawPath === configured || rawPath.startsWith(`${configured}/`)) {
-      rawPath = rawPath.slice(configured.length) || '/';
-    }
-    if (!prefix) prefix = configured;
-  }
-  return { prefix, rawPath };
-}
-
 export function createApp(deps: AppDeps): RequestHandler {
+  const scriptName = configuredPrefix(deps.config.server.script_name);
   return async (req, res, ctx) => {
     let response: DavResponse;
     let prefix = '';
     try {
-      const routed = prefixAndPath(req, ctx, deps.config);
+      const routed = prefixAndPath(req, ctx, scriptName);
       prefix = routed.prefix;
       response = await route(deps, req, res, ctx, routed.prefix, routed.rawPath);
     } catch (err) {

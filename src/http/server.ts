@@ -20,8 +20,15 @@ import { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.js';
 import { asPinoLogger, maskHeaders, type Logger } from '../log/logger.js';
 import { declaredLength, onBodyOverflow } from './body.js';
-import { normalizeAddress, parseTrustedProxies, resolveClientAddress, type Cidr } from './client-address.js';
+import {
+  normalizeAddress,
+  parseClientAddressHeader,
+  parseTrustedProxies,
+  resolveClientAddress,
+  type ForwardingPolicy,
+} from './client-address.js';
 import { Semaphore } from './concurrency.js';
+import { trustedProxyList } from './startup-checks.js';
 import { buildTlsOptions, clientCertVerified } from './tls.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
@@ -106,7 +113,7 @@ interface InFlight {
 /** State and behaviour shared by all listening sockets. */
 class ServerCore {
   readonly semaphore: Semaphore;
-  readonly trusted: readonly Cidr[];
+  readonly forwarding: ForwardingPolicy;
   readonly timeoutMs: number;
   closing = false;
   private readonly inFlight = new Map<Socket, InFlight>();
@@ -126,7 +133,10 @@ class ServerCore {
     this.headers = config.headers;
     checkConfigHeaders(this.headers);
     this.semaphore = new Semaphore(this.settings.max_connections);
-    this.trusted = parseTrustedProxies(this.settings.trusted_proxies);
+    this.forwarding = {
+      trusted: parseTrustedProxies(trustedProxyList(config)),
+      header: parseClientAddressHeader(this.settings.client_address_header),
+    };
     this.timeoutMs = Math.max(0, Math.round(this.settings.timeout * 1000));
   }
 
@@ -212,7 +222,7 @@ class ServerCore {
     const { clientAddress, peerTrusted } = resolveClientAddress(
       peerAddress,
       req.headers,
-      this.trusted,
+      this.forwarding,
       verified,
     );
     const id = nextRequestId();

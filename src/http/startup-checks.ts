@@ -1,16 +1,41 @@
 /**
- * Start-up warnings about risky deployments. Header authentication (the proxy logs users in and names them in
- * a header) is only as safe as the check on who sends that header: on a listener other clients can reach,
- * without a client-certificate check, Almanac's only defence is the `trusted_proxies` address list.
+ * Which proxies are trusted, and start-up warnings about risky deployments. Header authentication (the proxy
+ * logs users in and names them in a header) is only as safe as the check on who sends that header: the
+ * default `trusted_proxies` (all of loopback) would let any process on the machine name any user, so with
+ * header authentication and no `trusted_proxies` set in the configuration, no proxy is trusted (only a peer
+ * with a verified client certificate may send the header) and the start-up log says how to change it. On a
+ * listener other clients can reach, without a client-certificate check, the address list is the only defence.
  */
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
-import { matchesAny, parseCidr } from './client-address.js';
+import { matchesAny, parseNetworks } from './client-address.js';
 
 /** `[auth] type`s that take the user from a header set by a reverse proxy. */
 const HEADER_AUTH_TYPES = new Set(['http_x_remote_user', 'http_remote_user', 'remote_user']);
+const IDENTITY_HEADER: Readonly<Record<string, string>> = {
+  http_x_remote_user: 'X-Remote-User',
+  http_remote_user: 'Remote-User',
+  remote_user: 'Remote-User',
+};
 
-const LOOPBACK = [parseCidr('127.0.0.0/8'), parseCidr('::1')];
+const LOOPBACK = parseNetworks(['127.0.0.0/8', '::1']);
+
+type Checked = Pick<Config, 'auth' | 'server' | 'sources'>;
+
+const headerAuth = (config: Pick<Config, 'auth'>): boolean => HEADER_AUTH_TYPES.has(config.auth.type);
+const trustedProxiesSet = (config: Pick<Config, 'sources'>): boolean =>
+  (config.sources['server.trusted_proxies'] ?? 'default') !== 'default';
+const clientCertChecked = (config: Pick<Config, 'server'>): boolean =>
+  config.server.ssl && config.server.certificate_authority !== '';
+
+/**
+ * The `[server] trusted_proxies` in force: as configured, except that header authentication without the
+ * option set trusts no address (the default, all of loopback, would trust every local process).
+ */
+export function trustedProxyList(config: Checked): readonly string[] {
+  if (headerAuth(config) && !trustedProxiesSet(config)) return [];
+  return config.server.trusted_proxies;
+}
 
 export interface Listener {
   readonly host: string;
@@ -23,13 +48,11 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** The warnings to log for this configuration and the addresses actually bound (empty when all is well). */
-export function headerAuthWarnings(
-  config: Pick<Config, 'auth' | 'server'>,
-  listeners: readonly Listener[],
-): string[] {
-  if (!HEADER_AUTH_TYPES.has(config.auth.type)) return [];
-  const clientCertChecked = config.server.ssl && config.server.certificate_authority !== '';
-  if (clientCertChecked) return [];
+export function headerAuthWarnings(config: Checked, listeners: readonly Listener[]): string[] {
+  if (!headerAuth(config)) return [];
+  // With a client-certificate check, the verified proxy is trusted whatever its address: all is well.
+  if (clientCertChecked(config)) return [];
+  if (!trustedProxiesSet(config)) return [noTrustedProxyWarning(config)];
   return listeners
     .filter((l) => !isLoopbackHost(l.host))
     .map(
@@ -42,9 +65,21 @@ export function headerAuthWarnings(
     );
 }
 
+function noTrustedProxyWarning(config: Checked): string {
+  const header = IDENTITY_HEADER[config.auth.type] ?? 'identity';
+  return (
+    `[auth] type = ${config.auth.type} takes the user name from the ${header} header, and [server] ` +
+    'trusted_proxies is not set, so no address is trusted to send it: every request carrying it is ' +
+    'refused (403). Set [server] trusted_proxies to the address ' +
+    `your reverse proxy connects from (e.g. trusted_proxies = 127.0.0.1, or 127.0.0.2 with nginx's ` +
+    `proxy_bind 127.0.0.2 so that other local processes are not trusted), or have the proxy present a ` +
+    'client certificate ([server] ssl + certificate_authority).'
+  );
+}
+
 /** Logs each warning of headerAuthWarnings; call once the listeners are bound. */
 export function warnAboutHeaderAuth(
-  config: Pick<Config, 'auth' | 'server'>,
+  config: Checked,
   listeners: readonly Listener[],
   log: { warn(msg: string): void },
 ): void {

@@ -13,8 +13,12 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
   // `paths: ['']` loads no file; HOME is pinned so `~` in defaults does not depend on the machine.
   const base = loadConfig({ paths: [''], env: { HOME: tmpdir() } }).config;
   const merged: Record<string, unknown> = { ...base };
+  const sources: Record<string, string> = { ...base.sources };
   for (const [section, values] of Object.entries(overrides)) {
     merged[section] = { ...(base as unknown as Record<string, object>)[section], ...values };
+    // Overridden values count as set, as if they came from a config file.
+    for (const option of Object.keys(values)) sources[`${section}.${option}`] = 'test';
   }
+  merged.sources = sources;
   return merged as Config;
 }

@@ -27,7 +27,10 @@ function authLocation(almanacPort: number, htpasswd: string): string {
     }`;
 }
 
-async function setUp(t: TestContext): Promise<{ nginxUrl: string; almanacUrl: string; logLines: string[] }> {
+async function setUp(
+  t: TestContext,
+  server: Record<string, string> = { trusted_proxies: '127.0.0.2' },
+): Promise<{ nginxUrl: string; almanacUrl: string; logLines: string[] }> {
   const dir = nginxDir();
   const htpasswd = join(dir, 'htpasswd');
   const tool = findTool('htpasswd') ?? 'htpasswd';
@@ -37,7 +40,7 @@ async function setUp(t: TestContext): Promise<{ nginxUrl: string; almanacUrl: st
   const almanac = await startAlmanac({
     config: {
       auth: { type: 'http_x_remote_user' },
-      server: { trusted_proxies: '127.0.0.2' },
+      server,
       logging: { level: 'info' },
     },
     logLines,
@@ -121,5 +124,28 @@ describe('seed configuration 2: nginx auth_basic + X-Remote-User', () => {
       localAddress: '127.0.0.3',
     });
     assert.notEqual(basic.status, 207);
+  });
+
+  it('trusts no address when trusted_proxies is not set, says so at start-up, and refuses local forgers', async (t: TestContext) => {
+    if (!requireTools(t, ['nginx', 'htpasswd'], 'apt-get install nginx apache2-utils')) return;
+    const { nginxUrl, almanacUrl, logLines } = await setUp(t, {});
+    assert.ok(
+      logLines.some((l) => /\[WARNING\].*trusted_proxies is not set.*refused \(403\)/.test(l)),
+      logLines.join('\n'),
+    );
+    // Any local process (here on 127.0.0.1, inside the old default 127.0.0.1/8) could name any user.
+    const forged = await httpRequest(`${almanacUrl}/alice/`, 'PROPFIND', {
+      body: PROPFIND_PRINCIPAL,
+      headers: { Depth: '0', 'X-Remote-User': 'alice' },
+    });
+    assert.equal(forged.status, 403);
+    assert.doesNotMatch(forged.body, /alice/);
+    // nginx itself is not trusted either until the operator says so.
+    const proxied = await httpRequest(`${nginxUrl}/radicale/`, 'PROPFIND', {
+      auth: ['alice', 'wonderland'],
+      body: PROPFIND_PRINCIPAL,
+      headers: { Depth: '0' },
+    });
+    assert.equal(proxied.status, 403);
   });
 });

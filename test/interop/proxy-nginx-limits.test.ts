@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startAlmanac } from '../helpers/almanac.js';
-import { httpRequest, nginxDir, requireTools, startNginx } from './helpers/nginx.js';
+import { httpRequest, nginxDir, requireTools, startNginx, type RunningNginx } from './helpers/nginx.js';
 
 const ALICE = ['alice', 'alicepw'] as const;
 
@@ -59,6 +59,16 @@ function stalledUpload(port: number, path: string, declared: number, sent: numbe
   });
 }
 
+/** Almanac (logging at info) behind nginx with the documented location; both stop with the test. */
+async function behindNginx(t: TestContext): Promise<{ nginx: RunningNginx; logLines: string[] }> {
+  const logLines: string[] = [];
+  const almanac = await startAlmanac({ config: { logging: { level: 'info' } }, logLines });
+  t.after(() => almanac.stop());
+  const nginx = await startNginx(nginxDir(), { locations: location(almanac.port) });
+  t.after(() => nginx.stop());
+  return { nginx, logLines };
+}
+
 describe('limits behind nginx', () => {
   it('answers 413 to an upload over max_content_length, stores nothing and logs the limit', async (t: TestContext) => {
     if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
@@ -98,11 +108,7 @@ describe('limits behind nginx', () => {
 
   it('throttles failed logins per real client (X-Forwarded-For), not the proxy as a whole', async (t: TestContext) => {
     if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
-    const logLines: string[] = [];
-    const almanac = await startAlmanac({ config: { logging: { level: 'info' } }, logLines });
-    t.after(() => almanac.stop());
-    const nginx = await startNginx(nginxDir(), { locations: location(almanac.port) });
-    t.after(() => nginx.stop());
+    const { nginx, logLines } = await behindNginx(t);
     const url = `${nginx.url}/radicale/alice/`;
     // Two clients reach nginx from different loopback addresses; Almanac only sees nginx's connections.
     const statuses: number[] = [];
@@ -126,6 +132,41 @@ describe('limits behind nginx', () => {
       logLines.some((l) => l.includes('limitHit="failed-login rate"')),
       logLines.join('\n'),
     );
+  });
+
+  it("a client's own Forwarded or X-Forwarded-For header changes neither its throttling nor its logged address", async (t: TestContext) => {
+    if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
+    const { nginx, logLines } = await behindNginx(t);
+    const statuses: number[] = [];
+    // Each guess claims another address: nginx passes Forwarded through and appends to X-Forwarded-For.
+    for (let i = 1; i <= 12 && !statuses.includes(429); i++) {
+      const r = await httpRequest(`${nginx.url}/radicale/alice/`, 'PROPFIND', {
+        auth: ['alice', `guess-${i}`],
+        localAddress: '127.0.0.4',
+        headers: { Forwarded: `for=203.0.113.${i}`, 'X-Forwarded-For': `198.51.100.${i}` },
+      });
+      statuses.push(r.status);
+    }
+    assert.equal(statuses.at(-1), 429, statuses.join(','));
+    assert.equal(statuses.length, 11, statuses.join(','));
+    const forgedLines = logLines.filter((l) => /203\.0\.113\.|198\.51\.100\./.test(l));
+    assert.deepEqual(forgedLines, [], 'forged addresses in the log');
+    assert.ok(
+      logLines.some((l) => l.includes('received from 127.0.0.4 (via 127.0.0.1)')),
+      logLines.join('\n'),
+    );
+    // Another address still logs in: the forger could not lock it out by claiming it.
+    const lockout = await httpRequest(`${nginx.url}/radicale/alice/`, 'PROPFIND', {
+      auth: ['alice', 'wrong'],
+      localAddress: '127.0.0.6',
+      headers: { Forwarded: 'for=127.0.0.5', 'X-Forwarded-For': '127.0.0.5' },
+    });
+    assert.equal(lockout.status, 401);
+    const victim = await httpRequest(`${nginx.url}/radicale/alice/`, 'PROPFIND', {
+      auth: ALICE,
+      localAddress: '127.0.0.5',
+    });
+    assert.equal(victim.status, 207);
   });
 
   it(

@@ -201,6 +201,69 @@ describe('seed configuration 1: nginx under /radicale/ with X-Script-Name', () =
     assert.deepEqual(hrefsIn(direct.body).slice(0, 2), ['/', '/alice/']);
   });
 
+  it('refuses an X-Script-Name that is not one absolute path, so no Location or href points elsewhere', async (t: TestContext) => {
+    if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
+    const almanac = await startAlmanac();
+    t.after(() => almanac.stop());
+    for (const value of ['//evil.example', '//evil.example/radicale', '/radicale//x', 'radicale']) {
+      const location = seedLocation(almanac.port).replace(
+        'X-Script-Name /radicale;',
+        `X-Script-Name "${value}";`,
+      );
+      const nginx = await startNginx(nginxDir(), { locations: location });
+      try {
+        for (const [method, path] of [
+          ['GET', '/radicale/.well-known/caldav'],
+          ['GET', '/radicale/'],
+          ['PROPFIND', '/radicale/'],
+        ] as const) {
+          const reply = await httpRequest(`${nginx.url}${path}`, method, {
+            auth: ALICE,
+            ...(method === 'PROPFIND' ? { body: PROPFIND_PRINCIPAL, headers: { Depth: '0' } } : {}),
+          });
+          assert.equal(reply.status, 400, `${value}: ${method} ${path}`);
+          assert.equal(reply.headers.location, undefined, value);
+          assert.doesNotMatch(reply.body, /evil/, value);
+        }
+      } finally {
+        await nginx.stop();
+      }
+    }
+  });
+
+  it('percent-encodes the X-Script-Name prefix in hrefs and Location', async (t: TestContext) => {
+    if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
+    const almanac = await startAlmanac();
+    t.after(() => almanac.stop());
+    const location = seedLocation(almanac.port)
+      .replace('location /radicale/ {', 'location "/a b/" {')
+      .replace('X-Script-Name /radicale;', 'X-Script-Name "/a b";');
+    const nginx = await startNginx(nginxDir(), { locations: location });
+    t.after(() => nginx.stop());
+    const s = new Session(nginx.url);
+    const discovery = await s.send('GET', '/a%20b/.well-known/caldav');
+    assert.equal(discovery.status, 301, nginx.errorLog());
+    assert.equal(discovery.headers.location, '/a%20b/');
+    const root = await s.send('PROPFIND', '/a%20b/', PROPFIND_PRINCIPAL, { Depth: '0' });
+    assert.equal(root.status, 207);
+    assert.match(root.body, /current-user-principal>\s*<(?:[\w-]+:)?href>\/a%20b\/alice\/</);
+    assert.equal((await s.send('MKCALENDAR', '/a%20b/alice/cal/', MKCALENDAR)).status, 201);
+    assert.equal((await s.send('PUT', '/a%20b/alice/cal/event1.ics', EVENT)).status, 201);
+    const listing = await s.send('PROPFIND', '/a%20b/alice/cal/', PROPFIND_LIST, { Depth: '1' });
+    assert.deepEqual(hrefsIn(listing.body).sort(), ['/a%20b/alice/cal/', '/a%20b/alice/cal/event1.ics']);
+    // A Destination in the same (encoded) form is recognised as this server.
+    const move = await s.send('MOVE', '/a%20b/alice/cal/event1.ics', undefined, {
+      Destination: '/a%20b/alice/cal/moved.ics',
+    });
+    assert.equal(move.status, 201);
+    assert.equal((await s.send('GET', '/a%20b/alice/cal/moved.ics')).status, 200);
+    assert.deepEqual(
+      s.seen.filter((h) => !h.startsWith('/a%20b/')),
+      [],
+      'hrefs without the encoded prefix',
+    );
+  });
+
   it('lets python3-caldav discover, create a calendar, save an event and search through nginx', async (t: TestContext) => {
     if (!requireTools(t, ['nginx'], 'apt-get install nginx')) return;
     const python = '/usr/bin/python3';

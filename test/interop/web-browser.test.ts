@@ -458,7 +458,9 @@ void describe('web interface with proxy authentication', { skip }, () => {
   before(async () => {
     if (missing) throw new Error(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
     dir = mkdtempSync(join(tmpdir(), 'almanac-web-proxyauth-'));
-    server = await startAlmanac({ config: { auth: { type: 'http_x_remote_user' } } });
+    server = await startAlmanac({
+      config: { auth: { type: 'http_x_remote_user' }, server: { trusted_proxies: '127.0.0.1' } },
+    });
     proxy = await startProxy(new URL(server.url), '', { 'X-Remote-User': 'bob' });
     context = await launch(dir);
   });
