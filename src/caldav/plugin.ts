@@ -12,8 +12,8 @@ import type {
 } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
-import { evaluateProps, hrefOfResource } from '../dav/properties.js';
-import { multistatusStream, responseWithPropstats } from '../dav/multistatus.js';
+import { multistatusStream } from '../dav/multistatus.js';
+import { propResponse, reportPropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
@@ -140,7 +140,7 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
   const filterEl = child(body, NS.C, 'filter');
   if (!filterEl) throw new DavError(403, 'calendar-query needs a filter', C('valid-filter'));
   const filter = parseCalendarFilter(filterEl);
-  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const preq = reportPropRequest(body);
   const targets: (Resource & { kind: 'item' })[] = [];
   if (res.kind === 'item') targets.push(res);
   else if (res.kind === 'collection' && res.info.tag === 'VCALENDAR') {
@@ -162,7 +162,7 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
       await loadTexts(req, batch);
       for (const t of batch) {
         if (!matchCalendarFilter(filter, await itemText(req, t))) continue;
-        yield responseWithPropstats(hrefOfResource(req, t), await evaluateProps(req, t, wanted));
+        yield await propResponse(req, t, preq);
       }
       forgetTexts(req);
     }

@@ -11,12 +11,13 @@ import type {
 } from '../dav/context.js';
 import { DavError } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
-import { evaluateProps, hrefOfResource } from '../dav/properties.js';
-import { multistatus, responseWithPropstats, responseWithStatus } from '../dav/multistatus.js';
+import { hrefOfResource } from '../dav/properties.js';
+import { multistatus, responseWithStatus } from '../dav/multistatus.js';
+import { propResponse, reportPropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { itemText, loadTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
-import { NS, child, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
+import { NS, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
 import {
   isSupportedAddressData,
@@ -100,7 +101,7 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
     );
   }
   const { filter, limit } = parseAddressbookQuery(body);
-  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const preq = reportPropRequest(body);
   const items: (Resource & { kind: 'item' })[] = (await req.storage.listItems(res.path)).map((meta) => ({
     kind: 'item',
     path: res.path,
@@ -117,7 +118,7 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
       truncated = true;
       break;
     }
-    responses.push(responseWithPropstats(hrefOfResource(req, item), await evaluateProps(req, item, wanted)));
+    responses.push(await propResponse(req, item, preq));
   }
   if (truncated) {
     // RFC 6352 §8.6.1: the result was cut at the client's limit.

@@ -182,10 +182,13 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     () => true,
     (res, req) => req.kinds.reportsFor(res).map((r) => el(D('supported-report'), el(D('report'), el(r)))),
   ),
-  live(D('sync-token'), false, isTagged, async (res, req) =>
+  // In allprop as Radicale does (RFC 6578 would leave it out), so that a client that lost its
+  // PROPFIND body on the .well-known redirect still sees that the collection can sync; getctag as
+  // the calendarserver.org ctag note asks.
+  live(D('sync-token'), true, isTagged, async (res, req) =>
     res.kind === 'collection' ? [await req.storage.getSyncToken(res.path)] : [],
   ),
-  live(CS('getctag'), false, isTagged, async (res, req) =>
+  live(CS('getctag'), true, isTagged, async (res, req) =>
     res.kind === 'collection' ? [await req.storage.getEtag(res.path)] : [],
   ),
   live(R('displayname'), false, isCollection, (res) =>

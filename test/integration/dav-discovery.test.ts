@@ -11,9 +11,11 @@ import {
   D,
   DavClient,
   hrefsIn,
+  malformedResponses,
   mkaddressbook,
   mkcalendar,
   parseMultistatus,
+  preconditions,
   put,
   vevent,
 } from './helpers/dav-client.js';
@@ -206,6 +208,16 @@ describe('PROPFIND', () => {
     assert.ok(!p.has(D('current-user-privilege-set')));
   });
 
+  it('allprop includes sync-token and getctag on calendars and address books, as Radicale', async () => {
+    for (const path of ['/alice/cal/', '/alice/book/']) {
+      const r = await c.propfind(path, 'allprop', '0');
+      assert.match(prop(r.text, path, D('sync-token')).text, /^http:\/\/radicale\.org\/ns\/sync\/[0-9a-f]+$/);
+      assert.match(prop(r.text, path, CS('getctag')).text, /^"[0-9a-f]+"$/);
+    }
+    const home = parseMultistatus((await c.propfind('/alice/', 'allprop', '0')).text).props.get('/alice/');
+    assert.ok(home && !home.has(D('sync-token')));
+  });
+
   it('propname lists names without values', async () => {
     const r = await c.propfind('/alice/cal/', 'propname', '0');
     assert.equal(r.status, 207);
@@ -240,11 +252,38 @@ describe('PROPFIND', () => {
     assert.deepEqual(hrefs, ['/alice/', '/alice/book/', '/alice/cal/']);
   });
 
-  it('Depth infinity is treated as 1', async () => {
+  it('Depth infinity on a collection is 403 propfind-finite-depth (RFC 4918 §9.1), not a Depth 1 answer', async () => {
     const r = await c.propfind('/alice/', [D('resourcetype')], 'infinity');
+    assert.equal(r.status, 403);
+    assert.deepEqual(preconditions(r.text), [D('propfind-finite-depth')]);
+    const item = await c.propfind('/alice/cal/e1.ics', [D('getetag')], 'infinity');
+    assert.equal(item.status, 207);
+    assert.deepEqual([...parseMultistatus(item.text).props.keys()], ['/alice/cal/e1.ics']);
+  });
+
+  it('without a Depth header is Depth 0, as Radicale answers', async () => {
+    for (const path of ['/alice/', '/alice/cal/']) {
+      const r = await c.request('PROPFIND', path, {
+        user: 'alice',
+        body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>',
+        headers: { 'Content-Type': 'application/xml' },
+      });
+      assert.equal(r.status, 207);
+      assert.deepEqual([...parseMultistatus(r.text).props.keys()], [path]);
+    }
+  });
+
+  it('an empty prop answers each resource with a 200 status, a well-formed response', async () => {
+    const r = await c.request('PROPFIND', '/alice/cal/', {
+      user: 'alice',
+      body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop/></D:propfind>',
+      headers: { Depth: '1', 'Content-Type': 'application/xml' },
+    });
     assert.equal(r.status, 207);
-    const hrefs = [...parseMultistatus(r.text).props.keys()].sort();
-    assert.deepEqual(hrefs, ['/alice/', '/alice/book/', '/alice/cal/']);
+    assert.deepEqual(malformedResponses(r.text), []);
+    const ms = parseMultistatus(r.text);
+    assert.equal(ms.statuses.get('/alice/cal/'), 200);
+    assert.equal(ms.statuses.get('/alice/cal/e1.ics'), 200);
   });
 
   it('Depth 1 on a calendar lists items with etags and content types', async () => {

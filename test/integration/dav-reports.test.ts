@@ -10,6 +10,7 @@ import {
   CR,
   D,
   DavClient,
+  malformedResponses,
   mkaddressbook,
   mkcalendar,
   parseMultistatus,
@@ -546,6 +547,75 @@ describe('sync-collection', () => {
     const r = await report(c, '/alice/', sync(''), '0');
     assert.equal(r.status, 403);
   });
+});
+
+describe('REPORTs asking for allprop, propname, no property or an empty prop', () => {
+  const selections: [string, string][] = [
+    ['allprop', '<D:allprop/>'],
+    ['propname', '<D:propname/>'],
+    ['no prop element', ''],
+    ['an empty prop', '<D:prop/>'],
+  ];
+  const reports: [string, string, (sel: string) => string, string[]][] = [
+    [
+      'calendar-query',
+      '/alice/cal/',
+      (sel) =>
+        `<C:calendar-query ${NSDECL}>${sel}<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"/></C:comp-filter></C:filter></C:calendar-query>`,
+      ['/alice/cal/todo.ics'],
+    ],
+    [
+      'calendar-multiget',
+      '/alice/cal/',
+      (sel) =>
+        `<C:calendar-multiget ${NSDECL}>${sel}<D:href>/alice/cal/party.ics</D:href><D:href>/alice/cal/none.ics</D:href></C:calendar-multiget>`,
+      ['/alice/cal/party.ics'],
+    ],
+    [
+      'addressbook-multiget',
+      '/alice/book/',
+      (sel) =>
+        `<CR:addressbook-multiget ${NSDECL}>${sel}<D:href>/alice/book/bob.vcf</D:href></CR:addressbook-multiget>`,
+      ['/alice/book/bob.vcf'],
+    ],
+    [
+      'addressbook-query',
+      '/alice/book/',
+      (sel) =>
+        `<CR:addressbook-query ${NSDECL}>${sel}<CR:filter><CR:prop-filter name="ORG"/></CR:filter></CR:addressbook-query>`,
+      ['/alice/book/cid.vcf'],
+    ],
+    [
+      'sync-collection',
+      '/alice/book/',
+      (sel) =>
+        `<D:sync-collection ${NSDECL}><D:sync-token/><D:sync-level>1</D:sync-level>${sel}</D:sync-collection>`,
+      ['/alice/book/ann.vcf', '/alice/book/bob.vcf', '/alice/book/cid.vcf'],
+    ],
+  ];
+  for (const [name, path, body, expected] of reports) {
+    for (const [what, sel] of selections) {
+      it(`${name} with ${what} answers the same members with well-formed responses`, async () => {
+        const r = await report(c, path, body(sel));
+        assert.equal(r.status, 207, r.text);
+        assert.deepEqual(malformedResponses(r.text), []);
+        const ms = parseMultistatus(r.text);
+        assert.deepEqual(hrefs(r.text), expected);
+        for (const href of expected) {
+          const props = ms.props.get(href);
+          if (what === 'allprop') {
+            assert.equal(props?.get(D('getetag'))?.status, 200, r.text);
+            assert.match(textContent(props?.get(D('getetag'))?.element ?? ms.root), /^"[0-9a-f]+"$/);
+          } else if (what === 'propname') {
+            assert.equal(props?.get(D('getetag'))?.status, 200, r.text);
+            assert.equal(textContent(props?.get(D('getetag'))?.element ?? ms.root), '');
+          } else {
+            assert.equal(ms.statuses.get(href), 200, r.text);
+          }
+        }
+      });
+    }
+  }
 });
 
 describe('principal reports', () => {

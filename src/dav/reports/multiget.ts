@@ -6,9 +6,10 @@ import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { badRequest } from '../errors.js';
 import { hrefToSegments } from '../href.js';
 import { loadTexts } from '../item-text.js';
-import { itemResponse, listingProps, needsText } from '../item-responses.js';
+import { listingProps, needsText } from '../item-responses.js';
+import { itemAnswer, listingPropsOf, reportPropRequest } from '../prop-request.js';
 import { multistatus, responseWithStatus } from '../multistatus.js';
-import { NS, child, childrenNamed, textContent, type XmlElement, type XmlNode } from '../xml.js';
+import { NS, childrenNamed, textContent, type XmlElement, type XmlNode } from '../xml.js';
 import { StorageError, type ItemMeta } from '../../storage/types.js';
 
 /** An item's metadata, or undefined when there is none (also for names no item can have). */
@@ -23,8 +24,7 @@ async function metaOf(req: DavRequest, path: string, name: string): Promise<Item
 
 export async function multiget(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
   if (res.kind !== 'collection') throw badRequest('multiget must target a collection');
-  const prop = child(body, NS.D, 'prop');
-  const wanted = prop?.children ?? [];
+  const preq = reportPropRequest(body);
   const hrefs = childrenNamed(body, NS.D, 'href').map((h) => textContent(h).trim());
   const byHref = new Map<string, string>(); // item name -> href as sent
   const responses: XmlNode[] = [];
@@ -48,9 +48,9 @@ export async function multiget(req: DavRequest, res: Resource, body: XmlElement)
     items.push({ kind: 'item', path: res.path, href: name, meta, collection: res.info });
   }
   // One storage read for all texts the properties may need (calendar-data, address-data).
-  const props = listingProps(req, wanted);
+  const props = listingProps(req, listingPropsOf(preq));
   if (props === undefined || needsText(props)) await loadTexts(req, items);
-  for (const itemRes of items) responses.push(await itemResponse(req, itemRes, wanted, props));
+  for (const itemRes of items) responses.push(await itemAnswer(req, itemRes, preq, props));
   for (const [name, href] of byHref) if (!found.has(name)) responses.push(responseWithStatus(href, 404));
   return multistatus(responses);
 }

@@ -8,7 +8,8 @@ import { hrefOfResource } from '../properties.js';
 import { multistatusStream, responseWithStatus } from '../multistatus.js';
 import { NS, child, clark, elText, textContent, type XmlElement, type XmlNode } from '../xml.js';
 import { StorageError, type ItemMeta, type SyncResult } from '../../storage/types.js';
-import { listingProps, itemResponse } from '../item-responses.js';
+import { listingProps } from '../item-responses.js';
+import { itemAnswer, listingPropsOf, reportPropRequest } from '../prop-request.js';
 
 /**
  * The metadata of the changed items, in listing order: from the listing for a first sync (all
@@ -43,7 +44,7 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
   if (limit !== undefined && (!Number.isFinite(limit) || limit < 1)) {
     throw new DavError(403, 'Invalid limit', clark(NS.D, 'number-of-matches-within-limits'));
   }
-  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const preq = reportPropRequest(body);
   let result: SyncResult;
   try {
     result = await req.storage.sync(res.path, oldToken, limit);
@@ -54,14 +55,14 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     throw e;
   }
   const collection = res.info;
-  const props = listingProps(req, wanted);
+  const props = listingProps(req, listingPropsOf(preq));
   const items = await changedItems(req, collection.path, result.changed);
   async function* all(): AsyncIterable<XmlNode> {
     for (const meta of items) {
-      yield itemResponse(
+      yield itemAnswer(
         req,
         { kind: 'item', path: collection.path, href: meta.href, meta, collection },
-        wanted,
+        preq,
         props,
       );
     }

@@ -265,3 +265,26 @@ export async function report(
     headers: { Depth: depth, 'Content-Type': 'application/xml; charset=utf-8' },
   });
 }
+
+/**
+ * Problems with the DAV:response elements of a multistatus (RFC 4918 §14.24: an href, then a status
+ * or at least one propstat; each propstat a prop and a status), as readable strings; [] when none.
+ */
+export function malformedResponses(text: string): string[] {
+  const problems: string[] = [];
+  for (const response of childrenNamed(parseXml(text), NS.D, 'response')) {
+    const href = childrenNamed(response, NS.D, 'href').map((h) => textContent(h).trim());
+    const status = childrenNamed(response, NS.D, 'status').length;
+    const propstats = childrenNamed(response, NS.D, 'propstat');
+    if (href.length === 0) problems.push('a response without href');
+    if ((status === 1) === propstats.length > 0) {
+      problems.push(`${href.join(' ')}: ${status} status and ${propstats.length} propstat`);
+    }
+    for (const ps of propstats) {
+      if (!child(ps, NS.D, 'prop') || !child(ps, NS.D, 'status')) {
+        problems.push(`${href.join(' ')}: a propstat without prop or status`);
+      }
+    }
+  }
+  return problems;
+}
