@@ -18,6 +18,19 @@ export class DavError extends Error {
   }
 }
 
+/**
+ * A refusal by the rights (who may do what where). It is the only 403 that asks an anonymous client to log
+ * in (401 with WWW-Authenticate, in src/http/respond-error.ts): refusing content (invalid data, a missing
+ * UID, a bad sync token) stays 403 whoever sent it, since logging in would not change the answer.
+ */
+export class AccessDenied extends DavError {
+  constructor(message = 'Access denied') {
+    super(403, message);
+    this.name = 'AccessDenied';
+  }
+}
+
+export const accessDenied = (msg?: string): DavError => new AccessDenied(msg);
 export const badRequest = (msg: string, pre?: string): DavError => new DavError(400, msg, pre);
 export const forbidden = (msg: string, pre?: string, hrefs: readonly string[] = []): DavError =>
   new DavError(403, msg, pre, hrefs);

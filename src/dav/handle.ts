@@ -2,7 +2,7 @@
  * From method to handler.
  */
 import type { DavRequest, DavResponse } from './context.js';
-import { DavError } from './errors.js';
+import { accessDenied } from './errors.js';
 import { copy, move } from './methods/move-copy.js';
 import { del } from './methods/delete.js';
 import { get } from './methods/get.js';
@@ -47,6 +47,6 @@ function hasAnyRight(req: DavRequest): boolean {
 export function handleDav(req: DavRequest): Promise<DavResponse> {
   const method = req.method;
   if (!isDavMethod(method)) throw new Error(`not a DAV method: ${method}`);
-  if (method !== 'OPTIONS' && !hasAnyRight(req)) throw new DavError(403, 'Access denied');
+  if (method !== 'OPTIONS' && !hasAnyRight(req)) throw accessDenied();
   return HANDLERS[method](req);
 }

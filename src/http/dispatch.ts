@@ -85,7 +85,10 @@ export function createApp(deps: AppDeps): RequestHandler {
       prefix = routed.prefix;
       response = await route(deps, req, res, ctx, routed.prefix, routed.rawPath);
     } catch (err) {
-      response = errorResponse(toDavError(err, ctx.log));
+      response = errorResponse(toDavError(err, ctx.log), {
+        anonymousBasic: ctx.user === '' && deps.auth.style === 'basic',
+        realm: deps.auth.realm,
+      });
     }
     if (res.writableEnded) return;
     await finish(deps, req, res, ctx, response, prefix);
@@ -100,14 +103,6 @@ async function finish(
   response: DavResponse,
   _prefix: string,
 ): Promise<void> {
-  const anonymous = ctx.user === '';
-  if (response.status === 403 && anonymous && deps.auth.style === 'basic') {
-    response = { ...response, status: 401 };
-  }
-  if (response.status === 401) {
-    response.headers['WWW-Authenticate'] =
-      `Basic realm="${deps.auth.realm.replace(/"/g, "'")}", charset="UTF-8"`;
-  }
   if ((response.status === 401 || response.status === 403) && !delayed.has(ctx)) {
     ctx.releaseSlot?.();
     await sleep(deps.auth.deniedDelayMs());
@@ -257,13 +252,10 @@ async function loginOutcome(
     case 'user':
       return { user: outcome.user, groups: outcome.groups };
     case 'failed':
-      ctx.limitHit ??= 'failed login';
       ctx.releaseSlot?.();
       await sleep(outcome.delayMs);
       delayed.add(ctx);
-      return new DavError(401, 'Wrong user name or password', undefined, [], {
-        'WWW-Authenticate': `Basic realm="${deps.auth.realm.replace(/"/g, "'")}", charset="UTF-8"`,
-      });
+      return new DavError(401, 'Wrong user name or password');
     case 'throttled':
       ctx.limitHit = 'failed-login rate';
       ctx.log.warn(`too many failed logins from ${ctx.clientAddress}, throttled for ${outcome.retryAfter}s`);

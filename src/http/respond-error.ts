@@ -1,10 +1,11 @@
 /**
  * The one place that turns errors into HTTP responses: DavErrors keep their status and DAV:error
  * precondition, storage errors map to their status, anything else is a 500 with a log line and no
- * details for the client.
+ * details for the client. It is also the one place of 401: a rights denial (AccessDenied) to an anonymous
+ * client of Basic authentication becomes 401, and every 401 carries WWW-Authenticate.
  */
 import type { DavResponse } from '../dav/context.js';
-import { DavError } from '../dav/errors.js';
+import { AccessDenied, DavError } from '../dav/errors.js';
 import { NS, clark, el, elText, serializeDocument } from '../dav/xml.js';
 import { StorageError } from '../storage/types.js';
 import type { Logger } from 'pino';
@@ -35,13 +36,26 @@ export function toDavError(err: unknown, log: Logger): DavError {
   return new DavError(500, 'Internal Server Error');
 }
 
-export function errorResponse(e: DavError): DavResponse {
+/** Who asked, for the decision between 401 and 403. */
+export interface Challenge {
+  /** No login came with the request, and the server asks for Basic credentials itself. */
+  readonly anonymousBasic: boolean;
+  /** `[auth] realm`. */
+  readonly realm: string;
+}
+
+export function errorResponse(e: DavError, challenge?: Challenge): DavResponse {
   const headers: Record<string, string> = { ...e.headers };
+  // Logging in can change a rights decision; it cannot make invalid data valid.
+  const status = e instanceof AccessDenied && challenge?.anonymousBasic === true ? 401 : e.status;
+  if (status === 401 && challenge) {
+    headers['WWW-Authenticate'] = `Basic realm="${challenge.realm.replace(/"/g, "'")}", charset="UTF-8"`;
+  }
   if (e.precondition) {
     const pre = el(e.precondition, ...e.preconditionHrefs.map((h) => elText(clark(NS.D, 'href'), h)));
     headers['Content-Type'] = 'application/xml; charset=utf-8';
-    return { status: e.status, headers, body: serializeDocument(el(clark(NS.D, 'error'), pre)) };
+    return { status, headers, body: serializeDocument(el(clark(NS.D, 'error'), pre)) };
   }
   headers['Content-Type'] = 'text/plain; charset=utf-8';
-  return { status: e.status, headers, body: `${e.message}\n` };
+  return { status, headers, body: `${e.message}\n` };
 }

@@ -92,3 +92,25 @@ describe('password guessing', () => {
     }
   });
 });
+
+describe('the log of one wrong password', () => {
+  it('names the failed login, and no limit, since none was hit', async () => {
+    const logLines: string[] = [];
+    const server = await startAlmanac({ config: { logging: { level: 'info' } }, logLines });
+    try {
+      const a = await propfind(server.port, '127.0.0.3', 'alice', 'wrong', '/alice/');
+      assert.equal(a.status, 401);
+      assert.ok(
+        logLines.some((l) =>
+          /Failed login attempt from 127\.0\.0\.3: "alice" \(wrong user name or password\)/.test(l),
+        ),
+        logLines.join('\n'),
+      );
+      const end = logLines.find((l) => /401 response for PROPFIND/.test(l));
+      assert.ok(end, logLines.join('\n'));
+      assert.doesNotMatch(end, /limitHit/);
+    } finally {
+      await server.stop();
+    }
+  });
+});

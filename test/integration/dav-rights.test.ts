@@ -8,7 +8,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
-import { D, DavClient, mkcalendar, parseMultistatus, put, report, vevent } from './helpers/dav-client.js';
+import {
+  C,
+  D,
+  DavClient,
+  mkcalendar,
+  parseMultistatus,
+  preconditions,
+  put,
+  report,
+  vevent,
+  type DavResult,
+} from './helpers/dav-client.js';
 
 const multiget = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>/alice/cal/a.ics</D:href></C:calendar-multiget>`;
 
@@ -258,5 +269,92 @@ describe('existence is not revealed without rights', () => {
   it('the owner still gets 404 for a missing resource', async () => {
     assert.equal((await c.request('GET', '/alice/cal/missing.ics', { user: 'alice' })).status, 404);
     assert.equal((await c.propfind('/alice/missing/', [D('getetag')], '0')).status, 404);
+  });
+});
+
+describe('anonymous clients allowed to write: only a rights denial asks them to log in', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  let dir: string;
+  const anon = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
+    c.request(method, path, { ...(body === undefined ? {} : { body }), headers });
+  const calendarPut = (path: string, body: string) =>
+    anon('PUT', path, body, { 'Content-Type': 'text/calendar; charset=utf-8' });
+  /** A content error: 403 with its precondition, and no login prompt. */
+  const refusedForContent = (r: DavResult, precondition: string): void => {
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.headers['www-authenticate'], undefined);
+    assert.deepEqual(preconditions(r.text), [precondition]);
+  };
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'almanac-rights-anon-'));
+    const file = join(dir, 'rights');
+    writeFileSync(
+      file,
+      [
+        '[shared]',
+        'user: .*',
+        'collection: shared(/.*)?',
+        'permissions: RWrw',
+        '',
+        '[owner]',
+        'user: .+',
+        'collection: {user}(/.*)?',
+        'permissions: RWrw',
+        '',
+      ].join('\n'),
+    );
+    server = await startAlmanac({ config: { rights: { type: 'from_file', file } } });
+    c = new DavClient(server.url);
+    await seed(c);
+    assert.equal((await anon('MKCOL', '/shared/')).status, 201);
+    assert.equal((await anon('MKCALENDAR', '/shared/cal/')).status, 201);
+    assert.equal((await calendarPut('/shared/cal/ok.ics', vevent('ok'))).status, 201);
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('invalid data and a missing UID are 403 with the precondition, not 401', async () => {
+    refusedForContent(await calendarPut('/shared/cal/bad.ics', 'not a calendar'), C('valid-calendar-data'));
+    const noUid = vevent('x').replace(/^UID:.*\r\n/m, '');
+    assert.doesNotMatch(noUid, /UID:/);
+    refusedForContent(await calendarPut('/shared/cal/nouid.ics', noUid), C('valid-calendar-data'));
+    assert.equal((await anon('GET', '/shared/cal/bad.ics')).status, 404);
+  });
+
+  it('an invalid sync token is 403 valid-sync-token, not 401', async () => {
+    const r = await anon(
+      'REPORT',
+      '/shared/cal/',
+      '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>http://radicale.org/ns/sync/nonsense</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>',
+      { 'Content-Type': 'application/xml' },
+    );
+    refusedForContent(r, D('valid-sync-token'));
+  });
+
+  it('a calendar where a resource already exists is refused without a login prompt', async () => {
+    const r = await anon('MKCALENDAR', '/shared/cal/');
+    assert.ok(r.status === 403 || r.status === 405 || r.status === 409, `${r.status} ${r.text}`);
+    assert.equal(r.headers['www-authenticate'], undefined);
+  });
+
+  it('a rights denial is 401 with WWW-Authenticate, and logging in then works', async () => {
+    for (const r of [
+      await calendarPut('/alice/cal/anon.ics', vevent('anon')),
+      await anon('PROPFIND', '/alice/cal/', undefined, { Depth: '0' }),
+      await anon('DELETE', '/alice/cal/a.ics'),
+    ]) {
+      assert.equal(r.status, 401, r.text);
+      assert.match(String(r.headers['www-authenticate']), /^Basic realm="[^"]*", charset="UTF-8"$/);
+    }
+    assert.equal((await put(c, '/alice/cal/alice.ics', vevent('alice'))).status, 201);
+  });
+
+  it('a logged-in user gets 403 for a rights denial', async () => {
+    const r = await put(c, '/alice/cal/bob.ics', vevent('bob'), 'bob');
+    assert.equal(r.status, 403);
+    assert.equal(r.headers['www-authenticate'], undefined);
   });
 });

@@ -2,7 +2,7 @@
  * DELETE of an item or a whole collection.
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { DavError, forbidden, notFound } from '../errors.js';
+import { accessDenied, notFound } from '../errors.js';
 import { resolve } from '../resource.js';
 import { checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
@@ -10,7 +10,7 @@ import { changeContext } from '../change-context.js';
 export async function del(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
-  if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
+  if (!req.access.canWrite(res)) throw accessDenied();
   if (res.kind === 'item') {
     await req.storage.deleteItem(
       res.path,
@@ -23,7 +23,8 @@ export async function del(req: DavRequest): Promise<DavResponse> {
     );
     return { status: 204, headers: {} };
   }
-  if (!req.access.mayDeleteCollection(res.path)) throw forbidden('Deleting this collection is not allowed');
+  if (!req.access.mayDeleteCollection(res.path))
+    throw accessDenied('Deleting this collection is not allowed');
   if (res.info.tag !== '') checkConditionalHeaders(req, await req.storage.getEtag(res.path));
   else if (req.header('if-match') !== undefined) checkConditionalHeaders(req, undefined);
   await req.storage.deleteCollection(res.path, changeContext(req));

@@ -3,7 +3,7 @@
  * Conditional GET with If-None-Match / If-Modified-Since gives 304.
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { DavError, notFound } from '../errors.js';
+import { accessDenied, DavError, notFound } from '../errors.js';
 import { resolve } from '../resource.js';
 import { splitPath } from '../href.js';
 
@@ -37,7 +37,7 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (res.kind === 'item') {
-    if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
+    if (!req.access.canRead(res)) throw accessDenied();
     const headers: Record<string, string> = {
       'Content-Type':
         req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
@@ -53,7 +53,7 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
   }
   const kind = req.kinds.byTag(res.info.tag);
   if (!kind) throw new DavError(403, 'Directory listings are not supported');
-  if (!req.access.canRead(res) && !req.access.canExport(res)) throw new DavError(403, 'Access denied');
+  if (!req.access.canRead(res) && !req.access.canExport(res)) throw accessDenied();
   const etag = await req.storage.getEtag(res.path);
   const name = `${res.info.props['D:displayname'] ?? splitPath(res.path).at(-1) ?? 'export'}${kind.suffix}`;
   const headers: Record<string, string> = {

@@ -2,7 +2,7 @@
  * MKCOL (RFC 4918 §9.3, extended by RFC 5689) and MKCALENDAR (RFC 4791 §5.3.1).
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { DavError, badRequest, conflict, forbidden, unsupportedMediaType } from '../errors.js';
+import { accessDenied, badRequest, conflict, DavError, forbidden, unsupportedMediaType } from '../errors.js';
 import { multistatus } from '../multistatus.js';
 import { bodyText } from '../request-body.js';
 import {
@@ -103,7 +103,7 @@ async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavRe
   }
   const path = req.segments.join('/');
   const letters = req.access.letters(path);
-  if (!letters.includes(props.tag ? 'w' : 'W')) throw new DavError(403, 'Access denied');
+  if (!letters.includes(props.tag ? 'w' : 'W')) throw accessDenied();
   if (!props.tag) delete props.tag;
   try {
     await req.storage.createCollection(path, props, changeContext(req));

@@ -3,7 +3,15 @@
  * collections; renaming a calendar is a MOVE of its collection).
  */
 import type { DavRequest, DavResponse, Resource } from '../context.js';
-import { DavError, badRequest, conflict, forbidden, notFound, preconditionFailed } from '../errors.js';
+import {
+  accessDenied,
+  badRequest,
+  conflict,
+  DavError,
+  forbidden,
+  notFound,
+  preconditionFailed,
+} from '../errors.js';
 import { resolve } from '../resource.js';
 import { checkConditionalHeaders, overwriteHeader } from '../request-body.js';
 import { changeContext } from '../change-context.js';
@@ -40,8 +48,8 @@ async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> 
   if (destSegments.join('/') === req.segments.join('/'))
     throw forbidden('Source and destination are the same');
   const dst = await resolve(req.storage, destSegments);
-  if (isMove ? !req.access.canWrite(src) : !req.access.canRead(src)) throw new DavError(403, 'Access denied');
-  if (!req.access.canWrite(dst)) throw new DavError(403, 'Access denied');
+  if (isMove ? !req.access.canWrite(src) : !req.access.canRead(src)) throw accessDenied();
+  if (!req.access.canWrite(dst)) throw accessDenied();
   const overwrite = overwriteHeader(req);
   const toPath = hrefOf(req.prefix, destSegments, src.kind === 'collection');
   const ctx = changeContext(req, toPath);
@@ -89,7 +97,8 @@ async function deleteDestination(req: DavRequest, dst: Resource, ctx: ChangeCont
     // If-Match / If-None-Match are about the source (checked by the caller), not this item.
     await req.storage.deleteItem(dst.path, dst.href, () => undefined, ctx);
   } else if (dst.kind === 'collection') {
-    if (!req.access.mayDeleteCollection(dst.path)) throw forbidden('Deleting the destination is not allowed');
+    if (!req.access.mayDeleteCollection(dst.path))
+      throw accessDenied('Deleting the destination is not allowed');
     await req.storage.deleteCollection(dst.path, ctx);
   }
 }

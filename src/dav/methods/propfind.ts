@@ -3,7 +3,7 @@
  * against it rely on that); Depth infinity on a collection is refused with propfind-finite-depth.
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { DavError, forbidden, notFound } from '../errors.js';
+import { accessDenied, DavError, forbidden, notFound } from '../errors.js';
 import { multistatus, multistatusStream } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
 import { NS, clark, type XmlNode } from '../xml.js';
@@ -17,7 +17,7 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   const depth = depthHeader(req, '0');
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
-  if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
+  if (!req.access.canRead(res)) throw accessDenied();
   if (
     !req.user &&
     preq.kind === 'prop' &&

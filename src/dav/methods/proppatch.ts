@@ -2,7 +2,7 @@
  * PROPPATCH (RFC 4918 §9.2): set/remove in document order, all or nothing, one status per property.
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { DavError, badRequest, notFound } from '../errors.js';
+import { accessDenied, badRequest, notFound } from '../errors.js';
 import { hrefOfResource } from '../properties.js';
 import { multistatus, responseWithPropstats } from '../multistatus.js';
 import { xmlBody } from '../request-body.js';
@@ -20,7 +20,7 @@ function updates(body: XmlElement | undefined): ReturnType<typeof operations> {
 export async function proppatch(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   // Rights before the body, as Radicale: a client without write access learns that first.
-  if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
+  if (!req.access.canWrite(res)) throw accessDenied();
   if (res.kind === 'missing') throw notFound();
   const ops = updates(await xmlBody(req));
   const href = hrefOfResource(req, res);

@@ -3,7 +3,7 @@
  * Radicale) a whole calendar / address book onto a collection path.
  */
 import type { CollectionKind, DavRequest, DavResponse, Resource } from '../context.js';
-import { DavError, conflict, forbidden, preconditionFailed, tooLarge } from '../errors.js';
+import { accessDenied, conflict, DavError, forbidden, preconditionFailed, tooLarge } from '../errors.js';
 import { resolve } from '../resource.js';
 import { bodyText, checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
@@ -32,7 +32,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   // As Radicale: calendar or address book data put on a new name in a plain collection (a user's
   // home, or the root for a top-level calendar) creates a whole collection there.
   if (!kind && res.kind === 'missing' && kindForUpload(req, text)) return putCollection(req, res, text);
-  if (!req.access.canWrite(res)) throw new DavError(403, 'Access denied');
+  if (!req.access.canWrite(res)) throw accessDenied();
   if (parent.tag === 'VSUBSCRIBED') throw forbidden('Subscriptions have no items');
   const maxSize = req.config.server.max_resource_size;
   const normalized = kind ? normalizeLineEndings(text) : text;
@@ -115,9 +115,9 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   const existing = res.kind === 'collection' ? res.info : undefined;
   const kind = (existing && req.kinds.byTag(existing.tag)) ?? kindForUpload(req, text);
   if (!kind) throw new DavError(415, 'Only calendars and address books can be uploaded as a whole');
-  if (!req.access.letters(path).includes('w')) throw new DavError(403, 'Access denied');
+  if (!req.access.letters(path).includes('w')) throw accessDenied();
   if (existing && !req.access.mayOverwriteCollection(path))
-    throw forbidden('Overwriting this collection is not allowed');
+    throw accessDenied('Overwriting this collection is not allowed');
   if (existing && existing.tag === '') await refuseReplacingPlainCollection(req, existing);
   if (res.kind === 'missing' && res.parent === undefined)
     throw conflict('The parent collection does not exist');

@@ -2,7 +2,7 @@
  * REPORT: dispatch on the body's root element to a core or plugin report.
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { DavError, badRequest, notFound } from '../errors.js';
+import { accessDenied, badRequest, DavError, notFound } from '../errors.js';
 import { resolve } from '../resource.js';
 import { xmlBody } from '../request-body.js';
 import { NS, clark, nameOf } from '../xml.js';
@@ -11,7 +11,7 @@ export async function report(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
   // Access first: an anonymous client must get 401 (and log in), not a complaint about its body.
-  if (!req.access.canRead(res)) throw new DavError(403, 'Access denied');
+  if (!req.access.canRead(res)) throw accessDenied();
   const body = await xmlBody(req);
   if (!body) throw badRequest('REPORT needs a body');
   const name = nameOf(body);
