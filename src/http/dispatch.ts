@@ -23,6 +23,7 @@ import { readBody } from './body.js';
 import { errorResponse, toDavError } from './respond-error.js';
 import { createAccess } from './access.js';
 import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
+import { pathPolicyViolation } from '../config/path-policy.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 /** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
@@ -227,6 +228,8 @@ async function route(
     throw new DavError(501, `Unknown method ${method}`);
   }
   const path = parseRequestPath(rawPath);
+  const refused = pathPolicyViolation(path.segments, deps.config.server.validate_path_value);
+  if (refused !== undefined) throw badRequest(refused);
   if (method === 'OPTIONS') return handleDav(davRequest(deps, req, ctx, prefix, path, method, '', new Set()));
   const outcome = await deps.auth.authenticate({
     authorization: header(req, 'authorization'),

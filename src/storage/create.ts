@@ -35,6 +35,7 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
     maxSyncTokenAge: s.max_sync_token_age,
     skipBrokenItem: s.skip_broken_item,
     hook: s.hook,
+    encoding: config.encoding.stock,
     describe,
     log,
   });

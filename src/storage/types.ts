@@ -117,6 +117,7 @@ export class StorageError extends Error {
       | 'conflict' // e.g. parent is not a collection, or a collection inside a calendar
       | 'invalid-sync-token'
       | 'invalid-name' // name not storable (dot-file, `~`, ...)
+      | 'unencodable' // text with a character [encoding] stock cannot store
       | 'no-space',
     message: string,
   ) {

@@ -5,7 +5,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
@@ -120,5 +121,79 @@ describe('[storage] hook placeholders as Radicale 3.8 fills them', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('[encoding] stock', () => {
+  const latin1Event = (uid: string, summary: string): Buffer =>
+    Buffer.from(
+      `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\n` +
+        `DTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:${summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`,
+      'latin1',
+    );
+
+  it('a Latin-1 folder is read as Latin-1, with ETags of the text in UTF-8 as Radicale computes them', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'almanac-latin1-'));
+    try {
+      const cal = join(folder, 'collection-root', 'alice', 'cal');
+      mkdirSync(cal, { recursive: true });
+      writeFileSync(join(cal, '.Radicale.props'), '{"tag": "VCALENDAR"}');
+      const bytes = latin1Event('jurgen', 'Jürgen übt Französisch');
+      writeFileSync(join(cal, 'jurgen.ics'), bytes);
+      const a = await start({ folder, config: { encoding: { stock: 'iso-8859-1' } } });
+      const dav = new DavClient(a.url);
+      const get = await dav.request('GET', '/alice/cal/jurgen.ics', { user: 'alice' });
+      assert.equal(get.status, 200);
+      const text = bytes.toString('latin1');
+      assert.equal(get.text, text);
+      const utf8Etag = `"${createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex')}"`;
+      assert.equal(get.headers.etag, utf8Etag);
+      // Written back in Latin-1; a character Latin-1 lacks is refused with the reason.
+      const put = await dav.request('PUT', '/alice/cal/new.ics', {
+        user: 'alice',
+        body: latin1Event('new', 'Straße').toString('latin1'),
+        headers: { 'Content-Type': 'text/calendar; charset=utf-8' },
+      });
+      assert.equal(put.status, 201, put.text);
+      assert.deepEqual(readFileSync(join(cal, 'new.ics')), latin1Event('new', 'Straße'));
+      const euro = await dav.request('PUT', '/alice/cal/euro.ics', {
+        user: 'alice',
+        body: latin1Event('euro', 'x').toString('latin1').replace('SUMMARY:x', 'SUMMARY:5 €'),
+        headers: { 'Content-Type': 'text/calendar; charset=utf-8' },
+      });
+      assert.equal(euro.status, 415, euro.text);
+      assert.match(euro.text, /\[encoding\] stock = iso-8859-1 cannot store/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('[server] validate_path_value', () => {
+  it('strict refuses a non-ASCII path (and MOVE destination) with 400; the default accepts it', async () => {
+    const body =
+      'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:p1\r\nDTSTAMP:20260101T000000Z\r\n' +
+      'DTSTART:20260101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
+    const strict = await start({ config: { server: { validate_path_value: 'strict' } } });
+    const dav = new DavClient(strict.url);
+    const mk = await dav.request('MKCALENDAR', '/alice/kalender-%C3%BC/', { user: 'alice' });
+    assert.equal(mk.status, 400, mk.text);
+    assert.match(mk.text, /validate_path_value = strict/);
+    assert.equal((await dav.request('MKCALENDAR', '/alice/cal/', { user: 'alice' })).status, 201);
+    const headers = { 'Content-Type': 'text/calendar' };
+    assert.equal(
+      (await dav.request('PUT', '/alice/cal/p1.ics', { user: 'alice', body, headers })).status,
+      201,
+    );
+    const move = await dav.request('MOVE', '/alice/cal/p1.ics', {
+      user: 'alice',
+      headers: { Destination: `${strict.url}/alice/cal/%C3%BC.ics` },
+    });
+    assert.equal(move.status, 400, move.text);
+    const lenient = await start();
+    const mk2 = await new DavClient(lenient.url).request('MKCALENDAR', '/alice/kalender-%C3%BC/', {
+      user: 'alice',
+    });
+    assert.equal(mk2.status, 201, mk2.text);
   });
 });

@@ -16,6 +16,7 @@ import { resolve } from '../resource.js';
 import { checkConditionalHeaders, overwriteHeader } from '../request-body.js';
 import { changeContext } from '../change-context.js';
 import { uidConflict } from './put.js';
+import { pathPolicyViolation } from '../../config/path-policy.js';
 import { hrefToSegments, hrefOf } from '../href.js';
 import { NS, clark } from '../xml.js';
 import type { ChangeContext, CollectionInfo, ItemMeta } from '../../storage/types.js';
@@ -30,6 +31,8 @@ export function destination(req: DavRequest): string[] {
   }
   const parsed = hrefToSegments(raw, req.prefix);
   if (!parsed) throw badRequest('Destination is outside this server');
+  const refused = pathPolicyViolation(parsed.segments, req.config.server.validate_path_value);
+  if (refused !== undefined) throw badRequest(`Destination: ${refused}`);
   return parsed.segments;
 }
 

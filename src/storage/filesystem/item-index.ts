@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type { CollectionTag, ItemDescriber, ItemMeta } from '../types.js';
 import { isErrno } from './fsutil.js';
 import { isSafeName } from './names.js';
+import { UTF8_ENCODING, type StockEncoding } from './stock-encoding.js';
 
 interface StatKey {
   readonly ino: number;
@@ -55,6 +56,8 @@ export interface IndexOptions {
   readonly maxResourceSize: number;
   readonly skipBrokenItem: boolean;
   readonly log: Logger;
+  /** [encoding] stock of the item files (default UTF-8). */
+  readonly stock?: StockEncoding;
   /** Folder of our own for the persistent index (beside collection-root), or undefined for none. */
   readonly persistDir?: string;
   /** Called with the text of each file read to describe it (the storage keeps it in its text cache). */
@@ -636,11 +639,12 @@ export class ItemIndex {
     tag: CollectionTag,
   ): { meta: ItemMeta; text: string } | undefined {
     try {
-      const text = decodeItem(bytes);
+      const stock = this.opts.stock ?? UTF8_ENCODING;
+      const text = stock.decode(bytes);
       const d = this.opts.describe(text, tag);
       const meta: ItemMeta = {
         href: name,
-        etag: itemEtag(bytes),
+        etag: stock.etag(bytes),
         size: bytes.length,
         lastModifiedMs: st.mtimeMs,
         // Copies: a UID sliced out of the item text would keep the whole text alive in the index.
@@ -680,12 +684,15 @@ export class ItemIndex {
         v?: number;
         dir?: string;
         tag?: string;
+        enc?: string;
         entries?: SavedEntry[];
       };
       if (
         data.v !== INDEX_VERSION ||
         data.dir !== this.dir ||
         data.tag !== this.tag ||
+        // ETags depend on [encoding] stock: an index saved under another one is not reused.
+        (data.enc ?? UTF8_ENCODING.name) !== (this.opts.stock ?? UTF8_ENCODING).name ||
         !Array.isArray(data.entries)
       )
         return;
@@ -740,7 +747,8 @@ export class ItemIndex {
     try {
       mkdirSync(this.opts.persistDir, { recursive: true });
       const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ v: INDEX_VERSION, dir: this.dir, tag: this.tag, entries }));
+      const enc = (this.opts.stock ?? UTF8_ENCODING).name;
+      writeFileSync(tmp, JSON.stringify({ v: INDEX_VERSION, dir: this.dir, tag: this.tag, enc, entries }));
       renameSync(tmp, path);
     } catch (e) {
       this.opts.log.debug({ err: e }, 'could not save the item index');

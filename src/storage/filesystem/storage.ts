@@ -42,7 +42,8 @@ import {
 import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
 import { runHook } from './hook.js';
 import { OrderedDigest } from './ordered-digest.js';
-import { ItemIndex, itemEtag, decodeItem, listFolderNames, listNames, type Listing } from './item-index.js';
+import { ItemIndex, listFolderNames, listNames, type Listing } from './item-index.js';
+import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
 import { loadLibc, type Libc } from './libc.js';
 import {
@@ -70,6 +71,8 @@ export interface FilesystemStorageOptions {
   readonly hook: string;
   readonly describe: ItemDescriber;
   readonly log: Logger;
+  /** [encoding] stock: the character encoding of item files (default UTF-8). */
+  readonly encoding?: string;
 }
 
 interface Target {
@@ -95,6 +98,7 @@ const BULK_READ = 1000;
 
 export class FilesystemStorage implements Storage {
   private readonly root: string;
+  private readonly stock: StockEncoding;
   private readonly fsOpts: FsOptions;
   private readonly locks = new LockRegistry();
   private readonly historyLocks = new LockRegistry();
@@ -121,6 +125,7 @@ export class FilesystemStorage implements Storage {
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
+    this.stock = o.encoding === undefined ? UTF8_ENCODING : stockEncoding(o.encoding);
     this.fsOpts = { fsync: o.fsync, umask: o.umask };
     this.global = new GlobalLock(join(o.folder, '.Radicale.lock'), o.crossProcessLock, o.log);
   }
@@ -156,6 +161,7 @@ export class FilesystemStorage implements Storage {
         maxResourceSize: this.o.maxResourceSize,
         skipBrokenItem: this.o.skipBrokenItem,
         log: this.o.log,
+        stock: this.stock,
         persistDir: join(this.o.folder, '.Almanac.cache', 'index'),
         onLoaded: (name, etag, text) => this.texts.set(join(dir, name), etag, text),
       });
@@ -268,7 +274,8 @@ export class FilesystemStorage implements Storage {
         known.mtimeMs === st.mtimeMs
       )
         return known;
-      const text = readFileSync(path, 'utf8');
+      // Radicale reads the file in [encoding] stock (it writes it in ASCII, so only hand edits differ).
+      const text = this.stock.utf8 ? readFileSync(path, 'utf8') : this.stock.decode(readFileSync(path));
       const { props, problems } = parseProps(text);
       if (problems.length > 0) this.o.log.warn({ dir, problems }, 'problems in .Radicale.props');
       const read = { props, mtimeMs: st.mtimeMs, ino: st.ino, size: st.size };
@@ -437,7 +444,7 @@ export class FilesystemStorage implements Storage {
       if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
       throw e;
     }
-    if (itemEtag(bytes) === meta.etag) return this.textOf(key, meta, bytes, keep);
+    if (this.stock.etag(bytes) === meta.etag) return this.textOf(key, meta, bytes, keep);
     // Changed since it was listed: describe the new content.
     st ??= await stat(key).catch(() => undefined);
     if (st === undefined) return undefined;
@@ -446,7 +453,7 @@ export class FilesystemStorage implements Storage {
   }
 
   private textOf(key: string, meta: ItemMeta, bytes: Uint8Array, keep: boolean): Item {
-    const text = decodeItem(bytes);
+    const text = this.stock.decode(bytes);
     if (keep) this.texts.set(key, meta.etag, text);
     return { ...meta, text };
   }
@@ -481,7 +488,12 @@ export class FilesystemStorage implements Storage {
     const dir = this.dirOf(path);
     await unlinkIfExists(join(dir, '.Radicale.cache', 'item', href));
     if (written) {
-      const entry = { uid: written.uid, etag, text: decodeItem(written.bytes), component: written.component };
+      const entry = {
+        uid: written.uid,
+        etag,
+        text: this.stock.decode(written.bytes),
+        component: written.component,
+      };
       await this.radicaleCache.write(dir, href, written.bytes, entry, this.fsOpts);
     }
     const history = this.history(path);
@@ -537,7 +549,7 @@ export class FilesystemStorage implements Storage {
       const meta = await this.writeItem(
         path,
         href,
-        Buffer.from(item.text, 'utf8'),
+        this.stock.encode(item.text),
         item.description,
         async () => {
           const now = await this.onDisk(path);
@@ -563,7 +575,7 @@ export class FilesystemStorage implements Storage {
   ): Promise<ItemMeta> {
     const dir = this.dirOf(path);
     const tmp = join(dir, tmpName());
-    const etag = itemEtag(bytes);
+    const etag = this.stock.etag(bytes);
     try {
       await writeSynced(tmp, bytes, this.fsOpts);
     } catch (e) {
@@ -653,7 +665,7 @@ export class FilesystemStorage implements Storage {
       const first = this.decideTransfer(from, to, check, move, await this.transferViews(from, to, false));
       if (from.path === to.path && from.href === to.href) return { meta: first.source, created: false };
       const bytes = await readFile(join(this.dirOf(from.path), from.href));
-      if (itemEtag(bytes) !== first.source.etag)
+      if (this.stock.etag(bytes) !== first.source.etag)
         throw new StorageError('conflict', `item ${from.path}/${from.href} changed during the transfer`);
       // Decided again holding `.Radicale.lock`, on the folders as they are then.
       const again = async (): Promise<TransferState> => {
@@ -888,10 +900,10 @@ export class FilesystemStorage implements Storage {
       else name = uploadName(item.description.uid, suffix, taken);
       taken.add(name);
       await atomicWrite(dir, name, item.text, { ...this.fsOpts, fsync: false });
-      const bytes = Buffer.from(item.text, 'utf8');
+      const bytes = this.stock.encode(item.text);
       const entry = {
         uid: item.description.uid,
-        etag: itemEtag(bytes),
+        etag: this.stock.etag(bytes),
         text: item.text,
         component: item.description.component,
       };
