@@ -57,10 +57,12 @@ const CALENDAR_KIND: CollectionKind = {
   suffix: '.ics',
   exportContentType: 'text/calendar; charset=utf-8',
   mediaTypes: ['text/calendar'],
-  itemContentType: (meta: ItemMeta) =>
+  itemContentType: () => 'text/calendar; charset=utf-8',
+  itemContentTypeProperty: (meta: ItemMeta) =>
     meta.component
-      ? `text/calendar; charset=utf-8; component=${meta.component.toLowerCase()}`
-      : 'text/calendar; charset=utf-8',
+      ? `text/calendar;charset=utf-8;component=${meta.component}`
+      : 'text/calendar;charset=utf-8',
+  collectionContentTypeProperty: 'text/calendar',
   validateItem: (text, collection, config) =>
     validateCalendarObject(text, {
       supportedComponents: supportedComponents(collection),

@@ -43,6 +43,8 @@ const ADDRESSBOOK_KIND: CollectionKind = {
   exportContentType: 'text/vcard; charset=utf-8',
   mediaTypes: ['text/vcard', 'text/x-vcard', 'text/directory'],
   itemContentType: () => 'text/vcard; charset=utf-8',
+  itemContentTypeProperty: () => 'text/vcard;charset=utf-8',
+  collectionContentTypeProperty: 'text/vcard',
   validateItem: (text) => validateVcard(text),
   describe: describeVcard,
   splitUpload: (text) => {

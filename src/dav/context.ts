@@ -124,7 +124,15 @@ export interface CollectionKind {
   readonly exportContentType: string;
   /** MIME type of items, used to recognise whole-collection uploads. */
   readonly mediaTypes: readonly string[];
+  /** Content-Type of an item's GET (Radicale's: `text/calendar; charset=utf-8`). */
   itemContentType(meta: ItemMeta): string;
+  /**
+   * DAV:getcontenttype of an item, as Radicale writes it (`text/calendar;charset=utf-8;component=VEVENT`):
+   * clients compare it with what Radicale sent.
+   */
+  itemContentTypeProperty(meta: ItemMeta): string;
+  /** DAV:getcontenttype of the collection itself (Radicale's: `text/calendar`). */
+  readonly collectionContentTypeProperty: string;
   /** Validates one item for PUT; throws DavError. */
   validateItem(text: string, collection: CollectionInfo, config: Config): ItemDescription;
   /** Tolerant description for indexing. */

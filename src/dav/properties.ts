@@ -52,7 +52,7 @@ export const ITEM_METADATA_PROPERTIES: ReadonlyMap<string, (res: ItemResource, r
     [
       D('getcontenttype'),
       (res, req) =>
-        req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
+        req.kinds.byTag(res.collection.tag)?.itemContentTypeProperty(res.meta) ?? 'application/octet-stream',
     ],
     [D('getcontentlength'), (res) => String(res.meta.size)],
     [D('resourcetype'), () => ''],
@@ -129,7 +129,8 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     (res) => res.kind === 'item' || hasContent(res),
     (res, req) => {
       if (res.kind === 'item') return itemValue(D('getcontenttype'), res, req);
-      if (res.kind === 'collection') return [req.kinds.byTag(res.info.tag)?.exportContentType ?? ''];
+      if (res.kind === 'collection')
+        return [req.kinds.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''];
       return [];
     },
   ),

@@ -20,7 +20,9 @@ import {
   put,
   vcard,
   vevent,
+  vtodo,
 } from './helpers/dav-client.js';
+import { textContent } from '../../src/dav/xml.js';
 
 let server: RunningAlmanac;
 let c: DavClient;
@@ -61,9 +63,37 @@ describe('PUT, GET, HEAD', () => {
     assert.equal(r.status, 200);
     assert.equal(r.text, vevent('a'));
     assert.equal(r.headers.etag, etag);
-    assert.match(String(r.headers['content-type']), /^text\/calendar/);
-    assert.match(String(r.headers['content-type']), /component=VEVENT/i);
+    // Radicale's GET Content-Type, without a component parameter.
+    assert.equal(r.headers['content-type'], 'text/calendar; charset=utf-8');
     assert.ok(r.headers['last-modified']);
+  });
+
+  it('getcontenttype is written as Radicale writes it, in PROPFIND and in REPORTs', async () => {
+    assert.equal((await put(c, '/alice/cal/ct-todo.ics', vtodo('ct-todo'))).status, 201);
+    assert.equal((await put(c, '/alice/book/ct.vcf', vcard('ct', 'Con Tent'))).status, 201);
+    const expected: [string, string][] = [
+      ['/alice/cal/', 'text/calendar'],
+      ['/alice/cal/a.ics', 'text/calendar;charset=utf-8;component=VEVENT'],
+      ['/alice/cal/ct-todo.ics', 'text/calendar;charset=utf-8;component=VTODO'],
+      ['/alice/book/', 'text/vcard'],
+      ['/alice/book/ct.vcf', 'text/vcard;charset=utf-8'],
+    ];
+    for (const depth of ['0', '1']) {
+      for (const [href, type] of expected) {
+        const path = href.endsWith('/') || depth === '0' ? href : href.slice(0, href.lastIndexOf('/') + 1);
+        const r = await c.propfind(path, [D('getcontenttype')], depth);
+        const p = parseMultistatus(r.text).props.get(href)?.get(D('getcontenttype'));
+        assert.equal(p ? textContent(p.element) : undefined, type, `${href} depth ${depth}`);
+      }
+    }
+    const q = await c.request('REPORT', '/alice/cal/', {
+      user: 'alice',
+      body: `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getcontenttype/><D:getetag/></D:prop><D:href>/alice/cal/ct-todo.ics</D:href></C:calendar-multiget>`,
+      headers: { 'Content-Type': 'application/xml', Depth: '1' },
+    });
+    const p = parseMultistatus(q.text).props.get('/alice/cal/ct-todo.ics')?.get(D('getcontenttype'));
+    assert.equal(p ? textContent(p.element) : undefined, 'text/calendar;charset=utf-8;component=VTODO');
+    assert.equal((await get('/alice/book/ct.vcf')).headers['content-type'], 'text/vcard; charset=utf-8');
   });
 
   it('LF line endings are normalised to CRLF with a final line break', async () => {
@@ -182,7 +212,11 @@ describe('preconditions on PUT and DELETE', () => {
       user: 'alice',
       headers: { 'If-Match': etag },
     });
-    assert.equal(r.status, 204);
+    // As Radicale: 200 with a multistatus body that names the deleted item with a 200 status.
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^application\/xml/);
+    const ms = parseMultistatus(r.text);
+    assert.deepEqual([...ms.statuses], [['/alice/cal/del.ics', 200]]);
     assert.equal((await get('/alice/cal/del.ics')).status, 404);
     assert.equal((await c.request('DELETE', '/alice/cal/del.ics', { user: 'alice' })).status, 404);
   });
@@ -410,6 +444,20 @@ describe('whole-collection PUT and export', () => {
     assert.match(String(r.headers['content-disposition']), /^attachment; filename\*=utf-8''Uploaded\.ics$/);
     assert.equal(r.text.match(/BEGIN:VCALENDAR/g)?.length, 1);
     for (const uid of ['one', 'two', 'three']) assert.match(r.text, new RegExp(`UID:${uid}\\r\\n`));
+  });
+
+  it('an export is named after the displayname, else the path, and never gets its suffix twice', async () => {
+    assert.equal((await mkaddressbook(c, '/alice/people.vcf/')).status, 201);
+    assert.equal((await put(c, '/alice/people.vcf/p.vcf', vcard('p', 'Pe Ople'))).status, 201);
+    const book = await get('/alice/people.vcf/');
+    assert.equal(book.headers['content-disposition'], "attachment; filename*=utf-8''people.vcf");
+    assert.equal(
+      (await mkcalendar(c, '/alice/named/', 'alice', '<D:displayname>Work.ICS</D:displayname>')).status,
+      201,
+    );
+    const cal = await get('/alice/named/');
+    assert.equal(cal.headers['content-disposition'], "attachment; filename*=utf-8''Work.ICS");
+    assert.equal(cal.headers['content-type'], 'text/calendar; charset=utf-8');
   });
 
   it('several vCards become an address book', async () => {

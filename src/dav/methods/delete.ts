@@ -1,16 +1,20 @@
 /**
- * DELETE of an item or a whole collection.
+ * DELETE of an item or a whole collection. As Radicale, a success is 200 with a multistatus naming the
+ * deleted resource (RFC 4918 §9.6 allows any 2xx; clients written against Radicale may read the body).
  */
 import type { DavRequest, DavResponse } from '../context.js';
 import { accessDenied, notFound } from '../errors.js';
 import { resolve } from '../resource.js';
 import { checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
+import { hrefOfResource } from '../properties.js';
+import { multistatus, responseWithStatus } from '../multistatus.js';
 
 export async function del(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (!req.access.canWrite(res)) throw accessDenied();
+  const deleted = { ...multistatus([responseWithStatus(hrefOfResource(req, res), 200)]), status: 200 };
   if (res.kind === 'item') {
     await req.storage.deleteItem(
       res.path,
@@ -21,12 +25,12 @@ export async function del(req: DavRequest): Promise<DavResponse> {
       },
       changeContext(req),
     );
-    return { status: 204, headers: {} };
+    return deleted;
   }
   if (!req.access.mayDeleteCollection(res.path))
     throw accessDenied('Deleting this collection is not allowed');
   if (res.info.tag !== '') checkConditionalHeaders(req, await req.storage.getEtag(res.path));
   else if (req.header('if-match') !== undefined) checkConditionalHeaders(req, undefined);
   await req.storage.deleteCollection(res.path, changeContext(req));
-  return { status: 204, headers: {} };
+  return deleted;
 }

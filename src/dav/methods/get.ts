@@ -29,6 +29,11 @@ function notModified(req: DavRequest, etag: string, lastModifiedMs: number): boo
   return false;
 }
 
+/** The file name of an export: the displayname (else the path's name) with the suffix, never twice. */
+function exportFileName(title: string, suffix: string): string {
+  return title.toLowerCase().endsWith(suffix.toLowerCase()) ? title : `${title}${suffix}`;
+}
+
 function contentDisposition(name: string): string {
   return `attachment; filename*=utf-8''${encodeURIComponent(name)}`;
 }
@@ -55,7 +60,10 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
   if (!kind) throw new DavError(403, 'Directory listings are not supported');
   if (!req.access.canRead(res) && !req.access.canExport(res)) throw accessDenied();
   const etag = await req.storage.getEtag(res.path);
-  const name = `${res.info.props['D:displayname'] ?? splitPath(res.path).at(-1) ?? 'export'}${kind.suffix}`;
+  const name = exportFileName(
+    res.info.props['D:displayname'] || splitPath(res.path).at(-1) || 'export',
+    kind.suffix,
+  );
   const headers: Record<string, string> = {
     'Content-Type': kind.exportContentType,
     ETag: etag,
