@@ -1,7 +1,8 @@
 /**
- * The Basic-auth login pipeline (Radicale BaseAuth.login, plus per-address throttling):
- * decode → throttle check → normalise (lc/uc, urldecode, strip_domain) → validate → cache → backend →
- * groups. Failures are counted per client address and carry the delay the dispatcher must wait.
+ * The Basic-auth login pipeline (Radicale BaseAuth.login, plus throttling of failed logins):
+ * decode → normalise (lc/uc, urldecode, strip_domain) → throttle check → validate → cache → backend →
+ * groups. Failures are counted per client, per user and per (client, user) (see throttle.ts) and carry
+ * the delay the dispatcher must wait.
  */
 import type { Logger } from 'pino';
 import type { BackendResult, PasswordBackend } from './backend.js';
@@ -30,20 +31,24 @@ export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<Au
   if (creds.kind === 'none') return { kind: 'anonymous' };
   // Radicale treats an empty login as no login at all.
   if (creds.kind === 'credentials' && creds.login === '') return { kind: 'anonymous' };
-  const retryAfter = p.throttle.retryAfter(req.clientAddress);
-  if (retryAfter > 0) {
-    p.log.warn(`Login attempt from ${req.clientAddress} refused: throttled for ${retryAfter} s`);
-    return { kind: 'throttled', retryAfter };
-  }
   const start = p.now();
-  const fail = (user: string, why: string): AuthOutcome => {
-    p.throttle.recordFailure(req.clientAddress);
-    p.log.warn(`Failed login attempt from ${req.clientAddress}: ${JSON.stringify(user)} (${why})`);
-    return { kind: 'failed', user, delayMs: p.delay.afterFailure(p.now() - start) };
+  // The login as normalised (undefined when it cannot even be decoded): failures are counted for it.
+  const user = creds.kind === 'malformed' ? undefined : normaliseLogin(creds.login, p.username);
+  const throttled = p.throttle.check(req.clientAddress, user);
+  if (throttled.retryAfter > 0) {
+    const who = user === undefined ? '' : ` as ${JSON.stringify(user)}`;
+    p.log.warn(
+      `Login attempt from ${req.clientAddress}${who} refused: too many failed logins (${throttled.scope ?? 'client'}), ` +
+        `throttled for ${throttled.retryAfter} s`,
+    );
+    return { kind: 'throttled', retryAfter: throttled.retryAfter };
+  }
+  const fail = (name: string, why: string): AuthOutcome => {
+    p.throttle.recordFailure(req.clientAddress, user);
+    p.log.warn(`Failed login attempt from ${req.clientAddress}: ${JSON.stringify(name)} (${why})`);
+    return { kind: 'failed', user: name, delayMs: p.delay.afterFailure(p.now() - start) };
   };
   if (creds.kind === 'malformed') return fail('', 'malformed Authorization header');
-
-  const user = normaliseLogin(creds.login, p.username);
   if (user === undefined) return fail(creds.login, 'bad percent-encoding');
   const invalid = invalidUserReason(user, p.username.policy);
   if (invalid !== undefined) return fail(user, `invalid user name: ${invalid}`);
@@ -54,7 +59,7 @@ export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<Au
   const renamedInvalid = invalidUserReason(finalUser, p.username.policy);
   if (renamedInvalid !== undefined)
     return fail(finalUser, `invalid user name from backend: ${renamedInvalid}`);
-  p.throttle.recordSuccess(req.clientAddress);
+  p.throttle.recordSuccess(req.clientAddress, user);
   const groups = await p.groups.groupsOf(finalUser, result.groups ?? []);
   p.log.info(`Successful login: ${JSON.stringify(finalUser)}`);
   return { kind: 'user', user: finalUser, groups };

@@ -14,7 +14,14 @@ interface Answer {
   ms: number;
 }
 
-function propfind(port: number, from: string, user: string, password: string, path: string): Promise<Answer> {
+function propfind(
+  port: number,
+  from: string,
+  user: string,
+  password: string,
+  path: string,
+  forwardedFor?: string,
+): Promise<Answer> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -28,6 +35,7 @@ function propfind(port: number, from: string, user: string, password: string, pa
         headers: {
           Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
           Depth: '0',
+          ...(forwardedFor === undefined ? {} : { 'X-Forwarded-For': forwardedFor }),
         },
       },
       (res) => {
@@ -109,6 +117,74 @@ describe('the log of one wrong password', () => {
       const end = logLines.find((l) => /401 response for PROPFIND/.test(l));
       assert.ok(end, logLines.join('\n'));
       assert.doesNotMatch(end, /limitHit/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('guessing that a successful login used to excuse', () => {
+  it('an attacker logging in with their own account between guesses is throttled after 10 guesses', async () => {
+    const server = await startAlmanac();
+    try {
+      const statuses: number[] = [];
+      // 10 connections at a time, each round: bob (the attacker's own account) logs in, then guesses alice.
+      for (let round = 0; round < 4; round++) {
+        const batch = Array.from({ length: 10 }, async (_, i) => {
+          assert.equal((await propfind(server.port, '127.0.0.3', 'bob', 'bobpw', '/bob/')).status, 207);
+          return (await propfind(server.port, '127.0.0.3', 'alice', `guess-${round}-${i}`, '/alice/')).status;
+        });
+        statuses.push(...(await Promise.all(batch)));
+      }
+      assert.equal(statuses.filter((s) => s === 401).length, 10, statuses.join(','));
+      assert.equal(statuses.filter((s) => s === 429).length, 30, statuses.join(','));
+      // alice herself, from another address, is not affected.
+      assert.equal((await propfind(server.port, '127.0.0.4', 'alice', 'alicepw', '/alice/')).status, 207);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('guesses at one user from many addresses are bounded; her own address still logs in', async () => {
+    // The test client is 127.0.0.1, a trusted proxy by default: X-Forwarded-For names each "client".
+    const server = await startAlmanac();
+    try {
+      const own = await propfind(server.port, '127.0.0.1', 'alice', 'alicepw', '/alice/', '198.51.100.1');
+      assert.equal(own.status, 207);
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const a = await propfind(server.port, '127.0.0.1', 'alice', `guess${i}`, '/alice/', `203.0.113.${i}`);
+        statuses.push(a.status);
+      }
+      assert.deepEqual(statuses.slice(0, 30), Array<number>(30).fill(401), statuses.join(','));
+      assert.deepEqual(statuses.slice(30), Array<number>(10).fill(429), statuses.join(','));
+      const again = await propfind(server.port, '127.0.0.1', 'alice', 'alicepw', '/alice/', '198.51.100.1');
+      assert.equal(again.status, 207);
+      const bob = await propfind(server.port, '127.0.0.1', 'bob', 'bobpw', '/bob/', '203.0.113.99');
+      assert.equal(bob.status, 207, 'other users are not affected');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('addresses of one IPv6 /64 count as one client', async () => {
+    const server = await startAlmanac();
+    try {
+      const statuses: number[] = [];
+      for (let i = 1; i <= 11; i++) {
+        const from = `2001:db8:0:1::${i.toString(16)}`;
+        statuses.push((await propfind(server.port, '127.0.0.1', 'alice', `g${i}`, '/alice/', from)).status);
+      }
+      assert.deepEqual(statuses, [...Array<number>(10).fill(401), 429]);
+      const other = await propfind(
+        server.port,
+        '127.0.0.1',
+        'alice',
+        'alicepw',
+        '/alice/',
+        '2001:db8:0:2::1',
+      );
+      assert.equal(other.status, 207, 'another /64 is another client');
     } finally {
       await server.stop();
     }
