@@ -107,7 +107,7 @@ after(async () => {
 
 async function make(auth: ConfigOverrides['auth']): Promise<Auth> {
   return createAuth(testConfig({ auth: { delay: 0, ...auth } }), memoryLogger().log, {
-    throttle: { threshold: 1000 },
+    throttle: { threshold: 1000, clientThreshold: 1000, userThreshold: 1000 },
   });
 }
 
