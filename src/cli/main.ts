@@ -10,8 +10,10 @@ import { ArgsError, parseArgs } from '../config/args.js';
 import { helpText } from '../config/help.js';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { firstRunConfig } from './first-run.js';
-import { openStorage, startAlmanac } from './start.js';
+import type { Storage } from '../storage/types.js';
+import { firstRunConfig, isFirstRun, type FirstRun } from './first-run.js';
+import { openStorage, startAlmanac, type Almanac } from './start.js';
+import { startupReport } from './startup-report.js';
 
 function version(): string {
   const pkgPath = fileURLToPath(new URL('../../package.json', import.meta.url));
@@ -38,9 +40,43 @@ function load(argv: string[]): { loaded: LoadedConfig; action: string; firstRun:
   if (args.debug) values.logging = { ...values.logging, level: 'debug' };
   const opts = args.configPaths !== undefined ? { paths: args.configPaths, args: values } : { args: values };
   const loaded = loadConfig(opts);
-  const firstRun =
-    loaded.files.every((f) => !f.loaded) && args.configPaths === undefined && !process.env.ALMANAC_CONFIG;
-  return { loaded, action: args.action, firstRun };
+  return { loaded, action: args.action, firstRun: isFirstRun(loaded, args.configPaths) };
+}
+
+/** Collections and items the storage serves, counted through its interface (quietly: verify reports). */
+async function countStorage(storage: Storage, log: Logger): Promise<{ collections: number; items: number }> {
+  const level = log.level;
+  log.level = 'error';
+  try {
+    let collections = 0;
+    let items = 0;
+    const walk = async (path: string): Promise<void> => {
+      for (const c of await storage.listCollections(path)) {
+        collections++;
+        if (c.tag === 'VCALENDAR' || c.tag === 'VADDRESSBOOK')
+          items += (await storage.listItems(c.path)).length;
+        await walk(c.path);
+      }
+    };
+    await walk('');
+    return { collections, items };
+  } finally {
+    log.level = level;
+  }
+}
+
+/** Where the storage is, for the summary: the folder, or the database URL without its password. */
+function storageLocation(config: LoadedConfig['config']): string {
+  if (config.storage.type !== 'postgresql') return `the folder ${config.storage.filesystem_folder}`;
+  const url = config.storage.postgresql_url;
+  if (url === '') return 'the PostgreSQL database of the PG* environment variables';
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return `the database ${u.href}`;
+  } catch {
+    return 'the PostgreSQL database';
+  }
 }
 
 async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
@@ -51,8 +87,10 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
     problems++;
     process.stdout.write(`${p}\n`);
   });
+  const { collections, items } = await countStorage(storage, log);
   await storage.close();
-  process.stdout.write(ok ? 'Storage verified: no problems found\n' : `Storage has ${problems} problem(s)\n`);
+  const checked = `Checked ${storageLocation(loaded.config)}: ${collections} collections, ${items} items`;
+  process.stdout.write(ok ? `${checked}: no problems found\n` : `${checked}: ${problems} problem(s)\n`);
   process.exit(ok ? 0 : 1);
 }
 
@@ -60,6 +98,17 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'storage') {
     const { runStorageCommand } = await import('./storage-command.js');
     process.exit(await runStorageCommand(process.argv.slice(3)));
+  }
+  if (process.argv[2] === 'user') {
+    const { runUserCommand } = await import('./user-command.js');
+    process.exit(
+      await runUserCommand(process.argv.slice(3), {
+        input: process.stdin,
+        prompt: process.stderr,
+        out: (s) => process.stdout.write(s),
+        err: (s) => process.stderr.write(s),
+      }),
+    );
   }
   let state;
   try {
@@ -69,28 +118,41 @@ async function main(): Promise<void> {
     throw e;
   }
   let { loaded } = state;
-  const bootLog = createLogger(loaded.config);
-  if (state.firstRun) loaded = await firstRunConfig(loaded, bootLog);
+  let firstRun: FirstRun | undefined;
+  if (state.firstRun) {
+    firstRun = await firstRunConfig(loaded, state.action === 'serve');
+    loaded = firstRun.loaded;
+  }
   const log = createLogger(loaded.config);
+  const report = firstRun === undefined ? startupReport(loaded) : { info: [], warn: [] };
+  for (const line of report.info) log.info(line);
   for (const w of loaded.warnings) log.warn(w);
   for (const u of loaded.unsupported)
     log.warn(`option ${u} is set but not yet supported by Almanac; it has no effect`);
   if (state.action === 'verify-storage') return verify(loaded, log);
-  let almanac;
-  try {
-    almanac = await startAlmanac(loaded.config, log);
-  } catch (e) {
-    fail(e instanceof Error ? e.message : String(e));
-  }
+  // Signals are handled from before the server listens: a supervisor's SIGTERM during start-up stops
+  // it as cleanly as later, once it is up.
+  let almanac: Almanac | undefined;
   let stopping = false;
+  const closeAndExit = (a: Almanac): void => void a.close().then(() => process.exit(0));
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info(`${signal} received, finishing requests in progress`);
-    void almanac.close().then(() => process.exit(0));
+    if (almanac !== undefined) closeAndExit(almanac);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    almanac = await startAlmanac(loaded.config, log);
+  } catch (e) {
+    // The first user's password is shown by the run that serves: a failed one keeps no users file.
+    firstRun?.undo();
+    fail(e instanceof Error ? e.message : String(e));
+  }
+  if (stopping) return closeAndExit(almanac);
+  for (const line of firstRun?.report ?? []) log.info(line);
+  for (const w of report.warn) log.warn(w);
 }
 
 await main();

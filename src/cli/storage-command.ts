@@ -7,7 +7,7 @@
  * A folder is a Radicale-style data folder (the one holding `collection-root`). Without --url,
  * migrate uses the configuration's `[storage] postgresql_url`, and an empty URL the PG* variables.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { FilesystemStorage } from '../storage/filesystem/storage.js';
 import { copyStorage } from '../storage/postgres/copy.js';
@@ -19,7 +19,12 @@ import { createKinds, describerFor } from './start.js';
 
 const USAGE = `usage:
   almanac storage migrate [--url postgresql://…] [--config FILE]
+      runs the PostgreSQL schema migrations (the server also runs them at start-up); without --url,
+      the configuration's [storage] postgresql_url (empty: the PG* environment variables)
   almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder>
+      makes the target a mirror of the source (items keep their hrefs, bytes and ETags, collections
+      their properties, each collection its current sync token), then checks every item; a folder
+      is a Radicale data folder (the one holding collection-root). Stop writes to the source first.
 `;
 
 class UsageError extends Error {}
@@ -75,13 +80,49 @@ async function runMigrate(argv: readonly string[], out: (s: string) => void): Pr
   return 0;
 }
 
-async function runCopy(argv: readonly string[], out: (s: string) => void): Promise<number> {
+const LABELS: Readonly<Record<number, string>> = { 40: 'warning', 50: 'error', 60: 'critical' };
+
+/**
+ * Log records of the storages as lines a person reads (`almanac storage: warning: skipping broken
+ * item: /x/y.ics: invalid iCalendar data: …`), not pino's JSON; items the source could not read
+ * are counted, since the copy cannot carry them.
+ */
+class CopyLog implements DestinationStream {
+  unreadable = 0;
+  constructor(private readonly err: (s: string) => void) {}
+
+  write(chunk: string): void {
+    for (const json of chunk.split('\n')) {
+      if (json !== '') this.line(JSON.parse(json) as Record<string, unknown>);
+    }
+  }
+
+  private line(r: Record<string, unknown>): void {
+    const msg = typeof r.msg === 'string' ? r.msg : '';
+    if (msg === 'skipping broken item') this.unreadable++;
+    const parts = [`${LABELS[Number(r.level)] ?? 'warning'}: ${msg}`];
+    for (const [k, v] of Object.entries(r)) {
+      if (['level', 'time', 'pid', 'hostname', 'msg', 'err'].includes(k)) continue;
+      parts.push(typeof v === 'string' ? v : `${k} ${JSON.stringify(v)}`);
+    }
+    const e = r.err as { message?: unknown } | undefined;
+    if (typeof e?.message === 'string') parts.push(e.message);
+    this.err(`almanac storage: ${parts.join(': ')}\n`);
+  }
+}
+
+async function runCopy(
+  argv: readonly string[],
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
   const f = flags(argv, ['--from', '--to']);
   const from = f.get('--from');
   const to = f.get('--to');
   if (from === undefined || to === undefined) throw new UsageError('copy needs --from and --to');
   if (from === to) throw new UsageError('--from and --to are the same storage');
-  const log = pino({ level: 'warn' }, pino.destination(2));
+  const copyLog = new CopyLog(err);
+  const log = pino({ level: 'warn' }, copyLog);
   const source = openStorage(from, log);
   const target = openStorage(to, log);
   await source.open();
@@ -89,12 +130,16 @@ async function runCopy(argv: readonly string[], out: (s: string) => void): Promi
     await target.open();
     try {
       const stats = await copyStorage(source, target, (line) => out(`${line}\n`));
+      const unreadable =
+        copyLog.unreadable === 0
+          ? ''
+          : `; ${copyLog.unreadable} item(s) of the source could not be read and were not copied (see above)`;
       out(
         `copied ${stats.collections} collections: ${stats.itemsWritten} items written, ` +
           `${stats.itemsSkipped} already identical, ${stats.itemsDeleted} items and ` +
-          `${stats.collectionsDeleted} collections removed, ${stats.problems} problem(s)\n`,
+          `${stats.collectionsDeleted} collections removed, ${stats.problems} problem(s)${unreadable}\n`,
       );
-      return stats.problems === 0 ? 0 : 1;
+      return stats.problems === 0 && copyLog.unreadable === 0 ? 0 : 1;
     } finally {
       await target.close();
     }
@@ -111,9 +156,13 @@ export async function runStorageCommand(
 ): Promise<number> {
   const [sub, ...rest] = argv;
   try {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      out(USAGE);
+      return 0;
+    }
     if (sub === 'migrate') return await runMigrate(rest, out);
-    if (sub === 'copy') return await runCopy(rest, out);
-    if (sub === '--help' || sub === 'help') {
+    if (sub === 'copy') return await runCopy(rest, out, err);
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
       out(USAGE);
       return 0;
     }

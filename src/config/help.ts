@@ -55,8 +55,15 @@ function sectionText(section: string, options: Readonly<Record<string, OptionSpe
 export function helpText(): string {
   const parts = [
     'Usage: almanac [OPTIONS]',
+    '       almanac storage migrate|copy ...   (almanac storage --help)',
+    '       almanac user add|passwd|remove|list ...   (almanac user --help)',
     '',
     'A CalDAV/CardDAV server reading Radicale configuration files.',
+    '',
+    'Commands:',
+    entry('storage migrate', 'run the PostgreSQL schema migrations'),
+    entry('storage copy --from A --to B', 'mirror a data folder into PostgreSQL, or back, or any pair'),
+    entry('user add|passwd|remove NAME, user list', 'manage the users of [auth] htpasswd_filename'),
     '',
     'General options:',
     ...GENERAL.map(([flags, text]) => entry(flags, text)),

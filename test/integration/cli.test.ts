@@ -144,7 +144,8 @@ describe('the almanac command', () => {
     child.stderr.on('data', (c: Buffer) => (log += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      for (let i = 0; i < 100 && !/Listening/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && !/To choose otherwise/.test(log); i++)
+        await new Promise((r) => setTimeout(r, 100));
       const m = /created the first user: (\S+) with password (\S+)/.exec(log);
       assert.ok(m, log);
       const usersFile = join(home, '.local/share/almanac/users');

@@ -1,7 +1,7 @@
 /** [auth] type = htpasswd. */
 import type { Logger } from 'pino';
 import { FAILED, type BackendResult, type PasswordBackend } from '../backend.js';
-import { HtpasswdFile } from './file.js';
+import { HtpasswdError, HtpasswdFile } from './file.js';
 import { detectScheme, loadArgon2, verifyPassword, type Argon2Verify, type Scheme } from './hashes.js';
 
 export type HtpasswdEncryption = 'plain' | 'md5' | 'sha256' | 'sha512' | 'bcrypt' | 'argon2' | 'autodetect';
@@ -25,7 +25,9 @@ export async function createHtpasswdBackend(opts: HtpasswdOptions, log: Logger):
     warn: (message) => log.warn(message),
   });
   // Read once at start-up so a missing or broken file is a start-up error, not a 401 for everyone.
-  const entries = await file.load();
+  const entries = await file.load().catch((e: unknown) => {
+    throw startupError(opts.filename, e);
+  });
   let argon2: Promise<Argon2Verify> | undefined;
   const deps = { argon2: () => (argon2 ??= loadArgon2()) };
   const needsArgon2 = [...entries.values()].some((d) => schemeFor(encryption, d).scheme === 'argon2');
@@ -56,6 +58,20 @@ export async function createHtpasswdBackend(opts: HtpasswdOptions, log: Logger):
     },
     close: () => Promise.resolve(),
   };
+}
+
+/** A file that cannot be read at start-up, said in terms of the option that names it. */
+function startupError(filename: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const option = `[auth] htpasswd_filename = ${filename}`;
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new HtpasswdError(
+      `${option}: no such file (create it with its first user: npx almanac user add NAME)`,
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return new HtpasswdError(`${option}: this user (uid ${process.getuid?.() ?? '?'}) may not read it`);
+  if (code === 'EISDIR') return new HtpasswdError(`${option}: is a folder, not an htpasswd file`);
+  return e;
 }
 
 function parseEncryption(value: string): HtpasswdEncryption {

@@ -1,0 +1,86 @@
+/**
+ * `almanac storage …` as an administrator meets it: found from `almanac --help`, `--help` on each
+ * subcommand, and a copy that tells in plain words about what it could not carry.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { FIXTURE, copyFixture } from '../helpers/radicale.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const dir = mkdtempSync(join(tmpdir(), 'almanac-cli-storage-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function almanac(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+void describe('almanac storage', () => {
+  void it('almanac --help names the storage and user commands', () => {
+    const h = almanac(['--help']);
+    assert.equal(h.status, 0);
+    assert.match(h.stdout, /almanac storage migrate\|copy/);
+    assert.match(h.stdout, /storage copy --from A --to B/);
+    assert.match(h.stdout, /almanac user add\|passwd\|remove\|list/);
+  });
+
+  void it('each subcommand takes --help', () => {
+    for (const sub of ['copy', 'migrate']) {
+      const r = almanac(['storage', sub, '--help']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /almanac storage copy --from <folder\|postgresql:\/\/…> --to/);
+      assert.equal(r.stderr, '');
+    }
+  });
+
+  void it('copy says in words which item it could not read, and fails', () => {
+    const from = copyFixture();
+    writeFileSync(join(from, 'collection-root/alice/work/broken.ics'), 'BEGIN:VCALENDAR\r\ngarbage\r\n');
+    const to = join(dir, 'copy');
+    const r = almanac(['storage', 'copy', '--from', from, '--to', to]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stderr, /"level"|\{"/, 'no JSON log records');
+    assert.match(
+      r.stderr,
+      /^almanac storage: warning: skipping broken item: .*\/alice\/work\/broken\.ics: invalid iCalendar data/m,
+    );
+    assert.match(r.stdout, /1 item\(s\) of the source could not be read and were not copied/);
+    assert.ok(existsSync(join(to, 'collection-root/alice/work/review.ics')), 'the rest is copied');
+  });
+
+  void it('--verify-storage says which folder it checked, with how many collections and items', () => {
+    const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as {
+      collections: Record<string, { items: Record<string, string> }>;
+    };
+    const leaves = Object.keys(expected.collections);
+    const principals = new Set(leaves.map((p) => p.split('/')[1])).size;
+    const items = Object.values(expected.collections).reduce((n, c) => n + Object.keys(c.items).length, 0);
+    const folder = copyFixture();
+    const r = almanac(['--config', '', '--storage-filesystem-folder', folder, '--verify-storage']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(
+      r.stdout,
+      `Checked the folder ${folder}: ${leaves.length + principals} collections, ${items} items: no problems found\n`,
+    );
+    writeFileSync(join(folder, 'collection-root/alice/work/broken.ics'), 'BEGIN:VCALENDAR\r\ngarbage\r\n');
+    const bad = almanac(['--config', '', '--storage-filesystem-folder', folder, '--verify-storage']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout, /broken\.ics: unparsable item/);
+    assert.match(
+      bad.stdout,
+      new RegExp(
+        `Checked the folder ${folder.replace(/[/.]/g, '\\$&')}: \\d+ collections, ${items} items: 1 problem\\(s\\)\n$`,
+      ),
+    );
+    assert.doesNotMatch(bad.stderr, /skipping broken item/, 'said once, by the check');
+  });
+});
