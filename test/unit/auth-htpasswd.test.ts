@@ -235,7 +235,7 @@ describe('htpasswd file', () => {
         { filename: '/nonexistent/users', encryption: 'autodetect', cache: false, encoding: 'utf-8' },
         log,
       ),
-      /ENOENT/,
+      /^HtpasswdError: \[auth\] htpasswd_filename = \/nonexistent\/users: no such file/,
     );
   });
 });
