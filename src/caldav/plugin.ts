@@ -21,6 +21,7 @@ import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode 
 import type { CollectionInfo, ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
 import {
+  type CalendarFilter,
   filterComponent,
   filterTimeRange,
   matchCalendarFilter,
@@ -31,6 +32,7 @@ import { freeBusyReport } from './freebusy.js';
 import { describeCalendarItem, validateCalendarObject } from './item.js';
 import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
+import { parseUtcDateTime } from './utc.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -138,11 +140,59 @@ const PROPERTIES: readonly LiveProperty[] = [
   ),
 ];
 
-async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+/** A C:time-range whose end is not after its start: no instance of anything overlaps it. */
+function isEmptyTimeRange(el: XmlElement): boolean {
+  if (el.ns !== NS.C || el.local !== 'time-range') return false;
+  const s = el.attrs['start'];
+  const e = el.attrs['end'];
+  const start = s === undefined ? undefined : parseUtcDateTime(s);
+  const end = e === undefined ? undefined : parseUtcDateTime(e);
+  return start !== undefined && end !== undefined && end <= start;
+}
+
+function withoutEmptyTimeRanges(el: XmlElement): { el: XmlElement; found: boolean } {
+  let found = false;
+  const children: XmlElement[] = [];
+  for (const c of el.children) {
+    if (isEmptyTimeRange(c)) {
+      found = true;
+      continue;
+    }
+    const inner = withoutEmptyTimeRanges(c);
+    found ||= inner.found;
+    children.push(inner.el);
+  }
+  return { el: { ...el, children }, found };
+}
+
+const MATCH_ALL: XmlElement = {
+  ns: NS.C,
+  local: 'filter',
+  attrs: {},
+  text: '',
+  children: [{ ns: NS.C, local: 'comp-filter', attrs: { name: 'VCALENDAR' }, children: [], text: '' }],
+};
+
+/**
+ * The filter of a calendar-query, read as leniently as Radicale where the intent is clear: no
+ * C:filter, or one without a comp-filter, matches every object; a time range whose end is not after
+ * its start matches none (undefined). Anything else malformed is still 403 valid-filter.
+ */
+function queryFilter(body: XmlElement): CalendarFilter | undefined {
   const filterEl = child(body, NS.C, 'filter');
-  if (!filterEl) throw new DavError(403, 'calendar-query needs a filter', C('valid-filter'));
-  const filter = parseCalendarFilter(filterEl);
+  if (!filterEl || childrenNamed(filterEl, NS.C, 'comp-filter').length === 0) {
+    return parseCalendarFilter(MATCH_ALL);
+  }
+  const { el, found } = withoutEmptyTimeRanges(filterEl);
+  const filter = parseCalendarFilter(el);
+  return found ? undefined : filter;
+}
+
+async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+  const parsed = queryFilter(body);
   const preq = reportPropRequest(body);
+  if (parsed === undefined) return multistatusStream([]);
+  const filter: CalendarFilter = parsed;
   const targets: (Resource & { kind: 'item' })[] = [];
   if (res.kind === 'item') targets.push(res);
   else if (res.kind === 'collection' && res.info.tag === 'VCALENDAR') {

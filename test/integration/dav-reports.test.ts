@@ -336,6 +336,60 @@ describe('calendar-query', () => {
     assert.doesNotMatch(data, /DTSTART/);
   });
 
+  const allObjects = [
+    '/alice/cal/daily.ics',
+    '/alice/cal/meeting.ics',
+    '/alice/cal/party.ics',
+    '/alice/cal/todo.ics',
+    '/alice/cal/weekly.ics',
+  ];
+  const bare = (filter: string): string =>
+    `<C:calendar-query ${NSDECL}><D:prop><D:getetag/></D:prop>${filter}</C:calendar-query>`;
+
+  it('without a filter, or with an empty one, every object matches, as Radicale answers', async () => {
+    for (const filter of ['', '<C:filter/>', '<C:filter> </C:filter>']) {
+      const r = await report(c, '/alice/cal/', bare(filter));
+      assert.equal(r.status, 207, `${filter}: ${r.text}`);
+      assert.deepEqual(hrefs(r.text), allObjects, filter);
+    }
+  });
+
+  it('a time-range whose end is not after its start matches nothing (207, no member), as Radicale', async () => {
+    for (const [start, end] of [
+      ['20240701T000000Z', '20240101T000000Z'],
+      ['20240615T200000Z', '20240615T200000Z'],
+    ]) {
+      const r = await report(
+        c,
+        '/alice/cal/',
+        query(eventFilter(`<C:time-range start="${start}" end="${end}"/>`)),
+      );
+      assert.equal(r.status, 207, r.text);
+      assert.deepEqual(hrefs(r.text), []);
+    }
+    // Deeper in the filter too: an alarm in an empty range.
+    const alarm = query(
+      eventFilter(
+        '<C:comp-filter name="VALARM"><C:time-range start="20240301T000000Z" end="20240201T000000Z"/></C:comp-filter>',
+      ),
+    );
+    const r = await report(c, '/alice/cal/', alarm);
+    assert.equal(r.status, 207, r.text);
+    assert.deepEqual(hrefs(r.text), []);
+  });
+
+  it('nonsense in a filter with an empty time-range is still 403 valid-filter', async () => {
+    const r = await report(
+      c,
+      '/alice/cal/',
+      query(
+        '<C:comp-filter name="VCALENDAR"><C:comp-filter><C:time-range start="20240701T000000Z" end="20240101T000000Z"/></C:comp-filter></C:comp-filter>',
+      ),
+    );
+    assert.equal(r.status, 403);
+    assert.deepEqual(preconditions(r.text), [C('valid-filter')]);
+  });
+
   it('a query on an item answers only that item', async () => {
     const r = await report(c, '/alice/cal/party.ics', query(eventFilter('')), '0');
     assert.equal(r.status, 207);
