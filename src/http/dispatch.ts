@@ -24,6 +24,7 @@ import { errorResponse, toDavError } from './respond-error.js';
 import { createAccess } from './access.js';
 import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
 import { pathPolicyViolation } from '../config/path-policy.js';
+import { isBadPut, logBadPutContent, logRequestContent, logResponseContent } from '../log/content.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 /** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
@@ -70,6 +71,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Requests whose failed login was already delayed, so the 401 is not delayed twice. */
 const delayed = new WeakSet<RequestContext>();
+/** The body each request read, for [logging] bad_put_request_content. */
+const bodies = new WeakMap<RequestContext, Buffer>();
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
@@ -111,7 +114,12 @@ async function finish(
     ctx.releaseSlot?.();
     await sleep(deps.config.server.delay_on_error * 1000);
   }
-  await writeResponse(req, res, response);
+  const logging = deps.config.logging;
+  if (isBadPut(req.method ?? '', response.status, response.headers['Content-Type'])) {
+    logBadPutContent(ctx.log, logging, req.url ?? '', bodies.get(ctx));
+  }
+  const body = logResponseContent(ctx.log, logging, response.body);
+  await writeResponse(req, res, body === response.body ? response : { ...response, body });
 }
 
 const acceptsGzip = (req: IncomingMessage): boolean => /\bgzip\b/.test(header(req, 'accept-encoding') ?? '');
@@ -336,7 +344,12 @@ function davRequest(
     log: ctx.log,
     kinds: deps.kinds,
     ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),
-    body: () => readBody(req, deps.config.server.max_content_length),
+    body: () =>
+      readBody(req, deps.config.server.max_content_length).then((bytes) => {
+        if (method === 'PUT') bodies.set(ctx, bytes);
+        logRequestContent(ctx.log, deps.config.logging, bytes);
+        return bytes;
+      }),
     origin: { host, proto: fwdProto ?? (ctx.secure ? 'https' : 'http') },
     header: (name) => header(req, name),
   };

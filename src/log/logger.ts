@@ -129,6 +129,23 @@ export function textDestination(out: { write(s: string): unknown } = process.std
 
 export type LogFormat = 'text' | 'json';
 
+/** Radicale's levels at or below debug (trace, debug): the only ones that may show backtraces. */
+const DEBUG_LEVELS = new Set(['trace', 'debug']);
+
+/**
+ * `[logging] backtrace_on_debug`: as in Radicale, an error's stack is logged only when the level is
+ * debug (or trace) and the option is on; otherwise the error's type and message are.
+ */
+function errSerializer(config: Pick<Config, 'logging'>): (err: unknown) => unknown {
+  const backtraces = DEBUG_LEVELS.has(config.logging.level) && config.logging.backtrace_on_debug;
+  return (err) => {
+    const full = pino.stdSerializers.err(err as Error) as unknown;
+    if (backtraces || typeof full !== 'object' || full === null) return full;
+    const { stack: _stack, ...rest } = full as Record<string, unknown>;
+    return rest;
+  };
+}
+
 /**
  * The application logger. `dest` defaults to stderr (as Radicale); `format` defaults to
  * ALMANAC_LOG_FORMAT (`json`), else text lines.
@@ -145,6 +162,7 @@ export function createLogger(
       level: PINO_LEVEL[config.logging.level] ?? 'info',
       customLevels: CUSTOM_LEVELS,
       base: { pid: process.pid },
+      serializers: { err: errSerializer(config) },
       redact: {
         paths: [
           'password',

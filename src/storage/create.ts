@@ -36,6 +36,7 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
     skipBrokenItem: s.skip_broken_item,
     hook: s.hook,
     encoding: config.encoding.stock,
+    cacheLog: config.logging.storage_cache_actions_on_debug,
     describe,
     log,
   });

@@ -197,3 +197,104 @@ describe('[server] validate_path_value', () => {
     assert.equal(mk2.status, 201, mk2.text);
   });
 });
+
+describe('[logging] content switches', () => {
+  const event = (uid: string, summary: string): string =>
+    `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\n` +
+    `DTSTART:20260101T100000Z\r\nSUMMARY:${summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+  const headers = { 'Content-Type': 'text/calendar' };
+
+  it('request and response content at debug, cut at limit_content; bad PUT content at warning', async () => {
+    const logLines: string[] = [];
+    const a = await start({
+      logLines,
+      config: {
+        logging: {
+          level: 'debug',
+          limit_content: '120',
+          request_content_on_debug: 'True',
+          response_content_on_debug: 'True',
+          bad_put_request_content: 'True',
+        },
+      },
+    });
+    const dav = new DavClient(a.url);
+    assert.equal((await dav.request('MKCALENDAR', '/alice/cal/', { user: 'alice' })).status, 201);
+    const body = event('long', 'x'.repeat(300));
+    assert.equal(
+      (await dav.request('PUT', '/alice/cal/long.ics', { user: 'alice', body, headers })).status,
+      201,
+    );
+    const log = logLines.join('\n');
+    assert.ok(
+      log.includes(
+        `Request content:\n ${body.slice(0, 120).replace(/\r?\n/g, '\n ')}...(shortened because original length ${body.length} > limit 120)`,
+      ),
+      log,
+    );
+    // A whole answer and a streamed one (Depth 1 listing).
+    const propfind = await dav.propfind('/alice/cal/', ['{DAV:}getetag'], '1');
+    assert.equal(propfind.status, 207);
+    assert.match(
+      logLines.join('\n'),
+      /Response content:\n <\?xml version="1\.0" encoding="utf-8"\?>\n? ?<(D:|)multistatus/,
+    );
+    const bad = await dav.request('PUT', '/alice/cal/bad.ics', {
+      user: 'alice',
+      body: 'BEGIN:VCALENDAR\r\nthis is not iCalendar\r\n',
+      headers,
+    });
+    assert.ok(bad.status >= 400 && bad.status < 500, String(bad.status));
+    assert.match(
+      logLines.join('\n'),
+      /\[WARNING\].* Bad PUT request content of "\/alice\/cal\/bad\.ics":\n BEGIN:VCALENDAR\n this is not iCalendar/,
+    );
+  });
+
+  it('switched off (the default), debug says which option would show the content', async () => {
+    const logLines: string[] = [];
+    const a = await start({ logLines, config: { logging: { level: 'debug' } } });
+    const dav = new DavClient(a.url);
+    assert.equal((await dav.request('MKCALENDAR', '/alice/cal/', { user: 'alice' })).status, 201);
+    const bad = await dav.request('PUT', '/alice/cal/bad.ics', { user: 'alice', body: 'nonsense', headers });
+    assert.ok(bad.status >= 400 && bad.status < 500);
+    const log = logLines.join('\n');
+    assert.match(log, /Request content: suppressed by config\/option \[logging\] request_content_on_debug/);
+    assert.match(log, /Response content: suppressed by config\/option \[logging\] response_content_on_debug/);
+    assert.match(
+      log,
+      /Bad PUT request content: suppressed by config\/option \[logging\] bad_put_request_content/,
+    );
+    assert.doesNotMatch(log, /nonsense/);
+  });
+
+  it('storage_cache_actions_on_debug logs item cache misses, stores and hits', async () => {
+    const logLines: string[] = [];
+    const a = await start({
+      logLines,
+      config: {
+        storage: { type: 'multifilesystem' },
+        logging: { level: 'debug', storage_cache_actions_on_debug: 'True' },
+      },
+    });
+    const dav = new DavClient(a.url);
+    assert.equal((await dav.request('MKCALENDAR', '/alice/cal/', { user: 'alice' })).status, 201);
+    const cal = join(a.folder, 'collection-root', 'alice', 'cal');
+    // A file written behind the server's back is described (miss, store), then found (hit).
+    writeFileSync(join(cal, 'outside.ics'), event('outside', 'x'));
+    for (let i = 0; i < 2; i++)
+      assert.equal((await dav.propfind('/alice/cal/', ['{DAV:}getetag'], '1')).status, 207);
+    const quoted = (p: string): string => JSON.stringify(p).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const file = quoted(join(cal, 'outside.ics'));
+    const log = logLines.join('\n');
+    assert.match(log, new RegExp(`Item cache miss  for: ${file}`));
+    assert.match(log, new RegExp(`Item cache store for: ${file}`));
+    // The second listing keeps the entry (one line for the folder, not one per unchanged item).
+    assert.match(
+      log,
+      new RegExp(
+        `Item cache hit   for: ${quoted(cal)} \\(listing: (1 items, unchanged|1 entries kept, 0 read)\\)`,
+      ),
+    );
+  });
+});

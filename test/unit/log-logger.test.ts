@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { bodyForLog, limitContent } from '../../src/log/content.js';
 import { createLogger, formatTimestamp, maskHeaders } from '../../src/log/logger.js';
 import { testConfig } from '../helpers/config.js';
 import type { Config } from '../../src/config/schema.js';
@@ -71,4 +72,32 @@ void test('maskHeaders hides credentials, keeps the scheme and the other headers
 
 void test('timestamps carry the local offset', () => {
   assert.match(formatTimestamp(new Date(0)), /^19(69|70)-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}$/);
+});
+
+void test('backtrace_on_debug: a stack only at debug (or trace) with the option on, as Radicale', () => {
+  const err = new Error('disk on fire');
+  const withStack = (level: Config['logging']['level'], backtrace_on_debug: boolean): boolean => {
+    const lines: string[] = [];
+    const log = createLogger(testConfig({ logging: { level, backtrace_on_debug } }), {
+      write: (s: string) => lines.push(s),
+    });
+    log.error({ err }, 'write failed');
+    const text = lines.join('');
+    assert.match(text, /write failed/);
+    assert.match(text, /disk on fire/);
+    return /\n\s+at /.test(text);
+  };
+  assert.equal(withStack('info', true), false);
+  assert.equal(withStack('debug', false), false);
+  assert.equal(withStack('debug', true), true);
+  assert.equal(withStack('trace', true), true);
+});
+
+void test('limit_content cuts logged content as Radicale does; 0 means no limit', () => {
+  assert.equal(limitContent('abcdef', 4), 'abcd...(shortened because original length 6 > limit 4)');
+  assert.equal(limitContent('abc', 4), 'abc');
+  assert.equal(limitContent('abcdef', 0), 'abcdef');
+  // A big body is decoded only as far as the limit needs.
+  const big = Buffer.alloc(10_000_000, 'x');
+  assert.equal(bodyForLog(big, 3), 'xxx...(shortened because original length 10000000 > limit 3)');
 });

@@ -58,6 +58,8 @@ export interface IndexOptions {
   readonly log: Logger;
   /** [encoding] stock of the item files (default UTF-8). */
   readonly stock?: StockEncoding;
+  /** [logging] storage_cache_actions_on_debug: log each hit, miss and store of an entry (debug). */
+  readonly cacheLog?: boolean;
   /** Folder of our own for the persistent index (beside collection-root), or undefined for none. */
   readonly persistDir?: string;
   /** Called with the text of each file read to describe it (the storage keeps it in its text cache). */
@@ -309,7 +311,11 @@ export class ItemIndex {
       this.base = undefined;
     }
     if (!this.loadedSaved) await this.loadSaved();
-    if (this.watcher && this.trusted && this.lastListing && this.dirty.size === 0) return this.lastListing;
+    if (this.watcher && this.trusted && this.lastListing && this.dirty.size === 0) {
+      if (this.opts.cacheLog === true)
+        this.listingAction(`${this.lastListing.items.length} items, unchanged`);
+      return this.lastListing;
+    }
     this.watch();
     const gen = this.generation;
     const trustCache = this.watcher !== undefined && this.trusted;
@@ -377,6 +383,8 @@ export class ItemIndex {
     // Trusted from now on if no event arrived while we listed.
     if (this.watcher && gen === this.generation) this.trusted = true;
     if (loaded > 0) this.scheduleSave();
+    if (this.opts.cacheLog === true)
+      this.listingAction(`${names.length - toLoad.length} entries kept, ${loaded} read`);
     return listing;
   }
 
@@ -593,8 +601,19 @@ export class ItemIndex {
       return undefined;
     }
     const cached = this.entries.get(name);
-    if (cached !== undefined && sameStat(cached, st)) return cached.meta;
+    const hit = cached !== undefined && sameStat(cached, st);
+    if (this.opts.cacheLog === true) this.cacheAction(hit ? 'hit' : 'miss', name);
+    if (hit) return cached.meta;
     return this.load(name, tag, keepText);
+  }
+
+  /** One line per listing: entries kept without reading their files are cache hits. */
+  private listingAction(what: string): void {
+    this.opts.log.debug(`Item cache hit   for: ${JSON.stringify(this.dir)} (listing: ${what})`);
+  }
+
+  private cacheAction(what: 'hit' | 'miss' | 'store', name: string): void {
+    this.opts.log.debug(`Item cache ${what.padEnd(5)} for: ${JSON.stringify(join(this.dir, name))}`);
   }
 
   /**
@@ -628,6 +647,7 @@ export class ItemIndex {
     const meta = described?.meta;
     if (described && keepText) this.opts.onLoaded?.(name, described.meta.etag, described.text);
     this.entries.set(name, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, meta });
+    if (meta !== undefined && this.opts.cacheLog === true) this.cacheAction('store', name);
     return meta;
   }
 

@@ -73,6 +73,8 @@ export interface FilesystemStorageOptions {
   readonly log: Logger;
   /** [encoding] stock: the character encoding of item files (default UTF-8). */
   readonly encoding?: string;
+  /** [logging] storage_cache_actions_on_debug. */
+  readonly cacheLog?: boolean;
 }
 
 interface Target {
@@ -162,6 +164,7 @@ export class FilesystemStorage implements Storage {
         skipBrokenItem: this.o.skipBrokenItem,
         log: this.o.log,
         stock: this.stock,
+        cacheLog: this.o.cacheLog === true,
         persistDir: join(this.o.folder, '.Almanac.cache', 'index'),
         onLoaded: (name, etag, text) => this.texts.set(join(dir, name), etag, text),
       });

@@ -1,0 +1,122 @@
+/**
+ * Request and response content in the log, with Radicale's switches ([logging]):
+ *   request_content_on_debug   the request body, at debug level
+ *   response_content_on_debug  the response body (streamed ones too), at debug level
+ *   bad_put_request_content    the body of a PUT refused for its content, at warning level
+ *   limit_content              at most this many characters of each (0: no limit), then a note of
+ *                              the original length, as Radicale's limit_str writes it
+ * Content lines are indented by one space, as Radicale's textwrap_str does. With a switch off, a debug
+ * line says which option would show the content, as Radicale's does.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+
+export type ContentLogOptions = Pick<
+  Config['logging'],
+  'limit_content' | 'request_content_on_debug' | 'response_content_on_debug' | 'bad_put_request_content'
+>;
+
+type Body = string | Buffer | AsyncIterable<string | Uint8Array>;
+
+/** Radicale's limit_str: the first `limit` characters and a note, when the text is that long. */
+export function limitContent(text: string, limit: number, originalLength = text.length): string {
+  if (limit > 0 && originalLength >= limit) {
+    return `${text.slice(0, limit)}...(shortened because original length ${originalLength} > limit ${limit})`;
+  }
+  return text;
+}
+
+/**
+ * One space before every line, as Radicale's textwrap.indent(text, " "); line ends become `\n` so a
+ * CRLF item reads as lines in the log.
+ */
+function indent(text: string): string {
+  return text === '' ? '' : text.replace(/\r\n?/g, '\n').replace(/^/gm, ' ');
+}
+
+/** The text of a body for the log: only the bytes that can hold `limit` characters are decoded. */
+export function bodyForLog(bytes: Uint8Array, limit: number): string {
+  const cut = limit > 0 && bytes.length > limit * 4 ? Buffer.from(bytes).subarray(0, limit * 4) : bytes;
+  const text = Buffer.from(cut).toString('utf8');
+  return limitContent(text, limit, cut === bytes ? text.length : Math.max(text.length, bytes.length));
+}
+
+function suppressed(log: Logger, what: string, option: string): void {
+  log.debug(`${what}: suppressed by config/option [logging] ${option}`);
+}
+
+/** Logs a request body that was read (debug level). */
+export function logRequestContent(log: Logger, o: ContentLogOptions, bytes: Uint8Array): void {
+  if (!log.isLevelEnabled('debug')) return;
+  if (!o.request_content_on_debug) return suppressed(log, 'Request content', 'request_content_on_debug');
+  log.debug(`Request content:\n${indent(bodyForLog(bytes, o.limit_content))}`);
+}
+
+/** Collects up to `limit` characters of a streamed body and logs them when the stream ends. */
+async function* logStreamed(
+  log: Logger,
+  limit: number,
+  body: AsyncIterable<string | Uint8Array>,
+): AsyncIterable<string | Uint8Array> {
+  let text = '';
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      const s = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      total += s.length;
+      if (limit <= 0 || text.length < limit) text += s.slice(0, limit > 0 ? limit - text.length : undefined);
+      yield chunk;
+    }
+  } finally {
+    log.debug(`Response content:\n${indent(limitContent(text, limit, total))}`);
+  }
+}
+
+/**
+ * Logs a response body (debug level): a whole one now, a streamed one as it is written (the returned
+ * body must be the one sent).
+ */
+export function logResponseContent<B extends Body>(
+  log: Logger,
+  o: ContentLogOptions,
+  body: B | undefined,
+): B | Body | undefined {
+  if (body === undefined || !log.isLevelEnabled('debug')) return body;
+  if (!o.response_content_on_debug) {
+    suppressed(log, 'Response content', 'response_content_on_debug');
+    return body;
+  }
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const text =
+      typeof body === 'string' ? limitContent(body, o.limit_content) : bodyForLog(body, o.limit_content);
+    log.debug(`Response content:\n${indent(text)}`);
+    return body;
+  }
+  return logStreamed(log, o.limit_content, body as AsyncIterable<string | Uint8Array>);
+}
+
+/**
+ * A PUT refused for what it carries: 400, 413 and 415, and 403/409/412 with a DAV:error precondition
+ * (valid-calendar-data, no-uid-conflict, max-resource-size…). A rights denial or a failed If-Match
+ * carries none, so it is not "bad content".
+ */
+export function isBadPut(method: string, status: number, contentType: string | undefined): boolean {
+  if (method !== 'PUT') return false;
+  if (status === 400 || status === 413 || status === 415) return true;
+  return (status === 403 || status === 409 || status === 412) && /xml/.test(contentType ?? '');
+}
+
+/** Logs the body of a bad PUT at warning level when bad_put_request_content is on. */
+export function logBadPutContent(
+  log: Logger,
+  o: ContentLogOptions,
+  path: string,
+  bytes: Uint8Array | undefined,
+): void {
+  if (bytes === undefined) return;
+  if (!o.bad_put_request_content)
+    return suppressed(log, 'Bad PUT request content', 'bad_put_request_content');
+  log.warn(
+    `Bad PUT request content of ${JSON.stringify(path)}:\n${indent(bodyForLog(bytes, o.limit_content))}`,
+  );
+}
