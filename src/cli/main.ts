@@ -81,7 +81,8 @@ function storageLocation(config: LoadedConfig['config']): string {
 
 async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
   const storage = openStorage(loaded.config, log);
-  await storage.open();
+  // Changes nothing a crash left behind, so that it is reported.
+  await storage.open({ inspectOnly: true });
   let problems = 0;
   const ok = await storage.verify((p) => {
     problems++;

@@ -134,8 +134,11 @@ export interface NewItem {
 }
 
 export interface Storage {
-  /** Creates folders, checks the configuration. Called once at start-up. */
-  open(): Promise<void>;
+  /**
+   * Creates folders, checks the configuration, puts right what a crash interrupted. Called once at
+   * start-up; `inspectOnly` (for `--verify-storage`) changes nothing a crash left, so it can be reported.
+   */
+  open(options?: { readonly inspectOnly?: boolean }): Promise<void>;
   /** Releases file handles, timers, connections. */
   close(): Promise<void>;
 

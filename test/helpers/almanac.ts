@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAlmanac as start } from '../../src/cli/start.js';
 import type { Storage } from '../../src/storage/types.js';
+import { findLeftovers } from '../../src/storage/filesystem/leftovers.js';
 import { createTestDatabase, dropTestDatabase } from './postgres.js';
 
 export interface StartOptions {
@@ -85,9 +86,12 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     store: almanac.storage,
     stop: async () => {
       await almanac.close(1000);
+      // Every request has ended: a temp file or prepared folder still there is one a write forgot.
+      const left = config.storage.type === 'postgresql' ? [] : await findLeftovers(folder);
       if (database !== undefined) await dropTestDatabase(database);
       // A folder given by the caller is its own to remove; ours (users file, default folder) goes.
       rmSync(tmp, { recursive: true, force: true });
+      if (left.length > 0) throw new Error(`the server left ${left.map((l) => l.path).join(', ')}`);
     },
   };
 }

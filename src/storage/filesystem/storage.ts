@@ -46,6 +46,8 @@ import { ItemIndex, listFolderNames, listNames, type Listing } from './item-inde
 import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
 import { loadLibc, type Libc } from './libc.js';
+import { JOURNAL_FOLDER, SwapJournal } from './swap-journal.js';
+import { describeLeftover, findLeftovers, removeLeftovers } from './leftovers.js';
 import {
   checkName,
   isSafeName,
@@ -107,6 +109,8 @@ export class FilesystemStorage implements Storage {
   private readonly hookLock = new LockRegistry();
   private readonly global: GlobalLock;
   private libc: Libc | undefined;
+  private readonly journal: SwapJournal;
+  private cleaning: Promise<void> = Promise.resolve();
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache = new RadicaleItemCache();
@@ -130,16 +134,42 @@ export class FilesystemStorage implements Storage {
     this.stock = o.encoding === undefined ? UTF8_ENCODING : stockEncoding(o.encoding);
     this.fsOpts = { fsync: o.fsync, umask: o.umask };
     this.global = new GlobalLock(join(o.folder, '.Radicale.lock'), o.crossProcessLock, o.log);
+    this.journal = new SwapJournal(o.folder, this.root, this.fsOpts);
   }
 
-  async open(): Promise<void> {
+  async open(options: { readonly inspectOnly?: boolean } = {}): Promise<void> {
     await makeDirs(this.root, this.fsOpts);
     const libc = await loadLibc();
     this.libc = 'flock' in libc ? libc : undefined;
     await this.global.open(libc);
+    if (options.inspectOnly) return;
+    for (const r of await this.critical(() => this.journal.recover())) {
+      if (r.action === 'restore')
+        this.o.log.warn(
+          `/${r.final}/: a replacement was interrupted by a crash; the collection is back as it was`,
+        );
+      else if (r.action === 'finish')
+        this.o.log.info(`/${r.final}/: finished a replacement interrupted by a crash`);
+    }
+    // Leftovers of crashes go in the background: a walk of every collection folder.
+    this.cleaning = this.removeLeftovers().catch((e: unknown) =>
+      this.o.log.warn({ err: e }, 'could not remove the leftovers of interrupted writes'),
+    );
+  }
+
+  private async removeLeftovers(): Promise<void> {
+    const keep = new Set([...(await this.journal.protectedPaths())].map((p) => `collection-root/${p}`));
+    const removed = await removeLeftovers(this.o.folder, keep);
+    if (removed.length === 0) return;
+    const bytes = removed.reduce((n, l) => n + l.bytes, 0);
+    this.o.log.info(
+      { removed: removed.map((l) => l.path) },
+      `removed ${removed.length} leftover(s) of interrupted writes (${(bytes / 1_048_576).toFixed(1)} MiB), untouched for over an hour`,
+    );
   }
 
   async close(): Promise<void> {
+    await this.cleaning;
     await this.global.close();
     for (const h of this.histories.values()) await h.settle();
     for (const idx of this.indexes.values()) idx.close();
@@ -878,7 +908,7 @@ export class FilesystemStorage implements Storage {
       await this.prepareCollection(prepared, props, items);
       await this.withLock([{ path, mode: 'write' }], async () => {
         await this.requireParentFor(path);
-        await this.swapIn(prepared, path);
+        await this.swapIn(prepared, path, true);
         this.forget(path);
         await this.hook(ctx);
       });
@@ -916,30 +946,49 @@ export class FilesystemStorage implements Storage {
     await syncDir(dir, this.fsOpts);
   }
 
-  /** Puts the prepared folder at `path`: old → temp name, new → final name (two renames). */
-  private async swapIn(prepared: string, path: string): Promise<boolean> {
+  /**
+   * Puts `source` (a prepared folder, or the collection a MOVE takes) at `path`, holding
+   * `.Radicale.lock`, and removes the collection it replaces. No crash leaves `path` empty for good:
+   * where the system can (`exchange`, Linux's RENAME_EXCHANGE) the two folders swap in one step;
+   * otherwise (and for a MOVE, whose source must disappear) the swap takes two renames with a
+   * journal entry that the next start uses to put the old collection back. Returns whether a
+   * collection was replaced.
+   */
+  private async swapIn(source: string, path: string, exchange: boolean): Promise<boolean> {
     const finalDir = this.dirOf(path);
     const parentDir = this.dirOf(parentPath(path));
-    const old = join(parentDir, tmpName());
-    const existed = await this.critical(async () => {
-      let had = true;
+    const replaced = await this.critical(async () => {
+      if (!(await isFolder(finalDir))) {
+        await rename(source, finalDir).catch(mapFsError);
+        await syncDir(parentDir, this.fsOpts);
+        return undefined;
+      }
+      if (exchange && this.libc?.exchange(source, finalDir)) {
+        // `source` now holds the old collection.
+        await syncDir(parentDir, this.fsOpts);
+        return source;
+      }
+      const aside = join(parentDir, tmpName());
+      const done = await this.journal.begin(finalDir, source, aside);
       try {
-        await rename(finalDir, old);
+        await rename(finalDir, aside);
       } catch (e) {
-        if (!isErrno(e, 'ENOENT')) throw e;
-        had = false;
+        await done();
+        mapFsError(e);
       }
       try {
-        await rename(prepared, finalDir);
+        await rename(source, finalDir);
       } catch (e) {
-        if (had) await rename(old, finalDir);
+        await rename(aside, finalDir);
+        await done();
         mapFsError(e);
       }
       await syncDir(parentDir, this.fsOpts);
-      return had;
+      await done();
+      return aside;
     });
-    if (existed) await removeTree(old);
-    return existed;
+    if (replaced !== undefined) await removeTree(replaced);
+    return replaced !== undefined;
   }
 
   async deleteCollection(path: string, ctx: ChangeContext): Promise<void> {
@@ -1006,7 +1055,7 @@ export class FilesystemStorage implements Storage {
         await this.requireParentFor(to);
         const exists = (await this.getCollection(to)) !== undefined;
         if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
-        await this.swapIn(this.dirOf(from), to);
+        await this.swapIn(this.dirOf(from), to, false);
         await syncDir(this.dirOf(parentPath(from)), this.fsOpts);
         this.forget(from);
         this.forget(to);
@@ -1037,7 +1086,7 @@ export class FilesystemStorage implements Storage {
           if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
           await this.copyTree(this.dirOf(from), prepared);
           await syncDir(prepared, this.fsOpts);
-          await this.swapIn(prepared, to);
+          await this.swapIn(prepared, to, true);
           this.forget(to);
           await this.hook(ctx);
           return { created: !exists };
@@ -1154,7 +1203,23 @@ export class FilesystemStorage implements Storage {
   // ---------------------------------------------------------------- verify
 
   async verify(report: (problem: string) => void): Promise<boolean> {
-    return verifyTree(this.root, this.o.describe, report);
+    const ok = await verifyTree(this.root, this.o.describe, report);
+    return (await this.verifyLeftovers(report)) && ok;
+  }
+
+  /** Swaps a crash interrupted and leftovers of interrupted writes (both put right at the next start). */
+  private async verifyLeftovers(report: (problem: string) => void): Promise<boolean> {
+    const pending = await this.journal.pending();
+    for (const p of pending) {
+      const what =
+        p.action === 'restore'
+          ? 'the collection is missing, moved aside by a replacement a crash interrupted; the next start puts it back'
+          : 'a replacement was interrupted by a crash; the next start finishes it';
+      report(`/${p.final}/: ${what} (${JOURNAL_FOLDER}/${p.journal})`);
+    }
+    const leftovers = await findLeftovers(this.o.folder);
+    leftovers.forEach((l) => report(describeLeftover(l)));
+    return pending.length === 0 && leftovers.length === 0;
   }
 }
 
@@ -1178,6 +1243,16 @@ async function afterPendingEvents(): Promise<void> {
   // An immediate set during the check phase runs in the next iteration, after its poll phase.
   await new Promise((r) => setImmediate(r));
   await new Promise((r) => setImmediate(r));
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => st.isDirectory(),
+    (e: unknown) => {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
+      throw e;
+    },
+  );
 }
 
 async function syncFile(path: string): Promise<void> {
