@@ -33,6 +33,8 @@ export function statusLine(status: number): string {
 export interface PropEntry {
   readonly name: string;
   readonly value?: XmlNode[];
+  /** Attributes of the property element (xml:lang of a stored value). */
+  readonly attrs?: Readonly<Record<string, string>>;
 }
 
 /** propstat groups by status. */
@@ -43,7 +45,14 @@ export function propstats(groups: ReadonlyMap<number, PropEntry[]>): XmlOut[] {
     out.push(
       el(
         D('propstat'),
-        el(D('prop'), ...props.map((p) => ({ name: p.name, children: p.value ?? [] }))),
+        el(
+          D('prop'),
+          ...props.map((p) =>
+            p.attrs
+              ? { name: p.name, attrs: { ...p.attrs }, children: p.value ?? [] }
+              : { name: p.name, children: p.value ?? [] },
+          ),
+        ),
         elText(D('status'), statusLine(status)),
       ),
     );

@@ -6,7 +6,7 @@
 import type { DavRequest } from './context.js';
 import type { CollectionTag } from '../storage/types.js';
 import { allLiveProperties } from './properties.js';
-import { propKey, valueOf } from './dead-props.js';
+import { LANG_KEY, XML_LANG, propKey, setStoredLang, valueOf } from './dead-props.js';
 import { statusLine, type PropEntry } from './multistatus.js';
 import { NS, child, clark, el, elText, nameOf, type XmlElement, type XmlOut } from './xml.js';
 
@@ -15,6 +15,8 @@ const D = (l: string): string => clark(NS.D, l);
 export interface Operation {
   readonly set: boolean;
   readonly prop: XmlElement;
+  /** xml:lang of the value: on the property element or inherited from the request (RFC 4918 §4.3). */
+  readonly lang?: string;
 }
 
 /** A property that could not be set or removed, with the precondition that says why. */
@@ -34,10 +36,17 @@ export interface UpdateResult {
  */
 export function operations(body: XmlElement, setOnly = false): Operation[] {
   const ops: Operation[] = [];
+  const lang = (e: XmlElement | undefined, inherited: string | undefined): string | undefined =>
+    e?.attrs[XML_LANG] ?? inherited;
+  const bodyLang = lang(body, undefined);
   for (const c of body.children) {
     if (c.ns !== NS.D || (c.local !== 'set' && (setOnly || c.local !== 'remove'))) continue;
     const prop = child(c, NS.D, 'prop');
-    for (const p of prop?.children ?? []) ops.push({ set: c.local === 'set', prop: p });
+    const propLang = lang(prop, lang(c, bodyLang));
+    for (const p of prop?.children ?? []) {
+      const l = c.local === 'set' ? lang(p, propLang) : undefined;
+      ops.push(l === undefined ? { set: c.local === 'set', prop: p } : { set: true, prop: p, lang: l });
+    }
   }
   return ops;
 }
@@ -63,6 +72,7 @@ export type UpdateTarget = 'collection' | 'item' | 'new-collection';
 /** Live properties a client may write: stored like dead properties (displayname for collections). */
 function writable(req: DavRequest, name: string, target: UpdateTarget): boolean {
   if (name === D('displayname')) return target !== 'item';
+  if (propKey(name) === LANG_KEY) return false;
   const lp = allLiveProperties(req).find((p) => p.name === name);
   return lp === undefined || lp.writable === true;
 }
@@ -95,8 +105,10 @@ export function applyPropUpdates(
       continue;
     }
     const lp = live.get(name);
-    if (op.set) next[propKey(name)] = lp?.storeAs ? lp.storeAs(op.prop) : valueOf(op.prop);
-    else Reflect.deleteProperty(next, propKey(name));
+    const key = propKey(name);
+    if (op.set) next[key] = lp?.storeAs ? lp.storeAs(op.prop) : valueOf(op.prop);
+    else Reflect.deleteProperty(next, key);
+    setStoredLang(next, key, op.lang);
     done.push({ name });
   }
   if (failed.length === 0) {

@@ -4,7 +4,7 @@
  */
 import type { DavRequest, LiveProperty, Resource } from './context.js';
 import { collectionHref, itemHref, splitPath } from './href.js';
-import { keyToClark, propKey, storedValueToXml } from './dead-props.js';
+import { LANG_KEY, keyToClark, propKey, storedLang, storedValueToXml } from './dead-props.js';
 import { NS, clark, el, elText, nameOf, type XmlElement, type XmlNode } from './xml.js';
 import type { PropEntry } from './multistatus.js';
 
@@ -250,6 +250,26 @@ export async function deadProps(req: DavRequest, res: Resource): Promise<Map<str
   return out;
 }
 
+/** A property's value, with the xml:lang stored with it (dead and client-written properties). */
+async function lookup(
+  req: DavRequest,
+  res: Resource,
+  name: string,
+  requested?: XmlElement,
+): Promise<{ value: XmlNode[]; lang: string | undefined } | undefined> {
+  const lp = liveProperties(req).byName.get(name);
+  if (lp) {
+    if (!lp.appliesTo(res, req)) return undefined;
+    const lang = res.kind === 'collection' ? storedLang(res.info.props, propKey(name)) : undefined;
+    return { value: await lp.get(res, req, requested), lang };
+  }
+  const key = propKey(name);
+  if (res.kind === 'missing' || key === LANG_KEY) return undefined;
+  const props = await storedProps(req, res);
+  const v = props[key];
+  return v === undefined ? undefined : { value: storedValueToXml(v), lang: storedLang(props, key) };
+}
+
 /** Looks up one property; undefined when the resource does not have it. */
 export async function getProperty(
   req: DavRequest,
@@ -257,14 +277,7 @@ export async function getProperty(
   name: string,
   requested?: XmlElement,
 ): Promise<XmlNode[] | undefined> {
-  const lp = liveProperties(req).byName.get(name);
-  if (lp) {
-    if (!lp.appliesTo(res, req)) return undefined;
-    return lp.get(res, req, requested);
-  }
-  if (res.kind === 'missing') return undefined;
-  const v = (await storedProps(req, res))[propKey(name)];
-  return v === undefined ? undefined : storedValueToXml(v);
+  return (await lookup(req, res, name, requested))?.value;
 }
 
 /** Names for allprop/propname: live ones flagged allprop that apply, plus every dead one. */
@@ -293,9 +306,10 @@ export async function evaluateProps(
       groups.get(200)?.push({ name });
       continue;
     }
-    const value = await getProperty(req, res, name, typeof wanted === 'string' ? undefined : wanted);
-    if (value === undefined) groups.get(404)?.push({ name });
-    else groups.get(200)?.push({ name, value });
+    const found = await lookup(req, res, name, typeof wanted === 'string' ? undefined : wanted);
+    if (found === undefined) groups.get(404)?.push({ name });
+    else if (found.lang === undefined) groups.get(200)?.push({ name, value: found.value });
+    else groups.get(200)?.push({ name, value: found.value, attrs: { 'xml:lang': found.lang } });
   }
   return groups;
 }

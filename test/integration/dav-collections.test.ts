@@ -285,6 +285,72 @@ describe('PROPPATCH', () => {
     assert.equal((await propText('/alice/home/', '{urn:example:x}flavour'))?.text, 'mint');
   });
 
+  it('keeps the xml:lang of a value, given on the property or inherited (RFC 4918 §4.3)', async () => {
+    const body = `<?xml version="1.0"?>
+<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:example:x" xml:lang="de">
+  <D:set><D:prop><D:displayname xml:lang="fr">Calendrier</D:displayname><X:motto>Carpe diem</X:motto></D:prop></D:set>
+  <D:set><D:prop xml:lang="en-GB"><X:colour>grey</X:colour></D:prop></D:set>
+</D:propertyupdate>`;
+    const r = await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body, headers: XML });
+    assert.equal(r.status, 207, r.text);
+    const lang = async (name: string): Promise<string | undefined> => {
+      const p = await c.propfind('/alice/home/', [name], '0');
+      const e = parseMultistatus(p.text).props.get('/alice/home/')?.get(name);
+      assert.equal(e?.status, 200, p.text);
+      return e?.element.attrs['{http://www.w3.org/XML/1998/namespace}lang'];
+    };
+    assert.equal(await lang(D('displayname')), 'fr');
+    assert.equal(await lang('{urn:example:x}motto'), 'de');
+    assert.equal(await lang('{urn:example:x}colour'), 'en-GB');
+    // The values stay as Radicale stores them; allprop shows the languages too.
+    assert.equal((await props('/alice/home/'))['D:displayname'], 'Calendrier');
+    assert.equal((await props('/alice/home/'))['{urn:example:x}colour'], 'grey');
+    const all = parseMultistatus((await c.propfind('/alice/home/', 'allprop', '0')).text).props.get(
+      '/alice/home/',
+    );
+    assert.equal(
+      all?.get(D('displayname'))?.element.attrs['{http://www.w3.org/XML/1998/namespace}lang'],
+      'fr',
+    );
+    assert.ok(![...(all?.keys() ?? [])].some((n) => n.includes('almanac')));
+    // Radicale, taking the folder back, may change the value and keep the key it does not know: the
+    // old language then no longer applies.
+    const stored = { ...(await props('/alice/home/')), 'D:displayname': 'Kalender' };
+    await server.store.setProps('alice/home', stored, {
+      user: 'alice',
+      path: '/alice/home/',
+      request: 'PROPPATCH',
+    });
+    assert.equal(await lang(D('displayname')), undefined);
+    assert.equal(await lang('{urn:example:x}motto'), 'de');
+    // A value set again without a language has none; a removed property takes its language along.
+    const again = proppatchBody('<D:displayname>Home again</D:displayname>');
+    assert.equal(
+      (await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body: again, headers: XML })).status,
+      207,
+    );
+    assert.equal(await lang(D('displayname')), undefined);
+    const rm = `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:example:x"><D:remove><D:prop><X:motto/><X:colour/></D:prop></D:remove></D:propertyupdate>`;
+    assert.equal(
+      (await c.request('PROPPATCH', '/alice/home/', { user: 'alice', body: rm, headers: XML })).status,
+      207,
+    );
+    assert.ok(!Object.keys(await props('/alice/home/')).some((k) => k.includes('almanac')));
+  });
+
+  it('MKCALENDAR keeps the xml:lang of its properties', async () => {
+    const r = await mkcalendar(
+      c,
+      '/alice/langcal/',
+      'alice',
+      '<D:displayname xml:lang="nl">Agenda</D:displayname>',
+    );
+    assert.equal(r.status, 201);
+    const p = await c.propfind('/alice/langcal/', [D('displayname')], '0');
+    const e = parseMultistatus(p.text).props.get('/alice/langcal/')?.get(D('displayname'));
+    assert.equal(e?.element.attrs['{http://www.w3.org/XML/1998/namespace}lang'], 'nl');
+  });
+
   it('is atomic: a protected property fails with 403 and the rest with 424, nothing changes', async () => {
     const before = await props('/alice/home/');
     const body = proppatchBody('<D:displayname>Nope</D:displayname><D:getetag>"abc"</D:getetag>');

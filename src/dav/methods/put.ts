@@ -9,6 +9,7 @@ import { bodyText, checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
 import { itemHref } from '../href.js';
 import { NS, clark } from '../xml.js';
+import { setStoredLang } from '../dead-props.js';
 import type { CollectionInfo, ItemMeta } from '../../storage/types.js';
 import { normalizeLineEndings } from '../../content-lines/line-endings.js';
 
@@ -133,6 +134,8 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
       throw tooLarge(`An item is larger than max_resource_size (${maxSize})`, sizePrecondition(kind.tag));
   }
   const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
+  // A value the upload replaces (the displayname from X-WR-CALNAME) loses the language of the old one.
+  for (const key of Object.keys(props)) setStoredLang(merged, key, undefined);
   const info = await req.storage.replaceCollection(path, merged, items, changeContext(req));
   return { status: 201, headers: { ETag: await req.storage.getEtag(info.path), 'Content-Length': '0' } };
 }
