@@ -67,6 +67,11 @@ export const SCHEMA = {
     max_vevent_rrule_occurrence: o('int', '10000', 'Reject events whose recurrence yields more occurrences'),
     delay_on_error: o('float', '1', 'Delay in seconds before answering a server error'),
     timeout: o('float', '30', 'Socket timeout in seconds'),
+    body_min_rate: o(
+      'int',
+      '500',
+      'Bytes per second a request body must average after the first `timeout` seconds, else 408; 0 = no minimum (Almanac)',
+    ),
     ssl: o('bool', 'False', 'Use TLS', { aliases: ['-s', '--ssl'], oppositeAliases: ['-S', '--no-ssl'] }),
     certificate: o('path', '/etc/ssl/radicale.cert.pem', 'TLS certificate (PEM)', {
       aliases: ['-c', '--certificate'],

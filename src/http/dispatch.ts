@@ -330,6 +330,9 @@ function davRequest(
   const fwdProto = trusted ? header(req, 'x-forwarded-proto')?.split(',')[0]?.trim() : undefined;
   let host = fwdHost ?? header(req, 'host') ?? '';
   if (fwdHost && fwdPort && !host.includes(':')) host = `${host}:${fwdPort}`;
+  // Read once: a second call gets the same bytes, not an empty body.
+  let body: Promise<Buffer> | undefined;
+  const read = ctx.readBody ?? ((max: number) => readBody(req, max));
   return {
     method,
     segments: path.segments,
@@ -345,11 +348,11 @@ function davRequest(
     kinds: deps.kinds,
     ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),
     body: () =>
-      readBody(req, deps.config.server.max_content_length).then((bytes) => {
+      (body ??= read(deps.config.server.max_content_length).then((bytes) => {
         if (method === 'PUT') bodies.set(ctx, bytes);
         logRequestContent(ctx.log, deps.config.logging, bytes);
         return bytes;
-      }),
+      })),
     origin: { host, proto: fwdProto ?? (ctx.secure ? 'https' : 'http') },
     header: (name) => header(req, name),
   };

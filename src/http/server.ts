@@ -19,15 +19,17 @@ import { isIP, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.js';
 import { asPinoLogger, maskHeaders, type Logger } from '../log/logger.js';
-import { declaredLength, onBodyOverflow } from './body.js';
+import { declaredLength, hasBodyToRead, onBodyAbort, readBody, type BodyRate } from './body.js';
 import {
+  clientBlock,
   normalizeAddress,
   parseClientAddressHeader,
   parseTrustedProxies,
   resolveClientAddress,
   type ForwardingPolicy,
 } from './client-address.js';
-import { Semaphore } from './concurrency.js';
+import { FairPool, type Release } from './concurrency.js';
+import { DavError } from '../dav/errors.js';
 import { trustedProxyList } from './startup-checks.js';
 import { buildTlsOptions, clientCertVerified } from './tls.js';
 import type { RequestContext, RequestHandler } from './types.js';
@@ -104,7 +106,8 @@ function checkConfigHeaders(headers: Readonly<Record<string, string>>): void {
 
 /** What the socket timeout handler needs to know about the request in progress on a socket. */
 interface InFlight {
-  phase: 'queued' | 'handling';
+  /** Waiting for a slot or a body permit, reading the body, or in the handler. */
+  phase: 'queued' | 'reading' | 'handling';
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly ctx: RequestContext;
@@ -112,7 +115,11 @@ interface InFlight {
 
 /** State and behaviour shared by all listening sockets. */
 class ServerCore {
-  readonly semaphore: Semaphore;
+  /** `max_connections` slots for requests being handled, shared fairly between clients and users. */
+  readonly slots: FairPool;
+  /** Permits to read a body (as many as slots); one user or client holds at most half of them. */
+  readonly bodies: FairPool;
+  readonly bodyRate: BodyRate;
   readonly forwarding: ForwardingPolicy;
   readonly timeoutMs: number;
   closing = false;
@@ -132,12 +139,15 @@ class ServerCore {
     this.logging = config.logging;
     this.headers = config.headers;
     checkConfigHeaders(this.headers);
-    this.semaphore = new Semaphore(this.settings.max_connections);
+    const max = this.settings.max_connections;
+    this.slots = new FairPool(max);
+    this.bodies = new FairPool(max, Math.ceil(max / 2));
     this.forwarding = {
       trusted: parseTrustedProxies(trustedProxyList(config)),
       header: parseClientAddressHeader(this.settings.client_address_header),
     };
     this.timeoutMs = Math.max(0, Math.round(this.settings.timeout * 1000));
+    this.bodyRate = { minRate: Math.max(0, this.settings.body_min_rate), graceMs: this.timeoutMs || 30_000 };
   }
 
   serverOptions(): ServerOptions {
@@ -280,13 +290,11 @@ class ServerCore {
     const started = process.hrtime.bigint();
     const socket = req.socket;
     const ctx = this.buildContext(req);
-    let closed = false;
-    const slot: { release?: () => void } = {};
     const state: InFlight = { phase: 'queued', req, res, ctx };
+    const permits = new RequestPermits(this, state);
     this.inFlight.set(socket, state);
     res.once('close', () => {
-      closed = true;
-      slot.release?.();
+      permits.close();
       if (this.inFlight.get(socket) === state) this.inFlight.delete(socket);
       this.logEnd(req, res, ctx, started);
       if (this.closing) for (const cb of this.onIdle) cb();
@@ -294,8 +302,8 @@ class ServerCore {
     for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
     if (this.closing) res.shouldKeepAlive = false;
     this.logArrival(req, ctx);
-    onBodyOverflow(req, () => {
-      ctx.limitHit ??= 'max_content_length';
+    onBodyAbort(req, (limit) => {
+      ctx.limitHit ??= limit;
       // The rest of the body stays unread, so the connection cannot carry another request.
       res.shouldKeepAlive = false;
     });
@@ -310,19 +318,9 @@ class ServerCore {
     }
 
     socket.setTimeout(this.timeoutMs);
-    const acquired = await this.semaphore.acquire();
-    if (closed) {
-      acquired();
-      return;
-    }
-    let released = false;
-    slot.release = (): void => {
-      if (released) return;
-      released = true;
-      acquired();
-    };
-    ctx.releaseSlot = slot.release;
-    state.phase = 'handling';
+    if (!(await permits.takeSlot())) return;
+    ctx.releaseSlot = () => permits.releaseSlot();
+    ctx.readBody = (max) => permits.readBody(max);
     if (expectContinue) res.writeContinue();
     try {
       await this.handler(req, res, ctx);
@@ -340,6 +338,69 @@ class ServerCore {
     for (const { res } of this.inFlight.values()) {
       if (!res.headersSent) res.shouldKeepAlive = false;
     }
+  }
+}
+
+/**
+ * The permits of one request: a `max_connections` slot while it is handled, and while its body arrives a
+ * body permit instead. A slow body therefore holds no slot, and one user (or, before login, one client)
+ * holds at most half of the body permits, so a client trickling its uploads keeps nobody else waiting.
+ */
+class RequestPermits {
+  private slot: Release | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly core: ServerCore,
+    private readonly state: InFlight,
+  ) {}
+
+  /** Who the request counts as: its user once logged in, else its client (an IPv6 /64 counts as one). */
+  private key(): string {
+    const { ctx } = this.state;
+    return ctx.user ? `user ${ctx.user}` : `client ${clientBlock(ctx.clientAddress)}`;
+  }
+
+  /** Waits for a slot; false when the client went away meanwhile (the slot is given straight back). */
+  async takeSlot(): Promise<boolean> {
+    this.state.phase = 'queued';
+    const release = await this.core.slots.acquire(this.key());
+    if (this.closed) {
+      release();
+      return false;
+    }
+    this.slot = release;
+    this.state.phase = 'handling';
+    return true;
+  }
+
+  releaseSlot(): void {
+    this.slot?.();
+    this.slot = undefined;
+  }
+
+  /** Reads the body under max_content_length and body_min_rate, holding a body permit and no slot. */
+  async readBody(limit: number): Promise<Buffer> {
+    const { req } = this.state;
+    if (!hasBodyToRead(req)) return readBody(req, limit);
+    this.releaseSlot();
+    this.state.phase = 'queued';
+    const permit = await this.core.bodies.acquire(this.key());
+    let body: Buffer;
+    try {
+      if (this.closed) throw new DavError(400, 'The client closed the connection before sending the body');
+      this.state.phase = 'reading';
+      body = await readBody(req, limit, this.core.bodyRate);
+    } finally {
+      permit();
+    }
+    if (!(await this.takeSlot())) throw new DavError(400, 'The client closed the connection');
+    return body;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.releaseSlot();
   }
 }
 

@@ -26,6 +26,11 @@ export interface RequestContext {
    * login is being delayed), so sleeping requests never hold slots others need. Safe to call twice.
    */
   releaseSlot?: () => void;
+  /**
+   * Reads the request body under `limit` and `[server] body_min_rate`, giving the slot back while the body
+   * arrives and taking one again before resolving (set by the server).
+   */
+  readBody?: (limit: number) => Promise<Buffer>;
 }
 
 export type RequestHandler = (

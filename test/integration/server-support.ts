@@ -39,7 +39,8 @@ export function testHandler(stats: HandlerStats, limit: () => number): RequestHa
       if (url.pathname === '/throw') throw new Error('secret internal detail');
       if (url.pathname === '/body') {
         try {
-          const body = await readBody(req, limit());
+          // Through the server's body reading (slot given back, body_min_rate) as the DAV handlers do.
+          const body = await (ctx.readBody ?? ((max: number) => readBody(req, max)))(limit());
           stats.bodiesSeen++;
           reply(res, 200, `got ${body.length}`);
         } catch (err) {
