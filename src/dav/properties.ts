@@ -2,6 +2,7 @@
  * WebDAV's own live properties (RFC 4918, 3744, 5397, 6578) and the lookup of any property on a
  * resource: live ones from the core and the plugins, then dead ones from the stored props.
  */
+import { almanacVersion } from '../config/version.js';
 import type { DavRequest, LiveProperty, Resource } from './context.js';
 import { collectionHref, itemHref, splitPath } from './href.js';
 import { LANG_KEY, keyToClark, propKey, storedLang, storedValueToXml } from './dead-props.js';
@@ -197,6 +198,14 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
   ),
   live(R('getcontentcount'), false, hasContent, async (res, req) =>
     res.kind === 'collection' ? [String((await req.storage.listItems(res.path)).length)] : [],
+  ),
+  // Radicale tells its version to authenticated users (its web interface shows it); Almanac tells its
+  // own name and version rather than pose as a Radicale release.
+  live(
+    R('version'),
+    false,
+    (_res, req) => req.user !== '',
+    () => [`Almanac ${almanacVersion()}`],
   ),
   live(
     D('supportedlock'),

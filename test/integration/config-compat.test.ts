@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
-import { DavClient } from './helpers/dav-client.js';
+import { DavClient, parseMultistatus } from './helpers/dav-client.js';
+import { textContent } from '../../src/dav/xml.js';
 
 const running: RunningAlmanac[] = [];
 after(async () => {
@@ -296,5 +297,28 @@ describe('[logging] content switches', () => {
         `Item cache hit   for: ${quoted(cal)} \\(listing: (1 items, unchanged|1 entries kept, 0 read)\\)`,
       ),
     );
+  });
+});
+
+describe('RADICALE:version', () => {
+  it('is answered to authenticated users (Almanac and its version), 404 for anonymous ones', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    const a = await start({ config: { auth: { type: 'none' }, rights: { type: 'authenticated' } } });
+    const dav = new DavClient(a.url);
+    const name = '{http://radicale.org/ns/}version';
+    const signedIn = await dav.propfind('/', [name], '0', 'alice:x');
+    assert.equal(signedIn.status, 207, signedIn.text);
+    const ms = parseMultistatus(signedIn.text);
+    const prop = ms.props.get('/')?.get(name);
+    assert.equal(prop?.status, 200);
+    assert.equal(textContent(prop.element), `Almanac ${version}`);
+    const anonymous = await dav.request('PROPFIND', '/', {
+      headers: { Depth: '0', 'Content-Type': 'application/xml' },
+      body: '<?xml version="1.0"?><propfind xmlns="DAV:" xmlns:R="http://radicale.org/ns/"><prop><R:version/></prop></propfind>',
+    });
+    assert.equal(anonymous.status, 207, anonymous.text);
+    assert.equal(parseMultistatus(anonymous.text).props.get('/')?.get(name)?.status, 404);
   });
 });
