@@ -37,6 +37,9 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
     hook: s.hook,
     encoding: config.encoding.stock,
     cacheLog: config.logging.storage_cache_actions_on_debug,
+    itemCacheSubfolder: s.use_cache_subfolder_for_item,
+    ...(s.filesystem_cache_folder !== '' ? { cacheFolder: s.filesystem_cache_folder } : {}),
+    itemCacheMtimeAndSize: s.use_mtime_and_size_for_item_cache,
     describe,
     log,
   });

@@ -77,6 +77,12 @@ export interface FilesystemStorageOptions {
   readonly encoding?: string;
   /** [logging] storage_cache_actions_on_debug. */
   readonly cacheLog?: boolean;
+  /** [storage] use_cache_subfolder_for_item: Radicale's item cache under `collection-cache/`. */
+  readonly itemCacheSubfolder?: boolean;
+  /** [storage] filesystem_cache_folder: where `collection-cache/` is (default: the folder). */
+  readonly cacheFolder?: string;
+  /** [storage] use_mtime_and_size_for_item_cache: Radicale's item cache keyed by size and mtime. */
+  readonly itemCacheMtimeAndSize?: boolean;
 }
 
 interface Target {
@@ -113,7 +119,7 @@ export class FilesystemStorage implements Storage {
   private cleaning: Promise<void> = Promise.resolve();
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
-  private readonly radicaleCache = new RadicaleItemCache();
+  private readonly radicaleCache: RadicaleItemCache;
   /**
    * Item texts recently read, by file and ETag: 8 MiB at most, some 5,000 typical events, which covers
    * the items clients ask for again (a month's events with their data, the last multigets).
@@ -132,6 +138,14 @@ export class FilesystemStorage implements Storage {
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
     this.stock = o.encoding === undefined ? UTF8_ENCODING : stockEncoding(o.encoding);
+    this.radicaleCache = new RadicaleItemCache({
+      root: this.root,
+      ...(o.itemCacheSubfolder === true
+        ? { cacheRoot: join(o.cacheFolder ?? o.folder, 'collection-cache') }
+        : {}),
+      mtimeAndSize: o.itemCacheMtimeAndSize === true,
+      ...(o.cacheLog === true ? { log: o.log } : {}),
+    });
     this.fsOpts = { fsync: o.fsync, umask: o.umask };
     this.global = new GlobalLock(join(o.folder, '.Radicale.lock'), o.crossProcessLock, o.log);
     this.journal = new SwapJournal(o.folder, this.root, this.fsOpts);
@@ -519,7 +533,7 @@ export class FilesystemStorage implements Storage {
     written?: { bytes: Uint8Array; uid: string; component: string },
   ): Promise<void> {
     const dir = this.dirOf(path);
-    await unlinkIfExists(join(dir, '.Radicale.cache', 'item', href));
+    await this.radicaleCache.remove(dir, href);
     if (written) {
       const entry = {
         uid: written.uid,
@@ -905,7 +919,7 @@ export class FilesystemStorage implements Storage {
     const parentDir = this.dirOf(parentPath(path));
     const prepared = join(parentDir, tmpName());
     try {
-      await this.prepareCollection(prepared, props, items);
+      await this.prepareCollection(prepared, props, items, this.dirOf(path));
       await this.withLock([{ path, mode: 'write' }], async () => {
         await this.requireParentFor(path);
         await this.swapIn(prepared, path, true);
@@ -918,7 +932,12 @@ export class FilesystemStorage implements Storage {
     return this.requireCollection(path);
   }
 
-  private async prepareCollection(dir: string, props: Props, items: readonly NewItem[]): Promise<void> {
+  private async prepareCollection(
+    dir: string,
+    props: Props,
+    items: readonly NewItem[],
+    finalDir: string,
+  ): Promise<void> {
     await makeDir(dir, this.fsOpts).catch((e: unknown) => {
       if (isErrno(e, 'ENOENT')) throw new StorageError('not-found', 'parent collection not found');
       throw e;
@@ -932,15 +951,18 @@ export class FilesystemStorage implements Storage {
       if (name !== undefined) checkName(name);
       else name = uploadName(item.description.uid, suffix, taken);
       taken.add(name);
-      await atomicWrite(dir, name, item.text, { ...this.fsOpts, fsync: false });
       const bytes = this.stock.encode(item.text);
+      await atomicWrite(dir, name, bytes, { ...this.fsOpts, fsync: false });
       const entry = {
         uid: item.description.uid,
         etag: this.stock.etag(bytes),
         text: item.text,
         component: item.description.component,
       };
-      await this.radicaleCache.write(dir, name, bytes, entry, this.fsOpts);
+      // Inside the prepared folder the entries move with it; under collection-cache/ they go where the
+      // collection will be.
+      const cacheOf = this.radicaleCache.inSubfolder ? finalDir : dir;
+      await this.radicaleCache.write(cacheOf, name, bytes, entry, this.fsOpts, dir);
     }
     if (this.fsOpts.fsync) for (const name of taken) await syncFile(join(dir, name));
     await syncDir(dir, this.fsOpts);
