@@ -20,6 +20,7 @@ import {
   vevent,
   type DavResult,
 } from './helpers/dav-client.js';
+import { textContent } from '../../src/dav/xml.js';
 
 const multiget = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>/alice/cal/a.ics</D:href></C:calendar-multiget>`;
 
@@ -356,5 +357,94 @@ describe('anonymous clients allowed to write: only a rights denial asks them to 
     const r = await put(c, '/alice/cal/bob.ics', vevent('bob'), 'bob');
     assert.equal(r.status, 403);
     assert.equal(r.headers['www-authenticate'], undefined);
+  });
+});
+
+describe('group calendars under GROUPS/ (a [group] source and from_file rules with groups:)', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  let dir: string;
+  // Radicale's place for the collection of a group: GROUPS/<base64 of its name>.
+  const team = `GROUPS/${Buffer.from('team', 'utf8').toString('base64')}`;
+  const teamHref = `/GROUPS/${encodeURIComponent(Buffer.from('team', 'utf8').toString('base64'))}/`;
+  const empty = `GROUPS/${Buffer.from('empty', 'utf8').toString('base64')}`;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'almanac-groups-'));
+    const rights = join(dir, 'rights');
+    const groups = join(dir, 'groups');
+    writeFileSync(groups, 'team: alice bob\nempty: alice\nnobody-has-it: alice\n');
+    writeFileSync(
+      rights,
+      [
+        '[team]',
+        'groups: team',
+        `collection: ${team.replace(/[+=]/g, '\\$&')}(/[^/]+)?`,
+        'permissions: rw',
+        '',
+        '[root]',
+        'user: .+',
+        'collection:',
+        'permissions: R',
+        '',
+        '[owner-principal]',
+        'user: .+',
+        'collection: {user}',
+        'permissions: RW',
+        '',
+        '[owner-children]',
+        'user: .+',
+        'collection: {user}/[^/]+',
+        'permissions: rw',
+        '',
+      ].join('\n'),
+    );
+    server = await startAlmanac({
+      users: { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw' },
+      config: {
+        rights: { type: 'from_file', file: rights },
+        group: { type: 'htgroup', htgroup_filename: groups },
+      },
+    });
+    c = new DavClient(server.url, { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw' });
+    const ctx = { user: '', path: '/', request: 'MKCOL' };
+    await server.store.createCollection('GROUPS', {}, ctx);
+    await server.store.createCollection(team, { tag: 'VCALENDAR', 'D:displayname': 'Team' }, ctx);
+    // A group collection the rights do not open to anyone.
+    await server.store.createCollection(empty, { tag: 'VCALENDAR' }, ctx);
+    for (const u of ['alice', 'bob', 'carol']) await c.propfind('/', [D('current-user-principal')], '0', u);
+    assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
+    assert.equal((await put(c, `/${team}/t.ics`, vevent('t'), 'bob')).status, 201);
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const listed = async (path: string, user: string, depth = '1'): Promise<string[]> => {
+    const r = await c.propfind(path, [D('resourcetype'), D('displayname')], depth, user);
+    assert.equal(r.status, 207, r.text);
+    return [...parseMultistatus(r.text).props.keys()].sort();
+  };
+
+  it("a member's Depth 1 listing of their home lists the group's calendar, as Radicale does", async () => {
+    assert.deepEqual(await listed('/alice/', 'alice'), [teamHref, '/alice/', '/alice/cal/'].sort());
+    assert.deepEqual(await listed('/bob/', 'bob'), [teamHref, '/bob/'].sort());
+    const r = await c.propfind('/bob/', [D('resourcetype'), D('displayname')], '1', 'bob');
+    const p = parseMultistatus(r.text).props.get(teamHref);
+    assert.equal(textContent(p?.get(D('displayname'))?.element ?? parseMultistatus(r.text).root), 'Team');
+    assert.ok(p?.get(D('resourcetype'))?.element.children.some((k) => k.local === 'calendar'));
+  });
+
+  it('nobody else sees it, nor in other listings, nor at Depth 0', async () => {
+    assert.deepEqual(await listed('/carol/', 'carol'), ['/carol/']);
+    assert.deepEqual(await listed('/alice/cal/', 'alice'), ['/alice/cal/']);
+    assert.deepEqual(await listed('/alice/', 'alice', '0'), ['/alice/']);
+  });
+
+  it('the group calendar works for its members through its own path', async () => {
+    const r = await c.propfind(teamHref, [D('getetag')], '1', 'alice');
+    assert.equal(r.status, 207);
+    assert.ok(parseMultistatus(r.text).props.has(`${teamHref}t.ics`));
+    assert.equal((await c.request('GET', `${teamHref}t.ics`, { user: 'carol' })).status, 403);
   });
 });

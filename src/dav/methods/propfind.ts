@@ -10,7 +10,7 @@ import { NS, clark, type XmlNode } from '../xml.js';
 import { listingProps } from '../item-responses.js';
 import { itemAnswer, listingPropsOf, parsePropfindBody, propResponse } from '../prop-request.js';
 import { resolve } from '../resource.js';
-import { children } from '../listing.js';
+import { children, groupCollections } from '../listing.js';
 
 export async function propfind(req: DavRequest): Promise<DavResponse> {
   const preq = parsePropfindBody(await xmlBody(req));
@@ -32,7 +32,7 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   }
   const first = await propResponse(req, res, preq);
   if (depth === '0' || res.kind !== 'collection') return multistatus([first]);
-  const members = await children(req, res);
+  const members = [...(await children(req, res)), ...(await groupCollections(req, res))];
   const props = listingProps(req, listingPropsOf(preq));
   async function* all(): AsyncIterable<XmlNode> {
     yield first;
