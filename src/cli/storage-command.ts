@@ -137,7 +137,8 @@ async function runCopy(
       out(
         `copied ${stats.collections} collections: ${stats.itemsWritten} items written, ` +
           `${stats.itemsSkipped} already identical, ${stats.itemsDeleted} items and ` +
-          `${stats.collectionsDeleted} collections removed, ${stats.problems} problem(s)${unreadable}\n`,
+          `${stats.collectionsDeleted} collections removed, ${stats.tokensCarried} sync tokens carried, ` +
+          `${stats.problems} problem(s)${unreadable}\n`,
       );
       return stats.problems === 0 && copyLog.unreadable === 0 ? 0 : 1;
     } finally {

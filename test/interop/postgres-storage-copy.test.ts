@@ -98,6 +98,34 @@ async function syncHrefs(
   return { status: res.status, hrefs: rs.map((r) => texts(r, 'href')[0] ?? '') };
 }
 
+/** A sync-collection REPORT from `token`: status, the hrefs answered and the new token. */
+async function syncFrom(
+  base: string,
+  path: string,
+  token: string,
+): Promise<{ status: number; hrefs: string[]; token: string }> {
+  const user = path.split('/')[1] ?? '';
+  const res = await fetch(base + path, {
+    method: 'REPORT',
+    headers: {
+      Depth: '1',
+      Authorization: `Basic ${Buffer.from(`${user}:${expected.users[user] ?? ''}`).toString('base64')}`,
+    },
+    body:
+      '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">' +
+      `<D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`,
+  });
+  const text = await res.text();
+  if (res.status !== 207) return { status: res.status, hrefs: [], token: '' };
+  const doc = parseXml(text);
+  const rs = doc.children.filter((c) => c.ns === NS.D && c.local === 'response');
+  return {
+    status: res.status,
+    hrefs: rs.map((r) => texts(r, 'href')[0] ?? '').sort(),
+    token: doc.children.find((c) => c.local === 'sync-token')?.text.trim() ?? '',
+  };
+}
+
 const wanted = (path: string, withCtag: boolean): Record<string, string> => {
   const c = expected.collections[path];
   assert.ok(c);
@@ -171,6 +199,97 @@ void test('storage copy: Radicale folder → PostgreSQL → folder keeps every i
       }
     } finally {
       radicale.stop();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(source, { recursive: true, force: true });
+  }
+});
+
+const EVENT = (uid: string): string =>
+  `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\n` +
+  'DTSTART:20260102T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
+
+async function put(base: string, href: string, uid: string): Promise<void> {
+  const res = await fetch(base + href, {
+    method: 'PUT',
+    headers: {
+      Authorization: `Basic ${Buffer.from('alice:alicepw').toString('base64')}`,
+      'Content-Type': 'text/calendar',
+    },
+    body: EVENT(uid),
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+void test('storage copy: PostgreSQL → folder carries the sync tokens back, for Almanac and Radicale', async (t) => {
+  if (!requirePostgres(t)) return;
+  const work = mkdtempSync(join(tmpdir(), 'almanac-pgcopy-tokens-'));
+  const source = copyFixture();
+  const radicaleOk = requirePythonModule(t, 'radicale', 'radicale');
+  try {
+    const url = await createTestDatabase();
+    const lines: string[] = [];
+    const out = (s: string): void => void lines.push(s);
+    assert.equal(await runStorageCommand(['copy', '--from', source, '--to', url], out), 0, lines.join(''));
+
+    // On PostgreSQL: a client syncs the work calendar from scratch, then after a change; the holidays
+    // calendar is left alone (its client holds the token Radicale gave before the first move).
+    const tokens: Record<string, string> = {};
+    const almanac = await startAlmanac({
+      users: expected.users,
+      config: { storage: { type: 'postgresql', postgresql_url: url } },
+    });
+    try {
+      const first = await syncFrom(almanac.url, '/alice/work/', '');
+      await put(almanac.url, '/alice/work/on-postgres.ics', 'on-postgres');
+      const second = await syncFrom(almanac.url, '/alice/work/', first.token);
+      assert.deepEqual(second.hrefs, ['/alice/work/on-postgres.ics']);
+      tokens.work = second.token;
+      tokens.holidays = (await syncFrom(almanac.url, '/alice/holidays/', '')).token;
+    } finally {
+      await almanac.stop();
+    }
+
+    const back = join(work, 'back');
+    assert.equal(await runStorageCommand(['copy', '--from', url, '--to', back], out), 0, lines.join(''));
+    assert.match(lines.at(-1) ?? '', /[1-9]\d* sync tokens carried/);
+    const radicaleToken = expected.collections['/alice/holidays/']?.sync_token ?? '';
+
+    if (radicaleOk) {
+      // Radicale serving the folder that came back takes the tokens PostgreSQL gave.
+      const radicale = await startRadicale(back);
+      try {
+        const r = await syncFrom(radicale.url, '/alice/work/', tokens.work ?? '');
+        assert.deepEqual([r.status, r.hrefs], [207, []], 'Radicale: the PostgreSQL token, nothing changed');
+        const h = await syncFrom(radicale.url, '/alice/holidays/', tokens.holidays ?? '');
+        assert.deepEqual([h.status, h.hrefs], [207, []]);
+      } finally {
+        radicale.stop();
+      }
+    }
+
+    const onFolder = await startAlmanac({ users: expected.users, folder: back });
+    try {
+      assert.deepEqual(
+        (({ status, hrefs }) => ({ status, hrefs }))(
+          await syncFrom(onFolder.url, '/alice/work/', tokens.work ?? ''),
+        ),
+        { status: 207, hrefs: [] },
+        'the token of the last sync on PostgreSQL: nothing changed since',
+      );
+      // A token carried through PostgreSQL from the original folder, for a collection unchanged since.
+      const old = await syncFrom(onFolder.url, '/alice/holidays/', radicaleToken);
+      assert.deepEqual([old.status, old.hrefs], [207, []], "Radicale's token, twice moved");
+      await put(onFolder.url, '/alice/work/on-folder.ics', 'on-folder');
+      const after = await syncFrom(onFolder.url, '/alice/work/', tokens.work ?? '');
+      assert.deepEqual(
+        [after.status, after.hrefs],
+        [207, ['/alice/work/on-folder.ics']],
+        'exactly the new item',
+      );
+    } finally {
+      await onFolder.stop();
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

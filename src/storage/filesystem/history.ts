@@ -481,6 +481,19 @@ export class History {
     await this.cleanDeleted(files);
   }
 
+  /**
+   * Saves the current state under `name`, a token another storage issued for the same contents (call
+   * after tokenFor), replacing any state saved under that name before; diffs from it then use the
+   * change log like those of tokens issued here.
+   */
+  async adopt(name: string): Promise<void> {
+    await this.settle();
+    await makeDirs(this.tokenDir, this.opts.fs);
+    await atomicWrite(this.tokenDir, name, dumpPickle(this.currentState()), this.opts.fs);
+    this.saved.set(name, Date.now());
+    this.noteToken(name);
+  }
+
   /** Waits for pending writes (at close). */
   async settle(): Promise<void> {
     while (this.flushing) await this.flushing;

@@ -1185,6 +1185,37 @@ export class FilesystemStorage implements Storage {
    * order, then of every deleted item with history), saves its state, and diffs against `oldName`.
    */
   private async syncState(path: string, oldName: string | undefined, limit?: number): Promise<SyncResult> {
+    return this.withCurrentToken(path, async (list, history, name) => {
+      const token = TOKEN_PREFIX + name;
+      if (oldName === name) return { token, changed: [], deleted: [] };
+      const diff = oldName
+        ? splitChanges(await history.changedSince(oldName), list.byHref)
+        : { changed: list.items.map((m) => m.href), deleted: [] };
+      history.saveState(name, list.files);
+      if (limit === undefined || diff.changed.length + diff.deleted.length <= limit)
+        return { token, ...diff };
+      // Paging (RFC 6578 §3.6): a token for the old state with only the first `limit` changes applied,
+      // saved like any other, so the next request continues from it.
+      const changed = diff.changed.slice(0, limit);
+      const deleted = diff.deleted.slice(0, Math.max(0, limit - changed.length));
+      const partial = new Map(oldName ? await history.stateOf(oldName) : []);
+      const state = history.currentState();
+      for (const href of [...changed, ...deleted]) {
+        const he = state.get(href);
+        if (he === undefined) partial.delete(href);
+        else partial.set(href, he);
+      }
+      const partialName = stateName(partial);
+      history.saveState(partialName, list.files, partial);
+      return { token: TOKEN_PREFIX + partialName, changed, deleted, truncated: true };
+    });
+  }
+
+  /** Runs `fn` with the collection's listing, history and current token name, under the sync locks. */
+  private async withCurrentToken<T>(
+    path: string,
+    fn: (list: Listing, history: History, name: string) => Promise<T>,
+  ): Promise<T> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       const releaseHistory = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
       const releaseGlobal = await this.global.shared();
@@ -1192,33 +1223,30 @@ export class FilesystemStorage implements Storage {
         const { list } = await this.listing(path, undefined, true);
         const history = this.history(path);
         const index = this.index(path);
-        const name = await history.tokenFor(list, (since) => index.changesSince(since));
-        const token = TOKEN_PREFIX + name;
-        if (oldName === name) return { token, changed: [], deleted: [] };
-        const diff = oldName
-          ? splitChanges(await history.changedSince(oldName), list.byHref)
-          : { changed: list.items.map((m) => m.href), deleted: [] };
-        history.saveState(name, list.files);
-        if (limit === undefined || diff.changed.length + diff.deleted.length <= limit)
-          return { token, ...diff };
-        // Paging (RFC 6578 §3.6): a token for the old state with only the first `limit` changes applied,
-        // saved like any other, so the next request continues from it.
-        const changed = diff.changed.slice(0, limit);
-        const deleted = diff.deleted.slice(0, Math.max(0, limit - changed.length));
-        const partial = new Map(oldName ? await history.stateOf(oldName) : []);
-        const state = history.currentState();
-        for (const href of [...changed, ...deleted]) {
-          const he = state.get(href);
-          if (he === undefined) partial.delete(href);
-          else partial.set(href, he);
-        }
-        const partialName = stateName(partial);
-        history.saveState(partialName, list.files, partial);
-        return { token: TOKEN_PREFIX + partialName, changed, deleted, truncated: true };
+        return await fn(list, history, await history.tokenFor(list, (since) => index.changesSince(since)));
       } finally {
         releaseGlobal();
         releaseHistory();
       }
+    });
+  }
+
+  /**
+   * Makes a sync token of another storage stand for this collection's current state (`storage copy`,
+   * once the collection holds exactly what the token described): its state is saved under the token's
+   * name in `.Radicale.cache/sync-token/`, so Almanac and Radicale serving the folder both go on from
+   * it. Only tokens in Radicale's form (64 hex digits) can be kept; returns whether this one was.
+   */
+  async aliasSyncToken(path: string, token: string): Promise<boolean> {
+    let foreign: string;
+    try {
+      foreign = tokenName(token);
+    } catch {
+      return false;
+    }
+    return this.withCurrentToken(path, async (_list, history, name) => {
+      if (foreign !== name) await history.adopt(foreign);
+      return true;
     });
   }
 

@@ -4,14 +4,18 @@
  * their ETags; collection and item props are copied; what the target has and the source lacks is
  * removed. Items already identical (same ETag) are skipped, so an interrupted copy resumes where it
  * stopped and a second run changes nothing. Every collection is verified item by item afterwards.
- * Into PostgreSQL, each collection's current sync token of the source is kept as an alias of the copied
- * state, so clients that synced just before the move go on incrementally.
+ * Each collection's current sync token of the source (and the tokens of other storages that stood for
+ * the same state there) is kept by the target as a name for the copied state, in both directions, so
+ * clients that synced just before the move go on incrementally; older tokens are not carried (those
+ * clients sync again from scratch, as after any expired token).
  */
 import { StorageError, type ChangeContext, type CollectionInfo, type Storage } from '../types.js';
 import { pythonJson } from '../filesystem/props-json.js';
 
 export interface CopyStats {
   collections: number;
+  /** Source sync tokens the target now accepts for the copied state. */
+  tokensCarried: number;
   itemsWritten: number;
   itemsSkipped: number;
   itemsDeleted: number;
@@ -19,12 +23,21 @@ export interface CopyStats {
   problems: number;
 }
 
-/** A target that can take over the source's sync tokens (the PostgreSQL storage). */
+/** A target that can take over the source's sync tokens; false when it cannot keep that one. */
 interface Aliasing {
-  aliasSyncToken(path: string, token: string): Promise<void>;
+  aliasSyncToken(path: string, token: string): Promise<boolean>;
 }
 const isAliasing = (s: Storage): s is Storage & Aliasing =>
   typeof (s as Partial<Aliasing>).aliasSyncToken === 'function';
+
+/** A source that knows more tokens than its own for the current state (aliases of earlier copies). */
+interface TokenSource {
+  currentSyncTokens(path: string): Promise<string[]>;
+}
+const currentTokens = (s: Storage, path: string): Promise<string[]> =>
+  typeof (s as Partial<TokenSource>).currentSyncTokens === 'function'
+    ? (s as Storage & TokenSource).currentSyncTokens(path)
+    : s.getSyncToken(path).then((t) => [t]);
 
 const ctx = (path: string): ChangeContext => ({ user: '', path: `/${path}/`, request: 'STORAGE-COPY' });
 const ok = (): void => undefined;
@@ -34,6 +47,7 @@ const sameProps = (a: Readonly<Record<string, string>>, b: Readonly<Record<strin
 class Copier {
   readonly stats: CopyStats = {
     collections: 0,
+    tokensCarried: 0,
     itemsWritten: 0,
     itemsSkipped: 0,
     itemsDeleted: 0,
@@ -81,14 +95,15 @@ class Copier {
     await this.children(col.path);
   }
 
-  /** Copies the items; then the source's token describes the target's state, unless the source changed. */
+  /** Copies the items; then the source's tokens describe the target's state, unless the source changed. */
   private async itemsAndToken(path: string): Promise<void> {
-    const before = await this.from.getSyncToken(path);
+    const before = await currentTokens(this.from, path);
     const problems = this.stats.problems;
     await this.items(path);
     const to = this.to;
     if (!isAliasing(to) || problems !== this.stats.problems) return;
-    if (before === (await this.from.getSyncToken(path))) await to.aliasSyncToken(path, before);
+    if (before[0] !== (await this.from.getSyncToken(path))) return;
+    for (const token of before) if (await to.aliasSyncToken(path, token)) this.stats.tokensCarried++;
   }
 
   private async items(path: string): Promise<void> {

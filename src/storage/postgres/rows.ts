@@ -75,18 +75,34 @@ export function collectionEtag(r: CollectionRow): string {
   return `"${h.digest('hex')}"`;
 }
 
-/** Sync token: the collection's random key and the log position, in hex (monotonic per collection). */
+/**
+ * Sync token: the collection's random key and the log position, in hex (monotonic per collection),
+ * padded with zeros to Radicale's 64 hex digits, so that a folder can keep its state under that name
+ * after `storage copy` and Radicale and Almanac serving the folder both accept it.
+ */
 export function syncToken(key: string, position: number): string {
-  return `${TOKEN_PREFIX}${key}${position.toString(16).padStart(16, '0')}`;
+  return `${TOKEN_PREFIX}${key}${position.toString(16).padStart(16, '0')}${TOKEN_PADDING}`;
 }
+
+const TOKEN_PADDING = '0'.repeat(32);
+/** This backend's tokens: key and position, padded (tokens issued before the padding have none). */
+const OWN_TOKEN = new RegExp(`^([0-9a-f]{16})([0-9a-f]{16})(?:${TOKEN_PADDING})?$`);
 
 const badToken = (token: string): never => {
   throw new StorageError('invalid-sync-token', `unknown sync token ${token}`);
 };
 
-/** True for a token in this backend's own format (key + position), whichever collection. */
-export function isOwnToken(token: string): boolean {
-  return token.startsWith(TOKEN_PREFIX) && /^[0-9a-f]{32}$/.test(token.slice(TOKEN_PREFIX.length));
+/** Key and position of a token in this backend's own format, whichever collection; else undefined. */
+function ownToken(token: string): { key: string; position: number } | undefined {
+  const m = token.startsWith(TOKEN_PREFIX) ? OWN_TOKEN.exec(token.slice(TOKEN_PREFIX.length)) : null;
+  return m?.[1] === undefined || m[2] === undefined
+    ? undefined
+    : { key: m[1], position: Number.parseInt(m[2], 16) };
+}
+
+/** True for a token this collection issued (a token of another collection or storage is not). */
+export function isOwnToken(token: string, r: Pick<CollectionRow, 'sync_key'>): boolean {
+  return ownToken(token)?.key === r.sync_key;
 }
 
 /**
@@ -94,14 +110,8 @@ export function isOwnToken(token: string): boolean {
  * token maps to); invalid-sync-token when it is not this collection's or is older than the log.
  */
 export function tokenPosition(token: string, r: CollectionRow, alias?: number): number {
-  let pos: number;
-  if (isOwnToken(token)) {
-    const hex = token.slice(TOKEN_PREFIX.length);
-    if (hex.slice(0, 16) !== r.sync_key) badToken(token);
-    pos = Number.parseInt(hex.slice(16), 16);
-  } else {
-    pos = alias ?? badToken(token);
-  }
+  const own = ownToken(token);
+  const pos = own !== undefined && own.key === r.sync_key ? own.position : (alias ?? badToken(token));
   if (!Number.isSafeInteger(pos) || pos > Number(r.seq) || pos < Number(r.log_floor)) badToken(token);
   return pos;
 }

@@ -735,7 +735,7 @@ export class PostgresStorage implements Storage {
         const col = await this.requireRow(c, path);
         const current = Number(col.seq);
         const initial = oldToken === '';
-        const from = initial ? 0 : tokenPosition(oldToken, col, await this.aliasOf(c, col.id, oldToken));
+        const from = initial ? 0 : tokenPosition(oldToken, col, await this.aliasOf(c, col, oldToken));
         const token = syncToken(col.sync_key, current);
         if (from === current) return { token, changed: [], deleted: [] };
         const max = limit === undefined ? null : Math.max(0, limit) + 1;
@@ -758,21 +758,34 @@ export class PostgresStorage implements Storage {
     );
   }
 
-  private async aliasOf(c: Client, collectionId: string, token: string): Promise<number | undefined> {
-    if (isOwnToken(token)) return undefined;
+  private async aliasOf(c: Client, col: CollectionRow, token: string): Promise<number | undefined> {
+    if (isOwnToken(token, col)) return undefined;
     const rows = await q<{ position: string }>(
       c,
       'SELECT position FROM sync_aliases WHERE collection_id = $1 AND token = $2',
-      [collectionId, token],
+      [col.id, token],
     );
     return rows[0] === undefined ? undefined : Number(rows[0].position);
+  }
+
+  /**
+   * The tokens that stand for this collection's current state: its own, and those of other storages
+   * that `storage copy` aliased to it when nothing changed since (for a copy onwards to carry them).
+   */
+  async currentSyncTokens(path: string): Promise<string[]> {
+    const col = await this.requireRow(this.db, path);
+    const rows = await this.db.query<{ token: string }>(
+      'SELECT token FROM sync_aliases WHERE collection_id = $1 AND position = $2 ORDER BY token',
+      [col.id, col.seq],
+    );
+    return [syncToken(col.sync_key, Number(col.seq)), ...rows.map((r) => r.token)];
   }
 
   /**
    * Makes a token of another storage stand for this collection's current state (used by `storage
    * copy` once the collection holds exactly what that token described).
    */
-  async aliasSyncToken(path: string, token: string): Promise<void> {
+  async aliasSyncToken(path: string, token: string): Promise<boolean> {
     await this.db.tx(async (c) => {
       const col = await this.requireRow(c, path, 'UPDATE');
       await q(
@@ -782,6 +795,7 @@ export class PostgresStorage implements Storage {
         [col.id, token, col.seq],
       );
     });
+    return true;
   }
 
   // ---------------------------------------------------------------- verify
