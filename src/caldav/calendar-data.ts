@@ -5,13 +5,8 @@
 import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
-import {
-  ExpansionLimitError,
-  ownInstances,
-  recurrenceSets,
-  type Instance,
-  type RecurrenceSet,
-} from './instances.js';
+import { ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import { ExpansionLimitError, WalkBudget, WalkLimitError } from './recur-walk.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { cloneComponent, parseCalendar } from './parse.js';
 import { freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
@@ -88,11 +83,16 @@ export function parseCalendarDataRequest(el: XmlElement | undefined): CalendarDa
   return req;
 }
 
+/** Instances returned by C:expand so far in one REPORT, which `maxExpand` limits as a whole. */
+export interface ExpandCount {
+  instances: number;
+}
+
 /** The calendar data to return for one object. */
 export function renderCalendarData(
   text: string,
   req: CalendarDataRequest,
-  opts: { maxExpand: number },
+  opts: { maxExpand: number; count?: ExpandCount },
 ): string {
   if (!req.select && !req.expand && !req.limitRecurrenceSet && !req.limitFreeBusySet) return text;
   let vcal: ICAL.Component;
@@ -101,7 +101,7 @@ export function renderCalendarData(
   } catch {
     return text; // stored data we cannot read is returned as it is
   }
-  if (req.expand) vcal = expandCalendar(vcal, req.expand, opts.maxExpand);
+  if (req.expand) vcal = expandCalendar(vcal, req.expand, opts.maxExpand, opts.count ?? { instances: 0 });
   else if (req.limitRecurrenceSet) limitRecurrenceSet(vcal, req.limitRecurrenceSet);
   if (req.limitFreeBusySet) limitFreeBusySet(vcal, req.limitFreeBusySet);
   if (req.select) selectParts(vcal, req.select);
@@ -146,21 +146,29 @@ function iterationCap(max: number): number {
   return Math.max(100_000, max * 10);
 }
 
-function expandCalendar(vcal: ICAL.Component, range: TimeRange, max: number): ICAL.Component {
+function expandCalendar(
+  vcal: ICAL.Component,
+  range: TimeRange,
+  max: number,
+  count: ExpandCount,
+): ICAL.Component {
   const tz = new ZoneResolver(vcal);
+  const budget = new WalkBudget();
   const out = new ICAL.Component('vcalendar');
   for (const p of vcal.getAllProperties()) out.addProperty(ICAL.Property.fromString(p.toICALString()));
-  let count = 0;
   const comps = vcal.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   const timed = comps.filter((c) => ['vevent', 'vtodo', 'vjournal'].includes(c.name));
   for (const c of comps) if (!timed.includes(c)) out.addSubcomponent(cloneComponent(c));
   for (const set of recurrenceSets(timed, tz)) {
     const members = [...(set.master ? [set.master] : []), ...set.overrides.values()];
     for (const comp of members) {
-      for (const inst of instancesOf(comp, set, tz, range, max)) {
+      for (const inst of instancesOf(comp, set, tz, range, { max, budget })) {
         if (!instanceOverlaps(inst, tz, range)) continue;
-        if (++count > max) {
-          throw new DavError(400, `C:expand would return more than ${max} instances; narrow the time range`);
+        if (++count.instances > max) {
+          throw new DavError(
+            400,
+            `C:expand would return more than ${max} instances ([reporting] max_expand_occurrence); narrow the time range`,
+          );
         }
         out.addSubcomponent(instanceComponent(inst));
       }
@@ -174,16 +182,21 @@ function instancesOf(
   set: RecurrenceSet,
   tz: ZoneResolver,
   range: TimeRange,
-  max: number,
+  walk: { max: number; budget: WalkBudget },
 ): Instance[] {
+  const limit = iterationCap(walk.max);
   try {
-    return [...ownInstances(comp, set, tz, { until: range.end + 1, limit: iterationCap(max) })];
+    return [...ownInstances(comp, set, tz, { until: range.end + 1, limit, budget: walk.budget })];
   } catch (e) {
-    if (e instanceof ExpansionLimitError) {
+    if (e instanceof WalkLimitError) {
+      const uid = String(comp.getFirstPropertyValue('uid') ?? '');
       throw new DavError(
         400,
-        `recurrence set too large to expand (more than ${iterationCap(max)} instances)`,
+        `the recurrence of ${uid} cannot be expanded up to the range's end (${e.message})`,
       );
+    }
+    if (e instanceof ExpansionLimitError) {
+      throw new DavError(400, `recurrence set too large to expand (more than ${limit} instances)`);
     }
     return [];
   }
@@ -192,18 +205,24 @@ function instancesOf(
 /** Master components stay; overrides only when their instance overlaps the range (§9.6.6). */
 function limitRecurrenceSet(vcal: ICAL.Component, range: TimeRange): void {
   const tz = new ZoneResolver(vcal);
+  const budget = new WalkBudget();
   const comps = vcal.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   for (const set of recurrenceSets(comps, tz)) {
     if (!set.master) continue; // orphan overrides: nothing to limit against
     for (const [rid, comp] of set.overrides) {
-      const inst: Instance = { comp, times: ownTimes(comp, set, tz), recurrenceId: rid };
+      const inst: Instance = { comp, times: ownTimes(comp, set, tz, budget), recurrenceId: rid };
       if (!instanceOverlaps(inst, tz, range)) vcal.removeSubcomponent(comp);
     }
   }
 }
 
-function ownTimes(comp: ICAL.Component, set: RecurrenceSet, tz: ZoneResolver): Instance['times'] {
-  const first = ownInstances(comp, set, tz, { limit: 1 }).next();
+function ownTimes(
+  comp: ICAL.Component,
+  set: RecurrenceSet,
+  tz: ZoneResolver,
+  budget: WalkBudget,
+): Instance['times'] {
+  const first = ownInstances(comp, set, tz, { limit: 1, budget }).next();
   return first.done ? { isDate: false } : first.value.times;
 }
 

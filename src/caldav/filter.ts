@@ -5,13 +5,8 @@
 import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
-import {
-  ExpansionLimitError,
-  ownInstances,
-  recurrenceSets,
-  type Instance,
-  type RecurrenceSet,
-} from './instances.js';
+import { ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import { ExpansionLimitError, WalkBudget } from './recur-walk.js';
 import { objectComponents, parseCalendar } from './parse.js';
 import { alarmLead, alarmTriggers, freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
 import { ZoneResolver } from './timezones.js';
@@ -163,6 +158,8 @@ export function rangeMayOverlap(
 interface Ctx {
   tz: ZoneResolver;
   sets: Map<ICAL.Component, RecurrenceSet>;
+  /** One budget for every walk over this item's instances in this filter. */
+  budget: WalkBudget;
 }
 
 /** Matches a filter against one stored calendar object. Unparsable objects never match. */
@@ -184,7 +181,7 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
     if (set.master) sets.set(set.master, set);
     for (const o of set.overrides.values()) sets.set(o, set);
   }
-  const ctx: Ctx = { tz, sets };
+  const ctx: Ctx = { tz, sets, budget: new WalkBudget() };
   const root = filter.root;
   if (root.isNotDefined) return false;
   return compMatches(root, vcal, ctx, undefined);
@@ -224,10 +221,14 @@ function compMatches(
   return f.compFilters.every((cf) => childFilterMatches(cf, comp, ctx, comp));
 }
 
-/** Instances of a component; on too many instances the callback sees `undefined` (= assume match). */
+/**
+ * Whether some instance of a component passes `test`. Too many instances, or a walk past its budget,
+ * count as a match: the item is returned rather than hidden.
+ */
 function anyInstance(comp: ICAL.Component, ctx: Ctx, until: number, test: (i: Instance) => boolean): boolean {
   try {
-    const gen = ownInstances(comp, ctx.sets.get(comp), ctx.tz, { until, limit: MAX_FILTER_INSTANCES });
+    const opts = { until, limit: MAX_FILTER_INSTANCES, budget: ctx.budget };
+    const gen = ownInstances(comp, ctx.sets.get(comp), ctx.tz, opts);
     for (const inst of gen) if (test(inst)) return true;
     return false;
   } catch (e) {

@@ -4,7 +4,8 @@
  */
 import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
-import { ExpansionLimitError, ownInstances, recurrenceSets } from './instances.js';
+import { ownInstances, recurrenceSets } from './instances.js';
+import { ExpansionLimitError, WalkBudget, WalkLimitError } from './recur-walk.js';
 import { PRODID } from './item.js';
 import { objectComponents, parseCalendar } from './parse.js';
 import { freeBusyPeriods } from './time-range.js';
@@ -50,25 +51,50 @@ export function coalesce(periods: Period[]): Period[] {
   return out;
 }
 
+/** Busy time of calendar objects within a range, gathered one object at a time. */
+export class FreeBusyCollector {
+  private readonly range: Period;
+  private readonly busy = new Map<BusyType, Period[]>(BUSY_TYPES.map((t) => [t, []]));
+  private count = 0;
+
+  constructor(
+    start: Date,
+    end: Date,
+    private readonly opts: { maxOccurrences: number },
+  ) {
+    this.range = { start: Math.floor(start.getTime() / 1000), end: Math.floor(end.getTime() / 1000) };
+  }
+
+  /** Adds the busy time of one stored object (unreadable objects add none). */
+  add(text: string): void {
+    collectBusy(text, this.range, this.opts.maxOccurrences, (type, s, e) => {
+      const clipped = { start: Math.max(s, this.range.start), end: Math.min(e, this.range.end) };
+      if (clipped.end <= clipped.start) return;
+      if (++this.count > this.opts.maxOccurrences) {
+        throw new DavError(
+          400,
+          `free-busy query would need more than ${this.opts.maxOccurrences} occurrences`,
+        );
+      }
+      this.busy.get(type)?.push(clipped);
+    });
+  }
+
+  /** The VCALENDAR with one VFREEBUSY. */
+  render(): string {
+    return render(this.range, this.busy);
+  }
+}
+
 export function freeBusyReport(
   items: string[],
   start: Date,
   end: Date,
   opts: { maxOccurrences: number },
 ): string {
-  const range = { start: Math.floor(start.getTime() / 1000), end: Math.floor(end.getTime() / 1000) };
-  const busy = new Map<BusyType, Period[]>(BUSY_TYPES.map((t) => [t, []]));
-  let count = 0;
-  const add = (type: BusyType, s: number, e: number): void => {
-    const clipped = { start: Math.max(s, range.start), end: Math.min(e, range.end) };
-    if (clipped.end <= clipped.start) return;
-    if (++count > opts.maxOccurrences) {
-      throw new DavError(400, `free-busy query would need more than ${opts.maxOccurrences} occurrences`);
-    }
-    busy.get(type)?.push(clipped);
-  };
-  for (const text of items) collectBusy(text, range, opts.maxOccurrences, add);
-  return render(range, busy);
+  const collector = new FreeBusyCollector(start, end, opts);
+  for (const text of items) collector.add(text);
+  return collector.render();
 }
 
 function collectBusy(
@@ -84,6 +110,7 @@ function collectBusy(
     return;
   }
   const tz = new ZoneResolver(vcal);
+  const budget = new WalkBudget();
   const comps = objectComponents(vcal);
   for (const fb of comps.filter((c) => c.name === 'vfreebusy')) {
     for (const p of freeBusyPeriods(fb, tz)) {
@@ -101,6 +128,7 @@ function collectBusy(
         for (const inst of ownInstances(comp, set, tz, {
           until: range.end,
           limit: Math.max(100_000, max * 10),
+          budget,
         })) {
           const type = eventBusyType(inst.comp);
           const { start, end } = inst.times;
@@ -108,6 +136,13 @@ function collectBusy(
         }
       } catch (e) {
         if (e instanceof DavError) throw e;
+        if (e instanceof WalkLimitError) {
+          const uid = String(comp.getFirstPropertyValue('uid') ?? '');
+          throw new DavError(
+            400,
+            `free-busy query: the recurrence of ${uid} cannot be walked to the range's end`,
+          );
+        }
         if (e instanceof ExpansionLimitError)
           throw new DavError(400, 'free-busy query: recurrence set too large');
         // A broken recurrence in one item must not fail the whole report.

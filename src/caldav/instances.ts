@@ -4,8 +4,12 @@
  *
  * Recurrence rules are iterated on wall-clock time (as RFC 5545 defines them) with ical.js's
  * RecurIterator, and each occurrence is then converted to UTC with the object's own zones.
+ *
+ * Every walk is bounded by the WalkBudget its caller passes (recur-walk.ts): a rule that never
+ * matches (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) would otherwise keep the event loop for ever.
  */
 import ICAL from 'ical.js';
+import { ExpansionLimitError, walkRule, type WalkBudget } from './recur-walk.js';
 import { floatingFromWall, tzidOf, wallSeconds, type ZoneResolver } from './timezones.js';
 
 /** Seconds in a day: a DATE DTSTART without end lasts one day. */
@@ -33,9 +37,6 @@ export interface Instance {
   /** UTC seconds of the original start, for instances of a recurrence set. */
   recurrenceId?: number;
 }
-
-/** Thrown when a recurrence set has more instances than a caller allows. */
-export class ExpansionLimitError extends Error {}
 
 interface DateProp {
   time: ICAL.Time;
@@ -70,10 +71,11 @@ export function propSeconds(comp: ICAL.Component, name: string, tz: ZoneResolver
 /** The times a component defines for itself (its first instance for a master). */
 export function componentTimes(comp: ICAL.Component, tz: ZoneResolver): InstanceTimes {
   const dtstart = dateProp(comp, 'dtstart');
-  const isDate = dtstart?.time.isDate ?? false;
   if (!dtstart) {
-    return { isDate, due: comp.name === 'vtodo' ? propSeconds(comp, 'due', tz) : undefined };
+    const due = comp.name === 'vtodo' ? dateProp(comp, 'due') : undefined;
+    return { isDate: due?.time.isDate ?? false, due: due ? tz.toUtc(due.time, due.tzid) : undefined };
   }
+  const isDate = dtstart.time.isDate;
   const start = tz.toUtc(dtstart.time, dtstart.tzid);
   const dur = durationProp(comp);
   const withDuration = dur ? addNominal(dtstart.time, dur, dtstart.tzid, tz) : undefined;
@@ -95,13 +97,20 @@ interface StartSource {
 
 interface Occurrence {
   utc: number;
-  wall: ICAL.Time;
+  /** The wall-clock start, as seconds read as UTC (no Time object per occurrence: they are costly). */
+  wall: number;
+  isDate: boolean;
   tzid: string | undefined;
   /** For RDATE periods: the period's own end. */
   periodEnd?: number;
 }
 
-function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver): StartSource {
+function occurrence(t: ICAL.Time, tz: ZoneResolver, tzid: string | undefined): Occurrence {
+  return { utc: tz.toUtc(t, tzid), wall: wallSeconds(t), isDate: t.isDate, tzid };
+}
+
+/** Starts (lazily: one ahead only when asked) of one RRULE, within the walk's bounds. */
+function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver, opts: ExpandOptions): StartSource {
   const rule = recur.clone(); // the iterator must not change the property's value
   const until = rule.until;
   if (until && until.zone?.tzid === 'UTC' && !start.time.isDate) {
@@ -110,20 +119,27 @@ function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver): Star
   } else if (until) {
     rule.until = floatingFromWall(wallSeconds(until), until.isDate && start.time.isDate);
   }
-  const it = rule.iterator(floatingFromWall(wallSeconds(start.time), start.time.isDate));
+  // The wall-clock end of what the caller needs (two days of slack cover any zone offset).
+  const horizon =
+    opts.until !== undefined && Number.isFinite(opts.until)
+      ? tz.toWall(opts.until, start.tzid) + 2 * DAY
+      : Infinity;
+  const stopAfter = Math.min(horizon, rule.until ? wallSeconds(rule.until) : Infinity);
+  const dtstart = floatingFromWall(wallSeconds(start.time), start.time.isDate);
+  const walk = walkRule(rule, dtstart, opts.budget, stopAfter);
   let current: Occurrence | undefined;
-  let done = false;
-  const pull = (): void => {
-    const next = done ? null : it.next();
-    if (!next) {
-      done = true;
-      current = undefined;
-      return;
-    }
-    current = { utc: tz.toUtc(next, start.tzid), wall: next, tzid: start.tzid };
+  let pulled = false;
+  return {
+    peek: () => {
+      if (!pulled) {
+        pulled = true;
+        const t = walk.next();
+        current = t ? occurrence(t, tz, start.tzid) : undefined;
+      }
+      return current;
+    },
+    advance: () => void (pulled = false),
   };
-  pull();
-  return { peek: () => current, advance: pull };
 }
 
 function rdateSource(comp: ICAL.Component, tz: ZoneResolver): StartSource {
@@ -131,7 +147,7 @@ function rdateSource(comp: ICAL.Component, tz: ZoneResolver): StartSource {
   for (const prop of comp.getAllProperties('rdate')) {
     const tzid = tzidOf(prop);
     for (const v of prop.getValues()) {
-      if (v instanceof ICAL.Time) list.push({ utc: tz.toUtc(v, tzid), wall: v, tzid });
+      if (v instanceof ICAL.Time) list.push(occurrence(v, tz, tzid));
       else if (v instanceof ICAL.Period) {
         const s = v.start;
         const periodEnd = v.end
@@ -139,7 +155,7 @@ function rdateSource(comp: ICAL.Component, tz: ZoneResolver): StartSource {
           : v.duration
             ? addNominal(s, v.duration, tzid, tz)
             : undefined;
-        list.push({ utc: tz.toUtc(s, tzid), wall: s, tzid, periodEnd });
+        list.push({ ...occurrence(s, tz, tzid), periodEnd });
       }
     }
   }
@@ -172,22 +188,27 @@ export interface ExpandOptions {
   until?: number;
   /** Throw ExpansionLimitError when more occurrences than this would be produced. */
   limit: number;
+  /** The walk's budget (throws WalkLimitError when used up); one per item and request. */
+  budget: WalkBudget;
   /** Recurrence ids (UTC seconds) replaced by overrides: skipped here. */
   skip?: ReadonlySet<number>;
 }
 
 /**
  * The occurrences of a master component in increasing start order (DTSTART first, then RRULE and
- * RDATE occurrences minus EXDATEs), without the instances given in `skip`.
+ * RDATE occurrences minus EXDATEs), without the instances given in `skip`. A VTODO without DTSTART
+ * recurs from its DUE (as Radicale's vobject does).
  */
 export function* masterInstances(
   master: ICAL.Component,
   tz: ZoneResolver,
   opts: ExpandOptions,
 ): Generator<Instance> {
-  const dtstart = dateProp(master, 'dtstart');
   const first = componentTimes(master, tz);
-  if (!dtstart || first.start === undefined) {
+  const onDue = first.start === undefined && master.name === 'vtodo';
+  const anchor = dateProp(master, onDue ? 'due' : 'dtstart');
+  const anchorUtc = onDue ? first.due : first.start;
+  if (!anchor || anchorUtc === undefined) {
     yield { comp: master, times: first };
     return;
   }
@@ -195,24 +216,25 @@ export function* masterInstances(
     .getAllProperties('rrule')
     .map((p) => p.getFirstValue())
     .filter((r): r is ICAL.Recur => r instanceof ICAL.Recur)
-    .map((r) => rruleSource(r, dtstart, tz));
+    .map((r) => rruleSource(r, anchor, tz, opts));
   sources.push(rdateSource(master, tz));
   // DTSTART is always the first instance (RFC 5545 §3.8.5.3), even if the rule would not produce it.
-  sources.push(singleSource({ utc: first.start, wall: dtstart.time, tzid: dtstart.tzid }));
+  sources.push(singleSource({ ...occurrence(anchor.time, tz, anchor.tzid), utc: anchorUtc }));
   const ex = exdateSets(master, tz);
-  const base = first;
   let produced = 0;
   let last = -Infinity;
   for (;;) {
+    opts.budget.charge();
     const next = nextOccurrence(sources);
     if (!next) return;
     if (next.utc === last) continue;
     last = next.utc;
     if (opts.until !== undefined && next.utc >= opts.until) return;
-    if (ex.instants.has(next.utc) || ex.days.has(Math.floor(wallSeconds(next.wall) / DAY) * DAY)) continue;
+    if (ex.instants.has(next.utc) || ex.days.has(Math.floor(next.wall / DAY) * DAY)) continue;
     if (opts.skip?.has(next.utc)) continue;
     if (++produced > opts.limit) throw new ExpansionLimitError(`more than ${opts.limit} instances`);
-    yield { comp: master, times: shiftTimes(master, base, next, tz), recurrenceId: next.utc };
+    const times = onDue ? { due: next.utc, isDate: first.isDate } : shiftTimes(master, first, next, tz);
+    yield { comp: master, times, recurrenceId: next.utc };
   }
 }
 
@@ -244,7 +266,7 @@ function shiftTimes(
   const out: InstanceTimes = { start: occ.utc, isDate: base.isDate };
   if (base.due !== undefined) out.due = base.due + delta;
   if (occ.periodEnd !== undefined) out.end = occ.periodEnd;
-  else if (dur) out.end = addNominal(occ.wall, dur, occ.tzid, tz);
+  else if (dur) out.end = addNominal(floatingFromWall(occ.wall, occ.isDate), dur, occ.tzid, tz);
   else if (base.end !== undefined) out.end = base.end + delta;
   return out;
 }

@@ -7,14 +7,8 @@ import ICAL from 'ical.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { DavError } from '../dav/errors.js';
 import { NS } from '../dav/xml.js';
-import {
-  ExpansionLimitError,
-  FOREVER,
-  ownInstances,
-  recurrenceSets,
-  type Instance,
-  type RecurrenceSet,
-} from './instances.js';
+import { FOREVER, ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import { ExpansionLimitError, WalkBudget, WalkLimitError } from './recur-walk.js';
 import {
   cloneComponent,
   IcalParseError,
@@ -65,8 +59,12 @@ export function validateCalendarObject(
   }
   checkRecurrenceCounts(comps, opts.maxOccurrences);
   try {
-    return { uid, component, ...span(vcal, comps, opts.maxOccurrences) };
+    const { start, end, cut } = span(vcal, comps, opts.maxOccurrences);
+    // A walk too long to count the occurrences: Radicale's estimate decides instead.
+    if (cut) checkUntilEstimates(comps, opts.maxOccurrences);
+    return { uid, component, start, end };
   } catch (e) {
+    if (e instanceof DavError) throw e;
     if (e instanceof ExpansionLimitError) {
       throw new DavError(403, `recurrence has more than ${opts.maxOccurrences} occurrences`, PRE.object);
     }
@@ -118,6 +116,37 @@ function checkRecurrenceCounts(comps: ICAL.Component[], max: number): void {
   }
 }
 
+/** Nominal seconds between two occurrences of each frequency (months and years on average). */
+const PERIOD: Readonly<Record<string, number>> = {
+  SECONDLY: 1,
+  MINUTELY: 60,
+  HOURLY: 3600,
+  DAILY: 86_400,
+  WEEKLY: 7 * 86_400,
+  MONTHLY: 2_629_746,
+  YEARLY: 31_556_952,
+};
+
+/**
+ * Radicale's estimate of the occurrences an RRULE with UNTIL makes, (UNTIL - DTSTART) / period,
+ * compared with max_vevent_rrule_occurrence where the walk could not count them.
+ */
+function checkUntilEstimates(comps: ICAL.Component[], max: number): void {
+  for (const comp of comps) {
+    const dtstart = comp.getFirstPropertyValue('dtstart') ?? comp.getFirstPropertyValue('due');
+    if (!(dtstart instanceof ICAL.Time)) continue;
+    for (const prop of comp.getAllProperties('rrule')) {
+      const rule = prop.getFirstValue();
+      if (!(rule instanceof ICAL.Recur) || !rule.until) continue;
+      const seconds = rule.until.toUnixTime() - dtstart.toUnixTime();
+      const estimate = Math.floor(seconds / ((PERIOD[rule.freq] ?? 1) * (rule.interval || 1))) + 1;
+      if (estimate > max) {
+        throw new DavError(403, `recurrence has about ${estimate} occurrences, more than ${max}`, PRE.object);
+      }
+    }
+  }
+}
+
 function isUnbounded(set: RecurrenceSet): boolean {
   const rules = set.master?.getAllProperties('rrule') ?? [];
   return rules.some((p) => {
@@ -126,16 +155,22 @@ function isUnbounded(set: RecurrenceSet): boolean {
   });
 }
 
-/** Overall [start, end] of all instances; throws ExpansionLimitError past `limit` instances. */
+/**
+ * Overall [start, end] of all instances; throws ExpansionLimitError past `limit` instances (or, with
+ * `openOnLimit`, leaves the end open). A walk that uses up its budget leaves the end open too (`cut`):
+ * the span only pre-selects items for queries, which then look at the item itself.
+ */
 function span(
   vcal: ICAL.Component,
   comps: ICAL.Component[],
   limit: number,
   openOnLimit = false,
-): { start: number; end: number } {
+): { start: number; end: number; cut: boolean } {
   const tz = new ZoneResolver(vcal);
+  const budget = new WalkBudget();
   let start = Infinity;
   let end = -Infinity;
+  let cut = false;
   const add = (inst: Instance): void => {
     const s = instanceSpan(inst, tz);
     start = Math.min(start, s.start);
@@ -145,21 +180,24 @@ function span(
     const unbounded = isUnbounded(set);
     if (set.master) {
       try {
-        for (const inst of ownInstances(set.master, set, tz, { limit })) {
+        for (const inst of ownInstances(set.master, set, tz, { limit, budget })) {
           add(inst);
           // For an unbounded rule the first occurrence gives the start; the end is open anyway.
           if (unbounded) break;
         }
       } catch (e) {
-        if (!(e instanceof ExpansionLimitError) || !openOnLimit) throw e;
+        if (!(e instanceof WalkLimitError) && !(e instanceof ExpansionLimitError && openOnLimit)) throw e;
+        cut ||= e instanceof WalkLimitError;
         end = FOREVER;
       }
     }
-    for (const o of set.overrides.values()) for (const inst of ownInstances(o, set, tz, { limit })) add(inst);
+    for (const o of set.overrides.values()) {
+      for (const inst of ownInstances(o, set, tz, { limit, budget })) add(inst);
+    }
     if (unbounded) end = FOREVER;
   }
-  if (start === Infinity || start === -Infinity) return { start: 0, end: 0 };
-  return { start: Math.max(start, -FOREVER), end: Math.min(end, FOREVER) };
+  if (start === Infinity || start === -Infinity) return { start: 0, end: 0, cut };
+  return { start: Math.max(start, -FOREVER), end: Math.min(end, FOREVER), cut };
 }
 
 /** UID, component type and span of a stored item (tolerant; throws IcalParseError if unparsable). */
@@ -171,7 +209,8 @@ export function describeCalendarItem(text: string): CalendarObjectInfo {
   const uid = uidOf(first) ?? '';
   const component = first.name.toUpperCase();
   try {
-    return { uid, component, ...span(vcal, comps, DEFAULT_SPAN_LIMIT, true) };
+    const { start, end } = span(vcal, comps, DEFAULT_SPAN_LIMIT, true);
+    return { uid, component, start, end };
   } catch (e) {
     throw new IcalParseError(e instanceof Error ? e.message : String(e));
   }

@@ -12,14 +12,14 @@ import type {
 } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
-import { multistatusStream } from '../dav/multistatus.js';
-import { propResponse, reportPropRequest } from '../dav/prop-request.js';
+import { multistatus, multistatusStream } from '../dav/multistatus.js';
+import { propResponse, reportPropRequest, type PropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { CollectionInfo, ItemMeta } from '../storage/types.js';
-import { parseCalendarDataRequest, renderCalendarData } from './calendar-data.js';
+import { parseCalendarDataRequest, renderCalendarData, type ExpandCount } from './calendar-data.js';
 import {
   type CalendarFilter,
   filterComponent,
@@ -28,7 +28,7 @@ import {
   parseCalendarFilter,
   parseTimeRange,
 } from './filter.js';
-import { freeBusyReport } from './freebusy.js';
+import { FreeBusyCollector } from './freebusy.js';
 import { describeCalendarItem, validateCalendarObject } from './item.js';
 import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
@@ -52,6 +52,32 @@ export function supportedComponents(info: CollectionInfo): string[] {
 const isCalendar = (res: Resource): boolean => res.kind === 'collection' && res.info.tag === 'VCALENDAR';
 const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
 const isCalendarItem = (res: Resource): boolean => res.kind === 'item' && res.collection.tag === 'VCALENDAR';
+
+/** C:expand instances per REPORT: `[reporting] max_expand_occurrence` limits the whole answer. */
+const expandCounts = new WeakMap<DavRequest, ExpandCount>();
+
+function expandCount(req: DavRequest): ExpandCount {
+  let count = expandCounts.get(req);
+  if (!count) expandCounts.set(req, (count = { instances: 0 }));
+  return count;
+}
+
+/** Whether the properties asked for expand recurrences (whose limit must be decided before answering). */
+function asksForExpand(preq: PropRequest): boolean {
+  if (preq.kind !== 'prop') return false;
+  const data = preq.names.find((p) => p.ns === NS.C && p.local === 'calendar-data');
+  return data !== undefined && parseCalendarDataRequest(data).expand !== undefined;
+}
+
+/** Lets other requests run when this one has held the event loop for a while. */
+function yielder(sliceMs = 20): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < sliceMs) return;
+    await new Promise((r) => setImmediate(r));
+    since = performance.now();
+  };
+}
 
 const CALENDAR_KIND: CollectionKind = {
   tag: 'VCALENDAR',
@@ -134,7 +160,8 @@ const PROPERTIES: readonly LiveProperty[] = [
     async (res, req, requested) => {
       const text = await itemText(req, res);
       const dataReq = parseCalendarDataRequest(requested);
-      return [renderCalendarData(text, dataReq, { maxExpand: req.config.reporting.max_expand_occurrence })];
+      const maxExpand = req.config.reporting.max_expand_occurrence;
+      return [renderCalendarData(text, dataReq, { maxExpand, count: expandCount(req) })];
     },
     { verbatimText: asksForStoredText },
   ),
@@ -208,16 +235,26 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
   } else throw new DavError(403, 'calendar-query needs a calendar', C('calendar-collection-location-ok'));
   // In batches: texts are read 256 at a time and dropped after their answers are written, so a
   // query over a huge calendar never holds every candidate's text at once.
+  const pause = yielder();
   async function* matches(): AsyncIterable<XmlNode> {
     for (let i = 0; i < targets.length; i += 256) {
       const batch = targets.slice(i, i + 256);
       await loadTexts(req, batch);
       for (const t of batch) {
+        await pause();
         if (!matchCalendarFilter(filter, await itemText(req, t))) continue;
         yield await propResponse(req, t, preq);
       }
       forgetTexts(req);
     }
+  }
+  // Expanded answers are limited as a whole (max_expand_occurrence): computed before the first byte,
+  // so that going past the limit is a complete 400, not a multistatus cut short. The limit bounds
+  // what is held meanwhile.
+  if (asksForExpand(preq)) {
+    const all: XmlNode[] = [];
+    for await (const r of matches()) all.push(r);
+    return multistatus(all);
   }
   return multistatusStream(matches());
 }
@@ -236,11 +273,15 @@ async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): 
     targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
   }
   await loadTexts(req, targets);
-  const texts: string[] = [];
-  for (const t of targets) texts.push(await itemText(req, t));
-  const body2 = freeBusyReport(texts, new Date(range.start * 1000), new Date(range.end * 1000), {
+  const busy = new FreeBusyCollector(new Date(range.start * 1000), new Date(range.end * 1000), {
     maxOccurrences: req.config.reporting.max_freebusy_occurrence,
   });
+  const pause = yielder();
+  for (const t of targets) {
+    await pause();
+    busy.add(await itemText(req, t));
+  }
+  const body2 = busy.render();
   return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: body2 };
 }
 

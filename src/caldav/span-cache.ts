@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type ICAL from 'ical.js';
-import { ExpansionLimitError, ownInstances, recurrenceSets, type RecurrenceSet } from './instances.js';
+import { ownInstances, recurrenceSets, type RecurrenceSet } from './instances.js';
+import { ExpansionLimitError, WalkBudget } from './recur-walk.js';
 import { objectComponents, parseCalendar } from './parse.js';
 import { ZoneResolver } from './timezones.js';
 import type { TimeRange } from './time-range.js';
@@ -39,14 +40,17 @@ function compute(text: string, until: number): Spans | null {
     for (const o of set.overrides.values()) sets.set(o, set);
   }
   const pairs: number[] = [];
+  const opts = { until, limit: MAX_INSTANCES, budget: new WalkBudget() };
   try {
     for (const comp of comps) {
       if (comp.name !== 'vevent') continue;
-      for (const inst of ownInstances(comp, sets.get(comp), tz, { until, limit: MAX_INSTANCES })) {
+      for (const inst of ownInstances(comp, sets.get(comp), tz, opts)) {
         pairs.push(inst.times.start ?? NaN, inst.times.end ?? NaN);
       }
     }
   } catch (e) {
+    // Too many instances, or a walk past its budget: the full filter decides, walking only as far
+    // as the range it is asked about.
     if (e instanceof ExpansionLimitError) return null;
     throw e;
   }

@@ -7,6 +7,7 @@
  * differently, and requests run concurrently.
  */
 import ICAL from 'ical.js';
+import { observanceRuleIsSafe } from './recur-walk.js';
 
 /** Wall-clock fields of a time, read as if they were UTC. */
 export function wallSeconds(t: ICAL.Time): number {
@@ -114,18 +115,39 @@ function vtimezoneZone(tz: ICAL.Timezone): Zone {
  * (clients repeat one VTIMEZONE in thousands of items): ical.js expands a zone's DST rules once per
  * Timezone object, which is most of the cost of reading an item.
  */
-const sharedZones = new Map<string, Zone>();
+const sharedZones = new Map<string, Zone | null>(); // null: a definition we cannot use
 const MAX_SHARED_ZONES = 512;
 
-function zoneOf(vtz: ICAL.Component, tzid: string): Zone {
+/**
+ * Whether ical.js can expand the zone's observances in bounded time: it walks their rules with an
+ * iterator we cannot bound, so each rule is tried with ours first (recur-walk.ts).
+ */
+function expandable(vtz: ICAL.Component): boolean {
+  return vtz.getAllSubcomponents().every((obs) => {
+    const dtstart = obs.getFirstPropertyValue('dtstart');
+    return obs.getAllProperties('rrule').every((p) => {
+      const rule = p.getFirstValue();
+      return (
+        rule instanceof ICAL.Recur && dtstart instanceof ICAL.Time && observanceRuleIsSafe(rule, dtstart)
+      );
+    });
+  });
+}
+
+/** The zone a VTIMEZONE defines, or undefined when it cannot be used. */
+function zoneOf(vtz: ICAL.Component, tzid: string): Zone | undefined {
   const key = vtz.toString();
   let z = sharedZones.get(key);
   if (z === undefined) {
-    z = vtimezoneZone(new ICAL.Timezone({ component: vtz, tzid }));
+    try {
+      z = expandable(vtz) ? vtimezoneZone(new ICAL.Timezone({ component: vtz, tzid })) : null;
+    } catch {
+      z = null;
+    }
     if (sharedZones.size >= MAX_SHARED_ZONES) sharedZones.clear();
     sharedZones.set(key, z);
   }
-  return z;
+  return z ?? undefined;
 }
 
 export class ZoneResolver {
@@ -135,11 +157,9 @@ export class ZoneResolver {
     for (const vtz of vcal?.getAllSubcomponents('vtimezone') ?? []) {
       const tzid = vtz.getFirstPropertyValue('tzid');
       if (typeof tzid !== 'string' || !tzid) continue;
-      try {
-        this.zones.set(tzid, zoneOf(vtz, tzid));
-      } catch {
-        // A broken VTIMEZONE: fall back to Intl/UTC for this TZID.
-      }
+      // A broken VTIMEZONE: Intl (or UTC) for this TZID.
+      const z = zoneOf(vtz, tzid);
+      if (z) this.zones.set(tzid, z);
     }
   }
 
