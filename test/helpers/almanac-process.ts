@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writeUsers } from './almanac.js';
 import { freePort } from './net.js';
 import { createTestDatabase, dropTestDatabase } from './postgres.js';
 
@@ -34,14 +35,7 @@ export async function spawnAlmanac(
 ): Promise<AlmanacProcess> {
   const tmp = mkdtempSync(join(tmpdir(), 'almanac-proc-'));
   const folder = opts.folder ?? join(tmp, 'collections');
-  const users = opts.users ?? { alice: 'alicepw', bob: 'bobpw' };
-  const htpasswd = join(tmp, 'users');
-  writeFileSync(
-    htpasswd,
-    Object.entries(users)
-      .map(([u, p]) => `${u}:${p}\n`)
-      .join(''),
-  );
+  const htpasswd = writeUsers(tmp, opts.users);
   let database: string | undefined;
   let storage = `[storage]\nfilesystem_folder = ${folder}\n_filesystem_fsync = False\n`;
   if (process.env.ALMANAC_TEST_STORAGE === 'postgresql' && !opts.folder) {

@@ -35,17 +35,25 @@ export interface RunningAlmanac {
   stop(): Promise<void>;
 }
 
-export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlmanac> {
-  const tmp = mkdtempSync(join(tmpdir(), 'almanac-test-'));
-  const folder = opts.folder ?? join(tmp, 'collections');
-  const users = opts.users ?? { alice: 'alicepw', bob: 'bobpw' };
-  const htpasswd = join(tmp, 'users');
+/** A plain htpasswd file `users` in `dir` (default alice:alicepw, bob:bobpw); returns its path. */
+export function writeUsers(
+  dir: string,
+  users: Record<string, string> = { alice: 'alicepw', bob: 'bobpw' },
+): string {
+  const file = join(dir, 'users');
   writeFileSync(
-    htpasswd,
+    file,
     Object.entries(users)
       .map(([u, p]) => `${u}:${p}\n`)
       .join(''),
   );
+  return file;
+}
+
+export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlmanac> {
+  const tmp = mkdtempSync(join(tmpdir(), 'almanac-test-'));
+  const folder = opts.folder ?? join(tmp, 'collections');
+  const htpasswd = writeUsers(tmp, opts.users);
   const args: Record<string, Record<string, string>> = {
     server: { hosts: '127.0.0.1:0' },
     storage: { filesystem_folder: folder, _filesystem_fsync: 'False' },
