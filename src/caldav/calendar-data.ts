@@ -186,7 +186,8 @@ function instancesOf(
 ): Instance[] {
   const limit = iterationCap(walk.max);
   try {
-    return [...ownInstances(comp, set, tz, { until: range.end + 1, limit, budget: walk.budget })];
+    const opts = { from: range.start, until: range.end + 1, limit, budget: walk.budget };
+    return [...ownInstances(comp, set, tz, opts)];
   } catch (e) {
     if (e instanceof WalkLimitError) {
       const uid = String(comp.getFirstPropertyValue('uid') ?? '');

@@ -225,9 +225,14 @@ function compMatches(
  * Whether some instance of a component passes `test`. Too many instances, or a walk past its budget,
  * count as a match: the item is returned rather than hidden.
  */
-function anyInstance(comp: ICAL.Component, ctx: Ctx, until: number, test: (i: Instance) => boolean): boolean {
+function anyInstance(
+  comp: ICAL.Component,
+  ctx: Ctx,
+  span: { from?: number; until: number },
+  test: (i: Instance) => boolean,
+): boolean {
   try {
-    const opts = { until, limit: MAX_FILTER_INSTANCES, budget: ctx.budget };
+    const opts = { ...span, limit: MAX_FILTER_INSTANCES, budget: ctx.budget };
     const gen = ownInstances(comp, ctx.sets.get(comp), ctx.tz, opts);
     for (const inst of gen) if (test(inst)) return true;
     return false;
@@ -248,13 +253,16 @@ function compInRange(
     case 'vtodo':
     case 'vjournal':
       // +1: a VTODO may match an instance starting exactly at the range end.
-      return anyInstance(comp, ctx, r.end + 1, (i) => instanceOverlaps(i, ctx.tz, r));
+      return anyInstance(comp, ctx, { from: r.start, until: r.end + 1 }, (i) =>
+        instanceOverlaps(i, ctx.tz, r),
+      );
     case 'vfreebusy':
       return instanceOverlaps({ comp, times: { isDate: false } }, ctx.tz, r);
     case 'valarm': {
       if (!parent) return false;
       const until = r.end + alarmLead(comp) + 1;
-      return anyInstance(parent, ctx, until, (i) =>
+      // From DTSTART: an alarm may ring long after its instance started.
+      return anyInstance(parent, ctx, { until }, (i) =>
         alarmTriggers(comp, i, ctx.tz).some((t) => r.start <= t && r.end > t),
       );
     }

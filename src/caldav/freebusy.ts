@@ -126,6 +126,7 @@ function collectBusy(
     for (const comp of members) {
       try {
         for (const inst of ownInstances(comp, set, tz, {
+          from: range.start,
           until: range.end,
           limit: Math.max(100_000, max * 10),
           budget,

@@ -109,8 +109,46 @@ function occurrence(t: ICAL.Time, tz: ZoneResolver, tzid: string | undefined): O
   return { utc: tz.toUtc(t, tzid), wall: wallSeconds(t), isDate: t.isDate, tzid };
 }
 
-/** Starts (lazily: one ahead only when asked) of one RRULE, within the walk's bounds. */
-function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver, opts: ExpandOptions): StartSource {
+/** Wall-clock seconds of one period of the frequencies whose walks may start late (see rebase). */
+const FIXED_PERIOD: Readonly<Record<string, number>> = {
+  SECONDLY: 1,
+  MINUTELY: 60,
+  HOURLY: 3600,
+  DAILY: DAY,
+  WEEKLY: 7 * DAY,
+};
+
+/**
+ * Where a walk that only needs occurrences from the wall-clock second `from` on may start instead
+ * of DTSTART: a whole number of periods later, so that the rule yields the same occurrences from
+ * there (COUNT rules must be counted from the start; months and years have no fixed length). The
+ * iterator's first answer is its start moved by BY parts (BYMONTH can move it most of a year), not
+ * necessarily an occurrence: the margin keeps it, and anything it skipped, before `from`.
+ */
+function rebase(rule: ICAL.Recur, startWall: number, from: number | undefined): number {
+  const unit = FIXED_PERIOD[rule.freq];
+  if (from === undefined || !Number.isFinite(from) || unit === undefined || rule.count) return startWall;
+  const p = rule.parts;
+  let margin = 2 * DAY;
+  if (p.BYDAY?.length) margin += 8 * DAY;
+  if (p.BYMONTHDAY?.length || p.BYYEARDAY?.length || p.BYWEEKNO?.length) margin += 32 * DAY;
+  if (p.BYMONTH?.length) margin += 400 * DAY;
+  const period = unit * Math.max(1, rule.interval);
+  const k = Math.floor((from - margin - startWall) / period) - 1;
+  return k > 0 ? startWall + k * period : startWall;
+}
+
+/**
+ * Starts (lazily: one ahead only when asked) of one RRULE, within the walk's bounds. `from` is the
+ * wall-clock second before which no start is needed.
+ */
+function rruleSource(
+  recur: ICAL.Recur,
+  start: DateProp,
+  tz: ZoneResolver,
+  opts: ExpandOptions,
+  from: number | undefined,
+): StartSource {
   const rule = recur.clone(); // the iterator must not change the property's value
   const until = rule.until;
   if (until && until.zone?.tzid === 'UTC' && !start.time.isDate) {
@@ -125,8 +163,8 @@ function rruleSource(recur: ICAL.Recur, start: DateProp, tz: ZoneResolver, opts:
       ? tz.toWall(opts.until, start.tzid) + 2 * DAY
       : Infinity;
   const stopAfter = Math.min(horizon, rule.until ? wallSeconds(rule.until) : Infinity);
-  const dtstart = floatingFromWall(wallSeconds(start.time), start.time.isDate);
-  const walk = walkRule(rule, dtstart, opts.budget, stopAfter);
+  const startWall = rebase(rule, wallSeconds(start.time), from);
+  const walk = walkRule(rule, floatingFromWall(startWall, start.time.isDate), opts.budget, stopAfter);
   let current: Occurrence | undefined;
   let pulled = false;
   return {
@@ -186,6 +224,11 @@ function exdateSets(comp: ICAL.Component, tz: ZoneResolver): { instants: Set<num
 export interface ExpandOptions {
   /** Stop before the first occurrence starting at or after this UTC second. */
   until?: number;
+  /**
+   * Instances that end before this UTC second are not needed: a walk may start near it instead of
+   * at DTSTART (and may then yield fewer of them).
+   */
+  from?: number;
   /** Throw ExpansionLimitError when more occurrences than this would be produced. */
   limit: number;
   /** The walk's budget (throws WalkLimitError when used up); one per item and request. */
@@ -212,11 +255,17 @@ export function* masterInstances(
     yield { comp: master, times: first };
     return;
   }
+  // An instance lasts at most this long after its start (DTEND, DURATION, DUE).
+  const extent = Math.max(0, (first.end ?? anchorUtc) - anchorUtc, (first.due ?? anchorUtc) - anchorUtc);
+  const from =
+    opts.from !== undefined && Number.isFinite(opts.from)
+      ? tz.toWall(opts.from, anchor.tzid) - extent - 2 * DAY
+      : undefined;
   const sources: StartSource[] = master
     .getAllProperties('rrule')
     .map((p) => p.getFirstValue())
     .filter((r): r is ICAL.Recur => r instanceof ICAL.Recur)
-    .map((r) => rruleSource(r, anchor, tz, opts));
+    .map((r) => rruleSource(r, anchor, tz, opts, from));
   sources.push(rdateSource(master, tz));
   // DTSTART is always the first instance (RFC 5545 §3.8.5.3), even if the rule would not produce it.
   sources.push(singleSource({ ...occurrence(anchor.time, tz, anchor.tzid), utc: anchorUtc }));

@@ -1,9 +1,9 @@
 /**
  * Instance spans of stored events, remembered per item text, so that the query every client sends
  * (VCALENDAR > VEVENT with a time-range, nothing else) is answered without parsing or expanding the
- * same recurrences again. Spans are computed up to a horizon two years ahead (or the asked range's
- * end, if later); a query beyond the horizon, or over an item whose expansion hit the instance limit,
- * falls back to the full filter.
+ * same recurrences again. Spans are computed from about a year back to a horizon two years ahead (or
+ * the asked range, if wider); a query outside them is computed again, and an item whose expansion hit
+ * the instance limit or its walk's budget falls back to the full filter.
  */
 import { createHash } from 'node:crypto';
 import type ICAL from 'ical.js';
@@ -16,21 +16,23 @@ import type { TimeRange } from './time-range.js';
 interface Spans {
   /** Pairs start, end (NaN when the instance has no end) in UTC seconds. */
   readonly pairs: Float64Array;
-  /** Instances starting before this second are all in `pairs`. */
+  /** Instances that end at or after `since` and start before `until` are all in `pairs`. */
+  readonly since: number;
   readonly until: number;
 }
 
 const MAX_ENTRIES = 200_000;
 const MAX_INSTANCES = 20_000;
 const HORIZON_SECONDS = 2 * 365 * 86_400;
+const PAST_SECONDS = 400 * 86_400;
 const cache = new Map<string, Spans | null>();
 
-function compute(text: string, until: number): Spans | null {
+function compute(text: string, since: number, until: number): Spans | null {
   let vcal: ICAL.Component;
   try {
     vcal = parseCalendar(text);
   } catch {
-    return { pairs: new Float64Array(0), until: Infinity }; // unparsable objects never match
+    return { pairs: new Float64Array(0), since: -Infinity, until: Infinity }; // unparsable objects never match
   }
   const tz = new ZoneResolver(vcal);
   const comps = objectComponents(vcal);
@@ -40,7 +42,8 @@ function compute(text: string, until: number): Spans | null {
     for (const o of set.overrides.values()) sets.set(o, set);
   }
   const pairs: number[] = [];
-  const opts = { until, limit: MAX_INSTANCES, budget: new WalkBudget() };
+  const from = Number.isFinite(since) ? since : undefined;
+  const opts = { from, until, limit: MAX_INSTANCES, budget: new WalkBudget() };
   try {
     for (const comp of comps) {
       if (comp.name !== 'vevent') continue;
@@ -54,7 +57,7 @@ function compute(text: string, until: number): Spans | null {
     if (e instanceof ExpansionLimitError) return null;
     throw e;
   }
-  return { pairs: Float64Array.from(pairs), until };
+  return { pairs: Float64Array.from(pairs), since, until };
 }
 
 /** RFC 4791 §9.9 for one VEVENT instance (as time-range.ts intervalOverlaps). */
@@ -75,9 +78,10 @@ export function eventsOverlap(text: string, r: TimeRange): boolean | undefined {
   const key = createHash('sha1').update(text).digest('base64');
   let spans = cache.get(key);
   if (spans === null) return undefined;
-  if (spans === undefined || spans.until < needed) {
-    const horizon = Math.max(needed, Math.floor(Date.now() / 1000) + HORIZON_SECONDS);
-    spans = compute(text, horizon);
+  if (spans === undefined || spans.until < needed || spans.since > r.start) {
+    const now = Math.floor(Date.now() / 1000);
+    const since = Math.min(r.start, now - PAST_SECONDS);
+    spans = compute(text, since, Math.max(needed, now + HORIZON_SECONDS));
     cache.delete(key);
     cache.set(key, spans);
     if (cache.size > MAX_ENTRIES) {

@@ -32,11 +32,14 @@ const NEVER = [
   'FREQ=DAILY;INTERVAL=7;BYDAY=TU',
 ];
 /**
- * The same, but only the bounds of the walk stop these before the end of what is asked (every
- * other second at second 1, every other minute at minute 1): an answer may then be a conservative
- * match or a 400.
+ * Rules too costly to walk to the end of what is asked (every second, or minute, of February 29th
+ * from January 1st on): only the bounds of the walk stop these, and an answer may then be a
+ * conservative match or a 400.
  */
-const HARD = ['FREQ=SECONDLY;INTERVAL=2;BYSECOND=1', 'FREQ=MINUTELY;INTERVAL=2;BYMINUTE=1'];
+const HARD = [
+  'FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29',
+  'FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=0;BYMINUTE=0',
+];
 
 function event(uid: string, rule: string): string {
   return [
@@ -139,6 +142,9 @@ const generalQuery = (start: string, end: string): string =>
   `<C:prop-filter name="SUMMARY"><C:text-match>never</C:text-match></C:prop-filter></C:comp-filter>` +
   `</C:comp-filter></C:filter></C:calendar-query>`;
 
+/** The slowest answer bob got in this file, reported at its end. */
+let slowestBob = 0;
+
 /** Bob's GETs while alice's `work` runs: each is answered, the slowest within a second. */
 async function whileOthersAsk<T>(base: string, work: () => Promise<T>): Promise<T> {
   const bobs: Reply[] = [];
@@ -147,6 +153,7 @@ async function whileOthersAsk<T>(base: string, work: () => Promise<T>): Promise<
   });
   for (const b of bobs) assert.equal(b.status, 200, `bob's GET while alice's request ran: ${b.text}`);
   assert.ok(r.slowestMs < 1000, `bob waited ${Math.round(r.slowestMs)} ms`);
+  slowestBob = Math.max(slowestBob, r.slowestMs);
   return r.result;
 }
 
@@ -345,4 +352,8 @@ describe('a folder where Radicale stored such items', () => {
     assert.equal(r.signal, null, `--verify-storage was killed after 60 s: ${r.stderr}`);
     assert.equal(r.status, 0, r.stderr);
   });
+});
+
+after(() => {
+  process.stdout.write(`slowest answer to bob while alice's requests ran: ${Math.round(slowestBob)} ms\n`);
 });
