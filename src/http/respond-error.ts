@@ -22,6 +22,8 @@ function storageErrorToDav(e: StorageError): DavError {
       return new DavError(400, e.message);
     case 'no-space':
       return new DavError(507, e.message);
+    case 'not-permitted':
+      return new DavError(403, e.message);
     case 'unencodable':
       return new DavError(415, e.message);
     case 'invalid-sync-token':

@@ -118,7 +118,8 @@ export class StorageError extends Error {
       | 'invalid-sync-token'
       | 'invalid-name' // name not storable (dot-file, `~`, ...)
       | 'unencodable' // text with a character [encoding] stock cannot store
-      | 'no-space',
+      | 'no-space'
+      | 'not-permitted', // the filesystem refuses the server (permissions, read-only, immutable)
     message: string,
   ) {
     super(message);

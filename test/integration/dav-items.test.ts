@@ -331,13 +331,15 @@ describe('MOVE and COPY of items', () => {
   });
 
   it('MOVE onto an existing item replaces it (Overwrite defaults to T): 204', async () => {
-    assert.equal((await put(c, '/alice/third/o.ics', vevent('o'))).status, 201);
+    // The same event (another UID would be 409 no-uid-conflict, as by PUT).
+    assert.equal((await put(c, '/alice/third/o.ics', vevent('m', { summary: 'older' }))).status, 201);
     const r = await c.request('COPY', '/alice/cal/m-moved.ics', {
       user: 'alice',
       headers: { Destination: '/alice/third/o.ics' },
     });
     assert.equal(r.status, 204);
     assert.match((await get('/alice/third/o.ics')).text, /UID:m\r\n/);
+    assert.doesNotMatch((await get('/alice/third/o.ics')).text, /older/);
   });
 
   it('MOVE an event into an address book is 403', async () => {

@@ -61,6 +61,7 @@ async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> 
       throw forbidden('Cannot move a collection into itself');
     if (dst.kind !== 'missing' && !overwrite)
       throw preconditionFailed('Destination exists and Overwrite is F');
+    checkCollectionPolicy(req, src, dst, isMove);
     if (dst.kind === 'item') {
       if (dst.collection.tag !== '')
         throw forbidden('Collections cannot be put inside a calendar or address book');
@@ -76,6 +77,23 @@ async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> 
     return transferCollection(req, src, destSegments, overwrite, isMove);
   }
   return transferItem(req, src, dst, destSegments, overwrite, isMove);
+}
+
+/**
+ * permit_delete_collection / permit_overwrite_collection hold for MOVE and COPY as for DELETE and a
+ * whole-collection PUT: a MOVE takes the collection away from its path (as a DELETE does), and a
+ * MOVE or COPY onto an existing collection replaces it (as a PUT of the whole collection does).
+ */
+function checkCollectionPolicy(
+  req: DavRequest,
+  src: Resource & { kind: 'collection' },
+  dst: Resource,
+  isMove: boolean,
+): void {
+  if (isMove && !req.access.mayDeleteCollection(src.path))
+    throw accessDenied('Moving this collection away is not allowed (it may not be deleted)');
+  if (dst.kind === 'collection' && !req.access.mayOverwriteCollection(dst.path))
+    throw accessDenied('Overwriting the destination collection is not allowed');
 }
 
 async function transferCollection(
@@ -135,13 +153,21 @@ async function transferItem(
   const toHref = destSegments[destSegments.length - 1] ?? '';
   const maxSize = req.config.server.max_resource_size;
   if (parent.tag !== '' && src.meta.size > maxSize) {
-    throw new DavError(413, 'Item larger than max_resource_size', clark(NS.C, 'max-resource-size'));
+    throw new DavError(413, 'Item larger than max_resource_size', precondition(parent, 'max-resource-size'));
   }
   // Under the destination's write lock: `sameUid` is another item there holding the UID (for a MOVE
   // within one collection, the moved item itself does not count; a COPY there would duplicate it).
   const check = (existing: ItemMeta | undefined, _c: CollectionInfo, sameUid?: ItemMeta): void => {
-    if (sameUid) throw uidConflict(req, toPath, src.meta.uid, sameUid.href, parent);
     if (existing && !overwrite) throw preconditionFailed('Destination exists and Overwrite is F');
+    if (sameUid) throw uidConflict(req, toPath, src.meta.uid, sameUid.href, parent);
+    // RFC 4791 §5.3.2.1 / RFC 6352 §6.3.2.1: an item may not be replaced by one with another UID (as
+    // a PUT would be refused).
+    if (existing && parent.tag !== '' && existing.uid !== '' && existing.uid !== src.meta.uid)
+      throw conflict(
+        `The destination holds UID ${existing.uid}, not ${src.meta.uid}`,
+        precondition(parent, 'no-uid-conflict'),
+        [],
+      );
   };
   const from = { path: src.path, href: src.href };
   const to = { path: toPath, href: toHref };
@@ -150,6 +176,11 @@ async function transferItem(
     ? await req.storage.moveItem(from, to, check, ctx)
     : await req.storage.copyItem(from, to, check, ctx);
   return { status: created && !replaced ? 201 : 204, headers: {} };
+}
+
+/** A CalDAV precondition for a calendar, the CardDAV one of the same name for an address book. */
+function precondition(parent: CollectionInfo, name: string): string {
+  return clark(parent.tag === 'VADDRESSBOOK' ? NS.CR : NS.C, name);
 }
 
 async function parentOf(req: DavRequest, segments: string[]): Promise<CollectionInfo | undefined> {

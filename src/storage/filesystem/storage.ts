@@ -7,9 +7,9 @@
  */
 import { RadicaleItemCache } from './radicale-item-cache.js';
 import { TextCache } from './text-cache.js';
-import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, lstat, open, readFile, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import {
   StorageError,
@@ -260,6 +260,8 @@ export class FilesystemStorage implements Storage {
     }
     try {
       return await fn();
+    } catch (e) {
+      throw this.refused(e);
     } finally {
       if (writing) {
         this.writes++;
@@ -268,6 +270,21 @@ export class FilesystemStorage implements Storage {
       }
       release();
     }
+  }
+
+  /**
+   * A filesystem that refuses the server (permissions, an immutable or read-only folder) becomes a
+   * 403 for the client and, for the administrator, a log line naming the path and the fix.
+   */
+  private refused(e: unknown): unknown {
+    if (!isErrno(e, 'EACCES', 'EPERM', 'EROFS')) return e;
+    const { code, syscall, path } = e as NodeJS.ErrnoException;
+    const why = code === 'EROFS' ? 'the filesystem is read-only' : `permission denied (${code})`;
+    this.o.log.error(
+      { path, syscall, code },
+      `the storage cannot ${syscall ?? 'write'} ${path ?? this.o.folder}: ${why}; the user Almanac runs as needs write access to ${this.o.folder} and everything in it`,
+    );
+    return new StorageError('not-permitted', 'The server is not allowed to write to its storage');
   }
 
   /**
@@ -919,7 +936,9 @@ export class FilesystemStorage implements Storage {
     const parentDir = this.dirOf(parentPath(path));
     const prepared = join(parentDir, tmpName());
     try {
-      await this.prepareCollection(prepared, props, items, this.dirOf(path));
+      await this.prepareCollection(prepared, props, items, this.dirOf(path)).catch((e: unknown) => {
+        throw this.refused(e);
+      });
       await this.withLock([{ path, mode: 'write' }], async () => {
         await this.requireParentFor(path);
         await this.swapIn(prepared, path, true);
@@ -1119,16 +1138,32 @@ export class FilesystemStorage implements Storage {
     }
   }
 
-  /** Copies props, item files and sub-collections (not caches or temp files). */
+  /**
+   * Copies props, item files and sub-collections (not caches or temp files). A symbolic link to an
+   * item file is copied as a link to the same file (a relative one is rewritten to still point
+   * there); a linked sub-collection is copied as a folder of its own, so that writes to the copy
+   * never reach the original.
+   */
   private async copyTree(src: string, dst: string): Promise<void> {
     await makeDir(dst, this.fsOpts);
     for (const name of await listNames(src)) {
       if (name !== PROPS_FILE && name !== ITEM_PROPS_FILE && !isSafeName(name)) continue;
-      const st = await stat(join(src, name)).catch(() => undefined);
-      if (st?.isDirectory()) await this.copyTree(join(src, name), join(dst, name));
-      else if (st?.isFile()) {
-        await copyFile(join(src, name), join(dst, name)).catch(mapFsError);
-        if (this.fsOpts.fsync) await syncFile(join(dst, name));
+      const from = join(src, name);
+      const to = join(dst, name);
+      const link = await lstat(from).then(
+        (st) => st.isSymbolicLink(),
+        () => false,
+      );
+      const st = await stat(from).catch(() => undefined);
+      if (st?.isDirectory()) await this.copyTree(from, to);
+      else if (link) {
+        const target = await readlink(from);
+        await symlink(isAbsolute(target) ? target : relative(dst, resolve(src, target)), to).catch(
+          mapFsError,
+        );
+      } else if (st?.isFile()) {
+        await copyFile(from, to).catch(mapFsError);
+        if (this.fsOpts.fsync) await syncFile(to);
       }
     }
   }
