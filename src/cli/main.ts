@@ -12,6 +12,8 @@ import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { Storage } from '../storage/types.js';
 import { firstRunConfig, isFirstRun, type FirstRun } from './first-run.js';
+import { verifyItemFile } from './verify-item.js';
+import { verifySharing } from './verify-sharing.js';
 import { openStorage, startAlmanac, type Almanac } from './start.js';
 import { startupReport } from './startup-report.js';
 
@@ -26,7 +28,12 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function load(argv: string[]): { loaded: LoadedConfig; action: string; firstRun: boolean } {
+function load(argv: string[]): {
+  loaded: LoadedConfig;
+  action: string;
+  firstRun: boolean;
+  verifyItem: string;
+} {
   const args = parseArgs(argv);
   if (args.action === 'help') {
     process.stdout.write(helpText());
@@ -40,7 +47,12 @@ function load(argv: string[]): { loaded: LoadedConfig; action: string; firstRun:
   if (args.debug) values.logging = { ...values.logging, level: 'debug' };
   const opts = args.configPaths !== undefined ? { paths: args.configPaths, args: values } : { args: values };
   const loaded = loadConfig(opts);
-  return { loaded, action: args.action, firstRun: isFirstRun(loaded, args.configPaths) };
+  return {
+    loaded,
+    action: args.action,
+    firstRun: isFirstRun(loaded, args.configPaths),
+    verifyItem: args.verifyItem ?? '',
+  };
 }
 
 /** Collections and items the storage serves, counted through its interface (quietly: verify reports). */
@@ -95,6 +107,27 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
   process.exit(ok ? 0 : 1);
 }
 
+/** `--verify-item FILE` and `--verify-sharing`: report on stdout, exit with their status. */
+async function runVerifyFlag(
+  action: 'verify-item' | 'verify-sharing',
+  file: string,
+  loaded: LoadedConfig,
+  log: Logger,
+): Promise<void> {
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  if (action === 'verify-item') process.exit(verifyItemFile(file, loaded.config, out));
+  const storage = openStorage(loaded.config, log);
+  await storage.open({ inspectOnly: true });
+  try {
+    const report = await verifySharing(loaded.config, storage);
+    report.lines.forEach(out);
+    process.exitCode = report.status;
+  } finally {
+    await storage.close();
+  }
+  process.exit();
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === 'storage') {
     const { runStorageCommand } = await import('./storage-command.js');
@@ -131,6 +164,8 @@ async function main(): Promise<void> {
   for (const u of loaded.unsupported)
     log.warn(`option ${u} is set but not yet supported by Almanac; it has no effect`);
   if (state.action === 'verify-storage') return verify(loaded, log);
+  if (state.action === 'verify-item' || state.action === 'verify-sharing')
+    return runVerifyFlag(state.action, state.verifyItem, loaded, log);
   // Signals are handled from before the server listens: a supervisor's SIGTERM during start-up stops
   // it as cleanly as later, once it is up.
   let almanac: Almanac | undefined;

@@ -8,7 +8,7 @@
 
 import { SCHEMA, type OptionSpec } from './schema.js';
 
-export type CliAction = 'serve' | 'help' | 'version' | 'verify-storage';
+export type CliAction = 'serve' | 'help' | 'version' | 'verify-storage' | 'verify-item' | 'verify-sharing';
 
 export interface ParsedArgs {
   /** `-C/--config` values in order; undefined when not given (then ALMANAC_CONFIG or the defaults apply). */
@@ -17,6 +17,8 @@ export interface ParsedArgs {
   values: Record<string, Record<string, string>>;
   action: CliAction;
   debug: boolean;
+  /** The file of `--verify-item FILE`. */
+  verifyItem?: string;
 }
 
 export class ArgsError extends Error {
@@ -29,7 +31,8 @@ export class ArgsError extends Error {
 type Flag =
   | { readonly kind: 'set'; readonly section: string; readonly option: string; readonly spec: OptionSpec }
   | { readonly kind: 'unset'; readonly section: string; readonly option: string }
-  | { readonly kind: 'config' | 'debug' | 'help' | 'version' | 'verify-storage' };
+  | { readonly kind: 'verify-item' }
+  | { readonly kind: 'config' | 'debug' | 'help' | 'version' | 'verify-storage' | 'verify-sharing' };
 
 type SectionSchema = Readonly<Record<string, OptionSpec>>;
 const SECTIONS = SCHEMA as Readonly<Record<string, SectionSchema>>;
@@ -50,6 +53,8 @@ function buildFlags(): ReadonlyMap<string, Flag> {
     ['--help', { kind: 'help' }],
     ['--version', { kind: 'version' }],
     ['--verify-storage', { kind: 'verify-storage' }],
+    ['--verify-item', { kind: 'verify-item' }],
+    ['--verify-sharing', { kind: 'verify-sharing' }],
   ]);
   for (const [section, options] of Object.entries(SECTIONS)) {
     for (const [option, spec] of Object.entries(options)) {
@@ -135,13 +140,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (flag === undefined) throw new ArgsError(`unrecognized arguments: ${arg}`);
     applyFlag(result, seen, flag, token, reader);
   }
-  result.action = seen.has('help')
-    ? 'help'
-    : seen.has('version')
-      ? 'version'
-      : seen.has('verify-storage')
-        ? 'verify-storage'
-        : 'serve';
+  const order: readonly CliAction[] = ['help', 'version', 'verify-storage', 'verify-item', 'verify-sharing'];
+  result.action = order.find((a) => seen.has(a)) ?? 'serve';
   return result;
 }
 
@@ -162,6 +162,10 @@ function applyFlag(
       return;
     case 'config':
       result.configPaths = [...(result.configPaths ?? []), ...configValues(token, reader)];
+      return;
+    case 'verify-item':
+      result.verifyItem = optionValue({ type: 'path', default: '', help: '' }, token, reader);
+      seen.add('verify-item');
       return;
     case 'debug':
       noValue(token);

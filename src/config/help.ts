@@ -10,6 +10,8 @@ const GENERAL: readonly (readonly [string, string])[] = [
   ['-h, --help', 'show this help and exit'],
   ['--version', 'show the version and exit'],
   ['--verify-storage', 'check the storage for errors and exit'],
+  ['--verify-item FILE', 'check one item file (iCalendar or vCard) as the server would store it, and exit'],
+  ['--verify-sharing', 'check the [sharing] database (csv or files) and exit'],
   ['-C, --config PATH...', "use these config files (':'-separated; '?' prefix = optional; \"\" = none)"],
   ['-D, --debug', 'print debug information (same as --logging-level debug)'],
 ];
