@@ -17,6 +17,7 @@ import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
 import { createApp } from '../http/dispatch.js';
+import { createMonitoring } from '../http/monitoring.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { warnAboutHeaderAuth } from '../http/startup-checks.js';
 
@@ -75,6 +76,8 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const kinds = createKinds();
   const plog = asPinoLogger(log);
   const storage = createStorage(config, plog, describerFor(kinds));
+  // Before anything is opened: a bad [monitoring] setting stops the start with nothing to undo.
+  const monitoring = createMonitoring(config, storage);
   await storage.open();
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
@@ -90,10 +93,11 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     kinds,
     web,
     ...(derivedCache ? { derivedCache } : {}),
+    ...(monitoring?.metrics ? { metrics: monitoring.metrics } : {}),
   });
   let server: RunningServer;
   try {
-    server = await startServer(config, app, log);
+    server = await startServer(config, app, log, monitoring);
   } catch (err) {
     await auth.close();
     await storage.close();

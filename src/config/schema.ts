@@ -297,6 +297,13 @@ export const SCHEMA = {
     deleted_or_removed_from_event_template: later('string', '', 'Template for deleted events'),
     updated_event_template: later('string', '', 'Template for updated events'),
   },
+  // Almanac only (Radicale has no such section): health check and Prometheus metrics, both off by default.
+  monitoring: {
+    health: o('bool', 'False', 'Serve GET /.well-known/almanac/health: 200 when storage answers, else 503'),
+    metrics: o('bool', 'False', 'Serve Prometheus metrics at /.well-known/almanac/metrics (needs a token)'),
+    metrics_token: o('string', '', 'Bearer token a metrics scraper must send (Authorization: Bearer ...)'),
+    metrics_token_file: o('path', '', 'File holding the metrics bearer token (instead of metrics_token)'),
+  },
   reporting: {
     max_expand_occurrence: o('int', '10000', 'Maximum occurrences returned by calendar-data expand'),
     max_freebusy_occurrence: o('int', '10000', 'Maximum occurrences in a free-busy report'),

@@ -25,6 +25,7 @@ import { createAccess } from './access.js';
 import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
 import { pathPolicyViolation } from '../config/path-policy.js';
 import { isBadPut, logBadPutContent, logRequestContent, logResponseContent } from '../log/content.js';
+import type { Metrics } from './monitoring.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 /** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
@@ -65,6 +66,8 @@ export interface AppDeps {
   readonly web: Web;
   /** Cache of whole-collection exports (none: exports are built on every GET). */
   readonly derivedCache?: DerivedCache;
+  /** Prometheus metrics (`[monitoring] metrics`), counted here: failed and throttled logins, storage errors. */
+  readonly metrics?: Metrics;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps): RequestHandler {
       prefix = routed.prefix;
       response = await route(deps, req, res, ctx, routed.prefix, routed.rawPath);
     } catch (err) {
+      deps.metrics?.errorSeen(err);
       response = errorResponse(toDavError(err, ctx.log), {
         anonymousBasic: ctx.user === '' && deps.auth.style === 'basic',
         realm: deps.auth.realm,
@@ -263,11 +267,13 @@ async function loginOutcome(
     case 'user':
       return { user: outcome.user, groups: outcome.groups };
     case 'failed':
+      deps.metrics?.loginFailed();
       ctx.releaseSlot?.();
       await sleep(outcome.delayMs);
       delayed.add(ctx);
       return new DavError(401, 'Wrong user name or password');
     case 'throttled':
+      deps.metrics?.loginThrottled();
       ctx.limitHit = 'failed-login rate';
       ctx.log.warn(`too many failed logins from ${ctx.clientAddress}, throttled for ${outcome.retryAfter}s`);
       return new DavError(429, 'Too many failed login attempts', undefined, [], {

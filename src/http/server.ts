@@ -30,6 +30,7 @@ import {
 } from './client-address.js';
 import { FairPool, type Release } from './concurrency.js';
 import { DavError } from '../dav/errors.js';
+import type { Monitoring } from './monitoring.js';
 import { trustedProxyList } from './startup-checks.js';
 import { buildTlsOptions, clientCertVerified } from './tls.js';
 import type { RequestContext, RequestHandler } from './types.js';
@@ -134,6 +135,7 @@ class ServerCore {
     config: Config,
     readonly handler: RequestHandler,
     readonly log: Logger,
+    readonly monitoring?: Monitoring,
   ) {
     this.settings = config.server;
     this.logging = config.logging;
@@ -142,6 +144,8 @@ class ServerCore {
     const max = this.settings.max_connections;
     this.slots = new FairPool(max);
     this.bodies = new FairPool(max, Math.ceil(max / 2));
+    monitoring?.metrics?.watchPool('slots', 'max_connections slots', this.slots);
+    monitoring?.metrics?.watchPool('body_permits', 'Body permits', this.bodies);
     this.forwarding = {
       trusted: parseTrustedProxies(trustedProxyList(config)),
       header: parseClientAddressHeader(this.settings.client_address_header),
@@ -171,10 +175,17 @@ class ServerCore {
       (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res, true),
     );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    // Before the TLS layer takes the socket: reading the peer now keeps it known after a failed handshake
+    // (a client that sends a refused certificate and hangs up leaves a socket without an address).
+    server.prependListener('connection', (socket: Socket) => {
+      const metrics = this.monitoring?.metrics;
+      if (socket.remoteAddress !== undefined && metrics) {
+        metrics.connectionOpened();
+        socket.once('close', () => metrics.connectionClosed());
+      }
+    });
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      this.log.info(
-        `TLS handshake with ${normalizeAddress(socket.remoteAddress ?? '?')} failed: ${err.message}`,
-      );
+      this.log.info(`TLS handshake with ${tlsPeer(socket)} failed: ${err.message}`);
     });
   }
 
@@ -262,8 +273,10 @@ class ServerCore {
   }
 
   private logEnd(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, started: bigint): void {
+    const elapsedNs = Number(process.hrtime.bigint() - started);
+    this.monitoring?.metrics?.requestEnded(req.method, res.statusCode, elapsedNs / 1e9);
     if (!ctx.log.isLevelEnabled('info')) return;
-    const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+    const durationMs = Math.round(elapsedNs / 1e4) / 100;
     const fields = {
       status: res.statusCode,
       durationMs,
@@ -287,6 +300,7 @@ class ServerCore {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    if (this.monitoring?.handle(req, res, this.headers) === true) return;
     const started = process.hrtime.bigint();
     const socket = req.socket;
     const ctx = this.buildContext(req);
@@ -404,6 +418,17 @@ class RequestPermits {
   }
 }
 
+/** `address:port` of a TLS client, also after a failed handshake destroyed the socket. */
+function tlsPeer(socket: TLSSocket): string {
+  // The TCP socket under the TLS one, whose peer was read when the connection arrived.
+  const tcp = (socket as TLSSocket & { _parent?: Socket | null })._parent ?? undefined;
+  const address = socket.remoteAddress ?? tcp?.remoteAddress;
+  const port = socket.remotePort ?? tcp?.remotePort;
+  if (address === undefined) return 'an unknown address';
+  const host = normalizeAddress(address);
+  return port === undefined ? host : formatAddress({ host, port });
+}
+
 function sendText(res: ServerResponse, status: number, text: string, close: boolean): void {
   if (close) {
     res.shouldKeepAlive = false;
@@ -447,8 +472,9 @@ export async function startServer(
   config: Config,
   handler: RequestHandler,
   log: Logger,
+  monitoring?: Monitoring,
 ): Promise<RunningServer> {
-  const core = new ServerCore(config, handler, log);
+  const core = new ServerCore(config, handler, log, monitoring);
   const { settings } = core;
   const tlsOptions = settings.ssl ? await buildTlsOptions(settings) : undefined;
   const wanted = (await Promise.all(parseHosts(settings.hosts).map(resolveBindAddresses))).flat();

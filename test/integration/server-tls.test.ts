@@ -73,6 +73,10 @@ void test('certificate_authority: a client certificate signed by the CA is requi
     });
     assert.equal(res.status, 200);
     assert.equal((JSON.parse(res.body) as { clientCertVerified: boolean }).clientCertVerified, true);
+    // Each refused handshake is logged with the client's address.
+    const refused = t.logLines.filter((l) => l.includes('TLS handshake with'));
+    assert.equal(refused.length, 2, t.logLines.join(''));
+    for (const line of refused) assert.match(line, /TLS handshake with 127\.0\.0\.1:\d+ failed: /);
   } finally {
     await t.server.close();
   }
