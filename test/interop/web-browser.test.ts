@@ -160,6 +160,35 @@ async function login(page: Page, base: string, password = 'secret'): Promise<voi
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+function headerHeight(page: Page): Promise<number> {
+  return page.evaluate<number>("document.querySelector('header.topbar').getBoundingClientRect().height");
+}
+
+const BUTTON_LOOK = [
+  'borderTopLeftRadius',
+  'borderTopColor',
+  'backgroundColor',
+  'color',
+  'fontWeight',
+  'fontFamily',
+  'paddingLeft',
+];
+
+/** What makes a button look like one of ours, for an element (or a pseudo-element of it). */
+function buttonStyle(
+  page: Page,
+  selector: string,
+  pseudo: string | null = null,
+): Promise<Record<string, string>> {
+  return page.evaluate<Record<string, string>>(
+    `(() => { const s = getComputedStyle(document.querySelector(${JSON.stringify(selector)}), ${JSON.stringify(pseudo)});
+      return Object.fromEntries(${JSON.stringify(BUTTON_LOOK)}.map((k) => [k, s[k]])); })()`,
+  );
+}
+
+const fileButtonStyle = (page: Page): Promise<Record<string, string>> =>
+  buttonStyle(page, '#upload-files', '::file-selector-button');
+
 function card(page: Page, name: string) {
   return page.locator('li.collection').filter({ has: page.getByRole('heading', { name, exact: true }) });
 }
@@ -193,7 +222,12 @@ void describe('web interface in chromium', { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  let headerBeforeLogin = 0;
+
   void it('shows an error for a wrong password', async () => {
+    await page.goto(`${server.url}/.web/`);
+    await page.locator('#login-view').waitFor({ state: 'visible' });
+    headerBeforeLogin = await headerHeight(page);
     await login(page, server.url, 'wrong');
     const error = page.locator('#login-error');
     await error.waitFor({ state: 'visible' });
@@ -207,6 +241,8 @@ void describe('web interface in chromium', { skip }, () => {
     await page.locator('#collections-view').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#session-user').textContent(), 'alice');
     await page.locator('#empty').waitFor({ state: 'visible' });
+    assert.ok(headerBeforeLogin > 0);
+    assert.equal(await headerHeight(page), headerBeforeLogin, 'the header keeps its height at login');
     await shot(page, 'empty-list');
   });
 
@@ -303,9 +339,14 @@ void describe('web interface in chromium', { skip }, () => {
       mimeType: 'text/calendar',
       buffer: Buffer.from(upload50),
     });
+    assert.deepEqual(
+      await fileButtonStyle(page),
+      await buttonStyle(page, '#upload-close'),
+      'the file picker looks like the other buttons',
+    );
     await dialog.getByRole('button', { name: 'Upload' }).click();
     await dialog.locator('.file-row.ok').waitFor();
-    assert.equal(await dialog.locator('.file-status').textContent(), 'Done');
+    assert.equal(await dialog.locator('.file-status').textContent(), '50 added', 'the count, not "Done"');
     await shot(page, 'upload-new');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await card(page, 'Holidays').filter({ hasText: '50 items' }).waitFor();
@@ -335,6 +376,16 @@ void describe('web interface in chromium', { skip }, () => {
     await dialog.getByRole('button', { name: 'Close' }).click();
     await card(page, 'Work').filter({ hasText: '50 items' }).waitFor();
     await shot(page, 'collections');
+    // Cards with and without a description side by side: none has an empty band above its buttons.
+    const gaps = await page.evaluate<Record<string, number>>(`Object.fromEntries(
+      [...document.querySelectorAll('li.collection')].map((li) => [
+        li.querySelector('.name').textContent,
+        li.querySelector('.card-actions').getBoundingClientRect().top -
+          li.querySelector('.url-row').getBoundingClientRect().bottom,
+      ]))`);
+    assert.ok(Object.keys(gaps).length >= 4, JSON.stringify(gaps));
+    for (const [name, gap] of Object.entries(gaps))
+      assert.ok(gap <= 16, `${name}: ${gap}px above its buttons`);
   });
 
   void it('reports per-file errors: uploading the same contacts again conflicts', async () => {
@@ -402,6 +453,7 @@ void describe('web interface in chromium', { skip }, () => {
     await page.setViewportSize({ width: 375, height: 740 });
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(overflow <= 375, `page is ${overflow}px wide`);
+    assert.equal(await headerHeight(page), headerBeforeLogin, 'the header keeps its height on a phone');
     await shot(page, 'collections-375px');
     await page.emulateMedia({ colorScheme: 'dark' });
     const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');

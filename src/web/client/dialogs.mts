@@ -245,8 +245,13 @@ async function submitUpload(): Promise<void> {
     };
     try {
       if (state.target === null) {
-        await uploadAsNewCollection(state.session.dav, state.session.principal, file, progress);
-        r.status.textContent = 'Done';
+        const { count } = await uploadAsNewCollection(
+          state.session.dav,
+          state.session.principal,
+          file,
+          progress,
+        );
+        r.status.textContent = count === null ? 'Done' : `${count} added`;
       } else {
         const res = await uploadIntoCollection(state.session.dav, state.target, file, progress);
         r.status.textContent =

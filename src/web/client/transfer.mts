@@ -1,6 +1,6 @@
 /** Uploading .ics/.vcf files and downloading a collection as one file. */
 import type { DavClient } from './dav.mjs';
-import { displaynameBody, safeFileName, type Collection } from './requests.js';
+import { NS, clark, displaynameBody, safeFileName, type Collection } from './requests.js';
 import {
   calendarProperty,
   detectKind,
@@ -27,16 +27,22 @@ function readKind(text: string, fileName: string): FileKind {
 const baseName = (fileName: string): string =>
   fileName.replace(/\.(ics|ical|ifb|vcf|vcard)$/i, '') || fileName;
 
+export interface NewCollection {
+  readonly href: string;
+  /** Items the server made of the file (it splits it by UID), or null when it does not say. */
+  readonly count: number | null;
+}
+
 /**
  * The whole file becomes a new collection (the server splits it into items, as Radicale does);
- * returns the new collection's href.
+ * returns the new collection's href and how many items it holds.
  */
 export async function uploadAsNewCollection(
   dav: DavClient,
   principal: string,
   file: File,
   progress: Progress,
-): Promise<string> {
+): Promise<NewCollection> {
   const text = await file.text();
   const kind = readKind(text, file.name);
   progress('Uploading…', 0, 1);
@@ -52,8 +58,20 @@ export async function uploadAsNewCollection(
       body: displaynameBody(baseName(file.name)),
     });
   }
-  progress('Done', 1, 1);
-  return href;
+  const count = await itemCount(dav, href);
+  progress(count === null ? 'Done' : `${count} added`, 1, 1);
+  return { href, count };
+}
+
+/** The server's item count of a collection (Radicale's getcontentcount), or null. */
+async function itemCount(dav: DavClient, href: string): Promise<number | null> {
+  try {
+    const [r] = await dav.propfind(href, '0', ['<RADICALE:getcontentcount/>']);
+    const text = r?.props.get(clark(NS.RADICALE, 'getcontentcount'))?.textContent?.trim() ?? '';
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface UploadResult {
