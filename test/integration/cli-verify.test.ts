@@ -191,3 +191,26 @@ if len(sys.argv) > 2:
     );
   });
 });
+
+describe('--verify-storage and --verify-item with [encoding] stock', () => {
+  it('a Latin-1 folder verifies clean when stock says Latin-1, and is reported as broken otherwise', () => {
+    const dir = tempFolder();
+    const file = join(dir, 'collection-root', 'alice', 'cal', 'latin1.ics');
+    writeFileSync(file, Buffer.from(EVENT.replace('SUMMARY:x', 'SUMMARY:Jürgen'), 'latin1'));
+    const asLatin1 = almanac([
+      '--storage-filesystem-folder',
+      dir,
+      '--encoding-stock',
+      'iso-8859-1',
+      '--verify-storage',
+    ]);
+    assert.equal(asLatin1.status, 0, asLatin1.stdout + asLatin1.stderr);
+    const asUtf8 = almanac(['--storage-filesystem-folder', dir, '--verify-storage']);
+    assert.equal(asUtf8.status, 1, asUtf8.stdout + asUtf8.stderr);
+    assert.match(asUtf8.stdout, /latin1\.ics: unparsable item/);
+    assert.equal(almanac(['--encoding-stock', 'latin-1', '--verify-item', file]).status, 0);
+    const wrong = almanac(['--verify-item', file]);
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stdout, /not valid utf-8 \(\[encoding\] stock\)/);
+  });
+});

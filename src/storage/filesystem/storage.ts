@@ -1288,7 +1288,7 @@ export class FilesystemStorage implements Storage {
   // ---------------------------------------------------------------- verify
 
   async verify(report: (problem: string) => void): Promise<boolean> {
-    const ok = await verifyTree(this.root, this.o.describe, report);
+    const ok = await verifyTree(this.root, this.o.describe, report, (b) => this.stock.decode(b));
     return (await this.verifyLeftovers(report)) && ok;
   }
 

@@ -11,6 +11,7 @@ import { isSafeName } from './names.js';
 import { isTag, parseProps } from './props-json.js';
 
 type Report = (problem: string) => void;
+type Decode = (bytes: Uint8Array) => string;
 
 async function readPropsFor(
   dir: string,
@@ -39,9 +40,10 @@ async function verifyItem(
   describe: ItemDescriber,
   uids: Map<string, string>,
   report: Report,
+  decode: Decode,
 ): Promise<boolean> {
   try {
-    const { uid } = describe(decodeItem(await readFile(join(dir, name))), tag);
+    const { uid } = describe(decode(await readFile(join(dir, name))), tag);
     const other = uids.get(uid);
     if (uid !== '' && other !== undefined) {
       report(`${label}/${name}: UID ${JSON.stringify(uid)} also used by ${other}`);
@@ -60,6 +62,7 @@ async function verifyDir(
   path: string,
   describe: ItemDescriber,
   report: Report,
+  decode: Decode,
 ): Promise<boolean> {
   const label = `/${path}`;
   const { tag, ok: propsOk } = await readPropsFor(dir, label, report);
@@ -74,17 +77,23 @@ async function verifyDir(
         report(`${label}: contains the collection ${name}, but a calendar or address book cannot`);
         ok = false;
       }
-      ok = (await verifyDir(join(dir, name), child, describe, report)) && ok;
+      ok = (await verifyDir(join(dir, name), child, describe, report, decode)) && ok;
     } else if (st?.isFile() && (tag === 'VCALENDAR' || tag === 'VADDRESSBOOK')) {
-      ok = (await verifyItem(dir, name, label, tag, describe, uids, report)) && ok;
+      ok = (await verifyItem(dir, name, label, tag, describe, uids, report, decode)) && ok;
     }
   }
   return ok;
 }
 
-export async function verifyTree(root: string, describe: ItemDescriber, report: Report): Promise<boolean> {
+/** `decode`: item bytes to text in [encoding] stock (UTF-8 by default). */
+export async function verifyTree(
+  root: string,
+  describe: ItemDescriber,
+  report: Report,
+  decode: Decode = decodeItem,
+): Promise<boolean> {
   try {
-    return await verifyDir(root, '', describe, report);
+    return await verifyDir(root, '', describe, report, decode);
   } catch (e) {
     report(`cannot read the storage: ${String(e)}`);
     return false;
