@@ -37,7 +37,11 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
     hook: s.hook,
     encoding: config.encoding.stock,
     cacheLog: config.logging.storage_cache_actions_on_debug,
-    itemCacheSubfolder: s.use_cache_subfolder_for_item,
+    cacheSubfolders: [
+      ...(s.use_cache_subfolder_for_item ? (['item'] as const) : []),
+      ...(s.use_cache_subfolder_for_history ? (['history'] as const) : []),
+      ...(s.use_cache_subfolder_for_synctoken ? (['sync-token'] as const) : []),
+    ],
     ...(s.filesystem_cache_folder !== '' ? { cacheFolder: s.filesystem_cache_folder } : {}),
     itemCacheMtimeAndSize: s.use_mtime_and_size_for_item_cache,
     describe,

@@ -33,7 +33,7 @@ process.on('exit', () => folders.forEach((f) => rmSync(f, { recursive: true, for
 async function storageWithItem(
   extra: Partial<FilesystemStorageOptions>,
   before?: (folder: string) => void,
-): Promise<{ folder: string; cal: string }> {
+): Promise<{ folder: string; cal: string; token: string }> {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-ic-'));
   folders.push(folder);
   before?.(folder);
@@ -60,6 +60,7 @@ async function storageWithItem(
     () => undefined,
     ctx,
   );
+  const { token } = await s.sync('alice/cal', '');
   await s.replaceCollection(
     'alice/whole',
     { tag: 'VCALENDAR' },
@@ -67,7 +68,7 @@ async function storageWithItem(
     ctx,
   );
   await s.close();
-  return { folder, cal: join(folder, 'collection-root', 'alice', 'cal') };
+  return { folder, cal: join(folder, 'collection-root', 'alice', 'cal'), token };
 }
 
 /**
@@ -109,7 +110,7 @@ test('hash mode, in the collection folders: entries Radicale 3.1.8 uses (also af
 test('use_cache_subfolder_for_item and filesystem_cache_folder: entries under collection-cache/, Radicale 3.3.1+ key', async () => {
   const cacheFolder = mkdtempSync(join(tmpdir(), 'almanac-icc-'));
   folders.push(cacheFolder);
-  const { folder, cal } = await storageWithItem({ itemCacheSubfolder: true, cacheFolder });
+  const { folder, cal } = await storageWithItem({ cacheSubfolders: ['item'], cacheFolder });
   assert.equal(existsSync(join(cal, '.Radicale.cache', 'item')), false);
   const entry = join(cacheFolder, 'collection-cache', 'alice', 'cal', '.Radicale.cache', 'item', 'a.ics');
   assert.notEqual(radicaleCheck(entry, join(cal, 'a.ics'), RADICALE_3_3_1, false), 'MISS');
@@ -119,7 +120,7 @@ test('use_cache_subfolder_for_item and filesystem_cache_folder: entries under co
     'MISS',
   );
   // Without filesystem_cache_folder, collection-cache/ is in the storage folder.
-  const own = await storageWithItem({ itemCacheSubfolder: true });
+  const own = await storageWithItem({ cacheSubfolders: ['item'] });
   assert.ok(
     existsSync(join(own.folder, 'collection-cache', 'alice', 'cal', '.Radicale.cache', 'item', 'a.ics')),
   );
@@ -149,4 +150,15 @@ test('the CACHE_VERSION is learnt from an entry Radicale wrote in another collec
   const entry = join(cal, '.Radicale.cache', 'item', 'a.ics');
   assert.notEqual(radicaleCheck(entry, join(cal, 'a.ics'), version, false), 'MISS');
   assert.equal(radicaleCheck(entry, join(cal, 'a.ics'), RADICALE_3_1_8, false), 'MISS');
+});
+
+test('use_cache_subfolder_for_history and _for_synctoken: history and token states under collection-cache/', async () => {
+  const { folder, cal, token } = await storageWithItem({ cacheSubfolders: ['history', 'sync-token'] });
+  const mirror = join(folder, 'collection-cache', 'alice', 'cal', '.Radicale.cache');
+  assert.ok(existsSync(join(mirror, 'history', 'a.ics')));
+  assert.ok(existsSync(join(mirror, 'sync-token', token.slice(-64))));
+  assert.equal(existsSync(join(cal, '.Radicale.cache', 'history')), false);
+  assert.equal(existsSync(join(cal, '.Radicale.cache', 'sync-token')), false);
+  // The item cache stays in the collection folder unless it is asked for too.
+  assert.ok(existsSync(join(cal, '.Radicale.cache', 'item', 'a.ics')));
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { StorageError } from '../types.js';
 import { asStringMap, asStringPair, dumpPickle, loadPickle } from '../pickle.js';
+import { cacheDir, type CacheLayout } from './cache-layout.js';
 import { atomicWrite, isErrno, makeDirs, type FsOptions } from './fsutil.js';
 import { listNames, mapLimit } from './item-index.js';
 import { OrderedDigest } from './ordered-digest.js';
@@ -24,6 +25,8 @@ export interface HistoryOptions {
   readonly fs: FsOptions;
   readonly maxAgeSeconds: number;
   readonly log: Logger;
+  /** Where the caches are (history and sync-token under collection-cache/ when configured). */
+  readonly layout?: CacheLayout;
 }
 
 /** Something that knows which hrefs are item files now (a Set, or a view over a listing). */
@@ -90,8 +93,8 @@ export class History {
     collectionDir: string,
     private readonly opts: HistoryOptions,
   ) {
-    this.historyDir = join(collectionDir, '.Radicale.cache', 'history');
-    this.tokenDir = join(collectionDir, '.Radicale.cache', 'sync-token');
+    this.historyDir = cacheDir(opts.layout, collectionDir, 'history');
+    this.tokenDir = cacheDir(opts.layout, collectionDir, 'sync-token');
   }
 
   /** Drops everything cached if someone else changed the history folder. */

@@ -19,6 +19,7 @@ import { mkdir, opendir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadPickle } from '../pickle.js';
+import { cacheDir, type CacheLayout } from './cache-layout.js';
 import { atomicWrite, unlinkIfExists, type FsOptions } from './fsutil.js';
 
 /** CACHE_VERSION of Debian 12's Radicale 3.1.8 (vobject and python-dateutil of bookworm). */
@@ -105,10 +106,8 @@ export function versionOfEntry(hash: unknown, raw: Uint8Array): string | undefin
 }
 
 export interface RadicaleItemCacheOptions {
-  /** `<filesystem_folder>/collection-root`. */
-  readonly root: string;
-  /** `<filesystem_cache_folder or filesystem_folder>/collection-cache` with use_cache_subfolder_for_item. */
-  readonly cacheRoot?: string;
+  /** Where the caches are (the item cache in collection-cache/ with use_cache_subfolder_for_item). */
+  readonly layout: CacheLayout;
   /** use_mtime_and_size_for_item_cache. */
   readonly mtimeAndSize?: boolean;
   /** [logging] storage_cache_actions_on_debug: each entry written is logged (debug). */
@@ -127,16 +126,12 @@ export class RadicaleItemCache {
 
   /** True when entries live under collection-cache/ rather than in the collection folders. */
   get inSubfolder(): boolean {
-    return this.o.cacheRoot !== undefined;
+    return this.o.layout.inSubfolder.has('item');
   }
 
   /** Where the entries of the collection at `collectionDir` (a folder under the root) live. */
   entryDir(collectionDir: string): string {
-    const base =
-      this.o.cacheRoot !== undefined && collectionDir.startsWith(this.o.root)
-        ? this.o.cacheRoot + collectionDir.slice(this.o.root.length)
-        : collectionDir;
-    return join(base, '.Radicale.cache', 'item');
+    return cacheDir(this.o.layout, collectionDir, 'item');
   }
 
   /** Drops the entry of an item that changed or went away (best effort). */
@@ -178,8 +173,7 @@ export class RadicaleItemCache {
     if (this.version !== undefined) return this.version;
     const found = (await this.detectIn(collectionDir)) ?? (await (this.detecting ??= this.detectInTree()));
     this.version ??=
-      found ??
-      (this.o.cacheRoot !== undefined || this.o.mtimeAndSize === true ? RADICALE_3_3_1 : RADICALE_3_1_8);
+      found ?? (this.inSubfolder || this.o.mtimeAndSize === true ? RADICALE_3_3_1 : RADICALE_3_1_8);
     return this.version;
   }
 
@@ -213,7 +207,7 @@ export class RadicaleItemCache {
 
   /** Looks through the first collections of the folder (breadth first, bounded) for a readable entry. */
   private async detectInTree(): Promise<string | undefined> {
-    const queue = [this.o.root];
+    const queue = [this.o.layout.root];
     const budget = { entries: DETECT_ENTRIES };
     for (let seen = 0; queue.length > 0 && seen < DETECT_DIRS && budget.entries > 0; seen++) {
       const dir = queue.shift() ?? '';

@@ -6,6 +6,7 @@
  * write (and shared around sync-token bookkeeping).
  */
 import { RadicaleItemCache } from './radicale-item-cache.js';
+import type { CacheKind, CacheLayout } from './cache-layout.js';
 import { TextCache } from './text-cache.js';
 import { copyFile, lstat, open, readFile, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { readFileSync, statSync, type Stats } from 'node:fs';
@@ -77,8 +78,8 @@ export interface FilesystemStorageOptions {
   readonly encoding?: string;
   /** [logging] storage_cache_actions_on_debug. */
   readonly cacheLog?: boolean;
-  /** [storage] use_cache_subfolder_for_item: Radicale's item cache under `collection-cache/`. */
-  readonly itemCacheSubfolder?: boolean;
+  /** [storage] use_cache_subfolder_for_{item,history,synctoken}: those caches under `collection-cache/`. */
+  readonly cacheSubfolders?: readonly CacheKind[];
   /** [storage] filesystem_cache_folder: where `collection-cache/` is (default: the folder). */
   readonly cacheFolder?: string;
   /** [storage] use_mtime_and_size_for_item_cache: Radicale's item cache keyed by size and mtime. */
@@ -120,6 +121,7 @@ export class FilesystemStorage implements Storage {
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
   private readonly radicaleCache: RadicaleItemCache;
+  private readonly cacheLayout: CacheLayout;
   /**
    * Item texts recently read, by file and ETag: 8 MiB at most, some 5,000 typical events, which covers
    * the items clients ask for again (a month's events with their data, the last multigets).
@@ -138,11 +140,14 @@ export class FilesystemStorage implements Storage {
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
     this.stock = o.encoding === undefined ? UTF8_ENCODING : stockEncoding(o.encoding);
-    this.radicaleCache = new RadicaleItemCache({
+    const subfolders = o.cacheSubfolders ?? [];
+    this.cacheLayout = {
       root: this.root,
-      ...(o.itemCacheSubfolder === true
-        ? { cacheRoot: join(o.cacheFolder ?? o.folder, 'collection-cache') }
-        : {}),
+      cacheRoot: join(o.cacheFolder ?? o.folder, 'collection-cache'),
+      inSubfolder: new Set(subfolders),
+    };
+    this.radicaleCache = new RadicaleItemCache({
+      layout: this.cacheLayout,
       mtimeAndSize: o.itemCacheMtimeAndSize === true,
       ...(o.cacheLog === true ? { log: o.log } : {}),
     });
@@ -227,6 +232,7 @@ export class FilesystemStorage implements Storage {
         // item files and props, the data, wait for the disk.
         fs: { ...this.fsOpts, fsync: false },
         maxAgeSeconds: this.o.maxSyncTokenAge,
+        layout: this.cacheLayout,
         log: this.o.log,
       });
       this.histories.set(path, h);
