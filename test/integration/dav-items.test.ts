@@ -376,6 +376,18 @@ describe('sizes and strict preconditions', () => {
     assert.equal((await c.propfind('/alice/bigupload/', [D('getetag')], '0')).status, 404);
   });
 
+  it('a vCard or an address book upload over max_resource_size is 413 with CR:max-resource-size (Radicale: 412)', async () => {
+    const big = vcard('bigcard', 'Big Card', `NOTE:${'x'.repeat(70)}\n`.repeat(80).trimEnd());
+    const r = await put(c, '/alice/book/big.vcf', big);
+    assert.equal(r.status, 413);
+    assert.deepEqual(preconditions(r.text), [CR('max-resource-size')]);
+    assert.equal((await get('/alice/book/big.vcf')).status, 404);
+    const up = await put(c, '/alice/bigbook/', vcard('small', 'Small Card') + big);
+    assert.equal(up.status, 413);
+    assert.deepEqual(preconditions(up.text), [CR('max-resource-size')]);
+    assert.equal((await c.propfind('/alice/bigbook/', [D('getetag')], '0')).status, 404);
+  });
+
   it('max-resource-size is advertised on a calendar', async () => {
     const r = await c.propfind('/alice/cal/', [C('max-resource-size')], '0');
     const p = parseMultistatus(r.text).props.get('/alice/cal/')?.get(C('max-resource-size'));
