@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { GlobalLock } from '../../src/storage/filesystem/lock.js';
 import { loadLibc } from '../../src/storage/filesystem/libc.js';
 import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
-import type { ItemDescription } from '../../src/storage/types.js';
+import type { ItemDescription, WriteCheck } from '../../src/storage/types.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -97,6 +97,105 @@ void test('a write waits while another process holds .Radicale.lock, then goes t
     } finally {
       await s.close();
     }
+  });
+});
+
+/** A storage on `folder` with calendar a/cal, and a holder of `.Radicale.lock` (another process). */
+async function withStorageAndHolder(
+  fn: (s: FilesystemStorage, folder: string, release: () => void) => Promise<void>,
+): Promise<void> {
+  await withFolder(async (folder) => {
+    const s = new FilesystemStorage({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 1e6,
+      maxSyncTokenAge: 1000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: silent,
+    });
+    await s.open();
+    await s.createCollection('a', {}, ctx);
+    await s.createCollection('a/cal', { tag: 'VCALENDAR' }, ctx);
+    await s.listItems('a/cal');
+    const holder = spawn('flock', ['-x', join(folder, '.Radicale.lock'), 'sh', '-c', 'echo held; read x'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    try {
+      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+      await fn(s, folder, () => holder.stdin.end());
+    } finally {
+      holder.kill();
+      await s.close();
+    }
+  });
+}
+
+const describe = (text: string): ItemDescription => ({
+  uid: /^UID:(.*)$/m.exec(text)?.[1]?.trim() ?? '',
+  component: 'VEVENT',
+  start: 0,
+  end: 0,
+});
+const ctx = { user: 'a', path: '/a/cal/', request: 'PUT' };
+const ev = (uid: string): string =>
+  `BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+
+/** Waits until a temp entry shows in `dir`: the write is prepared and waits for `.Radicale.lock`. */
+async function waitingForLock(dir: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (readdirSync(dir).some((n) => n.startsWith('.Radicale.tmp-'))) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('the write never got to the lock');
+}
+
+void test('what another process wrote while a write waited for the lock decides that write', async () => {
+  await withStorageAndHolder(async (s, folder, release) => {
+    const cal = join(folder, 'collection-root/a/cal');
+    const mustBeNew: WriteCheck = (existing, _c, sameUid) => {
+      if (existing) throw new Error(`refused: ${existing.href} exists`);
+      if (sameUid) throw new Error(`refused: UID held by ${sameUid.href}`);
+    };
+    const a = s.putItem('a/cal', 'x.ics', { text: ev('x'), description: describe(ev('x')) }, mustBeNew, ctx);
+    const b = s.putItem('a/cal', 'y.ics', { text: ev('y'), description: describe(ev('y')) }, mustBeNew, ctx);
+    const outcomes = Promise.allSettled([a, b]);
+    await waitingForLock(cal);
+    // Radicale, holding the lock, writes x.ics and another item with y's UID.
+    writeFileSync(join(cal, 'x.ics'), ev('other'));
+    writeFileSync(join(cal, 'z.ics'), ev('y'));
+    release();
+    const [ra, rb] = await outcomes;
+    assert.equal(ra.status === 'rejected' && String(ra.reason), 'Error: refused: x.ics exists');
+    assert.equal(rb.status === 'rejected' && String(rb.reason), 'Error: refused: UID held by z.ics');
+    assert.equal(readFileSync(join(cal, 'x.ics'), 'utf8'), ev('other'), "the other process's item stays");
+    assert.deepEqual(
+      readdirSync(cal).filter((n) => n.startsWith('.Radicale.tmp-')),
+      [],
+      'temp files removed',
+    );
+  });
+});
+
+void test('a collection another process made while a MKCOL or MOVE waited for the lock is not replaced', async () => {
+  await withStorageAndHolder(async (s, folder, release) => {
+    const home = join(folder, 'collection-root/a');
+    const made = s.createCollection('a/new', {}, ctx);
+    const moved = s.moveCollection('a/cal', 'a/taken', false, ctx);
+    const outcomes = Promise.allSettled([made, moved]);
+    await waitingForLock(home);
+    mkdirSync(join(home, 'new'));
+    mkdirSync(join(home, 'taken'));
+    writeFileSync(join(home, 'taken', 'keep.ics'), ev('keep'));
+    release();
+    const [rm, rv] = await outcomes;
+    assert.equal(rm.status === 'rejected' && (rm.reason as { code?: string }).code, 'exists');
+    assert.equal(rv.status === 'rejected' && (rv.reason as { code?: string }).code, 'exists');
+    assert.equal(readFileSync(join(home, 'taken', 'keep.ics'), 'utf8'), ev('keep'));
+    assert.ok(readdirSync(join(home, 'cal')).includes('.Radicale.props'), 'the calendar stays where it was');
   });
 });
 

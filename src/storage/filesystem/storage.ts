@@ -915,6 +915,8 @@ export class FilesystemStorage implements Storage {
         await makeDir(tmp, this.fsOpts);
         if (Object.keys(props).length > 0) await atomicWrite(tmp, PROPS_FILE, pythonJson(props), this.fsOpts);
         await this.critical(async () => {
+          // Decided again on the folder: rename(2) would replace an empty folder another process made.
+          if (await isFolder(this.dirOf(path))) throw new StorageError('exists', `${path} exists`);
           await rename(tmp, this.dirOf(path)).catch(mapFsError);
           await syncDir(parentDir, this.fsOpts);
         });
@@ -1001,11 +1003,15 @@ export class FilesystemStorage implements Storage {
    * journal entry that the next start uses to put the old collection back. Returns whether a
    * collection was replaced.
    */
-  private async swapIn(source: string, path: string, exchange: boolean): Promise<boolean> {
+  private async swapIn(source: string, path: string, exchange: boolean, overwrite = true): Promise<boolean> {
     const finalDir = this.dirOf(path);
     const parentDir = this.dirOf(parentPath(path));
     const replaced = await this.critical(async () => {
-      if (!(await isFolder(finalDir))) {
+      // Decided on the folder as it is now (another process may have written since).
+      if (!(await isFolder(source))) throw new StorageError('not-found', 'the source collection is gone');
+      const exists = await isFolder(finalDir);
+      if (exists && !overwrite) throw new StorageError('exists', `${path} exists`);
+      if (!exists) {
         await rename(source, finalDir).catch(mapFsError);
         await syncDir(parentDir, this.fsOpts);
         return undefined;
@@ -1100,14 +1106,14 @@ export class FilesystemStorage implements Storage {
       async () => {
         await this.requireCollection(from);
         await this.requireParentFor(to);
-        const exists = (await this.getCollection(to)) !== undefined;
-        if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
-        await this.swapIn(this.dirOf(from), to, false);
+        if (!overwrite && (await this.getCollection(to)) !== undefined)
+          throw new StorageError('exists', `${to} exists`);
+        const replaced = await this.swapIn(this.dirOf(from), to, false, overwrite);
         await syncDir(this.dirOf(parentPath(from)), this.fsOpts);
         this.forget(from);
         this.forget(to);
         await this.hook(ctx);
-        return { created: !exists };
+        return { created: !replaced };
       },
     );
   }
@@ -1129,14 +1135,14 @@ export class FilesystemStorage implements Storage {
         async () => {
           await this.requireCollection(from);
           await this.requireParentFor(to);
-          const exists = (await this.getCollection(to)) !== undefined;
-          if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
+          if (!overwrite && (await this.getCollection(to)) !== undefined)
+            throw new StorageError('exists', `${to} exists`);
           await this.copyTree(this.dirOf(from), prepared);
           await syncDir(prepared, this.fsOpts);
-          await this.swapIn(prepared, to, true);
+          const replaced = await this.swapIn(prepared, to, true, overwrite);
           this.forget(to);
           await this.hook(ctx);
-          return { created: !exists };
+          return { created: !replaced };
         },
       );
     } finally {
