@@ -122,7 +122,7 @@ export class Metrics {
   errorSeen(err: unknown): void {
     if (err instanceof StorageError) {
       // not-found, exists, conflict...: answers to what the client asked, not failures.
-      if (err.code === 'no-space') this.storageErrors.inc({ code: err.code });
+      if (err.code === 'no-space' || err.code === 'not-permitted') this.storageErrors.inc({ code: err.code });
       return;
     }
     if (err instanceof DavError) return;

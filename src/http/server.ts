@@ -400,16 +400,17 @@ class RequestPermits {
     this.releaseSlot();
     this.state.phase = 'queued';
     const permit = await this.core.bodies.acquire(this.key());
-    let body: Buffer;
     try {
       if (this.closed) throw new DavError(400, 'The client closed the connection before sending the body');
       this.state.phase = 'reading';
-      body = await readBody(req, limit, this.core.bodyRate);
+      const body = await readBody(req, limit, this.core.bodyRate);
+      // The permit is kept until a slot is taken, so that bodies read and waiting for a slot are
+      // bounded too: at most max_connections being read or waiting, and max_connections being handled.
+      if (!(await this.takeSlot())) throw new DavError(400, 'The client closed the connection');
+      return body;
     } finally {
       permit();
     }
-    if (!(await this.takeSlot())) throw new DavError(400, 'The client closed the connection');
-    return body;
   }
 
   close(): void {
