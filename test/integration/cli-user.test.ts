@@ -5,35 +5,24 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import { runCommand, type CommandResult } from '../helpers/command.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'almanac-cli-user-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the command without blocking this process, where the server under test runs too. */
-function almanac(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+function almanac(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+  return runCommand(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ALMANAC_CONFIG: undefined, ...env },
+    env: { ALMANAC_CONFIG: undefined, ...env },
+    input,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin.end(input);
-  return new Promise((res) => child.on('close', (status) => res({ status, stdout, stderr })));
 }
 
 /**
@@ -72,15 +61,15 @@ sys.stdout.write(screen.decode('utf-8', 'replace'))
 sys.exit(os.waitstatus_to_exitcode(status))
 `;
   const argv = [process.execPath, '--import', 'tsx', MAIN, ...args];
-  const child = spawn('/usr/bin/python3', ['-c', script, JSON.stringify(argv), JSON.stringify(typed)], {
-    cwd: ROOT,
-    env: { ...process.env, ALMANAC_CONFIG: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let screen = '';
-  child.stdout.on('data', (c: Buffer) => (screen += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (screen += c.toString()));
-  return new Promise((res) => child.on('close', (status) => res({ status, screen })));
+  const r = await runCommand(
+    '/usr/bin/python3',
+    ['-c', script, JSON.stringify(argv), JSON.stringify(typed)],
+    {
+      cwd: ROOT,
+      env: { ALMANAC_CONFIG: undefined },
+    },
+  );
+  return { status: r.status, screen: r.stdout + r.stderr };
 }
 
 async function status(server: RunningAlmanac, user: string, password: string): Promise<number> {

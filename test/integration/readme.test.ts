@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runCommand, type CommandResult } from '../helpers/command.js';
 import { freePort } from '../helpers/net.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,30 +46,13 @@ function blocks(heading: string): Block[] {
   return out;
 }
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs shell text in the repository folder (where the README's `npx almanac` is meant to run). */
-function sh(script: string, env: NodeJS.ProcessEnv = {}, input = ''): Promise<Run> {
-  const child = spawn('sh', ['-e', '-c', script], {
+function sh(script: string, env: NodeJS.ProcessEnv = {}, input = ''): Promise<CommandResult> {
+  return runCommand('sh', ['-e', '-c', script], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      HOME: join(dir, 'home'),
-      ALMANAC_CONFIG: undefined,
-      npm_config_update_notifier: 'false',
-      ...env,
-    },
+    env: { HOME: join(dir, 'home'), ALMANAC_CONFIG: undefined, npm_config_update_notifier: 'false', ...env },
+    input,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin.end(input);
-  return new Promise((res) => child.on('close', (status) => res({ status, stdout, stderr })));
 }
 
 /** The README's paths and port, moved into the test's folder and a free port. */

@@ -75,29 +75,6 @@ async function etags(base: string, path: string): Promise<Record<string, string>
   return out;
 }
 
-/** Status and response hrefs of a sync-collection REPORT from `token`. */
-async function syncHrefs(
-  base: string,
-  path: string,
-  token: string,
-): Promise<{ status: number; hrefs: string[] }> {
-  const user = path.split('/')[1] ?? '';
-  const res = await fetch(base + path, {
-    method: 'REPORT',
-    headers: {
-      Depth: '1',
-      Authorization: `Basic ${Buffer.from(`${user}:${expected.users[user] ?? ''}`).toString('base64')}`,
-    },
-    body:
-      '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">' +
-      `<D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`,
-  });
-  const text = await res.text();
-  if (res.status !== 207) return { status: res.status, hrefs: [] };
-  const rs = parseXml(text).children.filter((c) => c.ns === NS.D && c.local === 'response');
-  return { status: res.status, hrefs: rs.map((r) => texts(r, 'href')[0] ?? '') };
-}
-
 /** A sync-collection REPORT from `token`: status, the hrefs answered and the new token. */
 async function syncFrom(
   base: string,
@@ -124,6 +101,16 @@ async function syncFrom(
     hrefs: rs.map((r) => texts(r, 'href')[0] ?? '').sort(),
     token: doc.children.find((c) => c.local === 'sync-token')?.text.trim() ?? '',
   };
+}
+
+/** Status and response hrefs of a sync-collection REPORT from `token`. */
+async function syncHrefs(
+  base: string,
+  path: string,
+  token: string,
+): Promise<{ status: number; hrefs: string[] }> {
+  const { status, hrefs } = await syncFrom(base, path, token);
+  return { status, hrefs };
 }
 
 const wanted = (path: string, withCtag: boolean): Record<string, string> => {
