@@ -7,7 +7,14 @@ import ICAL from 'ical.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { DavError } from '../dav/errors.js';
 import { NS } from '../dav/xml.js';
-import { FOREVER, ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
+import {
+  FOREVER,
+  componentTimes,
+  ownInstances,
+  recurrenceSets,
+  type Instance,
+  type RecurrenceSet,
+} from './instances.js';
 import { ExpansionLimitError, WalkBudget, WalkLimitError } from './recur-walk.js';
 import {
   cloneComponent,
@@ -188,6 +195,8 @@ function span(
       } catch (e) {
         if (!(e instanceof WalkLimitError) && !(e instanceof ExpansionLimitError && openOnLimit)) throw e;
         cut ||= e instanceof WalkLimitError;
+        // DTSTART is an instance even when the walk stopped before reaching it.
+        add({ comp: set.master, times: componentTimes(set.master, tz) });
         end = FOREVER;
       }
     }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ICAL from 'ical.js';
 import { ownInstances, recurrenceSets, type Instance } from '../../src/caldav/instances.js';
+import { describeCalendarItem } from '../../src/caldav/item.js';
 import { parseCalendar } from '../../src/caldav/parse.js';
 import { ruleNeverOccurs, WalkBudget, WalkLimitError } from '../../src/caldav/recur-walk.js';
 import { eventsOverlap } from '../../src/caldav/span-cache.js';
@@ -162,5 +163,18 @@ describe('the span cache (the simple VEVENT time-range query)', () => {
     assert.equal(at('2001-01-01T09:30:00Z', '2001-01-01T09:45:00Z'), true);
     assert.equal(at('2001-01-02T09:30:00Z', '2001-01-02T09:45:00Z'), false);
     assert.equal(at('1999-01-01T00:00:00Z', '2000-01-03T09:00:00Z'), false);
+  });
+});
+
+describe('the indexed span of an item whose walk is stopped', () => {
+  it('still starts at DTSTART (for this rule ical.js searches 18,000 years for a first day)', () => {
+    const text = event(
+      'DTSTART:20240101T100000Z',
+      'DTEND:20240101T110000Z',
+      'FREQ=YEARLY;BYYEARDAY=366;BYDAY=1MO',
+    );
+    const d = describeCalendarItem(text);
+    assert.equal(d.start, utc('2024-01-01T10:00:00Z'));
+    assert.equal(d.end, Number.MAX_SAFE_INTEGER);
   });
 });
