@@ -24,6 +24,25 @@ import { textContent } from '../../src/dav/xml.js';
 
 const multiget = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>/alice/cal/a.ics</D:href></C:calendar-multiget>`;
 
+/** from_file rules after the ones a test adds: the root readable, each user's home and calendars their own. */
+const OWNER_RULES = [
+  '[root]',
+  'user: .+',
+  'collection:',
+  'permissions: R',
+  '',
+  '[owner-principal]',
+  'user: .+',
+  'collection: {user}',
+  'permissions: RW',
+  '',
+  '[owner-children]',
+  'user: .+',
+  'collection: {user}/[^/]+',
+  'permissions: rw',
+  '',
+];
+
 async function seed(c: DavClient): Promise<void> {
   assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
   assert.equal((await put(c, '/alice/cal/a.ics', vevent('a'))).status, 201);
@@ -183,21 +202,7 @@ describe('from_file with a public calendar', () => {
         'collection: public/calendar(/[^/]+)?',
         'permissions: rR',
         '',
-        '[root]',
-        'user: .+',
-        'collection:',
-        'permissions: R',
-        '',
-        '[owner-principal]',
-        'user: .+',
-        'collection: {user}',
-        'permissions: RW',
-        '',
-        '[owner-children]',
-        'user: .+',
-        'collection: {user}/[^/]+',
-        'permissions: rw',
-        '',
+        ...OWNER_RULES,
       ].join('\n'),
     );
     server = await startAlmanac({ config: { rights: { type: 'from_file', file } } });
@@ -381,21 +386,7 @@ describe('group calendars under GROUPS/ (a [group] source and from_file rules wi
         `collection: ${team.replace(/[+=]/g, '\\$&')}(/[^/]+)?`,
         'permissions: rw',
         '',
-        '[root]',
-        'user: .+',
-        'collection:',
-        'permissions: R',
-        '',
-        '[owner-principal]',
-        'user: .+',
-        'collection: {user}',
-        'permissions: RW',
-        '',
-        '[owner-children]',
-        'user: .+',
-        'collection: {user}/[^/]+',
-        'permissions: rw',
-        '',
+        ...OWNER_RULES,
       ].join('\n'),
     );
     server = await startAlmanac({
