@@ -13,6 +13,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { toBool } from '../config/convert.js';
 import type { Config } from '../config/schema.js';
 import { stockEncoding } from '../storage/filesystem/stock-encoding.js';
 import { loadPickle, type PickleValue } from '../storage/pickle.js';
@@ -43,16 +44,6 @@ type Row = Partial<Record<Field, unknown>>;
 const TOKEN_PATH = /^\/\.token\/v1\/[A-Za-z0-9_-]{44}\/$/;
 /** Radicale's rights letters (rights/__init__.py INTERNAL_PERMISSIONS). */
 const PERMISSION_LETTERS = new Set('RrWwiDdOoTtMmPpEe');
-const BOOL_WORDS: ReadonlyMap<string, boolean> = new Map([
-  ['1', true],
-  ['yes', true],
-  ['true', true],
-  ['on', true],
-  ['0', false],
-  ['no', false],
-  ['false', false],
-  ['off', false],
-]);
 
 /** Python's csv module, excel dialect with `;`: quoted fields with doubled quotes, CRLF or LF lines. */
 export function parseSemicolonCsv(text: string): string[][] {
@@ -123,9 +114,15 @@ function pythonReprToJson(raw: string): string {
     .replace(/, '/g, ', "');
 }
 
+/** A flag as Radicale reads it: a bool (files), or a configparser boolean word (csv). */
 function asBool(v: unknown): boolean | undefined {
   if (typeof v === 'boolean') return v;
-  return typeof v === 'string' ? BOOL_WORDS.get(v.toLowerCase()) : undefined;
+  if (typeof v !== 'string') return undefined;
+  try {
+    return toBool(v);
+  } catch {
+    return undefined;
+  }
 }
 
 function asInt(v: unknown): number | undefined {
