@@ -87,6 +87,8 @@ async function put(
     method: 'PUT',
     headers: { Authorization: AUTH, 'Content-Type': 'text/calendar; charset=utf-8', ...headers },
     body,
+    // Bounded: a server that hangs fails the round instead of the whole run.
+    signal: AbortSignal.timeout(30_000),
   });
   await res.arrayBuffer();
   return { status: res.status, etag: res.headers.get('etag') };
