@@ -14,6 +14,15 @@ describe('parseXml limits', () => {
     );
   });
 
+  it('refuses more entity or character references than maxElements', () => {
+    const limits = { maxDepth: 8, maxElements: 100 };
+    assert.throws(
+      () => parseXml(`<r>${'&amp;'.repeat(101)}</r>`, limits),
+      /more than 100 entity or character references/,
+    );
+    assert.equal(parseXml(`<r>${'&#65;'.repeat(100)}</r>`, limits).text, 'A'.repeat(100));
+  });
+
   it('stops at the first error', () => {
     // A second problem after the first would give another message.
     assert.throws(
