@@ -25,6 +25,7 @@ import {
   uidOf,
 } from './parse.js';
 import { instanceSpan } from './time-range.js';
+import { checkCalendarText } from './validate.js';
 import { ZoneResolver } from './timezones.js';
 
 export interface CalendarObjectInfo {
@@ -47,6 +48,22 @@ const PRE = {
 const DEFAULT_SPAN_LIMIT = 10_000;
 export const PRODID = '-//Almanac//CalDAV Server//EN';
 
+/** Parses a calendar object after the checks of validate.ts; throws IcalParseError. */
+function readCalendarObject(text: string): ICAL.Component {
+  checkCalendarText(text);
+  return parseCalendar(text);
+}
+
+/** An IcalParseError as the 403 with the CalDAV precondition it breaks. */
+function asDavError(e: unknown): unknown {
+  if (!(e instanceof IcalParseError)) return e;
+  return new DavError(
+    403,
+    e.message,
+    e.precondition === 'valid-calendar-object-resource' ? PRE.object : PRE.data,
+  );
+}
+
 /** Validates the body of a PUT to a calendar object resource. Throws DavError 403 with a precondition. */
 export function validateCalendarObject(
   text: string,
@@ -54,9 +71,9 @@ export function validateCalendarObject(
 ): CalendarObjectInfo {
   let vcal: ICAL.Component;
   try {
-    vcal = parseCalendar(text);
+    vcal = readCalendarObject(text);
   } catch (e) {
-    throw new DavError(403, e instanceof Error ? e.message : 'invalid iCalendar data', PRE.data);
+    throw asDavError(e);
   }
   const comps = objectComponents(vcal);
   const { uid, component } = identify(comps);
@@ -81,6 +98,14 @@ export function validateCalendarObject(
       PRE.data,
     );
   }
+}
+
+/**
+ * For --verify-storage: throws (with the reason) when Radicale could not load this stored item:
+ * what validate.ts checks, and one component type with one UID.
+ */
+export function verifyCalendarItem(text: string): void {
+  identify(objectComponents(readCalendarObject(text)));
 }
 
 /** UID and component type shared by all components (RFC 4791 §4.1). */
@@ -292,10 +317,9 @@ function itemText(
   const vcal = new ICAL.Component('vcalendar');
   vcal.addPropertyWithValue('version', calendarProp(head, 'version') ?? '2.0');
   vcal.addPropertyWithValue('prodid', calendarProp(head, 'prodid') ?? PRODID);
-  for (const name of ['calscale', 'method']) {
-    const v = calendarProp(head, name);
-    if (v !== undefined) vcal.addPropertyWithValue(name, v);
-  }
+  // METHOD stays out: a stored calendar object must not have one (RFC 4791 §4.1).
+  const calscale = calendarProp(head, 'calscale');
+  if (calscale !== undefined) vcal.addPropertyWithValue('calscale', calscale);
   const tzids = new Set<string>();
   for (const c of comps) referencedTzids(c, tzids);
   for (const tzid of tzids) {

@@ -7,14 +7,23 @@ import ICAL from 'ical.js';
 import { MAX_PARAMS, splitParams, valueColon } from '../content-lines/content-line.js';
 import { logicalLines } from '../content-lines/unfold.js';
 
-export class IcalParseError extends Error {}
+/** iCalendar data that cannot be read or stored, with the CalDAV precondition it breaks. */
+export class IcalParseError extends Error {
+  constructor(
+    message: string,
+    readonly precondition: 'valid-calendar-data' | 'valid-calendar-object-resource' = 'valid-calendar-data',
+  ) {
+    super(message);
+    this.name = 'IcalParseError';
+  }
+}
 
 // Control characters other than tab, CR and LF.
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
 /** Properties whose value is a DATE-TIME unless it is a bare 8-digit DATE (vobject reads it so). */
-const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID', 'EXDATE', 'RDATE']);
+const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID']);
 
 /**
  * Repairs the text so that ical.js accepts what Radicale's workarounds accept: BOM, control
@@ -34,13 +43,13 @@ export function sanitizeIcal(text: string): string {
  * - a parameter without a value (`SUMMARY;FOO:x`, read by vobject) is dropped;
  * - a line with more than MAX_PARAMS parameters (ical.js would take the square of its length) is
  *   refused with IcalParseError;
- * - an 8-digit value of DTSTART, DTEND, DUE, RECURRENCE-ID, EXDATE or RDATE without VALUE=DATE
+ * - an 8-digit value of DTSTART, DTEND, DUE or RECURRENCE-ID without VALUE=DATE
  *   (`DTSTART;TZID=Europe/Paris:20130903`, as Mozilla clients write) is a DATE, as vobject reads
  *   it; its TZID, meaningless for a date, is dropped.
  */
 export function repairLine(line: string): string {
   if (/^TZID\s*:/i.test(line)) return line.trimEnd();
-  if (!line.includes(';') && !/^[A-Z-]+:\d{8}(,\d{8})*\s*$/i.test(line)) return line;
+  if (!line.includes(';') && !/^[A-Z-]+:\d{8}\s*$/i.test(line)) return line;
   const colon = valueColon(line);
   if (colon < 0) return line;
   const [name = '', ...params] = splitParams(line.slice(0, colon));
@@ -49,7 +58,7 @@ export function repairLine(line: string): string {
   const value = line.slice(colon + 1);
   let kept = params.filter((p) => p.includes('=')).map(trimTzid);
   const hasValueType = kept.some((p) => /^VALUE=/i.test(p));
-  if (DATE_OR_DATE_TIME.has(name.toUpperCase()) && !hasValueType && /^\d{8}(,\d{8})*\s*$/.test(value)) {
+  if (DATE_OR_DATE_TIME.has(name.toUpperCase()) && !hasValueType && /^\d{8}\s*$/.test(value)) {
     kept = [...kept.filter((p) => !/^TZID=/i.test(p)), 'VALUE=DATE'];
   } else if (kept.length === params.length && kept.every((p, i) => p === params[i])) {
     return line;

@@ -29,7 +29,7 @@ import {
   parseTimeRange,
 } from './filter.js';
 import { FreeBusyCollector } from './freebusy.js';
-import { describeCalendarItem, validateCalendarObject } from './item.js';
+import { describeCalendarItem, validateCalendarObject, verifyCalendarItem } from './item.js';
 import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
 import { parseUtcDateTime } from './utc.js';
@@ -97,6 +97,7 @@ const CALENDAR_KIND: CollectionKind = {
       maxOccurrences: config.server.max_vevent_rrule_occurrence,
     }),
   describe: describeCalendarItem,
+  verifyItem: verifyCalendarItem,
   splitUpload,
   exportCollection: (items, info) => {
     const props: { displayname?: string; description?: string } = {};

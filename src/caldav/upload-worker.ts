@@ -9,6 +9,7 @@ try {
   parentPort?.postMessage({
     ok: false,
     parse: e instanceof IcalParseError,
+    precondition: e instanceof IcalParseError ? e.precondition : undefined,
     message: e instanceof Error ? e.message : String(e),
   });
 }

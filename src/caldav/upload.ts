@@ -9,6 +9,7 @@ import { NS } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
 import { describeCalendarItem, splitCalendar } from './item.js';
 import { IcalParseError } from './parse.js';
+import { checkCalendarText } from './validate.js';
 
 export interface SplitUpload {
   items: NewItem[];
@@ -19,6 +20,7 @@ const IN_WORKER_ABOVE = 256 * 1024;
 
 /** The split itself, also run inside the worker. Throws IcalParseError for unreadable data. */
 export function splitUploadNow(text: string): SplitUpload {
+  checkCalendarText(text, { upload: true });
   const split = splitCalendar(text);
   const items: NewItem[] = split.items.map((i) => ({
     text: i.text,
@@ -31,8 +33,10 @@ export function splitUploadNow(text: string): SplitUpload {
   return { items, props };
 }
 
-function invalid(message: string): DavError {
-  return new DavError(403, message, `{${NS.C}}valid-calendar-data`);
+type Precondition = IcalParseError['precondition'];
+
+function invalid(message: string, precondition: Precondition = 'valid-calendar-data'): DavError {
+  return new DavError(403, message, `{${NS.C}}${precondition}`);
 }
 
 function startWorker(text: string): Worker {
@@ -49,10 +53,14 @@ function inWorker(text: string): Promise<SplitUpload> {
   return new Promise((resolve, reject) => {
     worker.once(
       'message',
-      (m: { ok: true; value: SplitUpload } | { ok: false; parse: boolean; message: string }) => {
+      (
+        m:
+          | { ok: true; value: SplitUpload }
+          | { ok: false; parse: boolean; message: string; precondition?: Precondition },
+      ) => {
         void worker.terminate();
         if (m.ok) resolve(m.value);
-        else reject(m.parse ? invalid(m.message) : new Error(m.message));
+        else reject(m.parse ? invalid(m.message, m.precondition) : new Error(m.message));
       },
     );
     worker.once('error', (e) => reject(e));
@@ -64,7 +72,7 @@ export async function splitUpload(text: string): Promise<SplitUpload> {
   try {
     return splitUploadNow(text);
   } catch (e) {
-    if (e instanceof IcalParseError) throw invalid(e.message);
+    if (e instanceof IcalParseError) throw invalid(e.message, e.precondition);
     throw e;
   }
 }

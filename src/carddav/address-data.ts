@@ -90,14 +90,16 @@ export function renderAddressData(text: string, req: AddressDataRequest): string
   const { props, novalue = [] } = req;
   let out = '';
   for (const line of logicalLines(text)) {
-    const parsed = parseContentLine(line.unfolded);
+    if (line.head === undefined) continue;
+    // Names and parameters are all it looks at: a 9 MB PHOTO's value is never joined.
+    const parsed = parseContentLine(`${line.head}:`);
     if (!parsed) continue;
     if (ALWAYS_KEPT.has(parsed.name) && parsed.group === '') {
-      out += line.physical.map((p) => p + '\r\n').join('');
+      out += `${line.physical.join('\r\n')}\r\n`;
     } else if (selects(novalue, parsed.group, parsed.name)) {
       out += `${parsed.head}:\r\n`;
     } else if (selects(props, parsed.group, parsed.name)) {
-      out += line.physical.map((p) => p + '\r\n').join('');
+      out += `${line.physical.join('\r\n')}\r\n`;
     }
   }
   return out;

@@ -261,9 +261,12 @@ function firstCardLines(normalized: string): ContentLine[] {
   return out;
 }
 
-/** The properties of the first vCard in the text, parsed once per match. */
-export function cardProperties(text: string): CardProperty[] {
-  const normalized = normalizeVcardForParsing(text);
+/**
+ * The properties of the first vCard in the text, parsed once per match; with `only`, just the
+ * properties of those names (upper case, without group).
+ */
+export function cardProperties(text: string, only?: ReadonlySet<string>): CardProperty[] {
+  const normalized = normalizeVcardForParsing(text, only);
   const parsed: unknown = ICAL.parse(normalized);
   const first: unknown = Array.isArray(parsed) && Array.isArray(parsed[0]) ? parsed[0] : parsed;
   const comp = new ICAL.Component(first as unknown[]);
@@ -318,8 +321,9 @@ export function matchCardProperties(filter: AddressFilter, props: readonly CardP
 export function matchAddressFilter(filter: AddressFilter, text: string): boolean {
   if (filter.propFilters.length === 0) return true;
   let props: CardProperty[];
+  const names = new Set(filter.propFilters.map((pf) => pf.name.slice(pf.name.lastIndexOf('.') + 1)));
   try {
-    props = cardProperties(text);
+    props = cardProperties(text, names);
   } catch {
     return false;
   }

@@ -7,14 +7,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import ICAL from 'ical.js';
-import { DavError, forbidden } from '../dav/errors.js';
+import { forbidden } from '../dav/errors.js';
 import { NS, clark } from '../dav/xml.js';
+import type { ComponentText } from '../content-lines/components.js';
 import { MAX_PARAMS, parseContentLine } from '../content-lines/content-line.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { type LogicalLine, logicalLines } from '../content-lines/unfold.js';
+import { checkCardText, invalid, readCards } from './validate.js';
 import { needsRepair, repairLine } from './vcard21.js';
 
-export const VALID_ADDRESS_DATA = clark(NS.CR, 'valid-address-data');
+export { VALID_ADDRESS_DATA } from './validate.js';
 export const SUPPORTED_ADDRESS_DATA = clark(NS.CR, 'supported-address-data');
 
 /** vCard versions we accept on PUT. */
@@ -44,56 +46,31 @@ function normalizeLine(unfolded: string): string {
 /**
  * Returns a copy of the text that ical.js can parse: lines unfolded (soft line breaks included),
  * vCard 2.1 bare parameters and encodings repaired, blank lines and control characters dropped,
- * CRLF line endings. Used only for parsing; the stored text stays what the client sent.
+ * CRLF line endings. Used only for parsing; the stored text stays what the client sent. With
+ * `keep`, only the lines of the properties it names (upper case, without group) are kept, with
+ * BEGIN, END and VERSION: a filter on EMAIL need not parse a 9 MB PHOTO.
  */
-export function normalizeVcardForParsing(text: string): string {
-  return logicalLines(text)
-    .map((l) => normalizeLine(l.unfolded) + '\r\n')
-    .join('');
+export function normalizeVcardForParsing(text: string, keep?: ReadonlySet<string>): string {
+  let out = '';
+  for (const l of logicalLines(text)) {
+    // A line that is no content line stays: the card must still fail to parse.
+    const name = keep && l.head !== undefined ? parseContentLine(`${l.head}:`)?.name : undefined;
+    if (name !== undefined && !STRUCTURE.has(name) && !keep?.has(name)) continue;
+    out += `${normalizeLine(l.unfolded)}\r\n`;
+  }
+  return out;
 }
+
+const STRUCTURE = new Set(['BEGIN', 'END', 'VERSION']);
 
 /** One BEGIN:VCARD … END:VCARD block of logical lines. */
 interface CardBlock {
-  lines: LogicalLine[];
+  lines: readonly LogicalLine[];
 }
 
-function beginOrEnd(line: LogicalLine): { kind: 'BEGIN' | 'END'; comp: string } | undefined {
-  const m = /^(BEGIN|END)\s*:/i.exec(line.unfolded);
-  if (!m) return undefined;
-  const comp = line.unfolded.slice(m[0].length).trim().toUpperCase();
-  return { kind: m[1]?.toUpperCase() === 'BEGIN' ? 'BEGIN' : 'END', comp };
-}
-
-function invalid(message: string): DavError {
-  return forbidden(message, VALID_ADDRESS_DATA);
-}
-
-/**
- * Splits text into top-level VCARD blocks, checking the BEGIN/END structure that ical.js does not
- * check (it accepts mismatched END lines). Nested components and text outside cards are refused.
- */
-function cardBlocks(text: string): CardBlock[] {
-  const blocks: CardBlock[] = [];
-  let current: CardBlock | undefined;
-  for (const line of logicalLines(text)) {
-    const be = beginOrEnd(line);
-    if (!current) {
-      if (be?.kind !== 'BEGIN')
-        throw invalid(`Unexpected line outside a vCard: ${line.unfolded.slice(0, 40)}`);
-      if (be.comp !== 'VCARD') throw invalid(`Expected a VCARD, found ${be.comp || 'an empty component'}`);
-      current = { lines: [line] };
-      continue;
-    }
-    current.lines.push(line);
-    if (be?.kind === 'BEGIN') throw invalid(`Nested component ${be.comp} inside a vCard`);
-    if (be?.kind === 'END') {
-      if (be.comp !== 'VCARD') throw invalid(`END:${be.comp} does not close BEGIN:VCARD`);
-      blocks.push(current);
-      current = undefined;
-    }
-  }
-  if (current) throw invalid('vCard is not terminated by END:VCARD');
-  return blocks;
+/** The cards of a text, as logical lines. */
+function blocksOf(parsed: ComponentText): CardBlock[] {
+  return parsed.components.map((c) => ({ lines: parsed.lines.slice(c.begin, c.end + 1) }));
 }
 
 /** Parses one card block with ical.js (after repair). Throws valid-address-data on failure. */
@@ -128,7 +105,7 @@ function checkVersion(comp: ICAL.Component): void {
  * CR:supported-address-data for an unsupported version).
  */
 export function validateVcard(text: string): VcardDescription {
-  const blocks = cardBlocks(text);
+  const blocks = blocksOf(checkCardText(text));
   const [block] = blocks;
   if (!block) throw invalid('No vCard in request body');
   if (blocks.length > 1) throw invalid(`Expected one vCard, found ${blocks.length}`);
@@ -144,7 +121,7 @@ export function validateVcard(text: string): VcardDescription {
  * missing UID ('') or unknown version. Throws when there is no parsable vCard.
  */
 export function describeVcard(text: string): VcardDescription {
-  const block = cardBlocks(text)[0];
+  const block = blocksOf(readCards(text, { syntax: false }))[0];
   if (!block) throw invalid('No vCard found');
   return { uid: propertyText(parseBlock(block), 'uid'), component: 'VCARD', start: 0, end: 0 };
 }
@@ -164,7 +141,7 @@ function withUid(block: CardBlock, uid: string): string[] {
  * as they are: the caller decides.
  */
 export function splitVcards(text: string): { uid: string; text: string }[] {
-  return cardBlocks(text).map((block) => {
+  return blocksOf(checkCardText(text)).map((block) => {
     const comp = parseBlock(block);
     checkVersion(comp);
     let uid = propertyText(comp, 'uid');
@@ -193,4 +170,15 @@ export async function* exportAddressBookStream(items: AsyncIterable<string>): As
     }
   }
   yield buf;
+}
+
+/**
+ * For --verify-storage: throws (with the reason) when Radicale could not load this stored card:
+ * what validate.ts checks, one card, and a UID.
+ */
+export function verifyVcard(text: string): void {
+  const blocks = blocksOf(checkCardText(text));
+  const [block] = blocks;
+  if (!block || blocks.length > 1) throw invalid(`expected one vCard, found ${blocks.length}`);
+  if (!propertyText(parseBlock(block), 'uid')) throw invalid('vCard has no UID');
 }

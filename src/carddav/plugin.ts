@@ -26,7 +26,7 @@ import {
   supportedAddressData,
 } from './address-data.js';
 import { matchAddressFilter, parseAddressbookQuery } from './filter.js';
-import { describeVcard, exportAddressBookStream, splitVcards, validateVcard } from './item.js';
+import { describeVcard, exportAddressBookStream, splitVcards, validateVcard, verifyVcard } from './item.js';
 
 const CR = (l: string): string => clark(NS.CR, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -47,6 +47,7 @@ const ADDRESSBOOK_KIND: CollectionKind = {
   collectionContentTypeProperty: 'text/vcard',
   validateItem: (text) => validateVcard(text),
   describe: describeVcard,
+  verifyItem: verifyVcard,
   splitUpload: (text) => {
     const items: NewItem[] = splitVcards(text).map((c) => ({
       text: c.text,

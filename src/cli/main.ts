@@ -14,7 +14,7 @@ import type { Storage } from '../storage/types.js';
 import { firstRunConfig, isFirstRun, type FirstRun } from './first-run.js';
 import { verifyItemFile } from './verify-item.js';
 import { verifySharing } from './verify-sharing.js';
-import { openStorage, startAlmanac, type Almanac } from './start.js';
+import { createKinds, openStorage, startAlmanac, verifierFor, type Almanac } from './start.js';
 import { startupReport } from './startup-report.js';
 
 function version(): string {
@@ -99,7 +99,7 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
   const ok = await storage.verify((p) => {
     problems++;
     process.stdout.write(`${p}\n`);
-  });
+  }, verifierFor(createKinds()));
   const { collections, items } = await countStorage(storage, log);
   await storage.close();
   const checked = `Checked ${storageLocation(loaded.config)}: ${collections} collections, ${items} items`;

@@ -41,6 +41,15 @@ export function describerFor(kinds: KindRegistry): (text: string, tag: Collectio
   };
 }
 
+/** describerFor, for --verify-storage: throws for what Radicale could not load (see verifyItem). */
+export function verifierFor(kinds: KindRegistry): (text: string, tag: CollectionTag) => ItemDescription {
+  return (text, tag) => {
+    const kind = kinds.byTag(tag);
+    kind?.verifyItem(text);
+    return kind ? kind.describe(text) : NO_DESCRIPTION;
+  };
+}
+
 export function openStorage(config: Config, log: Logger): Storage {
   return createStorage(config, asPinoLogger(log), describerFor(createKinds()));
 }

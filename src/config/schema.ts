@@ -227,6 +227,12 @@ export const SCHEMA = {
     max_sync_token_age: o('int', '2592000', 'Seconds before an unused sync token expires'),
     skip_broken_item: o('bool', 'True', 'Skip broken items instead of failing the request'),
     strict_preconditions: o('bool', 'False', 'PUT over an existing item requires If-Match'),
+    plain_files: o(
+      'bool',
+      'False',
+      'Store files other than calendar and address book data in plain collections, as a WebDAV server ' +
+        'does (Almanac; Radicale cannot read a folder holding them: False refuses them with 400 as Radicale)',
+    ),
     hook: o('string', '', 'Command run after each change'),
     predefined_collections: o('json', '', 'Collections created with a new principal (JSON)'),
     _filesystem_fsync: o('bool', 'True', 'fsync files and folders (private, for tests)'),

@@ -14,10 +14,38 @@ import { physicalLines } from './line-endings.js';
 export interface LogicalLine {
   /** The physical lines this logical line was made of, exactly as sent (without line ending). */
   readonly physical: readonly string[];
-  /** The unfolded line (continuations joined, soft line breaks removed). */
+  /** The unfolded line (continuations joined, soft line breaks removed), joined when first read. */
   readonly unfolded: string;
+  /**
+   * The unfolded part before the value colon (name and parameters), or undefined when the line has
+   * no value colon: what a caller that only looks at names needs, without joining a long value.
+   */
+  readonly head: string | undefined;
   /** 1-based number of its first physical line, for error messages. */
   readonly lineNumber: number;
+}
+
+/** A built logical line; its pieces are joined only when `unfolded` is read. */
+class Line implements LogicalLine {
+  private pieces: string[] | undefined;
+  private text = '';
+
+  constructor(
+    readonly physical: readonly string[],
+    pieces: string[],
+    readonly head: string | undefined,
+    readonly lineNumber: number,
+  ) {
+    this.pieces = pieces;
+  }
+
+  get unfolded(): string {
+    if (this.pieces) {
+      this.text = this.pieces.join('');
+      this.pieces = undefined;
+    }
+    return this.text;
+  }
 }
 
 /** True when a parameter list announces quoted-printable encoding (bare 2.1 form included). */
@@ -31,6 +59,7 @@ class Builder {
   private readonly pieces: string[] = [];
   /** Offset of the value colon in the unfolded text, once it is known. */
   private colonAt = -1;
+  private head: string | undefined;
   private scanned = 0;
   private quoted = false;
   private quotedPrintable = false;
@@ -67,7 +96,7 @@ class Builder {
   }
 
   build(): LogicalLine {
-    return { physical: this.physical, unfolded: this.pieces.join(''), lineNumber: this.lineNumber };
+    return new Line(this.physical, this.pieces, this.head, this.lineNumber);
   }
 
   private endsWithEquals(): boolean {
@@ -87,7 +116,8 @@ class Builder {
       if (ch === '"') this.quoted = !this.quoted;
       else if (ch === ':' && !this.quoted) {
         this.colonAt = this.scanned + i;
-        this.quotedPrintable = isQuotedPrintableHead(this.pieces.join('').slice(0, this.colonAt));
+        this.head = this.pieces.join('').slice(0, this.colonAt);
+        this.quotedPrintable = isQuotedPrintableHead(this.head);
         break;
       }
     }
@@ -95,6 +125,8 @@ class Builder {
   }
 }
 
+/** A character other than whitespace: found at once in any line that is not blank. */
+const NOT_BLANK = /\S/;
 const isFoldContinuation = (line: string): boolean => line[0] === ' ' || line[0] === '\t';
 // A dangling soft break right before an END line is a client bug; the component stays closed.
 const isEndLine = (line: string): boolean => /^END\s*:/i.test(line);
@@ -106,7 +138,7 @@ export function logicalLines(text: string): LogicalLine[] {
   let current: Builder | undefined;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n] as string;
-    if (line.trim() === '') continue;
+    if (!NOT_BLANK.test(line)) continue;
     if (current?.softBreak && !isEndLine(line)) current.continueAfterSoftBreak(line);
     else if (current && isFoldContinuation(line)) current.continueWith(line);
     else {

@@ -137,6 +137,8 @@ export interface CollectionKind {
   validateItem(text: string, collection: CollectionInfo, config: Config): ItemDescription;
   /** Tolerant description for indexing. */
   describe(text: string): ItemDescription;
+  /** For --verify-storage: throws, with the reason, when Radicale could not load this stored item. */
+  verifyItem(text: string): void;
   /** Splits a whole-collection upload into items and props derived from it. */
   splitUpload(text: string): Promise<{ items: NewItem[]; props: Record<string, string> }>;
   /** The whole-collection export (GET), streamed. */

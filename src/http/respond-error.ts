@@ -1,7 +1,8 @@
 /**
  * The one place that turns errors into HTTP responses: DavErrors keep their status and DAV:error
  * precondition, storage errors map to their status, anything else is a 500 with a log line and no
- * details for the client. It is also the one place of 401: a rights denial (AccessDenied) to an anonymous
+ * details for the client. Every 4xx body says what was wrong: the message as text, or beside the
+ * DAV:error precondition as `<s:message>` (SabreDAV's element). It is also the one place of 401: a rights denial (AccessDenied) to an anonymous
  * client of Basic authentication becomes 401, and every 401 carries WWW-Authenticate.
  */
 import type { DavResponse } from '../dav/context.js';
@@ -9,6 +10,8 @@ import { AccessDenied, DavError } from '../dav/errors.js';
 import { NS, clark, el, elText, serializeDocument } from '../dav/xml.js';
 import { StorageError } from '../storage/types.js';
 import type { Logger } from 'pino';
+
+const SABRE_NS = 'http://sabredav.org/ns';
 
 function storageErrorToDav(e: StorageError): DavError {
   switch (e.code) {
@@ -57,8 +60,10 @@ export function errorResponse(e: DavError, challenge?: Challenge): DavResponse {
   }
   if (e.precondition) {
     const pre = el(e.precondition, ...e.preconditionHrefs.map((h) => elText(clark(NS.D, 'href'), h)));
+    // The reason, beside the precondition, where SabreDAV puts it (Evolution and others show it).
+    const message = elText(clark(SABRE_NS, 'message'), e.message);
     headers['Content-Type'] = 'application/xml; charset=utf-8';
-    return { status, headers, body: serializeDocument(el(clark(NS.D, 'error'), pre)) };
+    return { status, headers, body: serializeDocument(el(clark(NS.D, 'error'), pre, message)) };
   }
   headers['Content-Type'] = 'text/plain; charset=utf-8';
   return { status, headers, body: `${e.message}\n` };

@@ -244,6 +244,9 @@ export interface Storage {
    */
   sync(path: string, oldToken: string, limit?: number): Promise<SyncResult>;
 
-  /** Checks every collection and item; used by `almanac --verify-storage`. */
-  verify(report: (problem: string) => void): Promise<boolean>;
+  /**
+   * Checks every collection and item; used by `almanac --verify-storage`. `describe` replaces the
+   * storage's describer for the items (one that also throws for what Radicale could not load).
+   */
+  verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean>;
 }

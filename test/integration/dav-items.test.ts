@@ -369,7 +369,7 @@ describe('sizes and strict preconditions', () => {
   });
 
   it('a whole-collection upload with an item over max_resource_size is 413 and creates nothing', async () => {
-    const big = vevent('big-up', { extra: `DESCRIPTION:${'x'.repeat(70)}\n`.repeat(80).trimEnd() });
+    const big = vevent('big-up', { extra: `X-FILL:${'x'.repeat(70)}\n`.repeat(80).trimEnd() });
     const r = await put(c, '/alice/bigupload/', big);
     assert.equal(r.status, 413);
     assert.deepEqual(preconditions(r.text), [C('max-resource-size')]);

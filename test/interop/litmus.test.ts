@@ -62,7 +62,13 @@ describe('litmus WebDAV suites', () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'almanac-litmus-'));
     writeFileSync(join(work, 'rights'), RIGHTS);
-    server = await startAlmanac({ config: { rights: { type: 'from_file', file: join(work, 'rights') } } });
+    // litmus puts plain files into plain collections: the WebDAV class 1 that [storage] plain_files turns on.
+    server = await startAlmanac({
+      config: {
+        rights: { type: 'from_file', file: join(work, 'rights') },
+        storage: { plain_files: 'True' },
+      },
+    });
     // Logging in creates the principal collection /alice/.
     const r = await fetch(`${server.url}/alice/`, {
       method: 'PROPFIND',

@@ -67,10 +67,10 @@ void describe('normalizeVcardForParsing', () => {
   });
 
   void it('does not let a dangling soft line break swallow END:VCARD', () => {
-    const text = crlf('BEGIN:VCARD\nVERSION:2.1\nUID:qp\nNOTE;QUOTED-PRINTABLE:abc=\nEND:VCARD\n');
+    const text = crlf('BEGIN:VCARD\nVERSION:2.1\nUID:qp\nFN:Q\nNOTE;QUOTED-PRINTABLE:abc=\nEND:VCARD\n');
     assert.equal(
       normalizeVcardForParsing(text),
-      crlf('BEGIN:VCARD\nVERSION:2.1\nUID:qp\nNOTE:abc=\nEND:VCARD\n'),
+      crlf('BEGIN:VCARD\nVERSION:2.1\nUID:qp\nFN:Q\nNOTE:abc=\nEND:VCARD\n'),
     );
     assert.equal(validateVcard(text).uid, 'qp');
   });

@@ -1,9 +1,17 @@
 /**
- * PUT: one item into a calendar or address book, a plain file into a plain collection, or (as
- * Radicale) a whole calendar / address book onto a collection path.
+ * PUT: one item into a calendar or address book, or (as Radicale) a whole calendar / address book
+ * onto a collection path. A plain file in a plain collection only with `[storage] plain_files`.
  */
 import type { CollectionKind, DavRequest, DavResponse, Resource } from '../context.js';
-import { accessDenied, conflict, DavError, forbidden, preconditionFailed, tooLarge } from '../errors.js';
+import {
+  accessDenied,
+  badRequest,
+  conflict,
+  DavError,
+  forbidden,
+  preconditionFailed,
+  tooLarge,
+} from '../errors.js';
 import { resolve } from '../resource.js';
 import { bodyText, checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
@@ -11,7 +19,7 @@ import { itemHref } from '../href.js';
 import { NS, clark } from '../xml.js';
 import { setStoredLang } from '../dead-props.js';
 import type { CollectionInfo, ItemMeta } from '../../storage/types.js';
-import { normalizeLineEndings } from '../../content-lines/line-endings.js';
+import { normalizeItemText } from '../../content-lines/line-endings.js';
 
 function kindForUpload(req: DavRequest, text: string): CollectionKind | undefined {
   const ct = req.header('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
@@ -35,8 +43,9 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   if (!kind && res.kind === 'missing' && kindForUpload(req, text)) return putCollection(req, res, text);
   if (!req.access.canWrite(res)) throw accessDenied();
   if (parent.tag === 'VSUBSCRIBED') throw forbidden('Subscriptions have no items');
+  if (!kind && !req.config.storage.plain_files) throw notCalendarData(text);
   const maxSize = req.config.server.max_resource_size;
-  const normalized = kind ? normalizeLineEndings(text) : text;
+  const normalized = kind ? normalizeItemText(text) : text;
   if (Buffer.byteLength(normalized) > maxSize) {
     const pre =
       parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
@@ -66,6 +75,17 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     changeContext(req),
   );
   return { status: created ? 201 : 204, headers: { ETag: meta.etag, 'Content-Length': '0' } };
+}
+
+/**
+ * Radicale reads anything put into a plain collection as a whole calendar or address book and
+ * answers 400 when it is neither; a file it would store there could not be read back by it.
+ */
+function notCalendarData(text: string): DavError {
+  const what = text.trim() === '' ? 'the body is empty' : 'the body is not iCalendar or vCard data';
+  return badRequest(
+    `Only a calendar or an address book can be put into a plain collection (it becomes one): ${what}`,
+  );
 }
 
 function sizePrecondition(tag: string): string {
@@ -126,7 +146,7 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
     throw forbidden('Collections cannot be created inside a calendar or address book');
   }
   checkConditionalHeaders(req, existing ? await req.storage.getEtag(path) : undefined);
-  const normalized = normalizeLineEndings(text);
+  const normalized = normalizeItemText(text);
   const { items, props } = await kind.splitUpload(normalized);
   const maxSize = req.config.server.max_resource_size;
   for (const item of items) {

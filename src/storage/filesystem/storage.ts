@@ -1299,8 +1299,8 @@ export class FilesystemStorage implements Storage {
 
   // ---------------------------------------------------------------- verify
 
-  async verify(report: (problem: string) => void): Promise<boolean> {
-    const ok = await verifyTree(this.root, this.o.describe, report, (b) => this.stock.decode(b));
+  async verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
+    const ok = await verifyTree(this.root, describe ?? this.o.describe, report, (b) => this.stock.decode(b));
     return (await this.verifyLeftovers(report)) && ok;
   }
 

@@ -1,6 +1,8 @@
 /**
- * `--verify-storage`: walks every collection and reports unparsable items, duplicate UIDs, bad
- * `.Radicale.props` and collections inside calendars/address books. Reads only; changes nothing.
+ * `--verify-storage`: walks every collection and reports unparsable items (with the describer the
+ * caller gives: --verify-storage's also refuses what Radicale could not load), duplicate UIDs, bad
+ * `.Radicale.props`, files in plain collections and collections inside calendars/address books.
+ * Reads only; changes nothing.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -80,6 +82,10 @@ async function verifyDir(
       ok = (await verifyDir(join(dir, name), child, describe, report, decode)) && ok;
     } else if (st?.isFile() && (tag === 'VCALENDAR' || tag === 'VADDRESSBOOK')) {
       ok = (await verifyItem(dir, name, label, tag, describe, uids, report, decode)) && ok;
+    } else if (st?.isFile() && tag === '') {
+      // Radicale loads every file of a collection as an item, and a plain collection holds none.
+      report(`${label}/${name}: a file in a plain collection, which Radicale cannot load`);
+      ok = false;
     }
   }
   return ok;

@@ -800,7 +800,7 @@ export class PostgresStorage implements Storage {
 
   // ---------------------------------------------------------------- verify
 
-  verify(report: (problem: string) => void): Promise<boolean> {
-    return verifyDatabase(this.db, this.o.describe, report);
+  verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
+    return verifyDatabase(this.db, describe ?? this.o.describe, report);
   }
 }

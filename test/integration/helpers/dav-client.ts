@@ -138,16 +138,29 @@ export function parseMultistatus(text: string): Multistatus {
   return { props, statuses, root, syncToken: tokenEl ? textContent(tokenEl).trim() : undefined };
 }
 
-/** The DAV:error precondition names (Clark) in an error body, or [] when none. */
-export function preconditions(text: string): string[] {
-  if (!text.trim().startsWith('<')) return [];
+const SABRE_MESSAGE = '{http://sabredav.org/ns}message';
+
+function errorRoot(text: string): XmlElement | undefined {
+  if (!text.trim().startsWith('<')) return undefined;
   try {
     const root = parseXml(text);
-    if (nameOf(root) !== `{${NS.D}}error`) return [];
-    return root.children.map(nameOf);
+    return nameOf(root) === `{${NS.D}}error` ? root : undefined;
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/** The DAV:error precondition names (Clark) in an error body, or [] when none. */
+export function preconditions(text: string): string[] {
+  return (errorRoot(text)?.children ?? []).map(nameOf).filter((n) => n !== SABRE_MESSAGE);
+}
+
+/** The reason an error body gives: its `<s:message>` beside the precondition, or the plain text. */
+export function errorMessage(text: string): string {
+  const root = errorRoot(text);
+  if (!root) return text.trim();
+  const message = root.children.find((c) => nameOf(c) === SABRE_MESSAGE);
+  return message ? textContent(message) : '';
 }
 
 /** The text of every descendant element with this Clark name. */
