@@ -171,7 +171,7 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
   }
   let vcal: ICAL.Component;
   try {
-    vcal = parseCalendar(text);
+    vcal = parseCalendar(text, unlookedAt(filter));
   } catch {
     return false;
   }
@@ -185,6 +185,21 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
   const root = filter.root;
   if (root.isNotDefined) return false;
   return compMatches(root, vcal, ctx, undefined);
+}
+
+/** Properties that hold big values (attachments, images): left out of parsing unless filtered on. */
+const BULKY = ['ATTACH', 'IMAGE'];
+
+function namedProps(comp: CompFilter, out: Set<string>): Set<string> {
+  for (const p of comp.propFilters) out.add(p.name.toUpperCase());
+  for (const c of comp.compFilters) namedProps(c, out);
+  return out;
+}
+
+/** The bulky properties this filter does not look at. */
+function unlookedAt(filter: CalendarFilter): ReadonlySet<string> {
+  const named = namedProps(filter.root, new Set());
+  return new Set(BULKY.filter((n) => !named.has(n)));
 }
 
 /** The range of the filter clients send most: VCALENDAR > VEVENT with a time-range and nothing else. */

@@ -28,13 +28,24 @@ const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID']);
 /**
  * Repairs the text so that ical.js accepts what Radicale's workarounds accept: BOM, control
  * characters and blank lines dropped, lines unfolded (ical.js takes long lines), and each line
- * repaired as `repairLine` says. One pass over the text.
+ * repaired as `repairLine` says. One pass over the text; the properties named in `omit` are left
+ * out.
  */
-export function sanitizeIcal(text: string): string {
+export function sanitizeIcal(text: string, omit?: ReadonlySet<string>): string {
   const clean = text.replace(/^\uFEFF/, '').replace(CONTROL_CHARS, '');
   let out = '';
-  for (const line of logicalLines(clean)) out += `${repairLine(line.unfolded)}\r\n`;
+  for (const line of logicalLines(clean)) {
+    if (omit && line.head !== undefined && omit.has(propertyName(line.head))) continue;
+    out += `${repairLine(line.unfolded)}\r\n`;
+  }
   return out;
+}
+
+/** Upper-case property name of the part of a line before its value (group removed). */
+function propertyName(head: string): string {
+  const semi = head.indexOf(';');
+  const name = semi < 0 ? head : head.slice(0, semi);
+  return name.slice(name.indexOf('.') + 1).toUpperCase();
 }
 
 /**
@@ -77,9 +88,13 @@ function trimTzid(param: string): string {
   return head + value;
 }
 
-/** Parses text that must hold exactly one VCALENDAR. Throws IcalParseError. */
-export function parseCalendar(text: string): ICAL.Component {
-  const roots = parseComponents(text);
+/**
+ * Parses text that must hold exactly one VCALENDAR. Throws IcalParseError. Properties named in
+ * `omit` are left out (their values never joined): a filter that does not look at ATTACH need not
+ * read a 9 MB attachment.
+ */
+export function parseCalendar(text: string, omit?: ReadonlySet<string>): ICAL.Component {
+  const roots = parseComponents(text, omit);
   if (roots.length !== 1) throw new IcalParseError(`expected one VCALENDAR, found ${roots.length} objects`);
   const root = roots[0] as ICAL.Component;
   if (root.name !== 'vcalendar')
@@ -88,10 +103,10 @@ export function parseCalendar(text: string): ICAL.Component {
 }
 
 /** Parses any number of top-level components. Throws IcalParseError. */
-export function parseComponents(text: string): ICAL.Component[] {
+export function parseComponents(text: string, omit?: ReadonlySet<string>): ICAL.Component[] {
   let jcal: unknown;
   try {
-    jcal = ICAL.parse(sanitizeIcal(text));
+    jcal = ICAL.parse(sanitizeIcal(text, omit));
   } catch (e) {
     throw new IcalParseError(`invalid iCalendar data: ${e instanceof Error ? e.message : String(e)}`);
   }

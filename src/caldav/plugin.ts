@@ -29,7 +29,13 @@ import {
   parseTimeRange,
 } from './filter.js';
 import { FreeBusyCollector } from './freebusy.js';
-import { describeCalendarItem, validateCalendarObject, verifyCalendarItem } from './item.js';
+import {
+  describeCalendarItem,
+  validateCalendarObject,
+  verifyCalendarItem,
+  type CalendarObjectInfo,
+} from './item.js';
+import { runInWorker } from '../dav/worker-task.js';
 import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
 import { parseUtcDateTime } from './utc.js';
@@ -79,6 +85,9 @@ function yielder(sliceMs = 20): () => Promise<void> {
   };
 }
 
+/** Items up to this many characters are validated in place, bigger ones in a worker thread. */
+const IN_PLACE_UP_TO = 1024 * 1024;
+
 const CALENDAR_KIND: CollectionKind = {
   tag: 'VCALENDAR',
   resourceType: C('calendar'),
@@ -91,11 +100,15 @@ const CALENDAR_KIND: CollectionKind = {
       ? `text/calendar;charset=utf-8;component=${meta.component}`
       : 'text/calendar;charset=utf-8',
   collectionContentTypeProperty: 'text/calendar',
-  validateItem: (text, collection, config) =>
-    validateCalendarObject(text, {
+  validateItem: (text, collection, config) => {
+    const opts = {
       supportedComponents: supportedComponents(collection),
       maxOccurrences: config.server.max_vevent_rrule_occurrence,
-    }),
+    };
+    // A big item (an event with a large attachment) is read in a worker: other users are served.
+    if (text.length <= IN_PLACE_UP_TO) return validateCalendarObject(text, opts);
+    return runInWorker<CalendarObjectInfo>(import.meta.url, './validate-worker', { text, opts });
+  },
   describe: describeCalendarItem,
   verifyItem: verifyCalendarItem,
   splitUpload,

@@ -3,8 +3,8 @@
  * parsing) is split in a worker thread, so other users' requests are served meanwhile; a small one in
  * place.
  */
-import { Worker } from 'node:worker_threads';
 import { DavError } from '../dav/errors.js';
+import { runInWorker } from '../dav/worker-task.js';
 import { NS } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
 import { describeCalendarItem, splitCalendar } from './item.js';
@@ -39,40 +39,17 @@ function invalid(message: string, precondition: Precondition = 'valid-calendar-d
   return new DavError(403, message, `{${NS.C}}${precondition}`);
 }
 
-function startWorker(text: string): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./upload-worker.js', self), { workerData: text });
-  // Under tsx (development, tests) the worker registers the same TypeScript loader first.
-  const target = JSON.stringify(new URL('./upload-worker.ts', self).href);
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${target}); });`;
-  return new Worker(boot, { eval: true, workerData: text });
-}
-
-function inWorker(text: string): Promise<SplitUpload> {
-  const worker = startWorker(text);
-  return new Promise((resolve, reject) => {
-    worker.once(
-      'message',
-      (
-        m:
-          | { ok: true; value: SplitUpload }
-          | { ok: false; parse: boolean; message: string; precondition?: Precondition },
-      ) => {
-        void worker.terminate();
-        if (m.ok) resolve(m.value);
-        else reject(m.parse ? invalid(m.message, m.precondition) : new Error(m.message));
-      },
-    );
-    worker.once('error', (e) => reject(e));
-  });
-}
-
-export async function splitUpload(text: string): Promise<SplitUpload> {
-  if (text.length > IN_WORKER_ABOVE) return inWorker(text);
+/** splitUploadNow with unreadable data as the 403 the client gets; also what the worker runs. */
+export function splitUploadChecked(text: string): SplitUpload {
   try {
     return splitUploadNow(text);
   } catch (e) {
     if (e instanceof IcalParseError) throw invalid(e.message, e.precondition);
     throw e;
   }
+}
+
+export async function splitUpload(text: string): Promise<SplitUpload> {
+  if (text.length > IN_WORKER_ABOVE) return runInWorker(import.meta.url, './upload-worker', text);
+  return splitUploadChecked(text);
 }

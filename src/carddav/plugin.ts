@@ -26,7 +26,15 @@ import {
   supportedAddressData,
 } from './address-data.js';
 import { matchAddressFilter, parseAddressbookQuery } from './filter.js';
-import { describeVcard, exportAddressBookStream, splitVcards, validateVcard, verifyVcard } from './item.js';
+import {
+  describeVcard,
+  exportAddressBookStream,
+  splitVcards,
+  validateVcard,
+  verifyVcard,
+  type VcardDescription,
+} from './item.js';
+import { runInWorker } from '../dav/worker-task.js';
 
 const CR = (l: string): string => clark(NS.CR, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -35,6 +43,9 @@ const isAddressBook = (res: Resource): boolean =>
   res.kind === 'collection' && res.info.tag === 'VADDRESSBOOK';
 const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
 const isCard = (res: Resource): boolean => res.kind === 'item' && res.collection.tag === 'VADDRESSBOOK';
+
+/** Items up to this many characters are validated in place, bigger ones in a worker thread. */
+const IN_PLACE_UP_TO = 1024 * 1024;
 
 const ADDRESSBOOK_KIND: CollectionKind = {
   tag: 'VADDRESSBOOK',
@@ -45,7 +56,11 @@ const ADDRESSBOOK_KIND: CollectionKind = {
   itemContentType: () => 'text/vcard; charset=utf-8',
   itemContentTypeProperty: () => 'text/vcard;charset=utf-8',
   collectionContentTypeProperty: 'text/vcard',
-  validateItem: (text) => validateVcard(text),
+  // A big card (a large photo) is read in a worker: other users are served.
+  validateItem: (text) =>
+    text.length <= IN_PLACE_UP_TO
+      ? validateVcard(text)
+      : runInWorker<VcardDescription>(import.meta.url, './validate-worker', text),
   describe: describeVcard,
   verifyItem: verifyVcard,
   splitUpload: (text) => {

@@ -115,7 +115,7 @@ async function runVerifyFlag(
   log: Logger,
 ): Promise<void> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  if (action === 'verify-item') process.exit(verifyItemFile(file, loaded.config, out));
+  if (action === 'verify-item') process.exit(await verifyItemFile(file, loaded.config, out));
   const storage = openStorage(loaded.config, log);
   await storage.open({ inspectOnly: true });
   try {

@@ -26,7 +26,11 @@ function reasonOf(e: unknown): string {
 }
 
 /** Verifies the file; `out` gets the report lines. Returns the exit status (0 valid, 1 not). */
-export function verifyItemFile(fileArg: string, config: Config, out: (line: string) => void): number {
+export async function verifyItemFile(
+  fileArg: string,
+  config: Config,
+  out: (line: string) => void,
+): Promise<number> {
   const file = resolve(fileArg);
   const fail = (why: string): number => {
     out(`${file}: ${why}`);
@@ -71,7 +75,7 @@ export function verifyItemFile(fileArg: string, config: Config, out: (line: stri
     lastModified: new Date(),
   };
   try {
-    const d = kind.validateItem(text, collection, config);
+    const d = await kind.validateItem(text, collection, config);
     out(
       `${file}: valid ${d.component || kind.tag} item, UID ${JSON.stringify(d.uid)}, ` +
         `ETag ${stock.etag(bytes)}`,

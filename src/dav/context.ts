@@ -133,8 +133,12 @@ export interface CollectionKind {
   itemContentTypeProperty(meta: ItemMeta): string;
   /** DAV:getcontenttype of the collection itself (Radicale's: `text/calendar`). */
   readonly collectionContentTypeProperty: string;
-  /** Validates one item for PUT; throws DavError. */
-  validateItem(text: string, collection: CollectionInfo, config: Config): ItemDescription;
+  /** Validates one item for PUT (a big one off the event loop); throws (rejects with) DavError. */
+  validateItem(
+    text: string,
+    collection: CollectionInfo,
+    config: Config,
+  ): ItemDescription | Promise<ItemDescription>;
   /** Tolerant description for indexing. */
   describe(text: string): ItemDescription;
   /** For --verify-storage: throws, with the reason, when Radicale could not load this stored item. */

@@ -6,7 +6,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { whileRunning } from '../helpers/responsiveness.js';
-import { DavClient, mkaddressbook, mkcalendar, parseMultistatus, CR, C } from './helpers/dav-client.js';
+import {
+  C,
+  CR,
+  DavClient,
+  errorMessage,
+  mkaddressbook,
+  mkcalendar,
+  parseMultistatus,
+  preconditions,
+} from './helpers/dav-client.js';
 
 const MB = 1_000_000;
 
@@ -110,6 +119,27 @@ describe('items of several megabytes', () => {
     assert.equal(exported.result.status, 200);
     assert.equal(exported.result.text, card);
     assert.ok(exported.slowestMs < 1000, `bob waited ${exported.slowestMs.toFixed(0)} ms during the export`);
+  });
+
+  it('a broken 2 MB card or event is refused with the precondition and the reason', async () => {
+    const noFn = bigCard(1.5 * MB).replace('FN:Big Picture\r\n', '');
+    const r1 = await dav.request('PUT', '/alice/contacts/nofn.vcf', {
+      user: 'alice',
+      body: noFn,
+      headers: { 'Content-Type': 'text/vcard' },
+    });
+    assert.equal(r1.status, 403);
+    assert.deepEqual(preconditions(r1.text), [CR('valid-address-data')]);
+    assert.match(errorMessage(r1.text), /vCard without FN/);
+    const mismatch = bigEvent(1.5 * MB).replace('END:VEVENT', 'END:VTODO');
+    const r2 = await dav.request('PUT', '/alice/cal/mismatch.ics', {
+      user: 'alice',
+      body: mismatch,
+      headers: { 'Content-Type': 'text/calendar' },
+    });
+    assert.equal(r2.status, 403);
+    assert.deepEqual(preconditions(r2.text), [C('valid-calendar-data')]);
+    assert.match(errorMessage(r2.text), /END:VTODO closes BEGIN:VEVENT/);
   });
 
   it('a 9 MB event is stored, found by calendar-query and exported; bob waits < 1 s', async () => {

@@ -488,3 +488,32 @@ describe('filterTimeRange and the storage pre-filter', () => {
     assert.ok(matched >= 6);
   });
 });
+
+describe('attachments and filters', () => {
+  const withAttach = cal(
+    'BEGIN:VEVENT',
+    'UID:att',
+    'DTSTAMP:20240101T000000Z',
+    'DTSTART:20240110T100000Z',
+    'SUMMARY:Slides',
+    'ATTACH;ENCODING=BASE64;VALUE=BINARY;FMTTYPE=application/pdf:JVBERi0xLjQK',
+    'END:VEVENT',
+  );
+
+  it('a filter that names ATTACH still sees it (it is only left out when not looked at)', () => {
+    const defined = inComp('VEVENT', '<C:prop-filter name="ATTACH"/>');
+    const undefinedAttach = inComp(
+      'VEVENT',
+      '<C:prop-filter name="ATTACH"><C:is-not-defined/></C:prop-filter>',
+    );
+    assert.equal(matchCalendarFilter(defined, withAttach), true);
+    assert.equal(matchCalendarFilter(undefinedAttach, withAttach), false);
+    assert.equal(
+      matchCalendarFilter(
+        inComp('VEVENT', '<C:prop-filter name="SUMMARY"><C:text-match>slides</C:text-match></C:prop-filter>'),
+        withAttach,
+      ),
+      true,
+    );
+  });
+});

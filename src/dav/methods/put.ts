@@ -52,7 +52,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     throw tooLarge(`Item larger than max_resource_size (${maxSize} bytes)`, pre);
   }
   const description = kind
-    ? kind.validateItem(normalized, parent, req.config)
+    ? await kind.validateItem(normalized, parent, req.config)
     : { uid: '', component: '', start: 0, end: 0 };
   const strict = req.config.storage.strict_preconditions;
   // Runs under the collection's write lock, so the UID check and the preconditions are atomic with
