@@ -11,6 +11,7 @@ import { createPamBackend } from './backends/pam.js';
 import { LoginCache } from './cache.js';
 import { FailureDelay } from './delay.js';
 import { externalLogin } from './external.js';
+import { identityHeader } from './header-auth.js';
 import { createGroupSource } from './groups/create.js';
 import type { GroupSource } from './groups/types.js';
 import { createHtpasswdBackend } from './htpasswd/backend.js';
@@ -25,14 +26,6 @@ export interface AuthTestOptions {
   readonly random?: () => number;
   readonly throttle?: Partial<ThrottleOptions>;
 }
-
-const EXTERNAL_HEADERS: Readonly<Record<string, string>> = {
-  http_x_remote_user: 'x-remote-user',
-  http_remote_user: 'remote-user',
-  // Radicale reads WSGI's REMOTE_USER here; Node has no WSGI environ, so the proxy's Remote-User
-  // header is the same source (as http_remote_user).
-  remote_user: 'remote-user',
-};
 
 export async function createAuth(config: Config, log: Logger, test: AuthTestOptions = {}): Promise<Auth> {
   const a = config.auth;
@@ -51,7 +44,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
   const realm = a.realm;
   const deniedDelayMs = () => delay.randomDelayMs();
 
-  const header = EXTERNAL_HEADERS[a.type];
+  const header = identityHeader(a.type)?.toLowerCase();
   if (header !== undefined) {
     const p = { header, username, delay, groups, log };
     return {

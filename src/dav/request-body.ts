@@ -4,6 +4,7 @@
 import { TextDecoder } from 'node:util';
 import type { DavRequest } from './context.js';
 import { DavError, badRequest, unsupportedMediaType } from './errors.js';
+import { etagListMatches } from './etag-list.js';
 import { XmlParseError, parseXmlYielding, type XmlElement } from './xml.js';
 
 /** The charset parameter of Content-Type, else [encoding] request (as Radicale decodes bodies). */
@@ -51,14 +52,6 @@ export function depthHeader(req: DavRequest, fallback: Depth): Depth {
   throw badRequest(`Invalid Depth header: ${v}`);
 }
 
-function etagList(v: string): string[] {
-  return v
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => s.replace(/^W\//, ''));
-}
-
 /**
  * Checks If-Match / If-None-Match against the current ETag of the target (undefined when it does
  * not exist). Throws 412 when a precondition fails.
@@ -66,16 +59,12 @@ function etagList(v: string): string[] {
 export function checkConditionalHeaders(req: DavRequest, currentEtag: string | undefined): void {
   const ifMatch = req.header('if-match');
   if (ifMatch !== undefined) {
-    const tags = etagList(ifMatch);
-    const ok = currentEtag !== undefined && (tags.includes('*') || tags.includes(currentEtag));
+    const ok = currentEtag !== undefined && etagListMatches(ifMatch, currentEtag);
     if (!ok) throw new DavError(412, 'If-Match precondition failed');
   }
   const ifNoneMatch = req.header('if-none-match');
-  if (ifNoneMatch !== undefined && currentEtag !== undefined) {
-    const tags = etagList(ifNoneMatch);
-    if (tags.includes('*') || tags.includes(currentEtag)) {
-      throw new DavError(412, 'If-None-Match precondition failed');
-    }
+  if (ifNoneMatch !== undefined && currentEtag !== undefined && etagListMatches(ifNoneMatch, currentEtag)) {
+    throw new DavError(412, 'If-None-Match precondition failed');
   }
 }
 

@@ -7,22 +7,15 @@
  * listener other clients can reach, without a client-certificate check, the address list is the only defence.
  */
 import { isIP } from 'node:net';
+import { identityHeader, isHeaderAuth } from '../auth/header-auth.js';
 import type { Config } from '../config/schema.js';
 import { matchesAny, parseNetworks } from './client-address.js';
-
-/** `[auth] type`s that take the user from a header set by a reverse proxy. */
-const HEADER_AUTH_TYPES = new Set(['http_x_remote_user', 'http_remote_user', 'remote_user']);
-const IDENTITY_HEADER: Readonly<Record<string, string>> = {
-  http_x_remote_user: 'X-Remote-User',
-  http_remote_user: 'Remote-User',
-  remote_user: 'Remote-User',
-};
 
 const LOOPBACK = parseNetworks(['127.0.0.0/8', '::1']);
 
 type Checked = Pick<Config, 'auth' | 'server' | 'sources'>;
 
-const headerAuth = (config: Pick<Config, 'auth'>): boolean => HEADER_AUTH_TYPES.has(config.auth.type);
+const headerAuth = (config: Pick<Config, 'auth'>): boolean => isHeaderAuth(config.auth.type);
 const trustedProxiesSet = (config: Pick<Config, 'sources'>): boolean =>
   (config.sources['server.trusted_proxies'] ?? 'default') !== 'default';
 const clientCertChecked = (config: Pick<Config, 'server'>): boolean =>
@@ -66,7 +59,7 @@ export function headerAuthWarnings(config: Checked, listeners: readonly Listener
 }
 
 function noTrustedProxyWarning(config: Checked): string {
-  const header = IDENTITY_HEADER[config.auth.type] ?? 'identity';
+  const header = identityHeader(config.auth.type) ?? 'identity';
   return (
     `[auth] type = ${config.auth.type} takes the user name from the ${header} header, and [server] ` +
     'trusted_proxies is not set, so no address is trusted to send it: every request carrying it is ' +

@@ -3,8 +3,10 @@
  * the DAV API. This module only serves files; it holds no state and never touches storage.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/schema.js';
 import { createHash } from 'node:crypto';
+import { isHeaderAuth } from '../auth/header-auth.js';
+import type { Config } from '../config/schema.js';
+import { etagListMatches } from '../dav/etag-list.js';
 import { loadAsset, type Asset } from './assets.js';
 
 export interface Web {
@@ -22,9 +24,6 @@ export interface WebConfig {
   readonly auth: Pick<Config['auth'], 'type'>;
 }
 
-/** Auth backends where a front proxy (or the WSGI-like environment) has already identified the user. */
-const EXTERNAL_AUTH = new Set(['remote_user', 'http_remote_user', 'http_x_remote_user']);
-
 const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -37,7 +36,7 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export function createWeb(config: WebConfig): Web {
   const type = config.web.type;
   const clientConfig = asset(
-    Buffer.from(JSON.stringify({ externalAuth: EXTERNAL_AUTH.has(config.auth.type) }) + '\n'),
+    Buffer.from(JSON.stringify({ externalAuth: isHeaderAuth(config.auth.type) }) + '\n'),
     'application/json; charset=utf-8',
   );
   return {
@@ -99,19 +98,13 @@ function textAsset(text: string): Asset {
 /** Serves an asset with revalidation: every load asks, an unchanged file costs a 304. */
 function sendCached(req: IncomingMessage, res: ServerResponse, a: Asset): void {
   const headers = { ETag: a.etag, 'Cache-Control': 'no-cache' };
-  if (etagMatches(req.headers['if-none-match'], a.etag)) {
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, a.etag)) {
     res.writeHead(304, { ...SECURITY_HEADERS, ...headers });
     res.end();
     return;
   }
   send(req, res, 200, a, headers);
-}
-
-/** If-None-Match is a list of (possibly weak) tags or `*`; GET uses the weak comparison (RFC 9110 13.1.2). */
-export function etagMatches(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  const strip = (t: string): string => t.trim().replace(/^W\//, '');
-  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
 }
 
 function send(

@@ -4,6 +4,7 @@
  */
 import type { DavRequest, DavResponse } from '../context.js';
 import { accessDenied, DavError, notFound } from '../errors.js';
+import { etagListMatches } from '../etag-list.js';
 import { resolve } from '../resource.js';
 import { splitPath } from '../href.js';
 
@@ -15,12 +16,7 @@ const EXPORT_CACHE_FORMAT = 'export-1';
 
 function notModified(req: DavRequest, etag: string, lastModifiedMs: number): boolean {
   const inm = req.header('if-none-match');
-  if (inm !== undefined) {
-    return inm
-      .split(',')
-      .map((s) => s.trim().replace(/^W\//, ''))
-      .some((t) => t === '*' || t === etag);
-  }
+  if (inm !== undefined) return etagListMatches(inm, etag);
   const ims = req.header('if-modified-since');
   if (ims !== undefined) {
     const since = Date.parse(ims);
