@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps): RequestHandler {
     try {
       const routed = prefixAndPath(req, ctx, scriptName);
       prefix = routed.prefix;
-      response = await route(deps, req, res, ctx, routed.prefix, routed.rawPath);
+      response = await route(deps, req, ctx, routed.prefix, routed.rawPath);
     } catch (err) {
       deps.metrics?.errorSeen(err);
       response = errorResponse(toDavError(err, ctx.log), {
@@ -98,7 +98,6 @@ export function createApp(deps: AppDeps): RequestHandler {
         realm: deps.auth.realm,
       });
     }
-    if (res.writableEnded) return;
     await finish(deps, req, res, ctx, response, prefix);
   };
 }
@@ -206,7 +205,6 @@ async function writeStream(
 async function route(
   deps: AppDeps,
   req: IncomingMessage,
-  res: ServerResponse,
   ctx: RequestContext,
   prefix: string,
   rawPath: string,
@@ -227,8 +225,7 @@ async function route(
     } catch {
       throw badRequest('Invalid percent-encoding in path');
     }
-    await deps.web.handle(req, res, subPath, prefix);
-    return { status: 200, headers: {} };
+    return deps.web.handle(req, subPath, prefix);
   }
   if (rawPath === '/' && (method === 'GET' || method === 'HEAD') && deps.config.web.type !== 'none') {
     return { status: 302, headers: { Location: `${prefix}/.web/` } };

@@ -2,12 +2,22 @@
  * The built-in web interface at `/.web/`: a static, CSP-strict single page that is a pure client of
  * the DAV API. This module only serves files; it holds no state and never touches storage.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { isHeaderAuth } from '../auth/header-auth.js';
 import type { Config } from '../config/schema.js';
 import { etagListMatches } from '../dav/etag-list.js';
 import { loadAsset, type Asset } from './assets.js';
+
+/**
+ * The answer to a request under `/.web`, which the dispatcher writes like every other response (gzip,
+ * HEAD, logging, delays): the body is given for HEAD too, so that its Content-Length is the GET's.
+ */
+export interface WebResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body?: Buffer;
+}
 
 export interface Web {
   /**
@@ -15,7 +25,11 @@ export interface Web {
    * @param subPath the percent-decoded path after `/.web` ('' for `/.web` itself, '/' for `/.web/`)
    * @param scriptName the reverse-proxy prefix without trailing slash ('' when none)
    */
-  handle(req: IncomingMessage, res: ServerResponse, subPath: string, scriptName: string): Promise<void>;
+  handle(
+    req: Pick<IncomingMessage, 'method' | 'headers'>,
+    subPath: string,
+    scriptName: string,
+  ): Promise<WebResponse>;
 }
 
 /** The part of the configuration the web interface reads (a full `Config` fits). */
@@ -40,37 +54,25 @@ export function createWeb(config: WebConfig): Web {
     'application/json; charset=utf-8',
   );
   return {
-    async handle(req, res, subPath, scriptName) {
+    async handle(req, subPath, scriptName) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        send(req, res, 405, textAsset('Method Not Allowed'), { Allow: 'GET, HEAD' });
-        return;
+        return answer(405, textAsset('Method Not Allowed'), { Allow: 'GET, HEAD' });
       }
       if (subPath === '') {
         // Relative URLs in the page only resolve correctly below `/.web/`.
         const location = `${scriptName}/.web/`;
-        send(req, res, 301, textAsset(`Moved to ${location}`), { Location: location });
-        return;
+        return answer(301, textAsset(`Moved to ${location}`), { Location: location });
       }
-      if (type === 'none') {
-        send(req, res, 200, asset(Buffer.from(WORKS_PAGE), 'text/html; charset=utf-8'));
-        return;
-      }
+      if (type === 'none') return answer(200, asset(Buffer.from(WORKS_PAGE), 'text/html; charset=utf-8'));
       if (type !== 'internal') {
         // A web plugin (a Python module for Radicale) is not something Almanac can run; say so rather
         // than serve the built-in interface in its place.
-        send(req, res, 501, textAsset(webPluginMessage(type)));
-        return;
+        return answer(501, textAsset(webPluginMessage(type)));
       }
-      if (subPath === '/config.json') {
-        sendCached(req, res, clientConfig);
-        return;
-      }
+      if (subPath === '/config.json') return cached(req, clientConfig);
       const found = await loadAsset(subPath);
-      if (found === null) {
-        send(req, res, 404, textAsset('Not Found'));
-        return;
-      }
-      sendCached(req, res, found);
+      if (found === null) return answer(404, textAsset('Not Found'));
+      return cached(req, found);
     },
   };
 }
@@ -95,30 +97,16 @@ function textAsset(text: string): Asset {
   return asset(Buffer.from(text + '\n'), 'text/plain; charset=utf-8');
 }
 
-/** Serves an asset with revalidation: every load asks, an unchanged file costs a 304. */
-function sendCached(req: IncomingMessage, res: ServerResponse, a: Asset): void {
+/** An asset with revalidation: every load asks, an unchanged file costs a 304. */
+function cached(req: Pick<IncomingMessage, 'headers'>, a: Asset): WebResponse {
   const headers = { ETag: a.etag, 'Cache-Control': 'no-cache' };
   const ifNoneMatch = req.headers['if-none-match'];
   if (ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, a.etag)) {
-    res.writeHead(304, { ...SECURITY_HEADERS, ...headers });
-    res.end();
-    return;
+    return { status: 304, headers: { ...SECURITY_HEADERS, ...headers } };
   }
-  send(req, res, 200, a, headers);
+  return answer(200, a, headers);
 }
 
-function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  a: Asset,
-  extra: Readonly<Record<string, string>> = {},
-): void {
-  res.writeHead(status, {
-    ...SECURITY_HEADERS,
-    'Content-Type': a.type,
-    'Content-Length': String(a.body.length),
-    ...extra,
-  });
-  res.end(req.method === 'HEAD' ? undefined : a.body);
+function answer(status: number, a: Asset, extra: Readonly<Record<string, string>> = {}): WebResponse {
+  return { status, headers: { ...SECURITY_HEADERS, 'Content-Type': a.type, ...extra }, body: a.body };
 }

@@ -24,7 +24,14 @@ async function serve(config: WebConfig): Promise<{ port: number; close(): Promis
       return;
     }
     const script = String(req.headers['x-script-name'] ?? '');
-    web.handle(req, res, sub, script).catch(() => res.writeHead(500).end());
+    web
+      .handle(req, sub, script)
+      .then((r) => {
+        // As the dispatcher writes it: the length of the body, which HEAD does not send.
+        const headers = r.body ? { ...r.headers, 'Content-Length': String(r.body.length) } : r.headers;
+        res.writeHead(r.status, headers).end(req.method === 'HEAD' ? undefined : r.body);
+      })
+      .catch(() => res.writeHead(500).end());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
