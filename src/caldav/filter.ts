@@ -3,6 +3,7 @@
  * against one calendar object resource, with time ranges evaluated on every recurrence instance.
  */
 import ICAL from 'ical.js';
+import { isCollation, textMatcher, type Collation } from '../dav/collation.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
 import { ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
@@ -12,8 +13,6 @@ import { alarmLead, alarmTriggers, freeBusyPeriods, instanceOverlaps, type TimeR
 import { ZoneResolver } from './timezones.js';
 import { parseUtcDateTime } from './utc.js';
 import { eventsOverlap } from './span-cache.js';
-
-export type Collation = 'i;ascii-casemap' | 'i;unicode-casemap' | 'i;octet';
 
 export interface TextMatch {
   text: string;
@@ -50,7 +49,6 @@ export interface CalendarFilter {
 
 const VALID_FILTER = `{${NS.C}}valid-filter`;
 const SUPPORTED_COLLATION = `{${NS.C}}supported-collation`;
-const COLLATIONS: readonly string[] = ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'];
 /** Instances examined per component before a filter gives up and reports a match. */
 const MAX_FILTER_INSTANCES = 100_000;
 
@@ -109,12 +107,12 @@ function parseParamFilter(el: XmlElement): ParamFilter {
 
 function parseTextMatch(el: XmlElement): TextMatch {
   const collation = el.attrs['collation'] ?? 'i;ascii-casemap';
-  if (!COLLATIONS.includes(collation)) {
+  if (!isCollation(collation)) {
     throw new DavError(403, `unsupported collation ${collation}`, SUPPORTED_COLLATION);
   }
   const negate = (el.attrs['negate-condition'] ?? 'no').toLowerCase();
   if (negate !== 'yes' && negate !== 'no') throw invalid(`bad negate-condition ${negate}`);
-  return { text: el.text, collation: collation as Collation, negate: negate === 'yes' };
+  return { text: el.text, collation, negate: negate === 'yes' };
 }
 
 /** A C:time-range element: start and/or end in UTC (`YYYYMMDDTHHMMSSZ`). */
@@ -344,20 +342,7 @@ function paramMatches(f: ParamFilter, prop: ICAL.Property): boolean {
   return f.textMatch ? textMatches(f.textMatch, values) : true;
 }
 
-function fold(s: string, collation: Collation): string {
-  switch (collation) {
-    case 'i;octet':
-      return s;
-    case 'i;ascii-casemap':
-      return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
-    case 'i;unicode-casemap':
-      return s.normalize('NFKD').toUpperCase().toLowerCase();
-  }
-}
-
 /** Substring match ("contains", RFC 4791 §9.7.5) on any of the values, then negation. */
-export function textMatches(tm: TextMatch, values: readonly string[]): boolean {
-  const needle = fold(tm.text, tm.collation);
-  const found = values.some((v) => fold(v, tm.collation).includes(needle));
-  return found !== tm.negate;
+function textMatches(tm: TextMatch, values: readonly string[]): boolean {
+  return values.some(textMatcher(tm.text, tm.collation)) !== tm.negate;
 }

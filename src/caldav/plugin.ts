@@ -10,6 +10,7 @@ import type {
   LiveProperty,
   Resource,
 } from '../dav/context.js';
+import { COLLATIONS } from '../dav/collation.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
 import { multistatus, multistatusStream } from '../dav/multistatus.js';
@@ -166,7 +167,7 @@ const PROPERTIES: readonly LiveProperty[] = [
   ]),
   prop(C('max-resource-size'), isCalendar, (_res, req) => [String(req.config.server.max_resource_size)]),
   prop(C('supported-collation-set'), isCalendar, () =>
-    ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) => elText(C('supported-collation'), c)),
+    COLLATIONS.map((c) => elText(C('supported-collation'), c)),
   ),
   prop(
     C('calendar-data'),

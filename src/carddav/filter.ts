@@ -13,6 +13,7 @@
  * - an empty filter matches every card.
  */
 import ICAL from 'ical.js';
+import { isCollation, textMatcher, type Collation, type MatchType } from '../dav/collation.js';
 import { DavError, badRequest, forbidden } from '../dav/errors.js';
 import { NS, type XmlElement, child, clark, childrenNamed } from '../dav/xml.js';
 import { normalizeVcardForParsing } from './item.js';
@@ -22,14 +23,10 @@ import { logicalLines } from '../content-lines/unfold.js';
 export const SUPPORTED_COLLATION = clark(NS.CR, 'supported-collation');
 export const SUPPORTED_FILTER = clark(NS.CR, 'supported-filter');
 
-export type Collation = 'i;ascii-casemap' | 'i;unicode-casemap' | 'i;octet';
-export type MatchType = 'equals' | 'contains' | 'starts-with' | 'ends-with';
 export type FilterTest = 'anyof' | 'allof';
 
-/** Collations we support, announced in errors; RFC 6352 §8.3 requires the two casemaps. */
-export const SUPPORTED_COLLATIONS: readonly Collation[] = ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'];
-/** RFC 6352 §10.5.4: the default collation of CARDDAV:text-match. */
-export const DEFAULT_COLLATION: Collation = 'i;unicode-casemap';
+/** RFC 6352 §10.5.4: the default collation of CARDDAV:text-match (§8.3 requires both casemaps). */
+const DEFAULT_COLLATION: Collation = 'i;unicode-casemap';
 const MATCH_TYPES: readonly MatchType[] = ['equals', 'contains', 'starts-with', 'ends-with'];
 
 export interface TextMatch {
@@ -75,9 +72,8 @@ function parseTest(el: XmlElement): FilterTest {
 
 function parseCollation(value: string | undefined): Collation {
   if (value === undefined) return DEFAULT_COLLATION;
-  const found = SUPPORTED_COLLATIONS.find((c) => c === value);
-  if (!found) throw forbidden(`Unsupported collation "${value}"`, SUPPORTED_COLLATION);
-  return found;
+  if (!isCollation(value)) throw forbidden(`Unsupported collation "${value}"`, SUPPORTED_COLLATION);
+  return value;
 }
 
 function parseTextMatch(el: XmlElement): TextMatch {
@@ -160,40 +156,9 @@ export function parseAddressbookQuery(reportEl: XmlElement): { filter: AddressFi
 // ---------------------------------------------------------------------------------------------
 // Matching
 
-/** RFC 4790 i;ascii-casemap: only ASCII letters fold. */
-function asciiFold(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
-/** RFC 5051 i;unicode-casemap, approximated by full case folding and compatibility decomposition. */
-function unicodeFold(s: string): string {
-  return s.toUpperCase().toLowerCase().normalize('NFKD');
-}
-
-function fold(s: string, collation: Collation): string {
-  if (collation === 'i;octet') return s;
-  return collation === 'i;ascii-casemap' ? asciiFold(s) : unicodeFold(s);
-}
-
-function matchesString(value: string, tm: TextMatch): boolean {
-  const v = fold(value, tm.collation);
-  const t = fold(tm.text, tm.collation);
-  switch (tm.matchType) {
-    case 'equals':
-      return v === t;
-    case 'starts-with':
-      return v.startsWith(t);
-    case 'ends-with':
-      return v.endsWith(t);
-    default:
-      return v.includes(t);
-  }
-}
-
 /** Text-match on a list of candidate strings, negate-condition applied to the whole test. */
 function textMatches(candidates: readonly string[], tm: TextMatch): boolean {
-  const hit = candidates.some((c) => matchesString(c, tm));
-  return tm.negate ? !hit : hit;
+  return candidates.some(textMatcher(tm.text, tm.collation, tm.matchType)) !== tm.negate;
 }
 
 interface CardProperty {

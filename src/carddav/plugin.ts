@@ -9,6 +9,7 @@ import type {
   LiveProperty,
   Resource,
 } from '../dav/context.js';
+import { COLLATIONS } from '../dav/collation.js';
 import { DavError } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
 import { hrefOfResource } from '../dav/properties.js';
@@ -94,7 +95,7 @@ const PROPERTIES: readonly LiveProperty[] = [
   ),
   prop(CR('max-resource-size'), isAddressBook, (_res, req) => [String(req.config.server.max_resource_size)]),
   prop(CR('supported-collation-set'), isAddressBook, () =>
-    ['i;ascii-casemap', 'i;unicode-casemap', 'i;octet'].map((c) => elText(CR('supported-collation'), c)),
+    COLLATIONS.map((c) => elText(CR('supported-collation'), c)),
   ),
   prop(
     CR('address-data'),

@@ -316,6 +316,24 @@ describe('prop-filter, param-filter, text-match, is-not-defined', () => {
     assert.equal(matchCalendarFilter(cn('i;ascii-casemap'), weekly), false);
   });
 
+  it('i;unicode-casemap gives one key to a letter, its decomposition and every case of it', () => {
+    const event = cal(
+      'BEGIN:VEVENT',
+      'UID:u',
+      'DTSTAMP:20240101T000000Z',
+      'DTSTART:20240101T120000Z',
+      'SUMMARY:STRA\u1e9eE \u1d2clice \u03f2',
+      'END:VEVENT',
+    );
+    const unicode = (needle: string): CalendarFilter =>
+      text('SUMMARY', needle, ' collation="i;unicode-casemap"');
+    // U+1E9E (ẞ) lower-cases to ß, which is ss as its upper case SS is.
+    assert.equal(matchCalendarFilter(unicode('strasse'), event), true);
+    assert.equal(matchCalendarFilter(unicode('straße'), event), true);
+    assert.equal(matchCalendarFilter(unicode('alice'), event), true);
+    assert.equal(matchCalendarFilter(unicode('\u03c3'), event), true);
+  });
+
   it('negate-condition inverts the match', () => {
     assert.equal(matchCalendarFilter(text('LOCATION', 'Room', ' negate-condition="yes"'), weekly), false);
     // The override is in Room 2, so "not Room 1" matches through it.

@@ -194,6 +194,18 @@ void describe('matchAddressFilter: match types and collations', () => {
     assert.deepEqual(matching(fn('', 'JÜRGEN')), ['legacy-2.1']);
   });
 
+  void it('i;unicode-casemap decomposes before it maps case (RFC 5051), as calendar-query does', () => {
+    const card = (name: string): string =>
+      `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u\r\nFN:${name}\r\nN:;;;;\r\nEND:VCARD\r\n`;
+    const unicode = (needle: string): AddressFilter => filterOf(fn('collation="i;unicode-casemap"', needle));
+    // U+1D2C MODIFIER LETTER CAPITAL A decomposes to A, which then folds as A does.
+    assert.equal(matchAddressFilter(unicode('alice'), card('\u1d2clice')), true);
+    assert.equal(matchAddressFilter(unicode('\u1d2clice'), card('ALICE')), true);
+    // U+03F2 GREEK LUNATE SIGMA SYMBOL decomposes to final sigma, one letter with σ and Σ.
+    assert.equal(matchAddressFilter(unicode('\u03c3'), card('\u03f2')), true);
+    assert.equal(matchAddressFilter(unicode('\u03f2'), card('\u03a3')), true);
+  });
+
   void it('negate-condition inverts the text-match', () => {
     assert.deepEqual(matching(fn('negate-condition="yes"', 'grace')), [
       'apple-3.0',
