@@ -13,9 +13,10 @@ import { StorageError } from '../types.js';
 import { asStringMap, asStringPair, dumpPickle, loadPickle } from '../pickle.js';
 import { cacheDir, type CacheLayout } from './cache-layout.js';
 import { atomicWrite, isErrno, makeDirs, type FsOptions } from './fsutil.js';
-import { listNames, mapLimit } from './item-index.js';
+import { listNames } from './dir-names.js';
+import { mapLimit } from './map-limit.js';
 import { OrderedDigest } from './ordered-digest.js';
-import { isSafeName } from './names.js';
+import { isSafeName } from '../names.js';
 
 export const TOKEN_PREFIX = 'http://radicale.org/ns/sync/';
 

@@ -6,22 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
-import {
-  mkdirSync,
-  opendirSync,
-  renameSync,
-  statSync,
-  watch,
-  writeFileSync,
-  type Dirent,
-  type FSWatcher,
-  type Stats,
-} from 'node:fs';
+import { mkdirSync, renameSync, statSync, watch, writeFileSync, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectionTag, ItemDescriber, ItemMeta } from '../types.js';
 import { isErrno } from './fsutil.js';
-import { isSafeName } from './names.js';
+import { isSafeName } from '../names.js';
+import { listNames } from './dir-names.js';
+import { mapLimit } from './map-limit.js';
+import { detach, intern } from './own-strings.js';
 import { UTF8_ENCODING, type StockEncoding } from './stock-encoding.js';
 
 interface StatKey {
@@ -66,7 +59,6 @@ export interface IndexOptions {
   readonly onLoaded?: (name: string, etag: string, text: string) => void;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const STAT_CONCURRENCY = 32;
 /** Synchronous stats between two turns of the event loop. */
 const STAT_SLICE = 2000;
@@ -78,79 +70,6 @@ const SAVE_WHEN_QUIET_MS = 3000;
 const SAVE_AT_LATEST_MS = 60_000;
 /** Patched listings remembered for `changesSince`. */
 const CHANGE_LOG_LIMIT = 512;
-
-export function itemEtag(bytes: Uint8Array): string {
-  return `"${createHash('sha256').update(bytes).digest('hex')}"`;
-}
-
-const interned = new Map<string, string>();
-/** One shared string per component name (VEVENT, VTODO, VCARD...) instead of one per item. */
-function intern(s: string): string {
-  let v = interned.get(s);
-  if (v === undefined) {
-    v = detach(s);
-    if (interned.size < 64) interned.set(v, v);
-  }
-  return v;
-}
-
-/** A copy of a string that shares no memory with the string it was cut from. */
-function detach(s: string): string {
-  return s === '' ? '' : Buffer.from(s, 'utf8').toString('utf8');
-}
-
-export function decodeItem(bytes: Uint8Array): string {
-  return utf8.decode(bytes);
-}
-
-/**
- * Names in raw directory order (fs.readdir sorts; opendir does not, and Radicale uses the raw order),
- * optionally only of the entries `keep` accepts.
- */
-export function listNames(dir: string, keep?: (entry: Dirent) => boolean): Promise<string[]> {
-  // Synchronous reads in big batches: a 10,000-entry folder takes a few milliseconds, far less than
-  // one promise per entry of the async iterator.
-  try {
-    const names: string[] = [];
-    const d = opendirSync(dir, { bufferSize: 1024 });
-    try {
-      for (let ent = d.readSync(); ent !== null; ent = d.readSync()) {
-        if (keep === undefined || keep(ent)) names.push(ent.name);
-      }
-    } finally {
-      d.closeSync();
-    }
-    return Promise.resolve(names);
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
-}
-
-/**
- * Names that may be folders: directories, symbolic links and entries whose type the filesystem does
- * not report (the caller stats those); plain files are left out, so finding the sub-collections of a
- * 10,000-item calendar costs no stat per item.
- */
-export function listFolderNames(dir: string): Promise<string[]> {
-  return listNames(dir, (entry) => !entry.isFile());
-}
-
-export async function mapLimit<T, R>(
-  xs: readonly T[],
-  limit: number,
-  fn: (x: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(xs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < xs.length) {
-      const i = next++;
-      out[i] = await fn(xs[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, xs.length) }, worker));
-  return out;
-}
 
 const sameStat = (a: StatKey, b: StatKey): boolean =>
   a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;

@@ -3,7 +3,8 @@
  * `", "` / `": "` separators and ASCII-only output with `\uXXXX` escapes. The collection ETag
  * hashes this exact text, so it is reproduced byte for byte here.
  */
-import { StorageError, type CollectionTag, type Props } from '../types.js';
+import { isTag } from '../props.js';
+import type { Props } from '../types.js';
 
 const SHORT: Readonly<Record<string, string>> = {
   '"': '\\"',
@@ -46,12 +47,6 @@ export function pythonJson(props: Props): string {
   return `{${keys.map((k) => `${pyString(k)}: ${pyString(props[k] ?? '')}`).join(', ')}}`;
 }
 
-const TAGS: readonly string[] = ['', 'VCALENDAR', 'VADDRESSBOOK', 'VSUBSCRIBED'];
-
-export function isTag(v: string): v is CollectionTag {
-  return TAGS.includes(v);
-}
-
 /** Parses `.Radicale.props`; returns the props and the problems found (non-string values are dropped). */
 export function parseProps(text: string): { props: Record<string, string>; problems: string[] } {
   let raw: unknown;
@@ -70,13 +65,4 @@ export function parseProps(text: string): { props: Record<string, string>; probl
   }
   if (props.tag !== undefined && !isTag(props.tag)) problems.push(`bad tag ${JSON.stringify(props.tag)}`);
   return { props, problems };
-}
-
-/** Refuses props that cannot be stored. */
-export function checkProps(props: Props): void {
-  for (const [k, v] of Object.entries(props)) {
-    if (typeof v !== 'string') throw new StorageError('conflict', `property ${k} is not a string`);
-  }
-  const tag = props.tag;
-  if (tag !== undefined && !isTag(tag)) throw new StorageError('conflict', `bad collection tag ${tag}`);
 }

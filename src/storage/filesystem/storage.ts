@@ -41,9 +41,10 @@ import {
   type FsOptions,
 } from './fsutil.js';
 import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
-import { runHook } from './hook.js';
+import { runHook } from '../hook.js';
 import { OrderedDigest } from './ordered-digest.js';
-import { ItemIndex, listFolderNames, listNames, type Listing } from './item-index.js';
+import { ItemIndex, type Listing } from './item-index.js';
+import { listFolderNames, listNames } from './dir-names.js';
 import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
 import { loadLibc, type Libc } from './libc.js';
@@ -57,8 +58,9 @@ import {
   parentPath,
   pathSegments,
   uploadName,
-} from './names.js';
-import { checkProps, isTag, parseProps, pythonJson } from './props-json.js';
+} from '../names.js';
+import { checkProps, isTag } from '../props.js';
+import { parseProps, pythonJson } from './props-json.js';
 import { ITEM_PROPS_FILE, propsOf, readItemProps, updateItemProps } from './item-props.js';
 import { verifyTree } from './verify.js';
 

@@ -8,9 +8,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CollectionTag, ItemDescriber } from '../types.js';
 import { isErrno } from './fsutil.js';
-import { decodeItem, listNames } from './item-index.js';
-import { isSafeName } from './names.js';
-import { isTag, parseProps } from './props-json.js';
+import { listNames } from './dir-names.js';
+import { UTF8_ENCODING } from './stock-encoding.js';
+import { isSafeName } from '../names.js';
+import { isTag } from '../props.js';
+import { parseProps } from './props-json.js';
 
 type Report = (problem: string) => void;
 type Decode = (bytes: Uint8Array) => string;
@@ -96,7 +98,7 @@ export async function verifyTree(
   root: string,
   describe: ItemDescriber,
   report: Report,
-  decode: Decode = decodeItem,
+  decode: Decode = (bytes) => UTF8_ENCODING.decode(bytes),
 ): Promise<boolean> {
   try {
     return await verifyDir(root, '', describe, report, decode);

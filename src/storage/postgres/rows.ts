@@ -1,7 +1,8 @@
 /** Row shapes of the PostgreSQL schema and their conversion to the storage types. */
 import { createHash } from 'node:crypto';
 import type { CollectionInfo, CollectionTag, Item, ItemMeta, Props } from '../types.js';
-import { isTag, pythonJson } from '../filesystem/props-json.js';
+import { pythonJson } from '../filesystem/props-json.js';
+import { isTag } from '../props.js';
 import { TOKEN_PREFIX } from '../filesystem/history.js';
 import { StorageError } from '../types.js';
 

@@ -20,9 +20,9 @@ import {
   type SyncResult,
   type WriteCheck,
 } from '../types.js';
-import { checkName, isWithin, parentPath, pathSegments, uploadName } from '../filesystem/names.js';
-import { checkProps } from '../filesystem/props-json.js';
-import { runHook } from '../filesystem/hook.js';
+import { checkName, isWithin, parentPath, pathSegments, uploadName } from '../names.js';
+import { checkProps } from '../props.js';
+import { runHook } from '../hook.js';
 import { Db, q, type Client } from './db.js';
 import { migrate } from './schema.js';
 import {

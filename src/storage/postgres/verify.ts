@@ -4,7 +4,7 @@
  * every item (the invariant sync relies on).
  */
 import type { CollectionTag, ItemDescriber } from '../types.js';
-import { isTag } from '../filesystem/props-json.js';
+import { isTag } from '../props.js';
 import type { Db } from './db.js';
 import { textEtag } from './rows.js';
 

@@ -1,10 +1,11 @@
 /**
- * Which names may be stored: path segments of collections and item hrefs must be safe file names
- * (Radicale's is_safe_filesystem_path_component plus defence in depth), and the whole-collection
- * upload naming rules of Radicale's upload.py.
+ * Which names may be stored, whatever the backend: path segments of collections and item hrefs must
+ * be safe file names (Radicale's is_safe_filesystem_path_component plus defence in depth), so that a
+ * collection can go from one storage to another (`almanac storage copy`) and back to Radicale; and
+ * the whole-collection upload naming rules of Radicale's upload.py.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { StorageError } from '../types.js';
+import { StorageError } from './types.js';
 
 const MAX_NAME_BYTES = 255;
 

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { ChangeContext } from '../types.js';
+import type { ChangeContext } from './types.js';
 
 /** Python's shlex.quote. */
 export function shellQuote(s: string): string {
