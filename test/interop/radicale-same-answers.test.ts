@@ -123,7 +123,11 @@ function values(text: string, name: string): Record<string, string> {
   return out;
 }
 
-const errorNames = (text: string): string[] => parseXml(text).children.map(nameOf);
+/** The preconditions of a DAV:error body; `s:message` only explains them (both servers may add one). */
+const errorNames = (text: string): string[] =>
+  parseXml(text)
+    .children.map(nameOf)
+    .filter((n) => n !== '{http://sabredav.org/ns}message');
 
 const PROPFIND = (props: string): string =>
   `<?xml version="1.0"?><D:propfind xmlns:D="DAV:">${props}</D:propfind>`;
