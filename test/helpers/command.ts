@@ -28,6 +28,11 @@ export function runCommand(
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  // A command that does not read its input may exit before it is written: that EPIPE is no failure
+  // of the test (its status and output say what happened), and unhandled it would crash the file.
+  child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') stderr += `stdin: ${e.message}\n`;
+  });
   child.stdin.end(opts.input ?? '');
   return new Promise((res) => child.on('close', (status) => res({ status, stdout, stderr })));
 }
