@@ -1,5 +1,5 @@
 /**
- * Serving a data folder that the real Radicale 3.1.8 wrote (../shared/fixtures/radicale-3.1.8), unchanged:
+ * Serving a data folder that the real Radicale 3.1.8 wrote (test/fixtures/radicale-3.1.8), unchanged:
  * every href, ETag, CTag, sync token and display name Radicale answered must come back identical; a
  * client's old sync token goes on working; and after Almanac changes the folder, Radicale 3.1.8
  * serving it lists exactly what Almanac lists.
