@@ -79,17 +79,17 @@ describe('a folder the server may not write to', () => {
 describe('COPY of a collection holding symbolic links', () => {
   let server: RunningAlmanac;
   let c: DavClient;
-  let shared: string;
+  let outside: string;
   before(async () => {
     const folder = newFolder();
     server = await startAlmanac({ folder });
     c = new DavClient(server.url);
     assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
     // An item kept elsewhere in the data folder and linked into the calendar, relatively.
-    shared = join(folder, 'shared');
-    mkdirSync(shared);
-    writeFileSync(join(shared, 'linked.ics'), vevent('linked'));
-    symlinkSync('../../../shared/linked.ics', join(folder, 'collection-root/alice/cal/linked.ics'));
+    outside = join(folder, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'linked.ics'), vevent('linked'));
+    symlinkSync('../../../outside/linked.ics', join(folder, 'collection-root/alice/cal/linked.ics'));
     // A plain folder (as an administrator makes one), to copy into one level deeper.
     mkdirSync(join(folder, 'collection-root/alice/group'));
   });
@@ -104,7 +104,7 @@ describe('COPY of a collection holding symbolic links', () => {
       assert.equal(r.status, 201);
       const copied = join(server.folder, path, 'linked.ics');
       assert.ok(lstatSync(copied).isSymbolicLink(), `${dest}linked.ics is still a link`);
-      assert.equal(realpathSync(copied), realpathSync(join(shared, 'linked.ics')), readlinkSync(copied));
+      assert.equal(realpathSync(copied), realpathSync(join(outside, 'linked.ics')), readlinkSync(copied));
     }
     const got = await c.request('GET', '/alice/copy/linked.ics', { user: 'alice' });
     assert.match(got.text, /UID:linked/);
