@@ -11,7 +11,11 @@ export type BackendResult =
       /** Groups found by the backend (ldap, pam), used by [group] type = from_auth. */
       readonly groups?: readonly string[];
     }
-  | { readonly ok: false };
+  | {
+      readonly ok: false;
+      /** Why, for the log, when it is not a wrong user name or password (denyall). */
+      readonly reason?: string;
+    };
 
 export interface LoginContext {
   /** Client address for backends that pass it on (dovecot `rip=`). */
@@ -26,3 +30,9 @@ export interface PasswordBackend {
 }
 
 export const FAILED: BackendResult = { ok: false };
+
+/** [auth] type = denyall: the password is not looked at, so the log must not blame it. */
+export const DENIED_BY_CONFIG: BackendResult = {
+  ok: false,
+  reason: '[auth] type = denyall refuses every login; set [auth] type to let users in',
+};

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { loadPluginFactory } from '../config/plugin.js';
 import type { Config } from '../config/schema.js';
-import { FAILED, type BackendResult, type PasswordBackend } from './backend.js';
+import { DENIED_BY_CONFIG, FAILED, type BackendResult, type PasswordBackend } from './backend.js';
 import { createDovecotBackend } from './backends/dovecot.js';
 import { createImapBackend } from './backends/imap.js';
 import { createLdapBackend } from './backends/ldap.js';
@@ -92,7 +92,11 @@ async function createBackend(
       // Everyone is who they claim to be, whatever the password.
       return { cacheable: false, login: () => Promise.resolve({ ok: true }), close: () => Promise.resolve() };
     case 'denyall':
-      return { cacheable: false, login: () => Promise.resolve(FAILED), close: () => Promise.resolve() };
+      return {
+        cacheable: false,
+        login: () => Promise.resolve(DENIED_BY_CONFIG),
+        close: () => Promise.resolve(),
+      };
     case 'htpasswd':
       return createHtpasswdBackend(
         {

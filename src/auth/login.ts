@@ -54,7 +54,7 @@ export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<Au
   if (invalid !== undefined) return fail(user, `invalid user name: ${invalid}`);
 
   const result = await checkPassword(p, user, creds.password, req.clientAddress);
-  if (!result.ok) return fail(user, 'wrong user name or password');
+  if (!result.ok) return fail(user, result.reason ?? 'wrong user name or password');
   const finalUser = result.user ?? user;
   const renamedInvalid = invalidUserReason(finalUser, p.username.policy);
   if (renamedInvalid !== undefined)

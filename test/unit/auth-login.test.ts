@@ -164,9 +164,14 @@ describe('createAuth pipeline', () => {
   it('type none: anyone with any password; denyall: nobody', async () => {
     const none = (await make({ auth: { type: 'none' } })).auth;
     assert.equal(kind(await none.authenticate(request(basic('zoe', '')))), 'user:zoe');
-    const deny = (await make({ auth: { type: 'denyall' } })).auth;
+    const { auth: deny, lines } = await make({ auth: { type: 'denyall' } });
     assert.equal(kind(await deny.authenticate(request(basic('alice', 'alicepw')))), 'failed');
     assert.equal(kind(await deny.authenticate(request())), 'anonymous');
+    // The log says why: the configuration, not the password alice typed.
+    const failed = lines.filter((l) => l.includes('Failed login attempt'));
+    assert.equal(failed.length, 1, failed.join('\n'));
+    assert.match(failed[0] ?? '', /\[auth\] type = denyall refuses every login/);
+    assert.doesNotMatch(failed[0] ?? '', /wrong user name or password/);
   });
 
   it('identity headers are believed only from trusted peers; Basic is ignored for them', async () => {
