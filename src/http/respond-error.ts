@@ -34,11 +34,28 @@ function storageErrorToDav(e: StorageError): DavError {
   }
 }
 
+/**
+ * A file the server may not read or write (a folder restored with the wrong owner, a file edited by
+ * hand as another user) is the administrator's to fix, not a server fault: 403 for the client, and a
+ * log line naming the path and the fix. Writes under the storage's locks already come as StorageError
+ * not-permitted; this covers every other read.
+ */
+function refusedByFilesystem(err: unknown, log: Logger): DavError {
+  const { code, syscall, path } = err as NodeJS.ErrnoException;
+  const why = code === 'EROFS' ? 'the filesystem is read-only' : `permission denied (${code ?? ''})`;
+  log.error(
+    { path, syscall, code },
+    `the storage cannot ${syscall ?? 'read'} ${path ?? 'a file'}: ${why}; the user Almanac runs as needs access to the storage folder and everything in it`,
+  );
+  return new DavError(403, 'The server is not allowed to access this part of its storage');
+}
+
 export function toDavError(err: unknown, log: Logger): DavError {
   if (err instanceof DavError) return err;
   if (err instanceof StorageError) return storageErrorToDav(err);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return new DavError(507, 'Insufficient storage');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return refusedByFilesystem(err, log);
   log.error({ err }, 'internal error');
   return new DavError(500, 'Internal Server Error');
 }
