@@ -168,6 +168,10 @@ class ServerCore {
 
   attach(server: Server): void {
     server.timeout = this.timeoutMs;
+    // A client may shut its sending side once the request is out (shutdown(SHUT_WR), as `nc -N` and
+    // some scripts do) and still wait for the answer. Node's HTTP server aborts such a request unless
+    // httpAllowHalfOpen is set (a property of http.Server that its types do not declare).
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.on('timeout', (socket: Socket) => this.onSocketTimeout(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res, false));
     server.on(
@@ -489,6 +493,9 @@ export async function startServer(
             ...options,
             ...tlsOptions,
             handshakeTimeout: core.timeoutMs || 120_000,
+            // As for plain HTTP (attach): a TLS client's close_notify after its request still gets the
+            // answer. https.Server, unlike http.Server, does not keep half-open sockets by default.
+            allowHalfOpen: true,
           })
         : createHttpServer(options);
       core.attach(server);
