@@ -20,10 +20,14 @@ import { createApp } from '../http/dispatch.js';
 import { createMonitoring } from '../http/monitoring.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { warnAboutHeaderAuth } from '../http/startup-checks.js';
+import { ChangeHub, type ChangeNotifier } from '../notify/changes.js';
+import { withChangeNotifications } from '../notify/storage.js';
 
 export interface Almanac {
   readonly server: RunningServer;
   readonly storage: Storage;
+  /** Change notifications of every write (src/notify/changes.ts): [hook] plugins and push subscribe. */
+  readonly notifier: ChangeNotifier;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -84,7 +88,8 @@ function exportCache(config: Config, log: PinoLogger): DerivedCache | undefined 
 export async function startAlmanac(config: Config, log: Logger): Promise<Almanac> {
   const kinds = createKinds();
   const plog = asPinoLogger(log);
-  const storage = createStorage(config, plog, describerFor(kinds));
+  const notifier = new ChangeHub(plog);
+  const storage = withChangeNotifications(createStorage(config, plog, describerFor(kinds)), notifier, plog);
   // Before anything is opened: a bad [monitoring] setting stops the start with nothing to undo.
   const monitoring = createMonitoring(config, storage);
   await storage.open();
@@ -116,8 +121,11 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   return {
     server,
     storage,
+    notifier,
     close: async (graceMs?: number) => {
       await server.close(graceMs);
+      // The changes of the last requests reach their listeners before the listeners stop.
+      await notifier.drain();
       await auth.close();
       await storage.close();
       await derivedCache?.settle();

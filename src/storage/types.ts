@@ -77,6 +77,8 @@ export interface ChangeContext {
   readonly request: string;
   /** True: do not run the storage hook for this call; the caller runs it once (`runHook`) for several. */
   readonly deferHook?: boolean;
+  /** The request body, when change notifications report it (PROPPATCH of a collection). */
+  readonly body?: string;
 }
 
 /**

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAlmanac as start } from '../../src/cli/start.js';
 import type { Storage } from '../../src/storage/types.js';
+import type { ChangeNotifier } from '../../src/notify/changes.js';
 import { findLeftovers } from '../../src/storage/filesystem/leftovers.js';
 import { createTestDatabase, dropTestDatabase } from './postgres.js';
 
@@ -32,6 +33,8 @@ export interface RunningAlmanac {
   storage: 'filesystem' | 'postgresql';
   /** The server's storage, to look at what was stored whatever the backend. */
   store: Storage;
+  /** The server's change notifications (subscribe to see what it publishes). */
+  notifier: ChangeNotifier;
   stop(): Promise<void>;
 }
 
@@ -92,6 +95,7 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     folder,
     storage: config.storage.type === 'postgresql' ? 'postgresql' : 'filesystem',
     store: almanac.storage,
+    notifier: almanac.notifier,
     stop: async () => {
       await almanac.close(1000);
       // Every request has ended: a temp file or prepared folder still there is one a write forgot.

@@ -5,7 +5,7 @@ import type { DavRequest, DavResponse } from '../context.js';
 import { accessDenied, badRequest, notFound } from '../errors.js';
 import { hrefOfResource } from '../properties.js';
 import { multistatus, responseWithPropstats } from '../multistatus.js';
-import { xmlBody } from '../request-body.js';
+import { bodyText, xmlBody } from '../request-body.js';
 import { NS, el, elText, type XmlElement } from '../xml.js';
 import { resolve } from '../resource.js';
 import { changeContext } from '../change-context.js';
@@ -37,7 +37,8 @@ export async function proppatch(req: DavRequest): Promise<DavResponse> {
   if (res.kind === 'item') await req.storage.setItemProps(res.path, res.href, props);
   else {
     if (!props.tag) delete props.tag;
-    await req.storage.setProps(res.path, props, changeContext(req));
+    // The body was read and parsed above (xmlBody); [hook] notifications report it as sent.
+    await req.storage.setProps(res.path, props, { ...changeContext(req), body: await bodyText(req) });
   }
   return multistatus([responseWithPropstats(href, new Map([[200, result.done]]))]);
 }
