@@ -18,101 +18,23 @@ import type { Config } from '../config/schema.js';
 import { stockEncoding } from '../storage/filesystem/stock-encoding.js';
 import { loadPickle, type PickleValue } from '../storage/pickle.js';
 import type { Storage } from '../storage/types.js';
+import {
+  PERMISSION_LETTERS,
+  SHARE_FIELDS,
+  TOKEN_PATH,
+  parseDictField,
+  parseSemicolonCsv,
+  quoteAll,
+  type ShareField,
+} from '../sharing/record.js';
 
-export const SHARE_FIELDS = [
-  'ShareType',
-  'PathOrToken',
-  'PathMapped',
-  'Conversion',
-  'Owner',
-  'User',
-  'Permissions',
-  'EnabledByOwner',
-  'EnabledByUser',
-  'HiddenByOwner',
-  'HiddenByUser',
-  'TimestampCreated',
-  'TimestampUpdated',
-  'Properties',
-  'Actions',
-] as const;
+export { SHARE_FIELDS };
 
-type Field = (typeof SHARE_FIELDS)[number];
+type Field = ShareField;
 /** One share as read: csv gives strings; files give typed values. */
 type Row = Partial<Record<Field, unknown>>;
 
-const TOKEN_PATH = /^\/\.token\/v1\/[A-Za-z0-9_-]{44}\/$/;
-/** Radicale's rights letters (rights/__init__.py INTERNAL_PERMISSIONS). */
-const PERMISSION_LETTERS = new Set('RrWwiDdOoTtMmPpEe');
-
-/** Python's csv module, excel dialect with `;`: quoted fields with doubled quotes, CRLF or LF lines. */
-export function parseSemicolonCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  const endField = (): void => {
-    row.push(field);
-    field = '';
-  };
-  while (i < text.length) {
-    const c = text[i] ?? '';
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field === '') quoted = true;
-    else if (c === ';') endField();
-    else if (c === '\r' || c === '\n') {
-      endField();
-      rows.push(row);
-      row = [];
-      if (c === '\r' && text[i + 1] === '\n') i++;
-    } else field += c;
-    i++;
-  }
-  if (field !== '' || row.length > 0) {
-    endField();
-    rows.push(row);
-  }
-  return rows;
-}
-
-/** A dict field as Radicale's csv backend reads it: JSON, or the Python repr it writes. */
-function parseDictField(raw: string): Record<string, unknown> | undefined {
-  if (raw.trim() === '') return {};
-  for (const candidate of [raw, pythonReprToJson(raw)]) {
-    try {
-      const v: unknown = JSON.parse(candidate);
-      if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-    } catch {
-      // next form
-    }
-  }
-  return undefined;
-}
-
-/** The rewriting Radicale applies before json.loads (single-quoted keys and values). */
-function pythonReprToJson(raw: string): string {
-  return raw
-    .replace(/"/g, '\\"')
-    .replace(/\\'/g, "'")
-    .replace(/\{'/g, '{"')
-    .replace(/'\}/g, '"}')
-    .replace(/': '/g, '": "')
-    .replace(/': \{/g, '": {')
-    .replace(/': /g, '": ')
-    .replace(/', '/g, '", "')
-    .replace(/, '/g, ', "');
-}
+const PERMISSION_SET = new Set(PERMISSION_LETTERS);
 
 /** A flag as Radicale reads it: a bool (files), or a configparser boolean word (csv). */
 function asBool(v: unknown): boolean | undefined {
@@ -170,7 +92,7 @@ async function shareProblems(row: Row, storage: Storage): Promise<string[]> {
   const user = str('User');
   if (user === '' || user === ':' || user === '@') p.push('User is empty');
   const perms = str('Permissions');
-  const unknown = Array.from(perms).filter((c) => !PERMISSION_LETTERS.has(c));
+  const unknown = Array.from(perms).filter((c) => !PERMISSION_SET.has(c));
   if (unknown.length > 0)
     p.push(`Permissions ${JSON.stringify(perms)}: unknown letter(s) ${unknown.join('')}`);
   if (perms.includes('P') && perms.includes('p'))
@@ -225,16 +147,6 @@ function loadCsv(path: string, decode: (bytes: Uint8Array) => string): Loaded {
     shares.push({ where, row: Object.fromEntries(SHARE_FIELDS.map((f, k) => [f, cells[k]])) });
   });
   return { shares, problems };
-}
-
-/** Python's urllib.parse.quote(s, safe=''). */
-function quoteAll(s: string): string {
-  return [...Buffer.from(s, 'utf8')]
-    .map((b) => {
-      const c = String.fromCharCode(b);
-      return /[A-Za-z0-9_.\-~]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-    })
-    .join('');
 }
 
 function rowOfPickle(v: PickleValue): Row | string {

@@ -427,3 +427,87 @@ export function asStringMap(v: PickleValue): Map<string, string> | undefined {
   }
   return out;
 }
+
+/** A value the general writer handles: plain data with tuples marked as such (a share file's tuple). */
+export type PickleOut =
+  | string
+  | number
+  | boolean
+  | null
+  | { readonly tuple: readonly PickleOut[] }
+  | ReadonlyMap<string, PickleOut>;
+
+/**
+ * Serializes plain data like Python's `pickle.dumps` (protocol 4): str, int (to 64 bits), bool, None,
+ * tuples and dicts with str keys. Radicale's sharing "files" backend pickles `("1", {share})`.
+ */
+export function dumpPickleValue(value: PickleOut): Buffer {
+  const body = new ByteSink();
+  const emit = (v: PickleOut, depth: number): void => {
+    if (depth > 32) throw new PickleError('value nested too deeply');
+    if (typeof v === 'string') body.str(v);
+    else if (typeof v === 'boolean') body.byte(v ? OP.NEWTRUE : OP.NEWFALSE);
+    else if (v === null) body.byte(OP.NONE);
+    else if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new PickleError(`cannot pickle the number ${v}`);
+      if (v >= 0 && v < 256) {
+        body.byte(OP.BININT1);
+        body.byte(v);
+      } else if (v >= 0 && v < 65536) {
+        body.byte(OP.BININT2);
+        body.byte(v & 0xff);
+        body.byte(v >> 8);
+      } else if (v >= -0x80000000 && v <= 0x7fffffff) {
+        const b = Buffer.alloc(4);
+        b.writeInt32LE(v);
+        body.byte(OP.BININT);
+        for (const x of b) body.byte(x);
+      } else {
+        const b = Buffer.alloc(8);
+        b.writeBigInt64LE(BigInt(v));
+        let n = 8; // shortest two's-complement form, as Python's encode_long
+        while (
+          n > 1 &&
+          ((b[n - 1] === 0 && ((b[n - 2] ?? 0) & 0x80) === 0) ||
+            (b[n - 1] === 0xff && ((b[n - 2] ?? 0) & 0x80) !== 0))
+        )
+          n--;
+        body.byte(OP.LONG1);
+        body.byte(n);
+        for (let i = 0; i < n; i++) body.byte(b[i] ?? 0);
+      }
+    } else if (v instanceof Map) {
+      body.byte(OP.EMPTY_DICT);
+      body.byte(OP.MEMOIZE);
+      const entries = [...(v as ReadonlyMap<string, PickleOut>)];
+      for (let i = 0; i < entries.length; i += 1000) {
+        const batch = entries.slice(i, i + 1000);
+        if (batch.length > 1) body.byte(OP.MARK);
+        for (const [k, x] of batch) {
+          body.str(k);
+          emit(x, depth + 1);
+        }
+        body.byte(batch.length > 1 ? OP.SETITEMS : OP.SETITEM);
+      }
+    } else {
+      const items = (v as { readonly tuple: readonly PickleOut[] }).tuple;
+      if (items.length > 3) body.byte(OP.MARK);
+      for (const x of items) emit(x, depth + 1);
+      body.byte(
+        items.length === 0
+          ? OP.EMPTY_TUPLE
+          : items.length === 1
+            ? OP.TUPLE1
+            : items.length === 2
+              ? OP.TUPLE2
+              : items.length === 3
+                ? OP.TUPLE3
+                : OP.TUPLE,
+      );
+      if (items.length > 0) body.byte(OP.MEMOIZE);
+    }
+  };
+  emit(value, 0);
+  body.byte(OP.STOP);
+  return framed(body.bytes());
+}
