@@ -11,14 +11,16 @@ import type {
   Resource,
 } from '../dav/context.js';
 import { COLLATIONS } from '../dav/collation.js';
-import { DavError, badRequest } from '../dav/errors.js';
-import { collectionHref, splitPath } from '../dav/href.js';
+import { DavError, badRequest, conflict, forbidden } from '../dav/errors.js';
+import { collectionHref, hrefOf, splitPath } from '../dav/href.js';
+import { createCollection, type CollectionCreation } from '../dav/methods/mkcol.js';
+import { failedUpdatePropstats } from '../dav/prop-updates.js';
 import { multistatus, multistatusStream } from '../dav/multistatus.js';
 import { propResponse, reportPropRequest, type PropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
-import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
+import { NS, child, childrenNamed, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { CollectionInfo, ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData, type ExpandCount } from './calendar-data.js';
 import {
@@ -300,7 +302,32 @@ async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): 
   return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: body2 };
 }
 
+/** MKCALENDAR (RFC 4791 §5.3.1): MKCOL's creation, answered as RFC 4791 says. */
+const MKCALENDAR: CollectionCreation = {
+  tag: 'VCALENDAR',
+  refuseBody: (message) => badRequest(message),
+  refuseNonXml: false,
+  // RFC 4791 §5.3.1.1 leaves 403 or 409; Radicale answers 409, so do we.
+  exists: () => conflict('A resource already exists there', D('resource-must-be-null')),
+  nested: () =>
+    forbidden(
+      'Collections cannot be created inside a calendar or address book',
+      C('calendar-collection-location-ok'),
+    ),
+  // RFC 4791 §5.3.1.1: a property that cannot be set fails the request with a 207 Multi-Status.
+  failed: (req, result) =>
+    multistatus([
+      el(
+        D('response'),
+        elText(D('href'), hrefOf(req.prefix, req.segments, true)),
+        ...failedUpdatePropstats(result),
+      ),
+    ]),
+};
+
 export const CALDAV_PLUGIN: DavPlugin = {
+  methods: { MKCALENDAR: { handler: (req) => createCollection(req, MKCALENDAR) } },
+  createBodies: [C('mkcalendar')],
   kinds: [CALENDAR_KIND],
   properties: PROPERTIES,
   compliance: ['calendar-access'],

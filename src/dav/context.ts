@@ -110,6 +110,38 @@ export interface LiveProperty {
 
 export type ReportHandler = (req: DavRequest, res: Resource, body: XmlElement) => Promise<DavResponse>;
 
+/** Answers one HTTP method. */
+export type MethodHandler = (req: DavRequest) => Promise<DavResponse>;
+
+/**
+ * A method a plugin or feature serves. `handle.ts` first checks that the user has some right on the
+ * path (403, or 401 for an anonymous client, before storage is looked at), unless `ownRightsCheck` is
+ * set: then the handler decides alone (OPTIONS answers everyone; POST leaves it to its targets).
+ */
+export interface MethodRegistration {
+  readonly handler: MethodHandler;
+  readonly ownRightsCheck?: boolean;
+}
+
+/**
+ * One use of POST (sharing's /.sharing API, a scheduling outbox, WebDAV-Push registration): the core
+ * POST handler gives the request to the first registered target whose `matches` is true, and answers
+ * 405 when none is. `matches` sees only the path and the headers (the body is read once, by the target
+ * that takes it), and runs before rights and storage are looked at.
+ */
+export interface PostTarget {
+  /** Short name, for logs and docs (`sharing`, `schedule-outbox`, `push-register`). */
+  readonly name: string;
+  matches(req: DavRequest): boolean;
+  /**
+   * Whether the target checks rights itself (an API of its own, such as /.sharing, which answers 404
+   * when it is off, whoever asks). Otherwise the core first requires some right on the path, as for
+   * every other method.
+   */
+  readonly ownRightsCheck?: boolean;
+  handle(req: DavRequest): Promise<DavResponse>;
+}
+
 /**
  * A kind of collection (calendar, address book): how its items are validated, described, split,
  * exported, which properties and reports it adds.
@@ -162,6 +194,14 @@ export interface KindRegistry {
   reportsFor(res: Resource): string[];
   /** Values for the DAV: header of OPTIONS. */
   compliance(): string[];
+  /** The handler of a served method (upper case); undefined: not served. */
+  method(name: string): MethodRegistration | undefined;
+  /** The served methods, in registration order (OPTIONS' Allow header). POST counts once a target exists. */
+  methods(): readonly string[];
+  /** POST targets, in registration order. */
+  postTargets(): readonly PostTarget[];
+  /** Clark names of the bodies MKCOL (and a plugin's creating method) accept: DAV:mkcol and the plugins'. */
+  createBodies(): readonly string[];
 }
 
 export interface DavPlugin {
@@ -171,6 +211,12 @@ export interface DavPlugin {
     Record<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>
   >;
   readonly compliance?: readonly string[];
+  /** Methods by name (upper case); a later plugin may not take a name an earlier one registered. */
+  readonly methods?: Readonly<Record<string, MethodRegistration>>;
+  /** Uses of POST (see PostTarget). */
+  readonly postTargets?: readonly PostTarget[];
+  /** Root elements of bodies that create a collection with properties (C:mkcalendar), beside DAV:mkcol. */
+  readonly createBodies?: readonly string[];
 }
 
 export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry {
@@ -179,6 +225,24 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   const reports = new Map<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>();
   for (const p of plugins) for (const [k, v] of Object.entries(p.reports ?? {})) reports.set(k, v);
   const compliance = plugins.flatMap((p) => p.compliance ?? []);
+  const methods = new Map<string, MethodRegistration>();
+  for (const p of plugins) {
+    for (const [name, registration] of Object.entries(p.methods ?? {})) {
+      if (name !== name.toUpperCase()) throw new Error(`method names are upper case: ${name}`);
+      if (methods.has(name)) throw new Error(`method ${name} is registered twice`);
+      methods.set(name, registration);
+    }
+  }
+  const postTargets = plugins.flatMap((p) => p.postTargets ?? []);
+  const names = new Set<string>();
+  for (const t of postTargets) {
+    if (names.has(t.name)) throw new Error(`POST target ${t.name} is registered twice`);
+    names.add(t.name);
+  }
+  // POST is served once some feature uses it; until then it stays a known method we refuse (405).
+  if (postTargets.length === 0) methods.delete('POST');
+  const served = [...methods.keys()];
+  const createBodies = plugins.flatMap((p) => p.createBodies ?? []);
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,
@@ -186,5 +250,9 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
     report: (name) => reports.get(name)?.handler,
     reportsFor: (res) => [...reports].filter(([, v]) => v.appliesTo(res)).map(([k]) => k),
     compliance: () => compliance,
+    method: (name) => methods.get(name),
+    methods: () => served,
+    postTargets: () => postTargets,
+    createBodies: () => createBodies,
   };
 }

@@ -1,7 +1,17 @@
 /**
- * Reports that belong to WebDAV itself.
+ * What belongs to WebDAV itself, registered like any plugin: its methods and its reports.
  */
-import type { DavPlugin, Resource } from './context.js';
+import type { DavPlugin, DavRequest, Resource } from './context.js';
+import { copy, move } from './methods/move-copy.js';
+import { del } from './methods/delete.js';
+import { get } from './methods/get.js';
+import { mkcol } from './methods/mkcol.js';
+import { options } from './methods/options.js';
+import { post } from './methods/post.js';
+import { propfind } from './methods/propfind.js';
+import { proppatch } from './methods/proppatch.js';
+import { put } from './methods/put.js';
+import { report } from './methods/report.js';
 import { expandProperty, principalPropertySearch, principalSearchPropertySet } from './reports/principal.js';
 import { syncCollection } from './reports/sync-collection.js';
 import { NS, clark } from './xml.js';
@@ -11,6 +21,22 @@ const tagged = (res: Resource): boolean => res.kind === 'collection' && res.info
 const always = (): boolean => true;
 
 export const CORE_PLUGIN: DavPlugin = {
+  methods: {
+    OPTIONS: { handler: options, ownRightsCheck: true },
+    GET: { handler: (r: DavRequest) => get(r, false) },
+    HEAD: { handler: (r: DavRequest) => get(r, true) },
+    PUT: { handler: put },
+    DELETE: { handler: del },
+    PROPFIND: { handler: propfind },
+    PROPPATCH: { handler: proppatch },
+    MKCOL: { handler: mkcol },
+    REPORT: { handler: report },
+    MOVE: { handler: move },
+    COPY: { handler: copy },
+    // Served only once a feature registers a POST target (DavPlugin.postTargets).
+    POST: { handler: post, ownRightsCheck: true },
+  },
+  createBodies: [D('mkcol'), D('create')],
   reports: {
     [D('sync-collection')]: { handler: syncCollection, appliesTo: tagged },
     [D('expand-property')]: { handler: expandProperty, appliesTo: always },

@@ -17,8 +17,7 @@ import type { DerivedCache } from '../storage/derived-cache.js';
 import type { DavRequest, DavResponse, KindRegistry } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
-import { handleDav, isDavMethod } from '../dav/handle.js';
-import { DAV_METHODS } from '../dav/methods/options.js';
+import { handleDav } from '../dav/handle.js';
 import { readBody } from './body.js';
 import { errorResponse, toDavError } from './respond-error.js';
 import { createAccess } from './access.js';
@@ -28,7 +27,10 @@ import { isBadPut, logBadPutContent, logRequestContent, logResponseContent } fro
 import type { Metrics } from './monitoring.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
-/** Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. */
+/**
+ * Methods of WebDAV and its extensions that we know but do not serve: 405, not 501. POST is served
+ * once a feature registers a POST target (`DavPlugin.postTargets`).
+ */
 const KNOWN_UNSERVED = new Set([
   'LOCK',
   'UNLOCK',
@@ -230,9 +232,11 @@ async function route(
   if (rawPath === '/' && (method === 'GET' || method === 'HEAD') && deps.config.web.type !== 'none') {
     return { status: 302, headers: { Location: `${prefix}/.web/` } };
   }
-  if (!isDavMethod(method)) {
+  if (!deps.kinds.method(method)) {
     if (KNOWN_UNSERVED.has(method)) {
-      throw new DavError(405, `${method} is not supported`, undefined, [], { Allow: DAV_METHODS.join(', ') });
+      throw new DavError(405, `${method} is not supported`, undefined, [], {
+        Allow: deps.kinds.methods().join(', '),
+      });
     }
     throw new DavError(501, `Unknown method ${method}`);
   }

@@ -1,37 +1,65 @@
 /**
- * MKCOL (RFC 4918 §9.3, extended by RFC 5689) and MKCALENDAR (RFC 4791 §5.3.1).
+ * MKCOL (RFC 4918 §9.3, extended by RFC 5689), and the collection creation that a plugin's own
+ * method shares with it (CalDAV's MKCALENDAR, RFC 4791 §5.3.1, in src/caldav/plugin.ts).
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { accessDenied, badRequest, conflict, DavError, forbidden, unsupportedMediaType } from '../errors.js';
-import { multistatus } from '../multistatus.js';
+import { accessDenied, badRequest, conflict, DavError, unsupportedMediaType } from '../errors.js';
 import { bodyText } from '../request-body.js';
 import {
   NS,
   XmlParseError,
   clark,
   el,
-  elText,
   parseXmlYielding,
   serializeDocument,
   type XmlElement,
 } from '../xml.js';
 import { resolve } from '../resource.js';
-import { hrefOf } from '../href.js';
 import { changeContext } from '../change-context.js';
 import { applyPropUpdates, failedUpdatePropstats, operations, type UpdateResult } from '../prop-updates.js';
-import { StorageError } from '../../storage/types.js';
+import { StorageError, type CollectionTag } from '../../storage/types.js';
 
-const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
 
-/**
- * Bodies that create a collection with properties: RFC 5689's DAV:mkcol, RFC 4791's C:mkcalendar,
- * and DAV:create, which Radicale's documentation has used for years in its curl examples (Radicale
- * reads the set instructions of any root element). Either method takes any of them.
- */
-const CREATE_BODIES: readonly string[] = [D('mkcol'), D('create'), C('mkcalendar')];
+/** How a creating method differs from MKCOL. */
+export interface CollectionCreation {
+  /** The tag the new collection gets whatever its body sets (MKCALENDAR: VCALENDAR); none: the body's. */
+  readonly tag?: Exclude<CollectionTag, ''>;
+  /**
+   * A body it cannot take (not XML, or another root element): MKCOL answers 415 (RFC 4918 §9.3),
+   * MKCALENDAR 400.
+   */
+  readonly refuseBody: (message: string) => DavError;
+  /** Whether a body that is not XML at all is refused with `refuseBody` (else: 400, malformed XML). */
+  readonly refuseNonXml: boolean;
+  /** The answer when something exists at the path (MKCOL: 405). */
+  readonly exists: () => DavError;
+  /** The answer when the parent is a calendar or address book (MKCOL: 403 with no precondition). */
+  readonly nested: () => DavError;
+  /** The answer when a property cannot be set, which fails the whole request. */
+  readonly failed: (req: DavRequest, result: UpdateResult) => DavResponse;
+}
 
-async function parseBody(req: DavRequest, calendar: boolean): Promise<XmlElement | undefined> {
+/** RFC 5689 §3: a property that cannot be set fails MKCOL with 403 and a DAV:mkcol-response. */
+const MKCOL: CollectionCreation = {
+  refuseBody: (message) => unsupportedMediaType(message),
+  refuseNonXml: true,
+  exists: () =>
+    new DavError(405, 'A resource already exists there', undefined, [], { Allow: 'GET, PROPFIND, DELETE' }),
+  nested: () => new DavError(403, 'Collections cannot be created inside a calendar or address book'),
+  failed: (_req, result) => ({
+    status: 403,
+    headers: { 'Content-Type': 'application/xml; charset=utf-8' },
+    body: serializeDocument(el(D('mkcol-response'), ...failedUpdatePropstats(result))),
+  }),
+};
+
+/**
+ * Bodies that create a collection with properties: RFC 5689's DAV:mkcol, DAV:create, which Radicale's
+ * documentation has used for years in its curl examples (Radicale reads the set instructions of any
+ * root element), and the plugins' (C:mkcalendar). Every creating method takes any of them.
+ */
+async function parseBody(req: DavRequest, how: CollectionCreation): Promise<XmlElement | undefined> {
   const text = await bodyText(req);
   if (text.trim() === '') return undefined;
   let body: XmlElement;
@@ -39,67 +67,45 @@ async function parseBody(req: DavRequest, calendar: boolean): Promise<XmlElement
     body = await parseXmlYielding(text);
   } catch (e) {
     if (e instanceof XmlParseError) {
-      // RFC 4918 §9.3: a body MKCOL does not understand is 415.
-      if (!calendar && !/^\s*</.test(text)) throw unsupportedMediaType('MKCOL body is not XML');
+      if (how.refuseNonXml && !/^\s*</.test(text)) throw how.refuseBody('MKCOL body is not XML');
       throw badRequest(`Malformed XML body: ${e.message}`);
     }
     throw e;
   }
-  if (!CREATE_BODIES.includes(clark(body.ns, body.local))) {
-    const msg = 'The body must be DAV:mkcol, C:mkcalendar or DAV:create';
-    if (calendar) throw badRequest(msg);
-    throw unsupportedMediaType(msg);
+  const accepted = req.kinds.createBodies();
+  if (!accepted.includes(clark(body.ns, body.local))) {
+    const names = accepted.map(shortName);
+    const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
+    throw how.refuseBody(`The body must be ${list}`);
   }
   return body;
 }
 
+/** `{DAV:}mkcol` → `DAV:mkcol`, `{urn:ietf:params:xml:ns:caldav}mkcalendar` → `C:mkcalendar`. */
+function shortName(clarkName: string): string {
+  const m = /^\{([^}]*)\}(.*)$/.exec(clarkName);
+  if (!m) return clarkName;
+  const prefix = Object.entries(NS).find(([, uri]) => uri === m[1])?.[0];
+  return prefix ? `${prefix === 'D' ? 'DAV' : prefix}:${m[2]}` : clarkName;
+}
+
 export async function mkcol(req: DavRequest): Promise<DavResponse> {
-  return makeCollection(req, false);
+  return createCollection(req, MKCOL);
 }
 
-export async function mkcalendar(req: DavRequest): Promise<DavResponse> {
-  return makeCollection(req, true);
-}
-
-/**
- * A property that cannot be set fails the whole request: RFC 5689 §3 answers MKCOL with 403 and a
- * DAV:mkcol-response, RFC 4791 §5.3.1.1 answers MKCALENDAR with a 207 Multi-Status.
- */
-function failedCreation(req: DavRequest, calendar: boolean, result: UpdateResult): DavResponse {
-  if (calendar) {
-    const href = hrefOf(req.prefix, req.segments, true);
-    return multistatus([el(D('response'), elText(D('href'), href), ...failedUpdatePropstats(result))]);
-  }
-  return {
-    status: 403,
-    headers: { 'Content-Type': 'application/xml; charset=utf-8' },
-    body: serializeDocument(el(D('mkcol-response'), ...failedUpdatePropstats(result))),
-  };
-}
-
-async function makeCollection(req: DavRequest, calendar: boolean): Promise<DavResponse> {
-  const body = await parseBody(req, calendar);
+/** Creates the collection at the request's path with the properties its body sets. */
+export async function createCollection(req: DavRequest, how: CollectionCreation): Promise<DavResponse> {
+  const body = await parseBody(req, how);
   const res = await resolve(req.storage, req.segments);
-  if (res.kind !== 'missing') {
-    // RFC 4791 §5.3.1.1 leaves 403 or 409; Radicale answers 409, so do we.
-    if (calendar) throw conflict('A resource already exists there', D('resource-must-be-null'));
-    throw new DavError(405, 'A resource already exists there', undefined, [], {
-      Allow: 'GET, PROPFIND, DELETE',
-    });
-  }
+  if (res.kind !== 'missing') throw how.exists();
   if (req.segments.length === 0) throw new DavError(405, 'The root exists');
   if (!res.parent) throw conflict('The parent collection does not exist');
-  if (res.parent.tag !== '') {
-    throw forbidden(
-      'Collections cannot be created inside a calendar or address book',
-      calendar ? C('calendar-collection-location-ok') : undefined,
-    );
-  }
-  const props: Record<string, string> = calendar ? { tag: 'VCALENDAR' } : {};
+  if (res.parent.tag !== '') throw how.nested();
+  const props: Record<string, string> = how.tag ? { tag: how.tag } : {};
   if (body) {
     const result = applyPropUpdates(req, props, operations(body, true), 'new-collection');
-    if (result.failed.length > 0) return failedCreation(req, calendar, result);
-    if (calendar) props.tag = 'VCALENDAR';
+    if (result.failed.length > 0) return how.failed(req, result);
+    if (how.tag) props.tag = how.tag;
   }
   const path = req.segments.join('/');
   const letters = req.access.letters(path);

@@ -3,26 +3,11 @@
  */
 import type { DavRequest, DavResponse } from '../context.js';
 
-export const DAV_METHODS = [
-  'OPTIONS',
-  'GET',
-  'HEAD',
-  'PUT',
-  'DELETE',
-  'PROPFIND',
-  'PROPPATCH',
-  'MKCOL',
-  'MKCALENDAR',
-  'REPORT',
-  'MOVE',
-  'COPY',
-] as const;
-
 export function options(req: DavRequest): Promise<DavResponse> {
   return Promise.resolve({
     status: 200,
     headers: {
-      Allow: DAV_METHODS.join(', '),
+      Allow: req.kinds.methods().join(', '),
       DAV: ['1', '3', 'extended-mkcol', ...req.kinds.compliance()].join(', '),
       'Content-Length': '0',
     },

@@ -1,0 +1,80 @@
+/**
+ * Methods are registered by plugins (DavPlugin.methods), POST by target (DavPlugin.postTargets): what
+ * is served, what OPTIONS and a 405 list, and which handler a request reaches.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createKindRegistry, type Access, type DavPlugin, type DavRequest } from '../../src/dav/context.js';
+import { CORE_PLUGIN } from '../../src/dav/core-plugin.js';
+import { handleDav } from '../../src/dav/handle.js';
+import { DavError } from '../../src/dav/errors.js';
+import { createKinds } from '../../src/cli/start.js';
+
+const STANDARD =
+  'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, REPORT, MOVE, COPY, MKCALENDAR';
+
+/** A request with just what the dispatch looks at; `letters` are the user's rights on every path. */
+function request(kinds: ReturnType<typeof createKinds>, method: string, segments: string[], letters: string) {
+  const access: Pick<Access, 'letters'> = { letters: () => letters };
+  return { method, segments, kinds, access, headers: {}, header: () => undefined } as unknown as DavRequest;
+}
+
+const answer =
+  (text: string) => (): Promise<{ status: number; headers: Record<string, string>; body: string }> =>
+    Promise.resolve({ status: 200, headers: {}, body: text });
+
+const ANY = { handler: answer('any') };
+
+const FEATURE: DavPlugin = {
+  postTargets: [
+    { name: 'api', matches: (r) => r.segments[0] === '.api', ownRightsCheck: true, handle: answer('api') },
+    { name: 'outbox', matches: (r) => r.segments.at(-1) === 'outbox', handle: answer('outbox') },
+  ],
+};
+
+describe('method registration', () => {
+  it('serves the core methods and CalDAV MKCALENDAR; POST only once a target is registered', () => {
+    const kinds = createKinds();
+    assert.equal(kinds.methods().join(', '), STANDARD);
+    assert.ok(kinds.method('MKCALENDAR'));
+    assert.equal(kinds.method('POST'), undefined);
+    assert.equal(createKindRegistry([CORE_PLUGIN]).method('MKCALENDAR'), undefined);
+    const withPost = createKindRegistry([CORE_PLUGIN, FEATURE]);
+    assert.ok(withPost.methods().includes('POST'));
+    assert.deepEqual(
+      withPost.postTargets().map((t) => t.name),
+      ['api', 'outbox'],
+    );
+  });
+
+  it('refuses a method or a POST target registered twice, and lower-case names', () => {
+    assert.throws(() => createKindRegistry([CORE_PLUGIN, { methods: { PUT: ANY } }]), /PUT/);
+    assert.throws(() => createKindRegistry([CORE_PLUGIN, FEATURE, FEATURE]), /api/);
+    assert.throws(() => createKindRegistry([{ methods: { get: ANY } }]), /upper case/);
+  });
+
+  it('gives a POST to the first target that matches, with the rights check it asks for', async () => {
+    const kinds = createKindRegistry([CORE_PLUGIN, FEATURE]);
+    const api = await handleDav(request(kinds, 'POST', ['.api', 'v1'], ''));
+    assert.equal(api.body, 'api');
+    const outbox = await handleDav(request(kinds, 'POST', ['alice', 'outbox'], 'rw'));
+    assert.equal(outbox.body, 'outbox');
+    // No right on the path: refused before the target runs, as every other method is.
+    await assert.rejects(handleDav(request(kinds, 'POST', ['bob', 'outbox'], '')), (e: unknown) => {
+      assert.ok(e instanceof DavError);
+      return e.status === 403;
+    });
+    // No target matches: 405 with the methods that are served.
+    await assert.rejects(handleDav(request(kinds, 'POST', ['alice', 'cal'], 'rw')), (e: unknown) => {
+      assert.ok(e instanceof DavError);
+      assert.equal(e.status, 405);
+      assert.ok(e.headers.Allow?.includes('POST'));
+      return true;
+    });
+  });
+
+  it('answers OPTIONS with the registered methods', async () => {
+    const r = await handleDav(request(createKinds(), 'OPTIONS', [], ''));
+    assert.equal(r.headers.Allow, STANDARD);
+  });
+});
