@@ -6,7 +6,7 @@ import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
 import { ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
-import { ExpansionLimitError, WalkBudget, WalkLimitError } from './recur-walk.js';
+import { ExpansionLimitError, WalkBudget, WalkLimitError, outputWalkLimits } from './recur-walk.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { cloneComponent, parseCalendar } from './parse.js';
 import { freeBusyPeriods, instanceOverlaps, type TimeRange } from './time-range.js';
@@ -153,7 +153,7 @@ function expandCalendar(
   count: ExpandCount,
 ): ICAL.Component {
   const tz = new ZoneResolver(vcal);
-  const budget = new WalkBudget();
+  const budget = new WalkBudget(outputWalkLimits(max));
   const out = new ICAL.Component('vcalendar');
   for (const p of vcal.getAllProperties()) out.addProperty(ICAL.Property.fromString(p.toICALString()));
   const comps = vcal.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');

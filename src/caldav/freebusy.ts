@@ -5,7 +5,7 @@
 import ICAL from 'ical.js';
 import { DavError } from '../dav/errors.js';
 import { ownInstances, recurrenceSets } from './instances.js';
-import { ExpansionLimitError, WalkBudget, WalkLimitError } from './recur-walk.js';
+import { ExpansionLimitError, WalkBudget, WalkLimitError, outputWalkLimits } from './recur-walk.js';
 import { PRODID } from './item.js';
 import { objectComponents, parseCalendar } from './parse.js';
 import { freeBusyPeriods } from './time-range.js';
@@ -110,7 +110,7 @@ function collectBusy(
     return;
   }
   const tz = new ZoneResolver(vcal);
-  const budget = new WalkBudget();
+  const budget = new WalkBudget(outputWalkLimits(max));
   const comps = objectComponents(vcal);
   for (const fb of comps.filter((c) => c.name === 'vfreebusy')) {
     for (const p of freeBusyPeriods(fb, tz)) {

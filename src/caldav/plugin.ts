@@ -42,6 +42,7 @@ import { runInWorker } from '../dav/worker-task.js';
 import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
 import { parseUtcDateTime } from './utc.js';
+import type { TimeRange } from './time-range.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -72,10 +73,32 @@ function expandCount(req: DavRequest): ExpandCount {
 }
 
 /** Whether the properties asked for expand recurrences (whose limit must be decided before answering). */
-function asksForExpand(preq: PropRequest): boolean {
-  if (preq.kind !== 'prop') return false;
+/** The range of a C:expand the request asks for, if any. */
+function expandRange(preq: PropRequest): TimeRange | undefined {
+  if (preq.kind !== 'prop') return undefined;
   const data = preq.names.find((p) => p.ns === NS.C && p.local === 'calendar-data');
-  return data !== undefined && parseCalendarDataRequest(data).expand !== undefined;
+  return data === undefined ? undefined : parseCalendarDataRequest(data).expand;
+}
+
+/**
+ * Whether an object has an instance in the range of a C:expand: one without any would be answered
+ * with a VCALENDAR holding no component (invalid iCalendar, RFC 5545 §3.4), so a calendar-query
+ * leaves it out, as Radicale 3.8 does.
+ */
+function hasInstanceIn(range: TimeRange, text: string): boolean {
+  return DEFAULT_COMPONENTS.some((name) =>
+    matchCalendarFilter(
+      {
+        root: {
+          name: 'VCALENDAR',
+          isNotDefined: false,
+          propFilters: [],
+          compFilters: [{ name, isNotDefined: false, timeRange: range, propFilters: [], compFilters: [] }],
+        },
+      },
+      text,
+    ),
+  );
 }
 
 /** Lets other requests run when this one has held the event loop for a while. */
@@ -253,13 +276,16 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
   // In batches: texts are read 256 at a time and dropped after their answers are written, so a
   // query over a huge calendar never holds every candidate's text at once.
   const pause = yielder();
+  const expand = expandRange(preq);
   async function* matches(): AsyncIterable<XmlNode> {
     for (let i = 0; i < targets.length; i += 256) {
       const batch = targets.slice(i, i + 256);
       await loadTexts(req, batch);
       for (const t of batch) {
         await pause();
-        if (!matchCalendarFilter(filter, await itemText(req, t))) continue;
+        const text = await itemText(req, t);
+        if (!matchCalendarFilter(filter, text)) continue;
+        if (expand && !hasInstanceIn(expand, text)) continue;
         yield await propResponse(req, t, preq);
       }
       forgetTexts(req);
@@ -268,7 +294,7 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
   // Expanded answers are limited as a whole (max_expand_occurrence): computed before the first byte,
   // so that going past the limit is a complete 400, not a multistatus cut short. The limit bounds
   // what is held meanwhile.
-  if (asksForExpand(preq)) {
+  if (expand) {
     const all: XmlNode[] = [];
     for await (const r of matches()) all.push(r);
     return multistatus(all);

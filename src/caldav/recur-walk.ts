@@ -25,16 +25,25 @@ export interface WalkLimits {
 }
 
 /**
- * Legitimate walks stay far below this: a query walks from near its range (ExpandOptions.from), a
- * few hundred steps for a daily series of 25 years; a series of max_vevent_rrule_occurrence (10,000)
- * instances costs about two steps per instance. A step costs 2-10 µs of CPU here (ical.js's candidate
- * test, or the making of an instance), so one walk holds the event loop for about 60-300 ms at most.
- * A rule that needs more steps than this to find its next occurrence matches nothing a calendar
- * shows. The bound counts steps, not time: the same item and request get the same answer on every
- * machine, however busy (a time bound cut walks short on a slow or loaded machine, and an answer that
- * depends on it, such as an open span, then differed from run to run).
+ * Walks that look for something (a span, a match, a count) stay far below this: a query walks from
+ * near its range (ExpandOptions.from), a few dozen steps for a month of a daily series of 25 years. A
+ * step costs 2-20 µs of CPU here (ical.js's candidate test, or the making of an instance; the first
+ * requests after a start are the slow ones), so one walk holds the event loop for about 20-200 ms at
+ * most. A rule that needs more steps than this to find its next occurrence matches nothing a
+ * calendar shows. The bound counts steps, not time: the same item and request get the same answer
+ * on every machine, however busy (a time bound cut walks short on a slow or loaded machine, and an
+ * answer that depends on it, such as an open span, then differed from run to run).
  */
-export const WALK_LIMITS: Readonly<WalkLimits> = { steps: 30_000 };
+export const WALK_LIMITS: Readonly<WalkLimits> = { steps: 10_000 };
+
+/**
+ * Walks whose output is the instances (C:expand, free-busy) may return up to `maxInstances` of them
+ * ([reporting] max_expand_occurrence, max_freebusy_occurrence): their bound grows with that, about
+ * two steps per instance and some to spare, so that the work stays linear in what is returned.
+ */
+export function outputWalkLimits(maxInstances: number): WalkLimits {
+  return { steps: WALK_LIMITS.steps + 3 * Math.max(0, maxInstances) };
+}
 
 /** The budget of one walk (one item in one request), charged by every candidate and instance. */
 export class WalkBudget {

@@ -312,6 +312,30 @@ describe('calendar-query', () => {
     assert.doesNotMatch(data, /20240122T090000Z/);
   });
 
+  it('a query whose filter has no time range answers expand only with objects that have an instance in it', async () => {
+    // Without the time-range filter every event matches; party (June) and meeting (January 10th) have
+    // nothing between January 1st and 9th: a VCALENDAR without a component would be invalid iCalendar.
+    const r = await report(
+      c,
+      '/alice/cal/',
+      query(
+        eventFilter(''),
+        '<D:getetag/><C:calendar-data><C:expand start="20240101T000000Z" end="20240109T000000Z"/></C:calendar-data>',
+      ),
+    );
+    assert.equal(r.status, 207, r.text);
+    assert.deepEqual(hrefs(r.text), ['/alice/cal/weekly.ics']);
+    assert.equal(calendarData(r.text, '/alice/cal/weekly.ics').match(/BEGIN:VEVENT/g)?.length, 2);
+    // The same query without expand lists every event.
+    const all = await report(c, '/alice/cal/', query(eventFilter('')));
+    assert.deepEqual(hrefs(all.text), [
+      '/alice/cal/daily.ics',
+      '/alice/cal/meeting.ics',
+      '/alice/cal/party.ics',
+      '/alice/cal/weekly.ics',
+    ]);
+  });
+
   it('calendar-data with limit-recurrence-set keeps the master and overrides in range', async () => {
     const r = await report(
       c,
