@@ -44,7 +44,7 @@ function open(folder: string): FilesystemStorage {
 const pathOf = (url: string): string => url.replace(/^\/|\/$/g, '');
 const hrefOf = (url: string): string => decodeURIComponent(url.slice(url.lastIndexOf('/') + 1));
 
-void test('every item ETag, ctag and sync token equals Radicale 3.1.8', async () => {
+void test('every item ETag and ctag equals Radicale 3.1.8; its current sync tokens are accepted', async () => {
   const folder = copyFixture();
   const storage = open(folder);
   await storage.open();
@@ -55,7 +55,13 @@ void test('every item ETag, ctag and sync token equals Radicale 3.1.8', async ()
       const want = Object.fromEntries(Object.entries(col.items).map(([u, e]) => [hrefOf(u), e]));
       assert.deepEqual(Object.fromEntries(items.map((m) => [m.href, m.etag])), want, url);
       assert.equal(await storage.getEtag(path), col.ctag, `ctag of ${url}`);
-      assert.equal(await storage.getSyncToken(path), col.sync_token, `sync token of ${url}`);
+      // Almanac's tokens are positions in its own change log; Radicale's token for this state is
+      // accepted and answered with no change.
+      const own = await storage.getSyncToken(path);
+      assert.match(own, /^http:\/\/radicale\.org\/ns\/sync\/almanac-[0-9a-f]{16}-\d+$/);
+      const fromRadicale = await storage.sync(path, col.sync_token);
+      assert.deepEqual([fromRadicale.changed, fromRadicale.deleted], [[], []], `sync of ${url}`);
+      assert.equal(fromRadicale.token, own);
     }
   } finally {
     await storage.close();
@@ -71,7 +77,9 @@ void test('the recorded sync delta of /alice/work/ is reproduced from Radicaleâ€
     const rec = expected.sync['/alice/work/'];
     assert.ok(rec);
     const res = await storage.sync('alice/work', rec.token);
-    assert.equal(res.token, rec.token_after_changes);
+    assert.equal(res.token, await storage.getSyncToken('alice/work'));
+    const next = await storage.sync('alice/work', res.token);
+    assert.deepEqual([next.token, next.changed, next.deleted], [res.token, [], []]);
     assert.deepEqual([...res.changed, ...res.deleted].sort(), rec.changed_hrefs_after.map(hrefOf).sort());
     assert.deepEqual(res.deleted, ['to-delete.ics']);
     const same = await storage.sync('alice/contacts', expected.sync['/alice/contacts/']?.token ?? '');

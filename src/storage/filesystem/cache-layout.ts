@@ -25,3 +25,11 @@ export function cacheDir(layout: CacheLayout | undefined, collectionDir: string,
       : collectionDir;
   return join(moved, '.Radicale.cache', kind);
 }
+
+/**
+ * A folder of Almanac's own beside the collection's `.Radicale.cache` (under `collection-cache/` when
+ * the sync-token cache is kept there): a dot-name other than `.Radicale*`, which Radicale skips.
+ */
+export function ownCacheDir(layout: CacheLayout | undefined, collectionDir: string, name: string): string {
+  return join(cacheDir(layout, collectionDir, 'sync-token'), '..', '..', name);
+}

@@ -6,7 +6,8 @@
  * write (and shared around sync-token bookkeeping).
  */
 import { RadicaleItemCache } from './radicale-item-cache.js';
-import type { CacheKind, CacheLayout } from './cache-layout.js';
+import { ownCacheDir, type CacheKind, type CacheLayout } from './cache-layout.js';
+import { ChangeLog, OWN_FOLDER, isOwnTokenName } from './change-log.js';
 import { TextCache } from './text-cache.js';
 import { copyFile, lstat, open, readFile, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { readFileSync, statSync, type Stats } from 'node:fs';
@@ -40,7 +41,7 @@ import {
   writeSynced,
   type FsOptions,
 } from './fsutil.js';
-import { History, TOKEN_PREFIX, stateName, tokenName, type FileSet } from './history.js';
+import { History, TOKEN_PREFIX, stateName, type FileSet } from './history.js';
 import { runHook } from '../hook.js';
 import { OrderedDigest } from './ordered-digest.js';
 import { ItemIndex, type Listing } from './item-index.js';
@@ -122,6 +123,7 @@ export class FilesystemStorage implements Storage {
   private cleaning: Promise<void> = Promise.resolve();
   private readonly indexes = new Map<string, ItemIndex>();
   private readonly histories = new Map<string, History>();
+  private readonly changeLogs = new Map<string, ChangeLog>();
   private readonly radicaleCache: RadicaleItemCache;
   private readonly cacheLayout: CacheLayout;
   /**
@@ -242,11 +244,25 @@ export class FilesystemStorage implements Storage {
     return h;
   }
 
+  private changeLog(path: string): ChangeLog {
+    let log = this.changeLogs.get(path);
+    if (log === undefined) {
+      const dir = this.dirOf(path);
+      log = new ChangeLog(ownCacheDir(this.cacheLayout, dir, OWN_FOLDER), dir, {
+        fs: this.fsOpts,
+        maxAgeSeconds: this.o.maxSyncTokenAge,
+        log: this.o.log,
+      });
+      this.changeLogs.set(path, log);
+    }
+    return log;
+  }
+
   /** Forgets the caches of `path` and everything below it (after a collection-level change). */
   private forget(path: string): void {
     for (const [k, idx] of this.indexes) if (isWithin(k, path)) idx.close(false);
     for (const k of [...this.ctags.keys()]) if (isWithin(k, path)) this.ctags.delete(k);
-    for (const m of [this.indexes, this.histories] as Map<string, unknown>[]) {
+    for (const m of [this.indexes, this.histories, this.changeLogs] as Map<string, unknown>[]) {
       for (const k of [...m.keys()]) if (isWithin(k, path)) m.delete(k);
     }
   }
@@ -568,6 +584,7 @@ export class FilesystemStorage implements Storage {
       };
       await this.radicaleCache.write(dir, href, written.bytes, entry, this.fsOpts);
     }
+    await this.changeLog(path).record(href, etag);
     const history = this.history(path);
     await history.update(href, etag);
     await history.cleanDeleted(files);
@@ -1221,33 +1238,90 @@ export class FilesystemStorage implements Storage {
   }
 
   async getSyncToken(path: string): Promise<string> {
-    return (await this.syncState(path, undefined)).token;
-  }
-
-  async sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
-    const oldName = oldToken === '' ? '' : tokenName(oldToken);
-    return this.syncState(path, oldName, limit);
+    return this.withLog(path, (_list, log) => Promise.resolve(TOKEN_PREFIX + log.token()));
   }
 
   /**
-   * Computes the current token as Radicale does (history etag of every current item in listing
-   * order, then of every deleted item with history), saves its state, and diffs against `oldName`.
+   * Changes since `oldToken`. Tokens are positions in Almanac's change log; a token Radicale issued
+   * (64 hex digits, its state in `.Radicale.cache/sync-token/`) is diffed against its saved state,
+   * as Radicale does, and answered with a token of the log.
    */
-  private async syncState(path: string, oldName: string | undefined, limit?: number): Promise<SyncResult> {
+  async sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
+    if (oldToken !== '' && !oldToken.startsWith(TOKEN_PREFIX))
+      throw new StorageError('invalid-sync-token', 'malformed sync token');
+    const oldName = oldToken.slice(TOKEN_PREFIX.length);
+    if (oldToken !== '' && !isOwnTokenName(oldName)) {
+      if (!/^[0-9a-f]{64}$/.test(oldName))
+        throw new StorageError('invalid-sync-token', 'malformed sync token');
+      return this.syncFromRadicale(path, oldName, limit);
+    }
+    return this.withLog(path, (_list, log) => {
+      const from = oldToken === '' ? undefined : log.position(oldName);
+      const r = log.changesAfter(from, limit);
+      const token = TOKEN_PREFIX + log.token(r.to);
+      return Promise.resolve({
+        token,
+        changed: r.changed,
+        deleted: r.deleted,
+        ...(r.truncated ? { truncated: true } : {}),
+      });
+    });
+  }
+
+  /**
+   * Runs `fn` with the collection's listing and its change log brought up to date with it (changes
+   * made by others appended), under the collection's read lock.
+   */
+  private async withLog<T>(path: string, fn: (list: Listing, log: ChangeLog) => Promise<T>): Promise<T> {
+    return this.withLock([{ path, mode: 'read' }], async () => {
+      // One reconciliation of a collection's log at a time in this process.
+      const releaseLog = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
+      try {
+        const releaseShared = await this.global.shared();
+        let list: Listing;
+        try {
+          list = (await this.listing(path)).list;
+        } finally {
+          releaseShared();
+        }
+        const index = this.index(path);
+        const log = this.changeLog(path);
+        await log.reconcile(
+          list,
+          (since) => index.changesSince(since),
+          () => this.global.exclusive(),
+        );
+        return await fn(list, log);
+      } finally {
+        releaseLog();
+      }
+    });
+  }
+
+  /**
+   * A sync from a token Radicale issued: Radicale's current state is computed (history etag of every
+   * item, in proportion to the collection, as Radicale does) and compared with the token's saved
+   * state; the answer carries a token of Almanac's log for the same listing.
+   */
+  private async syncFromRadicale(path: string, oldName: string, limit?: number): Promise<SyncResult> {
     return this.withCurrentToken(path, async (list, history, name) => {
-      const token = TOKEN_PREFIX + name;
+      const log = this.changeLog(path);
+      const index = this.index(path);
+      await log.reconcile(
+        list,
+        (since) => index.changesSince(since),
+        () => this.global.exclusive(),
+      );
+      const token = TOKEN_PREFIX + log.token();
       if (oldName === name) return { token, changed: [], deleted: [] };
-      const diff = oldName
-        ? splitChanges(await history.changedSince(oldName), list.byHref)
-        : { changed: list.items.map((m) => m.href), deleted: [] };
-      history.saveState(name, list.files);
+      const diff = splitChanges(await history.changedSince(oldName), list.byHref);
       if (limit === undefined || diff.changed.length + diff.deleted.length <= limit)
         return { token, ...diff };
-      // Paging (RFC 6578 §3.6): a token for the old state with only the first `limit` changes applied,
-      // saved like any other, so the next request continues from it.
+      // Paging (RFC 6578 §3.6): a Radicale state with only the first `limit` changes applied, saved
+      // like the states Radicale saves, so the next request continues from it.
       const changed = diff.changed.slice(0, limit);
       const deleted = diff.deleted.slice(0, Math.max(0, limit - changed.length));
-      const partial = new Map(oldName ? await history.stateOf(oldName) : []);
+      const partial = new Map(await history.stateOf(oldName));
       const state = history.currentState();
       for (const href of [...changed, ...deleted]) {
         const he = state.get(href);
@@ -1260,21 +1334,39 @@ export class FilesystemStorage implements Storage {
     });
   }
 
-  /** Runs `fn` with the collection's listing, history and current token name, under the sync locks. */
+  /**
+   * The tokens that stand for the current state: the log's, and Radicale's (its formula over the
+   * folder in directory order), so that `storage copy` carries both (clients of Radicale too).
+   */
+  async currentSyncTokens(path: string): Promise<string[]> {
+    const own = await this.getSyncToken(path);
+    const radicale = await this.withCurrentToken(path, (_list, _history, name) =>
+      Promise.resolve(TOKEN_PREFIX + name),
+    );
+    return own === (await this.getSyncToken(path)) ? [own, radicale] : [own];
+  }
+
+  /** Runs `fn` with the listing in Radicale's order, Radicale's history and its current token name. */
   private async withCurrentToken<T>(
     path: string,
     fn: (list: Listing, history: History, name: string) => Promise<T>,
   ): Promise<T> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       const releaseHistory = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
-      const releaseGlobal = await this.global.shared();
       try {
-        const { list } = await this.listing(path, undefined, true);
         const history = this.history(path);
-        const index = this.index(path);
-        return await fn(list, history, await history.tokenFor(list, (since) => index.changesSince(since)));
+        const releaseGlobal = await this.global.shared();
+        let list: Listing;
+        let name: string;
+        try {
+          list = (await this.listing(path, undefined, true)).list;
+          const index = this.index(path);
+          name = await history.tokenFor(list, (since) => index.changesSince(since));
+        } finally {
+          releaseGlobal();
+        }
+        return await fn(list, history, name);
       } finally {
-        releaseGlobal();
         releaseHistory();
       }
     });
@@ -1287,12 +1379,8 @@ export class FilesystemStorage implements Storage {
    * it. Only tokens in Radicale's form (64 hex digits) can be kept; returns whether this one was.
    */
   async aliasSyncToken(path: string, token: string): Promise<boolean> {
-    let foreign: string;
-    try {
-      foreign = tokenName(token);
-    } catch {
-      return false;
-    }
+    const foreign = token.startsWith(TOKEN_PREFIX) ? token.slice(TOKEN_PREFIX.length) : '';
+    if (!/^[0-9a-f]{64}$/.test(foreign)) return false;
     return this.withCurrentToken(path, async (_list, history, name) => {
       if (foreign !== name) await history.adopt(foreign);
       return true;
