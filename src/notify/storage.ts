@@ -17,6 +17,7 @@ import type {
   ItemMeta,
   NewItem,
   Props,
+  PropsUpdate,
   Storage,
   WriteCheck,
 } from '../storage/types.js';
@@ -188,8 +189,19 @@ export function withChangeNotifications(storage: Storage, hub: ChangeHub, log: L
       });
     },
 
-    async setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
-      const info = await storage.setProps(path, props, ctx);
+    async setProps(path: string, props: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
+      // An update that finds nothing to store (a PROPPATCH that failed) writes nothing: no change.
+      let written = typeof props !== 'function';
+      const change =
+        typeof props === 'function'
+          ? (current: Props): Props | undefined => {
+              const next = props(current);
+              written = next !== undefined;
+              return next;
+            }
+          : props;
+      const info = await storage.setProps(path, change, ctx);
+      if (!written) return info;
       hub.publish({
         kind: 'collection-props',
         collection: path,

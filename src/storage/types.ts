@@ -111,6 +111,12 @@ export interface SyncResult {
   readonly truncated?: boolean;
 }
 
+/**
+ * The props to store given those stored now, or undefined to store nothing. Runs under the storage's
+ * write lock: it must not wait for anything (no I/O); it may throw, and then nothing is written.
+ */
+export type PropsUpdate = (current: Props) => Props | undefined;
+
 export class StorageError extends Error {
   constructor(
     readonly code:
@@ -194,8 +200,12 @@ export interface Storage {
   ): Promise<CollectionInfo>;
   /** Deletes a collection with everything inside (the root '' deletes every child). */
   deleteCollection(path: string, ctx: ChangeContext): Promise<void>;
-  /** Replaces a collection's props (the caller merges). */
-  setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo>;
+  /**
+   * Replaces a collection's props: with the props to store, or with a PropsUpdate that merges a change
+   * into the stored props under the lock other processes (a second Almanac, Radicale) and instances
+   * take too, so that a concurrent change is never lost.
+   */
+  setProps(path: string, props: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo>;
   /** Runs the storage hook once for changes made with `deferHook` (never throws). */
   runHook(ctx: ChangeContext): Promise<void>;
 

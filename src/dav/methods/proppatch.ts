@@ -9,7 +9,7 @@ import { bodyText, xmlBody } from '../request-body.js';
 import { NS, el, elText, type XmlElement } from '../xml.js';
 import { resolve } from '../resource.js';
 import { changeContext } from '../change-context.js';
-import { applyPropUpdates, failedUpdatePropstats, operations } from '../prop-updates.js';
+import { applyPropUpdates, failedUpdatePropstats, operations, type UpdateResult } from '../prop-updates.js';
 
 function updates(body: XmlElement | undefined): ReturnType<typeof operations> {
   if (!body) throw badRequest('PROPPATCH needs a DAV:propertyupdate body');
@@ -24,21 +24,35 @@ export async function proppatch(req: DavRequest): Promise<DavResponse> {
   if (res.kind === 'missing') throw notFound();
   const ops = updates(await xmlBody(req));
   const href = hrefOfResource(req, res);
-  const props: Record<string, string> =
-    res.kind === 'collection'
-      ? { ...res.info.props }
-      : { ...(await req.storage.getItemProps(res.path, res.href)) };
-  const result = applyPropUpdates(req, props, ops, res.kind === 'collection' ? 'collection' : 'item');
+  let result: UpdateResult;
+  if (res.kind === 'item') {
+    const props = { ...(await req.storage.getItemProps(res.path, res.href)) };
+    result = applyPropUpdates(req, props, ops, 'item');
+    if (result.failed.length === 0) await req.storage.setItemProps(res.path, res.href, props);
+  } else {
+    // The body was read and parsed above (xmlBody); [hook] notifications report it as sent.
+    const ctx = { ...changeContext(req), body: await bodyText(req) };
+    // Merged into the props as stored when the write lock is held: a concurrent change (another
+    // process on the folder, another instance on the database) is kept, not overwritten.
+    let merged: UpdateResult | undefined;
+    await req.storage.setProps(
+      res.path,
+      (current) => {
+        const props = { ...current };
+        merged = applyPropUpdates(req, props, ops, 'collection');
+        if (merged.failed.length > 0) return undefined;
+        if (!props.tag) delete props.tag;
+        return props;
+      },
+      ctx,
+    );
+    if (merged === undefined) throw new Error('PROPPATCH: the storage did not merge the update');
+    result = merged;
+  }
   if (result.failed.length > 0) {
     return multistatus([
       el(`{${NS.D}}response`, elText(`{${NS.D}}href`, href), ...failedUpdatePropstats(result)),
     ]);
-  }
-  if (res.kind === 'item') await req.storage.setItemProps(res.path, res.href, props);
-  else {
-    if (!props.tag) delete props.tag;
-    // The body was read and parsed above (xmlBody); [hook] notifications report it as sent.
-    await req.storage.setProps(res.path, props, { ...changeContext(req), body: await bodyText(req) });
   }
   return multistatus([responseWithPropstats(href, new Map([[200, result.done]]))]);
 }

@@ -23,6 +23,7 @@ import {
   type ItemMeta,
   type NewItem,
   type Props,
+  type PropsUpdate,
   type Storage,
   type SyncResult,
   type WriteCheck,
@@ -1087,16 +1088,24 @@ export class FilesystemStorage implements Storage {
     await removeTree(aside);
   }
 
-  async setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
-    checkProps(props);
+  async setProps(path: string, change: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
+    if (typeof change !== 'function') checkProps(change);
     return this.withLock([{ path, mode: 'write' }], async () => {
       await this.requireCollection(path);
       const dir = this.dirOf(path);
-      if (props.tag !== undefined && props.tag !== '' && (await this.listCollections(path)).length > 0) {
-        throw new StorageError('conflict', `${path} contains collections and cannot become a ${props.tag}`);
-      }
-      await this.critical(() => atomicWrite(dir, PROPS_FILE, pythonJson(props), this.fsOpts));
-      await this.hook(ctx);
+      // Merged under the folder's flock, after another process's writes are applied (critical): a
+      // change Radicale or a second Almanac made meanwhile is kept.
+      const written = await this.critical(async () => {
+        const props = typeof change === 'function' ? change(this.readProps(dir).props) : change;
+        if (props === undefined) return false;
+        checkProps(props);
+        if (props.tag !== undefined && props.tag !== '' && (await this.listCollections(path)).length > 0) {
+          throw new StorageError('conflict', `${path} contains collections and cannot become a ${props.tag}`);
+        }
+        await atomicWrite(dir, PROPS_FILE, pythonJson(props), this.fsOpts);
+        return true;
+      });
+      if (written) await this.hook(ctx);
       return this.requireCollection(path);
     });
   }

@@ -16,6 +16,7 @@ import {
   type ItemMeta,
   type NewItem,
   type Props,
+  type PropsUpdate,
   type Storage,
   type SyncResult,
   type WriteCheck,
@@ -596,10 +597,18 @@ export class PostgresStorage implements Storage {
     await this.hook(ctx);
   }
 
-  async setProps(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
-    checkProps(props);
+  async setProps(path: string, change: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
+    if (typeof change !== 'function') checkProps(change);
+    let written = true;
     const row = await this.db.tx(async (c) => {
-      await this.requireRow(c, path, 'UPDATE');
+      // Locked to the end of the transaction: another instance's change waits, then merges into ours.
+      const current = await this.requireRow(c, path, 'UPDATE');
+      const props = typeof change === 'function' ? change(current.props) : change;
+      if (props === undefined) {
+        written = false;
+        return current;
+      }
+      checkProps(props);
       const tag = tagOf(props);
       if (tag !== '') {
         const kids = await q(c, 'SELECT 1 FROM collections WHERE parent = $1 LIMIT 1', [path]);
@@ -614,7 +623,7 @@ export class PostgresStorage implements Storage {
       );
       return rows[0];
     });
-    await this.hook(ctx);
+    if (written) await this.hook(ctx);
     if (row === undefined) throw new StorageError('not-found', `collection ${path} not found`);
     return toCollectionInfo(row);
   }
