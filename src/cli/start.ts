@@ -22,6 +22,7 @@ import { startServer, type RunningServer } from '../http/server.js';
 import { warnAboutHeaderAuth } from '../http/startup-checks.js';
 import { ChangeHub, type ChangeNotifier } from '../notify/changes.js';
 import { withChangeNotifications } from '../notify/storage.js';
+import { createHook } from '../notify/hooks/create.js';
 
 export interface Almanac {
   readonly server: RunningServer;
@@ -99,6 +100,8 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   if (config.web.type !== 'internal' && config.web.type !== 'none')
     log.warn(webPluginMessage(config.web.type));
   const derivedCache = exportCache(config, plog);
+  const hook = createHook(config, plog);
+  if (hook) notifier.subscribe(hook.listener, { content: hook.needsContent, name: `[hook] ${hook.name}` });
   const app = createApp({
     config,
     storage,
@@ -113,6 +116,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   try {
     server = await startServer(config, app, log, monitoring);
   } catch (err) {
+    await hook?.close();
     await auth.close();
     await storage.close();
     throw err;
@@ -126,6 +130,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
       await server.close(graceMs);
       // The changes of the last requests reach their listeners before the listeners stop.
       await notifier.drain();
+      await hook?.close();
       await auth.close();
       await storage.close();
       await derivedCache?.settle();

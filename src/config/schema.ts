@@ -285,14 +285,18 @@ export const SCHEMA = {
   },
   headers: {},
   hook: {
-    type: later('choice', 'none', 'Change notification hook', {
+    type: o('choice', 'none', 'Change notification hook', {
       plugin: true,
       choices: ['none', 'rabbitmq', 'email'],
     }),
-    dryrun: later('bool', 'False', 'Do not send notifications'),
-    rabbitmq_endpoint: later('string', '', 'RabbitMQ endpoint'),
-    rabbitmq_topic: later('string', '', 'RabbitMQ topic'),
-    rabbitmq_queue_type: later('string', 'classic', 'RabbitMQ queue type'),
+    dryrun: o('bool', 'False', 'Do not send notifications, log them'),
+    rabbitmq_endpoint: o('string', '', 'RabbitMQ endpoint (amqp://user:password@host:5672/)'),
+    rabbitmq_topic: o('string', '', 'RabbitMQ queue (and routing key) the messages go to'),
+    rabbitmq_queue_type: o(
+      'string',
+      'classic',
+      'RabbitMQ queue type (x-queue-type; empty: the broker default)',
+    ),
     smtp_server: later('string', '', 'SMTP server'),
     smtp_port: later('string', '', 'SMTP port (empty: the default port of smtp_security)'),
     smtp_security: later('choice', 'none', 'SMTP security', { choices: ['none', 'tls', 'starttls'] }),

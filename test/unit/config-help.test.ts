@@ -40,7 +40,7 @@ void describe('helpText', () => {
   });
 
   void it('marks options that are not supported yet', () => {
-    const line = text.split('\n').findIndex((l) => l.includes('--hook-rabbitmq-endpoint '));
+    const line = text.split('\n').findIndex((l) => l.includes('--logging-profiling-top-x-functions '));
     assert.ok(text.split('\n')[line + 1]?.includes('(not yet supported)'));
   });
 });

@@ -370,9 +370,9 @@ void describe('loadConfig plugins, headers and checks', () => {
   void it('lists not-yet-supported options set to a non-default value', () => {
     const path1 = writeTemp(
       'later.conf',
-      '[hook]\nrabbitmq_endpoint = amqp://other\nrabbitmq_topic =\n[storage]\nuse_cache_subfolder_for_item = False\n',
+      '[logging]\nprofiling_top_x_functions = 5\nprofiling_per_request_header = False\n[storage]\nuse_cache_subfolder_for_item = False\n',
     );
     const { unsupported } = load([path1], { logging: { profiling: 'per_request' } });
-    assert.deepEqual([...unsupported].sort(), ['hook.rabbitmq_endpoint', 'logging.profiling']);
+    assert.deepEqual([...unsupported].sort(), ['logging.profiling', 'logging.profiling_top_x_functions']);
   });
 });
