@@ -17,6 +17,7 @@ import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
 import { createApp } from '../http/dispatch.js';
+import { createSharing } from '../sharing/service.js';
 import { createMonitoring } from '../http/monitoring.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { warnAboutHeaderAuth } from '../http/startup-checks.js';
@@ -96,6 +97,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   await storage.open();
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
+  const sharing = await createSharing({ config, storage, rights, kinds, log: plog });
   const web = createWeb(config);
   if (config.web.type !== 'internal' && config.web.type !== 'none')
     log.warn(webPluginMessage(config.web.type));
@@ -111,6 +113,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     web,
     ...(derivedCache ? { derivedCache } : {}),
     ...(monitoring?.metrics ? { metrics: monitoring.metrics } : {}),
+    ...(sharing ? { sharing } : {}),
   });
   let server: RunningServer;
   try {

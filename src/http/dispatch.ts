@@ -25,6 +25,8 @@ import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js
 import { pathPolicyViolation } from '../config/path-policy.js';
 import { isBadPut, logBadPutContent, logRequestContent, logResponseContent } from '../log/content.js';
 import type { Metrics } from './monitoring.js';
+import type { Sharing } from '../sharing/service.js';
+import type { ShareView } from '../sharing/view.js';
 import type { RequestContext, RequestHandler } from './types.js';
 
 /**
@@ -70,6 +72,8 @@ export interface AppDeps {
   readonly derivedCache?: DerivedCache;
   /** Prometheus metrics (`[monitoring] metrics`), counted here: failed and throttled logins, storage errors. */
   readonly metrics?: Metrics;
+  /** [sharing]: shares put in place per request; absent when sharing is off. */
+  readonly sharing?: Sharing;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -254,7 +258,17 @@ async function route(
   if (who instanceof DavError) throw who;
   ctx.user = who.user;
   if (who.user) await ensurePrincipal(deps, ctx, who.user, who.groups);
-  return handleDav(davRequest(deps, req, ctx, prefix, path, method, who.user, who.groups));
+  const view = await deps.sharing?.viewFor(who.user, who.groups, path.segments);
+  if (deps.sharing?.byToken && path.segments[0] === '.token' && view?.token === undefined) {
+    // An unknown or disabled token: Radicale's 403, reported as 401 without WWW-Authenticate; delayed.
+    ctx.log.info(`sharing: no enabled token share for ${rawPath}`);
+    return {
+      status: who.user ? 403 : 401,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      body: 'Access to the requested resource forbidden.',
+    };
+  }
+  return handleDav(davRequest(deps, req, ctx, prefix, path, method, who.user, who.groups, view));
 }
 
 async function loginOutcome(
@@ -330,6 +344,7 @@ function davRequest(
   method: string,
   user: string,
   groups: ReadonlySet<string>,
+  view?: ShareView,
 ): DavRequest {
   const trusted = proxyTrusted(ctx);
   const fwdHost = trusted ? header(req, 'x-forwarded-host')?.split(',')[0]?.trim() : undefined;
@@ -348,8 +363,8 @@ function davRequest(
     headers: req.headers,
     user,
     groups,
-    access: createAccess(deps.rights, user, groups),
-    storage: deps.storage,
+    access: createAccess(view?.rights ?? deps.rights, user, groups),
+    storage: view?.storage ?? deps.storage,
     config: deps.config,
     log: ctx.log,
     kinds: deps.kinds,

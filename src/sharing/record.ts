@@ -53,6 +53,21 @@ export interface ShareRecord {
   readonly Actions: Dict | null;
 }
 
+/** Properties a sharee may overlay (Radicale's whitelist). */
+export const OVERLAY_PROPERTIES = [
+  'C:calendar-description',
+  'ICAL:calendar-color',
+  'CR:addressbook-description',
+  'INF:addressbook-color',
+  'D:displayname',
+  'ICAL:calendar-order',
+] as const;
+
+/** A collection path as the storage names it: `/alice/cal/` → `alice/cal`. */
+export function storagePath(p: string): string {
+  return p.replace(/^\/+|\/+$/g, '');
+}
+
 export const TOKEN_PATH = /^\/\.token\/v1\/[A-Za-z0-9_-]{44}\/$/;
 /** Radicale's rights letters (rights/__init__.py INTERNAL_PERMISSIONS). */
 export const PERMISSION_LETTERS = 'RrWwiDdOoTtMmPpEe';

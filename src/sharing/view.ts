@@ -1,0 +1,273 @@
+/**
+ * One request's view of the storage and the rights with its shares in place (Radicale's
+ * sharing_collection_by_map_resolver and token resolver): a share's PathOrToken (`bob/alice-cal`) and
+ * everything under it stand for the owner's PathMapped (`alice/cal`). The DAV layer works on the
+ * sharee's paths unchanged, so every href it writes (responses, multiget answers, sync, Location) is the
+ * sharee's, and every href it reads (multiget bodies, Destination) resolves through the same mapping.
+ *
+ * Rights inside a share are the owner's rights on PathMapped intersected with the share's Permissions
+ * letters; nothing outside a share's PathOrToken maps anywhere, so a sharee reaches exactly the shared
+ * collection and its items (and the sharee's own rights everywhere else).
+ *
+ * A share's own root cannot be created, deleted, replaced, moved or copied through the share: those
+ * would act on the owner's collection itself (Radicale refuses MKCOL on a share path with 409).
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Rights } from '../rights/types.js';
+import {
+  StorageError,
+  type ChangeContext,
+  type CollectionInfo,
+  type Props,
+  type Storage,
+} from '../storage/types.js';
+import type { KindRegistry } from '../dav/context.js';
+import { DavError } from '../dav/errors.js';
+import type { ShareRecord } from './record.js';
+import type { ShareStore } from './store.js';
+import { OVERLAY_PROPERTIES, radicaleTimestamp, storagePath } from './record.js';
+
+export interface ActiveShare {
+  /** The share as this user sees it (`{user}` replaced). */
+  readonly record: ShareRecord;
+  /** Its PathOrToken as a storage path (`bob/alice-cal`, `.token/v1/<44>`). */
+  readonly key: string;
+}
+
+export interface ShareView {
+  readonly storage: Storage;
+  readonly rights: Rights;
+  /** The token share a `/.token/` request path names (enabled), if any. */
+  readonly token: ActiveShare | undefined;
+}
+
+interface Mapped {
+  readonly path: string;
+  readonly share?: ActiveShare;
+}
+
+function intersect(letters: string, filter: string): string {
+  return Array.from(letters)
+    .filter((c) => filter.includes(c))
+    .join('');
+}
+
+function overlayOf(r: ShareRecord): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of OVERLAY_PROPERTIES) {
+    const v = r.Properties?.[k];
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+export function createShareView(deps: {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly rights: Rights;
+  readonly kinds: KindRegistry;
+  readonly log: Logger;
+  readonly store: ShareStore;
+  readonly shares: readonly ActiveShare[];
+  /** Paths of the user's map shares whatever their state (MKCOL there is a conflict, as in Radicale). */
+  readonly reserved: ReadonlySet<string>;
+  readonly user: string;
+  readonly groups: ReadonlySet<string>;
+}): ShareView {
+  const { storage: base, rights } = deps;
+  // Longest key first: a share inside another share's path is the more specific one.
+  const shares = [...deps.shares].sort((a, b) => b.key.length - a.key.length);
+  const none: ReadonlySet<string> = new Set();
+
+  const toReal = (path: string): Mapped => {
+    for (const s of shares) {
+      if (path === s.key || path.startsWith(`${s.key}/`))
+        return { path: storagePath(s.record.PathMapped) + path.slice(s.key.length), share: s };
+    }
+    return { path };
+  };
+  const toVirtual = (realPath: string, s: ActiveShare): string =>
+    s.key + realPath.slice(storagePath(s.record.PathMapped).length);
+
+  const shareLetters = (s: ActiveShare, realPath: string): string =>
+    intersect(rights.authorization(s.record.Owner, none, realPath), s.record.Permissions);
+
+  const viewRights: Rights = {
+    authorization: (user, groups, path) => {
+      const m = toReal(storagePath(path));
+      return m.share ? shareLetters(m.share, m.path) : rights.authorization(user, groups, path);
+    },
+    mayDeleteCollection: (user, groups, path) => {
+      const m = toReal(storagePath(path));
+      if (!m.share) return rights.mayDeleteCollection(user, groups, path);
+      return m.path !== storagePath(m.share.record.PathMapped) && shareLetters(m.share, m.path).includes('w');
+    },
+    mayOverwriteCollection: (user, groups, path) => {
+      const m = toReal(storagePath(path));
+      if (!m.share) return rights.mayOverwriteCollection(user, groups, path);
+      return false;
+    },
+  };
+
+  const isRoot = (path: string): ActiveShare | undefined => {
+    const m = toReal(path);
+    return m.share && m.path === storagePath(m.share.record.PathMapped) ? m.share : undefined;
+  };
+  const refuseRoot = (path: string, what: string): void => {
+    const s = isRoot(path);
+    if (s)
+      throw new DavError(
+        s.record.ShareType === 'map' && what === 'create' ? 409 : 403,
+        `${what} of the shared collection itself is not allowed through the share`,
+      );
+  };
+
+  const ctxOf = (ctx: ChangeContext): ChangeContext => {
+    const real = (p: string): string => {
+      const m = toReal(storagePath(p));
+      return m.share ? `/${m.path}${p.endsWith('/') ? '/' : ''}` : p;
+    };
+    const owner = toReal(storagePath(ctx.path)).share?.record.Owner;
+    return {
+      ...ctx,
+      ...(owner !== undefined ? { user: owner } : {}),
+      path: ctx.path === '' ? '' : real(ctx.path),
+      ...(ctx.toPath !== undefined ? { toPath: real(ctx.toPath) } : {}),
+    };
+  };
+
+  const virtualInfo = (info: CollectionInfo, s: ActiveShare): CollectionInfo => {
+    const overlay = isRootReal(info.path, s) ? overlayOf(s.record) : {};
+    return { ...info, path: toVirtual(info.path, s), props: { ...info.props, ...overlay } };
+  };
+  const isRootReal = (realPath: string, s: ActiveShare): boolean =>
+    realPath === storagePath(s.record.PathMapped);
+
+  /** Shares listed in a Depth 1 listing of `parent`: usable, not hidden, and readable. */
+  const listedShares = (parent: string): ActiveShare[] =>
+    shares.filter((s) => {
+      if (s.record.ShareType !== 'map' || s.record.HiddenByOwner || s.record.HiddenByUser) return false;
+      const at = s.key.lastIndexOf('/');
+      if ((at < 0 ? '' : s.key.slice(0, at)) !== parent) return false;
+      return shareLetters(s, storagePath(s.record.PathMapped)).includes('r');
+    });
+
+  /** PROPPATCH on a share root: the overlay (Radicale's enforce_properties_overlay) or the real collection. */
+  const setShareProps = async (s: ActiveShare, props: Props, ctx: ChangeContext): Promise<CollectionInfo> => {
+    const realPath = storagePath(s.record.PathMapped);
+    const perms = s.record.Permissions;
+    const ownerRights = rights.authorization(s.record.Owner, none, realPath);
+    if (perms.includes('p') || (ownerRights.includes('p') && !perms.includes('P')))
+      throw new DavError(403, 'The share does not allow changing properties');
+    const enforce =
+      perms.includes('E') ||
+      (deps.config.sharing.enforce_properties_overlay && !perms.includes('e') && !ownerRights.includes('e'));
+    if (!enforce) return virtualInfo(await base.setProps(realPath, props, ctxOf(ctx)), s);
+    const real = await base.getCollection(realPath);
+    if (real === undefined) throw new StorageError('not-found', 'the shared collection is gone');
+    const overlay: Record<string, string> = {};
+    for (const k of OVERLAY_PROPERTIES) {
+      const v = props[k];
+      if (v !== undefined && v !== real.props[k]) overlay[k] = v;
+    }
+    const result = await deps.store.update(s.record.ShareType, storedKey(s), (r) => ({
+      ...r,
+      Properties: overlay,
+      TimestampUpdated: radicaleTimestamp(),
+    }));
+    if (result !== 'ok') throw new StorageError('not-found', 'the share is gone');
+    deps.log.info(`sharing: properties overlay of ${s.record.PathOrToken} set by ${deps.user}`);
+    return { ...real, path: s.key, props: { ...real.props, ...overlay } };
+  };
+
+  const storedKey = (s: ActiveShare): string => s.record.PathOrToken;
+
+  const view: Storage = {
+    open: (o) => base.open(o),
+    close: () => base.close(),
+    getCollection: async (path) => {
+      const m = toReal(path);
+      const info = await base.getCollection(m.path);
+      return info && m.share ? virtualInfo(info, m.share) : info;
+    },
+    listCollections: async (path) => {
+      const m = toReal(path);
+      const list = await base.listCollections(m.path);
+      const out = m.share ? list.map((i) => virtualInfo(i, m.share as ActiveShare)) : list;
+      if (m.share) return out;
+      const extra: CollectionInfo[] = [];
+      for (const s of listedShares(path)) {
+        const info = await base.getCollection(storagePath(s.record.PathMapped));
+        if (info) extra.push(virtualInfo(info, s));
+      }
+      const taken = new Set(extra.map((i) => i.path));
+      return [...out.filter((i) => !taken.has(i.path)), ...extra];
+    },
+    listItems: (path) => base.listItems(toReal(path).path),
+    listItemsInRange: (path, range, component) => base.listItemsInRange(toReal(path).path, range, component),
+    getItemMeta: (path, href) => base.getItemMeta(toReal(path).path, href),
+    getItems: (path, hrefs) => base.getItems(toReal(path).path, hrefs),
+    findByUid: (path, uid) => base.findByUid(toReal(path).path, uid),
+    putItem: (path, href, item, check, ctx) =>
+      base.putItem(toReal(path).path, href, item, (e, c, u) => check(e, c, u), ctxOf(ctx)),
+    deleteItem: (path, href, check, ctx) => base.deleteItem(toReal(path).path, href, check, ctxOf(ctx)),
+    createCollection: async (path, props, ctx) => {
+      if (deps.reserved.has(path))
+        throw new DavError(409, 'A share has this path: no collection may be made here');
+      refuseRoot(path, 'create');
+      const m = toReal(path);
+      const info = await base.createCollection(m.path, props, ctxOf(ctx));
+      return m.share ? virtualInfo(info, m.share) : info;
+    },
+    replaceCollection: async (path, props, items, ctx) => {
+      refuseRoot(path, 'replacing');
+      const m = toReal(path);
+      const info = await base.replaceCollection(m.path, props, items, ctxOf(ctx));
+      return m.share ? virtualInfo(info, m.share) : info;
+    },
+    deleteCollection: (path, ctx) => {
+      refuseRoot(path, 'deletion');
+      return base.deleteCollection(toReal(path).path, ctxOf(ctx));
+    },
+    setProps: async (path, props, ctx) => {
+      const m = toReal(path);
+      const root = isRoot(path);
+      if (root) return setShareProps(root, props, ctx);
+      const info = await base.setProps(m.path, props, ctxOf(ctx));
+      return m.share ? virtualInfo(info, m.share) : info;
+    },
+    runHook: (ctx) => base.runHook(ctxOf(ctx)),
+    getItemProps: (path, href) => base.getItemProps(toReal(path).path, href),
+    setItemProps: (path, href, props) => base.setItemProps(toReal(path).path, href, props),
+    moveItem: (from, to, check, ctx) =>
+      base.moveItem(
+        { path: toReal(from.path).path, href: from.href },
+        { path: toReal(to.path).path, href: to.href },
+        check,
+        ctxOf(ctx),
+      ),
+    copyItem: (from, to, check, ctx) =>
+      base.copyItem(
+        { path: toReal(from.path).path, href: from.href },
+        { path: toReal(to.path).path, href: to.href },
+        check,
+        ctxOf(ctx),
+      ),
+    moveCollection: (from, to, overwrite, ctx) => {
+      refuseRoot(from, 'moving');
+      refuseRoot(to, 'replacing');
+      return base.moveCollection(toReal(from).path, toReal(to).path, overwrite, ctxOf(ctx));
+    },
+    copyCollection: (from, to, overwrite, ctx) => {
+      refuseRoot(to, 'replacing');
+      return base.copyCollection(toReal(from).path, toReal(to).path, overwrite, ctxOf(ctx));
+    },
+    getEtag: (path) => base.getEtag(toReal(path).path),
+    getSyncToken: (path) => base.getSyncToken(toReal(path).path),
+    sync: (path, oldToken, limit) => base.sync(toReal(path).path, oldToken, limit),
+    verify: (report, describe) => base.verify(report, describe),
+  };
+  const tokenShare = shares.find((s) => s.record.ShareType === 'token');
+  return { storage: view, rights: viewRights, token: tokenShare };
+}
