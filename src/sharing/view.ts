@@ -20,6 +20,7 @@ import {
   type ChangeContext,
   type CollectionInfo,
   type Props,
+  type PropsUpdate,
   type Storage,
 } from '../storage/types.js';
 import type { KindRegistry } from '../dav/context.js';
@@ -154,7 +155,11 @@ export function createShareView(deps: {
     });
 
   /** PROPPATCH on a share root: the overlay (Radicale's enforce_properties_overlay) or the real collection. */
-  const setShareProps = async (s: ActiveShare, props: Props, ctx: ChangeContext): Promise<CollectionInfo> => {
+  const setShareProps = async (
+    s: ActiveShare,
+    change: Props | PropsUpdate,
+    ctx: ChangeContext,
+  ): Promise<CollectionInfo> => {
     const realPath = storagePath(s.record.PathMapped);
     const perms = s.record.Permissions;
     const ownerRights = rights.authorization(s.record.Owner, none, realPath);
@@ -163,9 +168,11 @@ export function createShareView(deps: {
     const enforce =
       perms.includes('E') ||
       (deps.config.sharing.enforce_properties_overlay && !perms.includes('e') && !ownerRights.includes('e'));
-    if (!enforce) return virtualInfo(await base.setProps(realPath, props, ctxOf(ctx)), s);
+    if (!enforce) return virtualInfo(await base.setProps(realPath, change, ctxOf(ctx)), s);
     const real = await base.getCollection(realPath);
     if (real === undefined) throw new StorageError('not-found', 'the shared collection is gone');
+    const props = typeof change === 'function' ? change({ ...real.props, ...overlayOf(s.record) }) : change;
+    if (props === undefined) return virtualInfo(real, s);
     const overlay: Record<string, string> = {};
     for (const k of OVERLAY_PROPERTIES) {
       const v = props[k];
