@@ -71,6 +71,8 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
     groups,
     now,
     log,
+    remoteIpSource:
+      a.remote_ip_source === 'X-Remote-Addr' ? ('X-Remote-Addr' as const) : ('REMOTE_ADDR' as const),
   };
   return {
     style: 'basic',

@@ -24,6 +24,26 @@ export interface LoginPipeline {
   readonly groups: GroupSource;
   readonly now: () => number;
   readonly log: Logger;
+  /** `[auth] remote_ip_source`: where the address handed to the backend (dovecot `rip=`) comes from. */
+  readonly remoteIpSource: 'REMOTE_ADDR' | 'X-Remote-Addr';
+}
+
+/**
+ * The client address the backend gets: the connection's (through trusted proxies' X-Forwarded-For),
+ * or with remote_ip_source = X-Remote-Addr the X-Remote-Addr header a trusted proxy sets. From any
+ * other peer the header is ignored: a client could otherwise name any address to dovecot, whose
+ * per-address penalties then hit someone else.
+ */
+function backendAddress(p: LoginPipeline, req: AuthRequest): string {
+  if (p.remoteIpSource !== 'X-Remote-Addr') return req.clientAddress;
+  const header = req.headers['x-remote-addr'];
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (value === undefined || value === '') return req.clientAddress;
+  if (!req.identityHeadersTrusted) {
+    p.log.debug(`X-Remote-Addr ignored: ${req.clientAddress} is not a trusted proxy`);
+    return req.clientAddress;
+  }
+  return value;
 }
 
 export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<AuthOutcome> {
@@ -53,7 +73,7 @@ export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<Au
   const invalid = invalidUserReason(user, p.username.policy);
   if (invalid !== undefined) return fail(user, `invalid user name: ${invalid}`);
 
-  const result = await checkPassword(p, user, creds.password, req.clientAddress);
+  const result = await checkPassword(p, user, creds.password, backendAddress(p, req));
   if (!result.ok) return fail(user, result.reason ?? 'wrong user name or password');
   const finalUser = result.user ?? user;
   const renamedInvalid = invalidUserReason(finalUser, p.username.policy);

@@ -139,14 +139,9 @@ export const SCHEMA = {
     dovecot_socket: o('path', '/var/run/dovecot/auth-client', 'Dovecot auth socket'),
     dovecot_host: o('string', 'localhost', 'Dovecot host'),
     dovecot_port: o('int', '12345', 'Dovecot port'),
-    remote_ip_source: later(
-      'choice',
-      'REMOTE_ADDR',
-      'Where the client address for auth backends comes from',
-      {
-        choices: ['REMOTE_ADDR', 'X-Remote-Addr'],
-      },
-    ),
+    remote_ip_source: o('choice', 'REMOTE_ADDR', 'Where the client address for auth backends comes from', {
+      choices: ['REMOTE_ADDR', 'X-Remote-Addr'],
+    }),
     ldap_uri: o('string', 'ldap://localhost', 'LDAP server URI'),
     ldap_base: o('string', '', 'LDAP search base'),
     ldap_reader_dn: o('string', '', 'DN of the LDAP reader'),

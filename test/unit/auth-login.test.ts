@@ -161,6 +161,28 @@ describe('createAuth pipeline', () => {
     assert.equal(kind(await auth.authenticate(request(basic('x*', 'x')))), 'failed');
   });
 
+  it('remote_ip_source = X-Remote-Addr hands the backend the address a trusted proxy names', async () => {
+    const seen: string[] = [];
+    (globalThis as unknown as { almanacAddressPlugin: string[] }).almanacAddressPlugin = seen;
+    const path = join(dir, 'address-plugin.mjs');
+    await writeFile(
+      path,
+      `export function createAuth() {
+         return { login(user, password, ctx) { globalThis.almanacAddressPlugin.push(ctx.clientAddress); return true; } };
+       }\n`,
+    );
+    const headers = { 'x-remote-addr': '198.51.100.7' };
+    const login = (trusted: boolean) =>
+      request(basic('alice', 'x'), { headers, identityHeadersTrusted: trusted });
+    const byHeader = (await make({ auth: { type: path, remote_ip_source: 'X-Remote-Addr' } })).auth;
+    assert.equal(kind(await byHeader.authenticate(login(true))), 'user:alice');
+    // From a peer that is not a trusted proxy the header is not believed.
+    assert.equal(kind(await byHeader.authenticate(login(false))), 'user:alice');
+    const byPeer = (await make({ auth: { type: path } })).auth;
+    assert.equal(kind(await byPeer.authenticate(login(true))), 'user:alice');
+    assert.deepEqual(seen, ['198.51.100.7', '192.0.2.1', '192.0.2.1']);
+  });
+
   it('type none: anyone with any password; denyall: nobody', async () => {
     const none = (await make({ auth: { type: 'none' } })).auth;
     assert.equal(kind(await none.authenticate(request(basic('zoe', '')))), 'user:zoe');
