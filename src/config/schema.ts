@@ -234,7 +234,7 @@ export const SCHEMA = {
   },
   web: {
     type: o('choice', 'internal', 'Web interface', { plugin: true, choices: ['none', 'internal'] }),
-    prefer_browser_login: later('bool', 'False', 'Use the browser login prompt instead of the form'),
+    prefer_browser_login: o('bool', 'False', 'Use the browser login prompt instead of the form'),
   },
   logging: {
     level: o('choice', 'info', 'Log level', { choices: LOG_LEVELS }),

@@ -34,7 +34,7 @@ export interface Web {
 
 /** The part of the configuration the web interface reads (a full `Config` fits). */
 export interface WebConfig {
-  readonly web: Pick<Config['web'], 'type'>;
+  readonly web: Pick<Config['web'], 'type'> & Partial<Pick<Config['web'], 'prefer_browser_login'>>;
   readonly auth: Pick<Config['auth'], 'type'>;
 }
 
@@ -50,7 +50,14 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export function createWeb(config: WebConfig): Web {
   const type = config.web.type;
   const clientConfig = asset(
-    Buffer.from(JSON.stringify({ externalAuth: isHeaderAuth(config.auth.type) }) + '\n'),
+    Buffer.from(
+      JSON.stringify({
+        externalAuth: isHeaderAuth(config.auth.type),
+        // [web] prefer_browser_login: the page asks with the browser's own credentials, so that the
+        // browser's login prompt (or a front proxy's single sign-on) is used instead of the form.
+        browserLogin: config.web.prefer_browser_login === true,
+      }) + '\n',
+    ),
     'application/json; charset=utf-8',
   );
   return {

@@ -541,3 +541,51 @@ void describe('web interface with proxy authentication', { skip }, () => {
     assert.deepEqual(errors, []);
   });
 });
+
+void describe('web interface with prefer_browser_login', { skip }, () => {
+  let dir: string;
+  let server: Almanac;
+  let context: BrowserContext;
+
+  before(async () => {
+    if (missing) throw new Error(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
+    dir = mkdtempSync(join(tmpdir(), 'almanac-web-browserlogin-'));
+    const htpasswd = join(dir, 'users');
+    writeFileSync(htpasswd, 'alice:secret\n');
+    server = await startAlmanac({
+      config: {
+        auth: { type: 'htpasswd', htpasswd_filename: htpasswd, htpasswd_encryption: 'plain', delay: '0' },
+        web: { prefer_browser_login: 'True' },
+      },
+    });
+    // The browser's own login prompt, answered as a user would type into it.
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      httpCredentials: { username: 'alice', password: 'secret' },
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('logs in through the browser prompt, without the form', async () => {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const errors = watchErrors(page);
+    await page.goto(`${server.url}/.web/`);
+    await page.locator('#collections-view').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#login-view').isVisible(), false);
+    assert.equal(await page.locator('#session-user').textContent(), 'alice');
+    await page.getByRole('button', { name: 'New collection' }).click();
+    await page.locator('#edit-dialog').getByLabel('Name').fill('Prompted');
+    await page.locator('#edit-dialog').getByRole('button', { name: 'Create' }).click();
+    await card(page, 'Prompted').waitFor();
+    assert.match((await card(page, 'Prompted').getAttribute('data-href')) ?? '', /^\/alice\//);
+    await shot(page, 'browser-login');
+    assert.deepEqual(errors, []);
+  });
+});

@@ -115,15 +115,28 @@ void describe('web interface: internal', () => {
     assert.doesNotMatch(r.body, /: DavClient\b|interface /, 'type annotations are gone');
   });
 
-  void it('tells the client whether a front proxy authenticates', async () => {
-    assert.deepEqual(JSON.parse((await get(srv.port, '/.web/config.json')).body), { externalAuth: false });
+  void it('tells the client whether a front proxy or the browser prompt authenticates', async () => {
+    assert.deepEqual(JSON.parse((await get(srv.port, '/.web/config.json')).body), {
+      externalAuth: false,
+      browserLogin: false,
+    });
     const proxied = await serve({ web: { type: 'internal' }, auth: { type: 'http_x_remote_user' } });
+    const prompted = await serve({
+      web: { type: 'internal', prefer_browser_login: true },
+      auth: { type: 'htpasswd' },
+    });
     try {
       assert.deepEqual(JSON.parse((await get(proxied.port, '/.web/config.json')).body), {
         externalAuth: true,
+        browserLogin: false,
+      });
+      assert.deepEqual(JSON.parse((await get(prompted.port, '/.web/config.json')).body), {
+        externalAuth: false,
+        browserLogin: true,
       });
     } finally {
       await proxied.close();
+      await prompted.close();
     }
   });
 

@@ -35,23 +35,28 @@ function userFromPrincipal(principal: string): string {
 }
 
 /** Asks the server whether the page's own credentials (a front proxy's login) already identify a user. */
-async function readClientConfig(): Promise<{ externalAuth: boolean }> {
+async function readClientConfig(): Promise<{ externalAuth: boolean; browserLogin: boolean }> {
   try {
     const res = await fetch('config.json', { cache: 'no-store' });
     const data: unknown = await res.json();
-    return {
-      externalAuth:
-        typeof data === 'object' && data !== null && 'externalAuth' in data && data.externalAuth === true,
-    };
+    const flag = (name: string): boolean =>
+      typeof data === 'object' &&
+      data !== null &&
+      name in data &&
+      (data as Record<string, unknown>)[name] === true;
+    return { externalAuth: flag('externalAuth'), browserLogin: flag('browserLogin') };
   } catch {
-    return { externalAuth: false };
+    return { externalAuth: false, browserLogin: false };
   }
 }
 
 async function boot(): Promise<void> {
   initDialogs();
   wireControls();
-  external = (await readClientConfig()).externalAuth;
+  const config = await readClientConfig();
+  // A front proxy's login, or (prefer_browser_login) the browser's own prompt: the page sends no
+  // credentials of its own and the browser answers the server's 401 itself.
+  external = config.externalAuth || config.browserLogin;
   if (external) {
     try {
       const dav = new DavClient(null);
