@@ -13,6 +13,7 @@ import { alarmLead, alarmTriggers, freeBusyPeriods, instanceOverlaps, type TimeR
 import { ZoneResolver } from './timezones.js';
 import { parseUtcDateTime } from './utc.js';
 import { eventsOverlap } from './span-cache.js';
+import { CALDAV_CONDITIONS } from './preconditions.js';
 
 export interface TextMatch {
   text: string;
@@ -47,8 +48,8 @@ export interface CalendarFilter {
   root: CompFilter;
 }
 
-const VALID_FILTER = `{${NS.C}}valid-filter`;
-const SUPPORTED_COLLATION = `{${NS.C}}supported-collation`;
+const VALID_FILTER = CALDAV_CONDITIONS.validFilter;
+const SUPPORTED_COLLATION = CALDAV_CONDITIONS.supportedCollation;
 /** Instances examined per component before a filter gives up and reports a match. */
 const MAX_FILTER_INSTANCES = 100_000;
 

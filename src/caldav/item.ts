@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import ICAL from 'ical.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { DavError } from '../dav/errors.js';
-import { NS } from '../dav/xml.js';
 import {
   FOREVER,
   componentTimes,
@@ -27,6 +26,7 @@ import {
 import { instanceSpan } from './time-range.js';
 import { checkCalendarText } from './validate.js';
 import { ZoneResolver } from './timezones.js';
+import { CALDAV_CONDITIONS } from './preconditions.js';
 
 export interface CalendarObjectInfo {
   uid: string;
@@ -39,9 +39,9 @@ export interface CalendarObjectInfo {
 }
 
 const PRE = {
-  data: `{${NS.C}}valid-calendar-data`,
-  object: `{${NS.C}}valid-calendar-object-resource`,
-  component: `{${NS.C}}supported-calendar-component`,
+  data: CALDAV_CONDITIONS.validCalendarData,
+  object: CALDAV_CONDITIONS.validCalendarObjectResource,
+  component: CALDAV_CONDITIONS.supportedCalendarComponent,
 };
 
 /** Instances iterated to find the span of a finite recurrence when the caller gives no limit. */

@@ -43,6 +43,8 @@ import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
 import { parseUtcDateTime } from './utc.js';
 import type { TimeRange } from './time-range.js';
+import { CALDAV_CONDITIONS, CALENDAR_ITEM_CONDITIONS } from './preconditions.js';
+import { DAV_CONDITIONS } from '../dav/preconditions.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -116,6 +118,7 @@ const IN_PLACE_UP_TO = 1024 * 1024;
 
 const CALENDAR_KIND: CollectionKind = {
   tag: 'VCALENDAR',
+  preconditions: CALENDAR_ITEM_CONDITIONS,
   resourceType: C('calendar'),
   suffix: '.ics',
   exportContentType: 'text/calendar; charset=utf-8',
@@ -272,7 +275,12 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
     for (const meta of candidates) {
       targets.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
     }
-  } else throw new DavError(403, 'calendar-query needs a calendar', C('calendar-collection-location-ok'));
+  } else
+    throw new DavError(
+      403,
+      'calendar-query needs a calendar',
+      CALDAV_CONDITIONS.calendarCollectionLocationOk,
+    );
   // In batches: texts are read 256 at a time and dropped after their answers are written, so a
   // query over a huge calendar never holds every candidate's text at once.
   const pause = yielder();
@@ -334,11 +342,11 @@ const MKCALENDAR: CollectionCreation = {
   refuseBody: (message) => badRequest(message),
   refuseNonXml: false,
   // RFC 4791 §5.3.1.1 leaves 403 or 409; Radicale answers 409, so do we.
-  exists: () => conflict('A resource already exists there', D('resource-must-be-null')),
+  exists: () => conflict('A resource already exists there', DAV_CONDITIONS.resourceMustBeNull),
   nested: () =>
     forbidden(
       'Collections cannot be created inside a calendar or address book',
-      C('calendar-collection-location-ok'),
+      CALDAV_CONDITIONS.calendarCollectionLocationOk,
     ),
   // RFC 4791 §5.3.1.1: a property that cannot be set fails the request with a 207 Multi-Status.
   failed: (req, result) =>

@@ -5,11 +5,11 @@
  */
 import { DavError } from '../dav/errors.js';
 import { runInWorker } from '../dav/worker-task.js';
-import { NS } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
 import { describeCalendarItem, splitCalendar } from './item.js';
 import { IcalParseError } from './parse.js';
 import { checkCalendarText } from './validate.js';
+import { CALDAV_CONDITIONS } from './preconditions.js';
 
 export interface SplitUpload {
   items: NewItem[];
@@ -36,7 +36,13 @@ export function splitUploadNow(text: string): SplitUpload {
 type Precondition = IcalParseError['precondition'];
 
 function invalid(message: string, precondition: Precondition = 'valid-calendar-data'): DavError {
-  return new DavError(403, message, `{${NS.C}}${precondition}`);
+  return new DavError(
+    403,
+    message,
+    precondition === 'valid-calendar-object-resource'
+      ? CALDAV_CONDITIONS.validCalendarObjectResource
+      : CALDAV_CONDITIONS.validCalendarData,
+  );
 }
 
 /** splitUploadNow with unreadable data as the 403 the client gets; also what the worker runs. */

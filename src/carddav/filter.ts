@@ -15,13 +15,14 @@
 import ICAL from 'ical.js';
 import { isCollation, textMatcher, type Collation, type MatchType } from '../dav/collation.js';
 import { DavError, badRequest, forbidden } from '../dav/errors.js';
-import { NS, type XmlElement, child, clark, childrenNamed } from '../dav/xml.js';
+import { NS, type XmlElement, child, childrenNamed } from '../dav/xml.js';
 import { normalizeVcardForParsing } from './item.js';
 import { type ContentLine, paramValues, parseContentLine } from '../content-lines/content-line.js';
 import { logicalLines } from '../content-lines/unfold.js';
+import { CARDDAV_CONDITIONS } from './preconditions.js';
 
-export const SUPPORTED_COLLATION = clark(NS.CR, 'supported-collation');
-export const SUPPORTED_FILTER = clark(NS.CR, 'supported-filter');
+const SUPPORTED_COLLATION = CARDDAV_CONDITIONS.supportedCollation;
+const SUPPORTED_FILTER = CARDDAV_CONDITIONS.supportedFilter;
 
 export type FilterTest = 'anyof' | 'allof';
 

@@ -8,16 +8,16 @@
 import { randomUUID } from 'node:crypto';
 import ICAL from 'ical.js';
 import { forbidden } from '../dav/errors.js';
-import { NS, clark } from '../dav/xml.js';
 import type { ComponentText } from '../content-lines/components.js';
 import { MAX_PARAMS, parseContentLine } from '../content-lines/content-line.js';
 import { normalizeLineEndings } from '../content-lines/line-endings.js';
 import { type LogicalLine, logicalLines } from '../content-lines/unfold.js';
 import { checkCardText, invalid, readCards } from './validate.js';
 import { needsRepair, repairLine } from './vcard21.js';
+import { CARDDAV_CONDITIONS } from './preconditions.js';
 
 export { VALID_ADDRESS_DATA } from './validate.js';
-export const SUPPORTED_ADDRESS_DATA = clark(NS.CR, 'supported-address-data');
+export const SUPPORTED_ADDRESS_DATA = CARDDAV_CONDITIONS.supportedAddressData;
 
 /** vCard versions we accept on PUT. */
 export const ACCEPTED_VERSIONS: readonly string[] = ['2.1', '3.0', '4.0'];

@@ -36,6 +36,7 @@ import {
   type VcardDescription,
 } from './item.js';
 import { runInWorker } from '../dav/worker-task.js';
+import { ADDRESSBOOK_ITEM_CONDITIONS, CARDDAV_CONDITIONS } from './preconditions.js';
 
 const CR = (l: string): string => clark(NS.CR, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -50,6 +51,7 @@ const IN_PLACE_UP_TO = 1024 * 1024;
 
 const ADDRESSBOOK_KIND: CollectionKind = {
   tag: 'VADDRESSBOOK',
+  preconditions: ADDRESSBOOK_ITEM_CONDITIONS,
   resourceType: CR('addressbook'),
   suffix: '.vcf',
   exportContentType: 'text/vcard; charset=utf-8',
@@ -103,7 +105,11 @@ const PROPERTIES: readonly LiveProperty[] = [
     async (res, req, requested) => {
       const dataReq = parseAddressDataRequest(requested);
       if (!isSupportedAddressData(dataReq)) {
-        throw new DavError(415, 'Unsupported address data type', CR('supported-address-data-conversion'));
+        throw new DavError(
+          415,
+          'Unsupported address data type',
+          CARDDAV_CONDITIONS.supportedAddressDataConversion,
+        );
       }
       return [renderAddressData(await itemText(req, res), dataReq)];
     },
@@ -116,7 +122,7 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
     throw new DavError(
       403,
       'addressbook-query needs an address book',
-      CR('addressbook-collection-location-ok'),
+      CARDDAV_CONDITIONS.addressbookCollectionLocationOk,
     );
   }
   const { filter, limit } = parseAddressbookQuery(body);

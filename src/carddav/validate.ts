@@ -10,7 +10,6 @@
  *   Radicale does).
  */
 import { forbidden, type DavError } from '../dav/errors.js';
-import { NS, clark } from '../dav/xml.js';
 import { paramValues, parseContentLine, valueColon } from '../content-lines/content-line.js';
 import {
   ContentError,
@@ -19,8 +18,9 @@ import {
   type ComponentText,
   type PropertyLine,
 } from '../content-lines/components.js';
+import { CARDDAV_CONDITIONS } from './preconditions.js';
 
-export const VALID_ADDRESS_DATA = clark(NS.CR, 'valid-address-data');
+export const VALID_ADDRESS_DATA = CARDDAV_CONDITIONS.validAddressData;
 
 export function invalid(message: string): DavError {
   return forbidden(message, VALID_ADDRESS_DATA);

@@ -14,6 +14,7 @@ import type {
 } from '../storage/types.js';
 import type { DerivedCache } from '../storage/derived-cache.js';
 import type { XmlElement, XmlNode } from './xml.js';
+import type { ItemConditions } from './preconditions.js';
 
 /** What a request path points at. */
 export type Resource =
@@ -148,6 +149,8 @@ export interface PostTarget {
  */
 export interface CollectionKind {
   readonly tag: Exclude<CollectionTag, ''>;
+  /** The DAV:error conditions of its items, in its namespace (max-resource-size, no-uid-conflict). */
+  readonly preconditions: ItemConditions;
   /** Clark name of the resourcetype child (`{urn:ietf:params:xml:ns:caldav}calendar`). */
   readonly resourceType: string;
   /** Suffix used when naming uploaded items. */

@@ -9,6 +9,7 @@ import { allLiveProperties } from './properties.js';
 import { LANG_KEY, XML_LANG, propKey, setStoredLang, valueOf } from './dead-props.js';
 import { statusLine, type PropEntry } from './multistatus.js';
 import { NS, child, clark, el, elText, nameOf, type XmlElement, type XmlOut } from './xml.js';
+import { DAV_CONDITIONS, type Precondition } from './preconditions.js';
 
 const D = (l: string): string => clark(NS.D, l);
 
@@ -22,7 +23,7 @@ export interface Operation {
 /** A property that could not be set or removed, with the precondition that says why. */
 export interface PropFailure {
   readonly name: string;
-  readonly precondition: string;
+  readonly precondition: Precondition;
 }
 
 export interface UpdateResult {
@@ -60,7 +61,7 @@ export function tagFromResourceType(req: DavRequest, rt: XmlElement): Collection
   return undefined;
 }
 
-const PROTECTED = D('cannot-modify-protected-property');
+const PROTECTED = DAV_CONDITIONS.cannotModifyProtectedProperty;
 
 /**
  * Where the instructions come from: a PROPPATCH of an existing collection or item (resourcetype is
@@ -93,7 +94,7 @@ export function applyPropUpdates(
     if (name === D('resourcetype')) {
       const tag = target === 'new-collection' && op.set ? tagFromResourceType(req, op.prop) : undefined;
       if (target !== 'new-collection') failed.push({ name, precondition: PROTECTED });
-      else if (tag === undefined) failed.push({ name, precondition: D('valid-resourcetype') });
+      else if (tag === undefined) failed.push({ name, precondition: DAV_CONDITIONS.validResourcetype });
       else {
         next.tag = tag;
         done.push({ name });

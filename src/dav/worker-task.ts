@@ -6,13 +6,14 @@
  */
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { DavError } from './errors.js';
+import type { Precondition } from './preconditions.js';
 
 type Reply<T> =
   | { ok: true; value: T }
   | {
       ok: false;
       message: string;
-      dav?: { status: number; precondition?: string; hrefs: readonly string[] };
+      dav?: { status: number; precondition?: Precondition; hrefs: readonly string[] };
     };
 
 function startWorker(moduleUrl: URL, data: unknown): Worker {

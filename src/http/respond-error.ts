@@ -10,6 +10,7 @@ import { AccessDenied, DavError } from '../dav/errors.js';
 import { NS, clark, el, elText, serializeDocument } from '../dav/xml.js';
 import { StorageError } from '../storage/types.js';
 import type { Logger } from 'pino';
+import { DAV_CONDITIONS } from '../dav/preconditions.js';
 
 const SABRE_NS = 'http://sabredav.org/ns';
 
@@ -30,7 +31,7 @@ function storageErrorToDav(e: StorageError): DavError {
     case 'unencodable':
       return new DavError(415, e.message);
     case 'invalid-sync-token':
-      return new DavError(403, e.message, clark(NS.D, 'valid-sync-token'));
+      return new DavError(403, e.message, DAV_CONDITIONS.validSyncToken);
   }
 }
 

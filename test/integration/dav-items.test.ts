@@ -388,6 +388,39 @@ describe('sizes and strict preconditions', () => {
     assert.equal((await c.propfind('/alice/bigbook/', [D('getetag')], '0')).status, 404);
   });
 
+  it('a COPY or MOVE of a stored item over max_resource_size is 413 with the precondition of its kind', async () => {
+    // Stored by a server with a larger limit (here: through the storage), then copied by this one.
+    const ctx = { user: 'alice', path: '', request: 'PUT' };
+    const bigCard = vcard('bigcopy', 'Big Copy', `NOTE:${'x'.repeat(70)}\n`.repeat(80).trimEnd());
+    const bigEvent = vevent('bigcopy', { extra: `DESCRIPTION:${'x'.repeat(70)}\n`.repeat(80).trimEnd() });
+    const description = (component: string) => ({ uid: 'bigcopy', component, start: 0, end: 0 });
+    const store = (path: string, href: string, text: string, component: string) =>
+      server.store.putItem(path, href, { text, description: description(component) }, () => undefined, ctx);
+    await store('alice/book', 'bigcopy.vcf', bigCard, 'VCARD');
+    await store('alice/cal', 'bigcopy.ics', bigEvent, 'VEVENT');
+    assert.equal((await mkaddressbook(c, '/alice/book2/')).status, 201);
+    const card = await c.request('COPY', '/alice/book/bigcopy.vcf', {
+      user: 'alice',
+      headers: { Destination: '/alice/book2/bigcopy.vcf' },
+    });
+    const event = await c.request('MOVE', '/alice/cal/bigcopy.ics', {
+      user: 'alice',
+      headers: { Destination: '/alice/other/bigcopy.ics' },
+    });
+    if (server.storage === 'filesystem') {
+      // The folder's index skips a file over max_resource_size, as Radicale does: there is nothing to copy.
+      assert.equal(card.status, 404);
+      assert.equal(event.status, 404);
+    } else {
+      assert.equal(card.status, 413);
+      assert.deepEqual(preconditions(card.text), [CR('max-resource-size')]);
+      assert.equal(event.status, 413);
+      assert.deepEqual(preconditions(event.text), [C('max-resource-size')]);
+    }
+    assert.equal((await get('/alice/book2/bigcopy.vcf')).status, 404);
+    assert.equal((await get('/alice/other/bigcopy.ics')).status, 404);
+  });
+
   it('max-resource-size is advertised on a calendar', async () => {
     const r = await c.propfind('/alice/cal/', [C('max-resource-size')], '0');
     const p = parseMultistatus(r.text).props.get('/alice/cal/')?.get(C('max-resource-size'));

@@ -18,7 +18,7 @@ import { changeContext } from '../change-context.js';
 import { uidConflict } from './put.js';
 import { pathPolicyViolation } from '../../config/path-policy.js';
 import { hrefToSegments, hrefOf } from '../href.js';
-import { NS, clark } from '../xml.js';
+import type { ItemConditions } from '../preconditions.js';
 import type { ChangeContext, CollectionInfo, ItemMeta } from '../../storage/types.js';
 
 /** Decoded destination segments; 502 when it points at another server. */
@@ -153,7 +153,11 @@ async function transferItem(
   const toHref = destSegments[destSegments.length - 1] ?? '';
   const maxSize = req.config.server.max_resource_size;
   if (parent.tag !== '' && src.meta.size > maxSize) {
-    throw new DavError(413, 'Item larger than max_resource_size', precondition(parent, 'max-resource-size'));
+    throw new DavError(
+      413,
+      'Item larger than max_resource_size',
+      itemConditions(req, parent)?.maxResourceSize,
+    );
   }
   // Under the destination's write lock: `sameUid` is another item there holding the UID (for a MOVE
   // within one collection, the moved item itself does not count; a COPY there would duplicate it).
@@ -165,7 +169,7 @@ async function transferItem(
     if (existing && parent.tag !== '' && existing.uid !== '' && existing.uid !== src.meta.uid)
       throw conflict(
         `The destination holds UID ${existing.uid}, not ${src.meta.uid}`,
-        precondition(parent, 'no-uid-conflict'),
+        itemConditions(req, parent)?.noUidConflict,
         [],
       );
   };
@@ -178,9 +182,9 @@ async function transferItem(
   return { status: created && !replaced ? 201 : 204, headers: {} };
 }
 
-/** A CalDAV precondition for a calendar, the CardDAV one of the same name for an address book. */
-function precondition(parent: CollectionInfo, name: string): string {
-  return clark(parent.tag === 'VADDRESSBOOK' ? NS.CR : NS.C, name);
+/** The conditions the destination's kind declares for its items (none for a plain collection). */
+function itemConditions(req: DavRequest, parent: CollectionInfo): ItemConditions | undefined {
+  return req.kinds.byTag(parent.tag)?.preconditions;
 }
 
 async function parentOf(req: DavRequest, segments: string[]): Promise<CollectionInfo | undefined> {

@@ -6,11 +6,12 @@ import type { DavRequest, DavResponse } from '../context.js';
 import { accessDenied, DavError, forbidden, notFound } from '../errors.js';
 import { multistatus, multistatusStream } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
-import { NS, clark, type XmlNode } from '../xml.js';
+import { NS, type XmlNode } from '../xml.js';
 import { listingProps } from '../item-responses.js';
 import { itemAnswer, listingPropsOf, parsePropfindBody, propResponse } from '../prop-request.js';
 import { resolve } from '../resource.js';
 import { children, groupCollections } from '../listing.js';
+import { DAV_CONDITIONS } from '../preconditions.js';
 
 export async function propfind(req: DavRequest): Promise<DavResponse> {
   const preq = parsePropfindBody(await xmlBody(req));
@@ -28,7 +29,7 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   }
   if (depth === 'infinity' && res.kind === 'collection') {
     // RFC 4918 §9.1: a server may refuse infinite depth; clients then walk with Depth 1.
-    throw forbidden('Depth: infinity is not supported, use Depth: 1', clark(NS.D, 'propfind-finite-depth'));
+    throw forbidden('Depth: infinity is not supported, use Depth: 1', DAV_CONDITIONS.propfindFiniteDepth);
   }
   const first = await propResponse(req, res, preq);
   if (depth === '0' || res.kind !== 'collection') return multistatus([first]);

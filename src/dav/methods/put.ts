@@ -16,7 +16,6 @@ import { resolve } from '../resource.js';
 import { bodyText, checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
 import { itemHref } from '../href.js';
-import { NS, clark } from '../xml.js';
 import { setStoredLang } from '../dead-props.js';
 import type { CollectionInfo, ItemMeta } from '../../storage/types.js';
 import { normalizeItemText } from '../../content-lines/line-endings.js';
@@ -47,9 +46,10 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   const maxSize = req.config.server.max_resource_size;
   const normalized = kind ? normalizeItemText(text) : text;
   if (Buffer.byteLength(normalized) > maxSize) {
-    const pre =
-      parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
-    throw tooLarge(`Item larger than max_resource_size (${maxSize} bytes)`, pre);
+    throw tooLarge(
+      `Item larger than max_resource_size (${maxSize} bytes)`,
+      kind?.preconditions.maxResourceSize,
+    );
   }
   const description = kind
     ? await kind.validateItem(normalized, parent, req.config)
@@ -64,7 +64,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     }
     checkConditionalHeaders(req, existing?.etag);
     if (existing && kind && existing.uid && description.uid !== existing.uid) {
-      throw conflict('The UID of an item cannot change', uidPrecondition(parent), []);
+      throw conflict('The UID of an item cannot change', kind.preconditions.noUidConflict, []);
     }
   };
   const { meta, created } = await req.storage.putItem(
@@ -88,15 +88,7 @@ function notCalendarData(text: string): DavError {
   );
 }
 
-function sizePrecondition(tag: string): string {
-  return tag === 'VADDRESSBOOK' ? clark(NS.CR, 'max-resource-size') : clark(NS.C, 'max-resource-size');
-}
-
-function uidPrecondition(parent: CollectionInfo): string {
-  return parent.tag === 'VADDRESSBOOK' ? clark(NS.CR, 'no-uid-conflict') : clark(NS.C, 'no-uid-conflict');
-}
-
-/** 409 with no-uid-conflict naming the item that already holds the UID. */
+/** 409 with the kind's no-uid-conflict naming the item that already holds the UID. */
 export function uidConflict(
   req: DavRequest,
   path: string,
@@ -104,9 +96,11 @@ export function uidConflict(
   otherHref: string,
   parent: CollectionInfo,
 ): DavError {
-  return conflict(`UID ${uid} is already used by another item`, uidPrecondition(parent), [
-    itemHref(req.prefix, path, otherHref),
-  ]);
+  return conflict(
+    `UID ${uid} is already used by another item`,
+    req.kinds.byTag(parent.tag)?.preconditions.noUidConflict,
+    [itemHref(req.prefix, path, otherHref)],
+  );
 }
 
 /**
@@ -151,7 +145,10 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   const maxSize = req.config.server.max_resource_size;
   for (const item of items) {
     if (Buffer.byteLength(item.text) > maxSize)
-      throw tooLarge(`An item is larger than max_resource_size (${maxSize})`, sizePrecondition(kind.tag));
+      throw tooLarge(
+        `An item is larger than max_resource_size (${maxSize})`,
+        kind.preconditions.maxResourceSize,
+      );
   }
   const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
   // A value the upload replaces (the displayname from X-WR-CALNAME) loses the language of the old one.

@@ -5,7 +5,8 @@ import type { DavRequest, DavResponse } from '../context.js';
 import { accessDenied, badRequest, DavError, notFound } from '../errors.js';
 import { resolve } from '../resource.js';
 import { xmlBody } from '../request-body.js';
-import { NS, clark, nameOf } from '../xml.js';
+import { nameOf } from '../xml.js';
+import { DAV_CONDITIONS } from '../preconditions.js';
 
 export async function report(req: DavRequest): Promise<DavResponse> {
   const res = await resolve(req.storage, req.segments);
@@ -17,7 +18,7 @@ export async function report(req: DavRequest): Promise<DavResponse> {
   const name = nameOf(body);
   const handler = req.kinds.report(name);
   if (!handler || !req.kinds.reportsFor(res).includes(name)) {
-    throw new DavError(403, `Unsupported report ${name}`, clark(NS.D, 'supported-report'));
+    throw new DavError(403, `Unsupported report ${name}`, DAV_CONDITIONS.supportedReport);
   }
   return handler(req, res, body);
 }

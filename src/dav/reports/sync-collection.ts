@@ -10,6 +10,7 @@ import { NS, child, clark, elText, textContent, type XmlElement, type XmlNode } 
 import { StorageError, type ItemMeta, type SyncResult } from '../../storage/types.js';
 import { listingProps } from '../item-responses.js';
 import { itemAnswer, listingPropsOf, reportPropRequest } from '../prop-request.js';
+import { DAV_CONDITIONS } from '../preconditions.js';
 
 /**
  * The metadata of the changed items, in listing order: from the listing for a first sync (all
@@ -30,7 +31,7 @@ async function changedItems(req: DavRequest, path: string, changed: readonly str
 
 export async function syncCollection(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
   if (res.kind !== 'collection' || res.info.tag === '') {
-    throw forbidden('sync-collection needs a calendar or address book', clark(NS.D, 'valid-sync-token'));
+    throw forbidden('sync-collection needs a calendar or address book', DAV_CONDITIONS.validSyncToken);
   }
   const tokenEl = child(body, NS.D, 'sync-token');
   const oldToken = tokenEl ? textContent(tokenEl).trim() : '';
@@ -42,7 +43,7 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
   const nresults = limitEl ? child(limitEl, NS.D, 'nresults') : undefined;
   const limit = nresults ? Number.parseInt(textContent(nresults).trim(), 10) : undefined;
   if (limit !== undefined && (!Number.isFinite(limit) || limit < 1)) {
-    throw new DavError(403, 'Invalid limit', clark(NS.D, 'number-of-matches-within-limits'));
+    throw new DavError(403, 'Invalid limit', DAV_CONDITIONS.numberOfMatchesWithinLimits);
   }
   const preq = reportPropRequest(body);
   let result: SyncResult;
@@ -50,7 +51,7 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
     result = await req.storage.sync(res.path, oldToken, limit);
   } catch (e) {
     if (e instanceof StorageError && e.code === 'invalid-sync-token') {
-      throw forbidden('The sync token is invalid or expired', clark(NS.D, 'valid-sync-token'));
+      throw forbidden('The sync token is invalid or expired', DAV_CONDITIONS.validSyncToken);
     }
     throw e;
   }
