@@ -12,7 +12,7 @@ import { createStorage } from '../storage/create.js';
 import { DerivedCache } from '../storage/derived-cache.js';
 import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
 import { createWeb, webPluginMessage } from '../web/serve.js';
-import { createKindRegistry, type KindRegistry } from '../dav/context.js';
+import { createKindRegistry, type DavPlugin, type KindRegistry } from '../dav/context.js';
 import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
@@ -24,6 +24,8 @@ import { warnAboutHeaderAuth } from '../http/startup-checks.js';
 import { ChangeHub, type ChangeNotifier } from '../notify/changes.js';
 import { withChangeNotifications } from '../notify/storage.js';
 import { createHook } from '../notify/hooks/create.js';
+import { PushService } from '../push/service.js';
+import { createPushPlugin } from '../push/plugin.js';
 
 export interface Almanac {
   readonly server: RunningServer;
@@ -33,8 +35,8 @@ export interface Almanac {
   close(graceMs?: number): Promise<void>;
 }
 
-export function createKinds(): KindRegistry {
-  return createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN]);
+export function createKinds(extra: readonly DavPlugin[] = []): KindRegistry {
+  return createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN, ...extra]);
 }
 
 const NO_DESCRIPTION: ItemDescription = { uid: '', component: '', start: 0, end: 0 };
@@ -104,12 +106,14 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const derivedCache = exportCache(config, plog);
   const hook = createHook(config, plog);
   if (hook) notifier.subscribe(hook.listener, { content: hook.needsContent, name: `[hook] ${hook.name}` });
+  const push = await PushService.create(config, storage, plog);
+  if (push) notifier.subscribe((change) => push.onChange(change), { name: 'WebDAV-Push' });
   const app = createApp({
     config,
     storage,
     auth,
     rights,
-    kinds,
+    kinds: push ? createKinds([createPushPlugin(push)]) : kinds,
     web,
     ...(derivedCache ? { derivedCache } : {}),
     ...(monitoring?.metrics ? { metrics: monitoring.metrics } : {}),
@@ -120,6 +124,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     server = await startServer(config, app, log, monitoring);
   } catch (err) {
     await hook?.close();
+    await push?.close();
     await auth.close();
     await storage.close();
     throw err;
@@ -134,6 +139,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
       // The changes of the last requests reach their listeners before the listeners stop.
       await notifier.drain();
       await hook?.close();
+      await push?.close();
       await auth.close();
       await storage.close();
       await derivedCache?.settle();

@@ -160,13 +160,10 @@ export const SCHEMA = {
     ldap_group_members_attribute: o('string', '', 'Attribute of a group listing its members'),
     ldap_group_base: o('string', '', 'Search base for groups'),
     ldap_group_filter: o('string', '', 'Filter for groups'),
-    // Radicale's ldap3 checks the syntax of createTimestamp/modifyTimestamp, which Authentik writes in a
-    // form ldap3 refuses; Almanac's LDAP client reads only the attributes it asks for and checks no
-    // syntax, so those values never stop a login: accepted, nothing to switch.
-    ldap_ignore_attribute_create_modify_timestamp: o(
+    ldap_ignore_attribute_create_modify_timestamp: later(
       'bool',
       'False',
-      'Ignore createTimestamp/modifyTimestamp (no effect: never checked)',
+      'Ignore createTimestamp/modifyTimestamp',
     ),
     imap_host: o('string', 'localhost', 'IMAP server (host, host:port, [v6]:port)'),
     imap_security: o('choice', 'tls', 'IMAP transport security', {
@@ -315,6 +312,31 @@ export const SCHEMA = {
     metrics: o('bool', 'False', 'Serve Prometheus metrics at /.well-known/almanac/metrics (needs a token)'),
     metrics_token: o('string', '', 'Bearer token a metrics scraper must send (Authorization: Bearer ...)'),
     metrics_token_file: o('path', '', 'File holding the metrics bearer token (instead of metrics_token)'),
+  },
+  // Almanac only: WebDAV-Push (draft-bitfire-webdav-push) to phones, see docs/notifications.md.
+  push: {
+    enabled: o(
+      'bool',
+      'True',
+      'WebDAV-Push: advertise it on collections and push changes to registered clients (nothing is ' +
+        'sent until a client registers)',
+    ),
+    vapid_subject: o(
+      'string',
+      '',
+      'VAPID contact (mailto: or https: URL); empty = mailto:almanac@<hostname>',
+    ),
+    max_expiry: o('int', '604800', 'Longest registration a client gets, in seconds (at least 3 days)'),
+    max_subscriptions_per_user: o('int', '100', 'Registrations one user may hold'),
+    max_subscriptions_per_collection: o('int', '50', 'Registrations one collection may have'),
+    allow_http_endpoints: o(
+      'bool',
+      'False',
+      'Accept push resources with http: URLs or on loopback/private addresses (tests, own push services)',
+    ),
+    coalesce_delay: o('float', '1', 'Seconds a push waits for more changes of the same collection'),
+    retries: o('int', '5', 'Attempts after a failed push (with doubling backoff)'),
+    _retry_delay: o('float', '5', 'Seconds before the first retry (private, for tests)'),
   },
   reporting: {
     max_expand_occurrence: o('int', '10000', 'Maximum occurrences returned by calendar-data expand'),

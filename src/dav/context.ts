@@ -144,6 +144,19 @@ export interface PostTarget {
 }
 
 /**
+ * A path a feature owns outright, whatever the method (WebDAV-Push's registration URLs,
+ * `/.push/<id>`, which a client DELETEs): `handle.ts` gives it every request whose `matches` is true,
+ * after authentication, and the target checks rights itself (the rights files know nothing of it).
+ * `matches` sees only the method, the path and the headers.
+ */
+export interface PathTarget {
+  /** Short name, for logs and docs (`push-registration`). */
+  readonly name: string;
+  matches(req: DavRequest): boolean;
+  handle(req: DavRequest): Promise<DavResponse>;
+}
+
+/**
  * A kind of collection (calendar, address book): how its items are validated, described, split,
  * exported, which properties and reports it adds.
  */
@@ -203,6 +216,8 @@ export interface KindRegistry {
   methods(): readonly string[];
   /** POST targets, in registration order. */
   postTargets(): readonly PostTarget[];
+  /** Paths features own (see PathTarget), in registration order. */
+  pathTargets(): readonly PathTarget[];
   /** Clark names of the bodies MKCOL (and a plugin's creating method) accept: DAV:mkcol and the plugins'. */
   createBodies(): readonly string[];
 }
@@ -218,6 +233,8 @@ export interface DavPlugin {
   readonly methods?: Readonly<Record<string, MethodRegistration>>;
   /** Uses of POST (see PostTarget). */
   readonly postTargets?: readonly PostTarget[];
+  /** Paths the plugin owns for every method (see PathTarget). */
+  readonly pathTargets?: readonly PathTarget[];
   /** Root elements of bodies that create a collection with properties (C:mkcalendar), beside DAV:mkcol. */
   readonly createBodies?: readonly string[];
 }
@@ -246,6 +263,7 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   if (postTargets.length === 0) methods.delete('POST');
   const served = [...methods.keys()];
   const createBodies = plugins.flatMap((p) => p.createBodies ?? []);
+  const pathTargets = plugins.flatMap((p) => p.pathTargets ?? []);
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,
@@ -256,6 +274,7 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
     method: (name) => methods.get(name),
     methods: () => served,
     postTargets: () => postTargets,
+    pathTargets: () => pathTargets,
     createBodies: () => createBodies,
   };
 }

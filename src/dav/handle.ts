@@ -16,6 +16,8 @@ export function requireSomeRight(req: DavRequest): void {
 }
 
 export function handleDav(req: DavRequest): Promise<DavResponse> {
+  const owner = req.kinds.pathTargets().find((t) => t.matches(req));
+  if (owner) return owner.handle(req);
   const registration = req.kinds.method(req.method);
   if (!registration) throw new Error(`not a DAV method: ${req.method}`);
   if (!registration.ownRightsCheck) requireSomeRight(req);

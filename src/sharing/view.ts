@@ -245,6 +245,7 @@ export function createShareView(deps: {
       return m.share ? virtualInfo(info, m.share) : info;
     },
     runHook: (ctx) => base.runHook(ctxOf(ctx)),
+    pushStore: () => base.pushStore(),
     getItemProps: (path, href) => base.getItemProps(toReal(path).path, href),
     setItemProps: (path, href, props) => base.setItemProps(toReal(path).path, href, props),
     moveItem: (from, to, check, ctx) =>

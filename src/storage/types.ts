@@ -8,6 +8,8 @@
  * src/storage.
  */
 
+import type { PushStore } from './push-store.js';
+
 export type CollectionTag = '' | 'VCALENDAR' | 'VADDRESSBOOK' | 'VSUBSCRIBED';
 
 /**
@@ -255,6 +257,9 @@ export interface Storage {
    * Throws StorageError('invalid-sync-token') for a token that is unknown or expired.
    */
   sync(path: string, oldToken: string, limit?: number): Promise<SyncResult>;
+
+  /** Where WebDAV-Push keeps its registrations and keys (the backend's own folder or tables). */
+  pushStore(): PushStore;
 
   /**
    * Checks every collection and item; used by `almanac --verify-storage`. `describe` replaces the

@@ -42,8 +42,9 @@ import {
   writeSynced,
   type FsOptions,
 } from './fsutil.js';
-import { History, TOKEN_PREFIX, sha256hex, stateName, type FileSet } from './history.js';
+import { History, TOKEN_PREFIX, stateName, type FileSet } from './history.js';
 import { runHook } from '../hook.js';
+import { OrderedDigest } from './ordered-digest.js';
 import { ItemIndex, type Listing } from './item-index.js';
 import { listFolderNames, listNames } from './dir-names.js';
 import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
@@ -64,6 +65,8 @@ import { checkProps, isTag } from '../props.js';
 import { parseProps, pythonJson } from './props-json.js';
 import { ITEM_PROPS_FILE, propsOf, readItemProps, updateItemProps } from './item-props.js';
 import { verifyTree } from './verify.js';
+import { FilePushStore } from './push-store.js';
+import type { PushStore } from '../push-store.js';
 
 export interface FilesystemStorageOptions {
   readonly folder: string;
@@ -114,6 +117,7 @@ export class FilesystemStorage implements Storage {
   private readonly root: string;
   private readonly stock: StockEncoding;
   private readonly fsOpts: FsOptions;
+  private readonly push: FilePushStore;
   private readonly locks = new LockRegistry();
   private readonly historyLocks = new LockRegistry();
   private readonly hookLock = new LockRegistry();
@@ -135,6 +139,11 @@ export class FilesystemStorage implements Storage {
   private readonly infos = new Map<string, { info: CollectionInfo; watch: number; writes: number }>();
   private writes = 0;
   private writing = 0;
+  /** Collection ETags by listing (a listing object lives until the collection changes). */
+  private readonly ctags = new Map<
+    string,
+    { version: number; digest: OrderedDigest; props: string; etag: string }
+  >();
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
@@ -151,6 +160,7 @@ export class FilesystemStorage implements Storage {
       ...(o.cacheLog === true ? { log: o.log } : {}),
     });
     this.fsOpts = { fsync: o.fsync, umask: o.umask };
+    this.push = new FilePushStore(o.folder, this.fsOpts);
     this.global = new GlobalLock(join(o.folder, '.Radicale.lock'), o.crossProcessLock, o.log);
     this.journal = new SwapJournal(o.folder, this.root, this.fsOpts);
   }
@@ -256,6 +266,7 @@ export class FilesystemStorage implements Storage {
   /** Forgets the caches of `path` and everything below it (after a collection-level change). */
   private forget(path: string): void {
     for (const [k, idx] of this.indexes) if (isWithin(k, path)) idx.close(false);
+    for (const k of [...this.ctags.keys()]) if (isWithin(k, path)) this.ctags.delete(k);
     for (const m of [this.indexes, this.histories, this.changeLogs] as Map<string, unknown>[]) {
       for (const k of [...m.keys()]) if (isWithin(k, path)) m.delete(k);
     }
@@ -1204,15 +1215,39 @@ export class FilesystemStorage implements Storage {
   // ---------------------------------------------------------------- ctag and sync
 
   /**
-   * The collection's ETag (CTag): sha256 over the change log's id and head and the props as JSON, so
-   * it changes with every change of an item (whoever made it) and of the props, at the cost of the
-   * change (Radicale's formula, a hash over every item in directory order, needed a relisting of the
-   * folder after each addition).
+   * The collection's ETag (CTag) as Radicale computes it: sha256 over `href/etag` of every item in
+   * listing order, then the props as JSON. Kept per collection and updated in place for the items
+   * changed since (etags have a fixed length), so a change costs one native hash, not one per item.
    */
   async getEtag(path: string): Promise<string> {
-    return this.withLog(path, (_list, log, info) =>
-      Promise.resolve(`"${sha256hex(`${log.version}/${pythonJson(info.props)}`)}"`),
-    );
+    return this.withLock([{ path, mode: 'read' }], async () => {
+      const { info, list } = await this.listing(path, undefined, true);
+      const props = pythonJson(info.props);
+      const known = this.ctags.get(path);
+      if (known?.version === list.version && known.props === props) return known.etag;
+      const digest = this.ctagDigest(path, list, known);
+      const etag = `"${digest.digest(props)}"`;
+      this.ctags.set(path, { version: list.version, digest, props, etag });
+      return etag;
+    });
+  }
+
+  /** The CTag's digest for `list`: the last one updated in place for the items changed since, or a new one. */
+  private ctagDigest(
+    path: string,
+    list: Listing,
+    known: { version: number; digest: OrderedDigest } | undefined,
+  ): OrderedDigest {
+    if (known === undefined) return OrderedDigest.build(list.items.map((m) => [m.href, m.etag] as const));
+    if (known.version === list.version) return known.digest;
+    const changed = this.index(path).changesSince(known.version);
+    const inPlace =
+      changed !== undefined &&
+      [...changed].every((h) => {
+        const meta = list.byHref.get(h);
+        return meta !== undefined && known.digest.set(h, meta.etag);
+      });
+    return inPlace ? known.digest : this.ctagDigest(path, list, undefined);
   }
 
   async getSyncToken(path: string): Promise<string> {
@@ -1250,19 +1285,15 @@ export class FilesystemStorage implements Storage {
    * Runs `fn` with the collection's listing and its change log brought up to date with it (changes
    * made by others appended), under the collection's read lock.
    */
-  private async withLog<T>(
-    path: string,
-    fn: (list: Listing, log: ChangeLog, info: CollectionInfo) => Promise<T>,
-  ): Promise<T> {
+  private async withLog<T>(path: string, fn: (list: Listing, log: ChangeLog) => Promise<T>): Promise<T> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       // One reconciliation of a collection's log at a time in this process.
       const releaseLog = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
       try {
         const releaseShared = await this.global.shared();
         let list: Listing;
-        let info: CollectionInfo;
         try {
-          ({ info, list } = await this.listing(path));
+          list = (await this.listing(path)).list;
         } finally {
           releaseShared();
         }
@@ -1273,7 +1304,7 @@ export class FilesystemStorage implements Storage {
           (since) => index.changesSince(since),
           () => this.global.exclusive(),
         );
-        return await fn(list, log, info);
+        return await fn(list, log);
       } finally {
         releaseLog();
       }
@@ -1370,6 +1401,10 @@ export class FilesystemStorage implements Storage {
   }
 
   // ---------------------------------------------------------------- verify
+
+  pushStore(): PushStore {
+    return this.push;
+  }
 
   async verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
     const ok = await verifyTree(this.root, describe ?? this.o.describe, report, (b) => this.stock.decode(b));

@@ -84,6 +84,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'WebDAV-Push registrations and keys',
+    sql: `
+      -- By collection path, not id: a registration names a URL, and outlives nothing (a deleted or
+      -- moved collection's registrations are removed by the server).
+      CREATE TABLE push_subscriptions (
+        id text PRIMARY KEY,
+        username text NOT NULL,
+        collection text NOT NULL,
+        endpoint text NOT NULL,
+        p256dh text NOT NULL,
+        auth text NOT NULL,
+        expires timestamptz NOT NULL,
+        UNIQUE (collection, endpoint)
+      );
+      CREATE INDEX push_subscriptions_user ON push_subscriptions (username);
+      -- One row: the VAPID key pair and the topic secret, made by the first instance that starts.
+      CREATE TABLE push_secrets (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        vapid_public_key text NOT NULL,
+        vapid_private_key text NOT NULL,
+        topic_secret text NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Arbitrary constant for pg_advisory_xact_lock: "almanac migrations". */

@@ -24,6 +24,8 @@ import {
 import { checkName, isWithin, parentPath, pathSegments, uploadName } from '../names.js';
 import { checkProps } from '../props.js';
 import { runHook } from '../hook.js';
+import { PgPushStore } from './push-store.js';
+import type { PushStore } from '../push-store.js';
 import { Db, q, type Client } from './db.js';
 import { migrate } from './schema.js';
 import {
@@ -808,6 +810,12 @@ export class PostgresStorage implements Storage {
   }
 
   // ---------------------------------------------------------------- verify
+
+  private push: PgPushStore | undefined;
+
+  pushStore(): PushStore {
+    return (this.push ??= new PgPushStore(this.db));
+  }
 
   verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
     return verifyDatabase(this.db, describe ?? this.o.describe, report);
