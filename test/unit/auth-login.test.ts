@@ -278,6 +278,19 @@ describe('createAuth pipeline', () => {
     assert.ok(bob.kind === 'user');
     assert.deepEqual([...bob.groups], ['staff']);
   });
+
+  it('reads the htgroup file in [encoding] stock, as Radicale does', async () => {
+    const groupsFile = join(dir, 'groups-latin1');
+    await writeFile(groupsFile, Buffer.from('équipe: élodie alice\n', 'latin1'));
+    const { auth } = await make({
+      auth: { type: 'none' },
+      group: { type: 'htgroup', htgroup_filename: groupsFile },
+      encoding: { stock: 'iso-8859-1' },
+    });
+    const out = await auth.authenticate(request(basic('élodie', 'x')));
+    assert.ok(out.kind === 'user');
+    assert.deepEqual([...out.groups], ['équipe']);
+  });
 });
 
 describe('failure delay', () => {

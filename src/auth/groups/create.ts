@@ -14,7 +14,12 @@ export async function createGroupSource(config: Config, log: Logger): Promise<Gr
     case 'from_auth':
       return { groupsOf: (_user, fromAuth) => Promise.resolve(new Set(fromAuth)) };
     case 'htgroup':
-      return createHtgroupSource(config.group.htgroup_filename, config.group.htgroup_cache, log);
+      return createHtgroupSource(
+        config.group.htgroup_filename,
+        config.group.htgroup_cache,
+        log,
+        config.encoding.stock,
+      );
     default:
       return loadGroupPlugin(config.group.type, config, log);
   }

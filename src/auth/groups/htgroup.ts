@@ -4,6 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { stockEncoding } from '../../storage/filesystem/stock-encoding.js';
 import type { GroupSource } from './types.js';
 
 /** user → groups. */
@@ -34,14 +35,17 @@ export async function createHtgroupSource(
   filename: string,
   cache: boolean,
   log: Logger,
+  encoding = 'utf-8',
 ): Promise<GroupSource> {
+  // Read in [encoding] stock, as Radicale reads it (and as the htpasswd file is read).
+  const stock = stockEncoding(encoding);
   let table: GroupTable = new Map();
   let stamp = '';
   const load = async (): Promise<GroupTable> => {
     const st = await stat(filename, { bigint: true });
     const now = `${st.size}:${st.mtimeNs}`;
     if (cache && now === stamp) return table;
-    table = parseHtgroup(await readFile(filename, 'utf8'), filename);
+    table = parseHtgroup(stock.decode(await readFile(filename)), filename);
     stamp = now;
     return table;
   };
