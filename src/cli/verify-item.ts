@@ -43,7 +43,7 @@ export async function verifyItemFile(
   } catch (e) {
     return fail(`cannot read the file: ${reasonOf(e)}`);
   }
-  const limit = Math.min(config.server.max_resource_size, Math.floor(config.server.max_content_length * 0.8));
+  const limit = config.server.max_resource_size; // capped to 80 % of max_content_length by the loader
   if (bytes.length > limit) return fail(`${bytes.length} bytes, more than max_resource_size (${limit})`);
   let stock;
   try {

@@ -308,6 +308,7 @@ function checkConsistency(state: LoadState): string[] {
         `'uc_username' (${sourceOf(state, 'auth.uc_username')}) in section 'auth' cannot both be enabled`,
     );
   }
+  // The one place of Radicale's cap: every layer (PUT, MOVE/COPY, the storage's index) reads the result.
   const maxContent = currentValue(state, 'server', 'max_content_length');
   const maxResource = currentValue(state, 'server', 'max_resource_size');
   if (typeof maxContent === 'number' && typeof maxResource === 'number' && maxContent > 0) {

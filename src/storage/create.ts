@@ -27,11 +27,8 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
     crossProcessLock: s.type === 'multifilesystem',
     fsync: s._filesystem_fsync,
     umask: s.folder_umask,
-    // Radicale caps the item size to 80 % of the request size limit.
-    maxResourceSize: Math.min(
-      config.server.max_resource_size,
-      Math.floor(config.server.max_content_length * 0.8),
-    ),
+    // Already capped to 80 % of max_content_length, as Radicale does, by the loader (config/load.ts).
+    maxResourceSize: config.server.max_resource_size,
     maxSyncTokenAge: s.max_sync_token_age,
     skipBrokenItem: s.skip_broken_item,
     hook: s.hook,
