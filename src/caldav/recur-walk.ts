@@ -45,15 +45,38 @@ export function outputWalkLimits(maxInstances: number): WalkLimits {
   return { steps: WALK_LIMITS.steps + 3 * Math.max(0, maxInstances) };
 }
 
-/** The budget of one walk (one item in one request), charged by every candidate and instance. */
+/**
+ * A backstop, not the bound: walks end by their count of steps long before this (at most ~200 ms).
+ * Should a single step ever cost far more than measured (a rule form ical.js handles slowly), the walk
+ * still stops within this much CPU time of the process.
+ */
+const BACKSTOP_CPU_MICROS = 2_000_000;
+
+/** CPU time (user + system) of the process in microseconds. */
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/**
+ * The budget of one walk (one item in one request), charged by every candidate and instance. The
+ * clock of the backstop is read every 1,024 steps only (reading it costs microseconds).
+ */
 export class WalkBudget {
   private steps = 0;
+  private deadline = Infinity;
 
   constructor(private readonly limits: Readonly<WalkLimits> = WALK_LIMITS) {}
 
   charge(): void {
     if (++this.steps > this.limits.steps) {
       throw new WalkLimitError(`recurrence walk stopped after ${this.limits.steps} steps`);
+    }
+    if ((this.steps & 1023) !== 0) return;
+    const now = cpuMicros();
+    if (this.deadline === Infinity) this.deadline = now + BACKSTOP_CPU_MICROS;
+    else if (now > this.deadline) {
+      throw new WalkLimitError(`recurrence walk stopped after ${BACKSTOP_CPU_MICROS / 1e6} s of CPU time`);
     }
   }
 }

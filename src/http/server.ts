@@ -493,9 +493,6 @@ export async function startServer(
             ...options,
             ...tlsOptions,
             handshakeTimeout: core.timeoutMs || 120_000,
-            // As for plain HTTP (attach): a TLS client's close_notify after its request still gets the
-            // answer. https.Server, unlike http.Server, does not keep half-open sockets by default.
-            allowHalfOpen: true,
           })
         : createHttpServer(options);
       core.attach(server);
