@@ -32,7 +32,8 @@ function describe(spec: OptionSpec): string {
   if (spec.choices !== undefined) {
     parts.push(`(${spec.choices.join(' | ')}${spec.plugin === true ? ' | plugin module' : ''})`);
   }
-  parts.push(`[default: ${spec.default === '' ? '(empty)' : spec.default}]`);
+  // Multi-line defaults (the [hook] mail templates) on one line, with \n for the line breaks.
+  parts.push(`[default: ${spec.default === '' ? '(empty)' : spec.default.replace(/\n/g, '\\n')}]`);
   if (spec.support === 'later') parts.push('(not yet supported)');
   return parts.join(' ');
 }

@@ -292,19 +292,37 @@ export const SCHEMA = {
       'classic',
       'RabbitMQ queue type (x-queue-type; empty: the broker default)',
     ),
-    smtp_server: later('string', '', 'SMTP server'),
-    smtp_port: later('string', '', 'SMTP port (empty: the default port of smtp_security)'),
-    smtp_security: later('choice', 'none', 'SMTP security', { choices: ['none', 'tls', 'starttls'] }),
-    smtp_ssl_verify_mode: later('choice', 'REQUIRED', 'SMTP certificate check', {
+    smtp_server: o('string', '', 'SMTP server'),
+    smtp_port: o('string', '', 'SMTP port (empty: the default port of smtp_security)'),
+    smtp_security: o('choice', 'none', 'SMTP security', { choices: ['none', 'tls', 'starttls'] }),
+    smtp_ssl_verify_mode: o('choice', 'REQUIRED', 'SMTP certificate check', {
       choices: ['NONE', 'OPTIONAL', 'REQUIRED'],
     }),
-    smtp_username: later('string', '', 'SMTP user'),
-    smtp_password: later('string', '', 'SMTP password'),
-    from_email: later('string', '', 'Sender address'),
-    mass_email: later('bool', 'False', 'One mail to all attendees'),
-    new_or_added_to_event_template: later('string', '', 'Template for new events'),
-    deleted_or_removed_from_event_template: later('string', '', 'Template for deleted events'),
-    updated_event_template: later('string', '', 'Template for updated events'),
+    smtp_username: o('string', '', 'SMTP user'),
+    smtp_password: o('string', '', 'SMTP password'),
+    from_email: o('string', '', 'Sender address (From, Reply-To, envelope sender)'),
+    mass_email: o('bool', 'False', 'One mail to all attendees'),
+    new_or_added_to_event_template: o(
+      'string',
+      'Hello $attendee_name,\n\nYou have been added as an attendee to the following calendar event.\n\n' +
+        '    $event_title\n    $event_start_time - $event_end_time\n    $event_location\n\n' +
+        'This is an automated message. Please do not reply.',
+      'Mail body for new events and added attendees',
+    ),
+    deleted_or_removed_from_event_template: o(
+      'string',
+      'Hello $attendee_name,\n\nThe following event has been deleted.\n\n' +
+        '    $event_title\n    $event_start_time - $event_end_time\n    $event_location\n\n' +
+        'This is an automated message. Please do not reply.',
+      'Mail body for deleted events and removed attendees',
+    ),
+    updated_event_template: o(
+      'string',
+      'Hello $attendee_name,\nThe following event has been updated.\n' +
+        '    $event_title\n    $event_start_time - $event_end_time\n    $event_location\n\n' +
+        'This is an automated message. Please do not reply.',
+      'Mail body for updated events',
+    ),
   },
   // Almanac only (Radicale has no such section): health check and Prometheus metrics, both off by default.
   monitoring: {

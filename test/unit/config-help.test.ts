@@ -20,7 +20,9 @@ void describe('helpText', () => {
         const entry = text.slice(start, text.indexOf('\n  ', text.indexOf('\n', start) + 1));
         assert.ok(entry.includes(spec.help), `${flag} help`);
         assert.ok(
-          entry.includes(`[default: ${spec.default === '' ? '(empty)' : spec.default}]`),
+          entry.includes(
+            `[default: ${spec.default === '' ? '(empty)' : spec.default.replace(/\n/g, '\\n')}]`,
+          ),
           `${flag} default`,
         );
         const value = spec.type === 'bool' ? 'True' : 'x';
