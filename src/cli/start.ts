@@ -18,6 +18,7 @@ import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
 import { createApp } from '../http/dispatch.js';
 import { createSharing } from '../sharing/service.js';
+import { sharingPlugin } from '../sharing/api.js';
 import { createMonitoring } from '../http/monitoring.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { warnAboutHeaderAuth } from '../http/startup-checks.js';
@@ -35,6 +36,7 @@ export interface Almanac {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The plugins every server has, and those the running server adds (sharing's API). */
 export function createKinds(extra: readonly DavPlugin[] = []): KindRegistry {
   return createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN, ...extra]);
 }
@@ -113,7 +115,10 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     storage,
     auth,
     rights,
-    kinds: push ? createKinds([createPushPlugin(push)]) : kinds,
+    kinds: createKinds([
+      sharingPlugin(sharing, { config, storage, rights }),
+      ...(push ? [createPushPlugin(push)] : []),
+    ]),
     web,
     ...(derivedCache ? { derivedCache } : {}),
     ...(monitoring?.metrics ? { metrics: monitoring.metrics } : {}),

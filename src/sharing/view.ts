@@ -195,6 +195,8 @@ export function createShareView(deps: {
     close: () => base.close(),
     getCollection: async (path) => {
       const m = toReal(path);
+      // `/.token/` and `/.token/v1/` are no collections (and no storable names).
+      if (!m.share && (path === '.token' || path.startsWith('.token/'))) return undefined;
       const info = await base.getCollection(m.path);
       return info && m.share ? virtualInfo(info, m.share) : info;
     },
