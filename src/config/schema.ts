@@ -67,6 +67,11 @@ export const SCHEMA = {
     max_vevent_rrule_occurrence: o('int', '10000', 'Reject events whose recurrence yields more occurrences'),
     delay_on_error: o('float', '1', 'Delay in seconds before answering a server error'),
     timeout: o('float', '30', 'Socket timeout in seconds'),
+    keepalive_timeout: o(
+      'float',
+      '30',
+      'Seconds an idle keep-alive connection stays open; 0 = close after each response (Almanac)',
+    ),
     body_min_rate: o(
       'int',
       '500',

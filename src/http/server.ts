@@ -57,7 +57,6 @@ export interface RunningServer {
 }
 
 const DEFAULT_GRACE_MS = 10_000;
-const MAX_KEEP_ALIVE_MS = 5_000;
 
 /** Parses `[server] hosts` entries: `host:port`, `1.2.3.4:5232`, `[::1]:5232`. */
 export function parseHosts(list: readonly string[]): ListenAddress[] {
@@ -123,6 +122,7 @@ class ServerCore {
   readonly bodyRate: BodyRate;
   readonly forwarding: ForwardingPolicy;
   readonly timeoutMs: number;
+  readonly keepAliveMs: number;
   closing = false;
   private readonly inFlight = new Map<Socket, InFlight>();
   private readonly onIdle = new Set<() => void>();
@@ -151,6 +151,7 @@ class ServerCore {
       header: parseClientAddressHeader(this.settings.client_address_header),
     };
     this.timeoutMs = Math.max(0, Math.round(this.settings.timeout * 1000));
+    this.keepAliveMs = Math.max(0, Math.round(this.settings.keepalive_timeout * 1000));
     this.bodyRate = { minRate: Math.max(0, this.settings.body_min_rate), graceMs: this.timeoutMs || 30_000 };
   }
 
@@ -161,7 +162,10 @@ class ServerCore {
       // below (a total requestTimeout would cut big uploads on slow links).
       headersTimeout: t,
       requestTimeout: 0,
-      keepAliveTimeout: t > 0 ? Math.min(MAX_KEEP_ALIVE_MS, t) : MAX_KEEP_ALIVE_MS,
+      // An idle connection stays open for keepalive_timeout (Node announces it in `Keep-Alive:
+      // timeout=`, so clients stop reusing it in time); a client that builds a big body for several
+      // seconds still finds its connection open.
+      keepAliveTimeout: this.keepAliveMs,
       connectionsCheckingInterval: t > 0 ? Math.min(30_000, Math.max(100, Math.floor(t / 4))) : 30_000,
     };
   }
@@ -318,7 +322,7 @@ class ServerCore {
       if (this.closing) for (const cb of this.onIdle) cb();
     });
     for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
-    if (this.closing) res.shouldKeepAlive = false;
+    if (this.closing || this.keepAliveMs === 0) res.shouldKeepAlive = false;
     this.logArrival(req, ctx);
     onBodyAbort(req, (limit) => {
       ctx.limitHit ??= limit;
