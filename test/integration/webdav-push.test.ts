@@ -436,3 +436,43 @@ describe('WebDAV-Push persistence', () => {
     }
   });
 });
+
+describe('WebDAV-Push configuration', () => {
+  it('enabled = False: no properties, POST 405, no keys made', async () => {
+    const server = await startAlmanac({ config: { push: { enabled: 'False' } } });
+    try {
+      const c = new DavClient(server.url);
+      assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
+      const p = await props(c, '/alice/cal/', [P('transports'), P('topic')]);
+      assert.equal(p.get(P('transports'))?.status, 404);
+      assert.equal(p.get(P('topic'))?.status, 404);
+      const push = await TestPushService.start();
+      try {
+        const r = await registerAt(c, '/alice/cal/', registerBody(push.subscribe()));
+        assert.equal(r.status, 405);
+      } finally {
+        await push.stop();
+      }
+      if (server.storage === 'filesystem')
+        assert.equal(existsSync(join(server.folder, '.Almanac.push')), false);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('max_expiry below the draft’s three days is raised to them', async () => {
+    const server = await startAlmanac({ config: { push: { ...PUSH_CONFIG, max_expiry: '60' } } });
+    const push = await TestPushService.start();
+    try {
+      const c = new DavClient(server.url);
+      assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
+      const r = await registerAt(c, '/alice/cal/', registerBody(push.subscribe()));
+      assert.equal(r.status, 201);
+      const expires = Date.parse(String(r.headers.expires));
+      assert.ok(Math.abs(expires - (Date.now() + 3 * 86_400_000)) < 60_000, String(r.headers.expires));
+    } finally {
+      await server.stop();
+      await push.stop();
+    }
+  });
+});
