@@ -178,3 +178,35 @@ void test('the log keeps the newest line per item: many changes of one item do n
     assert.deepEqual(r.changed, ['a.ics']);
   });
 });
+
+void test('the CTag changes with every change, made here or by hand, and with the props; it survives a restart', async () => {
+  await withCalendar(async (s, folder, cal) => {
+    const empty = await s.getEtag('alice/cal');
+    const seen = new Set([empty]);
+    const changed = async (what: string): Promise<string> => {
+      const ctag = await s.getEtag('alice/cal');
+      assert.ok(!seen.has(ctag), `${what} changes the CTag`);
+      seen.add(ctag);
+      assert.equal(await s.getEtag('alice/cal'), ctag, `the CTag is stable after ${what}`);
+      return ctag;
+    };
+    await s.putItem('alice/cal', 'a.ics', item('a'), ok, ctx);
+    await changed('an addition');
+    await s.putItem('alice/cal', 'a.ics', item('a', '2'), ok, ctx);
+    await changed('a modification');
+    await writeFile(join(cal, 'b.ics'), ev('b'));
+    await settle();
+    await changed('an addition by hand');
+    await s.setProps('alice/cal', { tag: 'VCALENDAR', 'D:displayname': 'x' }, ctx);
+    await changed('new props');
+    await s.deleteItem('alice/cal', 'b.ics', ok, ctx);
+    const last = await changed('a deletion');
+    await s.close();
+    const again = await openStorage(folder);
+    try {
+      assert.equal(await again.getEtag('alice/cal'), last);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 /**
- * Reads a folder written by real Radicale 3.1.8 and checks that every item ETag, ctag and sync
- * token equals what Radicale answered (expected.json), and that the recorded sync delta is found.
+ * Reads a folder written by real Radicale 3.1.8 and checks that every item ETag equals what Radicale
+ * answered and that its sync tokens are accepted (CTag and tokens are Almanac's own: see
+ * docs/compatibility.md), and that the recorded sync delta is found from Radicale's token state.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +45,7 @@ function open(folder: string): FilesystemStorage {
 const pathOf = (url: string): string => url.replace(/^\/|\/$/g, '');
 const hrefOf = (url: string): string => decodeURIComponent(url.slice(url.lastIndexOf('/') + 1));
 
-void test('every item ETag and ctag equals Radicale 3.1.8; its current sync tokens are accepted', async () => {
+void test('every item ETag equals Radicale 3.1.8; its current sync tokens are accepted', async () => {
   const folder = copyFixture();
   const storage = open(folder);
   await storage.open();
@@ -54,7 +55,9 @@ void test('every item ETag and ctag equals Radicale 3.1.8; its current sync toke
       const items = await storage.listItems(path);
       const want = Object.fromEntries(Object.entries(col.items).map(([u, e]) => [hrefOf(u), e]));
       assert.deepEqual(Object.fromEntries(items.map((m) => [m.href, m.etag])), want, url);
-      assert.equal(await storage.getEtag(path), col.ctag, `ctag of ${url}`);
+      const ctag = await storage.getEtag(path);
+      assert.match(ctag, /^"[0-9a-f]{64}"$/);
+      assert.equal(await storage.getEtag(path), ctag, `ctag of ${url} is stable`);
       // Almanac's tokens are positions in its own change log; Radicale's token for this state is
       // accepted and answered with no change.
       const own = await storage.getSyncToken(path);

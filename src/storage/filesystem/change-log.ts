@@ -106,9 +106,12 @@ export class ChangeLog {
     return `almanac-${this.id}-${at.seq}${suffix}`;
   }
 
-  /** A digest input that changes with every change (for the collection's ETag). */
+  /**
+   * Changes with every change (for the collection's ETag); the same for every empty log never
+   * written, so that the CTag of an empty collection does not change with each start.
+   */
   get version(): string {
-    return `${this.id}/${this.head}`;
+    return this.file === undefined && this.head === 0 ? 'empty' : `${this.id}/${this.head}`;
   }
 
   // ------------------------------------------------------------------ reading

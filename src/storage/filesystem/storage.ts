@@ -42,9 +42,8 @@ import {
   writeSynced,
   type FsOptions,
 } from './fsutil.js';
-import { History, TOKEN_PREFIX, stateName, type FileSet } from './history.js';
+import { History, TOKEN_PREFIX, sha256hex, stateName, type FileSet } from './history.js';
 import { runHook } from '../hook.js';
-import { OrderedDigest } from './ordered-digest.js';
 import { ItemIndex, type Listing } from './item-index.js';
 import { listFolderNames, listNames } from './dir-names.js';
 import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
@@ -139,11 +138,6 @@ export class FilesystemStorage implements Storage {
   private readonly infos = new Map<string, { info: CollectionInfo; watch: number; writes: number }>();
   private writes = 0;
   private writing = 0;
-  /** Collection ETags by listing (a listing object lives until the collection changes). */
-  private readonly ctags = new Map<
-    string,
-    { version: number; digest: OrderedDigest; props: string; etag: string }
-  >();
 
   constructor(private readonly o: FilesystemStorageOptions) {
     this.root = join(o.folder, 'collection-root');
@@ -266,7 +260,6 @@ export class FilesystemStorage implements Storage {
   /** Forgets the caches of `path` and everything below it (after a collection-level change). */
   private forget(path: string): void {
     for (const [k, idx] of this.indexes) if (isWithin(k, path)) idx.close(false);
-    for (const k of [...this.ctags.keys()]) if (isWithin(k, path)) this.ctags.delete(k);
     for (const m of [this.indexes, this.histories, this.changeLogs] as Map<string, unknown>[]) {
       for (const k of [...m.keys()]) if (isWithin(k, path)) m.delete(k);
     }
@@ -1215,39 +1208,15 @@ export class FilesystemStorage implements Storage {
   // ---------------------------------------------------------------- ctag and sync
 
   /**
-   * The collection's ETag (CTag) as Radicale computes it: sha256 over `href/etag` of every item in
-   * listing order, then the props as JSON. Kept per collection and updated in place for the items
-   * changed since (etags have a fixed length), so a change costs one native hash, not one per item.
+   * The collection's ETag (CTag): sha256 over the change log's id and head and the props as JSON, so
+   * it changes with every change of an item (whoever made it) and of the props, at the cost of the
+   * change (Radicale's formula, a hash over every item in directory order, needed a relisting of the
+   * folder after each addition).
    */
   async getEtag(path: string): Promise<string> {
-    return this.withLock([{ path, mode: 'read' }], async () => {
-      const { info, list } = await this.listing(path, undefined, true);
-      const props = pythonJson(info.props);
-      const known = this.ctags.get(path);
-      if (known?.version === list.version && known.props === props) return known.etag;
-      const digest = this.ctagDigest(path, list, known);
-      const etag = `"${digest.digest(props)}"`;
-      this.ctags.set(path, { version: list.version, digest, props, etag });
-      return etag;
-    });
-  }
-
-  /** The CTag's digest for `list`: the last one updated in place for the items changed since, or a new one. */
-  private ctagDigest(
-    path: string,
-    list: Listing,
-    known: { version: number; digest: OrderedDigest } | undefined,
-  ): OrderedDigest {
-    if (known === undefined) return OrderedDigest.build(list.items.map((m) => [m.href, m.etag] as const));
-    if (known.version === list.version) return known.digest;
-    const changed = this.index(path).changesSince(known.version);
-    const inPlace =
-      changed !== undefined &&
-      [...changed].every((h) => {
-        const meta = list.byHref.get(h);
-        return meta !== undefined && known.digest.set(h, meta.etag);
-      });
-    return inPlace ? known.digest : this.ctagDigest(path, list, undefined);
+    return this.withLog(path, (_list, log, info) =>
+      Promise.resolve(`"${sha256hex(`${log.version}/${pythonJson(info.props)}`)}"`),
+    );
   }
 
   async getSyncToken(path: string): Promise<string> {
@@ -1285,15 +1254,19 @@ export class FilesystemStorage implements Storage {
    * Runs `fn` with the collection's listing and its change log brought up to date with it (changes
    * made by others appended), under the collection's read lock.
    */
-  private async withLog<T>(path: string, fn: (list: Listing, log: ChangeLog) => Promise<T>): Promise<T> {
+  private async withLog<T>(
+    path: string,
+    fn: (list: Listing, log: ChangeLog, info: CollectionInfo) => Promise<T>,
+  ): Promise<T> {
     return this.withLock([{ path, mode: 'read' }], async () => {
       // One reconciliation of a collection's log at a time in this process.
       const releaseLog = await this.historyLocks.acquireAll(new Map([[path, 'write']]));
       try {
         const releaseShared = await this.global.shared();
         let list: Listing;
+        let info: CollectionInfo;
         try {
-          list = (await this.listing(path)).list;
+          ({ info, list } = await this.listing(path));
         } finally {
           releaseShared();
         }
@@ -1304,7 +1277,7 @@ export class FilesystemStorage implements Storage {
           (since) => index.changesSince(since),
           () => this.global.exclusive(),
         );
-        return await fn(list, log);
+        return await fn(list, log, info);
       } finally {
         releaseLog();
       }
