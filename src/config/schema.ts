@@ -165,10 +165,13 @@ export const SCHEMA = {
     ldap_group_members_attribute: o('string', '', 'Attribute of a group listing its members'),
     ldap_group_base: o('string', '', 'Search base for groups'),
     ldap_group_filter: o('string', '', 'Filter for groups'),
-    ldap_ignore_attribute_create_modify_timestamp: later(
+    // Radicale's ldap3 checks the syntax of createTimestamp/modifyTimestamp, which Authentik writes in a
+    // form ldap3 refuses; Almanac's LDAP client reads only the attributes it asks for and checks no
+    // syntax, so those values never stop a login: accepted, nothing to switch.
+    ldap_ignore_attribute_create_modify_timestamp: o(
       'bool',
       'False',
-      'Ignore createTimestamp/modifyTimestamp',
+      'Ignore createTimestamp/modifyTimestamp (no effect: never checked)',
     ),
     imap_host: o('string', 'localhost', 'IMAP server (host, host:port, [v6]:port)'),
     imap_security: o('choice', 'tls', 'IMAP transport security', {
