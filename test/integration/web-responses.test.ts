@@ -50,6 +50,10 @@ void describe('web interface through the response path', () => {
     const r = await dav.request('GET', '/.web/config.json');
     assert.equal(r.status, 200);
     const log = logLines.join('\n');
-    assert.match(log, /Response content:\n\s*\{"externalAuth":false,"browserLogin":false\}/, log.slice(-2000));
+    assert.match(
+      log,
+      /Response content:\n\s*\{"externalAuth":false,"browserLogin":false\}/,
+      log.slice(-2000),
+    );
   });
 });
