@@ -8,8 +8,7 @@
  * Every share is checked: its type, token or path form, the owner's collection it maps to (which must
  * exist), conversion, permissions, flags, timestamps, overlay properties, duplicates. It reads only.
  *
- * Almanac does not serve shares yet: the report says so whatever the database holds, and with
- * `[sharing] type = none` there is no database to check (exit 2, nothing verified).
+ * With `[sharing] type = none` there is no database to check (exit 2, nothing verified).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -206,8 +205,8 @@ export interface SharingReport {
 /** Verifies the sharing database of `config`; `storage` (opened) tells which collections exist. */
 export async function verifySharing(config: Config, storage: Storage): Promise<SharingReport> {
   const notServed =
-    'Note: Almanac does not serve shares yet ([sharing] is not supported); this checks the database ' +
-    'Radicale uses, so that it is sound when Radicale (or a later Almanac) serves it.';
+    'Note: Almanac serves map and token shares of this database; shares with Conversion bday are ' +
+    'checked but not served yet.';
   const type = config.sharing.type;
   const base = join(config.storage.filesystem_folder, 'collection-db');
   if (type === 'none') {

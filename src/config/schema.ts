@@ -369,18 +369,18 @@ export const SCHEMA = {
     max_freebusy_occurrence: o('int', '10000', 'Maximum occurrences in a free-busy report'),
   },
   sharing: {
-    type: later('choice', 'none', 'Sharing database', { plugin: true, choices: ['none', 'csv', 'files'] }),
-    database_path: later('path', '', 'Sharing database path'),
-    collection_by_token: later('bool', 'False', 'Allow token shares'),
-    collection_by_map: later('bool', 'False', 'Allow map shares'),
-    permit_create_token: later('bool', 'False', 'Users may create token shares'),
-    permit_create_map: later('bool', 'False', 'Users may create map shares'),
-    permit_properties_overlay: later('bool', 'False', 'Sharees may overlay properties'),
-    enforce_properties_overlay: later('bool', 'True', 'PROPPATCH through a share goes to the overlay'),
-    default_permissions_create_token: later('string', 'rp', 'Default permissions of token shares'),
-    default_permissions_create_map: later('string', 'r', 'Default permissions of map shares'),
-    // "bday" conversion (Radicale 3.7.5). Empty here means Radicale's built-in template; they are listed so
-    // that a Radicale config setting them still loads.
+    type: o('choice', 'none', 'Sharing database', { plugin: true, choices: ['none', 'csv', 'files'] }),
+    database_path: o('path', '', 'Sharing database path'),
+    collection_by_token: o('bool', 'False', 'Allow token shares'),
+    collection_by_map: o('bool', 'False', 'Allow map shares'),
+    permit_create_token: o('bool', 'False', 'Users may create token shares'),
+    permit_create_map: o('bool', 'False', 'Users may create map shares'),
+    permit_properties_overlay: o('bool', 'False', 'Sharees may overlay properties'),
+    enforce_properties_overlay: o('bool', 'True', 'PROPPATCH through a share goes to the overlay'),
+    default_permissions_create_token: o('string', 'rp', 'Default permissions of token shares'),
+    default_permissions_create_map: o('string', 'r', 'Default permissions of map shares'),
+    // "bday" conversion (Radicale 3.7.5): not served yet (bday shares are stored and listed, not served).
+    // Empty here means Radicale's built-in template; they are listed so that a Radicale config still loads.
     conversion_bday_summary_template: later('string', '', 'Summary template of birthday events'),
     conversion_bday_description_template: later('string', '', 'Description template of birthday events'),
     conversion_bday_alarm_trigger_template: later('string', '', 'Alarm trigger template of birthday events'),

@@ -86,7 +86,7 @@ export async function createSharing(deps: SharingDeps): Promise<Sharing | undefi
           ? all.find((x) => x.ShareType === 'token' && x.PathOrToken === key)
           : undefined;
         // The token resolver asks only EnabledByOwner (EnabledByUser is ignored for tokens).
-        if (r?.EnabledByOwner) active.push({ record: r, key: storagePath(key) });
+        if (r?.EnabledByOwner && r.Conversion === 'none') active.push({ record: r, key: storagePath(key) });
       }
       if (s.collection_by_map && user !== '') {
         for (const row of all) {
@@ -94,6 +94,8 @@ export async function createSharing(deps: SharingDeps): Promise<Sharing | undefi
           const r = shareForUser(row, user, groups);
           if (r !== undefined) reserved.add(storagePath(r.PathOrToken));
           if (r === undefined || !r.EnabledByOwner || !r.EnabledByUser) continue;
+          // The bday conversion is not served yet: such a share is kept in the database, not mapped.
+          if (r.Conversion !== 'none') continue;
           const key = storagePath(r.PathOrToken);
           if (key === '' || key === storagePath(r.PathMapped)) continue;
           active.push({ record: r, key });
