@@ -11,6 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { startRabbit, type RunningRabbit } from '../helpers/rabbitmq.js';
+import { RabbitMqHook } from '../../src/notify/hooks/rabbitmq.js';
+import type { Change } from '../../src/notify/changes.js';
+import { pino } from 'pino';
 import { DavClient, mkcalendar, put, vevent } from '../integration/helpers/dav-client.js';
 
 const TOPIC = 'almanac-changes';
@@ -251,6 +254,43 @@ describe('[hook] rabbitmq with a real RabbitMQ', () => {
         ['upsert', 'alice/whole.ics', null, 'w2'],
         ['upsert', 'alice/whole.ics', null, 'w3'],
       ],
+    );
+  });
+
+  it('a change with more messages than the queue holds waits for room while the broker is up: none lost', async () => {
+    const from = consumer.messages.length;
+    const hook = new RabbitMqHook({
+      endpoint: rabbit.url,
+      topic: TOPIC,
+      queueType: 'classic',
+      dryrun: false,
+      maxQueued: 5,
+      log: pino({ level: 'silent' }),
+    });
+    hook.start();
+    const items = Array.from({ length: 60 }, (_, i) => ({
+      href: `b${i}.ics`,
+      uid: `b${i}`,
+      component: 'VEVENT',
+      text: `BEGIN:VCALENDAR\r\nUID:b${i}\r\nEND:VCALENDAR\r\n`,
+    }));
+    const change: Change = {
+      seq: 1,
+      kind: 'collection-replace',
+      collection: 'alice/big',
+      items,
+      user: 'alice',
+      method: 'PUT',
+      requestPath: '/alice/big/',
+      time: 0,
+    };
+    await hook.listener(change);
+    const got = await consumer.next(from, 60);
+    await hook.close();
+    assert.equal(hook.lost, 0);
+    assert.deepEqual(
+      got.map((t) => /UID:(b\d+)/.exec(t)?.[1]),
+      items.map((i) => i.uid),
     );
   });
 

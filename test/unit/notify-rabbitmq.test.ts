@@ -47,7 +47,9 @@ describe('RabbitMqHook queue', () => {
       log: logger(lines),
     });
     hook.start();
-    for (let i = 1; i <= 5; i++) hook.listener(put(i));
+    // The first two wait; the third waits for room until the connection attempt has failed, then it
+    // and the later ones are dropped.
+    for (let i = 1; i <= 5; i++) await hook.listener(put(i));
     assert.equal(hook.queued, 2);
     assert.equal(hook.lost, 3);
     await new Promise((r) => setTimeout(r, 100));
@@ -69,7 +71,7 @@ describe('RabbitMqHook queue', () => {
       log: logger(lines),
     });
     hook.start();
-    hook.listener(put(1));
+    await hook.listener(put(1));
     assert.equal(hook.queued, 0);
     await hook.close();
     const dry = lines.filter((l) => l.includes('DRY-RUN would publish to queue topic1'));

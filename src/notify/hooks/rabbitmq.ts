@@ -69,10 +69,25 @@ export class RabbitMqHook {
     void this.pump();
   }
 
-  /** The change listener: queues the change's messages and returns at once. */
-  readonly listener = (change: Change): void => {
-    for (const item of hookItems(change)) this.send(hookJson(item));
+  /**
+   * The change listener: queues the change's messages. While the broker is reachable, a change with
+   * more messages than the queue holds (a big import) waits for room instead of losing them; while
+   * it is away, what does not fit is dropped and counted.
+   */
+  readonly listener = async (change: Change): Promise<void> => {
+    for (const item of hookItems(change)) {
+      while (this.queue.length >= this.maxQueued && !this.failing && !this.closed && !this.o.dryrun)
+        await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      this.send(hookJson(item));
+    }
   };
+
+  private readonly roomWaiters: (() => void)[] = [];
+
+  /** Wakes listeners waiting for room (after a batch was delivered, or when the broker is lost). */
+  private room(): void {
+    for (const w of this.roomWaiters.splice(0)) w();
+  }
 
   /** Messages waiting for the broker. */
   get queued(): number {
@@ -164,6 +179,7 @@ export class RabbitMqHook {
         );
       else this.o.log.debug({ err }, `Hook 'rabbitmq': still cannot reach the broker`);
       this.failing = true;
+      this.room();
       return undefined;
     }
   }
@@ -205,6 +221,7 @@ export class RabbitMqHook {
           await this.publish(channel, batch);
           this.queue.splice(0, batch.length);
           this.delivered += batch.length;
+          this.room();
           if (this.lostNow > 0) {
             this.o.log.error(`Hook 'rabbitmq': ${this.lostNow} messages were lost while the broker was away`);
             this.lostNow = 0;
@@ -235,6 +252,7 @@ export class RabbitMqHook {
     }
     this.closed = true;
     this.sleeper?.wake();
+    this.room();
     if (this.queue.length > 0)
       this.o.log.error(`Hook 'rabbitmq': ${this.queue.length} messages not delivered at stop`);
     const model = this.model;
