@@ -237,4 +237,19 @@ describe('map shares', () => {
     const text = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
     assert.equal(text, [SHARE_FIELDS.join(';'), ...SHARES].join('\r\n') + '\r\n');
   });
+
+  it('PROPPATCH through a writable share goes to the overlay (enforce_properties_overlay), not the owner', async () => {
+    const pp = await c.request('PROPPATCH', '/bob/alice-rw/', {
+      user: 'bob',
+      body: '<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Bob view</D:displayname></D:prop></D:set></D:propertyupdate>',
+    });
+    assert.equal(pp.status, 207, pp.text);
+    assert.match((await c.propfind('/bob/alice-rw/', [D('displayname')], '0', 'bob')).text, /Bob view/);
+    assert.doesNotMatch(
+      (await c.propfind('/alice/work/', [D('displayname')], '0', 'alice')).text,
+      /Bob view/,
+    );
+    const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
+    assert.match(db, /\r\nmap;\/bob\/alice-rw\/;\/alice\/work\/;.*;\{'D:displayname': 'Bob view'\};\{\}\r\n/);
+  });
 });
