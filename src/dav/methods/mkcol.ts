@@ -5,18 +5,16 @@
 import type { DavRequest, DavResponse } from '../context.js';
 import { accessDenied, badRequest, conflict, DavError, unsupportedMediaType } from '../errors.js';
 import { bodyText } from '../request-body.js';
-import {
-  NS,
-  XmlParseError,
-  clark,
-  el,
-  parseXmlYielding,
-  serializeDocument,
-  type XmlElement,
-} from '../xml.js';
+import { NS, clark, el, serializeDocument } from '../xml.js';
+import { parseCreateRequest } from '../requests/mkcol.js';
 import { resolve } from '../resource.js';
 import { changeContext } from '../change-context.js';
-import { applyPropUpdates, failedUpdatePropstats, operations, type UpdateResult } from '../prop-updates.js';
+import {
+  applyPropUpdates,
+  failedUpdatePropstats,
+  type Operation,
+  type UpdateResult,
+} from '../prop-updates.js';
 import { StorageError, type CollectionTag } from '../../storage/types.js';
 
 const D = (l: string): string => clark(NS.D, l);
@@ -59,26 +57,27 @@ const MKCOL: CollectionCreation = {
  * documentation has used for years in its curl examples (Radicale reads the set instructions of any
  * root element), and the plugins' (C:mkcalendar). Every creating method takes any of them.
  */
-async function parseBody(req: DavRequest, how: CollectionCreation): Promise<XmlElement | undefined> {
-  const text = await bodyText(req);
-  if (text.trim() === '') return undefined;
-  let body: XmlElement;
-  try {
-    body = await parseXmlYielding(text);
-  } catch (e) {
-    if (e instanceof XmlParseError) {
-      if (how.refuseNonXml && !/^\s*</.test(text)) throw how.refuseBody('MKCOL body is not XML');
-      throw badRequest(`Malformed XML body: ${e.message}`);
-    }
-    throw e;
-  }
+async function parseBody(
+  req: DavRequest,
+  how: CollectionCreation,
+): Promise<readonly Operation[] | undefined> {
   const accepted = req.kinds.createBodies();
-  if (!accepted.includes(clark(body.ns, body.local))) {
-    const names = accepted.map(shortName);
-    const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
-    throw how.refuseBody(`The body must be ${list}`);
+  const parsed = await parseCreateRequest(await bodyText(req), accepted);
+  switch (parsed.kind) {
+    case 'empty':
+      return undefined;
+    case 'not-xml':
+      throw how.refuseNonXml
+        ? how.refuseBody('MKCOL body is not XML')
+        : badRequest(`Malformed XML body: ${parsed.message}`);
+    case 'other-root': {
+      const names = accepted.map(shortName);
+      const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
+      throw how.refuseBody(`The body must be ${list}`);
+    }
+    case 'create':
+      return parsed.operations;
   }
-  return body;
 }
 
 /** `{DAV:}mkcol` → `DAV:mkcol`, `{urn:ietf:params:xml:ns:caldav}mkcalendar` → `C:mkcalendar`. */
@@ -95,15 +94,15 @@ export async function mkcol(req: DavRequest): Promise<DavResponse> {
 
 /** Creates the collection at the request's path with the properties its body sets. */
 export async function createCollection(req: DavRequest, how: CollectionCreation): Promise<DavResponse> {
-  const body = await parseBody(req, how);
+  const ops = await parseBody(req, how);
   const res = await resolve(req.storage, req.segments);
   if (res.kind !== 'missing') throw how.exists();
   if (req.segments.length === 0) throw new DavError(405, 'The root exists');
   if (!res.parent) throw conflict('The parent collection does not exist');
   if (res.parent.tag !== '') throw how.nested();
   const props: Record<string, string> = how.tag ? { tag: how.tag } : {};
-  if (body) {
-    const result = applyPropUpdates(req, props, operations(body, true), 'new-collection');
+  if (ops) {
+    const result = applyPropUpdates(req, props, ops, 'new-collection');
     if (result.failed.length > 0) return how.failed(req, result);
     if (how.tag) props.tag = how.tag;
   }

@@ -7,9 +7,10 @@ import { badRequest } from '../errors.js';
 import { hrefToSegments } from '../href.js';
 import { loadTexts } from '../item-text.js';
 import { listingProps, needsText } from '../item-responses.js';
-import { itemAnswer, listingPropsOf, reportPropRequest } from '../prop-request.js';
+import { itemAnswer, listingPropsOf } from '../prop-request.js';
+import { parseMultiget } from '../requests/multiget.js';
 import { multistatus, responseWithStatus } from '../multistatus.js';
-import { NS, childrenNamed, textContent, type XmlElement, type XmlNode } from '../xml.js';
+import type { XmlElement, XmlNode } from '../xml.js';
 import { StorageError, type ItemMeta } from '../../storage/types.js';
 
 /** An item's metadata, or undefined when there is none (also for names no item can have). */
@@ -24,8 +25,7 @@ async function metaOf(req: DavRequest, path: string, name: string): Promise<Item
 
 export async function multiget(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
   if (res.kind !== 'collection') throw badRequest('multiget must target a collection');
-  const preq = reportPropRequest(body);
-  const hrefs = childrenNamed(body, NS.D, 'href').map((h) => textContent(h).trim());
+  const { hrefs, props: preq } = parseMultiget(body);
   const byHref = new Map<string, string>(); // item name -> href as sent
   const responses: XmlNode[] = [];
   for (const href of hrefs) {

@@ -3,21 +3,18 @@
  * (RFC 3744 §9.4, §9.5): real answers over our principals (the top-level collections).
  */
 import type { DavRequest, DavResponse, Resource } from '../context.js';
-import { badRequest } from '../errors.js';
+import { parsePrincipalPropertySearch } from '../requests/principal-search.js';
 import { hrefToSegments } from '../href.js';
 import { evaluateProps, getProperty, hrefOfResource } from '../properties.js';
 import { multistatus, propstats, responseWithPropstats } from '../multistatus.js';
 import { resolve } from '../resource.js';
 import {
   NS,
-  child,
   childrenNamed,
   clark,
   el,
   elText,
-  nameOf,
   serializeDocument,
-  textContent,
   type XmlElement,
   type XmlNode,
   type XmlOut,
@@ -104,15 +101,8 @@ export async function principalPropertySearch(
   _res: Resource,
   body: XmlElement,
 ): Promise<DavResponse> {
-  const searches = childrenNamed(body, NS.D, 'property-search').map((ps) => ({
-    props: child(ps, NS.D, 'prop')?.children.map(nameOf) ?? [],
-    match: textContent(child(ps, NS.D, 'match') ?? { ns: '', local: '', attrs: {}, children: [], text: '' })
-      .trim()
-      .toLowerCase(),
-  }));
-  if (searches.length === 0) throw badRequest('principal-property-search needs property-search');
-  const anyof = body.attrs.test === 'anyof';
-  const wanted = child(body, NS.D, 'prop')?.children ?? [];
+  const { searches, test, props: wanted } = parsePrincipalPropertySearch(body);
+  const anyof = test === 'anyof';
   const responses: XmlNode[] = [];
   for (const info of await req.storage.listCollections('')) {
     const res: Resource = { kind: 'collection', path: info.path, info };

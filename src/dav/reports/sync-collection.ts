@@ -2,15 +2,16 @@
  * sync-collection (RFC 6578).
  */
 import type { DavRequest, DavResponse, Resource } from '../context.js';
-import { DavError, badRequest, forbidden } from '../errors.js';
+import { forbidden } from '../errors.js';
 import { itemHref } from '../href.js';
 import { hrefOfResource } from '../properties.js';
 import { multistatusStream, responseWithStatus } from '../multistatus.js';
-import { NS, child, clark, elText, textContent, type XmlElement, type XmlNode } from '../xml.js';
+import { NS, clark, elText, type XmlElement, type XmlNode } from '../xml.js';
 import { StorageError, type ItemMeta, type SyncResult } from '../../storage/types.js';
 import { listingProps } from '../item-responses.js';
-import { itemAnswer, listingPropsOf, reportPropRequest } from '../prop-request.js';
+import { itemAnswer, listingPropsOf } from '../prop-request.js';
 import { DAV_CONDITIONS } from '../preconditions.js';
+import { parseSyncCollection } from '../requests/sync-collection.js';
 
 /**
  * The metadata of the changed items, in listing order: from the listing for a first sync (all
@@ -33,19 +34,7 @@ export async function syncCollection(req: DavRequest, res: Resource, body: XmlEl
   if (res.kind !== 'collection' || res.info.tag === '') {
     throw forbidden('sync-collection needs a calendar or address book', DAV_CONDITIONS.validSyncToken);
   }
-  const tokenEl = child(body, NS.D, 'sync-token');
-  const oldToken = tokenEl ? textContent(tokenEl).trim() : '';
-  const level = child(body, NS.D, 'sync-level');
-  if (level && textContent(level).trim() !== '1' && textContent(level).trim() !== 'infinite') {
-    throw badRequest('Invalid sync-level');
-  }
-  const limitEl = child(body, NS.D, 'limit');
-  const nresults = limitEl ? child(limitEl, NS.D, 'nresults') : undefined;
-  const limit = nresults ? Number.parseInt(textContent(nresults).trim(), 10) : undefined;
-  if (limit !== undefined && (!Number.isFinite(limit) || limit < 1)) {
-    throw new DavError(403, 'Invalid limit', DAV_CONDITIONS.numberOfMatchesWithinLimits);
-  }
-  const preq = reportPropRequest(body);
+  const { token: oldToken, limit, props: preq } = parseSyncCollection(body);
   let result: SyncResult;
   try {
     result = await req.storage.sync(res.path, oldToken, limit);
