@@ -240,7 +240,10 @@ export function describeCalendarItem(text: string): CalendarObjectInfo {
   const comps = objectComponents(vcal);
   const first = comps[0];
   if (!first) throw new IcalParseError('the calendar object holds no component');
-  const uid = uidOf(first) ?? '';
+  // An iTIP message (a scheduling inbox holds several with one UID: a request, replies) claims no UID.
+  // A calendar object has no METHOD (RFC 4791 §4.1), though exports keep PUBLISH: those keep theirs.
+  const method = String(vcal.getFirstPropertyValue('method') ?? 'PUBLISH').toUpperCase();
+  const uid = method === 'PUBLISH' ? (uidOf(first) ?? '') : '';
   const component = first.name.toUpperCase();
   try {
     const { start, end } = span(vcal, comps, DEFAULT_SPAN_LIMIT, true);

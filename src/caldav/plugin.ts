@@ -21,7 +21,7 @@ import { multiget } from '../dav/reports/multiget.js';
 import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, child, childrenNamed, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
-import type { CollectionInfo, ItemMeta } from '../storage/types.js';
+import type { ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData, type ExpandCount } from './calendar-data.js';
 import {
   type CalendarFilter,
@@ -45,21 +45,12 @@ import { parseUtcDateTime } from './utc.js';
 import type { TimeRange } from './time-range.js';
 import { CALDAV_CONDITIONS, CALENDAR_ITEM_CONDITIONS } from './preconditions.js';
 import { DAV_CONDITIONS } from '../dav/preconditions.js';
+import { DEFAULT_COMPONENTS, supportedComponents } from './components.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
 
-export const DEFAULT_COMPONENTS = ['VEVENT', 'VTODO', 'VJOURNAL'];
-
-export function supportedComponents(info: CollectionInfo): string[] {
-  const v = info.props['C:supported-calendar-component-set'];
-  return v
-    ? v
-        .split(',')
-        .map((s) => s.trim().toUpperCase())
-        .filter(Boolean)
-    : DEFAULT_COMPONENTS;
-}
+export { DEFAULT_COMPONENTS, supportedComponents };
 
 const isCalendar = (res: Resource): boolean => res.kind === 'collection' && res.info.tag === 'VCALENDAR';
 const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;

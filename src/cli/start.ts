@@ -16,6 +16,8 @@ import { createKindRegistry, type DavPlugin, type KindRegistry } from '../dav/co
 import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
+import { schedulingPlugin } from '../caldav/scheduling/plugin.js';
+import { NO_MAILER } from '../caldav/scheduling/imip.js';
 import { createApp } from '../http/dispatch.js';
 import { createSharing } from '../sharing/service.js';
 import { sharingPlugin } from '../sharing/api.js';
@@ -92,8 +94,11 @@ function exportCache(config: Config, log: PinoLogger): DerivedCache | undefined 
 }
 
 export async function startAlmanac(config: Config, log: Logger): Promise<Almanac> {
-  const kinds = createKinds();
   const plog = asPinoLogger(log);
+  const mailer = NO_MAILER;
+  // CalDAV scheduling only with `[scheduling] enabled` (its mail sent by `mailer`).
+  const scheduling = config.scheduling.enabled ? [schedulingPlugin(mailer)] : [];
+  const kinds = createKinds(scheduling);
   const notifier = new ChangeHub(plog);
   const storage = withChangeNotifications(createStorage(config, plog, describerFor(kinds)), notifier, plog);
   // Before anything is opened: a bad [monitoring] setting stops the start with nothing to undo.
@@ -116,6 +121,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     auth,
     rights,
     kinds: createKinds([
+      ...scheduling,
       sharingPlugin(sharing, { config, storage, rights }),
       ...(push ? [createPushPlugin(push)] : []),
     ]),
@@ -145,6 +151,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
       await notifier.drain();
       await hook?.close();
       await push?.close();
+      await mailer.close();
       await auth.close();
       await storage.close();
       await derivedCache?.settle();

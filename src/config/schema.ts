@@ -364,6 +364,22 @@ export const SCHEMA = {
     retries: o('int', '5', 'Attempts after a failed push (with doubling backoff)'),
     _retry_delay: o('float', '5', 'Seconds before the first retry (private, for tests)'),
   },
+  // Almanac only: CalDAV scheduling (RFC 6638) and iMIP (RFC 6047), off by default; see docs/scheduling.md.
+  scheduling: {
+    enabled: o('bool', 'False', 'Serve CalDAV scheduling: invitations between users, free-busy, iMIP mail'),
+    email_domain: o('string', '', "Mail domain of the users: user 'alice' is mailto:alice@<domain>"),
+    addresses: o('list', '', 'Mail addresses of users, as user:address pairs (alice:alice@example.org, ...)'),
+    default_calendar: o('string', 'calendar', 'Calendar created for invitations when a user has none'),
+    smtp_server: o('string', '', "SMTP server for iMIP mail (empty: [hook]'s smtp_server; none: no mail)"),
+    smtp_port: o('string', '', 'SMTP port (empty: the default port of smtp_security)'),
+    smtp_security: o('choice', '', 'SMTP security (empty: as [hook])', {
+      choices: ['', 'none', 'tls', 'starttls'],
+    }),
+    smtp_username: o('string', '', "SMTP user (empty: [hook]'s)"),
+    smtp_password: o('string', '', "SMTP password (empty: [hook]'s)"),
+    from_email: o('string', '', "Envelope sender and From of iMIP mail (empty: [hook]'s from_email)"),
+    max_mails_per_hour: o('int', '60', 'iMIP messages one user may cause per hour (0 = none)'),
+  },
   reporting: {
     max_expand_occurrence: o('int', '10000', 'Maximum occurrences returned by calendar-data expand'),
     max_freebusy_occurrence: o('int', '10000', 'Maximum occurrences in a free-busy report'),

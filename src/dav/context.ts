@@ -143,6 +143,29 @@ export interface PostTarget {
   handle(req: DavRequest): Promise<DavResponse>;
 }
 
+/** A PUT or DELETE of one item, as plugins that act on writes (CalDAV scheduling) see it beforehand. */
+export interface ItemWrite {
+  readonly path: string;
+  readonly href: string;
+  readonly collection: CollectionInfo;
+  /** The validated text to store (PUT); undefined for a DELETE. */
+  readonly text?: string;
+}
+
+/**
+ * What a plugin adds to an item write: another text to store (validated again by the kind), a check run
+ * under the collection's write lock with the item as it is then (throw `StaleWrite` when the plan was
+ * made from an older state: the write is planned again), and work after the write is stored, whose
+ * headers go into the response. `after` must not throw: the write is done.
+ */
+export interface ItemWritePlan {
+  readonly text?: string;
+  readonly check?: (existing: ItemMeta | undefined) => void;
+  readonly after?: (meta: ItemMeta | undefined) => Promise<Readonly<Record<string, string>>>;
+}
+
+export type ItemWriteHook = (req: DavRequest, write: ItemWrite) => Promise<ItemWritePlan | undefined>;
+
 /**
  * A path a feature owns outright, whatever the method (WebDAV-Push's registration URLs,
  * `/.push/<id>`, which a client DELETEs): `handle.ts` gives it every request whose `matches` is true,
@@ -220,6 +243,10 @@ export interface KindRegistry {
   pathTargets(): readonly PathTarget[];
   /** Clark names of the bodies MKCOL (and a plugin's creating method) accept: DAV:mkcol and the plugins'. */
   createBodies(): readonly string[];
+  /** Plugins' hooks on item PUT/DELETE, in registration order. */
+  itemWriteHooks(): readonly ItemWriteHook[];
+  /** The resourcetype child of a collection: a plugin's answer, else its kind's; undefined for none. */
+  resourceTypeOf(info: CollectionInfo): string | undefined;
 }
 
 export interface DavPlugin {
@@ -237,6 +264,10 @@ export interface DavPlugin {
   readonly pathTargets?: readonly PathTarget[];
   /** Root elements of bodies that create a collection with properties (C:mkcalendar), beside DAV:mkcol. */
   readonly createBodies?: readonly string[];
+  /** Runs before each item PUT/DELETE (see ItemWritePlan). */
+  readonly itemWrite?: ItemWriteHook;
+  /** Names a collection's resourcetype child instead of its kind (a CalDAV scheduling inbox). */
+  readonly resourceType?: (info: CollectionInfo) => string | undefined;
 }
 
 export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry {
@@ -264,6 +295,8 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   const served = [...methods.keys()];
   const createBodies = plugins.flatMap((p) => p.createBodies ?? []);
   const pathTargets = plugins.flatMap((p) => p.pathTargets ?? []);
+  const writeHooks = plugins.flatMap((p) => (p.itemWrite ? [p.itemWrite] : []));
+  const typeNamers = plugins.flatMap((p) => (p.resourceType ? [p.resourceType] : []));
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,
@@ -276,5 +309,13 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
     postTargets: () => postTargets,
     pathTargets: () => pathTargets,
     createBodies: () => createBodies,
+    itemWriteHooks: () => writeHooks,
+    resourceTypeOf: (info) => {
+      for (const name of typeNamers) {
+        const t = name(info);
+        if (t !== undefined) return t;
+      }
+      return kinds.find((k) => k.tag === info.tag)?.resourceType;
+    },
   };
 }

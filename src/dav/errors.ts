@@ -43,3 +43,11 @@ export const preconditionFailed = (msg: string, pre?: Precondition): DavError =>
 export const tooLarge = (msg: string, pre?: Precondition): DavError => new DavError(413, msg, pre);
 export const unsupportedMediaType = (msg: string, pre?: Precondition): DavError =>
   new DavError(415, msg, pre);
+
+/** Thrown by an ItemWritePlan's check: the item changed since the plan was made; the write is planned again. */
+export class StaleWrite extends Error {
+  constructor() {
+    super('the item changed while its write was planned');
+    this.name = 'StaleWrite';
+  }
+}

@@ -87,8 +87,8 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
       if (res.kind !== 'collection') return [];
       const kids: XmlNode[] = [el(D('collection'))];
       if (isPrincipal(res)) kids.push(el(D('principal')));
-      const kind = req.kinds.byTag(res.info.tag);
-      if (kind) kids.push(el(kind.resourceType));
+      const type = req.kinds.resourceTypeOf(res.info);
+      if (type !== undefined) kids.push(el(type));
       if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
       return kids;
     },

@@ -3,7 +3,8 @@
  * deleted resource (RFC 4918 §9.6 allows any 2xx; clients written against Radicale may read the body).
  */
 import type { DavRequest, DavResponse } from '../context.js';
-import { accessDenied, notFound } from '../errors.js';
+import { accessDenied, conflict, notFound, StaleWrite } from '../errors.js';
+import { MAX_PLANS, planItemWrite } from './put.js';
 import { resolve } from '../resource.js';
 import { checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
@@ -16,16 +17,32 @@ export async function del(req: DavRequest): Promise<DavResponse> {
   if (!req.access.canWrite(res)) throw accessDenied();
   const deleted = { ...multistatus([responseWithStatus(hrefOfResource(req, res), 200)]), status: 200 };
   if (res.kind === 'item') {
-    await req.storage.deleteItem(
-      res.path,
-      res.href,
-      (existing) => {
-        if (!existing) throw notFound();
-        checkConditionalHeaders(req, existing.etag);
-      },
-      changeContext(req),
-    );
-    return deleted;
+    const hooks = req.kinds.byTag(res.collection.tag) ? req.kinds.itemWriteHooks() : [];
+    for (let attempt = 1; ; attempt++) {
+      const plan = await planItemWrite(req, hooks, {
+        path: res.path,
+        href: res.href,
+        collection: res.collection,
+      });
+      try {
+        await req.storage.deleteItem(
+          res.path,
+          res.href,
+          (existing) => {
+            if (!existing) throw notFound();
+            checkConditionalHeaders(req, existing.etag);
+            plan.check?.(existing);
+          },
+          changeContext(req),
+        );
+      } catch (err) {
+        if (!(err instanceof StaleWrite)) throw err;
+        if (attempt < MAX_PLANS) continue;
+        throw conflict('The item kept changing while it was deleted: try again');
+      }
+      const extra = (await plan.after?.(undefined)) ?? {};
+      return { ...deleted, headers: { ...deleted.headers, ...extra } };
+    }
   }
   if (!req.access.mayDeleteCollection(res.path))
     throw accessDenied('Deleting this collection is not allowed');

@@ -2,7 +2,15 @@
  * PUT: one item into a calendar or address book, or (as Radicale) a whole calendar / address book
  * onto a collection path. A plain file in a plain collection only with `[storage] plain_files`.
  */
-import type { CollectionKind, DavRequest, DavResponse, Resource } from '../context.js';
+import type {
+  CollectionKind,
+  DavRequest,
+  DavResponse,
+  ItemWrite,
+  ItemWriteHook,
+  ItemWritePlan,
+  Resource,
+} from '../context.js';
 import {
   accessDenied,
   badRequest,
@@ -10,6 +18,7 @@ import {
   DavError,
   forbidden,
   preconditionFailed,
+  StaleWrite,
   tooLarge,
 } from '../errors.js';
 import { resolve } from '../resource.js';
@@ -55,26 +64,80 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     ? await kind.validateItem(normalized, parent, req.config)
     : { uid: '', component: '', start: 0, end: 0 };
   const strict = req.config.storage.strict_preconditions;
-  // Runs under the collection's write lock, so the UID check and the preconditions are atomic with
-  // the write; `sameUid` is another item of the collection that holds this UID.
-  const check = (existing: ItemMeta | undefined, _c: CollectionInfo, sameUid?: ItemMeta): void => {
-    if (sameUid) throw uidConflict(req, parentPath, description.uid, sameUid.href, parent);
-    if (strict && existing && req.header('if-match') === undefined) {
-      throw preconditionFailed('strict_preconditions: If-Match is required to replace an item');
+  const hooks = kind ? req.kinds.itemWriteHooks() : [];
+  for (let attempt = 1; ; attempt++) {
+    const plan = await planItemWrite(req, hooks, {
+      path: parentPath,
+      href,
+      collection: parent,
+      text: normalized,
+    });
+    const text = plan.text ?? normalized;
+    const desc =
+      kind && text !== normalized ? await kind.validateItem(text, parent, req.config) : description;
+    // Runs under the collection's write lock, so the UID check and the preconditions are atomic with
+    // the write; `sameUid` is another item of the collection that holds this UID.
+    const check = (existing: ItemMeta | undefined, _c: CollectionInfo, sameUid?: ItemMeta): void => {
+      if (sameUid) throw uidConflict(req, parentPath, desc.uid, sameUid.href, parent);
+      if (strict && existing && req.header('if-match') === undefined) {
+        throw preconditionFailed('strict_preconditions: If-Match is required to replace an item');
+      }
+      checkConditionalHeaders(req, existing?.etag);
+      if (existing && kind && existing.uid && desc.uid !== existing.uid) {
+        throw conflict('The UID of an item cannot change', kind.preconditions.noUidConflict, []);
+      }
+      plan.check?.(existing);
+    };
+    let stored: { meta: ItemMeta; created: boolean };
+    try {
+      stored = await req.storage.putItem(
+        parentPath,
+        href,
+        { text, description: desc },
+        check,
+        changeContext(req),
+      );
+    } catch (err) {
+      if (!(err instanceof StaleWrite)) throw err;
+      if (attempt < MAX_PLANS) continue;
+      throw conflict('The item kept changing while it was written: try again');
     }
-    checkConditionalHeaders(req, existing?.etag);
-    if (existing && kind && existing.uid && description.uid !== existing.uid) {
-      throw conflict('The UID of an item cannot change', kind.preconditions.noUidConflict, []);
-    }
+    const extra = (await plan.after?.(stored.meta)) ?? {};
+    // RFC 4791 §5.3.4: no ETag when what is stored is not what the client sent.
+    const etag: Record<string, string> = text === normalized ? { ETag: stored.meta.etag } : {};
+    return { status: stored.created ? 201 : 204, headers: { ...extra, ...etag, 'Content-Length': '0' } };
+  }
+}
+
+/** Times a write is planned again when the item changed meanwhile (StaleWrite), before a 409. */
+export const MAX_PLANS = 5;
+
+/** The plugins' plans for one item write, one after the other (each sees the text the previous chose). */
+export async function planItemWrite(
+  req: DavRequest,
+  hooks: readonly ItemWriteHook[],
+  write: ItemWrite,
+): Promise<ItemWritePlan> {
+  const plans: ItemWritePlan[] = [];
+  let text = write.text;
+  for (const hook of hooks) {
+    const plan = await hook(req, text === undefined ? write : { ...write, text });
+    if (!plan) continue;
+    plans.push(plan);
+    if (plan.text !== undefined) text = plan.text;
+  }
+  if (plans.length === 0) return {};
+  return {
+    ...(text !== write.text && text !== undefined ? { text } : {}),
+    check: (existing) => {
+      for (const p of plans) p.check?.(existing);
+    },
+    after: async (meta) => {
+      let headers: Record<string, string> = {};
+      for (const p of plans) if (p.after) headers = { ...headers, ...(await p.after(meta)) };
+      return headers;
+    },
   };
-  const { meta, created } = await req.storage.putItem(
-    parentPath,
-    href,
-    { text: normalized, description },
-    check,
-    changeContext(req),
-  );
-  return { status: created ? 201 : 204, headers: { ETag: meta.etag, 'Content-Length': '0' } };
 }
 
 /**
