@@ -80,9 +80,12 @@ export class FreeBusyCollector {
     });
   }
 
-  /** The VCALENDAR with one VFREEBUSY. */
-  render(): string {
-    return render(this.range, this.busy);
+  /**
+   * The VCALENDAR with one VFREEBUSY. `reply`: an iTIP answer (RFC 6638 §6.1.4), with METHOD and the
+   * VFREEBUSY's own content lines (ORGANIZER, ATTENDEE, UID), already written as content lines.
+   */
+  render(reply?: { method: string; lines: readonly string[] }): string {
+    return render(this.range, this.busy, reply);
   }
 }
 
@@ -152,12 +155,18 @@ function collectBusy(
   }
 }
 
-function render(range: Period, busy: Map<BusyType, Period[]>): string {
+function render(
+  range: Period,
+  busy: Map<BusyType, Period[]>,
+  reply?: { method: string; lines: readonly string[] },
+): string {
   const lines = [
     'BEGIN:VCALENDAR',
     'VERSION:2.0',
     `PRODID:${PRODID}`,
+    ...(reply ? [`METHOD:${reply.method}`] : []),
     'BEGIN:VFREEBUSY',
+    ...(reply?.lines ?? []),
     `DTSTAMP:${formatUtcDateTime(Math.floor(Date.now() / 1000))}`,
     `DTSTART:${formatUtcDateTime(range.start)}`,
     `DTEND:${formatUtcDateTime(range.end)}`,

@@ -16,7 +16,7 @@ import {
   preconditions,
   put,
 } from './helpers/dav-client.js';
-import { textContent } from '../../src/dav/xml.js';
+import { nameOf, parseXml, textContent } from '../../src/dav/xml.js';
 
 const USERS = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw', dave: 'davepw' };
 let server: RunningAlmanac;
@@ -473,5 +473,150 @@ describe('off by default', () => {
     } finally {
       await plain.stop();
     }
+  });
+});
+
+describe('free-busy through the outbox', () => {
+  const fbRequest = (attendees: string[], organizer = 'alice'): string =>
+    [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//almanac tests//EN',
+      'METHOD:REQUEST',
+      'BEGIN:VFREEBUSY',
+      'UID:fb-1',
+      'DTSTAMP:20250101T000000Z',
+      'DTSTART:20250401T000000Z',
+      'DTEND:20250402T000000Z',
+      `ORGANIZER:${mail(organizer)}`,
+      ...attendees.map((a) => `ATTENDEE:${a.includes(':') ? a : mail(a)}`),
+      'END:VFREEBUSY',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+  const plain = (uid: string, start: string, end: string, extra: string[] = []): string =>
+    [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//almanac tests//EN',
+      'BEGIN:VEVENT',
+      `UID:${uid}`,
+      'DTSTAMP:20250101T000000Z',
+      `DTSTART:${start}`,
+      `DTEND:${end}`,
+      'SUMMARY:x',
+      ...extra,
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+  const post = (
+    body: string,
+    user = 'alice',
+    path = `/${user}/schedule-outbox/`,
+  ): ReturnType<DavClient['request']> =>
+    c.request('POST', path, { user, body, headers: { 'Content-Type': 'text/calendar; charset=utf-8' } });
+
+  before(async () => {
+    const dave = '/dave/calendar/';
+    assert.equal(
+      (await put(c, `${dave}fb-busy.ics`, plain('fb-busy', '20250401T090000Z', '20250401T100000Z'), 'dave'))
+        .status,
+      201,
+    );
+    assert.equal(
+      (
+        await put(
+          c,
+          `${dave}fb-tent.ics`,
+          plain('fb-tent', '20250401T110000Z', '20250401T120000Z', ['STATUS:TENTATIVE']),
+          'dave',
+        )
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await put(
+          c,
+          `${dave}fb-transp.ics`,
+          plain('fb-tr', '20250401T130000Z', '20250401T140000Z', ['TRANSP:TRANSPARENT']),
+          'dave',
+        )
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await put(
+          c,
+          `${dave}fb-cancelled.ics`,
+          plain('fb-cx', '20250401T150000Z', '20250401T160000Z', ['STATUS:CANCELLED']),
+          'dave',
+        )
+      ).status,
+      201,
+    );
+    // An invitation dave declined takes none of his time.
+    const declined = event('fb-declined', {
+      attendees: [['dave', 'DECLINED']],
+      start: '20250401T190000Z',
+      end: '20250401T200000Z',
+    });
+    assert.equal((await put(c, `${dave}fb-declined.ics`, declined, 'dave')).status, 201);
+    // A calendar marked transparent does not count at all.
+    assert.equal((await mkcalendar(c, '/dave/holidays/', 'dave')).status, 201);
+    const patch = await c.request('PROPPATCH', '/dave/holidays/', {
+      user: 'dave',
+      body: `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:schedule-calendar-transp><C:transparent/></C:schedule-calendar-transp></D:prop></D:set></D:propertyupdate>`,
+    });
+    assert.equal(patch.status, 207);
+    assert.equal(
+      (await put(c, '/dave/holidays/h.ics', plain('fb-hol', '20250401T170000Z', '20250401T180000Z'), 'dave'))
+        .status,
+      201,
+    );
+  });
+
+  it('answers per attendee: busy, tentative, transparent, cancelled, declined, transparent calendar, unknown user', async () => {
+    const r = await post(fbRequest(['dave', 'mailto:nobody@elsewhere.example']));
+    assert.equal(r.status, 200, r.text);
+    assert.match(String(r.headers['content-type']), /xml/);
+    const root = parseXml(r.text);
+    assert.equal(nameOf(root), C('schedule-response'));
+    const answers = new Map<string, { status: string; data: string }>();
+    for (const resp of root.children.filter((ch) => ch.local === 'response')) {
+      const recipient = hrefsIn(resp)[0] ?? '';
+      const status = textContent(resp.children.find((ch) => ch.local === 'request-status') ?? resp);
+      const data = resp.children.find((ch) => ch.local === 'calendar-data');
+      answers.set(recipient, { status, data: data ? textContent(data) : '' });
+    }
+    const dave = answers.get('mailto:dave@example.org');
+    assert.ok(dave);
+    assert.match(dave.status, /^2\.0/);
+    assert.match(dave.data, /METHOD:REPLY/);
+    const busy = dave.data
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('FREEBUSY'))
+      .sort();
+    assert.deepEqual(busy, [
+      'FREEBUSY;FBTYPE=BUSY-TENTATIVE:20250401T110000Z/20250401T120000Z',
+      'FREEBUSY;FBTYPE=BUSY:20250401T090000Z/20250401T100000Z',
+    ]);
+    assert.match(dave.data, /ATTENDEE:mailto:dave@example\.org/);
+    assert.match(answers.get('mailto:nobody@elsewhere.example')?.status ?? '', /^3\.7/);
+  });
+
+  it('only the owner may POST, only a VFREEBUSY REQUEST from their own address', async () => {
+    assert.equal((await post(fbRequest(['dave']), 'bob', '/alice/schedule-outbox/')).status, 403);
+    const notMine = await post(fbRequest(['dave'], 'carol'));
+    assert.equal(notMine.status, 403);
+    assert.deepEqual(preconditions(notMine.text), [C('organizer-allowed')]);
+    const publish = await post(fbRequest(['dave']).replace('METHOD:REQUEST', 'METHOD:PUBLISH'));
+    assert.equal(publish.status, 403);
+    assert.deepEqual(preconditions(publish.text), [C('valid-scheduling-message')]);
+    const many = await post(fbRequest(Array.from({ length: 101 }, (_, i) => `u${i}`)));
+    assert.equal(many.status, 403);
+    assert.deepEqual(preconditions(many.text), [C('max-attendees-per-instance')]);
   });
 });

@@ -21,6 +21,7 @@ import {
 import { schedulingHook } from './implicit.js';
 import type { Mailer } from './imip.js';
 import { scheduleTag } from './itip.js';
+import { OUTBOX_POST } from './outbox.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -104,5 +105,6 @@ export function schedulingPlugin(mailer: Mailer): DavPlugin {
       return box === undefined ? undefined : C(box === 'inbox' ? 'schedule-inbox' : 'schedule-outbox');
     },
     itemWrite: schedulingHook(mailer),
+    postTargets: [OUTBOX_POST],
   };
 }
