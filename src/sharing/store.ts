@@ -95,7 +95,10 @@ export class CsvStore implements ShareStore {
     }
     if (bytes === undefined) {
       // As Radicale: the folder is made (its parent must exist), the new file holds the header only.
-      await mkdir(dirname(this.location)).catch((e: unknown) => {
+      // With PostgreSQL storage the default parent (filesystem_folder) holds no collections and need
+      // not exist: it is made too.
+      const recursive = this.config.storage.type === 'postgresql';
+      await mkdir(dirname(this.location), { recursive }).catch((e: unknown) => {
         if (!isErrno(e, 'EEXIST')) throw e;
       });
       this.rows = [];
