@@ -5,6 +5,7 @@
  */
 import { toBool } from '../config/convert.js';
 import { dumpPickleValue, loadPickle, type PickleOut, type PickleValue } from '../storage/pickle.js';
+import { pyStrRepr } from '../compat/python/repr.js';
 
 export const SHARE_FIELDS = [
   'ShareType',
@@ -135,23 +136,6 @@ export function csvLine(cells: readonly string[]): string {
 
 // ---------------------------------------------------------------------------------------------
 // Python repr of dicts (what Radicale's csv backend writes) and a reader for it
-
-/** Python's repr of a str. */
-export function pyStrRepr(s: string): string {
-  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = q;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '\\') out += '\\\\';
-    else if (ch === q) out += `\\${q}`;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return out + q;
-}
 
 /** Python's `str(dict)`: `{'D:displayname': 'Foo', 'n': 1, 'b': True, 'x': None}`. */
 export function pyRepr(v: DictValue): string {

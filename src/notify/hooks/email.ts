@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { Change } from '../changes.js';
 import { ZoneResolver, tzidOf } from '../../caldav/timezones.js';
 import { hookItems, type HookItem } from './notification.js';
+import { pyStrRepr } from '../../compat/python/repr.js';
 
 export const TEMPLATE_VARIABLES = [
   'organizer_name',
@@ -169,22 +170,9 @@ function detailsChanged(a: EventInfo, b: EventInfo): boolean {
   return key(a) !== key(b);
 }
 
-/** Python's repr() of a str, for the dry-run log line Radicale writes. */
+/** Python's repr() of a str or None, for the dry-run log line Radicale writes. */
 function pyRepr(v: string | null): string {
-  if (v === null) return 'None';
-  const q = v.includes("'") && !v.includes('"') ? '"' : "'";
-  let out = q;
-  for (const ch of v) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '\\') out += '\\\\';
-    else if (ch === q) out += `\\${q}`;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return out + q;
+  return v === null ? 'None' : pyStrRepr(v);
 }
 
 function itemRepr(i: HookItem): string {
