@@ -238,32 +238,32 @@ export function withChangeNotifications(storage: Storage, hub: ChangeHub, log: L
       return result;
     },
 
-    async moveCollection(from: string, to: string, overwrite: boolean, ctx: ChangeContext) {
-      const result = await storage.moveCollection(from, to, overwrite, ctx);
-      hub.publish({
-        kind: 'collection-move',
-        collection: to,
-        from: { collection: from },
-        items: [],
-        created: result.created,
-        ...who(ctx),
-      });
-      return result;
-    },
+    moveCollection: (from: string, to: string, overwrite: boolean, ctx: ChangeContext) =>
+      collectionTransfer('collection-move', storage.moveCollection(from, to, overwrite, ctx), from, to, ctx),
 
-    async copyCollection(from: string, to: string, overwrite: boolean, ctx: ChangeContext) {
-      const result = await storage.copyCollection(from, to, overwrite, ctx);
-      hub.publish({
-        kind: 'collection-copy',
-        collection: to,
-        from: { collection: from },
-        items: [],
-        created: result.created,
-        ...who(ctx),
-      });
-      return result;
-    },
+    copyCollection: (from: string, to: string, overwrite: boolean, ctx: ChangeContext) =>
+      collectionTransfer('collection-copy', storage.copyCollection(from, to, overwrite, ctx), from, to, ctx),
   };
+
+  /** A collection MOVE or COPY: published once the backend has done it. */
+  async function collectionTransfer(
+    kind: 'collection-move' | 'collection-copy',
+    done: Promise<{ created: boolean }>,
+    from: string,
+    to: string,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    const result = await done;
+    hub.publish({
+      kind,
+      collection: to,
+      from: { collection: from },
+      items: [],
+      created: result.created,
+      ...who(ctx),
+    });
+    return result;
+  }
 
   // Everything else goes straight to the backend (bound to it), including methods added later.
   return new Proxy(storage, {
