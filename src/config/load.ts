@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { ConversionError, convertValue, homeDir, toPath } from './convert.js';
 import { IniError, parseIni, type IniDocument } from './ini.js';
 import { SCHEMA, type Config, type OptionSpec } from './schema.js';
+import { NOTICE_OPTIONS, compileNoticeCondition } from '../log/notice-condition.js';
 
 /** Radicale reads `?/etc/radicale/config:?~/.config/radicale/config`; Almanac its own equivalents. */
 export const DEFAULT_CONFIG_PATHS = '?/etc/almanac/config:?~/.config/almanac/config';
@@ -321,7 +322,21 @@ function checkConsistency(state: LoadState): string[] {
       );
     }
   }
+  checkNoticeConditions(state);
   return warnings;
+}
+
+/** `[logging] *_on_notice_condition` must compile: a malformed condition stops the start, naming it. */
+function checkNoticeConditions(state: LoadState): void {
+  for (const option of NOTICE_OPTIONS) {
+    try {
+      compileNoticeCondition(option, currentValue(state, 'logging', option));
+    } catch (err) {
+      throw new ConfigError(
+        `Invalid configuration: ${(err as Error).message} (${sourceOf(state, `logging.${option}`)})`,
+      );
+    }
+  }
 }
 
 function sourceOf(state: LoadState, key: string): string {

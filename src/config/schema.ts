@@ -257,22 +257,14 @@ export const SCHEMA = {
     response_content_on_debug: o('bool', 'False', 'Log response content on debug'),
     rights_rule_doesnt_match_on_debug: o('bool', 'False', 'Log rights rules that do not match on debug'),
     storage_cache_actions_on_debug: o('bool', 'False', 'Log storage cache actions on debug'),
-    request_header_on_notice_condition: later(
-      'json',
-      '{}',
-      'Conditions to log request headers at notice level',
-    ),
-    request_content_on_notice_condition: later(
-      'json',
-      '{}',
-      'Conditions to log request content at notice level',
-    ),
-    response_header_on_notice_condition: later(
+    request_header_on_notice_condition: o('json', '{}', 'Conditions to log request headers at notice level'),
+    request_content_on_notice_condition: o('json', '{}', 'Conditions to log request content at notice level'),
+    response_header_on_notice_condition: o(
       'json',
       '{}',
       'Conditions to log response headers at notice level',
     ),
-    response_content_on_notice_condition: later(
+    response_content_on_notice_condition: o(
       'json',
       '{}',
       'Conditions to log response content at notice level',

@@ -2,7 +2,7 @@
  * The application: from an HTTP request to a DAV response. Proxy prefix, path checks, method
  * dispatch, authentication, principal creation, rights, and writing the response.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { createGzip, gzip } from 'node:zlib';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -23,7 +23,18 @@ import { errorResponse, toDavError } from './respond-error.js';
 import { createAccess } from './access.js';
 import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
 import { pathPolicyViolation } from '../config/path-policy.js';
-import { isBadPut, logBadPutContent, logRequestContent, logResponseContent } from '../log/content.js';
+import {
+  headerLines,
+  isBadPut,
+  logBadPutContent,
+  logOnNotice,
+  logRequestContent,
+  logResponseContent,
+  logResponseOnNotice,
+  requestContentForNotice,
+} from '../log/content.js';
+import { maskHeaders } from '../log/logger.js';
+import { compileNoticeConditions, type NoticeConditions, type NoticeFacts } from '../log/notice-condition.js';
 import type { Metrics } from './monitoring.js';
 import type { Sharing } from '../sharing/service.js';
 import type { ShareView } from '../sharing/view.js';
@@ -80,8 +91,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Requests whose failed login was already delayed, so the 401 is not delayed twice. */
 const delayed = new WeakSet<RequestContext>();
-/** The body each request read, for [logging] bad_put_request_content. */
+/** The body each request read, for [logging] bad_put_request_content and request_content_on_notice_condition. */
 const bodies = new WeakMap<RequestContext, Buffer>();
+/** `[logging] *_on_notice_condition`, compiled once per configuration (load.ts has checked them). */
+const noticeConditions = new WeakMap<Config, NoticeConditions>();
+
+function noticeConditionsOf(config: Config): NoticeConditions {
+  let conditions = noticeConditions.get(config);
+  if (!conditions) {
+    conditions = compileNoticeConditions(config.logging);
+    noticeConditions.set(config, conditions);
+  }
+  return conditions;
+}
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
@@ -127,8 +149,48 @@ async function finish(
   if (isBadPut(req.method ?? '', response.status, response.headers['Content-Type'])) {
     logBadPutContent(ctx.log, logging, req.url ?? '', bodies.get(ctx));
   }
-  const body = logResponseContent(ctx.log, logging, response.body);
-  await writeResponse(req, res, body === response.body ? response : { ...response, body });
+  const notice = noticeParts(noticeConditionsOf(deps.config), req, ctx, response.status);
+  const masked = (h: Parameters<typeof maskHeaders>[0]): string =>
+    headerLines(maskHeaders(h, logging.mask_passwords));
+  if (notice.requestHeader) logOnNotice(ctx.log, 'Request header', masked(req.headers));
+  if (notice.requestContent) {
+    logOnNotice(ctx.log, 'Request content', requestContentForNotice(bodies.get(ctx), logging.limit_content));
+  }
+  let body = logResponseContent(ctx.log, logging, response.body);
+  if (notice.responseContent) body = logResponseOnNotice(ctx.log, logging.limit_content, body);
+  // Logged with the head as sent ([headers], Content-Length, Content-Encoding...), before the body.
+  const onHead = notice.responseHeader
+    ? (sent: OutgoingHttpHeaders): void => logOnNotice(ctx.log, 'Response header', masked(sent))
+    : undefined;
+  await writeResponse(req, res, body === response.body ? response : { ...response, body }, onHead);
+}
+
+/** Which parts of this request `[logging] *_on_notice_condition` asks for. */
+function noticeParts(
+  conditions: NoticeConditions,
+  req: IncomingMessage,
+  ctx: RequestContext,
+  status: number,
+): { requestHeader: boolean; requestContent: boolean; responseHeader: boolean; responseContent: boolean } {
+  let facts: NoticeFacts | undefined;
+  const matches = (condition: ((f: NoticeFacts) => boolean) | undefined): boolean => {
+    if (!condition) return false;
+    facts ??= {
+      method: (req.method ?? '').toUpperCase(),
+      path: (req.url ?? '').split('?')[0] ?? '',
+      useragent: header(req, 'user-agent') ?? '',
+      login: ctx.user,
+      host: ctx.clientAddress,
+      status,
+    };
+    return condition(facts);
+  };
+  return {
+    requestHeader: matches(conditions.request_header_on_notice_condition),
+    requestContent: matches(conditions.request_content_on_notice_condition),
+    responseHeader: matches(conditions.response_header_on_notice_condition),
+    responseContent: matches(conditions.response_content_on_notice_condition),
+  };
 }
 
 const acceptsGzip = (req: IncomingMessage): boolean => /\bgzip\b/.test(header(req, 'accept-encoding') ?? '');
@@ -137,11 +199,12 @@ async function writeResponse(
   req: IncomingMessage,
   res: ServerResponse,
   response: DavResponse,
+  onHead?: (sent: OutgoingHttpHeaders) => void,
 ): Promise<void> {
   const body = response.body;
   const headers = { ...response.headers };
   if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
-    await writeStream(req, res, response.status, headers, body);
+    await writeStream(req, res, response.status, headers, body, onHead);
     return;
   }
   let bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
@@ -155,6 +218,7 @@ async function writeResponse(
     headers['Content-Length'] = '0';
   }
   res.writeHead(response.status, headers);
+  onHead?.({ ...res.getHeaders(), ...headers });
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -179,6 +243,7 @@ async function writeStream(
   status: number,
   headers: Record<string, string>,
   body: AsyncIterable<string | Uint8Array>,
+  onHead?: (sent: OutgoingHttpHeaders) => void,
 ): Promise<void> {
   const gzip = acceptsGzip(req) ? createGzip() : undefined;
   if (gzip) {
@@ -188,6 +253,7 @@ async function writeStream(
     headers.Vary = 'Accept-Encoding';
   }
   res.writeHead(status, headers);
+  onHead?.({ ...res.getHeaders(), ...headers });
   if (req.method === 'HEAD') {
     res.end();
     return;
@@ -354,6 +420,8 @@ function davRequest(
   if (fwdHost && fwdPort && !host.includes(':')) host = `${host}:${fwdPort}`;
   // Read once: a second call gets the same bytes, not an empty body.
   let body: Promise<Buffer> | undefined;
+  const keepBody =
+    method === 'PUT' || noticeConditionsOf(deps.config).request_content_on_notice_condition !== undefined;
   const read = ctx.readBody ?? ((max: number) => readBody(req, max));
   return {
     method,
@@ -371,7 +439,7 @@ function davRequest(
     ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),
     body: () =>
       (body ??= read(deps.config.server.max_content_length).then((bytes) => {
-        if (method === 'PUT') bodies.set(ctx, bytes);
+        if (keepBody) bodies.set(ctx, bytes);
         logRequestContent(ctx.log, deps.config.logging, bytes);
         return bytes;
       })),

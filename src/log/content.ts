@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { logNotice } from './logger.js';
 
 export type ContentLogOptions = Pick<
   Config['logging'],
@@ -27,11 +28,11 @@ export function limitContent(text: string, limit: number, originalLength = text.
 }
 
 /**
- * One space before every line, as Radicale's textwrap.indent(text, " "); line ends become `\n` so a
+ * One space before every line that is not blank, as Radicale's textwrap.indent(text, " "); line ends become `\n` so a
  * CRLF item reads as lines in the log.
  */
 function indent(text: string): string {
-  return text === '' ? '' : text.replace(/\r\n?/g, '\n').replace(/^/gm, ' ');
+  return text === '' ? '' : text.replace(/\r\n?/g, '\n').replace(/^(?=[^\S\n]*\S)/gm, ' ');
 }
 
 /** The text of a body for the log: only the bytes that can hold `limit` characters are decoded. */
@@ -52,11 +53,14 @@ export function logRequestContent(log: Logger, o: ContentLogOptions, bytes: Uint
   log.debug(`Request content:\n${indent(bodyForLog(bytes, o.limit_content))}`);
 }
 
-/** Collects up to `limit` characters of a streamed body and logs them when the stream ends. */
-async function* logStreamed(
-  log: Logger,
+/**
+ * Passes a streamed body through, collecting up to `limit` characters of it; `done` gets them (Radicale's
+ * limit_str applied) when the stream ends or is abandoned.
+ */
+async function* collectStreamed(
   limit: number,
   body: AsyncIterable<string | Uint8Array>,
+  done: (text: string) => void,
 ): AsyncIterable<string | Uint8Array> {
   let text = '';
   let total = 0;
@@ -68,7 +72,7 @@ async function* logStreamed(
       yield chunk;
     }
   } finally {
-    log.debug(`Response content:\n${indent(limitContent(text, limit, total))}`);
+    done(limitContent(text, limit, total));
   }
 }
 
@@ -92,7 +96,9 @@ export function logResponseContent<B extends Body>(
     log.debug(`Response content:\n${indent(text)}`);
     return body;
   }
-  return logStreamed(log, o.limit_content, body as AsyncIterable<string | Uint8Array>);
+  return collectStreamed(o.limit_content, body as AsyncIterable<string | Uint8Array>, (text) =>
+    log.debug(`Response content:\n${indent(text)}`),
+  );
 }
 
 /**
@@ -118,5 +124,48 @@ export function logBadPutContent(
     return suppressed(log, 'Bad PUT request content', 'bad_put_request_content');
   log.warn(
     `Bad PUT request content of ${JSON.stringify(path)}:\n${indent(bodyForLog(bytes, o.limit_content))}`,
+  );
+}
+
+/** Header lines for the log, one `Name: value` per line. */
+export function headerLines(
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
+): string {
+  return Object.entries(headers)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
+    .join('\n');
+}
+
+/** `[logging] *_on_notice_condition`: one part of a request (`what`: "Request header"...) at notice level. */
+export function logOnNotice(log: Logger, what: string, text: string): void {
+  logNotice(log, `${what} (on notice condition):\n${indent(text)}`);
+}
+
+/** A request body for the notice log (limit_content applies), or a note that none was read. */
+export function requestContentForNotice(bytes: Uint8Array | undefined, limit: number): string {
+  return bytes === undefined ? '(no body read)' : bodyForLog(bytes, limit);
+}
+
+/**
+ * `response_content_on_notice_condition`: logs a response body at notice level, a streamed one as it is
+ * written (the returned body must be the one sent).
+ */
+export function logResponseOnNotice<B extends Body>(
+  log: Logger,
+  limit: number,
+  body: B | undefined,
+): B | Body | undefined {
+  const what = 'Response content';
+  if (body === undefined) {
+    logOnNotice(log, what, '');
+    return body;
+  }
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    logOnNotice(log, what, typeof body === 'string' ? limitContent(body, limit) : bodyForLog(body, limit));
+    return body;
+  }
+  return collectStreamed(limit, body as AsyncIterable<string | Uint8Array>, (text) =>
+    logOnNotice(log, what, text),
   );
 }

@@ -18,6 +18,16 @@ export function asPinoLogger(log: Logger): PinoLogger {
   return log as unknown as PinoLogger;
 }
 
+/**
+ * A line at Radicale's notice level (between info and warning). Loggers made by createLogger have the
+ * level; a plain pino logger (tests) gets the line at info.
+ */
+export function logNotice(log: PinoLogger, msg: string): void {
+  const notice = (log as unknown as Partial<Logger>).notice;
+  if (typeof notice === 'function') notice.call(log, msg);
+  else log.info(msg);
+}
+
 const PINO_LEVEL: Record<string, string> = {
   trace: 'trace',
   debug: 'debug',

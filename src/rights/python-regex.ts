@@ -1,10 +1,19 @@
 /**
  * Python `re` patterns (as written in Radicale rights files) compiled to JS RegExp with `re.fullmatch`
- * semantics. Translated: named groups `(?P<n>…)`, backreferences `(?P=n)`, `\A` and `\Z`, and leading
+ * semantics (or `re.search`, for `[logging] *_on_notice_condition`). Translated: named groups `(?P<n>…)`, backreferences `(?P=n)`, `\A` and `\Z`, and leading
  * inline flags `(?i)`, `(?s)`, `(?m)`. Anything JS cannot parse is reported as an error.
  */
 
 export function compileFullMatch(pattern: string, what: string): RegExp {
+  return compilePython(pattern, what, 'fullmatch');
+}
+
+/** The same translation with `re.search` semantics: the pattern may match anywhere in the text. */
+export function compileSearch(pattern: string, what: string): RegExp {
+  return compilePython(pattern, what, 'search');
+}
+
+function compilePython(pattern: string, what: string, mode: 'fullmatch' | 'search'): RegExp {
   let source = pattern;
   let flags = '';
   const inline = /^\(\?([a-zA-Z]+)\)/.exec(source);
@@ -21,7 +30,7 @@ export function compileFullMatch(pattern: string, what: string): RegExp {
     .replace(/(^|[^\\])((?:\\\\)*)\\A/g, '$1$2^')
     .replace(/(^|[^\\])((?:\\\\)*)\\Z/g, '$1$2$');
   try {
-    return new RegExp(`^(?:${source})$`, flags);
+    return new RegExp(mode === 'fullmatch' ? `^(?:${source})$` : source, flags);
   } catch (err) {
     throw new Error(`${what}: invalid regular expression ${JSON.stringify(pattern)}: ${String(err)}`, {
       cause: err,
