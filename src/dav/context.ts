@@ -19,13 +19,7 @@ import type { ItemConditions } from './preconditions.js';
 /** What a request path points at. */
 export type Resource =
   | { readonly kind: 'collection'; readonly path: string; readonly info: CollectionInfo }
-  | {
-      readonly kind: 'item';
-      readonly path: string; // the collection's path
-      readonly href: string;
-      readonly meta: ItemMeta;
-      readonly collection: CollectionInfo;
-    }
+  | ItemResource
   | {
       readonly kind: 'missing';
       /** Path of the parent collection and the last segment. */
@@ -33,6 +27,16 @@ export type Resource =
       readonly name: string;
       readonly parent: CollectionInfo | undefined;
     };
+
+/** An item a request path points at. */
+export interface ItemResource {
+  readonly kind: 'item';
+  /** The collection's path. */
+  readonly path: string;
+  readonly href: string;
+  readonly meta: ItemMeta;
+  readonly collection: CollectionInfo;
+}
 
 /** Permission checks for the current user (Radicale's rights letters behind them). */
 export interface Access {
@@ -245,6 +249,8 @@ export interface KindRegistry {
   createBodies(): readonly string[];
   /** Plugins' hooks on item PUT/DELETE, in registration order. */
   itemWriteHooks(): readonly ItemWriteHook[];
+  /** Headers the plugins add to an item's GET/HEAD answer (Schedule-Tag), merged in registration order. */
+  itemGetHeaders(res: ItemResource, text: string): Record<string, string>;
   /** The resourcetype child of a collection: a plugin's answer, else its kind's; undefined for none. */
   resourceTypeOf(info: CollectionInfo): string | undefined;
 }
@@ -268,6 +274,8 @@ export interface DavPlugin {
   readonly itemWrite?: ItemWriteHook;
   /** Names a collection's resourcetype child instead of its kind (a CalDAV scheduling inbox). */
   readonly resourceType?: (info: CollectionInfo) => string | undefined;
+  /** Headers of an item's GET/HEAD answer, from its stored text (RFC 6638's Schedule-Tag). */
+  readonly itemGetHeaders?: (res: ItemResource, text: string) => Readonly<Record<string, string>>;
 }
 
 export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry {
@@ -297,6 +305,7 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   const pathTargets = plugins.flatMap((p) => p.pathTargets ?? []);
   const writeHooks = plugins.flatMap((p) => (p.itemWrite ? [p.itemWrite] : []));
   const typeNamers = plugins.flatMap((p) => (p.resourceType ? [p.resourceType] : []));
+  const getHeaders = plugins.flatMap((p) => (p.itemGetHeaders ? [p.itemGetHeaders] : []));
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,
@@ -310,6 +319,8 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
     pathTargets: () => pathTargets,
     createBodies: () => createBodies,
     itemWriteHooks: () => writeHooks,
+    itemGetHeaders: (res, text) =>
+      Object.assign({}, ...getHeaders.map((h) => h(res, text))) as Record<string, string>,
     resourceTypeOf: (info) => {
       for (const name of typeNamers) {
         const t = name(info);

@@ -394,6 +394,29 @@ describe('preconditions and Schedule-Tag', () => {
     });
     assert.equal(stale.status, 412);
   });
+
+  it('GET of a scheduling object carries its Schedule-Tag (RFC 6638 §3.2.10); other items none', async () => {
+    const tag = async (path: string, user: string): Promise<string | undefined> => {
+      const r = await c.propfind(path, [C('schedule-tag')], '0', user);
+      const el = parseMultistatus(r.text).props.get(path)?.get(C('schedule-tag'))?.element;
+      return el ? textContent(el) : undefined;
+    };
+    for (const [path, user] of [
+      ['/alice/calendar/m5.ics', 'alice'],
+      ['/bob/calendar/m5.ics', 'bob'],
+    ] as const) {
+      const r = await c.request('GET', path, { user });
+      assert.equal(r.status, 200);
+      assert.ok(r.headers['schedule-tag'], `${path} has a Schedule-Tag`);
+      assert.equal(r.headers['schedule-tag'], await tag(path, user));
+      const h = await c.request('HEAD', path, { user });
+      assert.equal(h.headers['schedule-tag'], r.headers['schedule-tag']);
+    }
+    assert.equal((await put(c, '/alice/calendar/plain.ics', event('plain'))).status, 201);
+    const plain = await c.request('GET', '/alice/calendar/plain.ics', { user: 'alice' });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['schedule-tag'], undefined, 'no attendees: not a scheduling object');
+  });
 });
 
 describe('races', () => {

@@ -105,6 +105,11 @@ export function schedulingPlugin(mailer: Mailer): DavPlugin {
       return box === undefined ? undefined : C(box === 'inbox' ? 'schedule-inbox' : 'schedule-outbox');
     },
     itemWrite: schedulingHook(mailer),
+    // RFC 6638 §3.2.10: GET of a scheduling object resource (an organizer and attendees) carries its tag.
+    itemGetHeaders: (res, text): Record<string, string> =>
+      isCalendarItem(res) && /^ORGANIZER[;:]/m.test(text) && /^ATTENDEE[;:]/m.test(text)
+        ? { 'Schedule-Tag': scheduleTag(text) }
+        : {},
     postTargets: [OUTBOX_POST],
   };
 }

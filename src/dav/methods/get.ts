@@ -49,6 +49,7 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
     let text = '';
     for await (const item of req.storage.getItems(res.path, [res.href])) text = item.text;
     const body = Buffer.from(text, 'utf8');
+    Object.assign(headers, req.kinds.itemGetHeaders(res, text));
     headers['Content-Length'] = String(body.length);
     return { status: 200, headers, body: head ? undefined : body };
   }
