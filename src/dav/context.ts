@@ -168,6 +168,18 @@ export interface ItemWritePlan {
   readonly after?: (meta: ItemMeta | undefined) => Promise<Readonly<Record<string, string>>>;
 }
 
+/** An item MOVE or COPY about to be made, for the plugins to refuse (e.g. scheduling's rules). */
+export interface ItemTransfer {
+  readonly isMove: boolean;
+  readonly from: ItemResource;
+  /** The destination collection's path, the item's name there, and the collection. */
+  readonly toPath: string;
+  readonly toHref: string;
+  readonly toCollection: CollectionInfo;
+}
+
+export type ItemTransferHook = (req: DavRequest, transfer: ItemTransfer) => Promise<void>;
+
 export type ItemWriteHook = (req: DavRequest, write: ItemWrite) => Promise<ItemWritePlan | undefined>;
 
 /**
@@ -249,6 +261,8 @@ export interface KindRegistry {
   createBodies(): readonly string[];
   /** Plugins' hooks on item PUT/DELETE, in registration order. */
   itemWriteHooks(): readonly ItemWriteHook[];
+  /** Plugins' checks of an item MOVE/COPY, in registration order. */
+  itemTransferHooks(): readonly ItemTransferHook[];
   /** Headers the plugins add to an item's GET/HEAD answer (Schedule-Tag), merged in registration order. */
   itemGetHeaders(res: ItemResource, text: string): Record<string, string>;
   /** The resourcetype child of a collection: a plugin's answer, else its kind's; undefined for none. */
@@ -274,6 +288,8 @@ export interface DavPlugin {
   readonly itemWrite?: ItemWriteHook;
   /** Names a collection's resourcetype child instead of its kind (a CalDAV scheduling inbox). */
   readonly resourceType?: (info: CollectionInfo) => string | undefined;
+  /** Runs before an item MOVE or COPY (see ItemTransfer); throws a DavError to refuse it. */
+  readonly itemTransfer?: ItemTransferHook;
   /** Headers of an item's GET/HEAD answer, from its stored text (RFC 6638's Schedule-Tag). */
   readonly itemGetHeaders?: (res: ItemResource, text: string) => Readonly<Record<string, string>>;
 }
@@ -305,6 +321,7 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   const pathTargets = plugins.flatMap((p) => p.pathTargets ?? []);
   const writeHooks = plugins.flatMap((p) => (p.itemWrite ? [p.itemWrite] : []));
   const typeNamers = plugins.flatMap((p) => (p.resourceType ? [p.resourceType] : []));
+  const transferHooks = plugins.flatMap((p) => (p.itemTransfer ? [p.itemTransfer] : []));
   const getHeaders = plugins.flatMap((p) => (p.itemGetHeaders ? [p.itemGetHeaders] : []));
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
@@ -319,6 +336,7 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
     pathTargets: () => pathTargets,
     createBodies: () => createBodies,
     itemWriteHooks: () => writeHooks,
+    itemTransferHooks: () => transferHooks,
     itemGetHeaders: (res, text) =>
       Object.assign({}, ...getHeaders.map((h) => h(res, text))) as Record<string, string>,
     resourceTypeOf: (info) => {

@@ -475,6 +475,83 @@ describe('races', () => {
   });
 });
 
+describe('MOVE and COPY of scheduling objects', () => {
+  const move = (from: string, to: string, user: string, method = 'MOVE'): ReturnType<DavClient['request']> =>
+    c.request(method, from, { user, headers: { Destination: `${server.url}${to}` } });
+
+  it("a MOVE between the organizer's calendars sends nothing, and scheduling goes on from there", async () => {
+    assert.equal((await mkcalendar(c, '/alice/projects/', 'alice')).status, 201);
+    assert.equal(
+      (await put(c, '/alice/calendar/mv1.ics', event('mv1', { attendees: [['bob']] }))).status,
+      201,
+    );
+    const bobCopy = await getText('/bob/calendar/mv1.ics', 'bob');
+    assert.equal(bobCopy.status, 200);
+    const inboxBefore = (await inbox('bob', 'mv1')).length;
+    assert.equal((await move('/alice/calendar/mv1.ics', '/alice/projects/mv1.ics', 'alice')).status, 201);
+    assert.equal((await inbox('bob', 'mv1')).length, inboxBefore, 'no message for a move');
+    assert.equal((await getText('/bob/calendar/mv1.ics', 'bob')).text, bobCopy.text);
+    const moved = await getText('/alice/projects/mv1.ics', 'alice');
+    const edited = moved.text.replace('SUMMARY:Meeting', 'SUMMARY:Moved meeting');
+    assert.equal((await put(c, '/alice/projects/mv1.ics', edited)).status, 204);
+    assert.match((await getText('/bob/calendar/mv1.ics', 'bob')).text, /SUMMARY:Moved meeting/);
+  });
+
+  it('a COPY that makes a second scheduling object of one UID is refused (unique-scheduling-object-resource)', async () => {
+    const r = await move('/alice/projects/mv1.ics', '/alice/calendar/mv1-copy.ics', 'alice', 'COPY');
+    assert.equal(r.status, 403);
+    assert.deepEqual(preconditions(r.text), [C('unique-scheduling-object-resource')]);
+    assert.equal((await getText('/alice/calendar/mv1-copy.ics', 'alice')).status, 404);
+    // A plain event (no attendees) is copied as before.
+    assert.equal((await put(c, '/alice/calendar/solo.ics', event('solo'))).status, 201);
+    const plain = await move('/alice/calendar/solo.ics', '/alice/projects/solo.ics', 'alice', 'COPY');
+    assert.equal(plain.status, 201);
+  });
+
+  it('nothing is moved or copied into or out of a scheduling inbox', async () => {
+    const into = await move('/bob/calendar/mv1.ics', '/bob/schedule-inbox/mv1.ics', 'bob');
+    assert.equal(into.status, 403);
+    assert.equal((await getText('/bob/calendar/mv1.ics', 'bob')).status, 200, 'left where it was');
+    const [message] = await items('bob/schedule-inbox');
+    assert.ok(message);
+    const out = await move(
+      `/bob/schedule-inbox/${message.href}`,
+      '/bob/calendar/from-inbox.ics',
+      'bob',
+      'COPY',
+    );
+    assert.equal(out.status, 403);
+  });
+
+  it("a MOVE of a scheduling object into another user's calendar is refused, even where rights allow it", async () => {
+    const open = await startAlmanac({
+      users: USERS,
+      config: {
+        scheduling: { enabled: 'True', email_domain: 'example.org' },
+        rights: { type: 'authenticated' },
+      },
+    });
+    try {
+      const oc = new DavClient(open.url, USERS);
+      for (const u of ['alice', 'carol'])
+        assert.equal((await mkcalendar(oc, `/${u}/calendar/`, u)).status, 201);
+      assert.equal(
+        (await put(oc, '/alice/calendar/x.ics', event('x', { attendees: [['bob']] }))).status,
+        201,
+      );
+      const r = await oc.request('MOVE', '/alice/calendar/x.ics', {
+        user: 'alice',
+        headers: { Destination: `${open.url}/carol/calendar/x.ics` },
+      });
+      assert.equal(r.status, 403);
+      assert.equal((await oc.request('GET', '/alice/calendar/x.ics', { user: 'alice' })).status, 200);
+      assert.equal((await oc.request('GET', '/carol/calendar/x.ics', { user: 'carol' })).status, 404);
+    } finally {
+      await open.stop();
+    }
+  });
+});
+
 describe('off by default', () => {
   it('without [scheduling] enabled nothing is sent and nothing is advertised', async () => {
     const plain = await startAlmanac({ users: USERS });

@@ -3,6 +3,7 @@
  * the principal's addresses and boxes, the inbox and outbox resource types, schedule-calendar-transp,
  * Schedule-Tag, implicit scheduling on item writes, and the calendar-auto-schedule compliance class.
  */
+import { isSchedulingText, schedulingTransfer } from './transfer.js';
 import type { DavPlugin, DavRequest, LiveProperty, Resource } from '../../dav/context.js';
 import { collectionHref, hrefToSegments, splitPath } from '../../dav/href.js';
 import { itemText } from '../../dav/item-text.js';
@@ -105,11 +106,10 @@ export function schedulingPlugin(mailer: Mailer): DavPlugin {
       return box === undefined ? undefined : C(box === 'inbox' ? 'schedule-inbox' : 'schedule-outbox');
     },
     itemWrite: schedulingHook(mailer),
+    itemTransfer: schedulingTransfer,
     // RFC 6638 §3.2.10: GET of a scheduling object resource (an organizer and attendees) carries its tag.
     itemGetHeaders: (res, text): Record<string, string> =>
-      isCalendarItem(res) && /^ORGANIZER[;:]/m.test(text) && /^ATTENDEE[;:]/m.test(text)
-        ? { 'Schedule-Tag': scheduleTag(text) }
-        : {},
+      isCalendarItem(res) && isSchedulingText(text) ? { 'Schedule-Tag': scheduleTag(text) } : {},
     postTargets: [OUTBOX_POST],
   };
 }

@@ -173,6 +173,9 @@ async function transferItem(
         [],
       );
   };
+  for (const hook of req.kinds.itemTransferHooks()) {
+    await hook(req, { isMove, from: src, toPath, toHref, toCollection: parent });
+  }
   const from = { path: src.path, href: src.href };
   const to = { path: toPath, href: toHref };
   const ctx = changeContext(req, hrefOf(req.prefix, destSegments, false));
