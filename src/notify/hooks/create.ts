@@ -9,6 +9,7 @@ import { noPluginsFor } from '../../config/plugin.js';
 import type { ChangeListener } from '../changes.js';
 import { RabbitMqHook } from './rabbitmq.js';
 import { EmailHook, unknownTemplateVariables } from './email.js';
+import type { SmtpSecurity, SmtpVerifyMode } from '../../mail/smtp.js';
 
 export interface Hook {
   readonly name: string;
@@ -78,8 +79,8 @@ export function createHook(config: Config, log: Logger): Hook | undefined {
       const hook = new EmailHook({
         server: h.smtp_server,
         port: h.smtp_port.trim(),
-        security: h.smtp_security as 'none' | 'tls' | 'starttls',
-        verifyMode: h.smtp_ssl_verify_mode as 'NONE' | 'OPTIONAL' | 'REQUIRED',
+        security: h.smtp_security as SmtpSecurity,
+        verifyMode: h.smtp_ssl_verify_mode as SmtpVerifyMode,
         username: h.smtp_username,
         password: h.smtp_password,
         fromEmail: h.from_email,

@@ -18,13 +18,13 @@
  * request; what it refuses is logged.
  */
 import ICAL from 'ical.js';
-import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Change } from '../changes.js';
 import { ZoneResolver, tzidOf } from '../../caldav/timezones.js';
 import { hookItems, type HookItem } from './notification.js';
 import { pyStrRepr } from '../../compat/python/repr.js';
+import { createSmtpTransport, type SmtpOptions } from '../../mail/smtp.js';
 
 export const TEMPLATE_VARIABLES = [
   'organizer_name',
@@ -44,14 +44,7 @@ export const SUBJECTS = {
 
 type MailKind = keyof typeof SUBJECTS;
 
-export interface EmailOptions {
-  readonly server: string;
-  /** '' = the default port of `security` (25, or 465 for tls). */
-  readonly port: string;
-  readonly security: 'none' | 'tls' | 'starttls';
-  readonly verifyMode: 'NONE' | 'OPTIONAL' | 'REQUIRED';
-  readonly username: string;
-  readonly password: string;
+export interface EmailOptions extends SmtpOptions {
   readonly fromEmail: string;
   readonly massEmail: boolean;
   readonly dryrun: boolean;
@@ -200,24 +193,7 @@ export class EmailHook {
 
   constructor(private readonly o: EmailOptions) {
     if (o.dryrun) return;
-    const port = o.port === '' ? (o.security === 'tls' ? 465 : 25) : Number(o.port);
-    const verify = o.verifyMode !== 'NONE';
-    this.transport = nodemailer.createTransport({
-      host: o.server,
-      port,
-      secure: o.security === 'tls',
-      // none: plain SMTP, no STARTTLS even when offered (smtplib.SMTP); starttls: required.
-      ignoreTLS: o.security === 'none',
-      requireTLS: o.security === 'starttls',
-      tls: {
-        rejectUnauthorized: verify,
-        ...(verify ? {} : { checkServerIdentity: () => undefined }),
-      },
-      ...(o.username !== '' && o.password !== '' ? { auth: { user: o.username, pass: o.password } } : {}),
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
-      socketTimeout: 60_000,
-    });
+    this.transport = createSmtpTransport(o);
   }
 
   readonly listener = async (change: Change): Promise<void> => {
