@@ -17,7 +17,7 @@ import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
 import { schedulingPlugin } from '../caldav/scheduling/plugin.js';
-import { NO_MAILER } from '../caldav/scheduling/imip.js';
+import { createMailer } from '../caldav/scheduling/imip-smtp.js';
 import { createApp } from '../http/dispatch.js';
 import { createSharing } from '../sharing/service.js';
 import { sharingPlugin } from '../sharing/api.js';
@@ -95,8 +95,8 @@ function exportCache(config: Config, log: PinoLogger): DerivedCache | undefined 
 
 export async function startAlmanac(config: Config, log: Logger): Promise<Almanac> {
   const plog = asPinoLogger(log);
-  const mailer = NO_MAILER;
-  // CalDAV scheduling only with `[scheduling] enabled` (its mail sent by `mailer`).
+  // CalDAV scheduling only with `[scheduling] enabled` (its iMIP mail sent by `mailer`).
+  const mailer = createMailer(config, plog);
   const scheduling = config.scheduling.enabled ? [schedulingPlugin(mailer)] : [];
   const kinds = createKinds(scheduling);
   const notifier = new ChangeHub(plog);
@@ -136,6 +136,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   } catch (err) {
     await hook?.close();
     await push?.close();
+    await mailer.close();
     await auth.close();
     await storage.close();
     throw err;

@@ -362,15 +362,35 @@ export const SCHEMA = {
     email_domain: o('string', '', "Mail domain of the users: user 'alice' is mailto:alice@<domain>"),
     addresses: o('list', '', 'Mail addresses of users, as user:address pairs (alice:alice@example.org, ...)'),
     default_calendar: o('string', 'calendar', 'Calendar created for invitations when a user has none'),
-    smtp_server: o('string', '', "SMTP server for iMIP mail (empty: [hook]'s smtp_server; none: no mail)"),
+    smtp_server: o(
+      'string',
+      '',
+      "SMTP server for iMIP mail (empty: [hook]'s smtp_* settings, all of them; none: no mail)",
+    ),
     smtp_port: o('string', '', 'SMTP port (empty: the default port of smtp_security)'),
-    smtp_security: o('choice', '', 'SMTP security (empty: as [hook])', {
+    smtp_security: o('choice', '', 'SMTP security (empty: none)', {
       choices: ['', 'none', 'tls', 'starttls'],
     }),
-    smtp_username: o('string', '', "SMTP user (empty: [hook]'s)"),
-    smtp_password: o('string', '', "SMTP password (empty: [hook]'s)"),
-    from_email: o('string', '', "Envelope sender and From of iMIP mail (empty: [hook]'s from_email)"),
-    max_mails_per_hour: o('int', '60', 'iMIP messages one user may cause per hour (0 = none)'),
+    smtp_ssl_verify_mode: o('choice', '', 'SMTP certificate check (empty: REQUIRED)', {
+      choices: ['', 'NONE', 'OPTIONAL', 'REQUIRED'],
+    }),
+    smtp_username: o('string', '', 'SMTP user (a login only with user and password)'),
+    smtp_password: o('string', '', 'SMTP password'),
+    from_email: o(
+      'string',
+      '',
+      "Envelope sender (MAIL FROM) and Sender of iMIP mail (empty: [hook]'s from_email)",
+    ),
+    max_mails_per_hour: o(
+      'int',
+      '60',
+      'iMIP mails one login may cause in any hour; more get SCHEDULE-STATUS 5.3 (0 = no limit)',
+    ),
+    _mail_timeout: o(
+      'float',
+      '10',
+      'Seconds a PUT or DELETE waits for the SMTP server per mail (private, for tests)',
+    ),
   },
   reporting: {
     max_expand_occurrence: o('int', '10000', 'Maximum occurrences returned by calendar-data expand'),

@@ -1,5 +1,6 @@
 /**
- * iMIP (RFC 6047): iTIP messages to calendar users outside this server, by mail.
+ * iMIP (RFC 6047): iTIP messages to calendar users outside this server, by mail. The interface the
+ * scheduling code sends through; the SMTP implementation is imip-smtp.ts, NO_MAILER sends nothing.
  */
 import type { DavRequest } from '../../dav/context.js';
 import type { Method } from './itip.js';
@@ -19,7 +20,11 @@ export interface OutgoingMessage {
 export interface Mailer {
   /** Whether mail can be sent at all (an SMTP server is configured). */
   readonly configured: boolean;
-  /** Sends the message; returns its SCHEDULE-STATUS (1.1 sent, 5.1 not). Never throws. */
+  /**
+   * Sends the message; returns its SCHEDULE-STATUS (1.1 sent, 1.0 still pending, 5.1 not sent, 5.3
+   * over the sender's rate limit). Never throws, and returns within a bounded time (the PUT or DELETE
+   * that caused the message waits for it).
+   */
   send(req: DavRequest, message: OutgoingMessage): Promise<string>;
   close(): Promise<void>;
 }

@@ -128,7 +128,10 @@ async function uniqueObject(req: DavRequest, write: ItemWrite, owner: string, ui
   }
 }
 
-/** Status predicted before delivery (RFC 6638 §7.3): 1.2 delivered, 1.1 sent by mail, 5.1 cannot be. */
+/**
+ * Status predicted before delivery (RFC 6638 §3.2.9): 1.2 delivered, 1.1 sent by mail, 5.1 cannot be.
+ * The mailer's answer (1.0 pending, 5.1, 5.3 over the rate limit) replaces a 1.1 afterwards.
+ */
 function predict(user: string | undefined, address: string, mailer: Mailer): string {
   if (user !== undefined) return '1.2';
   return mailOf(address) !== undefined && mailer.configured ? '1.1' : '5.1';
@@ -222,6 +225,8 @@ async function organizerPlan(
       const env = envOf(req);
       const organizer = obj.organizer ?? '';
       const final = finalText !== undefined ? readObject(finalText) : undefined;
+      // Mails go out side by side (each bounded by the mailer's timeout), local deliveries in turn.
+      const mails: Promise<void>[] = [];
       for (const m of messages) {
         const message = organizerMessage(obj, m.comps, m.method);
         if (m.user !== undefined) {
@@ -238,15 +243,21 @@ async function organizerPlan(
             },
           );
         } else {
-          m.status = await mailer.send(req, {
+          const mail = {
             from: organizer,
             to: m.address,
             method: m.method,
             text: message,
             predicted: m.status,
-          });
+          };
+          mails.push(
+            mailer.send(req, mail).then((status) => {
+              m.status = status;
+            }),
+          );
         }
       }
+      await Promise.all(mails);
       // A delivery that went otherwise than predicted (refused, failed) is written into the
       // organizer's copy (a server change: its Schedule-Tag stays).
       const wrong = messages.filter((m) => (m.method === 'REQUEST' || !m.all) && m.status !== m.predicted);
