@@ -69,8 +69,13 @@ export interface Change {
   readonly removed?: readonly ChangedItem[];
   /** Whether the target was created (item-put, -move, -copy, collection-replace/-move/-copy). */
   readonly created?: boolean;
-  /** Who made the change: the login, '' for anonymous. */
+  /** Who made the change: the login, '' for anonymous; through a share, the share's owner. */
   readonly user: string;
+  /**
+   * Through a share: the logged-in user (the sharee) who made the change, while `user` is the share's
+   * owner (the storage hook runs as the owner, the [hook] notifications name the sharee as Radicale's).
+   */
+  readonly actor?: string;
   /** The HTTP method (`PUT`, `DELETE`, ...), `NONE` for a change that is not a request's own. */
   readonly method: string;
   /** The request path, percent-decoded, without the proxy prefix (`/alice/calendar/x.ics`); may be ''. */

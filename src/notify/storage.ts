@@ -23,10 +23,15 @@ import type {
 } from '../storage/types.js';
 import type { ChangeHub, ChangedItem } from './changes.js';
 
-type Base = Pick<ChangeContext, 'user' | 'request' | 'path'>;
+type Base = Pick<ChangeContext, 'user' | 'actor' | 'request' | 'path'>;
 
-function who(ctx: Base): { user: string; method: string; requestPath: string } {
-  return { user: ctx.user, method: ctx.request, requestPath: ctx.path };
+function who(ctx: Base): { user: string; actor?: string; method: string; requestPath: string } {
+  return {
+    user: ctx.user,
+    ...(ctx.actor !== undefined ? { actor: ctx.actor } : {}),
+    method: ctx.request,
+    requestPath: ctx.path,
+  };
 }
 
 async function collect(items: AsyncIterable<Item>): Promise<Item[]> {

@@ -132,7 +132,8 @@ export function createShareView(deps: {
     const owner = toReal(storagePath(ctx.path)).share?.record.Owner;
     return {
       ...ctx,
-      ...(owner !== undefined ? { user: owner } : {}),
+      // The storage hook runs as the owner (Radicale's user becomes Owner); the sharee stays the actor.
+      ...(owner !== undefined ? { user: owner, actor: ctx.actor ?? ctx.user } : {}),
       path: ctx.path === '' ? '' : real(ctx.path),
       ...(ctx.toPath !== undefined ? { toPath: real(ctx.toPath) } : {}),
     };

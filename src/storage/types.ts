@@ -65,8 +65,10 @@ export type ItemDescriber = (text: string, tag: CollectionTag) => ItemDescriptio
 
 /** Who asked for a change and why: used for the storage hook's placeholders and logs. */
 export interface ChangeContext {
-  /** Login of the user ('' for anonymous). */
+  /** Login of the user ('' for anonymous); through a share, the share's owner (the storage hook's %(user)s). */
   readonly user: string;
+  /** Through a share: the logged-in user (the sharee) whose request it is, when `user` is the owner. */
+  readonly actor?: string;
   /**
    * The request path, percent-decoded and without the proxy prefix (`/alice/cal/x.ics`, `/alice/cal/`);
    * '' for a change that is not one request's (principal creation). The storage hook's %(path)s is

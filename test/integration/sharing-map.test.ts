@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { D, DavClient, mkcalendar, parseMultistatus, put, report, vevent } from './helpers/dav-client.js';
 import { SHARE_FIELDS } from '../../src/sharing/record.js';
+import type { Change } from '../../src/notify/changes.js';
+import { hookItems } from '../../src/notify/hooks/notification.js';
 
 const USERS = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw', 'dave@example.org': 'davepw' };
 
@@ -143,6 +145,26 @@ describe('map shares', () => {
     // A hidden share is still usable at its path.
     assert.equal((await c.request('GET', '/bob/alice-rw/a.ics', { user: 'bob' })).status, 200);
     assert.equal((await c.request('GET', '/bob/user-hidden/a.ics', { user: 'bob' })).status, 200);
+  });
+
+  it("[hook] items of a write through a share: point is the owner's path, actor the sharee (as Radicale 3.8)", async () => {
+    const changes: Change[] = [];
+    const stop = server.notifier.subscribe((ch) => void changes.push(ch), { content: true, name: 'test' });
+    try {
+      assert.equal((await put(c, '/bob/alice-rw/hook.ics', vevent('hook'), 'bob')).status, 201);
+      assert.equal((await c.request('DELETE', '/bob/alice-rw/hook.ics', { user: 'bob' })).status, 200);
+      for (let i = 0; i < 500 && changes.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const items = changes.flatMap(hookItems);
+      assert.deepEqual(
+        items.map((i) => [i.type, i.point, i.actor]),
+        [
+          ['upsert', 'alice/work', 'bob'],
+          ['delete', 'alice/work', 'bob'],
+        ],
+      );
+    } finally {
+      stop();
+    }
   });
 
   it('a share not enabled by both is not there; MKCOL on its path is a conflict', async () => {

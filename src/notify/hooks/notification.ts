@@ -21,7 +21,10 @@ export type HookItemType = 'upsert' | 'delete' | 'cpatch';
 
 export interface HookItem {
   readonly type: HookItemType;
-  /** The first two segments of the request path (`alice/calendar.ics`), '' when fewer. */
+  /**
+   * The first two segments of the request path (`alice/calendar.ics`), '' when fewer; through a share,
+   * of the owner's path the share maps to (Radicale's access.path).
+   */
   readonly point: string;
   /** The `content` argument Radicale passes (`_content_legacy` in the JSON). */
   readonly content: string | null;
@@ -51,7 +54,8 @@ const SILENT_METHODS = new Set(['MOVE', 'COPY']);
 
 export function hookItems(change: Change): HookItem[] {
   if (SILENT_METHODS.has(change.method)) return [];
-  const base = { point: pointOf(change.requestPath), actor: change.user };
+  // Through a share: the owner's path (the storage path written) and the sharee who wrote, as Radicale 3.8.
+  const base = { point: pointOf(change.requestPath), actor: change.actor ?? change.user };
   const upsert = (i: ChangedItem, legacy: string | null): HookItem => ({
     ...base,
     type: 'upsert',
