@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
-import { TestPushService, type TestSubscription } from '../helpers/push-service.js';
+import { TestPushService } from '../helpers/push-service.js';
 import {
   D,
   DavClient,
@@ -23,42 +23,7 @@ import {
   vevent,
 } from './helpers/dav-client.js';
 import { parseXml, textContent, nameOf } from '../../src/dav/xml.js';
-
-const PUSH = 'https://bitfire.at/webdav-push';
-const P = (l: string): string => `{${PUSH}}${l}`;
-
-const PUSH_CONFIG = {
-  allow_http_endpoints: 'True',
-  coalesce_delay: '0.2',
-  _retry_delay: '0.05',
-  retries: '2',
-};
-
-function registerBody(sub: TestSubscription, expires?: Date, extra = ''): string {
-  return (
-    `<?xml version="1.0" encoding="utf-8"?><push-register xmlns="${PUSH}" xmlns:D="DAV:"><subscription>` +
-    `<web-push-subscription><push-resource>${sub.endpoint}</push-resource>` +
-    `<content-encoding>aes128gcm</content-encoding>` +
-    `<subscription-public-key type="p256dh">${sub.p256dh}</subscription-public-key>` +
-    `<auth-secret>${sub.auth}</auth-secret>${extra}</web-push-subscription></subscription>` +
-    `<trigger><content-update><D:depth>1</D:depth></content-update></trigger>` +
-    (expires ? `<expires>${expires.toUTCString()}</expires>` : '') +
-    `</push-register>`
-  );
-}
-
-function registerAt(
-  c: DavClient,
-  path: string,
-  body: string,
-  user = 'alice',
-): ReturnType<DavClient['request']> {
-  return c.request('POST', path, {
-    user,
-    body,
-    headers: { 'Content-Type': 'application/xml; charset=utf-8' },
-  });
-}
+import { P, PUSH, PUSH_CONFIG, readMessage, registerAt, registerBody } from './helpers/webdav-push.js';
 
 /** The registration URL's path (the Location header is absolute). */
 function locationPath(location: string | string[] | undefined): string {
@@ -80,23 +45,6 @@ async function props(
   for (const [k, v] of only ?? [])
     out.set(k, { status: v.status, text: textContent(v.element).trim(), el: v.element });
   return out;
-}
-
-/** What a decrypted push message says. */
-function readMessage(xml: string): { topic: string; syncToken?: string; content: boolean; gone: boolean } {
-  const root = parseXml(xml);
-  assert.equal(nameOf(root), P('push-message'));
-  const topic = root.children.find((c) => nameOf(c) === P('topic'));
-  const content = root.children.find((c) => nameOf(c) === P('content-update'));
-  const property = root.children.find((c) => nameOf(c) === P('property-update'));
-  const token = content?.children.find((c) => nameOf(c) === D('sync-token'));
-  const status = property?.children.find((c) => nameOf(c) === D('status'));
-  return {
-    topic: topic ? textContent(topic) : '',
-    ...(token ? { syncToken: textContent(token) } : {}),
-    content: content !== undefined,
-    gone: status !== undefined && textContent(status).includes('404'),
-  };
 }
 
 describe('WebDAV-Push', () => {
