@@ -52,6 +52,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
       realm,
       authenticate: (req) => externalLogin(p, req),
       deniedDelayMs,
+      groups,
       close: () => Promise.resolve(),
     };
   }
@@ -79,6 +80,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
     realm,
     authenticate: (req) => basicLogin(p, req),
     deniedDelayMs,
+    groups,
     close: () => backend.close(),
   };
 }

@@ -8,6 +8,7 @@
  * fill every slot with sleeping requests. For 401/403 answers to anonymous (or logged-in but refused)
  * requests the dispatcher takes `deniedDelayMs()` the same way, as Radicale does.
  */
+import type { GroupSource } from './groups/types.js';
 
 export interface AuthRequest {
   /** Value of the Authorization header, if any. */
@@ -45,6 +46,8 @@ export interface Auth {
   authenticate(req: AuthRequest): Promise<AuthOutcome>;
   /** Milliseconds to hold back a 401/403 answer to a request that did not fail a login (`delay` × U(0.5,1.5)). */
   deniedDelayMs(): number;
+  /** The `[group]` source, for checks made outside a request (WebDAV-Push re-checks rights at each push). */
+  readonly groups?: GroupSource;
   /** Release resources (LDAP connections, file watchers); the Auth must not be used afterwards. */
   close(): Promise<void>;
 }

@@ -113,7 +113,11 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const derivedCache = exportCache(config, plog);
   const hook = createHook(config, plog);
   if (hook) notifier.subscribe(hook.listener, { content: hook.needsContent, name: `[hook] ${hook.name}` });
-  const push = await PushService.create(config, storage, plog);
+  const push = await PushService.create(config, storage, plog, {
+    rights,
+    ...(sharing ? { sharing } : {}),
+    ...(auth.groups ? { groups: auth.groups } : {}),
+  });
   if (push) notifier.subscribe((change) => push.onChange(change), { name: 'WebDAV-Push' });
   const app = createApp({
     config,

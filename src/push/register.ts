@@ -177,6 +177,7 @@ export async function register(push: PushService, req: DavRequest): Promise<DavR
     expires,
   };
   const result = await push.store.register(record, push.limits, now);
+  push.noteGroups(req.user, req.groups);
   if (result.kind === 'limit') {
     const msg =
       result.which === 'user'

@@ -29,6 +29,12 @@ export interface SenderOptions {
   readonly retryDelay: number;
   /** The sync token of a collection, or undefined when it has none (plain collections). */
   readonly syncToken: (collection: string) => Promise<string | undefined>;
+  /**
+   * The registrations a change of `collection` is pushed to (its own and those at share paths that
+   * map to it, see ./audience.ts); each one's topic is that of the path it was registered at. Default:
+   * the collection's own registrations.
+   */
+  readonly audience?: (collection: string, now: number, gone: boolean) => Promise<PushSubscriptionRecord[]>;
 }
 
 /** What changed in one collection since its last push. */
@@ -115,25 +121,35 @@ export class PushSender {
   }
 
   private async prepare(collection: string, p: Pending): Promise<void> {
-    const subs = await this.o.store.forCollection(collection, Date.now());
-    if (p.gone) await this.o.store.removeCollections([collection]);
+    const now = Date.now();
+    const subs = this.o.audience
+      ? await this.o.audience(collection, now, p.gone)
+      : await this.o.store.forCollection(collection, now);
+    if (p.gone) {
+      await this.o.store.removeCollections([collection]);
+      // Registrations at share paths that heard the collection is gone go too.
+      for (const s of subs) if (s.collection !== collection) await this.o.store.remove(s.id);
+    }
     if (subs.length === 0) return;
-    const topic = topicOf(this.o.secrets.topicSecret, collection);
-    const news: PushNews = {
-      topic,
-      ...(p.content && !p.gone
-        ? {
-            content: await this.o
-              .syncToken(collection)
-              .then((t) => (t === undefined ? {} : { syncToken: t })),
-          }
-        : {}),
-      ...(p.property ? { property: { gone: p.gone } } : {}),
-    };
-    // Only a content update may replace an earlier undelivered one (RFC 8030 §5.4): it says the same, newer.
-    const topicHeader = news.property ? undefined : topic;
-    const payload = pushMessage(news);
-    for (const sub of subs) this.enqueue({ sub, payload, topicHeader, attempt: 0 });
+    const content =
+      p.content && !p.gone
+        ? await this.o.syncToken(collection).then((t) => (t === undefined ? {} : { syncToken: t }))
+        : undefined;
+    // One message per path registered at: its topic is the one the client read there.
+    const byPath = new Map<string, PushSubscriptionRecord[]>();
+    for (const s of subs) byPath.set(s.collection, [...(byPath.get(s.collection) ?? []), s]);
+    for (const [path, group] of byPath) {
+      const topic = topicOf(this.o.secrets.topicSecret, path);
+      const news: PushNews = {
+        topic,
+        ...(content ? { content } : {}),
+        ...(p.property ? { property: { gone: p.gone } } : {}),
+      };
+      // Only a content update may replace an earlier undelivered one (RFC 8030 §5.4): it says the same, newer.
+      const topicHeader = news.property ? undefined : topic;
+      const payload = pushMessage(news);
+      for (const sub of group) this.enqueue({ sub, payload, topicHeader, attempt: 0 });
+    }
   }
 
   private enqueue(d: Delivery): void {

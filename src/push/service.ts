@@ -7,8 +7,20 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { PushLimits, PushSecrets, PushStore } from '../storage/push-store.js';
 import type { Storage } from '../storage/types.js';
+import type { GroupSource } from '../auth/groups/types.js';
+import type { Rights } from '../rights/types.js';
+import type { Sharing } from '../sharing/service.js';
+import { audience } from './audience.js';
 import { loadSecrets, topicOf } from './keys.js';
 import { PushSender } from './sender.js';
+
+/** What push re-checks rights with at each push (see ./audience.ts). */
+export interface PushAccess {
+  readonly rights: Rights;
+  readonly sharing?: Pick<Sharing, 'store' | 'viewFor'>;
+  /** `[group]`; without it, a user's groups are those its last registration request had. */
+  readonly groups?: GroupSource;
+}
 
 /** What push needs to know of a change (a subset of src/notify's `Change`). */
 export interface ChangeLike {
@@ -32,6 +44,11 @@ export class PushService {
   readonly maxExpiryMs: number;
   readonly allowHttpEndpoints: boolean;
   private readonly cleanup: NodeJS.Timeout;
+  /**
+   * The groups each user's last registration request had (since the start): what a push re-checks
+   * rights with when `[group]` only knows groups at login (`from_auth`).
+   */
+  private readonly seenGroups = new Map<string, ReadonlySet<string>>();
 
   private constructor(
     readonly store: PushStore,
@@ -39,6 +56,7 @@ export class PushService {
     storage: Storage,
     config: Config['push'],
     private readonly log: Logger,
+    access: PushAccess | undefined,
   ) {
     this.limits = {
       perUser: Math.max(0, config.max_subscriptions_per_user),
@@ -59,6 +77,24 @@ export class PushService {
         if (!info || info.tag === '') return undefined;
         return storage.getSyncToken(collection);
       },
+      ...(access
+        ? {
+            audience: (collection: string, now: number, gone: boolean) =>
+              audience(
+                {
+                  store,
+                  storage,
+                  rights: access.rights,
+                  ...(access.sharing ? { sharing: access.sharing } : {}),
+                  groupsOf: (user) => this.groupsOf(access.groups, user),
+                  log,
+                },
+                collection,
+                now,
+                gone,
+              ),
+          }
+        : {}),
     });
     this.cleanup = setInterval(() => {
       store.removeExpired(Date.now()).then(
@@ -70,12 +106,33 @@ export class PushService {
   }
 
   /** The service, or undefined when `[push] enabled` is off. Loads (or makes) the keys. */
-  static async create(config: Config, storage: Storage, log: Logger): Promise<PushService | undefined> {
+  static async create(
+    config: Config,
+    storage: Storage,
+    log: Logger,
+    access?: PushAccess,
+  ): Promise<PushService | undefined> {
     if (!config.push.enabled) return undefined;
     const store = storage.pushStore();
     const secrets = await loadSecrets(store);
     await store.removeExpired(Date.now());
-    return new PushService(store, secrets, storage, config.push, log);
+    return new PushService(store, secrets, storage, config.push, log, access);
+  }
+
+  /** Remembers the groups a registering request had (see `seenGroups`). */
+  noteGroups(user: string, groups: ReadonlySet<string>): void {
+    this.seenGroups.delete(user);
+    this.seenGroups.set(user, groups);
+    // Bounded: the oldest go first.
+    if (this.seenGroups.size > 10_000) {
+      const oldest = this.seenGroups.keys().next();
+      if (!oldest.done) this.seenGroups.delete(oldest.value);
+    }
+  }
+
+  private async groupsOf(source: GroupSource | undefined, user: string): Promise<ReadonlySet<string>> {
+    const seen = this.seenGroups.get(user) ?? new Set<string>();
+    return source ? source.groupsOf(user, [...seen]) : seen;
   }
 
   /** The VAPID public key (uncompressed P-256 point, base64url), as the `transports` property shows it. */

@@ -41,6 +41,8 @@ export interface ShareView {
   readonly rights: Rights;
   /** The token share a `/.token/` request path names (enabled), if any. */
   readonly token: ActiveShare | undefined;
+  /** The storage path a path of this view stands for (the owner's inside a share, itself elsewhere). */
+  realPath(path: string): string;
 }
 
 interface Mapped {
@@ -280,5 +282,5 @@ export function createShareView(deps: {
     verify: (report, describe) => base.verify(report, describe),
   };
   const tokenShare = shares.find((s) => s.record.ShareType === 'token');
-  return { storage: view, rights: viewRights, token: tokenShare };
+  return { storage: view, rights: viewRights, token: tokenShare, realPath: (path) => toReal(path).path };
 }

@@ -42,6 +42,18 @@ export interface PushStore {
   secrets(generate: () => PushSecrets): Promise<PushSecrets>;
   /** Unexpired subscriptions of a collection. */
   forCollection(collection: string, now: number): Promise<PushSubscriptionRecord[]>;
+  /**
+   * Unexpired subscriptions registered at any of `paths`, where `{user}` in a path stands for the
+   * subscription's user (a group share's `/{user}/team/` is `carol/team` for carol's registration).
+   */
+  forPaths(paths: readonly string[], now: number): Promise<PushSubscriptionRecord[]>;
+  /** Every unexpired subscription (`almanac storage copy`). */
+  all(now: number): Promise<PushSubscriptionRecord[]>;
+  /**
+   * Stores subscriptions as they are, ids kept, no limits (`almanac storage copy`); one with the same
+   * id, or the same collection and endpoint, is replaced. Returns how many were stored.
+   */
+  restore(records: readonly PushSubscriptionRecord[]): Promise<number>;
   byId(id: string): Promise<PushSubscriptionRecord | undefined>;
   /**
    * Stores a subscription. One with the same collection and endpoint is updated in place (keeping its
@@ -55,6 +67,11 @@ export interface PushStore {
   removeCollections(collections: readonly string[]): Promise<number>;
   /** Removes expired subscriptions; returns how many. */
   removeExpired(now: number): Promise<number>;
+}
+
+/** Whether a subscription was registered at `path`, a path of `forPaths` (`{user}`: its user). */
+export function registeredAt(r: PushSubscriptionRecord, path: string): boolean {
+  return r.collection === (path.includes('{user}') ? path.split('{user}').join(r.user) : path);
 }
 
 /** Whether `path` is `collection` or inside it ('' holds everything). */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Mutex } from './lock.js';
 import { atomicWrite, isErrno, syncDir, tmpName, writeSynced, type FsOptions } from './fsutil.js';
 import {
+  registeredAt,
   within,
   type PushLimits,
   type PushSecrets,
@@ -151,6 +152,31 @@ export class FilePushStore implements PushStore {
     return this.mutex.run(async () => {
       await this.load();
       return this.records.filter((r) => r.collection === collection && r.expires > now);
+    });
+  }
+
+  forPaths(paths: readonly string[], now: number): Promise<PushSubscriptionRecord[]> {
+    return this.mutex.run(async () => {
+      await this.load();
+      return this.records.filter((r) => r.expires > now && paths.some((p) => registeredAt(r, p)));
+    });
+  }
+
+  all(now: number): Promise<PushSubscriptionRecord[]> {
+    return this.mutex.run(async () => {
+      await this.load();
+      return this.records.filter((r) => r.expires > now);
+    });
+  }
+
+  restore(records: readonly PushSubscriptionRecord[]): Promise<number> {
+    return this.mutex.run(async () => {
+      if (records.length === 0) return 0;
+      await this.load();
+      const replaced = (r: PushSubscriptionRecord): boolean =>
+        records.some((n) => n.id === r.id || (n.collection === r.collection && n.endpoint === r.endpoint));
+      await this.save([...this.records.filter((r) => !replaced(r)), ...records]);
+      return records.length;
     });
   }
 

@@ -70,6 +70,49 @@ export class PgPushStore implements PushStore {
     return rows.map(record);
   }
 
+  async forPaths(paths: readonly string[], now: number): Promise<PushSubscriptionRecord[]> {
+    if (paths.length === 0) return [];
+    // `{user}` in a path stands for the row's own user (a group share's /{user}/team/).
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLS} FROM push_subscriptions WHERE expires > $2
+         AND collection IN (SELECT replace(p, '{user}', username) FROM unnest($1::text[]) AS p) ORDER BY id`,
+      [paths, new Date(now)],
+    );
+    return rows.map(record);
+  }
+
+  async all(now: number): Promise<PushSubscriptionRecord[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLS} FROM push_subscriptions WHERE expires > $1 ORDER BY id`,
+      [new Date(now)],
+    );
+    return rows.map(record);
+  }
+
+  restore(records: readonly PushSubscriptionRecord[]): Promise<number> {
+    if (records.length === 0) return Promise.resolve(0);
+    return this.db.tx(async (c) => {
+      await q(c, 'LOCK TABLE push_subscriptions IN SHARE ROW EXCLUSIVE MODE');
+      for (const r of records) {
+        await q(c, 'DELETE FROM push_subscriptions WHERE id = $1 OR (collection = $2 AND endpoint = $3)', [
+          r.id,
+          r.collection,
+          r.endpoint,
+        ]);
+        await q(c, `INSERT INTO push_subscriptions (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+          r.id,
+          r.user,
+          r.collection,
+          r.endpoint,
+          r.p256dh,
+          r.auth,
+          new Date(r.expires),
+        ]);
+      }
+      return records.length;
+    });
+  }
+
   async byId(id: string): Promise<PushSubscriptionRecord | undefined> {
     const rows = await this.db.query<Row>(`SELECT ${COLS} FROM push_subscriptions WHERE id = $1`, [id]);
     return rows[0] && record(rows[0]);
