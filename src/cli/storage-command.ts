@@ -23,7 +23,8 @@ const USAGE = `usage:
       the configuration's [storage] postgresql_url (empty: the PG* environment variables)
   almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder>
       makes the target a mirror of the source (items keep their hrefs, bytes and ETags, collections
-      their properties, each collection its current sync token), then checks every item; a folder
+      their properties, each collection its current sync token; WebDAV-Push registrations and keys
+      go along when the target has no keys of its own), then checks every item; a folder
       is a Radicale data folder (the one holding collection-root). Stop writes to the source first.
 `;
 
@@ -140,6 +141,13 @@ async function runCopy(
           `${stats.collectionsDeleted} collections removed, ${stats.tokensCarried} sync tokens carried, ` +
           `${stats.problems} problem(s)${unreadable}\n`,
       );
+      if (stats.pushKeysDiffer)
+        out(
+          'WebDAV-Push: the target has keys of its own, kept; no registrations carried ' +
+            '(clients register again when theirs run out)\n',
+        );
+      else if (stats.pushRegistrations !== undefined)
+        out(`WebDAV-Push: ${stats.pushRegistrations} registration(s) and the keys carried\n`);
       return stats.problems === 0 && copyLog.unreadable === 0 ? 0 : 1;
     } finally {
       await target.close();

@@ -40,6 +40,8 @@ export type RegisterResult =
 export interface PushStore {
   /** The kept secrets; the first call ever stores what `generate` makes. */
   secrets(generate: () => PushSecrets): Promise<PushSecrets>;
+  /** The kept secrets, or undefined when none were ever made (push never enabled here); makes none. */
+  currentSecrets(): Promise<PushSecrets | undefined>;
   /** Unexpired subscriptions of a collection. */
   forCollection(collection: string, now: number): Promise<PushSubscriptionRecord[]>;
   /**

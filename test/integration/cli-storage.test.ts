@@ -9,6 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FIXTURE, copyFixture } from '../helpers/radicale.js';
+import { startAlmanac } from '../helpers/almanac.js';
+import { createTestDatabase, dropTestDatabase, requirePostgres } from '../helpers/postgres.js';
+import { TestPushService } from '../helpers/push-service.js';
+import { DavClient, mkcalendar, propXml, put, vevent } from './helpers/dav-client.js';
+import { P, PUSH_CONFIG, readMessage, registerAt, registerBody } from './helpers/webdav-push.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
@@ -82,5 +87,56 @@ void describe('almanac storage', () => {
       ),
     );
     assert.doesNotMatch(bad.stderr, /skipping broken item/, 'said once, by the check');
+  });
+
+  void it('copy carries WebDAV-Push registrations and keys, folder → PostgreSQL → folder', async (t) => {
+    if (!requirePostgres(t)) return;
+    const push = await TestPushService.start();
+    const url = await createTestDatabase();
+    const from = copyFixture();
+    const back = join(dir, 'push-back');
+    const sub = push.subscribe();
+    const transports = async (c: DavClient): Promise<string> => {
+      const r = await c.request('PROPFIND', '/alice/pushcal/', {
+        user: 'alice',
+        headers: { Depth: '0' },
+        body: `<?xml version="1.0"?><propfind xmlns="DAV:"><prop>${propXml(P('transports'))}${propXml(P('topic'))}</prop></propfind>`,
+      });
+      return r.text;
+    };
+    try {
+      let server = await startAlmanac({ folder: from, config: { push: PUSH_CONFIG } });
+      let before: string;
+      try {
+        const c = new DavClient(server.url);
+        assert.equal((await mkcalendar(c, '/alice/pushcal/')).status, 201);
+        assert.equal((await registerAt(c, '/alice/pushcal/', registerBody(sub))).status, 201);
+        before = await transports(c);
+      } finally {
+        await server.stop();
+      }
+      const there = almanac(['storage', 'copy', '--from', from, '--to', url]);
+      assert.equal(there.status, 0, there.stdout + there.stderr);
+      assert.match(there.stdout, /^WebDAV-Push: 1 registration\(s\) and the keys carried$/m);
+      const home = almanac(['storage', 'copy', '--from', url, '--to', back]);
+      assert.equal(home.status, 0, home.stdout + home.stderr);
+      assert.match(home.stdout, /^WebDAV-Push: 1 registration\(s\) and the keys carried$/m);
+
+      // The registration made before the two copies is pushed, signed with the same key, same topic.
+      server = await startAlmanac({ folder: back, config: { push: PUSH_CONFIG } });
+      try {
+        const c = new DavClient(server.url);
+        assert.equal(await transports(c), before, 'the same VAPID key and topic');
+        assert.equal((await put(c, '/alice/pushcal/a.ics', vevent('a'))).status, 201);
+        const [got] = await push.waitFor(sub, 1);
+        assert.ok(before.includes(got?.vapid.key ?? '?'), 'signed with the key the client registered with');
+        assert.ok(before.includes(`>${readMessage(got?.message ?? '').topic}<`));
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await push.stop();
+      await dropTestDatabase(url);
+    }
   });
 });

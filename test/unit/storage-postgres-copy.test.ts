@@ -14,6 +14,7 @@ import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
 import { copyStorage } from '../../src/storage/postgres/copy.js';
 import { PostgresStorage } from '../../src/storage/postgres/storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
+import type { PushSecrets } from '../../src/storage/push-store.js';
 import { createTestDatabase, requirePostgres } from '../helpers/postgres.js';
 
 const ctx: ChangeContext = { user: 'alice', path: '/', request: 'PUT' };
@@ -105,5 +106,64 @@ void test('copyStorage mirrors a folder into PostgreSQL, resumably', async (t) =
     await db.close();
     await folder.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('copyStorage carries no push registrations into a target with push keys of its own', async () => {
+  const dirs = [
+    mkdtempSync(join(tmpdir(), 'almanac-copy-push-')),
+    mkdtempSync(join(tmpdir(), 'almanac-copy-push-')),
+  ];
+  const [from, to] = dirs.map(
+    (dir) =>
+      new FilesystemStorage({
+        folder: dir,
+        crossProcessLock: false,
+        fsync: false,
+        umask: undefined,
+        maxResourceSize: 1e9,
+        maxSyncTokenAge: 2592000,
+        skipBrokenItem: true,
+        hook: '',
+        describe,
+        log,
+      }),
+  ) as [FilesystemStorage, FilesystemStorage];
+  const keys = (n: string): PushSecrets => ({
+    vapidPublicKey: `pub${n}`,
+    vapidPrivateKey: `priv${n}`,
+    topicSecret: n,
+  });
+  try {
+    await from.open();
+    await to.open();
+    await from.createCollection('alice', {}, ctx);
+    await from.createCollection('alice/cal', { tag: 'VCALENDAR' }, ctx);
+    await from.pushStore().secrets(() => keys('1'));
+    const reg = {
+      id: 'AAAAAAAAAAAAAAAAAAAAAA',
+      user: 'alice',
+      collection: 'alice/cal',
+      endpoint: 'https://push.example.net/x',
+      p256dh: 'k',
+      auth: 'a',
+      expires: Date.now() + 86_400_000,
+    };
+    await from.pushStore().register(reg, { perUser: 10, perCollection: 10 }, Date.now());
+    await to.pushStore().secrets(() => keys('2'));
+    const stats = await copyStorage(from, to);
+    assert.equal(stats.pushKeysDiffer, true);
+    assert.equal(stats.pushRegistrations, undefined);
+    assert.deepEqual(await to.pushStore().all(Date.now()), []);
+    assert.equal((await to.pushStore().currentSecrets())?.topicSecret, '2', 'the target keeps its keys');
+    // A target without keys takes the source's and the registration.
+    rmSync(join(dirs[1] ?? '', '.Almanac.push'), { recursive: true });
+    const fresh = await copyStorage(from, to);
+    assert.equal(fresh.pushRegistrations, 1);
+    assert.deepEqual(await to.pushStore().all(Date.now()), [reg]);
+  } finally {
+    await from.close();
+    await to.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 });

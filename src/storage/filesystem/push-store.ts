@@ -127,6 +127,10 @@ export class FilePushStore implements PushStore {
     });
   }
 
+  currentSecrets(): Promise<PushSecrets | undefined> {
+    return this.mutex.run(() => this.readSecrets());
+  }
+
   private async readSecrets(): Promise<PushSecrets | undefined> {
     const file = join(this.dir, SECRETS);
     let text: string;

@@ -8,9 +8,15 @@
  * the same state there) is kept by the target as a name for the copied state, in both directions, so
  * clients that synced just before the move go on incrementally; older tokens are not carried (those
  * clients sync again from scratch, as after any expired token).
+ * WebDAV-Push registrations go along with the keys they were made under (the VAPID key pair the push
+ * services know the clients' subscriptions by, the secret topics are made with): the target takes the
+ * source's keys when it has none, and the unexpired registrations, ids kept. A target with keys of its
+ * own keeps them and gets no registrations (they would be pushed with a key their push services do
+ * not accept); their clients register again when their registrations run out.
  */
 import { StorageError, type ChangeContext, type CollectionInfo, type Storage } from '../types.js';
 import { pythonJson } from '../filesystem/props-json.js';
+import type { PushSecrets } from '../push-store.js';
 
 export interface CopyStats {
   collections: number;
@@ -21,6 +27,10 @@ export interface CopyStats {
   itemsDeleted: number;
   collectionsDeleted: number;
   problems: number;
+  /** WebDAV-Push registrations carried (with the keys); undefined: the source has no push keys. */
+  pushRegistrations?: number;
+  /** The target had push keys of its own: no registrations carried. */
+  pushKeysDiffer?: boolean;
 }
 
 /** A target that can take over the source's sync tokens; false when it cannot keep that one. */
@@ -186,5 +196,24 @@ export async function copyStorage(
   }
   await copier.children('');
   await copier.verify('');
+  await copyPush(from, to, copier.stats);
   return copier.stats;
+}
+
+const sameSecrets = (a: PushSecrets, b: PushSecrets): boolean =>
+  a.vapidPublicKey === b.vapidPublicKey &&
+  a.vapidPrivateKey === b.vapidPrivateKey &&
+  a.topicSecret === b.topicSecret;
+
+/** The WebDAV-Push keys and registrations (see above); nothing when the source never had push on. */
+async function copyPush(from: Storage, to: Storage, stats: CopyStats): Promise<void> {
+  const source = from.pushStore();
+  const secrets = await source.currentSecrets();
+  if (secrets === undefined) return;
+  const target = to.pushStore();
+  if (!sameSecrets(await target.secrets(() => secrets), secrets)) {
+    stats.pushKeysDiffer = true;
+    return;
+  }
+  stats.pushRegistrations = await target.restore(await source.all(Date.now()));
 }

@@ -40,14 +40,16 @@ const inside = (collection: string): string => `${collection.replace(/[\\%_]/g, 
 export class PgPushStore implements PushStore {
   constructor(private readonly db: Db) {}
 
+  async currentSecrets(): Promise<PushSecrets | undefined> {
+    const rows = await this.db.query<{ p: string; k: string; t: string }>(
+      'SELECT vapid_public_key AS p, vapid_private_key AS k, topic_secret AS t FROM push_secrets',
+    );
+    const r = rows[0];
+    return r && { vapidPublicKey: r.p, vapidPrivateKey: r.k, topicSecret: r.t };
+  }
+
   async secrets(generate: () => PushSecrets): Promise<PushSecrets> {
-    const read = async (): Promise<PushSecrets | undefined> => {
-      const rows = await this.db.query<{ p: string; k: string; t: string }>(
-        'SELECT vapid_public_key AS p, vapid_private_key AS k, topic_secret AS t FROM push_secrets',
-      );
-      const r = rows[0];
-      return r && { vapidPublicKey: r.p, vapidPrivateKey: r.k, topicSecret: r.t };
-    };
+    const read = (): Promise<PushSecrets | undefined> => this.currentSecrets();
     const have = await read();
     if (have) return have;
     const made = generate();
