@@ -3,7 +3,7 @@
  * the owner's collection, with the topic it read at its own path; a change made through the share
  * reaches the owner's registrations too; and rights are checked again at each push (a share
  * disabled or deleted, a collection read no more: no push, and pushes resume once reading is
- * allowed again). Shares are made through the management API, so this runs on the suite's backend
+ * allowed again; a hidden share is still read at its path, so still pushed). Shares are made through the management API, so this runs on the suite's backend
  * (filesystem, or PostgreSQL with ALMANAC_TEST_STORAGE=postgresql).
  */
 import { after, before, describe, it } from 'node:test';
@@ -160,24 +160,31 @@ describe('WebDAV-Push through shares', () => {
     await change(4, 'x4');
     assert.equal(push.pushesTo(bobs).length, 2, 'pushed again once the share is enabled');
 
+    // Hidden by bob: no longer listed in his home, still readable at its path, so still pushed.
+    assert.equal((await api(c, 'map/hide', 'bob', { PathOrToken: '/bob/alice-off/' })).status, 200);
+    assert.equal((await c.request('GET', '/bob/alice-off/x1.ics', { user: 'bob' })).status, 200);
+    await change(5, 'x5h');
+    assert.equal(push.pushesTo(bobs).length, 3, 'a hidden share is still read, and pushed');
+    assert.equal((await api(c, 'map/unhide', 'bob', { PathOrToken: '/bob/alice-off/' })).status, 200);
+
     // Permissions without r (the owner updates them): not readable, no push.
     const upd = await api(c, 'map/update', 'alice', { PathOrToken: '/bob/alice-off/', Permissions: 'i' });
     assert.equal(upd.status, 200, upd.text);
     assert.equal((await c.request('GET', '/bob/alice-off/x1.ics', { user: 'bob' })).status, 403);
-    await change(5, 'x5');
-    assert.equal(push.pushesTo(bobs).length, 2, 'no push once the share does not let bob read');
+    await change(6, 'x5');
+    assert.equal(push.pushesTo(bobs).length, 3, 'no push once the share does not let bob read');
 
     assert.equal(
       (await api(c, 'map/update', 'alice', { PathOrToken: '/bob/alice-off/', Permissions: 'r' })).status,
       200,
     );
-    await change(6, 'x6');
-    assert.equal(push.pushesTo(bobs).length, 3);
+    await change(7, 'x6');
+    assert.equal(push.pushesTo(bobs).length, 4);
 
     // Deleted: gone for good.
     assert.equal((await api(c, 'map/delete', 'alice', { PathOrToken: '/bob/alice-off/' })).status, 200);
-    await change(7, 'x7');
-    assert.equal(push.pushesTo(bobs).length, 3, 'no push after the share is deleted');
+    await change(8, 'x7');
+    assert.equal(push.pushesTo(bobs).length, 4, 'no push after the share is deleted');
   });
 });
 

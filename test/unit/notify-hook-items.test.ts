@@ -80,6 +80,24 @@ describe('[hook] notification items', () => {
     });
   });
 
+  it('through a share: actor is the sharee (Change.actor), point the owner path written', () => {
+    const items = hookItems(
+      change({
+        user: 'alice',
+        actor: 'bob',
+        requestPath: '/alice/cal/x.ics',
+        items: [{ href: 'x.ics', uid: 'x', component: 'VEVENT', text: ICS }],
+      }),
+    );
+    assert.deepEqual(
+      items.map((i) => [i.point, i.actor]),
+      [['alice/cal', 'bob']],
+    );
+    const json = JSON.parse(hookJson(items[0] as HookItem)) as Record<string, unknown>;
+    assert.equal(json.actor, 'bob');
+    assert.equal(json.point, 'alice/cal');
+  });
+
   it('whole-collection PUT: one upsert per item; an item that existed has its OLD text as content', () => {
     const items = hookItems(
       change({
