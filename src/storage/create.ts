@@ -15,6 +15,8 @@ export function createStorage(config: Config, log: Logger, describe: ItemDescrib
       hook: s.hook,
       hookCwd: process.cwd(),
       maxSyncTokenAge: s.max_sync_token_age,
+      // Capped to 80 % of max_content_length by the loader, as for the filesystem.
+      maxResourceSize: config.server.max_resource_size,
       describe,
       log,
     });

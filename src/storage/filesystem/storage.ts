@@ -1237,14 +1237,19 @@ export class FilesystemStorage implements Storage {
         throw new StorageError('invalid-sync-token', 'malformed sync token');
       return this.syncFromRadicale(path, oldName, limit);
     }
-    return this.withLog(path, (_list, log) => {
+    return this.withLog(path, (list, log) => {
       const from = oldToken === '' ? undefined : log.position(oldName);
       const r = log.changesAfter(from, limit);
       const token = TOKEN_PREFIX + log.token(r.to);
+      // An item the listing leaves out (over max_resource_size, unreadable) is not there for a client:
+      // not listed by a first sync, deleted for a client that had it, as Radicale's sync answers.
+      const hidden = r.changed.filter((h) => !list.byHref.has(h));
+      const changed = hidden.length === 0 ? r.changed : r.changed.filter((h) => list.byHref.has(h));
+      const deleted = from === undefined || hidden.length === 0 ? r.deleted : [...r.deleted, ...hidden];
       return Promise.resolve({
         token,
-        changed: r.changed,
-        deleted: r.deleted,
+        changed,
+        deleted,
         ...(r.truncated ? { truncated: true } : {}),
       });
     });

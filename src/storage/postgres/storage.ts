@@ -62,6 +62,12 @@ export interface PostgresStorageOptions {
   readonly maxSyncTokenAge?: number;
   /** Run pending migrations in open() (default true). */
   readonly migrate?: boolean;
+  /**
+   * `[server] max_resource_size` (bytes): a stored item larger than this is not served, as the
+   * filesystem backend and Radicale skip such a file: not listed, not found, deleted for a sync.
+   * Default: no limit (`storage copy`).
+   */
+  readonly maxResourceSize?: number;
 }
 
 interface Target {
@@ -80,9 +86,15 @@ const SUBTREE = (n: number): string => `(path = $${n} OR starts_with(path, $${n}
 export class PostgresStorage implements Storage {
   readonly db: Db;
   private hookQueue: Promise<void> = Promise.resolve();
+  /** SQL condition on `items`: the item is within max_resource_size (served). */
+  private readonly shown: string;
 
   constructor(private readonly o: PostgresStorageOptions) {
     this.db = new Db({ url: o.url, poolSize: o.poolSize, log: o.log });
+    // An integer literal (checked), so that every query keeps its parameters.
+    const max = Math.floor(Math.min(o.maxResourceSize ?? 2 ** 31 - 1, 2 ** 31 - 1));
+    if (!Number.isSafeInteger(max) || max < 0) throw new Error(`bad maxResourceSize ${o.maxResourceSize}`);
+    this.shown = `size <= ${max}`;
   }
 
   async open(): Promise<void> {
@@ -204,7 +216,7 @@ export class PostgresStorage implements Storage {
   async listItems(path: string): Promise<ItemMeta[]> {
     const col = await this.requireRow(this.db, path);
     const rows = await this.db.query<ItemMetaRow>(
-      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 ORDER BY href`,
+      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND ${this.shown} ORDER BY href`,
       [col.id],
     );
     return rows.map(toMeta);
@@ -220,7 +232,7 @@ export class PostgresStorage implements Storage {
       String(Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, x)));
     // Uses items_time_range (collection_id, start_time, end_time).
     const rows = await this.db.query<ItemMetaRow>(
-      `SELECT ${META_COLS} FROM items WHERE collection_id = $1
+      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND ${this.shown}
          AND ((start_time <= $3 AND end_time >= $2) OR (start_time = 0 AND end_time = 0))
          AND ($4 = '' OR component = $4 OR component = '')
        ORDER BY href`,
@@ -234,7 +246,7 @@ export class PostgresStorage implements Storage {
     checkName(href);
     const rows = await this.db.query<ItemMetaRow>(
       `SELECT ${META_COLS} FROM items WHERE collection_id = (SELECT id FROM collections WHERE path = $1)
-       AND href = $2`,
+       AND href = $2 AND ${this.shown}`,
       [path, href],
     );
     return rows[0] && toMeta(rows[0]);
@@ -247,7 +259,7 @@ export class PostgresStorage implements Storage {
       for (let i = 0; i < hrefs.length; i += BATCH) {
         const wanted = hrefs.slice(i, i + BATCH);
         const rows = await this.db.query<ItemRow>(
-          `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND href = ANY($2::text[])`,
+          `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND href = ANY($2::text[]) AND ${this.shown}`,
           [col.id, wanted],
         );
         const byHref = new Map(rows.map((r) => [r.href, r]));
@@ -262,7 +274,7 @@ export class PostgresStorage implements Storage {
     let after: string | undefined;
     for (;;) {
       const rows = await this.db.query<ItemRow>(
-        `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 ${after === undefined ? '' : 'AND href > $3'}
+        `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND ${this.shown} ${after === undefined ? '' : 'AND href > $3'}
          ORDER BY href LIMIT $2`,
         after === undefined ? [col.id, BATCH] : [col.id, BATCH, after],
       );
@@ -276,7 +288,8 @@ export class PostgresStorage implements Storage {
     if (uid === '') return undefined;
     const col = await this.requireRow(this.db, path);
     const rows = await this.db.query<ItemMetaRow>(
-      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND uid = $2 ORDER BY href LIMIT 1`,
+      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND uid = $2 AND ${this.shown}
+       ORDER BY href LIMIT 1`,
       [col.id, uid],
     );
     return rows[0] && toMeta(rows[0]);
@@ -287,7 +300,7 @@ export class PostgresStorage implements Storage {
   private async itemMeta(c: Client, collectionId: string, href: string): Promise<ItemMeta | undefined> {
     const rows = await q<ItemMetaRow>(
       c,
-      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND href = $2`,
+      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND href = $2 AND ${this.shown}`,
       [collectionId, href],
     );
     return rows[0] && toMeta(rows[0]);
@@ -305,7 +318,7 @@ export class PostgresStorage implements Storage {
     const rows = await q<ItemMetaRow>(
       c,
       `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND uid = $2 AND href <> $3 AND href <> $4
-       ORDER BY href LIMIT 1`,
+       AND ${this.shown} ORDER BY href LIMIT 1`,
       [collectionId, uid, href, ignore ?? href],
     );
     return rows[0] && toMeta(rows[0]);
@@ -425,7 +438,7 @@ export class PostgresStorage implements Storage {
       const [src, dst] = await this.lockPair(c, from.path, to.path);
       const rows = await q<ItemRow & { props: Record<string, string> }>(
         c,
-        `SELECT ${ITEM_COLS}, props FROM items WHERE collection_id = $1 AND href = $2`,
+        `SELECT ${ITEM_COLS}, props FROM items WHERE collection_id = $1 AND href = $2 AND ${this.shown}`,
         [src.id, from.href],
       );
       const source = rows[0];
@@ -476,7 +489,7 @@ export class PostgresStorage implements Storage {
       const col = await this.requireItemRow(c, path, 'UPDATE');
       const rows = await q(
         c,
-        'UPDATE items SET props = $3 WHERE collection_id = $1 AND href = $2 RETURNING href',
+        `UPDATE items SET props = $3 WHERE collection_id = $1 AND href = $2 AND ${this.shown} RETURNING href`,
         [col.id, href, JSON.stringify(props)],
       );
       if (rows.length === 0) throw new StorageError('not-found', `item ${path}/${href} not found`);
@@ -750,10 +763,15 @@ export class PostgresStorage implements Storage {
         const token = syncToken(col.sync_key, current);
         if (from === current) return { token, changed: [], deleted: [] };
         const max = limit === undefined ? null : Math.max(0, limit) + 1;
+        // An item over max_resource_size is not there for a client: not listed by a first sync,
+        // deleted for a client that had it.
+        const gone = `(ch.deleted OR COALESCE(NOT i.${this.shown}, false))`;
         const rows = await q<{ href: string; seq: string; deleted: boolean }>(
           c,
-          `SELECT href, seq, deleted FROM changes WHERE collection_id = $1 AND seq > $2
-           ${initial ? 'AND NOT deleted' : ''} ORDER BY seq LIMIT $3`,
+          `SELECT ch.href, ch.seq, ${gone} AS deleted FROM changes ch
+           LEFT JOIN items i ON i.collection_id = ch.collection_id AND i.href = ch.href
+           WHERE ch.collection_id = $1 AND ch.seq > $2 ${initial ? `AND NOT ${gone}` : ''}
+           ORDER BY ch.seq LIMIT $3`,
           [col.id, from, max],
         );
         const truncated = limit !== undefined && rows.length > limit;
