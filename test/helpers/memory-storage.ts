@@ -1,0 +1,622 @@
+/**
+ * The Storage interface in memory, for tests: a Map of collections, each with a Map of items and a
+ * change log (one entry per href: its newest change) that sync tokens are positions in. It follows
+ * the storage contract (test/contract/storage-contract.ts) and nothing more: no hook, no files, no
+ * locks (every method runs to its end without waiting, so each call is atomic).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { checkName, isWithin, parentPath, pathSegments, uploadName } from '../../src/storage/names.js';
+import { checkProps, isTag } from '../../src/storage/props.js';
+import type {
+  PushLimits,
+  PushSecrets,
+  PushStore,
+  PushSubscriptionRecord,
+  RegisterResult,
+} from '../../src/storage/push-store.js';
+import { within } from '../../src/storage/push-store.js';
+import {
+  StorageError,
+  type ChangeContext,
+  type CollectionInfo,
+  type CollectionTag,
+  type Item,
+  type ItemDescriber,
+  type ItemMeta,
+  type NewItem,
+  type Props,
+  type PropsUpdate,
+  type Storage,
+  type SyncResult,
+  type WriteCheck,
+} from '../../src/storage/types.js';
+
+const TOKEN_PREFIX = 'http://radicale.org/ns/sync/';
+const TOKEN = /^([0-9a-f]{16})([0-9a-f]{48})$/;
+
+export interface MemoryStorageOptions {
+  readonly describe: ItemDescriber;
+  /** Items larger than this (UTF-8 bytes) are stored but not served, as Radicale skips them. */
+  readonly maxResourceSize: number;
+  /** Seconds a deletion stays in the change log (default 30 days). */
+  readonly maxSyncTokenAge?: number;
+}
+
+interface StoredItem {
+  readonly meta: ItemMeta;
+  readonly text: string;
+  props: Props;
+}
+
+interface Collection {
+  props: Props;
+  modifiedMs: number;
+  /** Random per collection: tokens of a replaced or copied collection never match. */
+  key: string;
+  seq: number;
+  /** Tokens below this position are refused (deletions at or below it were pruned). */
+  floor: number;
+  readonly items: Map<string, StoredItem>;
+  readonly log: Map<string, { seq: number; deleted: boolean; atMs: number }>;
+}
+
+const sha = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+const tagOf = (props: Props): CollectionTag => (props.tag !== undefined && isTag(props.tag) ? props.tag : '');
+
+function newCollection(props: Props): Collection {
+  return {
+    props: { ...props },
+    modifiedMs: Date.now(),
+    key: randomBytes(8).toString('hex'),
+    seq: 0,
+    floor: 0,
+    items: new Map(),
+    log: new Map(),
+  };
+}
+
+export class MemoryStorage implements Storage {
+  private readonly cols = new Map<string, Collection>([['', newCollection({})]]);
+  private readonly push = new MemoryPushStore();
+
+  constructor(private readonly o: MemoryStorageOptions) {}
+
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  runHook(_ctx: ChangeContext): Promise<void> {
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private info(path: string, c: Collection): CollectionInfo {
+    let ms = c.modifiedMs;
+    for (const it of c.items.values()) ms = Math.max(ms, it.meta.lastModifiedMs);
+    return { path, tag: tagOf(c.props), props: c.props, lastModified: new Date(ms) };
+  }
+
+  private col(path: string): Collection | undefined {
+    pathSegments(path);
+    return this.cols.get(path);
+  }
+
+  private need(path: string): Collection {
+    const c = this.col(path);
+    if (c === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    return c;
+  }
+
+  /** A collection that holds items: below the root, not a subscription. */
+  private needItems(path: string): Collection {
+    const c = this.need(path);
+    if (path === '' || tagOf(c.props) === 'VSUBSCRIBED')
+      throw new StorageError('conflict', `collection ${path} cannot hold items`);
+    return c;
+  }
+
+  private needParentFor(path: string): void {
+    if (path === '') throw new StorageError('exists', 'the root collection always exists');
+    const parent = this.cols.get(parentPath(path));
+    if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
+    if (tagOf(parent.props) !== '')
+      throw new StorageError('conflict', `${parentPath(path)} cannot contain collections`);
+  }
+
+  /** The items a client sees: those within max_resource_size, by href. */
+  private visible(c: Collection): StoredItem[] {
+    return [...c.items.entries()]
+      .filter(([, it]) => it.meta.size <= this.o.maxResourceSize)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, it]) => it);
+  }
+
+  /** An item a client sees (within max_resource_size), or undefined. */
+  private shown(c: Collection | undefined, href: string): StoredItem | undefined {
+    const it = c?.items.get(href);
+    return it !== undefined && it.meta.size <= this.o.maxResourceSize ? it : undefined;
+  }
+
+  private sameUid(c: Collection, uid: string, href: string, ignore?: string): ItemMeta | undefined {
+    if (uid === '') return undefined;
+    return this.visible(c).find(
+      (it) => it.meta.uid === uid && it.meta.href !== href && it.meta.href !== ignore,
+    )?.meta;
+  }
+
+  private logChange(c: Collection, href: string, deleted: boolean): void {
+    c.seq++;
+    const now = Date.now();
+    c.modifiedMs = now;
+    c.log.set(href, { seq: c.seq, deleted, atMs: now });
+    if (!deleted) return;
+    const oldest = now - (this.o.maxSyncTokenAge ?? 2592000) * 1000;
+    for (const [h, e] of c.log) {
+      if (e.deleted && e.atMs < oldest) {
+        c.log.delete(h);
+        c.floor = Math.max(c.floor, e.seq);
+      }
+    }
+  }
+
+  private write(
+    c: Collection,
+    href: string,
+    text: string,
+    d: NewItem['description'],
+    props?: Props,
+  ): ItemMeta {
+    const meta: ItemMeta = {
+      href,
+      etag: `"${sha(text)}"`,
+      size: Buffer.byteLength(text, 'utf8'),
+      lastModifiedMs: Date.now(),
+      uid: d.uid,
+      component: d.component,
+      start: d.start,
+      end: d.end,
+    };
+    c.items.set(href, { meta, text, props: props ?? c.items.get(href)?.props ?? {} });
+    this.logChange(c, href, false);
+    return meta;
+  }
+
+  /** The collections at `path` and below it, with their paths. */
+  private subtree(path: string): [string, Collection][] {
+    return [...this.cols.entries()].filter(([p]) => isWithin(p, path));
+  }
+
+  private removeSubtree(path: string): void {
+    for (const [p] of this.subtree(path)) this.cols.delete(p);
+  }
+
+  // ---------------------------------------------------------------- collections (read)
+
+  getCollection(path: string): Promise<CollectionInfo | undefined> {
+    return run(() => {
+      const c = this.col(path);
+      return c && this.info(path, c);
+    });
+  }
+
+  listCollections(path: string): Promise<CollectionInfo[]> {
+    return run(() => {
+      pathSegments(path);
+      return [...this.cols.entries()]
+        .filter(([p]) => p !== '' && p !== path && parentPath(p) === path)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([p, c]) => this.info(p, c));
+    });
+  }
+
+  // ---------------------------------------------------------------- items (read)
+
+  listItems(path: string): Promise<ItemMeta[]> {
+    return run(() => this.visible(this.need(path)).map((it) => it.meta));
+  }
+
+  listItemsInRange(
+    path: string,
+    range: { start: number; end: number },
+    component?: string,
+  ): Promise<ItemMeta[]> {
+    return run(() =>
+      this.visible(this.need(path))
+        .map((it) => it.meta)
+        .filter(
+          (m) =>
+            (!component || !m.component || m.component === component) &&
+            ((m.start === 0 && m.end === 0) || (m.start <= range.end && m.end >= range.start)),
+        ),
+    );
+  }
+
+  getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
+    return run(() => {
+      checkName(href);
+      return this.shown(this.col(path), href)?.meta;
+    });
+  }
+
+  async *getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {
+    hrefs?.forEach(checkName);
+    const c = this.need(path);
+    const shown = this.visible(c);
+    const byHref = new Map(shown.map((it) => [it.meta.href, it]));
+    const wanted = hrefs === undefined ? shown : hrefs.flatMap((h) => byHref.get(h) ?? []);
+    for (const it of wanted) {
+      await Promise.resolve();
+      yield { ...it.meta, text: it.text };
+    }
+  }
+
+  findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
+    return run(() => {
+      if (uid === '') return undefined;
+      return this.visible(this.need(path)).find((it) => it.meta.uid === uid)?.meta;
+    });
+  }
+
+  // ---------------------------------------------------------------- items (write)
+
+  putItem(
+    path: string,
+    href: string,
+    item: Omit<NewItem, 'href'>,
+    check: WriteCheck,
+    _ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return run(() => {
+      checkName(href);
+      const c = this.needItems(path);
+      const existing = this.shown(c, href)?.meta;
+      check(existing, this.info(path, c), this.sameUid(c, item.description.uid, href));
+      return { meta: this.write(c, href, item.text, item.description), created: existing === undefined };
+    });
+  }
+
+  deleteItem(path: string, href: string, check: WriteCheck, _ctx: ChangeContext): Promise<void> {
+    return run(() => {
+      checkName(href);
+      const c = this.needItems(path);
+      const existing = this.shown(c, href)?.meta;
+      check(existing, this.info(path, c));
+      if (existing === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
+      c.items.delete(href);
+      this.logChange(c, href, true);
+    });
+  }
+
+  moveItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    _ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return run(() => this.transfer(from, to, check, true));
+  }
+
+  copyItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    _ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return run(() => this.transfer(from, to, check, false));
+  }
+
+  private transfer(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    move: boolean,
+  ): { meta: ItemMeta; created: boolean } {
+    checkName(from.href);
+    checkName(to.href);
+    const src = this.needItems(from.path);
+    const dst = this.needItems(to.path);
+    const source = this.shown(src, from.href);
+    if (source === undefined) throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
+    const existing = this.shown(dst, to.href)?.meta;
+    const ignore = move && src === dst ? from.href : undefined;
+    check(existing, this.info(to.path, dst), this.sameUid(dst, source.meta.uid, to.href, ignore));
+    if (src === dst && from.href === to.href) return { meta: source.meta, created: false };
+    if (move) {
+      src.items.delete(from.href);
+      this.logChange(src, from.href, true);
+    }
+    let meta = this.write(dst, to.href, source.text, source.meta, { ...source.props });
+    if (move) {
+      // A move keeps the modification time, as a rename does.
+      meta = { ...meta, lastModifiedMs: source.meta.lastModifiedMs };
+      const moved = dst.items.get(to.href);
+      if (moved) dst.items.set(to.href, { ...moved, meta });
+    }
+    return { meta, created: existing === undefined };
+  }
+
+  getItemProps(path: string, href: string): Promise<Props> {
+    return run(() => {
+      checkName(href);
+      return { ...(this.col(path)?.items.get(href)?.props ?? {}) };
+    });
+  }
+
+  setItemProps(path: string, href: string, props: Props): Promise<void> {
+    return run(() => {
+      checkName(href);
+      checkProps(props);
+      const it = this.shown(this.needItems(path), href);
+      if (it === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
+      it.props = { ...props };
+    });
+  }
+
+  // ---------------------------------------------------------------- collections (write)
+
+  createCollection(path: string, props: Props, _ctx: ChangeContext): Promise<CollectionInfo> {
+    return run(() => {
+      checkProps(props);
+      pathSegments(path);
+      this.needParentFor(path);
+      if (this.cols.has(path)) throw new StorageError('exists', `${path} exists`);
+      const c = newCollection(props);
+      this.cols.set(path, c);
+      return this.info(path, c);
+    });
+  }
+
+  replaceCollection(
+    path: string,
+    props: Props,
+    items: readonly NewItem[],
+    _ctx: ChangeContext,
+  ): Promise<CollectionInfo> {
+    return run(() => {
+      checkProps(props);
+      pathSegments(path);
+      if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
+      const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
+      const taken = new Set<string>();
+      const named = items.map((item) => {
+        const href = item.href ?? uploadName(item.description.uid, suffix, taken);
+        checkName(href);
+        taken.add(href);
+        return { ...item, href };
+      });
+      this.needParentFor(path);
+      const c = newCollection(props);
+      for (const item of named) this.write(c, item.href, item.text, item.description);
+      this.removeSubtree(path);
+      this.cols.set(path, c);
+      return this.info(path, c);
+    });
+  }
+
+  deleteCollection(path: string, _ctx: ChangeContext): Promise<void> {
+    return run(() => {
+      if (path === '') {
+        for (const p of [...this.cols.keys()]) if (p !== '') this.cols.delete(p);
+        const root = this.need('');
+        root.props = {};
+        root.modifiedMs = Date.now();
+        return;
+      }
+      this.need(path);
+      this.removeSubtree(path);
+    });
+  }
+
+  setProps(path: string, change: Props | PropsUpdate, _ctx: ChangeContext): Promise<CollectionInfo> {
+    return run(() => {
+      if (typeof change !== 'function') checkProps(change);
+      const c = this.need(path);
+      const props = typeof change === 'function' ? change(c.props) : change;
+      if (props === undefined) return this.info(path, c);
+      checkProps(props);
+      const tag = tagOf(props);
+      if (tag !== '' && this.subtree(path).some(([p]) => p !== path))
+        throw new StorageError('conflict', `${path} contains collections and cannot become a ${tag}`);
+      c.props = { ...props };
+      c.modifiedMs = Date.now();
+      return this.info(path, c);
+    });
+  }
+
+  private checkCollectionPair(from: string, to: string, overwrite: boolean): boolean {
+    pathSegments(from);
+    pathSegments(to);
+    if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
+    if (isWithin(to, from) || isWithin(from, to))
+      throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
+    this.need(from);
+    this.needParentFor(to);
+    const exists = this.cols.has(to);
+    if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
+    return exists;
+  }
+
+  moveCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    _ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    return run(() => {
+      const exists = this.checkCollectionPair(from, to, overwrite);
+      const moving = this.subtree(from);
+      this.removeSubtree(to);
+      for (const [p] of moving) this.cols.delete(p);
+      // The collections keep their keys and logs: sync tokens go on working after a move.
+      for (const [p, c] of moving) this.cols.set(to + p.slice(from.length), c);
+      return { created: !exists };
+    });
+  }
+
+  copyCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    _ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    return run(() => {
+      const exists = this.checkCollectionPair(from, to, overwrite);
+      const copies = this.subtree(from).map(([p, c]): [string, Collection] => {
+        const copy = newCollection(c.props);
+        for (const [href, it] of c.items) {
+          copy.items.set(href, { meta: it.meta, text: it.text, props: { ...it.props } });
+          this.logChange(copy, href, false);
+        }
+        return [to + p.slice(from.length), copy];
+      });
+      this.removeSubtree(to);
+      for (const [p, c] of copies) this.cols.set(p, c);
+      return { created: !exists };
+    });
+  }
+
+  // ---------------------------------------------------------------- ctag and sync
+
+  getEtag(path: string): Promise<string> {
+    return run(() => {
+      const c = this.need(path);
+      const props = JSON.stringify(Object.entries(c.props).sort(([a], [b]) => (a < b ? -1 : 1)));
+      return `"${sha(`${c.key}/${c.seq}/${props}`)}"`;
+    });
+  }
+
+  private token(c: Collection, position: number): string {
+    return `${TOKEN_PREFIX}${c.key}${position.toString(16).padStart(48, '0')}`;
+  }
+
+  getSyncToken(path: string): Promise<string> {
+    return run(() => {
+      const c = this.need(path);
+      return this.token(c, c.seq);
+    });
+  }
+
+  sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
+    return run(() => {
+      const c = this.need(path);
+      let from = 0;
+      if (oldToken !== '') {
+        const m = oldToken.startsWith(TOKEN_PREFIX) ? TOKEN.exec(oldToken.slice(TOKEN_PREFIX.length)) : null;
+        const pos = m?.[1] === c.key && m[2] !== undefined ? Number.parseInt(m[2], 16) : NaN;
+        if (!Number.isSafeInteger(pos) || pos > c.seq || pos < c.floor)
+          throw new StorageError('invalid-sync-token', `unknown sync token ${oldToken}`);
+        from = pos;
+      }
+      const initial = oldToken === '';
+      const entries = [...c.log.entries()]
+        .filter(([, e]) => e.seq > from && !(initial && e.deleted))
+        .sort(([, a], [, b]) => a.seq - b.seq)
+        // An item over the size limit is not there for a client: not listed by a first sync, deleted
+        // for one that had it.
+        .map(([href, e]): [string, { seq: number; deleted: boolean }] => {
+          const big = (c.items.get(href)?.meta.size ?? 0) > this.o.maxResourceSize;
+          return [href, { seq: e.seq, deleted: e.deleted || big }];
+        })
+        .filter(([, e]) => !(initial && e.deleted));
+      const truncated = limit !== undefined && entries.length > limit;
+      const page = truncated ? entries.slice(0, Math.max(0, limit)) : entries;
+      const changed = page.filter(([, e]) => !e.deleted).map(([h]) => h);
+      const deleted = page.filter(([, e]) => e.deleted).map(([h]) => h);
+      if (!truncated) return { token: this.token(c, c.seq), changed, deleted };
+      const last = page[page.length - 1];
+      return {
+        token: this.token(c, last === undefined ? from : last[1].seq),
+        changed,
+        deleted,
+        truncated: true,
+      };
+    });
+  }
+
+  pushStore(): PushStore {
+    return this.push;
+  }
+
+  verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
+    return run(() => {
+      let ok = true;
+      for (const [path, c] of this.cols) {
+        for (const [href, it] of c.items) {
+          try {
+            (describe ?? this.o.describe)(it.text, tagOf(c.props));
+          } catch (e) {
+            ok = false;
+            report(`${path}/${href}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+      }
+      return ok;
+    });
+  }
+}
+
+/** Runs a synchronous body as an async method: its exceptions become rejections. */
+function run<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+class MemoryPushStore implements PushStore {
+  private records: PushSubscriptionRecord[] = [];
+  private kept: PushSecrets | undefined;
+
+  secrets(generate: () => PushSecrets): Promise<PushSecrets> {
+    this.kept ??= generate();
+    return Promise.resolve(this.kept);
+  }
+
+  forCollection(collection: string, now: number): Promise<PushSubscriptionRecord[]> {
+    return Promise.resolve(this.records.filter((r) => r.collection === collection && r.expires > now));
+  }
+
+  byId(id: string): Promise<PushSubscriptionRecord | undefined> {
+    return Promise.resolve(this.records.find((r) => r.id === id));
+  }
+
+  register(record: PushSubscriptionRecord, limits: PushLimits, now: number): Promise<RegisterResult> {
+    const live = this.records.filter((r) => r.expires > now);
+    const same = live.find((r) => r.collection === record.collection && r.endpoint === record.endpoint);
+    if (same) {
+      const updated = { ...record, id: same.id };
+      this.records = live.map((r) => (r === same ? updated : r));
+      return Promise.resolve({ kind: 'updated', record: updated });
+    }
+    if (live.filter((r) => r.user === record.user).length >= limits.perUser)
+      return Promise.resolve({ kind: 'limit', which: 'user' });
+    if (live.filter((r) => r.collection === record.collection).length >= limits.perCollection)
+      return Promise.resolve({ kind: 'limit', which: 'collection' });
+    this.records = [...live, record];
+    return Promise.resolve({ kind: 'created', record });
+  }
+
+  remove(id: string): Promise<boolean> {
+    const before = this.records.length;
+    this.records = this.records.filter((r) => r.id !== id);
+    return Promise.resolve(this.records.length !== before);
+  }
+
+  removeCollections(collections: readonly string[]): Promise<number> {
+    const before = this.records.length;
+    this.records = this.records.filter((r) => !collections.some((c) => within(r.collection, c)));
+    return Promise.resolve(before - this.records.length);
+  }
+
+  removeExpired(now: number): Promise<number> {
+    const before = this.records.length;
+    this.records = this.records.filter((r) => r.expires > now);
+    return Promise.resolve(before - this.records.length);
+  }
+}
