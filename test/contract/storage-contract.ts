@@ -230,14 +230,17 @@ export function storageContract(
   // ------------------------------------------------------------------ items
 
   scenario('items: put creates then replaces; metadata, text and listings read back', async (s) => {
-    const a = item('a@x', { summary: 'café' });
+    const a = item('a@x', { summary: 'café', span: [100, 200] });
     const put = await s.putItem('alice/cal', 'a.ics', a, ok, ctx);
     assert.equal(put.created, true);
     assert.equal(put.meta.href, 'a.ics');
     assert.equal(put.meta.etag, sha(a.text));
     assert.equal(put.meta.size, Buffer.byteLength(a.text, 'utf8'));
     assert.notEqual(put.meta.size, a.text.length, 'the size counts bytes');
-    assert.deepEqual([put.meta.uid, put.meta.component], ['a@x', 'VEVENT']);
+    assert.deepEqual(
+      [put.meta.uid, put.meta.component, put.meta.start, put.meta.end],
+      ['a@x', 'VEVENT', 100, 200],
+    );
     assert.equal(typeof put.meta.lastModifiedMs, 'number');
     const again = await s.putItem('alice/cal', 'a.ics', item('a@x', 'changed'), ok, ctx);
     assert.equal(again.created, false);
@@ -601,7 +604,7 @@ export function storageContract(
           noUidConflict,
           ctx,
         ),
-        Refused,
+        { message: 'uid held by holder.ics' },
       );
       assert.deepEqual(await hrefs(s, 'alice/cal'), ['a.ics'], 'a refused move leaves the source');
       assert.deepEqual(await hrefs(s, 'alice/cal2'), ['holder.ics', 'x.ics']);
@@ -714,6 +717,7 @@ export function storageContract(
         'D:displayname': 'Cal é',
       });
       assert.deepEqual(await hrefs(s, 'alice/renamed'), ['c.ics']);
+      assert.equal(await s.getSyncToken('alice/renamed'), token, 'the same state, the same token');
       await s.putItem('alice/renamed', 'n.ics', item('N'), ok, ctx);
       const after = await s.sync('alice/renamed', token);
       assert.deepEqual([after.changed, after.deleted], [['n.ics'], []]);
