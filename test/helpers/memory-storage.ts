@@ -14,7 +14,7 @@ import type {
   PushSubscriptionRecord,
   RegisterResult,
 } from '../../src/storage/push-store.js';
-import { within } from '../../src/storage/push-store.js';
+import { registeredAt, within } from '../../src/storage/push-store.js';
 import {
   StorageError,
   type ChangeContext,
@@ -578,8 +578,32 @@ class MemoryPushStore implements PushStore {
     return Promise.resolve(this.kept);
   }
 
+  currentSecrets(): Promise<PushSecrets | undefined> {
+    return Promise.resolve(this.kept);
+  }
+
   forCollection(collection: string, now: number): Promise<PushSubscriptionRecord[]> {
     return Promise.resolve(this.records.filter((r) => r.collection === collection && r.expires > now));
+  }
+
+  forPaths(paths: readonly string[], now: number): Promise<PushSubscriptionRecord[]> {
+    return Promise.resolve(
+      this.records.filter((r) => r.expires > now && paths.some((p) => registeredAt(r, p))),
+    );
+  }
+
+  all(now: number): Promise<PushSubscriptionRecord[]> {
+    return Promise.resolve(this.records.filter((r) => r.expires > now));
+  }
+
+  restore(records: readonly PushSubscriptionRecord[]): Promise<number> {
+    for (const record of records) {
+      this.records = this.records.filter(
+        (r) => r.id !== record.id && !(r.collection === record.collection && r.endpoint === record.endpoint),
+      );
+      this.records.push(record);
+    }
+    return Promise.resolve(records.length);
   }
 
   byId(id: string): Promise<PushSubscriptionRecord | undefined> {
