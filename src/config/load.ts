@@ -10,6 +10,7 @@ import { ConversionError, convertValue, homeDir, toPath } from './convert.js';
 import { IniError, parseIni, type IniDocument } from './ini.js';
 import { SCHEMA, type Config, type OptionSpec } from './schema.js';
 import { NOTICE_OPTIONS, compileNoticeCondition } from '../log/notice-condition.js';
+import { BDAY_OPTIONS, bdayOptionProblem, type BdayOptionName } from '../sharing/bday-template.js';
 
 /** Radicale reads `?/etc/radicale/config:?~/.config/radicale/config`; Almanac its own equivalents. */
 export const DEFAULT_CONFIG_PATHS = '?/etc/almanac/config:?~/.config/almanac/config';
@@ -323,7 +324,24 @@ function checkConsistency(state: LoadState): string[] {
     }
   }
   checkNoticeConditions(state);
+  checkBdayOptions(state);
   return warnings;
+}
+
+/**
+ * `[sharing] conversion_bday_*` as Radicale checks them: a summary template that is empty or a template
+ * with an unknown placeholder, a malformed alarm entry or an age_max outside 0..199 stops the start.
+ */
+function checkBdayOptions(state: LoadState): void {
+  for (const option of Object.keys(BDAY_OPTIONS) as BdayOptionName[]) {
+    const value = currentValue(state, 'sharing', option);
+    if (typeof value !== 'string' && typeof value !== 'number') continue;
+    const problem = bdayOptionProblem(option, value);
+    if (problem !== undefined)
+      throw new ConfigError(
+        `Invalid configuration: [sharing] ${problem} (${sourceOf(state, `sharing.${option}`)})`,
+      );
+  }
 }
 
 /** `[logging] *_on_notice_condition` must compile: a malformed condition stops the start, naming it. */

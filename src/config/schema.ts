@@ -407,13 +407,25 @@ export const SCHEMA = {
     enforce_properties_overlay: o('bool', 'True', 'PROPPATCH through a share goes to the overlay'),
     default_permissions_create_token: o('string', 'rp', 'Default permissions of token shares'),
     default_permissions_create_map: o('string', 'r', 'Default permissions of map shares'),
-    // "bday" conversion (Radicale 3.7.5): not served yet (bday shares are stored and listed, not served).
-    // Empty here means Radicale's built-in template; they are listed so that a Radicale config still loads.
-    conversion_bday_summary_template: later('string', '', 'Summary template of birthday events'),
-    conversion_bday_description_template: later('string', '', 'Description template of birthday events'),
-    conversion_bday_alarm_trigger_template: later('string', '', 'Alarm trigger template of birthday events'),
-    conversion_bday_categories: later('string', '', 'Categories of birthday events'),
-    conversion_bday_age_max: later('string', '', 'Highest age shown in birthday events'),
+    // The "bday" conversion (Radicale 3.7.5): an address book shared as a calendar of birthdays. The
+    // templates are checked at start-up (sharing/bday-template.ts); a share's Actions.config overrides them.
+    conversion_bday_summary_template: o(
+      'string',
+      '[{n:f} {n:g}|{fn}|{nickname}] ({year}) (BDAY)',
+      'Summary template of birthday events',
+    ),
+    conversion_bday_description_template: o(
+      'string',
+      'BDAY={year}-{month}-{day}',
+      'Description template of birthday events (empty: no description)',
+    ),
+    conversion_bday_alarm_trigger_template: o(
+      'string',
+      '',
+      'Alarms of birthday events: TRIGGER;DESCRIPTION entries joined by $ (TRIGGER like -1D, 2H, 30M)',
+    ),
+    conversion_bday_categories: o('string', 'Birthday', 'Categories of birthday events (comma-separated)'),
+    conversion_bday_age_max: o('int', '99', 'Highest age shown in birthday events (0-199)'),
   },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
