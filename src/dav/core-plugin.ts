@@ -19,6 +19,8 @@ import { NS, clark } from './xml.js';
 const D = (l: string): string => clark(NS.D, l);
 const tagged = (res: Resource): boolean => res.kind === 'collection' && res.info.tag !== '';
 const always = (): boolean => true;
+/** A calendar or address book with sync tokens (not a converted one: a bday share has none). */
+const syncable = (res: Resource): boolean => tagged(res) && res.kind === 'collection' && !res.info.conversion;
 
 export const CORE_PLUGIN: DavPlugin = {
   methods: {
@@ -38,7 +40,7 @@ export const CORE_PLUGIN: DavPlugin = {
   },
   createBodies: [D('mkcol'), D('create')],
   reports: {
-    [D('sync-collection')]: { handler: syncCollection, appliesTo: tagged },
+    [D('sync-collection')]: { handler: syncCollection, appliesTo: syncable },
     [D('expand-property')]: { handler: expandProperty, appliesTo: always },
     [D('principal-property-search')]: { handler: principalPropertySearch, appliesTo: always },
     [D('principal-search-property-set')]: { handler: principalSearchPropertySet, appliesTo: always },

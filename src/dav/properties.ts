@@ -15,6 +15,8 @@ const CS = (l: string): string => clark(NS.CS, l);
 
 const isCollection = (res: Resource): boolean => res.kind === 'collection';
 const isTagged = (res: Resource): boolean => res.kind === 'collection' && res.info.tag !== '';
+const isSyncable = (res: Resource): boolean =>
+  isTagged(res) && res.kind === 'collection' && !res.info.conversion;
 const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
 const hasContent = (res: Resource): boolean =>
   res.kind === 'item' ||
@@ -187,7 +189,8 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
   // In allprop as Radicale does (RFC 6578 would leave it out), so that a client that lost its
   // PROPFIND body on the .well-known redirect still sees that the collection can sync; getctag as
   // the calendarserver.org ctag note asks.
-  live(D('sync-token'), true, isTagged, async (res, req) =>
+  // Not on a converted collection (a bday share), which cannot be synced.
+  live(D('sync-token'), true, isSyncable, async (res, req) =>
     res.kind === 'collection' ? [await req.storage.getSyncToken(res.path)] : [],
   ),
   live(CS('getctag'), true, isTagged, async (res, req) =>

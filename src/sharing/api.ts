@@ -29,6 +29,7 @@ import {
   type ShareType,
 } from './record.js';
 import type { Sharing } from './service.js';
+import { bdayOptionProblem, type BdayOptionName } from './bday-template.js';
 
 const HOOKS = ['info', 'list', 'create', 'update', 'delete', 'enable', 'disable', 'hide', 'unhide'] as const;
 type Hook = (typeof HOOKS)[number];
@@ -44,6 +45,10 @@ const SUPPORTED_ACTIONS: Readonly<Record<string, Readonly<Record<string, 'str' |
   },
 };
 const DELETE_MARK = '#DEL#';
+/** Radicale's CONVERSIONS_WHITELIST, in its order. */
+const CONVERSIONS = ['bday', 'none'] as const;
+/** Permission letters a bday share may not have (it is read-only, with no properties enforcement). */
+const BDAY_REFUSED_LETTERS = /[wEe]/;
 
 /** What a request gave: the first value of each field; Properties as a dict (form: KEY=VALUE repeated). */
 interface Input {
@@ -178,10 +183,14 @@ function actions(input: Input): Dict | undefined {
       if (x === DELETE_MARK) g[k] = x;
       else if (type === 'int') {
         const n = typeof x === 'number' ? x : typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : NaN;
-        if (!Number.isInteger(n) || n < 0 || n > 199) throw bad(`Actions format not valid: '${k}'`);
+        if (bdayOptionProblem(k as BdayOptionName, n) !== undefined)
+          throw bad(`Actions format not valid: '${k}'`);
         g[k] = n;
       } else {
         if (typeof x !== 'string') throw bad(`Actions format not valid: '${k}'`);
+        // The templates as the config loader checks them (known placeholders, alarm entries).
+        const problem = bdayOptionProblem(k as BdayOptionName, x);
+        if (problem !== undefined) throw bad(`Actions format not valid: ${problem}`);
         g[k] = x;
       }
     }
@@ -353,7 +362,7 @@ class Api {
         answer.FeatureEnabledCollectionByToken = this.sharing.byToken;
         answer.PermittedCreateCollectionByToken = s.permit_create_token;
       }
-      answer.SupportedConversions = ['none'];
+      answer.SupportedConversions = [...CONVERSIONS];
       answer.PermittedPropertiesOverlay = s.permit_properties_overlay;
       answer.SupportedPropertiesOverlay = [...OVERLAY_PROPERTIES];
       answer.SupportedActions = SUPPORTED_ACTIONS;
@@ -464,7 +473,12 @@ class Api {
     if (!this.mayCreate(type, this.letters(me, req.groups, f.mapped)))
       throw new AccessDenied(`Not permitted to create a ${type} share`);
     const conversion = f.conversion ?? 'none';
-    if (conversion !== 'none') throw bad('Conversion is not supported for collection type');
+    if (conversion === 'bday') {
+      if (info.tag !== 'VADDRESSBOOK') throw bad('Conversion is not supported for collection type');
+      // As Radicale: checked only when Permissions are given (the view drops `w` on bday shares anyway).
+      if (f.perms !== undefined && BDAY_REFUSED_LETTERS.test(f.perms))
+        throw bad(`Permissions are not supported for conversion: '${f.perms}'`);
+    }
     let perms =
       f.perms ?? (type === 'token' ? s.default_permissions_create_token : s.default_permissions_create_map);
     checkPermissions(perms);

@@ -35,6 +35,9 @@ export function shareForUser(
   return { ...r, PathOrToken: r.PathOrToken.split('{user}').join(user), User: user };
 }
 
+/** The conversions served: none, and bday (the address book as a calendar of birthdays). */
+const SERVED: ReadonlySet<string> = new Set(['none', 'bday']);
+
 export interface Sharing {
   readonly store: ShareStore;
   readonly byMap: boolean;
@@ -86,7 +89,7 @@ export async function createSharing(deps: SharingDeps): Promise<Sharing | undefi
           ? all.find((x) => x.ShareType === 'token' && x.PathOrToken === key)
           : undefined;
         // The token resolver asks only EnabledByOwner (EnabledByUser is ignored for tokens).
-        if (r?.EnabledByOwner && r.Conversion === 'none') active.push({ record: r, key: storagePath(key) });
+        if (r?.EnabledByOwner && SERVED.has(r.Conversion)) active.push({ record: r, key: storagePath(key) });
       }
       if (s.collection_by_map && user !== '') {
         for (const row of all) {
@@ -94,8 +97,8 @@ export async function createSharing(deps: SharingDeps): Promise<Sharing | undefi
           const r = shareForUser(row, user, groups);
           if (r !== undefined) reserved.add(storagePath(r.PathOrToken));
           if (r === undefined || !r.EnabledByOwner || !r.EnabledByUser) continue;
-          // The bday conversion is not served yet: such a share is kept in the database, not mapped.
-          if (r.Conversion !== 'none') continue;
+          // A conversion Almanac does not know is kept in the database, not mapped.
+          if (!SERVED.has(r.Conversion)) continue;
           const key = storagePath(r.PathOrToken);
           if (key === '' || key === storagePath(r.PathMapped)) continue;
           active.push({ record: r, key });

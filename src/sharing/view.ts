@@ -11,6 +11,9 @@
  *
  * A share's own root cannot be created, deleted, replaced, moved or copied through the share: those
  * would act on the owner's collection itself (Radicale refuses MKCOL on a share path with 409).
+ *
+ * A share with Conversion=bday shows the owner's address book as a read-only calendar of birthdays
+ * (bday-view.ts): its letters lose `w`, and every write through it is refused with 403.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -28,6 +31,8 @@ import { DavError } from '../dav/errors.js';
 import type { ShareRecord } from './record.js';
 import type { ShareStore } from './store.js';
 import { OVERLAY_PROPERTIES, radicaleTimestamp, storagePath } from './record.js';
+import { bdayCollection, bdayCollectionInfo, type BdayCollection } from './bday-view.js';
+import { bdaySettings, globalBdaySettings } from './bday.js';
 
 export interface ActiveShare {
   /** The share as this user sees it (`{user}` replaced). */
@@ -93,8 +98,38 @@ export function createShareView(deps: {
   const toVirtual = (realPath: string, s: ActiveShare): string =>
     s.key + realPath.slice(storagePath(s.record.PathMapped).length);
 
-  const shareLetters = (s: ActiveShare, realPath: string): string =>
-    intersect(rights.authorization(s.record.Owner, none, realPath), s.record.Permissions);
+  const isBday = (s: ActiveShare): boolean => s.record.Conversion === 'bday';
+  const shareLetters = (s: ActiveShare, realPath: string): string => {
+    const letters = intersect(rights.authorization(s.record.Owner, none, realPath), s.record.Permissions);
+    return isBday(s) ? letters.replace(/[wW]/g, '') : letters;
+  };
+
+  /** The bday calendar at a path (the root of a bday share), made once per request and share. */
+  const bdays = new Map<ActiveShare, BdayCollection>();
+  const bdayAt = (path: string): BdayCollection | undefined => {
+    const m = toReal(path);
+    if (!m.share || !isBday(m.share) || m.path !== storagePath(m.share.record.PathMapped)) return undefined;
+    let b = bdays.get(m.share);
+    if (b === undefined) {
+      const calendar = deps.kinds.byTag('VCALENDAR');
+      b = bdayCollection({
+        base,
+        path: m.path,
+        settings: bdaySettings(globalBdaySettings(deps.config.sharing), m.share.record.Actions),
+        describe: (text) =>
+          calendar ? calendar.describe(text) : { uid: '', component: 'VEVENT', start: 0, end: 0 },
+      });
+      bdays.set(m.share, b);
+    }
+    return b;
+  };
+  /** Writes through a bday share (anything under its path) are refused. */
+  const refuseBday = (...paths: string[]): void => {
+    for (const p of paths) {
+      const s = toReal(storagePath(p)).share;
+      if (s && isBday(s)) throw new DavError(403, 'A birthday calendar (bday share) is read-only');
+    }
+  };
 
   const viewRights: Rights = {
     authorization: (user, groups, path) => {
@@ -142,8 +177,10 @@ export function createShareView(deps: {
   };
 
   const virtualInfo = (info: CollectionInfo, s: ActiveShare): CollectionInfo => {
-    const overlay = isRootReal(info.path, s) ? overlayOf(s.record) : {};
-    return { ...info, path: toVirtual(info.path, s), props: { ...info.props, ...overlay } };
+    const root = isRootReal(info.path, s);
+    const overlay = root ? overlayOf(s.record) : {};
+    const shown = root && isBday(s) ? bdayCollectionInfo(info) : info;
+    return { ...shown, path: toVirtual(info.path, s), props: { ...shown.props, ...overlay } };
   };
   const isRootReal = (realPath: string, s: ActiveShare): boolean =>
     realPath === storagePath(s.record.PathMapped);
@@ -171,7 +208,10 @@ export function createShareView(deps: {
     const enforce =
       perms.includes('E') ||
       (deps.config.sharing.enforce_properties_overlay && !perms.includes('e') && !ownerRights.includes('e'));
-    if (!enforce) return virtualInfo(await base.setProps(realPath, change, ctxOf(ctx)), s);
+    if (!enforce) {
+      refuseBday(s.key);
+      return virtualInfo(await base.setProps(realPath, change, ctxOf(ctx)), s);
+    }
     const real = await base.getCollection(realPath);
     if (real === undefined) throw new StorageError('not-found', 'the shared collection is gone');
     const props = typeof change === 'function' ? change({ ...real.props, ...overlayOf(s.record) }) : change;
@@ -216,15 +256,33 @@ export function createShareView(deps: {
       const taken = new Set(extra.map((i) => i.path));
       return [...out.filter((i) => !taken.has(i.path)), ...extra];
     },
-    listItems: (path) => base.listItems(toReal(path).path),
-    listItemsInRange: (path, range, component) => base.listItemsInRange(toReal(path).path, range, component),
-    getItemMeta: (path, href) => base.getItemMeta(toReal(path).path, href),
-    getItems: (path, hrefs) => base.getItems(toReal(path).path, hrefs),
-    findByUid: (path, uid) => base.findByUid(toReal(path).path, uid),
-    putItem: (path, href, item, check, ctx) =>
-      base.putItem(toReal(path).path, href, item, (e, c, u) => check(e, c, u), ctxOf(ctx)),
-    deleteItem: (path, href, check, ctx) => base.deleteItem(toReal(path).path, href, check, ctxOf(ctx)),
+    listItems: (path) => bdayAt(path)?.listItems() ?? base.listItems(toReal(path).path),
+    listItemsInRange: async (path, range, component) => {
+      const b = bdayAt(path);
+      if (!b) return base.listItemsInRange(toReal(path).path, range, component);
+      return (await b.listItems()).filter(
+        (m) =>
+          (!component || !m.component || m.component === component) &&
+          ((m.start === 0 && m.end === 0) || (m.start <= range.end && m.end >= range.start)),
+      );
+    },
+    getItemMeta: (path, href) => bdayAt(path)?.getItemMeta(href) ?? base.getItemMeta(toReal(path).path, href),
+    getItems: (path, hrefs) => bdayAt(path)?.getItems(hrefs) ?? base.getItems(toReal(path).path, hrefs),
+    findByUid: async (path, uid) => {
+      const b = bdayAt(path);
+      if (!b) return base.findByUid(toReal(path).path, uid);
+      return (await b.listItems()).find((m) => m.uid === uid);
+    },
+    putItem: (path, href, item, check, ctx) => {
+      refuseBday(path);
+      return base.putItem(toReal(path).path, href, item, (e, c, u) => check(e, c, u), ctxOf(ctx));
+    },
+    deleteItem: (path, href, check, ctx) => {
+      refuseBday(path);
+      return base.deleteItem(toReal(path).path, href, check, ctxOf(ctx));
+    },
     createCollection: async (path, props, ctx) => {
+      refuseBday(path);
       if (deps.reserved.has(path))
         throw new DavError(409, 'A share has this path: no collection may be made here');
       refuseRoot(path, 'create');
@@ -234,51 +292,72 @@ export function createShareView(deps: {
     },
     replaceCollection: async (path, props, items, ctx) => {
       refuseRoot(path, 'replacing');
+      refuseBday(path);
       const m = toReal(path);
       const info = await base.replaceCollection(m.path, props, items, ctxOf(ctx));
       return m.share ? virtualInfo(info, m.share) : info;
     },
     deleteCollection: (path, ctx) => {
       refuseRoot(path, 'deletion');
+      refuseBday(path);
       return base.deleteCollection(toReal(path).path, ctxOf(ctx));
     },
     setProps: async (path, props, ctx) => {
       const m = toReal(path);
       const root = isRoot(path);
       if (root) return setShareProps(root, props, ctx);
+      refuseBday(path);
       const info = await base.setProps(m.path, props, ctxOf(ctx));
       return m.share ? virtualInfo(info, m.share) : info;
     },
     runHook: (ctx) => base.runHook(ctxOf(ctx)),
     pushStore: () => base.pushStore(),
-    getItemProps: (path, href) => base.getItemProps(toReal(path).path, href),
-    setItemProps: (path, href, props) => base.setItemProps(toReal(path).path, href, props),
-    moveItem: (from, to, check, ctx) =>
-      base.moveItem(
+    getItemProps: async (path, href) => (bdayAt(path) ? {} : base.getItemProps(toReal(path).path, href)),
+    setItemProps: (path, href, props) => {
+      refuseBday(path);
+      return base.setItemProps(toReal(path).path, href, props);
+    },
+    moveItem: (from, to, check, ctx) => {
+      refuseBday(from.path, to.path);
+      return base.moveItem(
         { path: toReal(from.path).path, href: from.href },
         { path: toReal(to.path).path, href: to.href },
         check,
         ctxOf(ctx),
-      ),
-    copyItem: (from, to, check, ctx) =>
-      base.copyItem(
+      );
+    },
+    copyItem: (from, to, check, ctx) => {
+      refuseBday(from.path, to.path);
+      return base.copyItem(
         { path: toReal(from.path).path, href: from.href },
         { path: toReal(to.path).path, href: to.href },
         check,
         ctxOf(ctx),
-      ),
+      );
+    },
     moveCollection: (from, to, overwrite, ctx) => {
       refuseRoot(from, 'moving');
       refuseRoot(to, 'replacing');
+      refuseBday(from, to);
       return base.moveCollection(toReal(from).path, toReal(to).path, overwrite, ctxOf(ctx));
     },
     copyCollection: (from, to, overwrite, ctx) => {
       refuseRoot(to, 'replacing');
+      refuseBday(from, to);
       return base.copyCollection(toReal(from).path, toReal(to).path, overwrite, ctxOf(ctx));
     },
-    getEtag: (path) => base.getEtag(toReal(path).path),
-    getSyncToken: (path) => base.getSyncToken(toReal(path).path),
-    sync: (path, oldToken, limit) => base.sync(toReal(path).path, oldToken, limit),
+    getEtag: (path) => bdayAt(path)?.getEtag() ?? base.getEtag(toReal(path).path),
+    // A bday calendar has no sync token (Radicale's neither): the DAV layer does not offer one there.
+    getSyncToken: async (path) => {
+      const b = bdayAt(path);
+      if (!b) return base.getSyncToken(toReal(path).path);
+      return `http://radicale.org/ns/sync/${(await b.getEtag()).replace(/"/g, '')}`;
+    },
+    sync: async (path, oldToken, limit) => {
+      if (bdayAt(path))
+        throw new StorageError('invalid-sync-token', 'a birthday calendar (bday share) cannot be synced');
+      return base.sync(toReal(path).path, oldToken, limit);
+    },
     verify: (report, describe) => base.verify(report, describe),
   };
   const tokenShare = shares.find((s) => s.record.ShareType === 'token');

@@ -25,6 +25,11 @@ export interface CollectionInfo {
   readonly props: Props;
   /** Newest modification of the collection or any of its items. */
   readonly lastModified: Date;
+  /**
+   * Set by sharing's view on an address book served converted (a `bday` share): a read-only calendar
+   * of generated items, with no sync token (never set by a storage backend).
+   */
+  readonly conversion?: 'bday';
 }
 
 /**
