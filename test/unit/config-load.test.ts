@@ -220,6 +220,41 @@ void describe('loadConfig error messages', () => {
   });
 });
 
+void describe('loadConfig [sharing] bday templates', () => {
+  void it('Radicale defaults, typed', () => {
+    const { config } = load([]);
+    assert.equal(
+      config.sharing.conversion_bday_summary_template,
+      '[{n:f} {n:g}|{fn}|{nickname}] ({year}) (BDAY)',
+    );
+    assert.equal(config.sharing.conversion_bday_age_max, 99);
+  });
+
+  void it('a template with an unknown placeholder, a bad alarm or age_max stops the start, naming the file', () => {
+    const file = writeTemp('bday.conf', '[sharing]\nconversion_bday_summary_template = {fn} ({birthday})\n');
+    assert.match(
+      errorMessage(() => load([file])),
+      /conversion_bday_summary_template: unknown placeholder \{birthday\}.*bday\.conf/,
+    );
+    assert.match(
+      errorMessage(() => load([], { sharing: { conversion_bday_alarm_trigger_template: '1 day;{fn}' } })),
+      /alarm trigger "1 day"/,
+    );
+    assert.match(
+      errorMessage(() => load([], { sharing: { conversion_bday_age_max: '200' } })),
+      /0 to 199/,
+    );
+    assert.match(
+      errorMessage(() => load([], { sharing: { conversion_bday_summary_template: '' } })),
+      /must not be empty/,
+    );
+    const ok = load([], {
+      sharing: { conversion_bday_alarm_trigger_template: '-1D;[{nickname}|{fn}] tomorrow' },
+    });
+    assert.equal(ok.unsupported.length, 0);
+  });
+});
+
 void describe('loadConfig sources and precedence', () => {
   void it('command line over later file over earlier file over default, recorded per option', () => {
     const base = fixture('base.conf');
