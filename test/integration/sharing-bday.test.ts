@@ -52,7 +52,15 @@ describe('sharing: bday conversion', () => {
   before(async () => {
     server = await startAlmanac({
       users: USERS,
-      config: { sharing: { type: 'csv', collection_by_map: 'True', permit_create_map: 'True' } },
+      config: {
+        sharing: {
+          type: 'csv',
+          collection_by_map: 'True',
+          permit_create_map: 'True',
+          collection_by_token: 'True',
+          permit_create_token: 'True',
+        },
+      },
     });
     c = new DavClient(server.url, USERS);
     await c.propfind('/', [D('current-user-principal')], '0', 'bob');
@@ -253,5 +261,20 @@ describe('sharing: bday conversion', () => {
     assert.equal(list.status, 207);
     const share = parseMultistatus(list.text).props.get(SHARE);
     assert.ok(share?.get(D('resourcetype'))?.element.children.some((n) => n.local === 'calendar'));
+  });
+
+  it('a token share with Conversion=bday: the birthday calendar without a login', async () => {
+    const created = await api(c, 'token/create', 'alice', { PathMapped: '/alice/book/', Conversion: 'bday' });
+    assert.equal(created.status, 200, created.text);
+    const token = (JSON.parse(created.text) as { PathOrToken: string }).PathOrToken;
+    assert.equal((await api(c, 'token/enable', 'alice', { PathOrToken: token })).status, 200);
+    const all = await c.request('GET', token);
+    assert.equal(all.status, 200);
+    assert.match(String(all.headers['content-type']), /^text\/calendar/);
+    assert.match(all.text, /DTSTART;VALUE=DATE:19900315/);
+    const one = await c.request('GET', `${token}ann.ics`);
+    assert.equal(one.status, 200);
+    assert.match(String(one.headers.etag), /^"bda019900315/);
+    assert.equal((await put(c, `${token}x.ics`, vevent('x'), 'bob')).status, 403);
   });
 });
