@@ -18,9 +18,14 @@ interface Converted {
   readonly description: ItemDescription;
 }
 
+/** Bounds of the conversion cache: entries, and bytes of text (age events make an item ~100 KB). */
 const CACHE_MAX = 20_000;
-/** card ETag + settings + year → its conversion (null: the card gives no event). */
+const CACHE_MAX_BYTES = 64 * 1024 * 1024;
+/** card ETag + settings + year → its conversion (null: the card gives no event), least recent first. */
 const cache = new Map<string, Converted | null>();
+let cacheBytes = 0;
+
+const bytesOf = (v: Converted | null | undefined): number => (v ? v.size : 0);
 
 function cacheGet(key: string): Converted | null | undefined {
   const v = cache.get(key);
@@ -32,10 +37,16 @@ function cacheGet(key: string): Converted | null | undefined {
 }
 
 function cacheSet(key: string, v: Converted | null): void {
+  cacheBytes -= bytesOf(cache.get(key));
+  cache.delete(key);
+  if (bytesOf(v) > CACHE_MAX_BYTES) return;
   cache.set(key, v);
-  if (cache.size > CACHE_MAX) {
-    const oldest = cache.keys().next().value;
-    if (oldest !== undefined) cache.delete(oldest);
+  cacheBytes += bytesOf(v);
+  while (cache.size > CACHE_MAX || cacheBytes > CACHE_MAX_BYTES) {
+    const oldest = cache.keys().next();
+    if (oldest.done) break;
+    cacheBytes -= bytesOf(cache.get(oldest.value));
+    cache.delete(oldest.value);
   }
 }
 
