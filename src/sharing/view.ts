@@ -282,10 +282,10 @@ export function createShareView(deps: {
       return base.deleteItem(toReal(path).path, href, check, ctxOf(ctx));
     },
     createCollection: async (path, props, ctx) => {
-      refuseBday(path);
       if (deps.reserved.has(path))
         throw new DavError(409, 'A share has this path: no collection may be made here');
       refuseRoot(path, 'create');
+      refuseBday(path);
       const m = toReal(path);
       const info = await base.createCollection(m.path, props, ctxOf(ctx));
       return m.share ? virtualInfo(info, m.share) : info;

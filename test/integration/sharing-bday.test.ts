@@ -179,6 +179,9 @@ describe('sharing: bday conversion', () => {
     });
     assert.equal(move.status, 403);
     assert.equal((await c.request('GET', '/alice/book/ann.vcf', { user: 'alice' })).status, 200);
+    // No collection at the share's path (409, as for every map share) nor inside it.
+    assert.equal((await mkcalendar(c, SHARE, 'bob')).status, 409);
+    assert.equal((await c.request('MKCOL', `${SHARE}sub/`, { user: 'bob' })).status, 403);
     const sync =
       '<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>';
     assert.equal((await report(c, SHARE, sync, '0', 'bob')).status, 403);
