@@ -281,3 +281,51 @@ describe('sharing: bday conversion', () => {
     assert.equal((await put(c, `${token}x.ics`, vevent('x'), 'bob')).status, 403);
   });
 });
+
+describe('sharing: bday conversion with [sharing] templates', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  before(async () => {
+    server = await startAlmanac({
+      users: USERS,
+      config: {
+        sharing: {
+          type: 'csv',
+          collection_by_token: 'True',
+          permit_create_token: 'True',
+          conversion_bday_summary_template: 'Birthday of [{nickname}|{fn}]',
+          conversion_bday_description_template: '',
+          conversion_bday_alarm_trigger_template: '-1D;{fn} tomorrow$9H;{fn} today',
+          conversion_bday_categories: '',
+        },
+      },
+    });
+    c = new DavClient(server.url, USERS);
+    assert.equal((await mkaddressbook(c, '/alice/book/')).status, 201);
+    const nick = vcard('nick', 'Nicholas Doe', 'NICKNAME:Nick\nBDAY:2001-07-04');
+    assert.equal((await put(c, '/alice/book/nick.vcf', nick)).status, 201);
+    assert.equal(
+      (await put(c, '/alice/book/dora.vcf', vcard('dora', 'Dora Doe', 'BDAY:20000101'))).status,
+      201,
+    );
+  });
+  after(async () => server.stop());
+
+  it("the server's options shape every share without Actions", async () => {
+    const created = await api(c, 'token/create', 'alice', {
+      PathMapped: '/alice/book/',
+      Conversion: 'bday',
+      Enabled: true,
+    });
+    assert.equal(created.status, 200, created.text);
+    const token = (JSON.parse(created.text) as { PathOrToken: string }).PathOrToken;
+    const nick = await c.request('GET', `${token}nick.ics`);
+    assert.equal(nick.status, 200);
+    assert.match(nick.text, /\r\nSUMMARY:Birthday of Nick\r\n/);
+    assert.doesNotMatch(nick.text, /DESCRIPTION:BDAY|CATEGORIES/);
+    assert.match(nick.text, /DESCRIPTION:Nicholas Doe tomorrow\r\nTRIGGER:-P1D\r\n/);
+    assert.match(nick.text, /DESCRIPTION:Nicholas Doe today\r\nTRIGGER:PT9H\r\n/);
+    const dora = await c.request('GET', `${token}dora.ics`);
+    assert.match(dora.text, /\r\nSUMMARY:Birthday of Dora Doe\r\n/);
+  });
+});
