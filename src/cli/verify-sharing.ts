@@ -204,9 +204,6 @@ export interface SharingReport {
 
 /** Verifies the sharing database of `config`; `storage` (opened) tells which collections exist. */
 export async function verifySharing(config: Config, storage: Storage): Promise<SharingReport> {
-  const notServed =
-    'Note: Almanac serves map and token shares of this database; shares with Conversion bday are ' +
-    'checked but not served yet.';
   const type = config.sharing.type;
   const base = join(config.storage.filesystem_folder, 'collection-db');
   if (type === 'none') {
@@ -243,6 +240,5 @@ export async function verifySharing(config: Config, storage: Storage): Promise<S
       ? `Sharing database ${where} (${type}): ${loaded.shares.length} share(s), no problems found`
       : `Sharing database ${where} (${type}): ${loaded.shares.length} share(s), ${problems} problem(s)`,
   );
-  lines.push(notServed);
   return { status: problems === 0 ? 0 : 1, lines };
 }
