@@ -144,6 +144,12 @@ export interface PostTarget {
    * every other method.
    */
   readonly ownRightsCheck?: boolean;
+  /**
+   * The Clark names of the XML body roots the target takes (sharing's `CS:share`): when set, the
+   * body is parsed and the target is passed over for a body with another root (or none), so that
+   * two features can share XML POSTs to one collection (sharing and WebDAV-Push registration).
+   */
+  readonly xmlRoots?: readonly string[];
   handle(req: DavRequest): Promise<DavResponse>;
 }
 
@@ -267,6 +273,8 @@ export interface KindRegistry {
   itemGetHeaders(res: ItemResource, text: string): Record<string, string>;
   /** The resourcetype child of a collection: a plugin's answer, else its kind's; undefined for none. */
   resourceTypeOf(info: CollectionInfo): string | undefined;
+  /** Further resourcetype children plugins add for this request (sharing's CS:shared-owner). */
+  extraResourceTypes(res: Resource & { kind: 'collection' }, req: DavRequest): Promise<string[]>;
 }
 
 export interface DavPlugin {
@@ -292,6 +300,14 @@ export interface DavPlugin {
   readonly itemTransfer?: ItemTransferHook;
   /** Headers of an item's GET/HEAD answer, from its stored text (RFC 6638's Schedule-Tag). */
   readonly itemGetHeaders?: (res: ItemResource, text: string) => Readonly<Record<string, string>>;
+  /**
+   * Further resourcetype children of a collection as this request sees it, beside the kind's (CS:shared
+   * on a sharee's view of a shared calendar, CS:shared-owner on the owner's).
+   */
+  readonly extraResourceTypes?: (
+    res: Resource & { kind: 'collection' },
+    req: DavRequest,
+  ) => Promise<readonly string[]> | readonly string[];
 }
 
 export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry {
@@ -323,6 +339,7 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   const typeNamers = plugins.flatMap((p) => (p.resourceType ? [p.resourceType] : []));
   const transferHooks = plugins.flatMap((p) => (p.itemTransfer ? [p.itemTransfer] : []));
   const getHeaders = plugins.flatMap((p) => (p.itemGetHeaders ? [p.itemGetHeaders] : []));
+  const extraTypes = plugins.flatMap((p) => (p.extraResourceTypes ? [p.extraResourceTypes] : []));
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,
@@ -345,6 +362,11 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
         if (t !== undefined) return t;
       }
       return kinds.find((k) => k.tag === info.tag)?.resourceType;
+    },
+    extraResourceTypes: async (res, req) => {
+      const out: string[] = [];
+      for (const f of extraTypes) out.push(...(await f(res, req)));
+      return out;
     },
   };
 }

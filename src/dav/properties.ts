@@ -85,13 +85,14 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     D('resourcetype'),
     true,
     () => true,
-    (res, req) => {
+    async (res, req) => {
       if (res.kind !== 'collection') return [];
       const kids: XmlNode[] = [el(D('collection'))];
       if (isPrincipal(res)) kids.push(el(D('principal')));
       const type = req.kinds.resourceTypeOf(res.info);
       if (type !== undefined) kids.push(el(type));
       if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
+      for (const extra of await req.kinds.extraResourceTypes(res, req)) kids.push(el(extra));
       return kids;
     },
   ),

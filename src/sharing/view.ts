@@ -180,7 +180,15 @@ export function createShareView(deps: {
     const root = isRootReal(info.path, s);
     const overlay = root ? overlayOf(s.record) : {};
     const shown = root && isBday(s) ? bdayCollectionInfo(info) : info;
-    return { ...shown, path: toVirtual(info.path, s), props: { ...shown.props, ...overlay } };
+    const share = root
+      ? { pathMapped: s.record.PathMapped, owner: s.record.Owner, permissions: s.record.Permissions }
+      : undefined;
+    return {
+      ...shown,
+      path: toVirtual(info.path, s),
+      props: { ...shown.props, ...overlay },
+      ...(share && s.record.ShareType === 'map' ? { share } : {}),
+    };
   };
   const isRootReal = (realPath: string, s: ActiveShare): boolean =>
     realPath === storagePath(s.record.PathMapped);

@@ -30,6 +30,20 @@ export interface CollectionInfo {
    * of generated items, with no sync token (never set by a storage backend).
    */
   readonly conversion?: 'bday';
+  /**
+   * Set by a request's share view (src/sharing/view.ts) on the root of a map share as its user sees it:
+   * the share's record. Never stored; a backend leaves it unset.
+   */
+  readonly share?: SharedFrom;
+}
+
+/** The map share a collection stands for (see CollectionInfo.share). */
+export interface SharedFrom {
+  /** The owner's collection, `/alice/cal/`. */
+  readonly pathMapped: string;
+  readonly owner: string;
+  /** The share's rights letters (`r`, `rw`). */
+  readonly permissions: string;
 }
 
 /**
