@@ -21,6 +21,7 @@ import { createMailer } from '../caldav/scheduling/imip-smtp.js';
 import { createApp } from '../http/dispatch.js';
 import { createSharing } from '../sharing/service.js';
 import { sharingPlugin } from '../sharing/api.js';
+import { sharingProtocolsPlugin } from '../sharing/protocols/plugin.js';
 import { createMonitoring } from '../http/monitoring.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { warnAboutHeaderAuth } from '../http/startup-checks.js';
@@ -127,6 +128,10 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     kinds: createKinds([
       ...scheduling,
       sharingPlugin(sharing, { config, storage, rights }),
+      // The standard sharing protocols (before push: both take XML POSTs to a collection).
+      ...(sharing?.byMap
+        ? [sharingProtocolsPlugin({ config, storage, rights, store: sharing.store, log: plog })]
+        : []),
       ...(push ? [createPushPlugin(push)] : []),
     ]),
     web,
