@@ -14,6 +14,7 @@ import { parseCreateRequest } from '../../src/dav/requests/mkcol.js';
 import { parseMultiget } from '../../src/dav/requests/multiget.js';
 import { parsePrincipalPropertySearch } from '../../src/dav/requests/principal-search.js';
 import { parseSyncCollection } from '../../src/dav/requests/sync-collection.js';
+import { parseCsShare, parseDavShare, parseInviteReply } from '../../src/sharing/protocols/xml.js';
 
 export const REQUEST_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'requests');
 
@@ -21,6 +22,9 @@ const PARSERS: Readonly<Record<string, (text: string) => unknown>> = {
   'sync-collection': (text) => parseSyncCollection(parseXml(text)),
   multiget: (text) => parseMultiget(parseXml(text)),
   'principal-search': (text) => parsePrincipalPropertySearch(parseXml(text)),
+  'cs-share': (text) => parseCsShare(parseXml(text)),
+  'dav-share': (text) => parseDavShare(parseXml(text)),
+  'invite-reply': (text) => parseInviteReply(parseXml(text)),
   mkcol: (text) => parseCreateRequest(text, createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN]).createBodies()),
 };
 

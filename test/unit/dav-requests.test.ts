@@ -13,7 +13,15 @@ const fixtures = requestFixtures();
 describe('typed requests from golden bodies', () => {
   it('has golden files for every parser', () => {
     const parsers = new Set(fixtures.map((f) => f.parser));
-    assert.deepEqual([...parsers].sort(), ['mkcol', 'multiget', 'principal-search', 'sync-collection']);
+    assert.deepEqual([...parsers].sort(), [
+      'cs-share',
+      'dav-share',
+      'invite-reply',
+      'mkcol',
+      'multiget',
+      'principal-search',
+      'sync-collection',
+    ]);
   });
 
   for (const { name, parser } of fixtures) {
