@@ -432,3 +432,34 @@ describe('sharing protocols', () => {
     assert.ok(NS.CS);
   });
 });
+
+describe('sharing protocols: sharing by map off', () => {
+  let server: RunningAlmanac;
+  let c: DavClient;
+  before(async () => {
+    server = await startAlmanac({
+      config: { sharing: { type: 'csv', collection_by_map: 'False', collection_by_token: 'True' } },
+    });
+    c = new DavClient(server.url);
+    assert.equal((await mkcalendar(c, '/alice/cal/')).status, 201);
+  });
+  after(async () => server.stop());
+
+  it('has no sharing tokens in the DAV header, no sharing properties, and no CS:share', async () => {
+    const r = await c.request('OPTIONS', '/alice/cal/', { user: 'alice' });
+    assert.doesNotMatch(String(r.headers.dav), /calendarserver-sharing|resource-sharing/);
+    const p = await c.propfind('/alice/cal/', [CS('allowed-sharing-modes'), CS('invite')], '0');
+    const props = parseMultistatus(p.text).props.get('/alice/cal/');
+    assert.equal(props?.get(CS('allowed-sharing-modes'))?.status, 404);
+    assert.equal(props?.get(CS('invite'))?.status, 404);
+    const share = await c.request('POST', '/alice/cal/', {
+      user: 'alice',
+      headers: XML,
+      body: csShare(csSet('/bob/', 'read')),
+    });
+    // Not taken as a share (WebDAV-Push registration, on by default, refuses the body with 415).
+    assert.equal(share.status, 415);
+    const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
+    assert.equal(db.trim().split('\n').length, 1);
+  });
+});
