@@ -175,6 +175,13 @@ export class Invites {
     return out;
   }
 
+  /** Whether any map share (of any user, group or realm) stands for the owner's collection. */
+  async isShared(mapped: string): Promise<boolean> {
+    return (await this.deps.store.list()).some(
+      (r) => r.ShareType === 'map' && storagePath(r.PathMapped) === mapped,
+    );
+  }
+
   /** The map share a user has at `key` (the sharee's path, `bob/alice-cal`), if any. */
   async shareAt(user: string, key: string): Promise<Invite | undefined> {
     const r = (await this.deps.store.list()).find(

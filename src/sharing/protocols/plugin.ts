@@ -122,8 +122,7 @@ export function sharingProtocolsPlugin(deps: InviteDeps): DavPlugin {
       get: async (res, req) => {
         if (res.kind !== 'collection') return [];
         if (res.info.share) return [el(D(res.info.share.permissions.includes('w') ? 'read-write' : 'read'))];
-        if (ownShared(res, req) && (await invites.shareesOf(res.path)).length > 0)
-          return [el(D('shared-owner'))];
+        if (ownShared(res, req) && (await invites.isShared(res.path))) return [el(D('shared-owner'))];
         return [el(D('not-shared'))];
       },
     },
@@ -206,7 +205,7 @@ export function sharingProtocolsPlugin(deps: InviteDeps): DavPlugin {
       if (isNotificationCollection(res.info)) return [D('notifications')];
       if (!tagged(res)) return [];
       if (res.info.share) return [CS('shared')];
-      if (ownShared(res, req) && (await invites.shareesOf(res.path)).length > 0) return [CS('shared-owner')];
+      if (ownShared(res, req) && (await invites.isShared(res.path))) return [CS('shared-owner')];
       return [];
     },
     postTargets: [
