@@ -251,6 +251,30 @@ for (const type of ['csv', 'files'] as const)
       assert.equal(shares.find((s) => s.PathOrToken === '/bob/alice-work/')?.Permissions, 'rw');
     });
 
+    it("alice's notification collection tells bob's answers (CS:invite-reply) until she deletes them", async () => {
+      const r = await c.propfind('/alice/notifications/', [CS('notificationtype')], '1');
+      const ms = parseMultistatus(r.text);
+      const replies = [...ms.props.entries()].filter(
+        ([h, p]) =>
+          h.endsWith('.xml') &&
+          p.get(CS('notificationtype'))?.element.children.map(nameOf)[0] === CS('invite-reply'),
+      );
+      assert.equal(replies.length, 2, r.text);
+      const [href] = replies[0] ?? [''];
+      const doc = parseXml((await c.request('GET', href, { user: 'alice' })).text);
+      const reply = findAll(doc, CS('invite-reply'))[0];
+      assert.ok(reply);
+      assert.equal(findAll(reply, CS('invite-accepted')).length, 1);
+      assert.equal((await c.request('GET', href, { user: 'bob' })).status, 403);
+      assert.equal((await c.request('DELETE', href, { user: 'alice' })).status, 204);
+      const again = await c.propfind('/alice/notifications/', [CS('notificationtype')], '1');
+      assert.equal(
+        [...parseMultistatus(again.text).props.keys()].filter((h) => h.endsWith('.xml')).length,
+        1,
+      );
+      assert.equal((await c.request('GET', href, { user: 'alice' })).status, 404);
+    });
+
     it('decline: the share stays unusable, alice sees invite-declined', async () => {
       const share = await c.request('POST', '/alice/team/', {
         user: 'alice',

@@ -34,6 +34,17 @@ export interface InviteNote {
   readonly declined?: boolean;
   /** The sharee deleted the notification (the invitation stays open). */
   readonly dismissed?: boolean;
+  /** The sharee answered through a protocol (the owner is told: a reply notification). */
+  readonly answered?: boolean;
+  /** What the sharee wrote with the answer (CS:summary, DAV:comment). */
+  readonly replySummary?: string;
+}
+
+/** A sharee's answer as the owner's notification collection shows it. */
+export interface Reply {
+  readonly invite: Invite;
+  /** The notification's identifier: one per answer. */
+  readonly uid: string;
 }
 
 export interface Invite {
@@ -49,6 +60,8 @@ export const NOTIFICATIONS = 'notifications';
 export const NOTIFICATIONS_KEY = '{urn:x-almanac:sharing}role';
 /** The props key of the invitation notes (JSON: PathOrToken → InviteNote). */
 export const NOTES_KEY = '{urn:x-almanac:sharing}invites';
+/** The props key of the reply notifications the owner deleted (JSON: a list of their uids). */
+export const SEEN_KEY = '{urn:x-almanac:sharing}replies-seen';
 
 export function notificationsPath(user: string): string {
   return `${user}/${NOTIFICATIONS}`;
@@ -70,6 +83,16 @@ export function inviteUid(r: ShareRecord): string {
 export function userHref(config: Config, prefix: string, user: string): string {
   const mail = mailAddresses(config, user)[0];
   return mail !== undefined ? `mailto:${mail}` : collectionHref(prefix, user);
+}
+
+function seenOf(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function parseNotes(text: string | undefined): Record<string, InviteNote> {
@@ -328,8 +351,44 @@ export class Invites {
     return true;
   }
 
+  /**
+   * The answers of sharees to the owner's invitations made by these protocols, newest state only, less
+   * those the owner deleted: the owner's reply notifications.
+   */
+  async repliesFor(owner: string): Promise<Reply[]> {
+    const info = await this.deps.storage.getCollection(notificationsPath(owner));
+    const seen = new Set(seenOf(info?.props[SEEN_KEY]));
+    const out: Reply[] = [];
+    const rows = (await this.deps.store.list()).filter(
+      (r) => r.ShareType === 'map' && r.Owner === owner && r.Conversion === 'none' && !/^[:@]/.test(r.User),
+    );
+    for (const r of rows) {
+      const i = this.inviteOf(r, (await this.notesOf(r.User))[r.PathOrToken]);
+      if (!i.note.answered || i.note.protocol === undefined || i.status === 'noresponse') continue;
+      const uid = createHash('sha256').update(`${i.uid}\n${i.status}`).digest('hex').slice(0, 32);
+      if (!seen.has(uid)) out.push({ invite: i, uid });
+    }
+    return out;
+  }
+
+  /** The owner deleted a reply notification. */
+  async dismissReply(owner: string, reply: Reply): Promise<void> {
+    const info = await this.ensureNotifications(owner, owner);
+    if (!info) return;
+    const live = new Set((await this.repliesFor(owner)).map((r) => r.uid));
+    await this.deps.storage.setProps(
+      info.path,
+      (props) => {
+        // Only uids of replies still listed are kept, so the list does not grow for ever.
+        const kept = seenOf(props[SEEN_KEY]).filter((u) => live.has(u));
+        return { ...props, [SEEN_KEY]: JSON.stringify([...kept, reply.uid]) };
+      },
+      this.ctx(owner, info.path),
+    );
+  }
+
   /** The sharee's answer: accepted enables the share for them, declined disables it. */
-  async reply(user: string, invite: Invite, accept: boolean): Promise<ShareRecord> {
+  async reply(user: string, invite: Invite, accept: boolean, summary?: string): Promise<ShareRecord> {
     const key = invite.record.PathOrToken;
     const result = await this.deps.store.update('map', key, (r) => ({
       ...r,
@@ -338,7 +397,20 @@ export class Invites {
       TimestampUpdated: radicaleTimestamp(),
     }));
     if (result !== 'ok') throw new DavError(404, 'The share is gone');
-    await this.setNote(user, key, (n) => ({ ...(n ?? {}), declined: !accept, dismissed: false }), user);
+    await this.setNote(
+      user,
+      key,
+      (n) => ({
+        ...(n ?? {}),
+        declined: !accept,
+        dismissed: false,
+        answered: true,
+        ...(summary !== undefined ? { replySummary: summary } : {}),
+      }),
+      user,
+    );
+    // The owner's notification collection tells the answer (repliesFor): it exists from now on.
+    if (invite.note.protocol !== undefined) await this.ensureNotifications(invite.record.Owner, user);
     this.deps.log.info(`sharing: ${user} ${accept ? 'accepted' : 'declined'} the share ${key}`);
     const r = await this.deps.store.get('map', key);
     if (!r) throw new DavError(404, 'The share is gone');

@@ -7,8 +7,11 @@
  * Radicale API), a DAV:notification with DAV:sharer-invite-notification for one made by
  * DAV:share-resource or asked for with `Accept: application/davsharing+xml`.
  *
- * PROPFIND, GET and HEAD read them, DELETE removes one from the listing (the invitation stays open),
- * POST of DAV:invite-reply (or CS:invite-reply) to one answers it.
+ * The owner of a share these protocols made finds the sharee's answer there too, as a CS:notification with
+ * CS:invite-reply (caldav-sharing: the server SHOULD tell the sharer).
+ *
+ * PROPFIND, GET and HEAD read them, DELETE removes one from the listing (an invitation stays open),
+ * POST of DAV:invite-reply (or CS:invite-reply) to an invitation answers it.
  */
 import { createHash } from 'node:crypto';
 import type { DavRequest, DavResponse, PathTarget, Resource } from '../../dav/context.js';
@@ -17,15 +20,17 @@ import { collectionHref, itemHref, splitPath } from '../../dav/href.js';
 import { multistatus, responseWithPropstats, type PropEntry } from '../../dav/multistatus.js';
 import { parsePropfindBody, propResponse, type PropRequest } from '../../dav/prop-request.js';
 import { depthHeader, xmlBody } from '../../dav/request-body.js';
-import { NS, clark, el, nameOf, serializeDocument, type XmlNode } from '../../dav/xml.js';
+import { NS, el, nameOf, serializeDocument, type XmlNode } from '../../dav/xml.js';
 import { storagePath } from '../record.js';
 import { Invites, NOTIFICATIONS, isNotificationCollection, type Invite, type InviteDeps } from './invites.js';
 import {
   CS,
   D,
   csInviteNotification,
+  csReplyNotification,
   davInviteNotification,
   parseInviteReply,
+  sharedTypeOf,
   type Party,
   type SharedCollection,
 } from './xml.js';
@@ -41,6 +46,7 @@ interface Rendered {
   readonly etag: string;
   readonly type: string;
   readonly stamp: Date;
+  readonly kind: 'invite' | 'reply';
 }
 
 /** Radicale's timestamps count local time as if it were UTC (record.ts): back to a Date. */
@@ -77,20 +83,35 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
     };
   };
 
-  const render = async (req: DavRequest, i: Invite, davFormat: boolean): Promise<Rendered> => {
+  /** One notification: an invitation to the user, or a sharee's answer to the user's invitation. */
+  type Entry =
+    | { readonly kind: 'invite'; readonly invite: Invite; readonly uid: string }
+    | { readonly kind: 'reply'; readonly invite: Invite; readonly uid: string };
+
+  const entriesOf = async (user: string): Promise<Entry[]> => [
+    ...(await invites.pendingFor(user)).map((i): Entry => ({ kind: 'invite', invite: i, uid: i.uid })),
+    ...(await invites.repliesFor(user)).map((r): Entry => ({ kind: 'reply', invite: r.invite, uid: r.uid })),
+  ];
+
+  const render = async (req: DavRequest, e: Entry): Promise<Rendered> => {
+    const i = e.invite;
     const stamp = dateOf(i.record.TimestampUpdated);
     const shared = await sharedOf(req, i);
     const owner = party(req, i.record.Owner);
-    const doc = davFormat
-      ? davInviteNotification(i, owner, shared, stamp)
-      : csInviteNotification(i, party(req, req.user), owner, shared, stamp);
+    // Replies are told in Calendar Server's form only (the draft defines no reply notification).
+    const davFormat = e.kind === 'invite' && wantsDav(req, i);
+    const doc =
+      e.kind === 'reply'
+        ? csReplyNotification(i, party(req, i.record.User), shared, stamp)
+        : davFormat
+          ? davInviteNotification(i, owner, shared, stamp)
+          : csInviteNotification(i, party(req, req.user), owner, shared, stamp);
     const text = serializeDocument(doc);
     const etag = `"${createHash('sha256').update(text, 'utf8').digest('hex')}"`;
     const type = davFormat
       ? 'application/davnotification+xml; charset=utf-8'
       : 'application/xml; charset=utf-8';
-    const sharedType = shared.types.includes(clark(NS.CR, 'addressbook')) ? 'addressbook' : 'calendar';
-    return { text, etag, type, stamp, sharedType };
+    return { text, etag, type, stamp, sharedType: sharedTypeOf(shared), kind: e.kind };
   };
 
   const wantsDav = (req: DavRequest, i: Invite): boolean =>
@@ -110,9 +131,14 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
       case D('resourcetype'):
         return [];
       case CS('notificationtype'):
-        return [{ name: CS('invite-notification'), attrs: { 'shared-type': r.sharedType } }];
+        return [
+          {
+            name: CS(r.kind === 'reply' ? 'invite-reply' : 'invite-notification'),
+            attrs: { 'shared-type': r.sharedType },
+          },
+        ];
       case D('notificationtype'):
-        return [el(D('sharer-invite-notification'))];
+        return r.kind === 'invite' ? [el(D('sharer-invite-notification'))] : undefined;
       default:
         return undefined;
     }
@@ -121,11 +147,11 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
   const itemResponse = async (
     req: DavRequest,
     home: string,
-    i: Invite,
+    e: Entry,
     preq: PropRequest,
   ): Promise<XmlNode> => {
-    const r = await render(req, i, wantsDav(req, i));
-    const href = itemHref(req.prefix, `${home}/${NOTIFICATIONS}`, `${i.uid}.xml`);
+    const r = await render(req, e);
+    const href = itemHref(req.prefix, `${home}/${NOTIFICATIONS}`, `${e.uid}.xml`);
     const names =
       preq.kind === 'prop' ? preq.names.map(nameOf) : preq.kind === 'propname' ? ITEM_PROPS : ITEM_ALLPROP;
     const ok: PropEntry[] = [];
@@ -148,11 +174,7 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
     );
   };
 
-  const find = async (user: string, name: string): Promise<Invite | undefined> =>
-    (await invites.pendingFor(user)).find((i) => `${i.uid}.xml` === name);
-
   const handleItem = async (req: DavRequest, user: string, name: string): Promise<DavResponse> => {
-    const i = await find(user, name);
     if (
       req.method === 'PUT' ||
       req.method === 'PROPPATCH' ||
@@ -160,11 +182,12 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
       req.method === 'MKCALENDAR'
     )
       throw new DavError(403, 'Notifications are made by the server');
-    if (!i) throw notFound();
+    const e = (await entriesOf(user)).find((x) => `${x.uid}.xml` === name);
+    if (!e) throw notFound();
     switch (req.method) {
       case 'GET':
       case 'HEAD': {
-        const r = await render(req, i, wantsDav(req, i));
+        const r = await render(req, e);
         return {
           status: 200,
           headers: { 'Content-Type': r.type, ETag: r.etag, 'Last-Modified': r.stamp.toUTCString() },
@@ -173,17 +196,19 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
       }
       case 'PROPFIND': {
         const preq = parsePropfindBody(await xmlBody(req));
-        return multistatus([await itemResponse(req, user, i, preq)]);
+        return multistatus([await itemResponse(req, user, e, preq)]);
       }
       case 'DELETE':
-        await invites.dismiss(user, i);
+        if (e.kind === 'invite') await invites.dismiss(user, e.invite);
+        else await invites.dismissReply(user, { invite: e.invite, uid: e.uid });
         return { status: 204, headers: {} };
       case 'POST': {
+        if (e.kind !== 'invite') throw new DavError(403, 'Only an invitation is answered');
         const body = await xmlBody(req);
         if (!body || body.local !== 'invite-reply' || (body.ns !== NS.D && body.ns !== NS.CS))
           throw new DavError(400, 'Expected DAV:invite-reply');
         const reply = parseInviteReply(body);
-        const record = await invites.reply(user, i, reply.accept);
+        const record = await invites.reply(user, e.invite, reply.accept, reply.summary);
         if (!reply.accept) return { status: 204, headers: {} };
         return {
           status: 201,
@@ -205,7 +230,7 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
     const res: Resource = { kind: 'collection', path, info };
     const out: XmlNode[] = [await propResponse(req, res, preq)];
     if (depth === '1')
-      for (const i of await invites.pendingFor(user)) out.push(await itemResponse(req, user, i, preq));
+      for (const e of await entriesOf(user)) out.push(await itemResponse(req, user, e, preq));
     return multistatus(out);
   };
 

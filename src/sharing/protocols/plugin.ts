@@ -184,7 +184,7 @@ export function sharingProtocolsPlugin(deps: InviteDeps): DavPlugin {
       all.find((i) => r.inReplyTo !== undefined && i.uid === r.inReplyTo) ??
       all.find((i) => hosted !== undefined && storagePath(i.record.PathMapped) === hosted.segments.join('/'));
     if (!invite) throw new DavError(403, 'No such invitation');
-    const record = await invites.reply(req.user, invite, r.accept);
+    const record = await invites.reply(req.user, invite, r.accept, r.summary);
     if (!r.accept) return { status: 204, headers: {} };
     return {
       status: 200,

@@ -185,7 +185,7 @@ export function csInviteNotification(
 ): XmlOut {
   return el(CS('notification'), elText(CS('dtstamp'), csStamp(stamp)), {
     name: CS('invite-notification'),
-    attrs: { 'shared-type': shared.types.includes(clark(NS.CR, 'addressbook')) ? 'addressbook' : 'calendar' },
+    attrs: { 'shared-type': sharedTypeOf(shared) },
     children: [
       elText(CS('uid'), i.uid),
       elText(D('href'), sharee.href),
@@ -224,4 +224,24 @@ export function davInviteNotification(
       i.note.summary !== undefined && elText(D('comment'), i.note.summary),
     ),
   );
+}
+
+/** A CS:notification holding the CS:invite-reply that tells the owner a sharee's answer. */
+export function csReplyNotification(i: Invite, sharee: Party, shared: SharedCollection, stamp: Date): XmlOut {
+  return el(CS('notification'), elText(CS('dtstamp'), csStamp(stamp)), {
+    name: CS('invite-reply'),
+    attrs: { 'shared-type': sharedTypeOf(shared) },
+    children: [
+      elText(D('href'), sharee.href),
+      el(CS(STATUS_ELEMENT[i.status])),
+      el(CS('hosturl'), elText(D('href'), shared.href)),
+      elText(CS('in-reply-to'), i.uid),
+      ...(i.note.replySummary !== undefined ? [elText(CS('summary'), i.note.replySummary)] : []),
+    ],
+  });
+}
+
+/** CS's shared-type attribute: calendar or addressbook. */
+export function sharedTypeOf(shared: SharedCollection): string {
+  return shared.types.includes(clark(NS.CR, 'addressbook')) ? 'addressbook' : 'calendar';
 }
