@@ -455,6 +455,41 @@ for (const type of ['csv', 'files'] as const)
       assert.match((await c.propfind('/alice/work/', [CS('invite')], '0')).text, /invite-declined/);
     });
 
+    it('a share made by the Radicale API is offered as an invitation and accepted by CS:invite-reply', async () => {
+      assert.equal((await mkcalendar(c, '/alice/api/')).status, 201);
+      const made = await c.request('POST', '/.sharing/v1/map/create', {
+        user: 'alice',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          PathMapped: '/alice/api/',
+          PathOrToken: '/carol/from-alice/',
+          User: 'carol',
+          Permissions: 'r',
+          Enabled: true,
+        }),
+      });
+      assert.equal(made.status, 200, made.text);
+      const [href] = await notifications('carol');
+      assert.ok(href, 'a notification');
+      const doc = parseXml((await c.request('GET', href, { user: 'carol' })).text);
+      assert.deepEqual(hrefsIn(findAll(doc, CS('hosturl'))[0] ?? doc), ['/alice/api/']);
+      const reply = await c.request('POST', '/carol/', {
+        user: 'carol',
+        headers: XML,
+        body: `<CS:invite-reply xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:href>/carol/</D:href><CS:invite-accepted/><CS:hosturl><D:href>/alice/api/</D:href></CS:hosturl></CS:invite-reply>`,
+      });
+      assert.equal(reply.status, 200, reply.text);
+      assert.deepEqual(hrefsIn(parseXml(reply.text)), ['/carol/from-alice/']);
+      const row = (await mapList('carol')).find((s) => s.PathOrToken === '/carol/from-alice/');
+      assert.equal(row?.EnabledByUser, true);
+      assert.equal(row?.HiddenByUser, false);
+      // Usable at its path; not listed in carol's home, as the API made it hidden by its owner.
+      assert.equal((await c.propfind('/carol/from-alice/', [D('resourcetype')], '0', 'carol')).status, 207);
+      const home = await c.propfind('/carol/', [D('resourcetype')], '1', 'carol');
+      const listed = [...parseMultistatus(home.text).props.keys()];
+      assert.ok(!listed.includes('/carol/from-alice/'), home.text);
+    });
+
     it('stores the shares in the database Radicale reads', () => {
       const db = join(server.folder, 'collection-db');
       if (type === 'csv')

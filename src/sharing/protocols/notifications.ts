@@ -36,6 +36,7 @@ import {
 } from './xml.js';
 import { userHref } from './invites.js';
 import { core } from './core.js';
+import { requireSomeRight } from '../../dav/handle.js';
 
 export type { Party };
 
@@ -247,6 +248,9 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
       if (user !== req.user || !info || !isNotificationCollection(info)) {
         return core(req);
       }
+      // The user's own, served whatever its (plain) collection's letters say for reading, but not against
+      // rights that give the user nothing there.
+      requireSomeRight(req);
       const name = req.segments[2];
       return name === undefined ? listing(req, user) : handleItem(req, user, name);
     },

@@ -47,7 +47,7 @@ export function sharingProtocolsPlugin(deps: InviteDeps): DavPlugin {
     name: user,
   });
 
-  /** The owner's view: the collection is the user's own and shared by map. */
+  /** The owner's view: the collection is the user's own (not a share's view). */
   const ownShared = (res: Resource & { kind: 'collection' }, req: DavRequest): boolean =>
     res.info.share === undefined && splitPath(res.path)[0] === req.user && req.user !== '';
 
