@@ -73,6 +73,40 @@ describe('method registration', () => {
     });
   });
 
+  it("passes over a target whose XML roots do not hold the body's root, and parses the body once", async () => {
+    const CS = '{http://calendarserver.org/ns/}';
+    const kinds = createKindRegistry([
+      CORE_PLUGIN,
+      {
+        postTargets: [
+          { name: 'share', xmlRoots: [`${CS}share`], matches: () => true, handle: answer('share') },
+          { name: 'any-xml', matches: () => true, handle: answer('any-xml') },
+        ],
+      },
+    ]);
+    let reads = 0;
+    const post = (body: string, type = 'application/xml'): DavRequest => {
+      const base = request(kinds, 'POST', ['alice', 'cal'], 'rw');
+      return Object.assign(base, {
+        config: { encoding: { request: 'utf-8' } },
+        header: (n: string) => (n === 'content-type' ? type : undefined),
+        body: () => {
+          reads++;
+          return Promise.resolve(Buffer.from(body));
+        },
+      });
+    };
+    const share = '<CS:share xmlns:CS="http://calendarserver.org/ns/"><CS:set/></CS:share>';
+    assert.equal((await handleDav(post(share))).body, 'share');
+    assert.equal(
+      (await handleDav(post('<P:push-register xmlns:P="https://bitfire.at/webdav-push"/>'))).body,
+      'any-xml',
+    );
+    assert.equal((await handleDav(post('not xml', 'text/plain'))).body, 'any-xml');
+    assert.equal((await handleDav(post(''))).body, 'any-xml');
+    assert.equal(reads, 4);
+  });
+
   it('answers OPTIONS with the registered methods', async () => {
     const r = await handleDav(request(createKinds(), 'OPTIONS', [], ''));
     assert.equal(r.headers.Allow, STANDARD);
