@@ -161,6 +161,8 @@ for (const type of ['csv', 'files'] as const)
       assert.deepEqual(hrefsIn(findAll(inv, CS('hosturl'))[0] ?? inv), ['/alice/cal/']);
       assert.equal(findAll(inv, CS('invite-noresponse')).length, 1);
       assert.equal(textContent(findAll(inv, CS('summary'))[0] ?? inv), 'Shared workspace');
+      const comps = findAll(inv, C('comp')).map((e) => e.attrs.name);
+      assert.ok(comps.includes('VEVENT'), got.text);
 
       const reply = await c.request('POST', '/bob/', {
         user: 'bob',

@@ -20,7 +20,8 @@ import { collectionHref, itemHref, splitPath } from '../../dav/href.js';
 import { multistatus, responseWithPropstats, type PropEntry } from '../../dav/multistatus.js';
 import { parsePropfindBody, propResponse, type PropRequest } from '../../dav/prop-request.js';
 import { depthHeader, xmlBody } from '../../dav/request-body.js';
-import { NS, el, nameOf, serializeDocument, type XmlNode } from '../../dav/xml.js';
+import { NS, clark, el, nameOf, serializeDocument, type XmlNode } from '../../dav/xml.js';
+import { supportedComponents } from '../../caldav/components.js';
 import { storagePath } from '../record.js';
 import { Invites, NOTIFICATIONS, isNotificationCollection, type Invite, type InviteDeps } from './invites.js';
 import {
@@ -77,10 +78,19 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
     const path = storagePath(i.record.PathMapped);
     const info = await deps.storage.getCollection(path);
     const type = info ? req.kinds.resourceTypeOf(info) : undefined;
+    // A calendar's components, so that a client knows what the calendar holds before accepting it.
+    const components =
+      info?.tag === 'VCALENDAR'
+        ? el(
+            clark(NS.C, 'supported-calendar-component-set'),
+            ...supportedComponents(info).map((name) => ({ name: clark(NS.C, 'comp'), attrs: { name } })),
+          )
+        : undefined;
     return {
       href: collectionHref(req.prefix, path),
       displayname: info?.props['D:displayname'] ?? splitPath(path).at(-1) ?? path,
       types: type !== undefined ? [type] : [],
+      ...(components ? { components } : {}),
     };
   };
 
