@@ -424,3 +424,24 @@ void test('a UID held by two items written by hand still conflicts after one of 
     assert.equal(holders[2], undefined, 'a UID held once has no other holder');
   });
 });
+
+void test('a whole-collection upload with fsync on stores every item (one syncfs for many, an fsync each for few)', async () => {
+  await withStorage(
+    async (s, folder) => {
+      for (const n of [3, 300]) {
+        const items = Array.from({ length: n }, (_, i) => item(`up-${n}-${i}`, `event ${i}`));
+        await s.replaceCollection(`alice/up${n}`, { tag: 'VCALENDAR' }, items, ctx);
+        const listed = await s.listItems(`alice/up${n}`);
+        assert.equal(listed.length, n);
+        const names = readdirSync(join(folder, 'collection-root', 'alice', `up${n}`)).filter(
+          (f) => !f.startsWith('.'),
+        );
+        assert.equal(names.length, n);
+        const texts = new Set<string>();
+        for await (const it of s.getItems(`alice/up${n}`)) texts.add(it.text);
+        assert.deepEqual(texts, new Set(items.map((i) => i.text)));
+      }
+    },
+    { fsync: true },
+  );
+});

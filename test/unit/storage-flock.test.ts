@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -220,4 +220,20 @@ void test('where flock cannot be used, start-up says so, with the fix', async ()
     const release = await lock.exclusive();
     release();
   });
+});
+
+void test('syncfs(2) is called through the C library (whole-collection uploads use it)', async () => {
+  const libc = await loadLibc();
+  if (!('flock' in libc)) return assert.fail(libc.problem);
+  const dir = mkdtempSync(join(tmpdir(), 'almanac-syncfs-'));
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      assert.equal(await libc.syncfs(fh.fd), process.platform === 'linux');
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

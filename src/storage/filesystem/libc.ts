@@ -1,8 +1,9 @@
 /**
- * Two system calls Node does not offer, called through koffi (an FFI whose prebuilt binaries come
+ * Three system calls Node does not offer, called through koffi (an FFI whose prebuilt binaries come
  * from the npm registry, so nothing is compiled or downloaded at install): `flock(2)`, the lock
- * Radicale takes on `.Radicale.lock`, and Linux's `renameat2(RENAME_EXCHANGE)`, which swaps two
- * folders in one step (a whole-collection replacement that a crash cannot leave half done).
+ * Radicale takes on `.Radicale.lock`, Linux's `renameat2(RENAME_EXCHANGE)`, which swaps two
+ * folders in one step (a whole-collection replacement that a crash cannot leave half done), and
+ * Linux's `syncfs(2)`, which makes a 100,000-file upload durable in one call instead of 100,000 fsyncs.
  */
 import { constants } from 'node:os';
 
@@ -16,6 +17,11 @@ export interface Libc {
    * then swaps another way). Other failures throw an error with Node's `code` (ENOENT, EXDEV...).
    */
   exchange(a: string, b: string): boolean;
+  /**
+   * syncfs(2) on the filesystem holding the open `fd`, on a koffi worker thread (it may take seconds);
+   * false when this system has no syncfs (the caller fsyncs file by file).
+   */
+  syncfs(fd: number): Promise<boolean>;
 }
 
 type Native = (...args: unknown[]) => unknown;
@@ -47,7 +53,22 @@ class KoffiLibc implements Libc {
     private readonly errno: () => number,
     private readonly flockFn: NativeFn,
     private readonly renameat2: NativeFn | undefined,
+    private readonly syncfsFn: NativeFn | undefined,
   ) {}
+
+  async syncfs(fd: number): Promise<boolean> {
+    const fn = this.syncfsFn;
+    if (fn === undefined) return false;
+    const { result, errno } = await new Promise<{ result: number; errno: number }>((resolve, reject) =>
+      fn.async(fd, (err: unknown, result: number) => {
+        if (err) reject(err instanceof Error ? err : new Error('syncfs: the call failed'));
+        else resolve({ result, errno: result === 0 ? 0 : this.errno() });
+      }),
+    );
+    if (result === 0) return true;
+    if (errno === constants.errno.ENOSYS) return false;
+    throw systemError(errno, 'syncfs');
+  }
 
   async flock(fd: number, op: FlockOp): Promise<void> {
     // Untaken locks (the usual case) are taken at once on this thread, without a round trip.
@@ -94,6 +115,7 @@ async function load(): Promise<Libc | { problem: string }> {
     const self = koffi.load(null);
     const flockFn: NativeFn = self.func('int flock(int fd, int op)');
     let renameat2: NativeFn | undefined;
+    let syncfs: NativeFn | undefined;
     try {
       if (process.platform === 'linux')
         renameat2 = self.func(
@@ -102,7 +124,12 @@ async function load(): Promise<Libc | { problem: string }> {
     } catch {
       // a C library without renameat2 (glibc < 2.28): collections are swapped with a journal
     }
-    return new KoffiLibc(() => koffi.errno(), flockFn, renameat2);
+    try {
+      if (process.platform === 'linux') syncfs = self.func('int syncfs(int fd)');
+    } catch {
+      // no syncfs (glibc < 2.14): big uploads are fsynced file by file
+    }
+    return new KoffiLibc(() => koffi.errno(), flockFn, renameat2, syncfs);
   } catch (e) {
     return { problem: `the koffi module cannot be loaded (${e instanceof Error ? e.message : String(e)})` };
   }

@@ -49,6 +49,7 @@ import { listFolderNames, listNames } from './dir-names.js';
 import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
 import { loadLibc, type Libc } from './libc.js';
+import { mapLimit } from './map-limit.js';
 import { JOURNAL_FOLDER, SwapJournal } from './swap-journal.js';
 import { describeLeftover, findLeftovers, removeLeftovers } from './leftovers.js';
 import {
@@ -111,6 +112,10 @@ const SYNC_READ_LIMIT = 256 * 1024;
 const PROPS_CACHE_LIMIT = 4096;
 /** A read of more items than this at once does not fill the text cache. */
 const BULK_READ = 1000;
+/** Files of a whole-collection upload written (and fsynced) at once: the thread pool has 4 threads. */
+const UPLOAD_WRITES = 8;
+/** From this many files an upload is made durable with one syncfs(2) instead of an fsync each. */
+const SYNCFS_ABOVE = 64;
 
 export class FilesystemStorage implements Storage {
   private readonly root: string;
@@ -989,27 +994,48 @@ export class FilesystemStorage implements Storage {
     if (Object.keys(props).length > 0)
       await writeSynced(join(dir, PROPS_FILE), pythonJson(props), this.fsOpts);
     const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
+    // Names first (in upload order, as Radicale names them), then the files, several at a time: the
+    // folder is private until swapped in, so each file is written at its name directly.
     const taken = new Set<string>();
-    for (const item of items) {
+    const named = items.map((item) => {
       let name = item.href;
       if (name !== undefined) checkName(name);
       else name = uploadName(item.description.uid, suffix, taken);
       taken.add(name);
+      return { item, name };
+    });
+    // Inside the prepared folder the cache entries move with it; under collection-cache/ they go
+    // where the collection will be.
+    const cacheOf = this.radicaleCache.inSubfolder ? finalDir : dir;
+    await mapLimit(named, UPLOAD_WRITES, async ({ item, name }) => {
       const bytes = this.stock.encode(item.text);
-      await atomicWrite(dir, name, bytes, { ...this.fsOpts, fsync: false });
+      await writeSynced(join(dir, name), bytes, { ...this.fsOpts, fsync: false }).catch(mapFsError);
       const entry = {
         uid: item.description.uid,
         etag: this.stock.etag(bytes),
         text: item.text,
         component: item.description.component,
       };
-      // Inside the prepared folder the entries move with it; under collection-cache/ they go where the
-      // collection will be.
-      const cacheOf = this.radicaleCache.inSubfolder ? finalDir : dir;
       await this.radicaleCache.write(cacheOf, name, bytes, entry, this.fsOpts, dir);
-    }
-    if (this.fsOpts.fsync) for (const name of taken) await syncFile(join(dir, name));
+    });
+    if (this.fsOpts.fsync) await this.syncFiles(dir, [...taken]);
     await syncDir(dir, this.fsOpts);
+  }
+
+  /**
+   * Makes the files durable: one syncfs(2) for many (a bulk upload: one flush of the filesystem
+   * instead of an fsync per file), else an fsync per file, several at a time.
+   */
+  private async syncFiles(dir: string, names: readonly string[]): Promise<void> {
+    if (names.length >= SYNCFS_ABOVE && this.libc) {
+      const fh = await open(dir, 'r');
+      try {
+        if (await this.libc.syncfs(fh.fd)) return;
+      } finally {
+        await fh.close();
+      }
+    }
+    await mapLimit(names, UPLOAD_WRITES, (name) => syncFile(join(dir, name)));
   }
 
   /**
