@@ -20,7 +20,7 @@ import {
   IcalParseError,
   objectComponents,
   parseCalendar,
-  parseComponents,
+  sanitizeIcal,
   uidOf,
 } from './parse.js';
 import { instanceSpan } from './time-range.js';
@@ -278,43 +278,123 @@ function calendarProp(vcal: ICAL.Component, name: string): string | undefined {
   return v === null || v === undefined ? undefined : String(v);
 }
 
-/** Splits an uploaded calendar into one VCALENDAR per UID (Radicale's whole-collection PUT). */
+/**
+ * Splits an uploaded calendar into one VCALENDAR per UID (Radicale's whole-collection PUT).
+ *
+ * The text is read one top-level component at a time: each VEVENT/VTODO/... is parsed alone and kept
+ * as its serialized text, so a 100,000-event import never holds the parse tree of the whole file
+ * (which took gigabytes and most of the time in collecting garbage); the items come out as the
+ * whole-file parse made them.
+ */
 export function splitCalendar(text: string): SplitCalendar {
-  const roots = parseComponents(text).filter((c) => c.name === 'vcalendar');
-  if (roots.length === 0) throw new IcalParseError('no VCALENDAR found');
+  const blocks = topLevelBlocks(sanitizeIcal(text));
+  if (!blocks.some((b) => b.kind === 'vcalendar')) throw new IcalParseError('no VCALENDAR found');
   const timezones = new Map<string, ICAL.Component>();
-  const groups = new Map<string, ICAL.Component[]>();
-  for (const vcal of roots) {
-    for (const vtz of vcal.getAllSubcomponents('vtimezone')) {
-      const tzid = calendarProp(vtz, 'tzid');
-      if (tzid && !timezones.has(tzid)) timezones.set(tzid, vtz);
+  const groups = new Map<string, { texts: string[]; tzids: Set<string> }>();
+  let head: ICAL.Component | undefined;
+  for (const b of blocks) {
+    if (b.kind === 'vcalendar') {
+      head ??= parseBlock(`BEGIN:VCALENDAR\r\n${b.header}END:VCALENDAR\r\n`);
+      continue;
     }
-    for (const comp of objectComponents(vcal)) {
-      let uid = uidOf(comp);
-      if (!uid) {
-        uid = randomUUID();
-        comp.updatePropertyWithValue('uid', uid);
-      }
-      const group = groups.get(uid) ?? [];
-      group.push(comp);
-      groups.set(uid, group);
+    const comp = parseBlock(b.text);
+    if (comp.name === 'vtimezone') {
+      const tzid = calendarProp(comp, 'tzid');
+      if (tzid && !timezones.has(tzid)) timezones.set(tzid, comp);
+      continue;
     }
+    let uid = uidOf(comp);
+    if (!uid) {
+      uid = randomUUID();
+      comp.updatePropertyWithValue('uid', uid);
+    }
+    const group = groups.get(uid) ?? { texts: [], tzids: new Set<string>() };
+    group.texts.push(ICAL.stringify.component(comp.toJSON() as unknown[], ICAL_DESIGN));
+    referencedTzids(comp, group.tzids);
+    groups.set(uid, group);
   }
-  const head = roots[0] as ICAL.Component;
-  const items = [...groups].map(([uid, comps]) => ({ uid, text: itemText(head, comps, timezones) }));
+  const first = head as ICAL.Component;
+  const items = [...groups].map(([uid, g]) => ({ uid, text: groupText(first, g, timezones) }));
   const result: SplitCalendar = { items };
-  const name = calendarProp(head, 'x-wr-calname');
-  const description = calendarProp(head, 'x-wr-caldesc');
-  const color = calendarProp(head, 'x-apple-calendar-color');
+  const name = calendarProp(first, 'x-wr-calname');
+  const description = calendarProp(first, 'x-wr-caldesc');
+  const color = calendarProp(first, 'x-apple-calendar-color');
   if (name !== undefined) result.name = name;
   if (description !== undefined) result.description = description;
   if (color !== undefined) result.color = color;
   return result;
 }
 
-function itemText(
+const ICAL_DESIGN = ICAL.design.getDesignSet('vcalendar');
+
+type Block =
+  /** A VCALENDAR: its own property lines (its components are blocks of their own). */
+  | { kind: 'vcalendar'; header: string }
+  /** A component inside a VCALENDAR, as text (sanitized, one logical line per line). */
+  | { kind: 'component'; text: string };
+
+/**
+ * The components of sanitized text, one level inside each VCALENDAR, found by their BEGIN/END lines.
+ * Unbalanced or misnamed END lines are refused, as the whole-file parse refused them.
+ */
+function topLevelBlocks(clean: string): Block[] {
+  const blocks: Block[] = [];
+  const open: string[] = [];
+  let header = '';
+  let blockStart = -1;
+  let inCalendar = false;
+  for (let at = 0; at < clean.length;) {
+    const eol = clean.indexOf('\r\n', at);
+    const next = eol < 0 ? clean.length : eol + 2;
+    const line = clean.slice(at, eol < 0 ? clean.length : eol);
+    const begin = /^BEGIN:(.+)$/i.exec(line);
+    const end = begin ? null : /^END:(.+)$/i.exec(line);
+    if (begin) {
+      const name = (begin[1] ?? '').trim().toLowerCase();
+      if (open.length === 0) {
+        inCalendar = name === 'vcalendar';
+        header = '';
+        if (!inCalendar) blockStart = at;
+      } else if (open.length === 1 && inCalendar) blockStart = at;
+      open.push(name);
+    } else if (end) {
+      const name = (end[1] ?? '').trim().toLowerCase();
+      if (open.pop() !== name) throw new IcalParseError(`invalid iCalendar data: invalid ending "${line}"`);
+      if (open.length === 0) {
+        if (inCalendar) blocks.push({ kind: 'vcalendar', header });
+        // A top-level component other than VCALENDAR is not part of any calendar: left out.
+        inCalendar = false;
+      } else if (open.length === 1 && inCalendar) {
+        blocks.push({ kind: 'component', text: clean.slice(blockStart, next) });
+      }
+    } else if (open.length === 1 && inCalendar) header += `${line}\r\n`;
+    else if (open.length === 0 && line.trim() !== '')
+      throw new IcalParseError(
+        `invalid iCalendar data: a line outside any component: "${line.slice(0, 80)}"`,
+      );
+    at = next;
+  }
+  if (open.length > 0)
+    throw new IcalParseError(`invalid iCalendar data: ${open[0]?.toUpperCase()} is not closed`);
+  return blocks;
+}
+
+/** One component of sanitized text. */
+function parseBlock(text: string): ICAL.Component {
+  let jcal: unknown;
+  try {
+    jcal = ICAL.parse(text);
+  } catch (e) {
+    throw new IcalParseError(`invalid iCalendar data: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(jcal) || typeof jcal[0] !== 'string') throw new IcalParseError('invalid iCalendar data');
+  return new ICAL.Component(jcal as ConstructorParameters<typeof ICAL.Component>[0]);
+}
+
+/** One item: the upload's VERSION/PRODID/CALSCALE, the time zones its components use, the components. */
+function groupText(
   head: ICAL.Component,
-  comps: ICAL.Component[],
+  group: { texts: readonly string[]; tzids: ReadonlySet<string> },
   timezones: Map<string, ICAL.Component>,
 ): string {
   const vcal = new ICAL.Component('vcalendar');
@@ -323,12 +403,14 @@ function itemText(
   // METHOD stays out: a stored calendar object must not have one (RFC 4791 §4.1).
   const calscale = calendarProp(head, 'calscale');
   if (calscale !== undefined) vcal.addPropertyWithValue('calscale', calscale);
-  const tzids = new Set<string>();
-  for (const c of comps) referencedTzids(c, tzids);
-  for (const tzid of tzids) {
+  for (const tzid of group.tzids) {
     const vtz = timezones.get(tzid);
     if (vtz) vcal.addSubcomponent(cloneComponent(vtz));
   }
-  for (const c of comps) vcal.addSubcomponent(cloneComponent(c));
-  return normalizeLineEndings(vcal.toString());
+  // The components' own texts go where the whole VCALENDAR's serialization would put them.
+  const END = 'END:VCALENDAR';
+  const shell = vcal.toString();
+  return normalizeLineEndings(
+    `${shell.slice(0, -END.length)}${group.texts.map((t) => `${t}\r\n`).join('')}${END}`,
+  );
 }
