@@ -445,3 +445,32 @@ void test('a whole-collection upload with fsync on stores every item (one syncfs
     { fsync: true },
   );
 });
+
+void test('after a whole-collection upload the first listing reads none of the new files again', async () => {
+  const lines: string[] = [];
+  const log = pino(
+    { level: 'debug' },
+    {
+      write: (s: string): void => {
+        lines.push(s);
+      },
+    },
+  );
+  await withStorage(
+    async (s) => {
+      const items = Array.from({ length: 120 }, (_, i) => item(`seed-${i}`, `event ${i}`));
+      await s.replaceCollection('alice/seeded', { tag: 'VCALENDAR' }, items, ctx);
+      lines.length = 0;
+      const listed = await s.listItems('alice/seeded');
+      assert.equal(listed.length, 120);
+      assert.deepEqual(new Set(listed.map((m) => m.uid)), new Set(items.map((i) => i.description.uid)));
+      const listing = lines.map((l) => (JSON.parse(l) as { msg: string }).msg).join('\n');
+      assert.match(listing, /listing: 120 entries kept, 0 read/);
+      // An item's ETag is still that of its bytes.
+      for await (const it of s.getItems('alice/seeded', [listed[0]?.href ?? ''])) {
+        assert.equal(it.etag, sha(it.text));
+      }
+    },
+    { cacheLog: true, log },
+  );
+});

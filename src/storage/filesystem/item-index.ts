@@ -9,7 +9,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { mkdirSync, renameSync, statSync, watch, writeFileSync, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CollectionTag, ItemDescriber, ItemMeta } from '../types.js';
+import type { CollectionTag, ItemDescriber, ItemDescription, ItemMeta } from '../types.js';
 import { isErrno } from './fsutil.js';
 import { isSafeName } from '../names.js';
 import { listNames } from './dir-names.js';
@@ -42,6 +42,14 @@ export interface Listing {
   readonly lastModifiedMs: number;
   /** Grows with every listing of this folder; `ItemIndex.changesSince` tells what changed between two. */
   readonly version: number;
+}
+
+/** A file just written, with what the writer knows of it (see ItemIndex.seed). */
+export interface SeedFile {
+  readonly name: string;
+  readonly st: StatKey;
+  readonly etag: string;
+  readonly description: ItemDescription;
 }
 
 export interface IndexOptions {
@@ -137,6 +145,35 @@ export class ItemIndex {
    */
   watchGeneration(): number | undefined {
     return this.watcher && this.trusted ? this.generation : undefined;
+  }
+
+  /**
+   * Entries for files this process has just written (a whole-collection upload) from what it already
+   * knows of them: their stat and description. The first listing then stats them as usual and reads
+   * none of them again (100,000 reads and parses after a 100,000-event import).
+   */
+  seed(tag: CollectionTag, files: readonly SeedFile[]): void {
+    if (tag !== this.tag) {
+      this.entries.clear();
+      this.tag = tag;
+      this.trusted = false;
+      this.lastListing = undefined;
+      this.base = undefined;
+    }
+    for (const f of files) {
+      const meta: ItemMeta = {
+        href: f.name,
+        etag: f.etag,
+        size: f.st.size,
+        lastModifiedMs: f.st.mtimeMs,
+        uid: detach(f.description.uid),
+        component: intern(f.description.component),
+        start: f.description.start,
+        end: f.description.end,
+      };
+      this.entries.set(f.name, { ino: f.st.ino, size: f.st.size, mtimeMs: f.st.mtimeMs, meta });
+    }
+    if (files.length > 0) this.scheduleSave();
   }
 
   /** Forgets the name list (call after adding or removing files). */

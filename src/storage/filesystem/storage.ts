@@ -44,7 +44,7 @@ import {
 } from './fsutil.js';
 import { History, TOKEN_PREFIX, sha256hex, stateName, type FileSet } from './history.js';
 import { runHook } from '../hook.js';
-import { ItemIndex, type Listing } from './item-index.js';
+import { ItemIndex, type Listing, type SeedFile } from './item-index.js';
 import { listFolderNames, listNames } from './dir-names.js';
 import { UTF8_ENCODING, stockEncoding, type StockEncoding } from './stock-encoding.js';
 import { GlobalLock, LockRegistry, collectionLocks, type Release } from './lock.js';
@@ -966,13 +966,18 @@ export class FilesystemStorage implements Storage {
     const parentDir = this.dirOf(parentPath(path));
     const prepared = join(parentDir, tmpName());
     try {
-      await this.prepareCollection(prepared, props, items, this.dirOf(path)).catch((e: unknown) => {
-        throw this.refused(e);
-      });
+      const seeds = await this.prepareCollection(prepared, props, items, this.dirOf(path)).catch(
+        (e: unknown) => {
+          throw this.refused(e);
+        },
+      );
       await this.withLock([{ path, mode: 'write' }], async () => {
         await this.requireParentFor(path);
         await this.swapIn(prepared, path, true);
         this.forget(path);
+        // Renaming the folder keeps its files' inodes and times: the index knows them already.
+        const tag = props.tag ?? '';
+        if (isTag(tag) && tag !== '') this.index(path).seed(tag, seeds);
         await this.hook(ctx);
       });
     } finally {
@@ -986,7 +991,7 @@ export class FilesystemStorage implements Storage {
     props: Props,
     items: readonly NewItem[],
     finalDir: string,
-  ): Promise<void> {
+  ): Promise<SeedFile[]> {
     await makeDir(dir, this.fsOpts).catch((e: unknown) => {
       if (isErrno(e, 'ENOENT')) throw new StorageError('not-found', 'parent collection not found');
       throw e;
@@ -1007,19 +1012,22 @@ export class FilesystemStorage implements Storage {
     // Inside the prepared folder the cache entries move with it; under collection-cache/ they go
     // where the collection will be.
     const cacheOf = this.radicaleCache.inSubfolder ? finalDir : dir;
-    await mapLimit(named, UPLOAD_WRITES, async ({ item, name }) => {
+    const seeds = await mapLimit(named, UPLOAD_WRITES, async ({ item, name }): Promise<SeedFile> => {
       const bytes = this.stock.encode(item.text);
-      await writeSynced(join(dir, name), bytes, { ...this.fsOpts, fsync: false }).catch(mapFsError);
+      const st = await writeNew(join(dir, name), bytes).catch(mapFsError);
+      const etag = this.stock.etag(bytes);
       const entry = {
         uid: item.description.uid,
-        etag: this.stock.etag(bytes),
+        etag,
         text: item.text,
         component: item.description.component,
       };
       await this.radicaleCache.write(cacheOf, name, bytes, entry, this.fsOpts, dir);
+      return { name, st, etag, description: item.description };
     });
     if (this.fsOpts.fsync) await this.syncFiles(dir, [...taken]);
     await syncDir(dir, this.fsOpts);
+    return seeds;
   }
 
   /**
@@ -1461,6 +1469,17 @@ async function isFolder(path: string): Promise<boolean> {
       throw e;
     },
   );
+}
+
+/** Writes a new file (which must not exist) and returns its stat, taken on the open handle. */
+async function writeNew(path: string, data: Uint8Array): Promise<Stats> {
+  const fh = await open(path, 'wx', 0o666);
+  try {
+    await fh.writeFile(data);
+    return await fh.stat();
+  } finally {
+    await fh.close();
+  }
 }
 
 async function syncFile(path: string): Promise<void> {
