@@ -8,10 +8,44 @@ import { davBaseFromPath, formatBytes, kindLabel, type Collection } from './requ
 import { initDialogs, openDeleteDialog, openEditDialog, openUploadDialog, type Session } from './dialogs.mjs';
 import { byId, errorMessage, h, showError } from './dom.mjs';
 import { downloadCollection } from './transfer.mjs';
+import {
+  answerInvitation,
+  dismissInvitation,
+  findInbox,
+  invitationItem,
+  listInvitations,
+  type Inbox,
+  type Invitation,
+} from './invitations.mjs';
+import type { PartStat } from './itip.js';
+import {
+  acceptShare,
+  accessLabel,
+  apiPath,
+  initShareDialog,
+  isBday,
+  leaveShare,
+  loadSharing,
+  openShareDialog,
+  pendingShares,
+  shareAt,
+  sharesOf,
+  type ShareRow,
+  type SharingState,
+} from './sharing.mjs';
 
 const base = davBaseFromPath(location.pathname);
 let session: Session | null = null;
 let external = false;
+
+/** What the page knows besides the collections: the user's name on the server, inbox and shares. */
+interface Extras {
+  me: string;
+  inbox: Inbox | null;
+  sharing: SharingState | null;
+  collections: readonly Collection[];
+}
+let extras: Extras = { me: '', inbox: null, sharing: null, collections: [] };
 
 function show(view: 'loading' | 'login' | 'collections'): void {
   byId('loading', HTMLParagraphElement).hidden = view !== 'loading';
@@ -52,6 +86,7 @@ async function readClientConfig(): Promise<{ externalAuth: boolean; browserLogin
 
 async function boot(): Promise<void> {
   initDialogs();
+  initShareDialog();
   wireControls();
   const config = await readClientConfig();
   // A front proxy's login, or (prefer_browser_login) the browser's own prompt: the page sends no
@@ -74,7 +109,12 @@ async function boot(): Promise<void> {
 
 function showLogin(message: string | null): void {
   session = null;
+  extras = { me: '', inbox: null, sharing: null, collections: [] };
   byId('collection-list', HTMLUListElement).replaceChildren();
+  byId('invitation-list', HTMLUListElement).replaceChildren();
+  byId('pending-list', HTMLUListElement).replaceChildren();
+  byId('invitations', HTMLElement).hidden = true;
+  byId('pending-shares', HTMLElement).hidden = true;
   byId('login-password', HTMLInputElement).value = '';
   showError(byId('login-error', HTMLParagraphElement), message);
   show('login');
@@ -114,6 +154,9 @@ async function start(dav: DavClient, principal: string): Promise<void> {
   session = { dav, principal, refresh };
   byId('session-user', HTMLSpanElement).textContent = dav.credentials?.user ?? userFromPrincipal(principal);
   byId('logout', HTMLButtonElement).hidden = external && dav.credentials === null;
+  extras = { me: userFromPrincipal(principal), inbox: null, sharing: null, collections: [] };
+  // Without [scheduling] the principal has no inbox and the page shows no invitations.
+  extras.inbox = await findInbox(dav, principal).catch(() => null);
   show('collections');
   await refresh('');
   byId('collections-title', HTMLHeadingElement).focus();
@@ -123,9 +166,17 @@ async function refresh(message: string): Promise<void> {
   const s = session;
   if (s === null) return;
   try {
-    const list = await listCollections(s.dav, s.principal);
+    const [list, sharing] = await Promise.all([
+      listCollections(s.dav, s.principal),
+      // Sharing off (404) is null; a failing sharing API must not hide the collections.
+      loadSharing(s.dav, base).catch(() => null),
+    ]);
+    extras.sharing = sharing;
+    extras.collections = list;
     renderList(s, list);
+    renderPending(s);
     setStatus(message);
+    await refreshInvitations(s);
   } catch (e) {
     if (e instanceof HttpError && e.status === 401) {
       showLogin('Your session has expired. Please sign in again.');
@@ -138,6 +189,136 @@ async function refresh(message: string): Promise<void> {
 function renderList(s: Session, list: readonly Collection[]): void {
   byId('empty', HTMLParagraphElement).hidden = list.length > 0;
   byId('collection-list', HTMLUListElement).replaceChildren(...list.map((c, i) => card(s, c, i)));
+}
+
+async function refreshInvitations(s: Session): Promise<void> {
+  const inbox = extras.inbox;
+  const section = byId('invitations', HTMLElement);
+  if (inbox === null) {
+    section.hidden = true;
+    return;
+  }
+  let list: Invitation[];
+  try {
+    list = await listInvitations(s.dav, inbox);
+  } catch (e) {
+    setStatus(`Could not load the invitations: ${errorMessage(e)}`);
+    return;
+  }
+  section.hidden = list.length === 0;
+  byId('invitation-list', HTMLUListElement).replaceChildren(
+    ...list.map((inv) =>
+      invitationItem(inv, inbox, {
+        answer: (i, partstat, title) => void answer(s, inbox, i, partstat, title),
+        dismiss: (i, title) => void dismiss(s, i, title),
+      }),
+    ),
+  );
+}
+
+const ANSWERED: Record<PartStat, string> = {
+  ACCEPTED: 'Accepted',
+  TENTATIVE: 'Tentatively accepted',
+  DECLINED: 'Declined',
+};
+
+async function answer(
+  s: Session,
+  inbox: Inbox,
+  inv: Invitation,
+  partstat: PartStat,
+  title: string,
+): Promise<void> {
+  setStatus(`Answering “${title}”…`);
+  try {
+    await answerInvitation(s.dav, inbox, extras.collections, inv, partstat);
+  } catch (e) {
+    setStatus(`Could not answer “${title}”: ${errorMessage(e)}`);
+    return;
+  }
+  await s.refresh(`${ANSWERED[partstat]} “${title}”.`);
+  byId('collections-title', HTMLHeadingElement).focus();
+}
+
+async function dismiss(s: Session, inv: Invitation, title: string): Promise<void> {
+  try {
+    await dismissInvitation(s.dav, inv);
+  } catch (e) {
+    setStatus(`Could not dismiss “${title}”: ${errorMessage(e)}`);
+    return;
+  }
+  await s.refresh(`Dismissed “${title}”.`);
+  byId('collections-title', HTMLHeadingElement).focus();
+}
+
+function renderPending(s: Session): void {
+  const pending = pendingShares(extras.sharing, extras.me);
+  byId('pending-shares', HTMLElement).hidden = pending.length === 0;
+  byId('pending-list', HTMLUListElement).replaceChildren(
+    ...pending.map((r) => {
+      const what = isBday(r) ? 'A birthday calendar' : 'A collection';
+      return h(
+        'li',
+        { class: 'pending-share card', 'data-share': r.PathOrToken },
+        h('h3', {}, `${what} shared by ${r.Owner}`),
+        h('p', { class: 'meta' }, accessLabel(r)),
+        h(
+          'div',
+          { class: 'card-actions' },
+          button(
+            'Add to my collections',
+            `Add the ${isBday(r) ? 'birthday calendar' : 'collection'} shared by ${r.Owner}`,
+            'primary',
+            () => void addShare(s, r),
+          ),
+        ),
+      );
+    }),
+  );
+}
+
+async function addShare(s: Session, r: ShareRow): Promise<void> {
+  try {
+    await acceptShare(s.dav, base, r);
+  } catch (e) {
+    setStatus(`Could not add the share: ${errorMessage(e)}`);
+    return;
+  }
+  await s.refresh(`Added the collection shared by ${r.Owner}.`);
+  byId('collections-title', HTMLHeadingElement).focus();
+}
+
+async function removeShare(s: Session, c: Collection, r: ShareRow): Promise<void> {
+  try {
+    await leaveShare(s.dav, base, r, extras.me);
+  } catch (e) {
+    setStatus(`Could not remove “${c.name}”: ${errorMessage(e)}`);
+    return;
+  }
+  await s.refresh(`Removed “${c.name}” from your collections.`);
+  byId('collections-title', HTMLHeadingElement).focus();
+}
+
+/** The name of one of the user's own collections, by its API path. */
+function ownName(path: string): string | null {
+  return extras.collections.find((c) => apiPath(c.href, base) === path)?.name ?? null;
+}
+
+function sharedByText(r: ShareRow): string {
+  if (r.Owner === extras.me) {
+    const from = ownName(r.PathMapped);
+    return from === null ? 'Birthdays from an address book' : `Birthdays from “${from}”`;
+  }
+  return isBday(r) ? `Birthdays shared by ${r.Owner}` : `Shared by ${r.Owner} · ${accessLabel(r)}`;
+}
+
+function sharedWithText(rows: readonly ShareRow[]): string {
+  const users = rows.filter((r) => r.ShareType === 'map').map((r) => r.User);
+  const links = rows.filter((r) => r.ShareType === 'token').length;
+  const parts: string[] = [];
+  if (users.length > 0) parts.push(`Shared with ${users.join(', ')}`);
+  if (links > 0) parts.push(`${links} link${links === 1 ? '' : 's'}`);
+  return parts.join(' · ');
 }
 
 function metaText(c: Collection): string {
@@ -162,14 +343,50 @@ function card(s: Session, c: Collection, index: number): HTMLLIElement {
   const urlId = `collection-url-${index}`;
   const urlInput = h('input', { id: urlId, class: 'url', readonly: '', value: url, spellcheck: 'false' });
   const meta = metaText(c);
-  const actions = [
-    button('Edit', `Edit ${c.name}`, 'secondary', () => openEditDialog(s, c)),
+  const sharing = extras.sharing;
+  // A collection in the user's home that is a share (someone else's, or their own birthday calendar).
+  const share = shareAt(sharing, c, base, extras.me);
+  const myShares = share === null ? sharesOf(sharing, c, base, extras.me) : [];
+  const canShare =
+    sharing !== null &&
+    share === null &&
     c.kind !== 'subscription' &&
-      button('Upload', `Upload into ${c.name}`, 'secondary', () => openUploadDialog(s, c)),
-    c.kind !== 'subscription' &&
-      button('Download', `Download ${c.name}`, 'secondary', () => void download(s, c)),
-    button('Delete', `Delete ${c.name}`, 'danger-outline', () => openDeleteDialog(s, c)),
-  ];
+    (sharing.info.createMap || sharing.info.createToken);
+  const writable = share !== null && share.Permissions.includes('w') && !isBday(share);
+  const actions =
+    share !== null
+      ? [
+          writable && button('Upload', `Upload into ${c.name}`, 'secondary', () => openUploadDialog(s, c)),
+          button('Download', `Download ${c.name}`, 'secondary', () => void download(s, c)),
+          button(
+            'Remove',
+            `Remove ${c.name} from my collections`,
+            'danger-outline',
+            () => void removeShare(s, c, share),
+          ),
+        ]
+      : [
+          button('Edit', `Edit ${c.name}`, 'secondary', () => openEditDialog(s, c)),
+          c.kind !== 'subscription' &&
+            button('Upload', `Upload into ${c.name}`, 'secondary', () => openUploadDialog(s, c)),
+          c.kind !== 'subscription' &&
+            button('Download', `Download ${c.name}`, 'secondary', () => void download(s, c)),
+          canShare &&
+            button('Share', `Share ${c.name}`, 'secondary', () =>
+              openShareDialog(
+                {
+                  dav: s.dav,
+                  base,
+                  user: extras.me,
+                  state: sharing,
+                  refresh: (m) => s.refresh(m),
+                },
+                c,
+              ),
+            ),
+          button('Delete', `Delete ${c.name}`, 'danger-outline', () => openDeleteDialog(s, c)),
+        ];
+  const sharedWith = sharedWithText(myShares);
   return h(
     'li',
     { class: 'collection card', 'data-href': c.href },
@@ -179,6 +396,8 @@ function card(s: Session, c: Collection, index: number): HTMLLIElement {
       swatch,
       h('div', {}, h('h2', { class: 'name' }, c.name), h('p', { class: 'kind' }, kindLabel(c))),
     ),
+    share !== null && h('p', { class: 'shared-by' }, sharedByText(share)),
+    sharedWith !== '' && h('p', { class: 'shared-by' }, sharedWith),
     c.description !== '' && h('p', { class: 'description' }, c.description),
     meta !== '' && h('p', { class: 'meta' }, meta),
     c.kind === 'subscription' && c.source !== '' && h('p', { class: 'source' }, `Source: ${c.source}`),
