@@ -589,3 +589,327 @@ void describe('web interface with prefer_browser_login', { skip }, () => {
     assert.deepEqual(errors, []);
   });
 });
+
+// ---- invitations and sharing -------------------------------------------------------------------
+
+function basic(user: string): string {
+  return 'Basic ' + Buffer.from(`${user}:secret`).toString('base64');
+}
+
+async function dav(
+  base: string,
+  method: string,
+  path: string,
+  user: string,
+  body?: string,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<{ status: number; body: string }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { Authorization: basic(user), ...headers },
+    body,
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+function invitation(uid: string, summary: string, start: string): string {
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Almanac tests//EN',
+    'BEGIN:VEVENT',
+    `UID:${uid}`,
+    'DTSTAMP:20261201T090000Z',
+    `DTSTART:${start}`,
+    'DURATION:PT1H',
+    `SUMMARY:${summary}`,
+    'ORGANIZER;CN=Alice:mailto:alice@example.org',
+    'ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED:mailto:alice@example.org',
+    'ATTENDEE;CN=Bob;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.org',
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
+}
+
+/** The PARTSTAT of bob's ATTENDEE line in an iCalendar text. */
+function bobPartstat(ics: string): string | null {
+  const line = ics
+    .replace(/\r?\n[ \t]/g, '')
+    .split(/\r?\n/)
+    .find((l) => l.startsWith('ATTENDEE') && /:mailto:bob@example\.org$/i.test(l));
+  return line === undefined ? null : (/;PARTSTAT=([^;:]+)/.exec(line)?.[1] ?? null);
+}
+
+async function loginAs(page: Page, base: string, user: string): Promise<void> {
+  await page.goto(`${base}/.web/`);
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill('secret');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#collections-view').waitFor({ state: 'visible' });
+}
+
+function invitationCard(page: Page, summary: string) {
+  return page
+    .locator('li.invitation')
+    .filter({ has: page.getByRole('heading', { name: summary, exact: true }) });
+}
+
+void describe('web interface: invitations and sharing', { skip }, () => {
+  let dir: string;
+  let server: Almanac;
+  let context: BrowserContext;
+  let alicePage: Page;
+  let bobPage: Page;
+  let aliceErrors: string[];
+  let bobErrors: string[];
+
+  before(async () => {
+    if (missing) throw new Error(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
+    dir = mkdtempSync(join(tmpdir(), 'almanac-web-share-'));
+    const htpasswd = join(dir, 'users');
+    writeFileSync(htpasswd, 'alice:secret\nbob:secret\n');
+    server = await startAlmanac({
+      config: {
+        auth: { type: 'htpasswd', htpasswd_filename: htpasswd, htpasswd_encryption: 'plain', delay: '0' },
+        scheduling: { enabled: 'True', email_domain: 'example.org', smtp_server: 'none' },
+        sharing: {
+          type: 'csv',
+          collection_by_map: 'True',
+          collection_by_token: 'True',
+          permit_create_map: 'True',
+          permit_create_token: 'True',
+        },
+      },
+    });
+    context = await launch(dir);
+    alicePage = context.pages()[0] ?? (await context.newPage());
+    bobPage = await context.newPage();
+    aliceErrors = watchErrors(alicePage);
+    bobErrors = watchErrors(bobPage);
+    // Both principals exist (bob's must, to be a local attendee); alice has a calendar to invite from.
+    for (const user of ['alice', 'bob']) {
+      const r = await dav(server.url, 'PROPFIND', `/${user}/`, user, undefined, { Depth: '0' });
+      assert.equal(r.status, 207);
+    }
+    const mk = await dav(
+      server.url,
+      'MKCALENDAR',
+      '/alice/team/',
+      'alice',
+      '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">' +
+        '<D:set><D:prop><D:displayname>Team</D:displayname></D:prop></D:set></C:mkcalendar>',
+    );
+    assert.equal(mk.status, 201);
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const put = async (path: string, body: string): Promise<void> => {
+    const r = await dav(server.url, 'PUT', path, 'alice', body, { 'Content-Type': 'text/calendar' });
+    assert.ok(r.status === 201 || r.status === 204, `${path}: ${r.status} ${r.body}`);
+  };
+
+  void it('lists the invitations in the schedule inbox', async () => {
+    await put(
+      '/alice/team/budget.ics',
+      invitation('budget@example.org', 'Budget review', '20261210T100000Z'),
+    );
+    await put('/alice/team/lunch.ics', invitation('lunch@example.org', 'Team lunch', '20261211T120000Z'));
+    await put('/alice/team/offsite.ics', invitation('offsite@example.org', 'Offsite', '20261212T080000Z'));
+    // The organizer deletes one: bob gets a CANCEL after its REQUEST.
+    const deleted = await dav(server.url, 'DELETE', '/alice/team/offsite.ics', 'alice');
+    assert.ok(deleted.status === 200 || deleted.status === 204, String(deleted.status));
+
+    await loginAs(bobPage, server.url, 'bob');
+    await invitationCard(bobPage, 'Budget review').waitFor();
+    const budget = (await invitationCard(bobPage, 'Budget review').textContent()) ?? '';
+    assert.match(budget, /From Alice/);
+    assert.match(budget, /2026/);
+    assert.equal(await bobPage.locator('li.invitation').count(), 3, 'the cancelled request is not listed');
+    assert.match(
+      (await invitationCard(bobPage, 'Offsite').textContent()) ?? '',
+      /Cancelled/,
+      'the cancellation stands for its request',
+    );
+    assert.equal(await invitationCard(bobPage, 'Offsite').getByRole('button', { name: 'Accept' }).count(), 0);
+    await shot(bobPage, 'invitations');
+  });
+
+  void it('accepts one invitation and declines another: the organizer sees the answers', async () => {
+    await bobPage.getByRole('button', { name: 'Accept Budget review', exact: true }).click();
+    await bobPage.locator('#status').filter({ hasText: 'Accepted “Budget review”.' }).waitFor();
+    assert.equal(await invitationCard(bobPage, 'Budget review').count(), 0);
+    const aliceCopy = await dav(server.url, 'GET', '/alice/team/budget.ics', 'alice');
+    assert.equal(bobPartstat(aliceCopy.body), 'ACCEPTED', aliceCopy.body);
+
+    // Keyboard: focus the button and press Enter.
+    await bobPage.getByRole('button', { name: 'Decline Team lunch' }).focus();
+    await bobPage.keyboard.press('Enter');
+    await bobPage.locator('#status').filter({ hasText: 'Declined “Team lunch”.' }).waitFor();
+    const lunch = await dav(server.url, 'GET', '/alice/team/lunch.ics', 'alice');
+    assert.equal(bobPartstat(lunch.body), 'DECLINED', lunch.body);
+  });
+
+  void it('dismisses a cancellation; the inbox is then empty', async () => {
+    await bobPage.getByRole('button', { name: 'Dismiss the cancellation of Offsite' }).click();
+    await bobPage.locator('#status').filter({ hasText: 'Dismissed “Offsite”.' }).waitFor();
+    assert.equal(await bobPage.locator('#invitations').isVisible(), false);
+    const inbox = await dav(server.url, 'PROPFIND', '/bob/schedule-inbox/', 'bob', undefined, {
+      Depth: '1',
+    });
+    assert.equal((inbox.body.match(/<(\w+:)?response>/g) ?? []).length, 1, inbox.body);
+  });
+
+  void it("shows the organizer the attendee's answers", async () => {
+    await loginAs(alicePage, server.url, 'alice');
+    const replies = alicePage.locator('li.invitation[data-method="REPLY"]');
+    await replies.first().waitFor();
+    const texts = await replies.allTextContents();
+    assert.ok(
+      texts.some((t) => /Budget review/.test(t) && /Bob accepted/.test(t)),
+      texts.join(' | '),
+    );
+    assert.ok(
+      texts.some((t) => /Team lunch/.test(t) && /Bob declined/.test(t)),
+      texts.join(' | '),
+    );
+    await alicePage.getByRole('button', { name: 'Dismiss the answer about Budget review' }).click();
+    await alicePage.locator('#status').filter({ hasText: 'Dismissed “Budget review”.' }).waitFor();
+    await alicePage.getByRole('button', { name: 'Dismiss the answer about Team lunch' }).click();
+    await alicePage.locator('#status').filter({ hasText: 'Dismissed “Team lunch”.' }).waitFor();
+    assert.equal(await alicePage.locator('#invitations').isVisible(), false);
+  });
+
+  let link = '';
+
+  void it('shares a calendar with bob read-only and creates a link in the Share dialog', async () => {
+    await put('/alice/team/standup.ics', icsWithEvents(1, 'x').replace('Event number 0', 'Standup'));
+    await loginAs(alicePage, server.url, 'alice');
+    await alicePage.getByRole('button', { name: 'Share Team' }).click();
+    const dialog = alicePage.locator('#share-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    assert.equal(await alicePage.evaluate<string>('document.activeElement?.id'), 'share-user');
+    assert.match((await dialog.textContent()) ?? '', /Not shared yet/);
+    await dialog.getByLabel('User name (or :group)').fill('bob');
+    assert.equal(await dialog.getByLabel('Read only').isChecked(), true);
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Shared with bob.' }).waitFor();
+    const row = dialog.locator('li.share-row').filter({ hasText: 'bob' });
+    assert.match((await row.textContent()) ?? '', /bob · read only · not added by bob yet/);
+
+    await dialog.getByRole('button', { name: 'Create link' }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Created a link' }).waitFor();
+    link = await dialog.locator('li.share-row input.url').inputValue();
+    assert.match(link, new RegExp(`^${server.url}/\\.token/v1/[A-Za-z0-9_-]{44}/$`));
+    await shot(alicePage, 'share-dialog');
+    await alicePage.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(
+      await alicePage.evaluate<string | null>("document.activeElement?.getAttribute('aria-label') ?? null"),
+      'Share Team',
+    );
+    await card(alicePage, 'Team').filter({ hasText: 'Shared with bob · 1 link' }).waitFor();
+  });
+
+  void it('the link reads the calendar without a login', async () => {
+    const res = await fetch(link);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.match(body, /BEGIN:VCALENDAR/);
+    assert.match(body, /SUMMARY:Standup/);
+  });
+
+  void it('bob sees the calendar shared by alice, adds it, and it is read-only', async () => {
+    await loginAs(bobPage, server.url, 'bob');
+    const pending = bobPage.locator('li.pending-share');
+    await pending.waitFor();
+    assert.match((await pending.textContent()) ?? '', /shared by alice/);
+    await bobPage.getByRole('button', { name: 'Add the collection shared by alice' }).click();
+    const team = card(bobPage, 'Team');
+    await team.waitFor();
+    assert.match((await team.textContent()) ?? '', /Shared by alice · read only/);
+    assert.equal(await team.getByRole('button', { name: 'Edit Team' }).count(), 0);
+    assert.equal(await team.getByRole('button', { name: 'Upload into Team' }).count(), 0);
+    assert.equal(await team.getByRole('button', { name: 'Share Team' }).count(), 0);
+    assert.equal(await bobPage.locator('li.pending-share').count(), 0);
+    const href = (await team.getAttribute('data-href')) ?? '';
+    assert.match(href, /^\/bob\/[0-9a-f-]{36}\/$/);
+    const r = await dav(server.url, 'GET', `${href}standup.ics`, 'bob');
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Standup/);
+    await shot(bobPage, 'shared-with-bob');
+  });
+
+  void it("an address book shared as birthdays is bob's birthday calendar", async () => {
+    const mk = await dav(
+      server.url,
+      'MKCOL',
+      '/alice/contacts/',
+      'alice',
+      '<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop>' +
+        '<D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype><D:displayname>Contacts</D:displayname>' +
+        '</D:prop></D:set></D:mkcol>',
+    );
+    assert.equal(mk.status, 201);
+    const card1 =
+      'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:carol\r\nFN:Carol\r\nN:;Carol;;;\r\nBDAY:1990-05-17\r\nEND:VCARD\r\n';
+    const p = await dav(server.url, 'PUT', '/alice/contacts/carol.vcf', 'alice', card1, {
+      'Content-Type': 'text/vcard',
+    });
+    assert.equal(p.status, 201);
+    await loginAs(alicePage, server.url, 'alice');
+    await alicePage.getByRole('button', { name: 'Share Contacts' }).click();
+    const dialog = alicePage.locator('#share-dialog');
+    await dialog.getByLabel('User name (or :group)').fill('bob');
+    await dialog.getByLabel('As a calendar of birthdays').check();
+    assert.equal(await dialog.getByLabel('Read and write').isDisabled(), true);
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Shared with bob.' }).waitFor();
+    assert.match((await dialog.locator('li.share-row').textContent()) ?? '', /birthday calendar/);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    await loginAs(bobPage, server.url, 'bob');
+    await bobPage.getByRole('button', { name: 'Add the birthday calendar shared by alice' }).click();
+    const bdays = bobPage.locator('li.collection').filter({ hasText: 'Birthdays shared by alice' });
+    await bdays.waitFor();
+    assert.match((await bdays.textContent()) ?? '', /Calendar \(events\)/);
+    const href = (await bdays.getAttribute('data-href')) ?? '';
+    const r = await dav(server.url, 'GET', `${href}carol.ics`, 'bob');
+    assert.equal(r.status, 200);
+    assert.match(r.body, /RRULE:FREQ=YEARLY/);
+  });
+
+  void it('alice disables the link, then removes the share with bob: bob no longer lists it', async () => {
+    await loginAs(alicePage, server.url, 'alice');
+    await alicePage.getByRole('button', { name: 'Share Team' }).click();
+    const dialog = alicePage.locator('#share-dialog');
+    await dialog.getByRole('button', { name: 'Disable the share with Link' }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Disabled the share with the link.' }).waitFor();
+    const disabled = (await fetch(link)).status;
+    assert.ok([401, 403, 404].includes(disabled), `a disabled link reads nothing (${disabled})`);
+    await dialog.getByRole('button', { name: 'Enable the share with Link' }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Enabled the share with the link.' }).waitFor();
+    assert.equal((await fetch(link)).status, 200);
+
+    await dialog.getByRole('button', { name: 'Remove the share with bob' }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Removed the share with bob.' }).waitFor();
+    assert.equal(await dialog.locator('li.share-row').filter({ hasText: 'bob' }).count(), 0);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await alicePage.locator('#status').filter({ hasText: 'Sharing of “Team” changed.' }).waitFor();
+    assert.doesNotMatch((await card(alicePage, 'Team').textContent()) ?? '', /Shared with bob/);
+
+    await loginAs(bobPage, server.url, 'bob');
+    await bobPage.locator('li.collection').filter({ hasText: 'Birthdays shared by alice' }).waitFor();
+    assert.equal(await card(bobPage, 'Team').count(), 0);
+    assert.equal(await bobPage.locator('li.pending-share').count(), 0);
+  });
+
+  void it('logged no console errors and no CSP violations', () => {
+    assert.deepEqual({ alice: aliceErrors, bob: bobErrors }, { alice: [], bob: [] });
+  });
+});

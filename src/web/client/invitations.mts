@@ -9,6 +9,7 @@ import { parseMultistatus } from './dav-xml.mjs';
 import { h } from './dom.mjs';
 import {
   formatWhen,
+  isNewer,
   normalizeAddress,
   parseItip,
   partstatVerb,
@@ -22,6 +23,8 @@ import { NS, XMLNS, clark, escapeXml, type Collection } from './requests.js';
 export interface Invitation {
   readonly href: string;
   readonly message: ItipMessage;
+  /** Older messages about the same object (an earlier request, the request a cancellation ends): removed with it. */
+  readonly older: readonly string[];
 }
 
 export interface Inbox {
@@ -52,7 +55,7 @@ export async function listInvitations(dav: DavClient, inbox: Inbox): Promise<Inv
   const items = (await dav.propfind(inbox.href, '1', ['<D:getetag/>'])).filter(
     (r) => new URL(r.href, location.href).pathname !== own,
   );
-  const out: Invitation[] = [];
+  const found: { href: string; message: ItipMessage }[] = [];
   for (const item of items) {
     let text: string;
     try {
@@ -63,7 +66,26 @@ export async function listInvitations(dav: DavClient, inbox: Inbox): Promise<Inv
     }
     const message = parseItip(text);
     if (message !== null && ['REQUEST', 'CANCEL', 'REPLY'].includes(message.method))
-      out.push({ href: item.href, message });
+      found.push({ href: item.href, message });
+  }
+  // One entry per object (or instance): the newest request or cancellation stands for the older ones.
+  const groups = new Map<string, { href: string; message: ItipMessage }[]>();
+  for (const f of found) {
+    const m = f.message;
+    const key = m.method === 'REPLY' ? `reply ${f.href}` : `${m.uid}\n${m.recurrenceId?.value ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const out: Invitation[] = [];
+  for (const group of groups.values()) {
+    let newest = group[0];
+    for (const g of group) {
+      if (newest === undefined || isNewer(g.message, newest.message)) newest = g;
+      // Sent at the same time: the cancellation is the later word.
+      else if (!isNewer(newest.message, g.message) && g.message.method === 'CANCEL') newest = g;
+    }
+    if (newest === undefined) continue;
+    const older = group.filter((g) => g !== newest).map((g) => g.href);
+    out.push({ href: newest.href, message: newest.message, older });
   }
   return out.sort((a, b) => (a.message.start?.value ?? '').localeCompare(b.message.start?.value ?? ''));
 }
@@ -137,10 +159,12 @@ export async function answerInvitation(
 }
 
 export async function dismissInvitation(dav: DavClient, inv: Invitation): Promise<void> {
-  try {
-    await dav.request('DELETE', inv.href);
-  } catch (e) {
-    if (!(e instanceof HttpError && e.status === 404)) throw e;
+  for (const href of [inv.href, ...inv.older]) {
+    try {
+      await dav.request('DELETE', href);
+    } catch (e) {
+      if (!(e instanceof HttpError && e.status === 404)) throw e;
+    }
   }
 }
 

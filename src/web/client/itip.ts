@@ -42,6 +42,9 @@ export interface ItipMessage {
   readonly start: When | null;
   /** RECURRENCE-ID of the message's first component: the message is about one instance. */
   readonly recurrenceId: When | null;
+  readonly sequence: number;
+  /** DTSTAMP as written (UTC), '' when missing. */
+  readonly dtstamp: string;
 }
 
 interface PhysicalLine {
@@ -177,6 +180,8 @@ export function parseItip(text: string): ItipMessage | null {
     attendees: first.lines.filter((l) => l.name === 'ATTENDEE').map(person),
     start: start === undefined ? null : when(start),
     recurrenceId: rid === undefined ? null : when(rid),
+    sequence: Number(/^\d+$/.exec(get('SEQUENCE')?.value.trim() ?? '')?.[0] ?? 0),
+    dtstamp: get('DTSTAMP')?.value.trim() ?? '',
   };
 }
 
@@ -265,4 +270,10 @@ export function partstatVerb(partstat: string): string {
     'NEEDS-ACTION': 'has not answered',
   };
   return verbs[partstat] ?? partstat.toLowerCase();
+}
+
+/** Whether message a was sent after b about the same object (by SEQUENCE, then DTSTAMP). */
+export function isNewer(a: ItipMessage, b: ItipMessage): boolean {
+  if (a.sequence !== b.sequence) return a.sequence > b.sequence;
+  return a.dtstamp > b.dtstamp;
 }
