@@ -108,7 +108,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
   const sharing = await createSharing({ config, storage, rights, kinds, log: plog });
-  const web = createWeb(config);
+  const web = createWeb(config, { sharing: sharing !== undefined, scheduling: config.scheduling.enabled });
   if (config.web.type !== 'internal' && config.web.type !== 'none')
     log.warn(webPluginMessage(config.web.type));
   const derivedCache = exportCache(config, plog);

@@ -38,6 +38,14 @@ export interface WebConfig {
   readonly auth: Pick<Config['auth'], 'type'>;
 }
 
+/** Server features the page offers controls for (off unless given). */
+export interface WebFeatures {
+  /** The `/.sharing/v1` API answers (`[sharing]` on): the Share dialog and the shares received. */
+  readonly sharing?: boolean;
+  /** `[scheduling] enabled`: invitations from the schedule inbox. */
+  readonly scheduling?: boolean;
+}
+
 const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -47,7 +55,7 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Frame-Options': 'DENY',
 };
 
-export function createWeb(config: WebConfig): Web {
+export function createWeb(config: WebConfig, features: WebFeatures = {}): Web {
   const type = config.web.type;
   const clientConfig = asset(
     Buffer.from(
@@ -56,6 +64,9 @@ export function createWeb(config: WebConfig): Web {
         // [web] prefer_browser_login: the page asks with the browser's own credentials, so that the
         // browser's login prompt (or a front proxy's single sign-on) is used instead of the form.
         browserLogin: config.web.prefer_browser_login === true,
+        // Asked here rather than found by a failing request (a 404 in the browser's console).
+        sharing: features.sharing === true,
+        scheduling: features.scheduling === true,
       }) + '\n',
     ),
     'application/json; charset=utf-8',

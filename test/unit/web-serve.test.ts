@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createWeb, type WebConfig } from '../../src/web/serve.js';
+import { createWeb, type WebConfig, type WebFeatures } from '../../src/web/serve.js';
 import { safeRelativePath } from '../../src/web/assets.js';
 
 interface Reply {
@@ -12,8 +12,11 @@ interface Reply {
 }
 
 /** A server that routes `/.web…` the way the dispatcher does: decoded sub-path, X-Script-Name prefix. */
-async function serve(config: WebConfig): Promise<{ port: number; close(): Promise<void> }> {
-  const web = createWeb(config);
+async function serve(
+  config: WebConfig,
+  features: WebFeatures = {},
+): Promise<{ port: number; close(): Promise<void> }> {
+  const web = createWeb(config, features);
   const server = http.createServer((req, res) => {
     const raw = (req.url ?? '/').split('?')[0] ?? '/';
     let sub: string;
@@ -115,24 +118,30 @@ void describe('web interface: internal', () => {
     assert.doesNotMatch(r.body, /: DavClient\b|interface /, 'type annotations are gone');
   });
 
-  void it('tells the client whether a front proxy or the browser prompt authenticates', async () => {
+  void it('tells the client whether a front proxy or the browser prompt authenticates, and whether sharing and scheduling are on', async () => {
     assert.deepEqual(JSON.parse((await get(srv.port, '/.web/config.json')).body), {
       externalAuth: false,
       browserLogin: false,
+      sharing: false,
+      scheduling: false,
     });
     const proxied = await serve({ web: { type: 'internal' }, auth: { type: 'http_x_remote_user' } });
-    const prompted = await serve({
-      web: { type: 'internal', prefer_browser_login: true },
-      auth: { type: 'htpasswd' },
-    });
+    const prompted = await serve(
+      { web: { type: 'internal', prefer_browser_login: true }, auth: { type: 'htpasswd' } },
+      { sharing: true, scheduling: true },
+    );
     try {
       assert.deepEqual(JSON.parse((await get(proxied.port, '/.web/config.json')).body), {
         externalAuth: true,
         browserLogin: false,
+        sharing: false,
+        scheduling: false,
       });
       assert.deepEqual(JSON.parse((await get(prompted.port, '/.web/config.json')).body), {
         externalAuth: false,
         browserLogin: true,
+        sharing: true,
+        scheduling: true,
       });
     } finally {
       await proxied.close();

@@ -69,7 +69,15 @@ function userFromPrincipal(principal: string): string {
 }
 
 /** Asks the server whether the page's own credentials (a front proxy's login) already identify a user. */
-async function readClientConfig(): Promise<{ externalAuth: boolean; browserLogin: boolean }> {
+interface ClientConfig {
+  readonly externalAuth: boolean;
+  readonly browserLogin: boolean;
+  readonly sharing: boolean;
+  readonly scheduling: boolean;
+}
+let features = { sharing: false, scheduling: false };
+
+async function readClientConfig(): Promise<ClientConfig> {
   try {
     const res = await fetch('config.json', { cache: 'no-store' });
     const data: unknown = await res.json();
@@ -78,9 +86,14 @@ async function readClientConfig(): Promise<{ externalAuth: boolean; browserLogin
       data !== null &&
       name in data &&
       (data as Record<string, unknown>)[name] === true;
-    return { externalAuth: flag('externalAuth'), browserLogin: flag('browserLogin') };
+    return {
+      externalAuth: flag('externalAuth'),
+      browserLogin: flag('browserLogin'),
+      sharing: flag('sharing'),
+      scheduling: flag('scheduling'),
+    };
   } catch {
-    return { externalAuth: false, browserLogin: false };
+    return { externalAuth: false, browserLogin: false, sharing: false, scheduling: false };
   }
 }
 
@@ -89,6 +102,7 @@ async function boot(): Promise<void> {
   initShareDialog();
   wireControls();
   const config = await readClientConfig();
+  features = { sharing: config.sharing, scheduling: config.scheduling };
   // A front proxy's login, or (prefer_browser_login) the browser's own prompt: the page sends no
   // credentials of its own and the browser answers the server's 401 itself.
   external = config.externalAuth || config.browserLogin;
@@ -156,7 +170,7 @@ async function start(dav: DavClient, principal: string): Promise<void> {
   byId('logout', HTMLButtonElement).hidden = external && dav.credentials === null;
   extras = { me: userFromPrincipal(principal), inbox: null, sharing: null, collections: [] };
   // Without [scheduling] the principal has no inbox and the page shows no invitations.
-  extras.inbox = await findInbox(dav, principal).catch(() => null);
+  if (features.scheduling) extras.inbox = await findInbox(dav, principal).catch(() => null);
   show('collections');
   await refresh('');
   byId('collections-title', HTMLHeadingElement).focus();
@@ -169,14 +183,15 @@ async function refresh(message: string): Promise<void> {
     const [list, sharing] = await Promise.all([
       listCollections(s.dav, s.principal),
       // Sharing off (404) is null; a failing sharing API must not hide the collections.
-      loadSharing(s.dav, base).catch(() => null),
+      features.sharing ? loadSharing(s.dav, base).catch(() => null) : Promise.resolve(null),
     ]);
     extras.sharing = sharing;
     extras.collections = list;
     renderList(s, list);
     renderPending(s);
-    setStatus(message);
     await refreshInvitations(s);
+    // Announced once the page shows the outcome.
+    setStatus(message);
   } catch (e) {
     if (e instanceof HttpError && e.status === 401) {
       showLogin('Your session has expired. Please sign in again.');
@@ -188,7 +203,18 @@ async function refresh(message: string): Promise<void> {
 
 function renderList(s: Session, list: readonly Collection[]): void {
   byId('empty', HTMLParagraphElement).hidden = list.length > 0;
-  byId('collection-list', HTMLUListElement).replaceChildren(...list.map((c, i) => card(s, c, i)));
+  const ul = byId('collection-list', HTMLUListElement);
+  // A button of a card keeps the focus across the re-render (e.g. Share, after its dialog closed).
+  const active = document.activeElement;
+  const label =
+    active instanceof HTMLButtonElement && ul.contains(active) ? active.getAttribute('aria-label') : null;
+  ul.replaceChildren(...list.map((c, i) => card(s, c, i)));
+  if (label !== null) {
+    const again = Array.from(ul.querySelectorAll('button')).find(
+      (b) => b.getAttribute('aria-label') === label,
+    );
+    again?.focus();
+  }
 }
 
 async function refreshInvitations(s: Session): Promise<void> {
