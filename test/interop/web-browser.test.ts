@@ -738,6 +738,13 @@ void describe('web interface: invitations and sharing', { skip }, () => {
     );
     assert.equal(await invitationCard(bobPage, 'Offsite').getByRole('button', { name: 'Accept' }).count(), 0);
     await shot(bobPage, 'invitations');
+    await bobPage.setViewportSize({ width: 375, height: 740 });
+    const width = await bobPage.evaluate<number>('document.documentElement.scrollWidth');
+    assert.ok(width <= 375, `page is ${width}px wide`);
+    await bobPage.emulateMedia({ colorScheme: 'dark' });
+    await shot(bobPage, 'invitations-375px-dark');
+    await bobPage.emulateMedia({ colorScheme: 'light' });
+    await bobPage.setViewportSize({ width: 1100, height: 800 });
   });
 
   void it('accepts one invitation and declines another: the organizer sees the answers', async () => {
@@ -807,6 +814,13 @@ void describe('web interface: invitations and sharing', { skip }, () => {
     link = await dialog.locator('li.share-row input.url').inputValue();
     assert.match(link, new RegExp(`^${server.url}/\\.token/v1/[A-Za-z0-9_-]{44}/$`));
     await shot(alicePage, 'share-dialog');
+    await alicePage.setViewportSize({ width: 375, height: 740 });
+    const overflow = await alicePage.evaluate<number>(
+      "(() => { const d = document.querySelector('#share-dialog'); return d.scrollWidth - d.clientWidth; })()",
+    );
+    assert.ok(overflow <= 0, `the dialog overflows by ${overflow}px`);
+    await shot(alicePage, 'share-dialog-375px');
+    await alicePage.setViewportSize({ width: 1100, height: 800 });
     await alicePage.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     assert.equal(

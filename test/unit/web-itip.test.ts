@@ -83,6 +83,21 @@ void describe('web client: iTIP messages', () => {
     );
   });
 
+  void it('answers one occurrence only in the component of that instance', () => {
+    const master = REQUEST.replace('METHOD:REQUEST\r\n', '');
+    const override = master
+      .slice(master.indexOf('BEGIN:VEVENT'), master.indexOf('END:VCALENDAR'))
+      .replace('DTSTART;', 'RECURRENCE-ID;TZID=Europe/Berlin:20261217T100000\r\nDTSTART;');
+    const series = master.replace('END:VCALENDAR', override + 'END:VCALENDAR');
+    const out = setPartstat(series, ['mailto:bob@example.org'], 'DECLINED', '20261217T100000');
+    assert.ok(out);
+    const events = out.replace(/\r\n /g, '').split('BEGIN:VEVENT').slice(1);
+    assert.equal(events.length, 2);
+    assert.match(events[0] ?? '', /PARTSTAT=NEEDS-ACTION;RSVP=TRUE/, 'the series keeps its answer');
+    assert.match(events[1] ?? '', /ROLE=REQ-PARTICIPANT;PARTSTAT=DECLINED:mailto:Bob/);
+    assert.equal(setPartstat(series, ['mailto:bob@example.org'], 'DECLINED', '20261224T100000'), null);
+  });
+
   void it('answers null when the user is not an attendee', () => {
     assert.equal(setPartstat(REQUEST, ['mailto:carol@example.org'], 'DECLINED'), null);
   });

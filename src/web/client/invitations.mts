@@ -146,8 +146,13 @@ export async function answerInvitation(
 ): Promise<void> {
   const copy = await findCopy(dav, calendars, inv.message);
   if (copy === null) throw new Error('The event is not in any of your calendars.');
-  const changed = setPartstat(copy.text, inbox.addresses, partstat);
-  if (changed === null) throw new Error('You are not one of the attendees of this event.');
+  const changed = setPartstat(copy.text, inbox.addresses, partstat, inv.message.recurrenceId?.value ?? null);
+  if (changed === null)
+    throw new Error(
+      inv.message.recurrenceId !== null
+        ? 'This occurrence is not in your copy of the event, or you are not one of its attendees.'
+        : 'You are not one of the attendees of this event.',
+    );
   await dav.request('PUT', copy.href, {
     headers: {
       'Content-Type': 'text/calendar; charset=utf-8',

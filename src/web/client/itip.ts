@@ -212,23 +212,50 @@ function serialize(l: ContentLine): string {
 
 /**
  * The calendar object with the PARTSTAT of every ATTENDEE that is one of `addresses` set to
- * `partstat` (RSVP dropped: the answer is given). Other lines are kept as written. Null when no
- * ATTENDEE is one of the addresses.
+ * `partstat` (RSVP dropped: the answer is given). With `recurrenceId`, only in the component of that
+ * instance (an invitation to one occurrence); without, in every component. Other lines are kept as
+ * written. Null when no ATTENDEE there is one of the addresses.
  */
-export function setPartstat(text: string, addresses: readonly string[], partstat: PartStat): string | null {
+export function setPartstat(
+  text: string,
+  addresses: readonly string[],
+  partstat: PartStat,
+  recurrenceId: string | null = null,
+): string | null {
   const mine = new Set(addresses.map(normalizeAddress));
+  const lines = logicalLines(text);
+  const parsed = lines.map((l) => parseContentLine(l.value));
+  // The RECURRENCE-ID of the component each line is in ('' for the master, null outside one).
+  const ridOf: (string | null)[] = new Array<string | null>(lines.length).fill(null);
+  let depth = 0;
+  let begin = -1;
+  parsed.forEach((l, i) => {
+    if (l?.name === 'BEGIN') {
+      depth++;
+      if (depth === 2) begin = i;
+    } else if (l?.name === 'END') {
+      if (depth === 2 && begin >= 0) {
+        const rid = parsed.slice(begin, i).find((x) => x?.name === 'RECURRENCE-ID');
+        ridOf.fill(rid?.value.trim() ?? '', begin, i + 1);
+        begin = -1;
+      }
+      depth--;
+    }
+  });
   let changed = false;
   const out: string[] = [];
-  for (const line of logicalLines(text)) {
-    const l = parseContentLine(line.value);
-    if (l === null || l.name !== 'ATTENDEE' || !mine.has(normalizeAddress(l.value))) {
+  lines.forEach((line, i) => {
+    const l = parsed[i];
+    const rid = ridOf[i];
+    const wanted = rid !== null && rid !== undefined && (recurrenceId === null || rid === recurrenceId);
+    if (!wanted || !l || l.name !== 'ATTENDEE' || !mine.has(normalizeAddress(l.value))) {
       out.push(...line.raw);
-      continue;
+      return;
     }
     changed = true;
     const params = l.params.filter((p) => p.name !== 'PARTSTAT' && p.name !== 'RSVP');
     out.push(...foldLine(serialize({ ...l, params: [...params, { name: 'PARTSTAT', raw: partstat }] })));
-  }
+  });
   return changed ? out.join('\r\n') + '\r\n' : null;
 }
 

@@ -257,7 +257,9 @@ async function answer(
 ): Promise<void> {
   setStatus(`Answering “${title}”…`);
   try {
-    await answerInvitation(s.dav, inbox, extras.collections, inv, partstat);
+    // The user's copy is in one of their own calendars, never in one shared with them.
+    const own = extras.collections.filter((c) => shareAt(extras.sharing, c, base, extras.me) === null);
+    await answerInvitation(s.dav, inbox, own, inv, partstat);
   } catch (e) {
     setStatus(`Could not answer “${title}”: ${errorMessage(e)}`);
     return;
