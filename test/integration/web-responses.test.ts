@@ -52,7 +52,7 @@ void describe('web interface through the response path', () => {
     const log = logLines.join('\n');
     assert.match(
       log,
-      /Response content:\n\s*\{"externalAuth":false,"browserLogin":false\}/,
+      /Response content:\n\s*\{"externalAuth":false,"browserLogin":false,"sharing":false,"scheduling":false\}/,
       log.slice(-2000),
     );
   });
