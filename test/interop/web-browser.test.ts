@@ -668,7 +668,7 @@ void describe('web interface: invitations and sharing', { skip }, () => {
     if (missing) throw new Error(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
     dir = mkdtempSync(join(tmpdir(), 'almanac-web-share-'));
     const htpasswd = join(dir, 'users');
-    writeFileSync(htpasswd, 'alice:secret\nbob:secret\n');
+    writeFileSync(htpasswd, 'alice:secret\nbob:secret\ndave@example.com:secret\n');
     server = await startAlmanac({
       config: {
         auth: { type: 'htpasswd', htpasswd_filename: htpasswd, htpasswd_encryption: 'plain', delay: '0' },
@@ -828,6 +828,34 @@ void describe('web interface: invitations and sharing', { skip }, () => {
       'Share Team',
     );
     await card(alicePage, 'Team').filter({ hasText: 'Shared with bob · 1 link' }).waitFor();
+  });
+
+  void it('shares with a user whose name is a mail address', async () => {
+    await alicePage.getByRole('button', { name: 'Share Team' }).click();
+    const dialog = alicePage.locator('#share-dialog');
+    await dialog.getByLabel('User name (or :group)').fill('dave@example.com');
+    await dialog.getByLabel('Read and write').check();
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    await dialog.locator('#share-status').filter({ hasText: 'Shared with dave@example.com.' }).waitFor();
+    assert.match(
+      (await dialog.locator('li.share-row').filter({ hasText: 'dave' }).textContent()) ?? '',
+      /read and write/,
+    );
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    // dave adds it (as the page would) and finds it in his home.
+    const api = (hook: string, body: object) =>
+      dav(server.url, 'POST', `/.sharing/v1/map/${hook}`, 'dave@example.com', JSON.stringify(body), {
+        'Content-Type': 'application/json',
+      });
+    const list = JSON.parse((await api('list', {})).body) as { Content: { PathOrToken: string }[] };
+    const path = list.Content[0]?.PathOrToken ?? '';
+    assert.match(path, /^\/dave@example\.com\/[0-9a-f-]{36}\/$/);
+    assert.equal((await api('update', { PathOrToken: path, Enabled: true, Hidden: false })).status, 200);
+    const home = await dav(server.url, 'PROPFIND', '/dave%40example.com/', 'dave@example.com', undefined, {
+      Depth: '1',
+    });
+    assert.match(home.body, /<(\w+:)?displayname>Team</);
+    await api('update', { PathOrToken: path, Enabled: false, Hidden: true });
   });
 
   void it('the link reads the calendar without a login', async () => {

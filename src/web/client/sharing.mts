@@ -328,7 +328,8 @@ async function shareWithUser(): Promise<void> {
   const bday = s.target.kind === 'addressbook' && el.bday().checked;
   const group = user.startsWith(':') || user.startsWith('@');
   // Where the share appears for its user: a new name in their home ({user} for each member of a group).
-  const home = group ? '{user}' : encodeURIComponent(user);
+  // The API takes paths as stored (decoded), as Radicale's share database holds them.
+  const home = group ? '{user}' : user;
   const body: Json = {
     PathMapped: apiPath(s.target.href, s.ctx.base),
     PathOrToken: `/${home}/${randomUuid()}/`,
