@@ -926,6 +926,18 @@ void describe('web interface: invitations and sharing', { skip }, () => {
     assert.match(r.body, /RRULE:FREQ=YEARLY/);
   });
 
+  void it('bob removes the calendar from his list: it is offered again', async () => {
+    await card(bobPage, 'Team').waitFor();
+    await bobPage.getByRole('button', { name: 'Remove Team from my collections' }).click();
+    await bobPage.locator('#status').filter({ hasText: 'Removed “Team” from your collections.' }).waitFor();
+    assert.equal(await card(bobPage, 'Team').count(), 0);
+    await bobPage.getByRole('button', { name: 'Add the collection shared by alice' }).waitFor();
+    const home = await dav(server.url, 'PROPFIND', '/bob/', 'bob', undefined, { Depth: '1' });
+    assert.doesNotMatch(home.body, /<(\w+:)?displayname>Team</);
+    await bobPage.getByRole('button', { name: 'Add the collection shared by alice' }).click();
+    await card(bobPage, 'Team').waitFor();
+  });
+
   void it('alice disables the link, then removes the share with bob: bob no longer lists it', async () => {
     await loginAs(alicePage, server.url, 'alice');
     await alicePage.getByRole('button', { name: 'Share Team' }).click();
