@@ -147,6 +147,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     await push?.close();
     await mailer.close();
     await auth.close();
+    await sharing?.close();
     await storage.close();
     throw err;
   }
@@ -163,6 +164,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
       await push?.close();
       await mailer.close();
       await auth.close();
+      await sharing?.close();
       await storage.close();
       await derivedCache?.settle();
     },

@@ -10,7 +10,8 @@ import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
 import type { KindRegistry } from '../dav/context.js';
 import { TOKEN_PATH, storagePath, type ShareRecord } from './record.js';
-import { createShareStore, type ShareStore } from './store.js';
+import { PgShareStore } from './pg-store.js';
+import { createShareStore, importFolderShares, type ShareStore } from './store.js';
 import { createShareView, type ActiveShare, type ShareView } from './view.js';
 
 /**
@@ -42,6 +43,8 @@ export interface Sharing {
   readonly store: ShareStore;
   readonly byMap: boolean;
   readonly byToken: boolean;
+  /** Closes the database (the PostgreSQL store's connections). */
+  close(): Promise<void>;
   /** The shares `user` may use for this request (and the token share of a `/.token/` path), as a view. */
   viewFor(
     user: string,
@@ -70,12 +73,19 @@ export async function createSharing(deps: SharingDeps): Promise<Sharing | undefi
   log.info(`sharing.collection_by_map   : ${String(s.collection_by_map)}`);
   log.info(`sharing.collection_by_token : ${String(s.collection_by_token)}`);
   if (!s.collection_by_map && !s.collection_by_token) return undefined;
-  const store = createShareStore(config);
+  const store = createShareStore(config, log);
   if (store === undefined) return undefined;
-  await store.open();
+  try {
+    await store.open();
+    if (store instanceof PgShareStore) await importFolderShares(store, config, log);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   log.info(`sharing database (${store.type}): ${store.location}`);
   return {
     store,
+    close: () => store.close(),
     byMap: s.collection_by_map,
     byToken: s.collection_by_token,
     viewFor: async (user, groups, segments) => {

@@ -4,10 +4,12 @@
  *          kept in memory from start-up (as Radicale's), the whole file rewritten atomically on a change
  *   files  `<filesystem_folder>/collection-db/files/{token,map}/<quote(PathOrToken)>` (or database_path
  *          as the folder): one pickled `("1", {row})` a share, written atomically
+ *   table  with `[storage] type = postgresql` (and no database_path): the table `shares` (pg-store.ts)
  * Writes are serialized in the process. Nothing here knows HTTP or rights.
  */
 import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { atomicWrite, isErrno, type FsOptions } from '../storage/filesystem/fsutil.js';
 import { stockEncoding } from '../storage/filesystem/stock-encoding.js';
@@ -24,15 +26,18 @@ import {
   type ShareRecord,
   type ShareType,
 } from './record.js';
+import { PgShareStore } from './pg-store.js';
 
 export type StoreResult = 'ok' | 'conflict' | 'not-found';
 
 export interface ShareStore {
-  readonly type: 'csv' | 'files';
-  /** Where the database is (file or folder). */
+  readonly type: 'csv' | 'files' | 'postgresql';
+  /** Where the database is (file, folder or table). */
   readonly location: string;
-  /** Loads (csv) or creates the folders (files); throws when the database cannot be used. */
+  /** Loads (csv), creates the folders (files) or checks the table; throws when it cannot be used. */
   open(): Promise<void>;
+  /** Lets go of what open() took (the PostgreSQL store's connections). */
+  close(): Promise<void>;
   /** Every share (files whose version Radicale skips are left out). */
   list(): Promise<ShareRecord[]>;
   get(type: ShareType, pathOrToken: string): Promise<ShareRecord | undefined>;
@@ -41,6 +46,8 @@ export interface ShareStore {
   /** Replaces a share through `change` (given the stored one); 'not-found' when there is none. */
   update(type: ShareType, pathOrToken: string, change: (r: ShareRecord) => ShareRecord): Promise<StoreResult>;
   delete(type: ShareType, pathOrToken: string): Promise<StoreResult>;
+  /** Makes the database hold exactly `records` (`almanac storage copy`); returns their number. */
+  replaceAll(records: readonly ShareRecord[]): Promise<number>;
 }
 
 /** Runs tasks one after another (the writes of one store). */
@@ -65,13 +72,61 @@ function fsOptions(config: Config): FsOptions {
   return { fsync: config.storage._filesystem_fsync, umask: typeof umask === 'number' ? umask : undefined };
 }
 
-/** The store of `[sharing] type`, or undefined for `none` (sharing off). */
-export function createShareStore(config: Config): ShareStore | undefined {
+/**
+ * The store of `[sharing] type`, or undefined for `none` (sharing off). With `[storage] type =
+ * postgresql` the shares are in the database's table whatever csv/files says, unless database_path
+ * names a file or folder of its own (docs/sharing.md, "With PostgreSQL storage").
+ */
+export function createShareStore(config: Config, log: Logger): ShareStore | undefined {
   const type = config.sharing.type;
-  if (type === 'csv') return new CsvStore(defaultLocation(config), config);
-  if (type === 'files') return new FilesStore(defaultLocation(config), config);
   if (type === 'none') return undefined;
-  throw new Error(`[sharing] type = ${type}: sharing plugins are not supported (use csv or files)`);
+  if (type !== 'csv' && type !== 'files')
+    throw new Error(`[sharing] type = ${type}: sharing plugins are not supported (use csv or files)`);
+  if (usesTable(config)) return PgShareStore.connect(config.storage.postgresql_url, log);
+  return type === 'csv'
+    ? new CsvStore(defaultLocation(config), config)
+    : new FilesStore(defaultLocation(config), config);
+}
+
+/** Whether the shares of `config` live in the PostgreSQL table. */
+export function usesTable(config: Config): boolean {
+  return config.storage.type === 'postgresql' && config.sharing.database_path === '';
+}
+
+/** The csv file or files folder at `location`, read as it is (undefined when there is none). */
+export async function existingFolderStore(
+  type: 'csv' | 'files',
+  location: string,
+  config: Config,
+): Promise<ShareStore | undefined> {
+  try {
+    const st = await stat(location);
+    if (type === 'files' ? !st.isDirectory() : !st.isFile()) return undefined;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw e;
+  }
+  const store = type === 'csv' ? new CsvStore(location, config) : new FilesStore(location, config);
+  await store.open();
+  return store;
+}
+
+/**
+ * The first start with the table imports the database `[sharing] type` names at its default place
+ * (`<filesystem_folder>/collection-db/sharing.csv` or `files/`), when there is one: a Radicale folder's
+ * shares come along on the move to PostgreSQL. Only once (the table records it, and so does `almanac
+ * storage copy`): later the table is the database and the file is not read again.
+ */
+export async function importFolderShares(store: PgShareStore, config: Config, log: Logger): Promise<void> {
+  const type = config.sharing.type;
+  if (type !== 'csv' && type !== 'files') return;
+  const location = resolve(defaultLocation(config));
+  const added = await store.importOnce(location, async () => {
+    const from = await existingFolderStore(type, location, config);
+    return from === undefined ? undefined : from.list();
+  });
+  if (added !== undefined)
+    log.info(`sharing: imported ${added} share(s) from ${location} into the PostgreSQL table (once)`);
 }
 
 export class CsvStore implements ShareStore {
@@ -147,6 +202,19 @@ export class CsvStore implements ShareStore {
       this.rows = rest;
       await this.saveOrRestore(before);
       return 'ok';
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial.run(() => Promise.resolve());
+  }
+
+  replaceAll(records: readonly ShareRecord[]): Promise<number> {
+    return this.serial.run(async () => {
+      const before = this.rows;
+      this.rows = [...records];
+      await this.saveOrRestore(before);
+      return records.length;
     });
   }
 
@@ -278,6 +346,29 @@ export class FilesStore implements ShareStore {
       if (old === undefined) return 'not-found';
       await atomicWrite(f.dir, f.name, shareFileBytes(change(old)), fsOptions(this.config));
       return 'ok';
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial.run(() => Promise.resolve());
+  }
+
+  replaceAll(records: readonly ShareRecord[]): Promise<number> {
+    return this.serial.run(async () => {
+      const keep = new Set(records.map((r) => `${r.ShareType}/${quoteAll(r.PathOrToken)}`));
+      for (const type of ['token', 'map'] as const) {
+        await mkdir(join(this.location, type), { recursive: true });
+        for (const name of await readdir(join(this.location, type)))
+          if (!name.startsWith('.') && !keep.has(`${type}/${name}`))
+            await unlink(join(this.location, type, name)).catch((e: unknown) => {
+              if (!isErrno(e, 'ENOENT', 'EISDIR')) throw e;
+            });
+      }
+      for (const r of records) {
+        const f = this.file(r.ShareType, r.PathOrToken);
+        await atomicWrite(f.dir, f.name, shareFileBytes(r), fsOptions(this.config));
+      }
+      return records.length;
     });
   }
 

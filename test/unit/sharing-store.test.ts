@@ -9,10 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { testConfig } from '../helpers/config.js';
 import { CsvStore, FilesStore, createShareStore, defaultLocation } from '../../src/sharing/store.js';
 import { parsePyLiteral, pyRepr, type ShareRecord } from '../../src/sharing/record.js';
 
+const quiet = pino({ level: 'silent' });
 const FIXTURE = new URL('../fixtures/sharing/sharing.csv', import.meta.url);
 const TOKEN = '/.token/v1/G1b2nJKjk3kxafqtTYK8_QDbDXeS_YQUQHnvEEYHcNgo/';
 
@@ -52,14 +54,14 @@ describe('csv share database', () => {
     assert.equal(defaultLocation(config(dir, 'csv')), join(dir, 'collection-db', 'sharing.csv'));
     assert.equal(defaultLocation(config(dir, 'files')), join(dir, 'collection-db', 'files'));
     assert.equal(defaultLocation(config(dir, 'csv', join(dir, 'db.csv'))), join(dir, 'db.csv'));
-    assert.equal(createShareStore(testConfig()), undefined);
+    assert.equal(createShareStore(testConfig(), quiet), undefined);
   });
 
   it('reads a database Radicale wrote, every field with its type', async () => {
     const dir = folder();
     mkdirSync(join(dir, 'collection-db'));
     copyFileSync(FIXTURE, join(dir, 'collection-db', 'sharing.csv'));
-    const store = createShareStore(config(dir, 'csv'));
+    const store = createShareStore(config(dir, 'csv'), quiet);
     assert.ok(store);
     await store.open();
     const all = await store.list();
@@ -119,7 +121,7 @@ describe('csv share database', () => {
 
   it('a new database holds the header only; the folder is created', async () => {
     const dir = folder();
-    const store = createShareStore(config(dir, 'csv'));
+    const store = createShareStore(config(dir, 'csv'), quiet);
     await store?.open();
     assert.equal(
       readFileSync(join(dir, 'collection-db', 'sharing.csv'), 'utf8'),
@@ -218,7 +220,7 @@ with open(os.path.join(folder, "map", quote("/bob/v2/", safe="")), "wb") as f:
     const dir = folder();
     const db = join(dir, 'collection-db', 'files');
     execFileSync('/usr/bin/python3', ['-c', pyWrite, db]);
-    const store = createShareStore(config(dir, 'files'));
+    const store = createShareStore(config(dir, 'files'), quiet);
     assert.ok(store instanceof FilesStore);
     await store.open();
     const all = await store.list();
@@ -245,7 +247,7 @@ with open(os.path.join(folder, "map", quote("/bob/v2/", safe="")), "wb") as f:
 
   it('writes files Python unpickles to the same tuple, at the quoted name', async () => {
     const dir = folder();
-    const store = createShareStore(config(dir, 'files'));
+    const store = createShareStore(config(dir, 'files'), quiet);
     assert.ok(store);
     await store.open();
     assert.equal(await store.create(share({ PathOrToken: '/bob/é x/' })), 'ok');

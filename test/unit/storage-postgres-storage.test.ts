@@ -87,7 +87,7 @@ void test('migrations are recorded and running them again changes nothing', asyn
   const rows = await s.db.query<{ version: number }>('SELECT version FROM schema_migrations');
   assert.deepEqual(
     rows.map((r) => r.version),
-    [1, 2, 3, 4],
+    [1, 2, 3, 4, 5],
   );
   const again = await open();
   assert.equal((await again.getCollection(''))?.path, '');

@@ -110,6 +110,48 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'sharing: the share database',
+    sql: `
+      -- Radicale's share record ([sharing], src/sharing/record.ts), one row a share, keyed as in its csv
+      -- and files databases. Properties and Actions are json (not jsonb): their key order is kept.
+      CREATE TABLE shares (
+        share_type text NOT NULL CHECK (share_type IN ('token', 'map')),
+        path_or_token text NOT NULL,
+        path_mapped text NOT NULL,
+        conversion text NOT NULL,
+        owner text NOT NULL,
+        username text NOT NULL,
+        permissions text NOT NULL,
+        enabled_by_owner boolean NOT NULL,
+        enabled_by_user boolean NOT NULL,
+        hidden_by_owner boolean NOT NULL,
+        hidden_by_user boolean NOT NULL,
+        timestamp_created bigint NOT NULL,
+        timestamp_updated bigint NOT NULL,
+        properties json,
+        actions json,
+        PRIMARY KEY (share_type, path_or_token)
+      );
+      -- One row: a version every change of shares moves (instances re-read the table when it moved),
+      -- and the csv/files databases already imported.
+      CREATE TABLE shares_state (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        version bigint NOT NULL DEFAULT 0,
+        imported text[] NOT NULL DEFAULT '{}'
+      );
+      INSERT INTO shares_state DEFAULT VALUES;
+      CREATE FUNCTION shares_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE shares_state SET version = version + 1;
+          RETURN NULL;
+        END
+      $$;
+      CREATE TRIGGER shares_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON shares
+        FOR EACH STATEMENT EXECUTE FUNCTION shares_changed();
+    `,
+  },
 ];
 
 /** Arbitrary constant for pg_advisory_xact_lock: "almanac migrations". */
