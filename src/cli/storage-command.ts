@@ -2,8 +2,9 @@
  * `almanac storage …`: maintenance of the storage outside the server.
  *   almanac storage migrate [--url postgresql://…] [--config FILE]
  *       runs the PostgreSQL schema migrations (the server also runs them at start-up)
- *   almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder>
- *       mirrors one storage into another, item by item, and verifies the result
+ *   almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder> [--sharing csv|files]
+ *       mirrors one storage into another, item by item, and verifies the result, and the shares
+ *       (a folder's csv or files database ↔ the PostgreSQL table, src/sharing/copy.ts)
  * A folder is a Radicale-style data folder (the one holding `collection-root`). Without --url,
  * migrate uses the configuration's `[storage] postgresql_url`, and an empty URL the PG* variables.
  */
@@ -15,17 +16,20 @@ import { Db } from '../storage/postgres/db.js';
 import { migrate } from '../storage/postgres/schema.js';
 import { PostgresStorage } from '../storage/postgres/storage.js';
 import type { Storage } from '../storage/types.js';
+import { copyShares, type ShareSide } from '../sharing/copy.js';
 import { createKinds, describerFor } from './start.js';
 
 const USAGE = `usage:
   almanac storage migrate [--url postgresql://…] [--config FILE]
       runs the PostgreSQL schema migrations (the server also runs them at start-up); without --url,
       the configuration's [storage] postgresql_url (empty: the PG* environment variables)
-  almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder>
+  almanac storage copy --from <folder|postgresql://…> --to <postgresql://…|folder> [--sharing csv|files]
       makes the target a mirror of the source (items keep their hrefs, bytes and ETags, collections
       their properties, each collection its current sync token; WebDAV-Push registrations and keys
       go along when the target has no keys of its own), then checks every item; a folder
       is a Radicale data folder (the one holding collection-root). Stop writes to the source first.
+      Shares go along: a folder's collection-db/sharing.csv or collection-db/files/ ([sharing] csv or
+      files; --sharing picks one when a folder has both, or the format a folder gets) ↔ the table.
 `;
 
 class UsageError extends Error {}
@@ -62,6 +66,13 @@ function openStorage(where: string, log: Logger): Storage {
     describe,
     log,
   });
+}
+
+/** Where the share database of a `--from`/`--to` is: the folder, or the PostgreSQL storage's pool. */
+function shareSide(where: string, storage: Storage): ShareSide {
+  return storage instanceof PostgresStorage
+    ? { kind: 'table', db: storage.db }
+    : { kind: 'folder', folder: where };
 }
 
 async function runMigrate(argv: readonly string[], out: (s: string) => void): Promise<number> {
@@ -117,11 +128,14 @@ async function runCopy(
   out: (s: string) => void,
   err: (s: string) => void,
 ): Promise<number> {
-  const f = flags(argv, ['--from', '--to']);
+  const f = flags(argv, ['--from', '--to', '--sharing']);
   const from = f.get('--from');
   const to = f.get('--to');
   if (from === undefined || to === undefined) throw new UsageError('copy needs --from and --to');
   if (from === to) throw new UsageError('--from and --to are the same storage');
+  const format = f.get('--sharing');
+  if (format !== undefined && format !== 'csv' && format !== 'files')
+    throw new UsageError(`--sharing is csv or files, not ${format}`);
   const copyLog = new CopyLog(err);
   const log = pino({ level: 'warn' }, copyLog);
   const source = openStorage(from, log);
@@ -141,6 +155,10 @@ async function runCopy(
           `${stats.collectionsDeleted} collections removed, ${stats.tokensCarried} sync tokens carried, ` +
           `${stats.problems} problem(s)${unreadable}\n`,
       );
+      const shares = await copyShares(shareSide(from, source), shareSide(to, target), format);
+      if (shares.shares === undefined) out('sharing: the source has no share database; none carried\n');
+      else if (shares.to === undefined) out('sharing: the source has no shares\n');
+      else out(`sharing: ${shares.shares} share(s) carried (${shares.from} → ${shares.to})\n`);
       if (stats.pushKeysDiffer)
         out(
           'WebDAV-Push: the target has keys of its own, kept; no registrations carried ' +

@@ -5,15 +5,24 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FIXTURE, copyFixture } from '../helpers/radicale.js';
 import { startAlmanac } from '../helpers/almanac.js';
 import { createTestDatabase, dropTestDatabase, requirePostgres } from '../helpers/postgres.js';
 import { TestPushService } from '../helpers/push-service.js';
-import { DavClient, mkcalendar, propXml, put, vevent } from './helpers/dav-client.js';
+import { D, DavClient, mkcalendar, propXml, put, vevent } from './helpers/dav-client.js';
 import { P, PUSH_CONFIG, readMessage, registerAt, registerBody } from './helpers/webdav-push.js';
+import { SHARE_FIELDS } from '../../src/sharing/record.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
@@ -136,6 +145,129 @@ void describe('almanac storage', () => {
       }
     } finally {
       await push.stop();
+      await dropTestDatabase(url);
+    }
+  });
+
+  void it('copy carries the shares, csv folder → PostgreSQL table → csv folder, and files folders too', async (t) => {
+    if (!requirePostgres(t)) return;
+    const url = await createTestDatabase();
+    const from = copyFixture();
+    const back = copyFixture();
+    rmSync(join(back, 'collection-root'), { recursive: true });
+    const row = (path: string, enabled: string): string =>
+      [
+        'map',
+        path,
+        '/alice/work/',
+        'none',
+        'alice',
+        'bob',
+        'r',
+        enabled,
+        enabled,
+        'False',
+        'False',
+        '1767225600',
+        '1767225600',
+        "{'D:displayname': 'Work (from Alice)'}",
+        '{}',
+      ].join(';');
+    const csv = [SHARE_FIELDS.join(';'), row('/bob/alice-work/', 'True'), row('/bob/later/', 'False')]
+      .map((l) => `${l}\r\n`)
+      .join('');
+    mkdirSync(join(from, 'collection-db'));
+    writeFileSync(join(from, 'collection-db', 'sharing.csv'), csv);
+    const sharing = { type: 'csv', collection_by_map: 'True' };
+    const bobSees = async (c: DavClient, path: string): Promise<number> =>
+      (await c.request('GET', `${path}review.ics`, { user: 'bob' })).status;
+    try {
+      const there = almanac(['storage', 'copy', '--from', from, '--to', url]);
+      assert.equal(there.status, 0, there.stdout + there.stderr);
+      assert.match(
+        there.stdout,
+        /^sharing: 2 share\(s\) carried \(csv .*sharing\.csv → PostgreSQL table shares\)$/m,
+      );
+
+      // A server on the database serves them from the table (its own folder has no csv at all).
+      let server = await startAlmanac({
+        config: { storage: { type: 'postgresql', postgresql_url: url }, sharing },
+      });
+      try {
+        const c = new DavClient(server.url);
+        assert.equal(await bobSees(c, '/bob/alice-work/'), 200);
+        assert.equal(await bobSees(c, '/bob/later/'), 404);
+        const listed = await c.propfind('/bob/', [D('displayname')], '1', 'bob');
+        assert.match(listed.text, /Work \(from Alice\)/);
+        // Changed on PostgreSQL: the change goes back with the next copy.
+        for (const user of ['alice', 'bob']) {
+          const r = await c.request('POST', '/.sharing/v1/map/enable', {
+            user,
+            body: 'PathOrToken=%2Fbob%2Flater%2F',
+            headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          });
+          assert.equal(r.status, 200, r.text);
+        }
+        assert.equal(await bobSees(c, '/bob/later/'), 200);
+      } finally {
+        await server.stop();
+      }
+
+      const home = almanac(['storage', 'copy', '--from', url, '--to', back]);
+      assert.equal(home.status, 0, home.stdout + home.stderr);
+      assert.match(
+        home.stdout,
+        /^sharing: 2 share\(s\) carried \(PostgreSQL table shares → csv .*sharing\.csv\)$/m,
+      );
+      const written = readFileSync(join(back, 'collection-db', 'sharing.csv'), 'utf8').split('\r\n');
+      assert.equal(written[0], SHARE_FIELDS.join(';'));
+      assert.equal(written[1], row('/bob/alice-work/', 'True'));
+      assert.match(
+        written[2] ?? '',
+        /^map;\/bob\/later\/;\/alice\/work\/;none;alice;bob;r;True;True;False;False;/,
+      );
+      server = await startAlmanac({ folder: back, config: { sharing } });
+      try {
+        const c = new DavClient(server.url);
+        assert.equal(await bobSees(c, '/bob/alice-work/'), 200);
+        assert.equal(await bobSees(c, '/bob/later/'), 200);
+      } finally {
+        await server.stop();
+      }
+
+      // The files format: one pickle a share, both ways; the table is a mirror (the csv's shares go).
+      const files = copyFixture();
+      const backFiles = copyFixture();
+      mkdirSync(join(files, 'collection-db', 'files', 'map'), { recursive: true });
+      mkdirSync(join(backFiles, 'collection-db', 'files'), { recursive: true });
+      server = await startAlmanac({
+        folder: files,
+        config: { sharing: { ...sharing, type: 'files', permit_create_map: 'True' } },
+      });
+      try {
+        const c = new DavClient(server.url);
+        const r = await c.request('POST', '/.sharing/v1/map/create', {
+          user: 'alice',
+          body: 'PathMapped=%2Falice%2Fholidays%2F&PathOrToken=%2Fbob%2Fholidays%2F&User=bob&Enabled=True',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        });
+        assert.equal(r.status, 200, r.text);
+      } finally {
+        await server.stop();
+      }
+      const up = almanac(['storage', 'copy', '--from', files, '--to', url]);
+      assert.equal(up.status, 0, up.stdout + up.stderr);
+      assert.match(up.stdout, /^sharing: 1 share\(s\) carried \(files .* → PostgreSQL table shares\)$/m);
+      const down = almanac(['storage', 'copy', '--from', url, '--to', backFiles]);
+      assert.equal(down.status, 0, down.stdout + down.stderr);
+      assert.deepEqual(readdirSync(join(backFiles, 'collection-db', 'files', 'map')), [
+        '%2Fbob%2Fholidays%2F',
+      ]);
+      assert.deepEqual(
+        readFileSync(join(backFiles, 'collection-db', 'files', 'map', '%2Fbob%2Fholidays%2F')),
+        readFileSync(join(files, 'collection-db', 'files', 'map', '%2Fbob%2Fholidays%2F')),
+      );
+    } finally {
       await dropTestDatabase(url);
     }
   });
