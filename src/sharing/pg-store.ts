@@ -104,7 +104,7 @@ export class PgShareStore implements ShareStore {
     const fresh = await this.db.tx(
       async (c) => {
         const [s] = await q<{ version: string }>(c, 'SELECT version FROM shares_state');
-        const rows = await q<Row>(c, `SELECT ${COLS} FROM shares ORDER BY share_type DESC, path_or_token`);
+        const rows = await q<Row>(c, `SELECT ${COLS} FROM shares ORDER BY seq`);
         return { version: s?.version ?? '', rows: rows.map(recordOfRow) };
       },
       { snapshot: true },
@@ -139,9 +139,13 @@ export class PgShareStore implements ShareStore {
     });
   }
 
+  /** Rewrites a row in place (its position in the list kept). */
   private async replace(c: Client, type: ShareType, key: string, r: ShareRecord): Promise<void> {
-    await q(c, 'DELETE FROM shares WHERE share_type = $1 AND path_or_token = $2', [type, key]);
-    await q(c, `INSERT INTO shares (${COLS}) VALUES (${PLACEHOLDERS})`, values(r));
+    await q(
+      c,
+      `UPDATE shares SET (${COLS}) = ROW(${PLACEHOLDERS}) WHERE share_type = $16 AND path_or_token = $17`,
+      [...values(r), type, key],
+    );
   }
 
   async delete(type: ShareType, key: string): Promise<StoreResult> {

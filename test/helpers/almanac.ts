@@ -31,6 +31,8 @@ export interface RunningAlmanac {
   folder: string;
   /** Which backend serves: tests that read the data folder directly need 'filesystem'. */
   storage: 'filesystem' | 'postgresql';
+  /** The PostgreSQL URL (postgresql storage), to look at its tables. */
+  databaseUrl?: string;
   /** The server's storage, to look at what was stored whatever the backend. */
   store: Storage;
   /** The server's change notifications (subscribe to see what it publishes). */
@@ -94,6 +96,7 @@ export async function startAlmanac(opts: StartOptions = {}): Promise<RunningAlma
     port: addr.port,
     folder,
     storage: config.storage.type === 'postgresql' ? 'postgresql' : 'filesystem',
+    ...(config.storage.type === 'postgresql' ? { databaseUrl: config.storage.postgresql_url } : {}),
     store: almanac.storage,
     notifier: almanac.notifier,
     stop: async () => {

@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
@@ -301,9 +302,19 @@ describe('sharing API', () => {
     );
     assert.equal((await api(c, 'map/update', 'alice', form({ Enabled: 'false' }))).status, 400);
 
-    // the database holds it as Radicale writes it
-    const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
-    assert.match(db, /;\{'D:displayname': 'Shared', 'ICAL:calendar-color': '#00ff00'\};\r\n$/);
+    // the database holds it as Radicale writes it (PostgreSQL: the table, the properties in their order)
+    if (server.databaseUrl === undefined) {
+      const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
+      assert.match(db, /;\{'D:displayname': 'Shared', 'ICAL:calendar-color': '#00ff00'\};\r\n$/);
+    } else {
+      const client = new pg.Client({ connectionString: server.databaseUrl });
+      await client.connect();
+      const rows = await client.query<{ p: string }>(
+        "SELECT properties::text AS p FROM shares WHERE path_or_token = '/bob/from-alice/'",
+      );
+      await client.end();
+      assert.deepEqual(rows.rows, [{ p: '{"D:displayname":"Shared","ICAL:calendar-color":"#00ff00"}' }]);
+    }
 
     // disable by the user, delete by the owner only
     assert.equal((await api(c, 'map/disable', 'bob', key)).status, 200);

@@ -117,6 +117,8 @@ export const MIGRATIONS: readonly Migration[] = [
       -- Radicale's share record ([sharing], src/sharing/record.ts), one row a share, keyed as in its csv
       -- and files databases. Properties and Actions are json (not jsonb): their key order is kept.
       CREATE TABLE shares (
+        -- Creation order: shares are listed in it, as the csv file keeps them.
+        seq bigint GENERATED ALWAYS AS IDENTITY,
         share_type text NOT NULL CHECK (share_type IN ('token', 'map')),
         path_or_token text NOT NULL,
         path_mapped text NOT NULL,
