@@ -136,15 +136,28 @@ export function createShareView(deps: {
       const m = toReal(storagePath(path));
       return m.share ? shareLetters(m.share, m.path) : rights.authorization(user, groups, path);
     },
+    // Inside a share (a collection below its root) D/d and O/o are the share's letters intersected
+    // with the owner's, against permit_delete_collection / permit_overwrite_collection as anywhere
+    // (Radicale's check with the share's permissions filter). The share's own root: never (see
+    // docs/compatibility.md).
     mayDeleteCollection: (user, groups, path) => {
       const m = toReal(storagePath(path));
       if (!m.share) return rights.mayDeleteCollection(user, groups, path);
-      return m.path !== storagePath(m.share.record.PathMapped) && shareLetters(m.share, m.path).includes('w');
+      if (m.path === storagePath(m.share.record.PathMapped)) return false;
+      const l = shareLetters(m.share, m.path);
+      return (
+        l.includes('w') && (deps.config.rights.permit_delete_collection ? !l.includes('d') : l.includes('D'))
+      );
     },
     mayOverwriteCollection: (user, groups, path) => {
       const m = toReal(storagePath(path));
       if (!m.share) return rights.mayOverwriteCollection(user, groups, path);
-      return false;
+      if (m.path === storagePath(m.share.record.PathMapped)) return false;
+      const l = shareLetters(m.share, m.path);
+      return (
+        l.includes('w') &&
+        (deps.config.rights.permit_overwrite_collection ? !l.includes('o') : l.includes('O'))
+      );
     },
   };
 
