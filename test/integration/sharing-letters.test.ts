@@ -114,7 +114,15 @@ describe('share letters with the default [rights] and [sharing] permits', () => 
     // share's letters alike) deny. enforce_properties_overlay on, permit_properties_overlay off.
     f = await fixture({ rights: { type: 'from_file', file: rightsFile('do') } });
     await f.calendars('/alice/del-bob/', '/alice/del-carol/', '/alice/over-bob/', '/alice/over-carol/');
-    await f.calendars('/alice/cal/', '/alice/p1/', '/alice/p2/', '/alice/p3/', '/alice/p4/', '/alice/e1/');
+    await f.calendars(
+      '/alice/cal/',
+      '/alice/p1/',
+      '/alice/p2/',
+      '/alice/p3/',
+      '/alice/p4/',
+      '/alice/p5/',
+      '/alice/e1/',
+    );
     // The whole home shared: its calendars are collections inside the share.
     await f.share('/bob/alice-home/', '/alice/', 'rw');
     await f.share('/carol/alice-home/', '/alice/', 'rwdo', 'carol');
@@ -167,11 +175,15 @@ describe('share letters with the default [rights] and [sharing] permits', () => 
     assert.equal(await f.overlay('/bob/p3/', 'bob', 'Bob name'), 403);
   });
 
-  it('p on a writable share: PROPPATCH through it is refused and nothing changes; without p it goes to the overlay', async () => {
+  it('p on a writable share: PROPPATCH through it is refused and nothing changes; with P it goes to the overlay', async () => {
     await f.share('/bob/p4/', '/alice/p4/', 'rwp');
     assert.equal(await f.proppatch('/bob/p4/', 'bob', 'Bob name'), 403);
     assert.equal(await f.displayname('/bob/p4/', 'bob'), 'Alice name');
     assert.equal(await f.displayname('/alice/p4/', 'alice'), 'Alice name');
+    await f.share('/bob/p5/', '/alice/p5/', 'rwP');
+    assert.equal(await f.proppatch('/bob/p5/', 'bob', 'Bob name'), 207);
+    assert.equal(await f.displayname('/bob/p5/', 'bob'), 'Bob name');
+    assert.equal(await f.displayname('/alice/p5/', 'alice'), 'Alice name');
   });
 
   it("e: PROPPATCH through a writable share goes to the owner's calendar instead of the overlay", async () => {
