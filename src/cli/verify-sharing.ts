@@ -8,10 +8,12 @@
  * Every share is checked: its type, token or path form, the owner's collection it maps to (which must
  * exist), conversion, permissions, flags, timestamps, overlay properties, duplicates. It reads only.
  *
+ * With `[storage] type = postgresql` (and no database_path) the database is the table `shares`.
  * With `[sharing] type = none` there is no database to check (exit 2, nothing verified).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { toBool } from '../config/convert.js';
 import type { Config } from '../config/schema.js';
 import { stockEncoding } from '../storage/filesystem/stock-encoding.js';
@@ -23,9 +25,12 @@ import {
   TOKEN_PATH,
   parseDictField,
   parseSemicolonCsv,
+  csvCells,
   quoteAll,
   type ShareField,
 } from '../sharing/record.js';
+import { PgShareStore } from '../sharing/pg-store.js';
+import { usesTable } from '../sharing/store.js';
 
 export { SHARE_FIELDS };
 
@@ -197,6 +202,26 @@ function loadFiles(folder: string): Loaded {
   return { shares, problems };
 }
 
+/** The table of PostgreSQL storage (usesTable): each row checked in its csv form. */
+async function loadTable(url: string): Promise<Loaded> {
+  const store = PgShareStore.connect(url, pino({ level: 'silent' }));
+  try {
+    await store.open();
+    const records = await store.list();
+    return {
+      shares: records.map((r) => ({
+        where: `share ${r.ShareType} ${r.PathOrToken}`,
+        row: Object.fromEntries(csvCells(r).map((v, i) => [SHARE_FIELDS[i], v])) as Row,
+      })),
+      problems: [],
+    };
+  } catch (e) {
+    return { shares: [], problems: [`PostgreSQL table shares: cannot read it: ${String(e)}`] };
+  } finally {
+    await store.close();
+  }
+}
+
 export interface SharingReport {
   readonly status: number;
   readonly lines: string[];
@@ -220,10 +245,17 @@ export async function verifySharing(config: Config, storage: Storage): Promise<S
       ],
     };
   }
-  const where = config.sharing.database_path || join(base, type === 'csv' ? 'sharing.csv' : 'files');
+  const table = usesTable(config);
+  const where = table
+    ? 'PostgreSQL table shares'
+    : config.sharing.database_path || join(base, type === 'csv' ? 'sharing.csv' : 'files');
   // Radicale reads the csv file in [encoding] stock.
   const decode = (bytes: Uint8Array): string => stockEncoding(config.encoding.stock).decode(bytes);
-  const loaded = type === 'csv' ? loadCsv(where, decode) : loadFiles(where);
+  const loaded = table
+    ? await loadTable(config.storage.postgresql_url)
+    : type === 'csv'
+      ? loadCsv(where, decode)
+      : loadFiles(where);
   const lines = [...loaded.problems];
   const keys = new Map<string, string>();
   for (const { where: at, row } of loaded.shares) {
@@ -237,8 +269,8 @@ export async function verifySharing(config: Config, storage: Storage): Promise<S
   const problems = lines.length;
   lines.push(
     problems === 0
-      ? `Sharing database ${where} (${type}): ${loaded.shares.length} share(s), no problems found`
-      : `Sharing database ${where} (${type}): ${loaded.shares.length} share(s), ${problems} problem(s)`,
+      ? `Sharing database ${where} (${table ? 'postgresql' : type}): ${loaded.shares.length} share(s), no problems found`
+      : `Sharing database ${where} (${table ? 'postgresql' : type}): ${loaded.shares.length} share(s), ${problems} problem(s)`,
   );
   return { status: problems === 0 ? 0 : 1, lines };
 }

@@ -10,7 +10,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 import { SHARE_FIELDS } from '../../src/cli/verify-sharing.js';
+import { migrate } from '../../src/storage/postgres/schema.js';
+import { createTestDatabase, dropTestDatabase, requirePostgres } from '../helpers/postgres.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
@@ -190,6 +193,36 @@ if len(sys.argv) > 2:
       r.stdout,
       /%2Fbob%2Fother%2F: PathMapped \/carol\/none\/ is not a collection in the storage/,
     );
+  });
+});
+
+describe('--verify-sharing on PostgreSQL storage', () => {
+  it('checks the table shares with the same checks as a file', async (t) => {
+    if (!requirePostgres(t)) return;
+    const url = await createTestDatabase();
+    try {
+      const pool = new pg.Pool({ connectionString: url });
+      await migrate(pool);
+      await pool.query(
+        `INSERT INTO shares (share_type, path_or_token, path_mapped, conversion, owner, username, permissions,
+           enabled_by_owner, enabled_by_user, hidden_by_owner, hidden_by_user, timestamp_created,
+           timestamp_updated, properties, actions)
+         VALUES ('map', '/bob/gone/', '/alice/gone/', 'none', 'alice', 'bob', 'rz', true, true, false, false,
+           1767225600, 1767225600, NULL, NULL)`,
+      );
+      await pool.end();
+      const args = ['--storage-type', 'postgresql', '--storage-postgresql-url', url, '--sharing-type', 'csv'];
+      const r = almanac([...args, '--verify-sharing']);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        /share map \/bob\/gone\/: PathMapped \/alice\/gone\/ is not a collection in the storage/,
+      );
+      assert.match(r.stdout, /share map \/bob\/gone\/: Permissions "rz": unknown letter\(s\) z/);
+      assert.match(r.stdout, /PostgreSQL table shares \(postgresql\): 1 share\(s\), 2 problem\(s\)/);
+    } finally {
+      await dropTestDatabase(url);
+    }
   });
 });
 
