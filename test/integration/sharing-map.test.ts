@@ -1,5 +1,6 @@
 /**
- * Map shares over HTTP, from a csv database as Radicale writes it: the owner's collection at the sharee's
+ * Map shares over HTTP, from a csv database as Radicale writes it (on PostgreSQL storage, imported into
+ * the table at start-up): the owner's collection at the sharee's
  * path with the share's permission letters on every method, hrefs in the sharee's paths, hidden shares
  * absent from listings, disabled shares refused, `:group` and `@realm` shares, and the ways out a sharee
  * might try (the owner's home, multiget of the owner's hrefs, MOVE out of the share).
@@ -9,7 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
 import { D, DavClient, mkcalendar, parseMultistatus, put, report, vevent } from './helpers/dav-client.js';
 import { SHARE_FIELDS } from '../../src/sharing/record.js';
 import type { Change } from '../../src/notify/changes.js';
@@ -59,6 +62,7 @@ const hrefs = (text: string): string[] => [...parseMultistatus(text).props.keys(
 
 describe('map shares', () => {
   let server: RunningAlmanac;
+  let database: string | undefined;
   let c: DavClient;
   before(async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'almanac-share-'));
@@ -69,10 +73,13 @@ describe('map shares', () => {
       [SHARE_FIELDS.join(';'), ...SHARES].join('\r\n') + '\r\n',
     );
     writeFileSync(join(tmp, 'groups'), 'staff: carol\n');
+    // ALMANAC_TEST_STORAGE=postgresql: the same csv, imported into the table at the first start.
+    if (process.env.ALMANAC_TEST_STORAGE === 'postgresql') database = await createTestDatabase();
     server = await startAlmanac({
       folder,
       users: USERS,
       config: {
+        ...(database ? { storage: { type: 'postgresql', postgresql_url: database } } : {}),
         sharing: { type: 'csv', collection_by_map: 'True' },
         group: { type: 'htgroup', htgroup_filename: join(tmp, 'groups') },
       },
@@ -86,7 +93,10 @@ describe('map shares', () => {
       await c.propfind('/', [D('current-user-principal')], '0', u);
     assert.equal((await mkcalendar(c, '/bob/own/', 'bob')).status, 201);
   });
-  after(async () => server.stop());
+  after(async () => {
+    await server.stop();
+    if (database) await dropTestDatabase(database);
+  });
 
   it("serves the owner's items at the sharee's path, with hrefs in the sharee's path", async () => {
     const got = await c.request('GET', '/bob/alice-cal/a.ics', { user: 'bob' });
@@ -271,7 +281,20 @@ describe('map shares', () => {
       (await c.propfind('/alice/work/', [D('displayname')], '0', 'alice')).text,
       /Bob view/,
     );
-    const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
-    assert.match(db, /\r\nmap;\/bob\/alice-rw\/;\/alice\/work\/;.*;\{'D:displayname': 'Bob view'\};\{\}\r\n/);
+    if (database === undefined) {
+      const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
+      assert.match(
+        db,
+        /\r\nmap;\/bob\/alice-rw\/;\/alice\/work\/;.*;\{'D:displayname': 'Bob view'\};\{\}\r\n/,
+      );
+    } else {
+      const client = new pg.Client({ connectionString: database });
+      await client.connect();
+      const rows = await client.query<{ p: string }>(
+        "SELECT properties::text AS p FROM shares WHERE path_or_token = '/bob/alice-rw/'",
+      );
+      await client.end();
+      assert.deepEqual(rows.rows, [{ p: '{"D:displayname":"Bob view"}' }]);
+    }
   });
 });
