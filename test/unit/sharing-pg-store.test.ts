@@ -116,6 +116,8 @@ describe('PostgreSQL share store', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     await client.query("UPDATE shares SET permissions = 'rw' WHERE path_or_token = '/bob/two/'");
+    // A row the stores could not read does not get in.
+    await assert.rejects(client.query("UPDATE shares SET properties = '[1]'"), /check constraint/);
     await client.end();
     assert.equal((await a.get('map', '/bob/two/'))?.Permissions, 'rw');
     assert.equal((await b.get('map', '/bob/two/'))?.Permissions, 'rw');

@@ -132,8 +132,9 @@ export const MIGRATIONS: readonly Migration[] = [
         hidden_by_user boolean NOT NULL,
         timestamp_created bigint NOT NULL,
         timestamp_updated bigint NOT NULL,
-        properties json,
-        actions json,
+        -- Dictionaries or NULL only: a row the server cannot read must not get in (psql included).
+        properties json CHECK (properties IS NULL OR json_typeof(properties) = 'object'),
+        actions json CHECK (actions IS NULL OR json_typeof(actions) = 'object'),
         PRIMARY KEY (share_type, path_or_token)
       );
       -- One row: a version every change of shares moves (instances re-read the table when it moved),
