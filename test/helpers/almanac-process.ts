@@ -31,14 +31,22 @@ export interface AlmanacProcess {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function spawnAlmanac(
-  opts: { folder?: string; users?: Record<string, string>; config?: string } = {},
+  opts: {
+    folder?: string;
+    users?: Record<string, string>;
+    config?: string;
+    /** A PostgreSQL database to serve (another instance's), left in place by stop(). */
+    database?: string;
+  } = {},
 ): Promise<AlmanacProcess> {
   const tmp = mkdtempSync(join(tmpdir(), 'almanac-proc-'));
   const folder = opts.folder ?? join(tmp, 'collections');
   const htpasswd = writeUsers(tmp, opts.users);
   let database: string | undefined;
   let storage = `[storage]\nfilesystem_folder = ${folder}\n_filesystem_fsync = False\n`;
-  if (process.env.ALMANAC_TEST_STORAGE === 'postgresql' && !opts.folder) {
+  if (opts.database !== undefined) {
+    storage = `[storage]\ntype = postgresql\npostgresql_url = ${opts.database}\npostgresql_pool_size = 4\n`;
+  } else if (process.env.ALMANAC_TEST_STORAGE === 'postgresql' && !opts.folder) {
     database = await createTestDatabase();
     storage = `[storage]\ntype = postgresql\npostgresql_url = ${database}\npostgresql_pool_size = 4\n`;
   }

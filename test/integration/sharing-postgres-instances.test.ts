@@ -1,11 +1,13 @@
 /**
- * Shares on PostgreSQL storage with two Almanac instances on one database: a share created, enabled,
+ * Shares on PostgreSQL storage with two Almanac instances on one database (one in the test's process, one
+ * a process of its own): a share created, enabled,
  * changed, disabled or deleted through one instance is what the other serves at the very next request
  * (no stale copy of the share table in either).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
+import { spawnAlmanac, type AlmanacProcess } from '../helpers/almanac-process.js';
 import { createTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { D, DavClient, mkcalendar, put, vevent } from './helpers/dav-client.js';
 
@@ -16,7 +18,7 @@ const missing = postgresAvailable() ? false : 'PostgreSQL is missing: apt-get in
 
 describe('shares seen alike by two instances on one PostgreSQL database', { skip: missing }, () => {
   let a: RunningAlmanac;
-  let b: RunningAlmanac;
+  let b: AlmanacProcess;
   let ca: DavClient;
   let cb: DavClient;
   const api = (c: DavClient, hook: string, user: string, body: Record<string, unknown>): Promise<number> =>
@@ -38,7 +40,13 @@ describe('shares seen alike by two instances on one PostgreSQL database', { skip
       // Radicale's configuration as it was: the table is used all the same.
       sharing: { type: 'csv', collection_by_map: 'True', permit_create_map: 'True' },
     };
-    [a, b] = await Promise.all([startAlmanac({ config }), startAlmanac({ config })]);
+    [a, b] = await Promise.all([
+      startAlmanac({ config }),
+      spawnAlmanac({
+        database: url,
+        config: '[sharing]\ntype = csv\ncollection_by_map = True\npermit_create_map = True\n',
+      }),
+    ]);
     ca = new DavClient(a.url);
     cb = new DavClient(b.url);
     assert.equal((await mkcalendar(ca, '/alice/cal/')).status, 201);
