@@ -370,13 +370,3 @@ export function* ownInstances(
   }
   yield* masterInstances(comp, tz, { ...opts, skip: new Set(set?.overrides.keys() ?? []) });
 }
-
-/** All instances of a recurrence set: master occurrences (until opts.until) and every override. */
-export function* setInstances(
-  set: RecurrenceSet,
-  tz: ZoneResolver,
-  opts: ExpandOptions,
-): Generator<Instance> {
-  if (set.master) yield* ownInstances(set.master, set, tz, opts);
-  for (const comp of set.overrides.values()) yield* ownInstances(comp, set, tz, opts);
-}

@@ -11,8 +11,6 @@ export interface TimeRange {
   end: number;
 }
 
-export const UNBOUNDED: TimeRange = { start: -Infinity, end: Infinity };
-
 /** VEVENT and VJOURNAL: the interval [DTSTART, effective end), or the instant DTSTART. */
 function intervalOverlaps(s: number | undefined, e: number | undefined, r: TimeRange): boolean {
   if (s === undefined) return false;

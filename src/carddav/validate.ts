@@ -10,7 +10,7 @@
  *   Radicale does).
  */
 import { forbidden, type DavError } from '../dav/errors.js';
-import { paramValues, parseContentLine, valueColon } from '../content-lines/content-line.js';
+import { paramValues, parseContentLine } from '../content-lines/content-line.js';
 import {
   ContentError,
   readComponents,
@@ -86,11 +86,6 @@ function checkCard(card: ComponentNode): void {
     }
   }
   if (!counts.has('FN')) throw invalid(`line ${card.lineNumber}: vCard without FN (its formatted name)`);
-}
-
-/** The value of a property line, trimmed. */
-export function propertyValue(p: PropertyLine): string {
-  return p.line.unfolded.slice(valueColon(p.line.unfolded) + 1).trim();
 }
 
 /**

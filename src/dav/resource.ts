@@ -29,20 +29,3 @@ export async function resolve(storage: Storage, segments: readonly string[]): Pr
   }
   return { kind: 'missing', parentPath, name, parent };
 }
-
-/** The path of the resource itself (collection path, or collection/href for items). */
-export function resourcePath(res: Resource): string {
-  switch (res.kind) {
-    case 'collection':
-      return res.path;
-    case 'item':
-      return res.path ? `${res.path}/${res.href}` : res.href;
-    case 'missing':
-      return res.parentPath ? `${res.parentPath}/${res.name}` : res.name;
-  }
-}
-
-/** Depth of a collection path: 0 root, 1 principal, 2 calendar. */
-export function depthOf(path: string): number {
-  return path === '' ? 0 : path.split('/').length;
-}

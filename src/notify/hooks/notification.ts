@@ -144,8 +144,3 @@ export function hookJson(item: HookItem): string {
     });
   return `{\n${lines.join(',\n')}\n}`;
 }
-
-/** The item as Python's repr of its vars, for the dry-run log lines (approximately). */
-export function hookItemForLog(item: HookItem): Record<string, string | null> {
-  return { ...item };
-}

@@ -511,11 +511,4 @@ export function stateName(state: ReadonlyMap<string, string>): string {
   return h.digest('hex');
 }
 
-/** Token name (64 hex) from a token URI; invalid-sync-token when malformed. */
-export function tokenName(token: string): string {
-  const name = token.startsWith(TOKEN_PREFIX) ? token.slice(TOKEN_PREFIX.length) : '';
-  if (!/^[0-9a-f]{64}$/.test(name)) throw new StorageError('invalid-sync-token', 'malformed sync token');
-  return name;
-}
-
 export { sha256hex };
