@@ -13,7 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { findExecutable } from '../../src/auth/backends/pam.js';
 import { createAuth } from '../../src/auth/create.js';
-import { memoryLogger, testConfig, type ConfigOverrides } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig, type ConfigOverrides } from '../helpers/config.js';
 import type { Auth } from '../../src/auth/types.js';
 import { freePort } from '../helpers/net.js';
 

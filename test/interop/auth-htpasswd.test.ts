@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { findExecutable } from '../../src/auth/backends/pam.js';
 import { createAuth } from '../../src/auth/create.js';
-import { memoryLogger, testConfig } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig } from '../helpers/config.js';
 import type { Auth } from '../../src/auth/types.js';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@ import { apr1 } from '../../src/auth/htpasswd/apr1.js';
 import { createHtpasswdBackend } from '../../src/auth/htpasswd/backend.js';
 import { parseHtpasswd } from '../../src/auth/htpasswd/file.js';
 import { detectScheme, verifyPassword, type Scheme } from '../../src/auth/htpasswd/hashes.js';
-import { memoryLogger } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
 
 const UTF8_PASSWORD = 'pässwörd€';
 const deps = { argon2: () => Promise.reject(new Error('argon2 not installed')) };

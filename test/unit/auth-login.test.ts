@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { parseBasic } from '../../src/auth/basic.js';
 import { createAuth, type AuthTestOptions } from '../../src/auth/create.js';
 import { FailureDelay } from '../../src/auth/delay.js';
-import { memoryLogger, testConfig, type ConfigOverrides } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig, type ConfigOverrides } from '../helpers/config.js';
 import type { AuthOutcome, AuthRequest } from '../../src/auth/types.js';
 import { invalidUserReason, normaliseLogin } from '../../src/auth/username.js';
 

@@ -12,7 +12,8 @@ import { findExecutable } from '../../src/auth/backends/pam.js';
 import { parseImapHost } from '../../src/auth/backends/imap.js';
 import { escapeFilterValue, firstRdnValue, formatFilter } from '../../src/auth/backends/ldap-text.js';
 import { createAuth } from '../../src/auth/create.js';
-import { memoryLogger, testConfig, type ConfigOverrides } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig, type ConfigOverrides } from '../helpers/config.js';
 import type { Auth } from '../../src/auth/types.js';
 
 const USERS: Record<string, string> = { alice: 'alicepw', 'bob@example.org': 'pässwörd€' };

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createAuth } from '../../src/auth/create.js';
-import { memoryLogger, testConfig } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig } from '../helpers/config.js';
 import { DEFAULT_THROTTLE, LoginThrottle } from '../../src/auth/throttle.js';
 
 describe('LoginThrottle', () => {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAuth } from '../../src/auth/create.js';
-import { memoryLogger, testConfig } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig } from '../helpers/config.js';
 import { closestBuiltin } from '../../src/config/plugin.js';
 import { createRights } from '../../src/rights/create.js';
 import { createStorage } from '../../src/storage/create.js';

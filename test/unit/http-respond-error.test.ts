@@ -1,7 +1,7 @@
 // The one place that turns errors into HTTP answers: what a client and the log get for each kind.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { memoryLogger } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
 import { toDavError } from '../../src/http/respond-error.js';
 import { StorageError } from '../../src/storage/types.js';
 

@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { memoryLogger, testConfig, type ConfigOverrides } from '../../src/auth/testing/config.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { testConfig, type ConfigOverrides } from '../helpers/config.js';
 import {
   canExportCollection,
   canRead,
