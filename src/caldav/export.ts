@@ -4,6 +4,7 @@
  * before the components that use them. No parsing: a 10,000-event export costs one pass over the text.
  */
 import { valueColon } from '../content-lines/content-line.js';
+import { physicalLines } from '../content-lines/line-endings.js';
 import { logicalLines } from '../content-lines/unfold.js';
 import { PRODID } from './item.js';
 
@@ -14,7 +15,7 @@ interface Blocks {
 
 /** Top-level components of a VCALENDAR text, each as its lines (CRLF-terminated). */
 function topLevelBlocks(text: string): Blocks {
-  const lines = text.split(/\r\n|\n|\r/);
+  const lines = physicalLines(text);
   const out: Blocks = { timezones: [], components: [] };
   let depth = 0;
   let block: string[] = [];

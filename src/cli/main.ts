@@ -4,10 +4,9 @@
  * The shebang's environment and node flags keep resident memory low (see src/cli/node-flags.ts);
  * `npm start`, the systemd unit in README.md and the benchmark use the same ones.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ArgsError, parseArgs } from '../config/args.js';
 import { helpText } from '../config/help.js';
+import { almanacVersion } from '../config/version.js';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { Storage } from '../storage/types.js';
@@ -16,12 +15,6 @@ import { verifyItemFile } from './verify-item.js';
 import { verifySharing } from './verify-sharing.js';
 import { createKinds, openStorage, startAlmanac, verifierFor, type Almanac } from './start.js';
 import { startupReport } from './startup-report.js';
-
-function version(): string {
-  const pkgPath = fileURLToPath(new URL('../../package.json', import.meta.url));
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
 
 function fail(message: string): never {
   process.stderr.write(`almanac: ${message}\n`);
@@ -40,7 +33,7 @@ function load(argv: string[]): {
     process.exit(0);
   }
   if (args.action === 'version') {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${almanacVersion()}\n`);
     process.exit(0);
   }
   const values: Record<string, Record<string, string>> = { ...args.values };

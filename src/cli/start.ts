@@ -3,9 +3,9 @@
  */
 import { asPinoLogger, type Logger } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
+import { almanacVersion } from '../config/version.js';
 import { createAuth } from '../auth/create.js';
 import { createRights } from '../rights/create.js';
-import { readFileSync } from 'node:fs';
 import type { Logger as PinoLogger } from 'pino';
 import { join } from 'node:path';
 import { createStorage } from '../storage/create.js';
@@ -65,18 +65,6 @@ export function verifierFor(kinds: KindRegistry): (text: string, tag: Collection
 
 export function openStorage(config: Config, log: Logger): Storage {
   return createStorage(config, asPinoLogger(log), describerFor(createKinds()));
-}
-
-/** The Almanac version, mixed into cached exports' keys so an upgrade rebuilds them. */
-function almanacVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /**

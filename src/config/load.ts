@@ -11,6 +11,7 @@ import { IniError, parseIni, type IniDocument } from './ini.js';
 import { SCHEMA, type Config, type OptionSpec } from './schema.js';
 import { NOTICE_OPTIONS, compileNoticeCondition } from '../log/notice-condition.js';
 import { BDAY_OPTIONS, bdayOptionProblem, type BdayOptionName } from '../sharing/bday-template.js';
+import { parseListenAddress } from '../net/listen-address.js';
 
 /** Radicale reads `?/etc/radicale/config:?~/.config/radicale/config`; Almanac its own equivalents. */
 export const DEFAULT_CONFIG_PATHS = '?/etc/almanac/config:?~/.config/almanac/config';
@@ -254,12 +255,13 @@ function convertOne(
   }
 }
 
-/** `hosts` must be `address:port` items (Radicale's `list_of_ip_address`). */
+/** `hosts` must be `address:port` items (Radicale's `list_of_ip_address`), as the server parses them. */
 function toHosts(raw: string): string[] {
   const items = raw.split(',').map((item) => item.trim());
   for (const item of items) {
-    const port = /:(\d+)$/.exec(item)?.[1];
-    if (port === undefined || Number(port) > 65535) {
+    try {
+      parseListenAddress(item);
+    } catch {
       throw new ConversionError('a comma-separated list of address:port');
     }
   }

@@ -18,6 +18,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.js';
+import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
 import { asPinoLogger, maskHeaders, type Logger } from '../log/logger.js';
 import { declaredLength, hasBodyToRead, onBodyAbort, readBody, type BodyRate } from './body.js';
 import {
@@ -44,11 +45,6 @@ function nextRequestId(): string {
   lastRequestId = (lastRequestId + 1) % 0x100000000;
   return lastRequestId.toString(16).padStart(8, '0');
 }
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
 export interface RunningServer {
   /** The bound addresses with their real ports (port 0 in the configuration gets a free port). */
   readonly addresses: ListenAddress[];
@@ -58,21 +54,11 @@ export interface RunningServer {
 
 const DEFAULT_GRACE_MS = 10_000;
 
-/** Parses `[server] hosts` entries: `host:port`, `1.2.3.4:5232`, `[::1]:5232`. */
+/** Parses `[server] hosts` entries (empty ones left out). */
 export function parseHosts(list: readonly string[]): ListenAddress[] {
   const entries = list.map((s) => s.trim()).filter((s) => s !== '');
   if (entries.length === 0) throw new Error('[server] hosts: no address to listen on');
-  return entries.map((entry) => {
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(entry) ?? /^([^:[\]]+):(\d+)$/.exec(entry);
-    const host = m?.[1];
-    const port = Number(m?.[2]);
-    if (host === undefined || !Number.isInteger(port) || port > 65535) {
-      throw new Error(`[server] hosts: invalid entry '${entry}' (expected host:port, or [ipv6]:port)`);
-    }
-    if (entry.startsWith('[') && isIP(host) !== 6)
-      throw new Error(`[server] hosts: '${host}' is not an IPv6 address`);
-    return { host, port };
-  });
+  return entries.map(parseListenAddress);
 }
 
 /** `localhost` and other names bind every address they resolve to, as Radicale does with getaddrinfo. */

@@ -209,6 +209,16 @@ void describe('loadConfig error messages', () => {
       errorMessage(() => load([], { server: { hosts: 'localhost' } })),
       /expected a comma-separated list of address:port/,
     );
+    // The loader parses entries as the server binds them: an entry the server could not bind is
+    // refused when the file is read.
+    assert.match(
+      errorMessage(() => load([], { server: { hosts: '[nope]:5232' } })),
+      /expected a comma-separated list of address:port/,
+    );
+    assert.deepEqual(load([], { server: { hosts: '127.0.0.1:5232, [::1]:5232' } }).config.server.hosts, [
+      '127.0.0.1:5232',
+      '[::1]:5232',
+    ]);
   });
 
   void it('lc_username and uc_username together', () => {

@@ -11,6 +11,7 @@
  * max_content_length and its parse limits); depth is bounded again here.
  */
 import { SaxesParser } from 'saxes';
+import { PREFIXES } from '../../dav/xml.js';
 
 const NAMESPACE_PREFIXES: ReadonlyMap<string, string> = new Map([
   // ElementTree's _namespace_map.
@@ -21,14 +22,9 @@ const NAMESPACE_PREFIXES: ReadonlyMap<string, string> = new Map([
   ['http://www.w3.org/2001/XMLSchema', 'xs'],
   ['http://www.w3.org/2001/XMLSchema-instance', 'xsi'],
   ['http://purl.org/dc/elements/1.1/', 'dc'],
-  // radicale/xmlutils.py registers these ("D" as the default namespace).
-  ['urn:ietf:params:xml:ns:caldav', 'C'],
-  ['urn:ietf:params:xml:ns:carddav', 'CR'],
-  ['DAV:', ''],
-  ['http://calendarserver.org/ns/', 'CS'],
-  ['http://apple.com/ns/ical/', 'ICAL'],
-  ['http://me.com/_namespace/', 'ME'],
-  ['http://radicale.org/ns/', 'RADICALE'],
+  // radicale/xmlutils.py registers its namespaces (the ones we write with, dav/xml.ts), "D" as the
+  // default namespace.
+  ...Object.entries(PREFIXES).map(([uri, prefix]): [string, string] => [uri, prefix === 'D' ? '' : prefix]),
 ]);
 
 interface Node {
