@@ -46,11 +46,11 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
 
   const header = identityHeader(a.type)?.toLowerCase();
   if (header !== undefined) {
-    const p = { header, username, delay, groups, log };
+    const pipeline = { header, username, delay, groups, log };
     return {
       style: 'external',
       realm,
-      authenticate: (req) => externalLogin(p, req),
+      authenticate: (req) => externalLogin(pipeline, req),
       deniedDelayMs,
       groups,
       close: () => Promise.resolve(),
@@ -62,7 +62,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
   const cache = a.cache_logins
     ? new LoginCache(a.cache_successful_logins_expiry, a.cache_failed_logins_expiry, now)
     : undefined;
-  const p = {
+  const pipeline = {
     backend,
     username,
     charset: config.encoding.request,
@@ -78,7 +78,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
   return {
     style: 'basic',
     realm,
-    authenticate: (req) => basicLogin(p, req),
+    authenticate: (req) => basicLogin(pipeline, req),
     deniedDelayMs,
     groups,
     close: () => backend.close(),
@@ -145,7 +145,7 @@ async function loadAuthPlugin(spec: string, config: Config, log: Logger): Promis
   return {
     cacheable: made.cacheable === true,
     async login(user, password, ctx): Promise<BackendResult> {
-      const r: unknown = await (login as (u: string, p: string, c: unknown) => unknown).call(
+      const r: unknown = await (login as (user: string, password: string, context: unknown) => unknown).call(
         made,
         user,
         password,

@@ -19,23 +19,24 @@ export interface ExternalPipeline {
   readonly log: Logger;
 }
 
-export async function externalLogin(p: ExternalPipeline, req: AuthRequest): Promise<AuthOutcome> {
-  const raw = req.headers[p.header];
+export async function externalLogin(pipeline: ExternalPipeline, req: AuthRequest): Promise<AuthOutcome> {
+  const raw = req.headers[pipeline.header];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined || value === '') return { kind: 'anonymous' };
   if (!req.identityHeadersTrusted) {
     return {
       kind: 'forbidden',
-      reason: `${p.header} header from ${req.clientAddress}, which is not a trusted proxy`,
+      reason: `${pipeline.header} header from ${req.clientAddress}, which is not a trusted proxy`,
     };
   }
-  const user = normaliseLogin(value, p.username);
-  const invalid = user === undefined ? 'bad percent-encoding' : invalidUserReason(user, p.username.policy);
+  const user = normaliseLogin(value, pipeline.username);
+  const invalid =
+    user === undefined ? 'bad percent-encoding' : invalidUserReason(user, pipeline.username.policy);
   if (user === undefined || invalid !== undefined) {
-    p.log.warn(
-      `Refused ${p.header} user ${JSON.stringify(value)} from ${req.clientAddress}: ${invalid ?? ''}`,
+    pipeline.log.warn(
+      `Refused ${pipeline.header} user ${JSON.stringify(value)} from ${req.clientAddress}: ${invalid ?? ''}`,
     );
-    return { kind: 'failed', user: value, delayMs: p.delay.randomDelayMs() };
+    return { kind: 'failed', user: value, delayMs: pipeline.delay.randomDelayMs() };
   }
-  return { kind: 'user', user, groups: await p.groups.groupsOf(user, []) };
+  return { kind: 'user', user, groups: await pipeline.groups.groupsOf(user, []) };
 }

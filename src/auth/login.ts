@@ -34,71 +34,71 @@ export interface LoginPipeline {
  * other peer the header is ignored: a client could otherwise name any address to dovecot, whose
  * per-address penalties then hit someone else.
  */
-function backendAddress(p: LoginPipeline, req: AuthRequest): string {
-  if (p.remoteIpSource !== 'X-Remote-Addr') return req.clientAddress;
+function backendAddress(pipeline: LoginPipeline, req: AuthRequest): string {
+  if (pipeline.remoteIpSource !== 'X-Remote-Addr') return req.clientAddress;
   const header = req.headers['x-remote-addr'];
   const value = (Array.isArray(header) ? header[0] : header)?.trim();
   if (value === undefined || value === '') return req.clientAddress;
   if (!req.identityHeadersTrusted) {
-    p.log.debug(`X-Remote-Addr ignored: ${req.clientAddress} is not a trusted proxy`);
+    pipeline.log.debug(`X-Remote-Addr ignored: ${req.clientAddress} is not a trusted proxy`);
     return req.clientAddress;
   }
   return value;
 }
 
-export async function basicLogin(p: LoginPipeline, req: AuthRequest): Promise<AuthOutcome> {
-  const creds = parseBasic(req.authorization, p.charset);
+export async function basicLogin(pipeline: LoginPipeline, req: AuthRequest): Promise<AuthOutcome> {
+  const creds = parseBasic(req.authorization, pipeline.charset);
   if (creds.kind === 'none') return { kind: 'anonymous' };
   // Radicale treats an empty login as no login at all.
   if (creds.kind === 'credentials' && creds.login === '') return { kind: 'anonymous' };
-  const start = p.now();
+  const start = pipeline.now();
   // The login as normalised (undefined when it cannot even be decoded): failures are counted for it.
-  const user = creds.kind === 'malformed' ? undefined : normaliseLogin(creds.login, p.username);
-  const throttled = p.throttle.check(req.clientAddress, user);
+  const user = creds.kind === 'malformed' ? undefined : normaliseLogin(creds.login, pipeline.username);
+  const throttled = pipeline.throttle.check(req.clientAddress, user);
   if (throttled.retryAfter > 0) {
     const who = user === undefined ? '' : ` as ${JSON.stringify(user)}`;
-    p.log.warn(
+    pipeline.log.warn(
       `Login attempt from ${req.clientAddress}${who} refused: too many failed logins (${throttled.scope ?? 'client'}), ` +
         `throttled for ${throttled.retryAfter} s`,
     );
     return { kind: 'throttled', retryAfter: throttled.retryAfter };
   }
   const fail = (name: string, why: string): AuthOutcome => {
-    p.throttle.recordFailure(req.clientAddress, user);
-    p.log.warn(`Failed login attempt from ${req.clientAddress}: ${JSON.stringify(name)} (${why})`);
-    return { kind: 'failed', user: name, delayMs: p.delay.afterFailure(p.now() - start) };
+    pipeline.throttle.recordFailure(req.clientAddress, user);
+    pipeline.log.warn(`Failed login attempt from ${req.clientAddress}: ${JSON.stringify(name)} (${why})`);
+    return { kind: 'failed', user: name, delayMs: pipeline.delay.afterFailure(pipeline.now() - start) };
   };
   if (creds.kind === 'malformed') return fail('', 'malformed Authorization header');
   if (user === undefined) return fail(creds.login, 'bad percent-encoding');
-  const invalid = invalidUserReason(user, p.username.policy);
+  const invalid = invalidUserReason(user, pipeline.username.policy);
   if (invalid !== undefined) return fail(user, `invalid user name: ${invalid}`);
 
-  const result = await checkPassword(p, user, creds.password, backendAddress(p, req));
+  const result = await checkPassword(pipeline, user, creds.password, backendAddress(pipeline, req));
   if (!result.ok) return fail(user, result.reason ?? 'wrong user name or password');
   const finalUser = result.user ?? user;
-  const renamedInvalid = invalidUserReason(finalUser, p.username.policy);
+  const renamedInvalid = invalidUserReason(finalUser, pipeline.username.policy);
   if (renamedInvalid !== undefined)
     return fail(finalUser, `invalid user name from backend: ${renamedInvalid}`);
-  p.throttle.recordSuccess(req.clientAddress, user);
-  const groups = await p.groups.groupsOf(finalUser, result.groups ?? []);
-  p.log.info(`Successful login: ${JSON.stringify(finalUser)}`);
+  pipeline.throttle.recordSuccess(req.clientAddress, user);
+  const groups = await pipeline.groups.groupsOf(finalUser, result.groups ?? []);
+  pipeline.log.info(`Successful login: ${JSON.stringify(finalUser)}`);
   return { kind: 'user', user: finalUser, groups };
 }
 
 async function checkPassword(
-  p: LoginPipeline,
+  pipeline: LoginPipeline,
   user: string,
   password: string,
   address: string,
 ): Promise<BackendResult> {
-  const cache = p.backend.cacheable ? p.cache : undefined;
+  const cache = pipeline.backend.cacheable ? pipeline.cache : undefined;
   const cached = cache?.get(user, password);
   if (cached !== undefined) return cached;
   let result: BackendResult;
   try {
-    result = await p.backend.login(user, password, { clientAddress: address });
+    result = await pipeline.backend.login(user, password, { clientAddress: address });
   } catch (err) {
-    p.log.error({ err }, `Authentication backend error for ${JSON.stringify(user)}: ${String(err)}`);
+    pipeline.log.error({ err }, `Authentication backend error for ${JSON.stringify(user)}: ${String(err)}`);
     return { ok: false };
   }
   cache?.set(user, password, result);

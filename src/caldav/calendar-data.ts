@@ -132,7 +132,7 @@ function setUtc(comp: ICAL.Component, name: string, sec: number, isDate: boolean
 /** One component describing exactly one instance, times in UTC (RFC 4791 §9.6.5). */
 function instanceComponent(inst: Instance): ICAL.Component {
   const comp = cloneComponent(inst.comp);
-  for (const p of RECURRENCE_PROPS) comp.removeAllProperties(p);
+  for (const name of RECURRENCE_PROPS) comp.removeAllProperties(name);
   const t = inst.times;
   if (t.start !== undefined) setUtc(comp, 'dtstart', t.start, t.isDate);
   if (comp.hasProperty('dtend') && t.end !== undefined) setUtc(comp, 'dtend', t.end, t.isDate);
@@ -155,7 +155,8 @@ function expandCalendar(
   const tz = new ZoneResolver(vcal);
   const budget = new WalkBudget(outputWalkLimits(max));
   const out = new ICAL.Component('vcalendar');
-  for (const p of vcal.getAllProperties()) out.addProperty(ICAL.Property.fromString(p.toICALString()));
+  for (const property of vcal.getAllProperties())
+    out.addProperty(ICAL.Property.fromString(property.toICALString()));
   const comps = vcal.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   const timed = comps.filter((c) => ['vevent', 'vtodo', 'vjournal'].includes(c.name));
   for (const c of comps) if (!timed.includes(c)) out.addSubcomponent(cloneComponent(c));

@@ -178,7 +178,7 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
   const sets = new Map<ICAL.Component, RecurrenceSet>();
   for (const set of recurrenceSets(objectComponents(vcal), tz)) {
     if (set.master) sets.set(set.master, set);
-    for (const o of set.overrides.values()) sets.set(o, set);
+    for (const override of set.overrides.values()) sets.set(override, set);
   }
   const ctx: Ctx = { tz, sets, budget: new WalkBudget() };
   const root = filter.root;
@@ -190,7 +190,7 @@ export function matchCalendarFilter(filter: CalendarFilter, text: string): boole
 const BULKY = ['ATTACH', 'IMAGE'];
 
 function namedProps(comp: CompFilter, out: Set<string>): Set<string> {
-  for (const p of comp.propFilters) out.add(p.name.toUpperCase());
+  for (const propFilter of comp.propFilters) out.add(propFilter.name.toUpperCase());
   for (const c of comp.compFilters) namedProps(c, out);
   return out;
 }

@@ -43,10 +43,10 @@ function fbType(prop: ICAL.Property): BusyType | undefined {
 export function coalesce(periods: Period[]): Period[] {
   const sorted = [...periods].sort((a, b) => a.start - b.start || a.end - b.end);
   const out: Period[] = [];
-  for (const p of sorted) {
+  for (const period of sorted) {
     const last = out[out.length - 1];
-    if (last && p.start <= last.end) last.end = Math.max(last.end, p.end);
-    else out.push({ ...p });
+    if (last && period.start <= last.end) last.end = Math.max(last.end, period.end);
+    else out.push({ ...period });
   }
   return out;
 }
@@ -116,9 +116,9 @@ function collectBusy(
   const budget = new WalkBudget(outputWalkLimits(max));
   const comps = objectComponents(vcal);
   for (const fb of comps.filter((c) => c.name === 'vfreebusy')) {
-    for (const p of freeBusyPeriods(fb, tz)) {
-      const type = fbType(p.prop);
-      if (type) add(type, p.start, p.end);
+    for (const period of freeBusyPeriods(fb, tz)) {
+      const type = fbType(period.prop);
+      if (type) add(type, period.start, period.end);
     }
   }
   for (const set of recurrenceSets(
@@ -171,11 +171,13 @@ function render(
     `DTSTART:${formatUtcDateTime(range.start)}`,
     `DTEND:${formatUtcDateTime(range.end)}`,
   ];
-  const all: { type: BusyType; p: Period }[] = [];
-  for (const [type, periods] of busy) for (const p of coalesce(periods)) all.push({ type, p });
-  all.sort((a, b) => a.p.start - b.p.start || BUSY_TYPES.indexOf(a.type) - BUSY_TYPES.indexOf(b.type));
-  for (const { type, p } of all) {
-    lines.push(`FREEBUSY;FBTYPE=${type}:${formatUtcDateTime(p.start)}/${formatUtcDateTime(p.end)}`);
+  const all: { type: BusyType; period: Period }[] = [];
+  for (const [type, periods] of busy) for (const period of coalesce(periods)) all.push({ type, period });
+  all.sort(
+    (a, b) => a.period.start - b.period.start || BUSY_TYPES.indexOf(a.type) - BUSY_TYPES.indexOf(b.type),
+  );
+  for (const { type, period } of all) {
+    lines.push(`FREEBUSY;FBTYPE=${type}:${formatUtcDateTime(period.start)}/${formatUtcDateTime(period.end)}`);
   }
   lines.push('END:VFREEBUSY', 'END:VCALENDAR');
   return lines.join('\r\n') + '\r\n';

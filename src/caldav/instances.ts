@@ -64,8 +64,8 @@ function addNominal(t: ICAL.Time, dur: ICAL.Duration, tzid: string | undefined, 
 
 /** UTC seconds of a date-time property, if present. */
 export function propSeconds(comp: ICAL.Component, name: string, tz: ZoneResolver): number | undefined {
-  const p = dateProp(comp, name);
-  return p ? tz.toUtc(p.time, p.tzid) : undefined;
+  const prop = dateProp(comp, name);
+  return prop ? tz.toUtc(prop.time, prop.tzid) : undefined;
 }
 
 /** The times a component defines for itself (its first instance for a master). */
@@ -128,11 +128,11 @@ const FIXED_PERIOD: Readonly<Record<string, number>> = {
 function rebase(rule: ICAL.Recur, startWall: number, from: number | undefined): number {
   const unit = FIXED_PERIOD[rule.freq];
   if (from === undefined || !Number.isFinite(from) || unit === undefined || rule.count) return startWall;
-  const p = rule.parts;
+  const parts = rule.parts;
   let margin = 2 * DAY;
-  if (p.BYDAY?.length) margin += 8 * DAY;
-  if (p.BYMONTHDAY?.length || p.BYYEARDAY?.length || p.BYWEEKNO?.length) margin += 32 * DAY;
-  if (p.BYMONTH?.length) margin += 400 * DAY;
+  if (parts.BYDAY?.length) margin += 8 * DAY;
+  if (parts.BYMONTHDAY?.length || parts.BYYEARDAY?.length || parts.BYWEEKNO?.length) margin += 32 * DAY;
+  if (parts.BYMONTH?.length) margin += 400 * DAY;
   const period = unit * Math.max(1, rule.interval);
   const k = Math.floor((from - margin - startWall) / period) - 1;
   return k > 0 ? startWall + k * period : startWall;
@@ -287,20 +287,20 @@ export function* masterInstances(
   }
 }
 
-function singleSource(o: Occurrence): StartSource {
+function singleSource(occurrence: Occurrence): StartSource {
   let used = false;
-  return { peek: () => (used ? undefined : o), advance: () => void (used = true) };
+  return { peek: () => (used ? undefined : occurrence), advance: () => void (used = true) };
 }
 
 function nextOccurrence(sources: StartSource[]): Occurrence | undefined {
   let best: StartSource | undefined;
   for (const s of sources) {
-    const o = s.peek();
-    if (o && (!best || o.utc < (best.peek() as Occurrence).utc)) best = s;
+    const candidate = s.peek();
+    if (candidate && (!best || candidate.utc < (best.peek() as Occurrence).utc)) best = s;
   }
-  const o = best?.peek();
+  const earliest = best?.peek();
   best?.advance();
-  return o;
+  return earliest;
 }
 
 /** Times of an occurrence: same exact duration as the master, nominal for DURATION. */

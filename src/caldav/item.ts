@@ -181,8 +181,8 @@ function checkUntilEstimates(comps: ICAL.Component[], max: number): void {
 
 function isUnbounded(set: RecurrenceSet): boolean {
   const rules = set.master?.getAllProperties('rrule') ?? [];
-  return rules.some((p) => {
-    const r = p.getFirstValue();
+  return rules.some((rrule) => {
+    const r = rrule.getFirstValue();
     return r instanceof ICAL.Recur && r.count === null && r.until === null;
   });
 }
@@ -225,8 +225,8 @@ function span(
         end = FOREVER;
       }
     }
-    for (const o of set.overrides.values()) {
-      for (const inst of ownInstances(o, set, tz, { limit, budget })) add(inst);
+    for (const override of set.overrides.values()) {
+      for (const inst of ownInstances(override, set, tz, { limit, budget })) add(inst);
     }
     if (unbounded) end = FOREVER;
   }

@@ -174,8 +174,8 @@ const PROPERTIES: readonly LiveProperty[] = [
     {
       allprop: true,
       writable: true,
-      storeAs: (p: XmlElement) =>
-        childrenNamed(p, NS.C, 'comp')
+      storeAs: (value: XmlElement) =>
+        childrenNamed(value, NS.C, 'comp')
           .map((c) => (c.attrs.name ?? '').toUpperCase())
           .filter(Boolean)
           .join(','),

@@ -144,13 +144,13 @@ const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * invalid dates are ignored (ical.js would move a YEARLY one to March 1st).
  */
 export function ruleNeverOccurs(recur: ICAL.Recur): boolean {
-  const p = recur.parts;
+  const parts = recur.parts;
   const none = (values: number[] | undefined, max: number): boolean =>
     values !== undefined && values.length > 0 && values.every((v) => v < 0 || v > max);
-  if (none(p.BYSECOND, 59) || none(p.BYMINUTE, 59) || none(p.BYHOUR, 23)) return true;
-  const days = p.BYMONTHDAY;
+  if (none(parts.BYSECOND, 59) || none(parts.BYMINUTE, 59) || none(parts.BYHOUR, 23)) return true;
+  const days = parts.BYMONTHDAY;
   if (days === undefined || days.length === 0) return false;
-  const months = p.BYMONTH?.length ? p.BYMONTH : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const months = parts.BYMONTH?.length ? parts.BYMONTH : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   return !months.some((m) => {
     const max = MONTH_DAYS[m - 1] ?? 0;
     return days.some((d) => d !== 0 && Math.abs(d) <= max);

@@ -39,7 +39,7 @@ function compute(text: string, since: number, until: number): Spans | null {
   const sets = new Map<ICAL.Component, RecurrenceSet>();
   for (const set of recurrenceSets(comps, tz)) {
     if (set.master) sets.set(set.master, set);
-    for (const o of set.overrides.values()) sets.set(o, set);
+    for (const override of set.overrides.values()) sets.set(override, set);
   }
   const pairs: number[] = [];
   const from = Number.isFinite(since) ? since : undefined;
@@ -90,7 +90,8 @@ export function eventsOverlap(text: string, r: TimeRange): boolean | undefined {
     }
     if (spans === null) return undefined;
   }
-  const p = spans.pairs;
-  for (let i = 0; i < p.length; i += 2) if (overlaps(p[i] ?? NaN, p[i + 1] ?? NaN, r)) return true;
+  const pairs = spans.pairs;
+  for (let i = 0; i < pairs.length; i += 2)
+    if (overlaps(pairs[i] ?? NaN, pairs[i + 1] ?? NaN, r)) return true;
   return false;
 }

@@ -62,8 +62,8 @@ function intlFormatter(tzid: string): Intl.DateTimeFormat | null {
 /** Offset (seconds east of UTC) of an IANA zone at a UTC instant. */
 function intlOffsetAt(f: Intl.DateTimeFormat, utcSec: number): number {
   const parts: Record<string, number> = {};
-  for (const p of f.formatToParts(new Date(utcSec * 1000))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  for (const part of f.formatToParts(new Date(utcSec * 1000))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
   const year = parts['year'] ?? 1970;
   const local = Date.UTC(
@@ -125,8 +125,8 @@ const MAX_SHARED_ZONES = 512;
 function expandable(vtz: ICAL.Component): boolean {
   return vtz.getAllSubcomponents().every((obs) => {
     const dtstart = obs.getFirstPropertyValue('dtstart');
-    return obs.getAllProperties('rrule').every((p) => {
-      const rule = p.getFirstValue();
+    return obs.getAllProperties('rrule').every((rrule) => {
+      const rule = rrule.getFirstValue();
       return (
         rule instanceof ICAL.Recur && dtstart instanceof ICAL.Time && observanceRuleIsSafe(rule, dtstart)
       );

@@ -102,10 +102,11 @@ function fail(message: string, line: number, precondition?: typeof OBJECT): neve
   throw new IcalParseError(`line ${line}: ${message}`, precondition);
 }
 
-const valueOf = (p: PropertyLine): string => p.line.unfolded.slice(valueColon(p.line.unfolded) + 1).trim();
+const valueOf = (property: PropertyLine): string =>
+  property.line.unfolded.slice(valueColon(property.line.unfolded) + 1).trim();
 
-function valueParam(p: PropertyLine): string {
-  const param = parseContentLine(`${p.line.head ?? ''}:`)?.params.find((x) => x.name === 'VALUE');
+function valueParam(property: PropertyLine): string {
+  const param = parseContentLine(`${property.line.head ?? ''}:`)?.params.find((x) => x.name === 'VALUE');
   return param ? (paramValues(param.raw)[0] ?? '').trim().toUpperCase() : '';
 }
 
@@ -172,15 +173,15 @@ const VALUE_CHECKED = new Set([
 ]);
 
 /** What is wrong with a property's value, or undefined (only the properties vobject reads). */
-function valueProblem(p: PropertyLine): string | undefined {
-  if (!VALUE_CHECKED.has(p.name)) return undefined;
-  const value = valueOf(p);
-  const type = valueParam(p);
+function valueProblem(property: PropertyLine): string | undefined {
+  if (!VALUE_CHECKED.has(property.name)) return undefined;
+  const value = valueOf(property);
+  const type = valueParam(property);
   const each = (ok: (v: string) => boolean, what: string): string | undefined => {
     const bad = value.split(',').find((v) => !ok(v.trim()));
-    return bad === undefined ? undefined : `${p.name} value "${bad.slice(0, 40)}" is not ${what}`;
+    return bad === undefined ? undefined : `${property.name} value "${bad.slice(0, 40)}" is not ${what}`;
   };
-  switch (p.name) {
+  switch (property.name) {
     case 'DTSTART':
     case 'DTEND':
     case 'DUE':
@@ -190,7 +191,8 @@ function valueProblem(p: PropertyLine): string | undefined {
     case 'EXDATE':
     case 'RDATE':
       if (type === 'DATE') return each(isDate, 'a DATE');
-      if (type === 'PERIOD') return `${p.name};VALUE=PERIOD is not supported (Radicale cannot read it)`;
+      if (type === 'PERIOD')
+        return `${property.name};VALUE=PERIOD is not supported (Radicale cannot read it)`;
       return each(isDateTime, 'a DATE-TIME (a DATE needs VALUE=DATE)');
     case 'CREATED':
     case 'DTSTAMP':
@@ -208,7 +210,7 @@ function valueProblem(p: PropertyLine): string | undefined {
       return each(isUtcOffset, 'a UTC offset');
     case 'RRULE':
     case 'EXRULE':
-      return isRecur(value) ? undefined : `${p.name} "${value.slice(0, 60)}" is not a recurrence rule`;
+      return isRecur(value) ? undefined : `${property.name} "${value.slice(0, 60)}" is not a recurrence rule`;
     default:
       return undefined;
   }
@@ -221,19 +223,22 @@ function named(comp: ComponentNode, name: string): PropertyLine[] {
   return comp.properties.filter((p) => p.name === name);
 }
 
-function isZeroDuration(p: PropertyLine): boolean {
-  return /^[+-]?P(?:0+W)?(?:0+D)?(?:T(?:0+H)?(?:0+M)?(?:0+S)?)?$/i.test(valueOf(p));
+function isZeroDuration(property: PropertyLine): boolean {
+  return /^[+-]?P(?:0+W)?(?:0+D)?(?:T(?:0+H)?(?:0+M)?(?:0+S)?)?$/i.test(valueOf(property));
 }
 
 function checkComponent(comp: ComponentNode): void {
   if (!KNOWN.has(comp.name)) return;
   const counts = new Map<string, number>();
-  for (const p of comp.properties) {
-    const problem = valueProblem(p);
-    if (problem !== undefined) fail(problem, p.line.lineNumber);
-    counts.set(p.name, (counts.get(p.name) ?? 0) + 1);
-    if (counts.get(p.name) === 2 && (ONCE[comp.name] ?? []).includes(p.name)) {
-      fail(`${comp.name} of line ${comp.lineNumber} has more than one ${p.name}`, p.line.lineNumber);
+  for (const property of comp.properties) {
+    const problem = valueProblem(property);
+    if (problem !== undefined) fail(problem, property.line.lineNumber);
+    counts.set(property.name, (counts.get(property.name) ?? 0) + 1);
+    if (counts.get(property.name) === 2 && (ONCE[comp.name] ?? []).includes(property.name)) {
+      fail(
+        `${comp.name} of line ${comp.lineNumber} has more than one ${property.name}`,
+        property.line.lineNumber,
+      );
     }
   }
   const has = (name: string): boolean => counts.has(name);

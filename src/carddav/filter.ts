@@ -209,8 +209,8 @@ function valueTexts(prop: ICAL.Property): string[] {
  */
 function paramMap(line: ContentLine): Map<string, string[]> {
   const map = new Map<string, string[]>();
-  for (const p of line.params) {
-    map.set(p.name, [...(map.get(p.name) ?? []), ...paramValues(p.raw)]);
+  for (const param of line.params) {
+    map.set(param.name, [...(map.get(param.name) ?? []), ...paramValues(param.raw)]);
   }
   return map;
 }

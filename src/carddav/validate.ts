@@ -60,8 +60,8 @@ function base64Problem(value: string): string | undefined {
   return undefined;
 }
 
-function photoProblem(p: PropertyLine): string | undefined {
-  const line = parseContentLine(p.line.unfolded);
+function photoProblem(photo: PropertyLine): string | undefined {
+  const line = parseContentLine(photo.line.unfolded);
   if (!line) return undefined;
   // vCard 3.0's ENCODING=b only: Radicale 3.1.8 cannot store any 2.1 ENCODING=BASE64 photo (a
   // vobject bug), so their content was never looked at.
@@ -75,14 +75,14 @@ function photoProblem(p: PropertyLine): string | undefined {
 
 function checkCard(card: ComponentNode): void {
   const counts = new Map<string, number>();
-  for (const p of card.properties) {
-    counts.set(p.name, (counts.get(p.name) ?? 0) + 1);
-    if (counts.get(p.name) === 2 && ONCE.includes(p.name)) {
-      throw invalid(`line ${p.line.lineNumber}: a vCard has at most one ${p.name}`);
+  for (const property of card.properties) {
+    counts.set(property.name, (counts.get(property.name) ?? 0) + 1);
+    if (counts.get(property.name) === 2 && ONCE.includes(property.name)) {
+      throw invalid(`line ${property.line.lineNumber}: a vCard has at most one ${property.name}`);
     }
-    if (p.name === 'PHOTO') {
-      const problem = photoProblem(p);
-      if (problem) throw invalid(`line ${p.line.lineNumber}: PHOTO cannot be read: ${problem}`);
+    if (property.name === 'PHOTO') {
+      const problem = photoProblem(property);
+      if (problem) throw invalid(`line ${property.line.lineNumber}: PHOTO cannot be read: ${problem}`);
     }
   }
   if (!counts.has('FN')) throw invalid(`line ${card.lineNumber}: vCard without FN (its formatted name)`);

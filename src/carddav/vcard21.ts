@@ -21,25 +21,25 @@ interface SortedParams {
 
 function sortParams(params: readonly ContentParam[]): SortedParams {
   const sorted: SortedParams = { types: [], encoding: '', charset: '', others: [] };
-  for (const p of params) {
-    if (p.name === '') {
-      const bare = p.raw.toUpperCase();
+  for (const param of params) {
+    if (param.name === '') {
+      const bare = param.raw.toUpperCase();
       if (BARE_ENCODINGS.has(bare)) sorted.encoding = bare;
-      else if (bare !== '') sorted.types.push(p.raw);
-    } else if (p.name === 'TYPE') sorted.types.push(...paramValues(p.raw));
-    else if (p.name === 'ENCODING') sorted.encoding = (paramValues(p.raw)[0] ?? '').toUpperCase();
-    else if (p.name === 'CHARSET') sorted.charset = paramValues(p.raw)[0] ?? '';
-    else sorted.others.push(p);
+      else if (bare !== '') sorted.types.push(param.raw);
+    } else if (param.name === 'TYPE') sorted.types.push(...paramValues(param.raw));
+    else if (param.name === 'ENCODING') sorted.encoding = (paramValues(param.raw)[0] ?? '').toUpperCase();
+    else if (param.name === 'CHARSET') sorted.charset = paramValues(param.raw)[0] ?? '';
+    else sorted.others.push(param);
   }
   return sorted;
 }
 
 /** Whether ical.js would choke on (or misread) this line as sent. */
 export function needsRepair(line: ContentLine): boolean {
-  return line.params.some((p) => {
-    if (p.name === '') return true;
-    if (p.name !== 'ENCODING') return false;
-    const enc = p.raw.toUpperCase();
+  return line.params.some((param) => {
+    if (param.name === '') return true;
+    if (param.name !== 'ENCODING') return false;
+    const enc = param.raw.toUpperCase();
     return enc === 'QUOTED-PRINTABLE' || enc === 'BASE64';
   });
 }
@@ -73,7 +73,7 @@ function rebuildHead(line: ContentLine, sorted: SortedParams, encoding: string):
   let head = line.group ? `${line.group}.${line.name}` : line.name;
   if (sorted.types.length > 0) head += `;TYPE=${sorted.types.join(',')}`;
   if (encoding) head += `;ENCODING=${encoding}`;
-  for (const p of sorted.others) head += `;${p.name}=${p.raw}`;
+  for (const param of sorted.others) head += `;${param.name}=${param.raw}`;
   return head;
 }
 

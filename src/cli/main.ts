@@ -89,9 +89,9 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
   // Changes nothing a crash left behind, so that it is reported.
   await storage.open({ inspectOnly: true });
   let problems = 0;
-  const ok = await storage.verify((p) => {
+  const ok = await storage.verify((problem) => {
     problems++;
-    process.stdout.write(`${p}\n`);
+    process.stdout.write(`${problem}\n`);
   }, verifierFor(createKinds()));
   const { collections, items } = await countStorage(storage, log);
   await storage.close();

@@ -64,57 +64,59 @@ function asDict(v: unknown): boolean {
 
 /** The problems of one share (without the location prefix). */
 async function shareProblems(row: Row, storage: Storage): Promise<string[]> {
-  const p: string[] = [];
+  const problems: string[] = [];
   const str = (f: Field): string => {
     const v = row[f];
     return typeof v === 'string' ? v : '';
   };
   for (const f of SHARE_FIELDS) {
-    if (!(f in row)) p.push(`field ${f} is missing`);
+    if (!(f in row)) problems.push(`field ${f} is missing`);
   }
   const type = str('ShareType');
   const key = str('PathOrToken');
   const mapped = str('PathMapped');
   if (type !== 'token' && type !== 'map')
-    p.push(`ShareType ${JSON.stringify(type)} is neither token nor map`);
+    problems.push(`ShareType ${JSON.stringify(type)} is neither token nor map`);
   if (type === 'token' && !TOKEN_PATH.test(key))
-    p.push(`token ${JSON.stringify(key)} is not /.token/v1/<44 characters>/`);
+    problems.push(`token ${JSON.stringify(key)} is not /.token/v1/<44 characters>/`);
   if (type === 'map' && !(key.startsWith('/') && key.endsWith('/')))
-    p.push(`PathOrToken ${JSON.stringify(key)} does not start and end with /`);
+    problems.push(`PathOrToken ${JSON.stringify(key)} does not start and end with /`);
   if (!(mapped.startsWith('/') && mapped.endsWith('/'))) {
-    p.push(`PathMapped ${JSON.stringify(mapped)} does not start and end with /`);
+    problems.push(`PathMapped ${JSON.stringify(mapped)} does not start and end with /`);
   } else {
     const info = await storage.getCollection(mapped.replace(/^\/+|\/+$/g, '')).catch(() => undefined);
-    if (info === undefined) p.push(`PathMapped ${mapped} is not a collection in the storage`);
+    if (info === undefined) problems.push(`PathMapped ${mapped} is not a collection in the storage`);
     else if (str('Conversion') === 'bday' && info.tag !== 'VADDRESSBOOK')
-      p.push(`Conversion bday needs an address book, ${mapped} is ${info.tag || 'a plain collection'}`);
+      problems.push(
+        `Conversion bday needs an address book, ${mapped} is ${info.tag || 'a plain collection'}`,
+      );
   }
   const conversion = str('Conversion');
   if (conversion !== 'none' && conversion !== 'bday' && conversion !== '')
-    p.push(`Conversion ${JSON.stringify(conversion)} is neither none nor bday`);
-  if (str('Owner') === '') p.push('Owner is empty');
+    problems.push(`Conversion ${JSON.stringify(conversion)} is neither none nor bday`);
+  if (str('Owner') === '') problems.push('Owner is empty');
   const user = str('User');
-  if (user === '' || user === ':' || user === '@') p.push('User is empty');
+  if (user === '' || user === ':' || user === '@') problems.push('User is empty');
   const perms = str('Permissions');
   const unknown = Array.from(perms).filter((c) => !PERMISSION_SET.has(c));
   if (unknown.length > 0)
-    p.push(`Permissions ${JSON.stringify(perms)}: unknown letter(s) ${unknown.join('')}`);
+    problems.push(`Permissions ${JSON.stringify(perms)}: unknown letter(s) ${unknown.join('')}`);
   if (perms.includes('P') && perms.includes('p'))
-    p.push(`Permissions ${JSON.stringify(perms)} holds both P and p`);
+    problems.push(`Permissions ${JSON.stringify(perms)} holds both P and p`);
   if (perms.includes('E') && perms.includes('e'))
-    p.push(`Permissions ${JSON.stringify(perms)} holds both E and e`);
+    problems.push(`Permissions ${JSON.stringify(perms)} holds both E and e`);
   for (const f of ['EnabledByOwner', 'EnabledByUser', 'HiddenByOwner', 'HiddenByUser'] as const) {
     if (f in row && asBool(row[f]) === undefined)
-      p.push(`${f} ${JSON.stringify(String(row[f]))} is not a boolean`);
+      problems.push(`${f} ${JSON.stringify(String(row[f]))} is not a boolean`);
   }
   for (const f of ['TimestampCreated', 'TimestampUpdated'] as const) {
     if (f in row && asInt(row[f]) === undefined)
-      p.push(`${f} ${JSON.stringify(String(row[f]))} is not a number`);
+      problems.push(`${f} ${JSON.stringify(String(row[f]))} is not a number`);
   }
   for (const f of ['Properties', 'Actions'] as const) {
-    if (f in row && !asDict(row[f])) p.push(`${f} is not a dictionary`);
+    if (f in row && !asDict(row[f])) problems.push(`${f} is not a dictionary`);
   }
-  return p;
+  return problems;
 }
 
 interface Loaded {

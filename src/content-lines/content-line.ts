@@ -60,10 +60,10 @@ export function parseContentLine(line: string): ContentLine | undefined {
   const [nameRaw = '', ...paramParts] = splitParams(head);
   const dot = nameRaw.lastIndexOf('.');
   const params: ContentParam[] = [];
-  for (const p of paramParts) {
-    const eq = p.indexOf('=');
-    if (eq < 0) params.push({ name: '', raw: p.trim() });
-    else params.push({ name: p.slice(0, eq).trim().toUpperCase(), raw: p.slice(eq + 1) });
+  for (const part of paramParts) {
+    const eq = part.indexOf('=');
+    if (eq < 0) params.push({ name: '', raw: part.trim() });
+    else params.push({ name: part.slice(0, eq).trim().toUpperCase(), raw: part.slice(eq + 1) });
   }
   return {
     group: dot < 0 ? '' : nameRaw.slice(0, dot).trim().toUpperCase(),

@@ -314,11 +314,11 @@ export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry 
   const kinds = plugins.flatMap((p) => p.kinds ?? []);
   const props = plugins.flatMap((p) => p.properties ?? []);
   const reports = new Map<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>();
-  for (const p of plugins) for (const [k, v] of Object.entries(p.reports ?? {})) reports.set(k, v);
+  for (const plugin of plugins) for (const [k, v] of Object.entries(plugin.reports ?? {})) reports.set(k, v);
   const compliance = plugins.flatMap((p) => p.compliance ?? []);
   const methods = new Map<string, MethodRegistration>();
-  for (const p of plugins) {
-    for (const [name, registration] of Object.entries(p.methods ?? {})) {
+  for (const plugin of plugins) {
+    for (const [name, registration] of Object.entries(plugin.methods ?? {})) {
       if (name !== name.toUpperCase()) throw new Error(`method names are upper case: ${name}`);
       if (methods.has(name)) throw new Error(`method ${name} is registered twice`);
       methods.set(name, registration);

@@ -47,9 +47,9 @@ export function listingProps(req: DavRequest, wanted: readonly XmlElement[]): Li
   if (wanted.length === 0) return undefined;
   const names: ListedProp[] = [];
   for (const w of wanted) {
-    const p = listedProp(req, w);
-    if (p === undefined) return undefined;
-    names.push(p);
+    const listed = listedProp(req, w);
+    if (listed === undefined) return undefined;
+    names.push(listed);
   }
   return { names };
 }
@@ -72,9 +72,9 @@ export async function itemResponse(
     return responseWithPropstats(hrefOfResource(req, res), await evaluateProps(req, res, wanted));
   }
   let body = '';
-  for (const p of props.names) {
-    const value = 'value' in p ? p.value(res, req) : await itemText(req, res);
-    body += value === '' ? `<${p.qname}/>` : `<${p.qname}>${escapeXml(value)}</${p.qname}>`;
+  for (const listed of props.names) {
+    const value = 'value' in listed ? listed.value(res, req) : await itemText(req, res);
+    body += value === '' ? `<${listed.qname}/>` : `<${listed.qname}>${escapeXml(value)}</${listed.qname}>`;
   }
   const href = escapeXml(hrefOfResource(req, res));
   return {

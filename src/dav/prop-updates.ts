@@ -44,9 +44,11 @@ export function operations(body: XmlElement, setOnly = false): Operation[] {
     if (c.ns !== NS.D || (c.local !== 'set' && (setOnly || c.local !== 'remove'))) continue;
     const prop = child(c, NS.D, 'prop');
     const propLang = lang(prop, lang(c, bodyLang));
-    for (const p of prop?.children ?? []) {
-      const l = c.local === 'set' ? lang(p, propLang) : undefined;
-      ops.push(l === undefined ? { set: c.local === 'set', prop: p } : { set: true, prop: p, lang: l });
+    for (const property of prop?.children ?? []) {
+      const l = c.local === 'set' ? lang(property, propLang) : undefined;
+      ops.push(
+        l === undefined ? { set: c.local === 'set', prop: property } : { set: true, prop: property, lang: l },
+      );
     }
   }
   return ops;

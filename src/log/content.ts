@@ -47,10 +47,11 @@ function suppressed(log: Logger, what: string, option: string): void {
 }
 
 /** Logs a request body that was read (debug level). */
-export function logRequestContent(log: Logger, o: ContentLogOptions, bytes: Uint8Array): void {
+export function logRequestContent(log: Logger, options: ContentLogOptions, bytes: Uint8Array): void {
   if (!log.isLevelEnabled('debug')) return;
-  if (!o.request_content_on_debug) return suppressed(log, 'Request content', 'request_content_on_debug');
-  log.debug(`Request content:\n${indent(bodyForLog(bytes, o.limit_content))}`);
+  if (!options.request_content_on_debug)
+    return suppressed(log, 'Request content', 'request_content_on_debug');
+  log.debug(`Request content:\n${indent(bodyForLog(bytes, options.limit_content))}`);
 }
 
 /**
@@ -82,21 +83,23 @@ async function* collectStreamed(
  */
 export function logResponseContent<B extends Body>(
   log: Logger,
-  o: ContentLogOptions,
+  options: ContentLogOptions,
   body: B | undefined,
 ): B | Body | undefined {
   if (body === undefined || !log.isLevelEnabled('debug')) return body;
-  if (!o.response_content_on_debug) {
+  if (!options.response_content_on_debug) {
     suppressed(log, 'Response content', 'response_content_on_debug');
     return body;
   }
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     const text =
-      typeof body === 'string' ? limitContent(body, o.limit_content) : bodyForLog(body, o.limit_content);
+      typeof body === 'string'
+        ? limitContent(body, options.limit_content)
+        : bodyForLog(body, options.limit_content);
     log.debug(`Response content:\n${indent(text)}`);
     return body;
   }
-  return collectStreamed(o.limit_content, body as AsyncIterable<string | Uint8Array>, (text) =>
+  return collectStreamed(options.limit_content, body as AsyncIterable<string | Uint8Array>, (text) =>
     log.debug(`Response content:\n${indent(text)}`),
   );
 }
@@ -115,15 +118,15 @@ export function isBadPut(method: string, status: number, contentType: string | u
 /** Logs the body of a bad PUT at warning level when bad_put_request_content is on. */
 export function logBadPutContent(
   log: Logger,
-  o: ContentLogOptions,
+  options: ContentLogOptions,
   path: string,
   bytes: Uint8Array | undefined,
 ): void {
   if (bytes === undefined) return;
-  if (!o.bad_put_request_content)
+  if (!options.bad_put_request_content)
     return suppressed(log, 'Bad PUT request content', 'bad_put_request_content');
   log.warn(
-    `Bad PUT request content of ${JSON.stringify(path)}:\n${indent(bodyForLog(bytes, o.limit_content))}`,
+    `Bad PUT request content of ${JSON.stringify(path)}:\n${indent(bodyForLog(bytes, options.limit_content))}`,
   );
 }
 

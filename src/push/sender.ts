@@ -79,38 +79,38 @@ export class PushSender {
   /** Pushes dropped because a bound was reached (logged as they happen). */
   dropped = 0;
 
-  constructor(private readonly o: SenderOptions) {}
+  constructor(private readonly options: SenderOptions) {}
 
   /** Notes a change; the push follows after `coalesce_delay`. Never throws, never waits. */
   changed(collection: string, what: { content?: boolean; property?: boolean; gone?: boolean }): void {
     if (this.closed) return;
-    let p = this.pending.get(collection);
-    if (!p) {
+    let waiting = this.pending.get(collection);
+    if (!waiting) {
       if (this.pending.size >= MAX_PENDING_COLLECTIONS) {
         this.drop(`too many collections waiting for a push (${MAX_PENDING_COLLECTIONS})`);
         return;
       }
-      const timer = setTimeout(() => this.fire(collection), this.o.coalesceDelay * 1000);
-      p = { content: false, property: false, gone: false, timer };
-      this.pending.set(collection, p);
+      const timer = setTimeout(() => this.fire(collection), this.options.coalesceDelay * 1000);
+      waiting = { content: false, property: false, gone: false, timer };
+      this.pending.set(collection, waiting);
     }
-    p.content ||= what.content === true;
-    p.property ||= what.property === true || what.gone === true;
-    p.gone ||= what.gone === true;
+    waiting.content ||= what.content === true;
+    waiting.property ||= what.property === true || what.gone === true;
+    waiting.gone ||= what.gone === true;
   }
 
   private drop(reason: string): void {
     this.dropped++;
-    this.o.log.warn(`WebDAV-Push message dropped: ${reason} (${this.dropped} dropped so far)`);
+    this.options.log.warn(`WebDAV-Push message dropped: ${reason} (${this.dropped} dropped so far)`);
   }
 
   private fire(collection: string): void {
-    const p = this.pending.get(collection);
+    const waiting = this.pending.get(collection);
     this.pending.delete(collection);
-    if (!p || this.closed) return;
+    if (!waiting || this.closed) return;
     this.track(
-      this.prepare(collection, p).catch((err: unknown) => {
-        this.o.log.error({ err }, `WebDAV-Push for /${collection}/ failed`);
+      this.prepare(collection, waiting).catch((err: unknown) => {
+        this.options.log.error({ err }, `WebDAV-Push for /${collection}/ failed`);
       }),
     );
   }
@@ -120,30 +120,30 @@ export class PushSender {
     void run.finally(() => this.inFlight.delete(run));
   }
 
-  private async prepare(collection: string, p: Pending): Promise<void> {
+  private async prepare(collection: string, waiting: Pending): Promise<void> {
     const now = Date.now();
-    const subs = this.o.audience
-      ? await this.o.audience(collection, now, p.gone)
-      : await this.o.store.forCollection(collection, now);
-    if (p.gone) {
-      await this.o.store.removeCollections([collection]);
+    const subs = this.options.audience
+      ? await this.options.audience(collection, now, waiting.gone)
+      : await this.options.store.forCollection(collection, now);
+    if (waiting.gone) {
+      await this.options.store.removeCollections([collection]);
       // Registrations at share paths that heard the collection is gone go too.
-      for (const s of subs) if (s.collection !== collection) await this.o.store.remove(s.id);
+      for (const s of subs) if (s.collection !== collection) await this.options.store.remove(s.id);
     }
     if (subs.length === 0) return;
     const content =
-      p.content && !p.gone
-        ? await this.o.syncToken(collection).then((t) => (t === undefined ? {} : { syncToken: t }))
+      waiting.content && !waiting.gone
+        ? await this.options.syncToken(collection).then((t) => (t === undefined ? {} : { syncToken: t }))
         : undefined;
     // One message per path registered at: its topic is the one the client read there.
     const byPath = new Map<string, PushSubscriptionRecord[]>();
     for (const s of subs) byPath.set(s.collection, [...(byPath.get(s.collection) ?? []), s]);
     for (const [path, group] of byPath) {
-      const topic = topicOf(this.o.secrets.topicSecret, path);
+      const topic = topicOf(this.options.secrets.topicSecret, path);
       const news: PushNews = {
         topic,
         ...(content ? { content } : {}),
-        ...(p.property ? { property: { gone: p.gone } } : {}),
+        ...(waiting.property ? { property: { gone: waiting.gone } } : {}),
       };
       // Only a content update may replace an earlier undelivered one (RFC 8030 §5.4): it says the same, newer.
       const topicHeader = news.property ? undefined : topic;
@@ -171,7 +171,7 @@ export class PushSender {
       this.active++;
       this.track(
         this.deliver(d)
-          .catch((err: unknown) => this.o.log.error({ err }, 'WebDAV-Push delivery failed'))
+          .catch((err: unknown) => this.options.log.error({ err }, 'WebDAV-Push delivery failed'))
           .finally(() => {
             this.active--;
             this.pump();
@@ -183,31 +183,31 @@ export class PushSender {
   private async deliver(d: Delivery): Promise<void> {
     const { sub } = d;
     // The registration may have been removed (unregistered, gone) or have expired while this waited.
-    const current = d.attempt === 0 ? sub : await this.o.store.byId(sub.id);
+    const current = d.attempt === 0 ? sub : await this.options.store.byId(sub.id);
     if (!current || current.expires <= Date.now()) return;
     const outcome = await this.post(current, d.payload, d.topicHeader);
     const where = `subscription ${sub.id} of /${sub.collection}/`;
     switch (outcome.kind) {
       case 'sent':
-        this.o.log.debug(`WebDAV-Push sent to ${where}`);
+        this.options.log.debug(`WebDAV-Push sent to ${where}`);
         return;
       case 'gone':
-        await this.o.store.remove(sub.id);
-        this.o.log.info(`WebDAV-Push: push service answered ${outcome.status}, removed ${where}`);
+        await this.options.store.remove(sub.id);
+        this.options.log.info(`WebDAV-Push: push service answered ${outcome.status}, removed ${where}`);
         return;
       case 'failed':
-        this.o.log.warn(`WebDAV-Push to ${where} refused: ${outcome.reason}`);
+        this.options.log.warn(`WebDAV-Push to ${where} refused: ${outcome.reason}`);
         return;
       case 'retry': {
-        if (d.attempt >= this.o.retries) {
-          this.o.log.warn(
+        if (d.attempt >= this.options.retries) {
+          this.options.log.warn(
             `WebDAV-Push to ${where} failed ${d.attempt + 1} times, given up: ${outcome.reason}`,
           );
           return;
         }
-        const backoff = this.o.retryDelay * 1000 * 2 ** d.attempt;
+        const backoff = this.options.retryDelay * 1000 * 2 ** d.attempt;
         const wait = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
-        this.o.log.info(
+        this.options.log.info(
           `WebDAV-Push to ${where} failed (${outcome.reason}), retry in ${Math.round(wait / 1000)} s`,
         );
         const timer = setTimeout(() => {
@@ -233,9 +233,9 @@ export class PushSender {
         payload,
         {
           vapidDetails: {
-            subject: this.o.subject,
-            publicKey: this.o.secrets.vapidPublicKey,
-            privateKey: this.o.secrets.vapidPrivateKey,
+            subject: this.options.subject,
+            publicKey: this.options.secrets.vapidPublicKey,
+            privateKey: this.options.secrets.vapidPrivateKey,
           },
           TTL: TTL_SECONDS,
           contentEncoding: 'aes128gcm',
@@ -284,7 +284,7 @@ export class PushSender {
   /** Stops: pending pushes are dropped, requests in flight get a moment to finish. */
   async close(graceMs = 2000): Promise<void> {
     this.closed = true;
-    for (const p of this.pending.values()) clearTimeout(p.timer);
+    for (const waiting of this.pending.values()) clearTimeout(waiting.timer);
     this.pending.clear();
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();

@@ -149,8 +149,8 @@ export class PushService {
     const s = this.sender;
     const c = change.collection;
     const from = change.from?.collection;
-    const parent = (p: string | undefined): void => {
-      const up = p === undefined ? undefined : parentOf(p);
+    const parent = (path: string | undefined): void => {
+      const up = path === undefined ? undefined : parentOf(path);
       if (up !== undefined) s.changed(up, { content: true });
     };
     switch (change.kind) {

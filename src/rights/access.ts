@@ -35,10 +35,12 @@ function check(
         : kind === 'collection-plain'
           ? [upper, '']
           : ['', permission];
-  const p = stripPath(path);
-  const q = stripPath(parentPath);
-  if (own !== '' && intersects(rights.authorization(user, groups, p), own)) return true;
-  return parent !== '' && p !== q && intersects(rights.authorization(user, groups, q), parent);
+  const target = stripPath(path);
+  const container = stripPath(parentPath);
+  if (own !== '' && intersects(rights.authorization(user, groups, target), own)) return true;
+  return (
+    parent !== '' && target !== container && intersects(rights.authorization(user, groups, container), parent)
+  );
 }
 
 export function canRead(

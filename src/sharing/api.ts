@@ -117,23 +117,27 @@ function bool(input: Input, key: string): boolean | undefined {
   return typeof v === 'boolean' ? v : undefined;
 }
 
-function checkPermissions(p: string): string {
-  if (!Array.from(p).every((c) => PERMISSION_LETTERS.includes(c))) throw bad('Invalid value for Permissions');
-  if ((p.includes('P') && p.includes('p')) || (p.includes('E') && p.includes('e')))
+function checkPermissions(permissions: string): string {
+  if (!Array.from(permissions).every((c) => PERMISSION_LETTERS.includes(c)))
     throw bad('Invalid value for Permissions');
-  return p;
+  if (
+    (permissions.includes('P') && permissions.includes('p')) ||
+    (permissions.includes('E') && permissions.includes('e'))
+  )
+    throw bad('Invalid value for Permissions');
+  return permissions;
 }
 
-function checkPath(p: string, what: string, config: Config): void {
+function checkPath(path: string, what: string, config: Config): void {
   let segments: string[];
   try {
-    segments = parseRequestPath(p).segments;
+    segments = parseRequestPath(path).segments;
   } catch {
     throw bad(`Invalid value for ${what}`);
   }
   if (pathPolicyViolation(segments, config.server.validate_path_value) !== undefined)
     throw bad(`Invalid value for ${what}`);
-  if (!p.endsWith('/')) throw bad(`${what} not ending with /`);
+  if (!path.endsWith('/')) throw bad(`${what} not ending with /`);
 }
 
 function checkUser(u: string): string {
@@ -447,10 +451,10 @@ class Api {
   }
 
   private overlayAllowed(share: ShareRecord): boolean {
-    const p = share.Permissions;
+    const permissions = share.Permissions;
     const rights = this.letters(share.Owner, new Set(), share.PathMapped);
-    if (p.includes('p') || (rights.includes('p') && !p.includes('P'))) return false;
-    if (p.includes('P') || (rights.includes('P') && !p.includes('p'))) return true;
+    if (permissions.includes('p') || (rights.includes('p') && !permissions.includes('P'))) return false;
+    if (permissions.includes('P') || (rights.includes('P') && !permissions.includes('p'))) return true;
     return this.deps.config.sharing.permit_properties_overlay;
   }
 

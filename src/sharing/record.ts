@@ -65,8 +65,8 @@ export const OVERLAY_PROPERTIES = [
 ] as const;
 
 /** A collection path as the storage names it: `/alice/cal/` → `alice/cal`. */
-export function storagePath(p: string): string {
-  return p.replace(/^\/+|\/+$/g, '');
+export function storagePath(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
 }
 
 export const TOKEN_PATH = /^\/\.token\/v1\/[A-Za-z0-9_-]{44}\/$/;

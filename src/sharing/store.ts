@@ -61,8 +61,8 @@ class Serial {
 }
 
 export function defaultLocation(config: Config): string {
-  const p = config.sharing.database_path;
-  if (p) return resolve(p);
+  const databasePath = config.sharing.database_path;
+  if (databasePath) return resolve(databasePath);
   const base = join(config.storage.filesystem_folder, 'collection-db');
   return join(base, config.sharing.type === 'csv' ? 'sharing.csv' : 'files');
 }

@@ -175,9 +175,9 @@ export function createShareView(deps: {
   };
 
   const ctxOf = (ctx: ChangeContext): ChangeContext => {
-    const real = (p: string): string => {
-      const m = toReal(storagePath(p));
-      return m.share ? `/${m.path}${p.endsWith('/') ? '/' : ''}` : p;
+    const real = (path: string): string => {
+      const m = toReal(storagePath(path));
+      return m.share ? `/${m.path}${path.endsWith('/') ? '/' : ''}` : path;
     };
     const owner = toReal(storagePath(ctx.path)).share?.record.Owner;
     return {

@@ -9,7 +9,7 @@ const MAGIC = '$apr1$';
 
 function md5(...parts: Buffer[]): Buffer {
   const h = createHash('md5');
-  for (const p of parts) h.update(p);
+  for (const part of parts) h.update(part);
   return h.digest();
 }
 

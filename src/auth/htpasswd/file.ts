@@ -86,17 +86,17 @@ export class HtpasswdFile {
 
   constructor(
     readonly path: string,
-    private readonly o: HtpasswdFileOptions,
+    private readonly options: HtpasswdFileOptions,
   ) {
     try {
-      this.decoder = new TextDecoder(o.encoding, { fatal: true });
+      this.decoder = new TextDecoder(options.encoding, { fatal: true });
     } catch {
-      throw new HtpasswdError(`[encoding] stock: unknown encoding ${JSON.stringify(o.encoding)}`);
+      throw new HtpasswdError(`[encoding] stock: unknown encoding ${JSON.stringify(options.encoding)}`);
     }
   }
 
   async load(): Promise<HtpasswdEntries> {
-    return this.o.cache ? this.loadIfChanged() : this.loadEveryTime();
+    return this.options.cache ? this.loadIfChanged() : this.loadEveryTime();
   }
 
   private async loadIfChanged(): Promise<HtpasswdEntries> {
@@ -131,11 +131,11 @@ export class HtpasswdFile {
     try {
       text = this.decoder.decode(bytes);
     } catch {
-      throw new HtpasswdError(`${this.path}: not valid ${this.o.encoding}`);
+      throw new HtpasswdError(`${this.path}: not valid ${this.options.encoding}`);
     }
     const first = this.entries === undefined;
     const parsed = parseHtpasswd(text, this.path, first);
-    for (const p of parsed.problems) this.o.warn(`htpasswd: ${p} (line ignored)`);
+    for (const problem of parsed.problems) this.options.warn(`htpasswd: ${problem} (line ignored)`);
     return parsed.entries;
   }
 }

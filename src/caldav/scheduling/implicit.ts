@@ -167,16 +167,17 @@ async function organizerPlan(
     for (const comp of after.comps) {
       const old = oldByRid.get(ridKey(comp));
       const moved = old !== undefined && timing(old) !== timing(comp);
-      for (const p of attendeeProps(comp)) {
-        if (forceSend(p) !== undefined) {
-          p.removeParameter('schedule-force-send');
+      for (const attendee of attendeeProps(comp)) {
+        if (forceSend(attendee) !== undefined) {
+          attendee.removeParameter('schedule-force-send');
           rewritten = true;
         }
-        if (!moved || mine(String(p.getFirstValue())) || scheduleAgent(p) !== 'SERVER') continue;
-        const was = old ? attendeeOf(old, addressKey(String(p.getFirstValue()))) : undefined;
-        if (partstat(p) !== 'NEEDS-ACTION' && partstat(p) === partstat(was)) {
-          p.setParameter('partstat', 'NEEDS-ACTION');
-          p.setParameter('rsvp', 'TRUE');
+        if (!moved || mine(String(attendee.getFirstValue())) || scheduleAgent(attendee) !== 'SERVER')
+          continue;
+        const was = old ? attendeeOf(old, addressKey(String(attendee.getFirstValue()))) : undefined;
+        if (partstat(attendee) !== 'NEEDS-ACTION' && partstat(attendee) === partstat(was)) {
+          attendee.setParameter('partstat', 'NEEDS-ACTION');
+          attendee.setParameter('rsvp', 'TRUE');
           rewritten = true;
         }
       }
@@ -184,8 +185,8 @@ async function organizerPlan(
   }
   const forced = new Set<string>();
   for (const comp of write.text !== undefined ? (readObject(write.text)?.comps ?? []) : []) {
-    for (const p of attendeeProps(comp)) {
-      if (forceSend(p) === 'REQUEST') forced.add(addressKey(String(p.getFirstValue())));
+    for (const attendee of attendeeProps(comp)) {
+      if (forceSend(attendee) === 'REQUEST') forced.add(addressKey(String(attendee.getFirstValue())));
     }
   }
   const messages: Message[] = [];

@@ -106,8 +106,8 @@ export function forceSend(prop: ICAL.Property): string | undefined {
 export function allAttendees(obj: SchedObject | undefined, skip: (address: string) => boolean): string[] {
   const out = new Map<string, string>();
   for (const comp of obj?.comps ?? []) {
-    for (const p of attendeeProps(comp)) {
-      const value = String(p.getFirstValue());
+    for (const attendee of attendeeProps(comp)) {
+      const value = String(attendee.getFirstValue());
       const key = addressKey(value);
       if (!out.has(key) && !skip(value)) out.set(key, value);
     }
@@ -132,10 +132,11 @@ function publicForm(comp: ICAL.Component): string {
   const c = cloneComponent(comp);
   for (const n of ['dtstamp', 'last-modified', 'created']) c.removeAllProperties(n);
   for (const a of c.getAllSubcomponents('valarm')) c.removeSubcomponent(a);
-  for (const p of [...attendeeProps(c), ...c.getAllProperties('organizer')]) {
-    for (const n of ['partstat', 'schedule-status', 'rsvp', 'schedule-force-send']) p.removeParameter(n);
+  for (const property of [...attendeeProps(c), ...c.getAllProperties('organizer')]) {
+    for (const n of ['partstat', 'schedule-status', 'rsvp', 'schedule-force-send'])
+      property.removeParameter(n);
   }
-  for (const p of c.getAllProperties()) if (p.name.startsWith('x-')) c.removeProperty(p);
+  for (const property of c.getAllProperties()) if (property.name.startsWith('x-')) c.removeProperty(property);
   return c.toString();
 }
 
@@ -154,10 +155,10 @@ export function attendeeComponents(obj: SchedObject, key: string): ICAL.Componen
   if (master && attends(master)) {
     const m = cloneComponent(master);
     const kept: ICAL.Component[] = [];
-    for (const o of overrides) {
-      if (attends(o)) kept.push(cloneComponent(o));
+    for (const override of overrides) {
+      if (attends(override)) kept.push(cloneComponent(override));
       else {
-        const rid = o.getFirstProperty('recurrence-id');
+        const rid = override.getFirstProperty('recurrence-id');
         if (!rid) continue;
         const ex = new ICAL.Property('exdate', m);
         const tzid = rid.getParameter('tzid');
@@ -173,9 +174,9 @@ export function attendeeComponents(obj: SchedObject, key: string): ICAL.Componen
 
 /** Drops the parameters a server keeps to itself (RFC 6638 §7.3, §7.4) from every address. */
 function stripServerParams(comp: ICAL.Component): void {
-  for (const p of [...attendeeProps(comp), ...comp.getAllProperties('organizer')]) {
-    p.removeParameter('schedule-status');
-    p.removeParameter('schedule-force-send');
+  for (const property of [...attendeeProps(comp), ...comp.getAllProperties('organizer')]) {
+    property.removeParameter('schedule-status');
+    property.removeParameter('schedule-force-send');
   }
 }
 
@@ -244,8 +245,8 @@ export function cancelledInstances(
 
 function exdates(comp: ICAL.Component): ICAL.Time[] {
   const out: ICAL.Time[] = [];
-  for (const p of comp.getAllProperties('exdate')) {
-    for (const v of p.getValues()) if (v instanceof ICAL.Time) out.push(v);
+  for (const exdate of comp.getAllProperties('exdate')) {
+    for (const v of exdate.getValues()) if (v instanceof ICAL.Time) out.push(v);
   }
   return out;
 }
@@ -309,8 +310,8 @@ export function replyMessage(
     if (!rids.has(ridKey(c))) continue;
     const m = cloneComponent(c);
     for (const a of m.getAllSubcomponents('valarm')) m.removeSubcomponent(a);
-    for (const p of attendeeProps(m)) {
-      if (addressKey(String(p.getFirstValue())) !== key) m.removeProperty(p);
+    for (const attendee of attendeeProps(m)) {
+      if (addressKey(String(attendee.getFirstValue())) !== key) m.removeProperty(attendee);
     }
     const own = attendeeOf(m, key);
     if (declineAll && own) own.setParameter('partstat', 'DECLINED');
@@ -410,8 +411,8 @@ export function scheduleTag(text: string): string {
 function publicFormKeepingX(comp: ICAL.Component): string {
   const c = cloneComponent(comp);
   c.removeAllProperties('dtstamp');
-  for (const p of attendeeProps(c)) {
-    for (const n of ['partstat', 'schedule-status', 'rsvp']) p.removeParameter(n);
+  for (const attendee of attendeeProps(c)) {
+    for (const n of ['partstat', 'schedule-status', 'rsvp']) attendee.removeParameter(n);
   }
   return c.toString();
 }

@@ -77,8 +77,8 @@ const PROPERTIES: readonly LiveProperty[] = [
   prop(C('schedule-default-calendar-URL'), isInbox, defaultCalendarHref, {
     writable: true,
     // Stored as the calendar's path (`alice/work`); an href that names none is stored as given.
-    storeAs: (p: XmlElement) => {
-      const href = textContent(child(p, NS.D, 'href') ?? p).trim();
+    storeAs: (value: XmlElement) => {
+      const href = textContent(child(value, NS.D, 'href') ?? value).trim();
       return hrefToSegments(href, '')?.segments.join('/') ?? href;
     },
   }),
@@ -91,7 +91,7 @@ const PROPERTIES: readonly LiveProperty[] = [
         : [el(C('opaque'))],
     {
       writable: true,
-      storeAs: (p: XmlElement) => (child(p, NS.C, 'transparent') ? 'transparent' : 'opaque'),
+      storeAs: (value: XmlElement) => (child(value, NS.C, 'transparent') ? 'transparent' : 'opaque'),
     },
   ),
   prop(C('schedule-tag'), isCalendarItem, async (res, req) => [scheduleTag(await itemText(req, res))]),

@@ -130,11 +130,11 @@ export async function planItemWrite(
   return {
     ...(text !== write.text && text !== undefined ? { text } : {}),
     check: (existing) => {
-      for (const p of plans) p.check?.(existing);
+      for (const plan of plans) plan.check?.(existing);
     },
     after: async (meta) => {
       let headers: Record<string, string> = {};
-      for (const p of plans) if (p.after) headers = { ...headers, ...(await p.after(meta)) };
+      for (const plan of plans) if (plan.after) headers = { ...headers, ...(await plan.after(meta)) };
       return headers;
     },
   };

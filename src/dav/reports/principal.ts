@@ -33,15 +33,15 @@ async function expandOne(
 ): Promise<XmlOut> {
   const found: { name: string; value: XmlNode[] }[] = [];
   const missing: { name: string }[] = [];
-  for (const p of props) {
-    if (p.ns !== NS.D || p.local !== 'property') continue;
-    const name = clark(p.attrs.namespace ?? NS.D, p.attrs.name ?? '');
+  for (const property of props) {
+    if (property.ns !== NS.D || property.local !== 'property') continue;
+    const name = clark(property.attrs.namespace ?? NS.D, property.attrs.name ?? '');
     const value = await getProperty(req, res, name);
     if (value === undefined) {
       missing.push({ name });
       continue;
     }
-    const nested = childrenNamed(p, NS.D, 'property');
+    const nested = childrenNamed(property, NS.D, 'property');
     if (nested.length === 0 || depth > 3) {
       found.push({ name, value });
       continue;
@@ -110,8 +110,8 @@ export async function principalPropertySearch(
     const results: boolean[] = [];
     for (const s of searches) {
       let hit = false;
-      for (const p of s.props) {
-        const v = await getProperty(req, res, p);
+      for (const property of s.props) {
+        const v = await getProperty(req, res, property);
         if (v && textOf(v).toLowerCase().includes(s.match)) hit = true;
       }
       results.push(hit);

@@ -137,10 +137,10 @@ export function readEvent(ics: string | null | undefined): EventInfo | undefined
     start: start ? timeString(start.t) : null,
     end: end ? timeString(end.t) : null,
     endAt,
-    attendees: ev.getAllProperties('attendee').flatMap((p) => {
-      const v: unknown = p.getFirstValue();
+    attendees: ev.getAllProperties('attendee').flatMap((attendee) => {
+      const v: unknown = attendee.getFirstValue();
       if (typeof v !== 'string') return [];
-      const cn: unknown = p.getParameter('cn');
+      const cn: unknown = attendee.getParameter('cn');
       return [{ email: extractEmail(v), name: typeof cn === 'string' ? cn : null }];
     }),
   };
@@ -191,9 +191,9 @@ function base64Lines(s: string): string {
 export class EmailHook {
   private readonly transport: Transporter | undefined;
 
-  constructor(private readonly o: EmailOptions) {
-    if (o.dryrun) return;
-    this.transport = createSmtpTransport(o);
+  constructor(private readonly options: EmailOptions) {
+    if (options.dryrun) return;
+    this.transport = createSmtpTransport(options);
   }
 
   readonly listener = async (change: Change): Promise<void> => {
@@ -202,8 +202,8 @@ export class EmailHook {
 
   /** One Radicale notification item (its email hook's _process_event_and_notify). */
   async process(item: HookItem): Promise<void> {
-    const log = this.o.log;
-    if (this.o.dryrun) log.warn(`Hook 'email': DRY-RUN received notification_item: ${itemRepr(item)}`);
+    const log = this.options.log;
+    if (this.options.dryrun) log.warn(`Hook 'email': DRY-RUN received notification_item: ${itemRepr(item)}`);
     else log.debug(`Hook 'email': received a ${item.type} notification`);
     if (item.type === 'cpatch') return;
     if ((item.content_type ?? '').trim().toUpperCase() !== 'VCALENDAR') return;
@@ -244,7 +244,7 @@ export class EmailHook {
     // In the order of Radicale's context dict, which is the order it replaces them in.
     const values: [string, string | null][] = [
       ['attendee_name', attendeeName],
-      ['from_email', this.o.fromEmail],
+      ['from_email', this.options.fromEmail],
       ['organizer_name', ev.organizer || 'Unknown Organizer'],
       ['event_title', ev.summary || 'No Title'],
       ['event_start_time', ev.start ?? 'No Start Time'],
@@ -252,7 +252,7 @@ export class EmailHook {
       ['event_location', ev.location || 'No Location Specified'],
     ];
     // Plain string replacement, one placeholder after the other, as Radicale's (None becomes "").
-    let body = this.o.templates[kind];
+    let body = this.options.templates[kind];
     for (const [key, value] of values) body = body.split(`$${key}`).join(value ?? '');
     return body;
   }
@@ -263,7 +263,7 @@ export class EmailHook {
     ev: EventInfo,
     ics: string | undefined,
   ): Promise<void> {
-    const mass = this.o.massEmail && attendees.length > 1;
+    const mass = this.options.massEmail && attendees.length > 1;
     const groups: { to: Attendee[]; name: string | null }[] = mass
       ? [{ to: [...attendees], name: 'everyone' }]
       : attendees.map((a) => ({ to: [a], name: a.name }));
@@ -271,19 +271,21 @@ export class EmailHook {
     for (const g of groups) {
       const to = g.to.flatMap((a) => (a.email ? [a.email] : []));
       if (to.length === 0) {
-        this.o.log.warn('No valid email addresses found in attendees. Cannot send email.');
+        this.options.log.warn('No valid email addresses found in attendees. Cannot send email.');
         failed = true;
         continue;
       }
       if (!(await this.send(to, SUBJECTS[kind], this.fill(kind, ev, g.name), ics))) failed = true;
     }
     if (failed)
-      this.o.log.error(`Failed to send some or all ${kind} email notifications for event: ${ev.uid ?? ''}`);
+      this.options.log.error(
+        `Failed to send some or all ${kind} email notifications for event: ${ev.uid ?? ''}`,
+      );
   }
 
   private async send(to: string[], subject: string, body: string, ics: string | undefined): Promise<boolean> {
-    const log = this.o.log;
-    if (this.o.dryrun || !this.transport) {
+    const log = this.options.log;
+    if (this.options.dryrun || !this.transport) {
       // Radicale logs the recipients as a warning, and subject and body at notice level.
       log.warn(`Hook 'email': DRY-RUN _send_email / to_addresses=${JSON.stringify(to)}`);
       const notice = (log as unknown as { notice?: (msg: string) => void }).notice;
@@ -294,11 +296,11 @@ export class EmailHook {
     }
     try {
       const info = (await this.transport.sendMail({
-        from: this.o.fromEmail,
-        replyTo: this.o.fromEmail,
+        from: this.options.fromEmail,
+        replyTo: this.options.fromEmail,
         subject,
         text: body,
-        envelope: { from: this.o.fromEmail, to },
+        envelope: { from: this.options.fromEmail, to },
         ...(ics !== undefined
           ? {
               attachments: [

@@ -53,17 +53,17 @@ export class RabbitMqHook {
   /** Messages the broker confirmed (since the start). */
   delivered = 0;
 
-  constructor(private readonly o: RabbitMqOptions) {
-    this.maxQueued = o.maxQueued ?? 10_000;
-    this.initialMs = o.backoff?.initialMs ?? 250;
-    this.maxMs = o.backoff?.maxMs ?? 10_000;
+  constructor(private readonly options: RabbitMqOptions) {
+    this.maxQueued = options.maxQueued ?? 10_000;
+    this.initialMs = options.backoff?.initialMs ?? 250;
+    this.maxMs = options.backoff?.maxMs ?? 10_000;
     this.delayMs = this.initialMs;
   }
 
   /** Connects and declares the queue in the background (as Radicale does at start-up). */
   start(): void {
-    if (this.o.dryrun) {
-      this.o.log.warn("Hook 'rabbitmq': DRY-RUN, no connection to the broker is made");
+    if (this.options.dryrun) {
+      this.options.log.warn("Hook 'rabbitmq': DRY-RUN, no connection to the broker is made");
       return;
     }
     void this.pump();
@@ -76,7 +76,7 @@ export class RabbitMqHook {
    */
   readonly listener = async (change: Change): Promise<void> => {
     for (const item of hookItems(change)) {
-      while (this.queue.length >= this.maxQueued && !this.failing && !this.closed && !this.o.dryrun)
+      while (this.queue.length >= this.maxQueued && !this.failing && !this.closed && !this.options.dryrun)
         await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
       this.send(hookJson(item));
     }
@@ -95,8 +95,8 @@ export class RabbitMqHook {
   }
 
   send(json: string): void {
-    if (this.o.dryrun) {
-      this.o.log.warn(`Hook 'rabbitmq': DRY-RUN would publish to queue ${this.o.topic}: ${json}`);
+    if (this.options.dryrun) {
+      this.options.log.warn(`Hook 'rabbitmq': DRY-RUN would publish to queue ${this.options.topic}: ${json}`);
       return;
     }
     if (this.closed) return;
@@ -104,7 +104,7 @@ export class RabbitMqHook {
       this.lost += 1;
       this.lostNow += 1;
       if (Number.isInteger(Math.log10(this.lostNow)))
-        this.o.log.error(
+        this.options.log.error(
           `Hook 'rabbitmq': ${this.queue.length} messages wait for the broker (the most kept); ${this.lostNow} dropped so far`,
         );
       return;
@@ -127,8 +127,8 @@ export class RabbitMqHook {
   }
 
   private async connectOnce(): Promise<ConfirmChannel> {
-    const model = await connect(this.o.endpoint);
-    model.on('error', (err: Error) => this.o.log.debug({ err }, "Hook 'rabbitmq': connection error"));
+    const model = await connect(this.options.endpoint);
+    model.on('error', (err: Error) => this.options.log.debug({ err }, "Hook 'rabbitmq': connection error"));
     model.on('close', () => {
       if (this.model === model) {
         this.model = undefined;
@@ -137,13 +137,13 @@ export class RabbitMqHook {
     });
     try {
       const channel = await model.createConfirmChannel();
-      channel.on('error', (err: Error) => this.o.log.debug({ err }, "Hook 'rabbitmq': channel error"));
+      channel.on('error', (err: Error) => this.options.log.debug({ err }, "Hook 'rabbitmq': channel error"));
       channel.on('close', () => {
         if (this.channel === channel) this.channel = undefined;
       });
-      await channel.assertQueue(this.o.topic, {
+      await channel.assertQueue(this.options.topic, {
         durable: true,
-        ...(this.o.queueType !== '' ? { arguments: { 'x-queue-type': this.o.queueType } } : {}),
+        ...(this.options.queueType !== '' ? { arguments: { 'x-queue-type': this.options.queueType } } : {}),
       });
       this.model = model;
       this.channel = channel;
@@ -166,18 +166,18 @@ export class RabbitMqHook {
         await model?.close().catch(() => undefined);
         return undefined;
       }
-      if (this.failing) this.o.log.info(`Hook 'rabbitmq': connected to the broker again`);
-      else this.o.log.debug(`Hook 'rabbitmq': connected, queue ${this.o.topic} declared`);
+      if (this.failing) this.options.log.info(`Hook 'rabbitmq': connected to the broker again`);
+      else this.options.log.debug(`Hook 'rabbitmq': connected, queue ${this.options.topic} declared`);
       this.failing = false;
       this.delayMs = this.initialMs;
       return channel;
     } catch (err) {
       if (!this.failing)
-        this.o.log.error(
+        this.options.log.error(
           { err },
           `Hook 'rabbitmq': cannot reach the broker (${String(err)}); ${this.queue.length} messages wait, retrying`,
         );
-      else this.o.log.debug({ err }, `Hook 'rabbitmq': still cannot reach the broker`);
+      else this.options.log.debug({ err }, `Hook 'rabbitmq': still cannot reach the broker`);
       this.failing = true;
       this.room();
       return undefined;
@@ -189,7 +189,7 @@ export class RabbitMqHook {
     await new Promise<void>((resolve, reject) => {
       const onClose = (): void => reject(new Error('channel closed before the broker confirmed'));
       channel.once('close', onClose);
-      for (const body of batch) channel.publish('', this.o.topic, body);
+      for (const body of batch) channel.publish('', this.options.topic, body);
       channel.waitForConfirms().then(
         () => {
           channel.removeListener('close', onClose);
@@ -223,11 +223,13 @@ export class RabbitMqHook {
           this.delivered += batch.length;
           this.room();
           if (this.lostNow > 0) {
-            this.o.log.error(`Hook 'rabbitmq': ${this.lostNow} messages were lost while the broker was away`);
+            this.options.log.error(
+              `Hook 'rabbitmq': ${this.lostNow} messages were lost while the broker was away`,
+            );
             this.lostNow = 0;
           }
         } catch (err) {
-          this.o.log.warn(
+          this.options.log.warn(
             { err },
             `Hook 'rabbitmq': publishing failed (${String(err)}); ${this.queue.length} messages wait`,
           );
@@ -244,7 +246,7 @@ export class RabbitMqHook {
 
   /** Delivers what is queued (for a short while), then disconnects; logs what is left undelivered. */
   async close(): Promise<void> {
-    if (this.o.dryrun) return;
+    if (this.options.dryrun) return;
     const deadline = Date.now() + CLOSE_FLUSH_MS;
     while (this.queue.length > 0 && this.channel && Date.now() < deadline) {
       if (!this.pumping) void this.pump();
@@ -254,7 +256,7 @@ export class RabbitMqHook {
     this.sleeper?.wake();
     this.room();
     if (this.queue.length > 0)
-      this.o.log.error(`Hook 'rabbitmq': ${this.queue.length} messages not delivered at stop`);
+      this.options.log.error(`Hook 'rabbitmq': ${this.queue.length} messages not delivered at stop`);
     const model = this.model;
     this.model = undefined;
     this.channel = undefined;

@@ -451,12 +451,12 @@ export class History {
   async flush(): Promise<void> {
     try {
       while (this.pending.size > 0) {
-        const [name, p] = this.pending.entries().next().value as [
+        const [name, token] = this.pending.entries().next().value as [
           string,
           { state: Map<string, string> | undefined; at: number | undefined; files: FileSet },
         ];
-        const state = p.state ?? (p.at === undefined ? undefined : this.stateAt(p.at));
-        if (state !== undefined) await this.writeState(name, state, p.files);
+        const state = token.state ?? (token.at === undefined ? undefined : this.stateAt(token.at));
+        if (state !== undefined) await this.writeState(name, state, token.files);
         this.pending.delete(name);
       }
     } catch (e) {

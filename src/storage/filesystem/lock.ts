@@ -107,8 +107,8 @@ export class LockRegistry {
 /** Lock set for an operation on collection `path`: read locks on every ancestor, `mode` on itself. */
 export function collectionLocks(paths: readonly { path: string; mode: Mode }[]): Map<string, Mode> {
   const wanted = new Map<string, Mode>();
-  const add = (p: string, m: Mode): void => {
-    if (wanted.get(p) !== 'write') wanted.set(p, m);
+  const add = (path: string, m: Mode): void => {
+    if (wanted.get(path) !== 'write') wanted.set(path, m);
   };
   for (const { path, mode } of paths) {
     const segs = path === '' ? [] : path.split('/');

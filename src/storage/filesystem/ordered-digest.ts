@@ -35,12 +35,12 @@ export class OrderedDigest {
     const uniform = placed.every((p) => p.valueBytes === first);
     const lengths = uniform ? first : new Map<string, number>();
     let at = 0;
-    for (const p of placed) {
-      if (!offsets.has(p.key)) {
-        offsets.set(p.key, at + p.keyBytes);
-        if (typeof lengths !== 'number') lengths.set(p.key, p.valueBytes);
+    for (const entry of placed) {
+      if (!offsets.has(entry.key)) {
+        offsets.set(entry.key, at + entry.keyBytes);
+        if (typeof lengths !== 'number') lengths.set(entry.key, entry.valueBytes);
       }
-      at += p.keyBytes + p.valueBytes;
+      at += entry.keyBytes + entry.valueBytes;
     }
     return new OrderedDigest(bytes.subarray(0, written), offsets, lengths);
   }

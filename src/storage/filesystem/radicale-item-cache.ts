@@ -122,16 +122,16 @@ export class RadicaleItemCache {
   private version: string | undefined;
   private detecting: Promise<string | undefined> | undefined;
 
-  constructor(private readonly o: RadicaleItemCacheOptions) {}
+  constructor(private readonly options: RadicaleItemCacheOptions) {}
 
   /** True when entries live under collection-cache/ rather than in the collection folders. */
   get inSubfolder(): boolean {
-    return this.o.layout.inSubfolder.has('item');
+    return this.options.layout.inSubfolder.has('item');
   }
 
   /** Where the entries of the collection at `collectionDir` (a folder under the root) live. */
   entryDir(collectionDir: string): string {
-    return cacheDir(this.o.layout, collectionDir, 'item');
+    return cacheDir(this.options.layout, collectionDir, 'item');
   }
 
   /** Drops the entry of an item that changed or went away (best effort). */
@@ -156,14 +156,14 @@ export class RadicaleItemCache {
     try {
       const version = await this.versionFor(collectionDir);
       let key: string;
-      if (this.o.mtimeAndSize === true) {
+      if (this.options.mtimeAndSize === true) {
         const st = await stat(join(fileDir, href), { bigint: true });
         key = mtimeAndSizeKey(version, st.size, st.mtimeNs);
       } else key = contentHash(version, raw);
       const dir = this.entryDir(collectionDir);
       await mkdir(dir, { recursive: true });
       await atomicWrite(dir, href, encodeCacheEntry(key, e), { ...fs, fsync: false });
-      this.o.log?.debug(`Item cache store for: ${JSON.stringify(join(dir, href))} (Radicale's entry)`);
+      this.options.log?.debug(`Item cache store for: ${JSON.stringify(join(dir, href))} (Radicale's entry)`);
     } catch {
       // best effort: a missing entry only means Radicale parses the item itself
     }
@@ -173,7 +173,7 @@ export class RadicaleItemCache {
     if (this.version !== undefined) return this.version;
     const found = (await this.detectIn(collectionDir)) ?? (await (this.detecting ??= this.detectInTree()));
     this.version ??=
-      found ?? (this.inSubfolder || this.o.mtimeAndSize === true ? RADICALE_3_3_1 : RADICALE_3_1_8);
+      found ?? (this.inSubfolder || this.options.mtimeAndSize === true ? RADICALE_3_3_1 : RADICALE_3_1_8);
     return this.version;
   }
 
@@ -207,7 +207,7 @@ export class RadicaleItemCache {
 
   /** Looks through the first collections of the folder (breadth first, bounded) for a readable entry. */
   private async detectInTree(): Promise<string | undefined> {
-    const queue = [this.o.layout.root];
+    const queue = [this.options.layout.root];
     const budget = { entries: DETECT_ENTRIES };
     for (let seen = 0; queue.length > 0 && seen < DETECT_DIRS && budget.entries > 0; seen++) {
       const dir = queue.shift() ?? '';

@@ -144,24 +144,28 @@ export class FilesystemStorage implements Storage {
   private writes = 0;
   private writing = 0;
 
-  constructor(private readonly o: FilesystemStorageOptions) {
-    this.root = join(o.folder, 'collection-root');
-    this.stock = o.encoding === undefined ? UTF8_ENCODING : stockEncoding(o.encoding);
-    const subfolders = o.cacheSubfolders ?? [];
+  constructor(private readonly options: FilesystemStorageOptions) {
+    this.root = join(options.folder, 'collection-root');
+    this.stock = options.encoding === undefined ? UTF8_ENCODING : stockEncoding(options.encoding);
+    const subfolders = options.cacheSubfolders ?? [];
     this.cacheLayout = {
       root: this.root,
-      cacheRoot: join(o.cacheFolder ?? o.folder, 'collection-cache'),
+      cacheRoot: join(options.cacheFolder ?? options.folder, 'collection-cache'),
       inSubfolder: new Set(subfolders),
     };
     this.radicaleCache = new RadicaleItemCache({
       layout: this.cacheLayout,
-      mtimeAndSize: o.itemCacheMtimeAndSize === true,
-      ...(o.cacheLog === true ? { log: o.log } : {}),
+      mtimeAndSize: options.itemCacheMtimeAndSize === true,
+      ...(options.cacheLog === true ? { log: options.log } : {}),
     });
-    this.fsOpts = { fsync: o.fsync, umask: o.umask };
-    this.push = new FilePushStore(o.folder, this.fsOpts);
-    this.global = new GlobalLock(join(o.folder, '.Radicale.lock'), o.crossProcessLock, o.log);
-    this.journal = new SwapJournal(o.folder, this.root, this.fsOpts);
+    this.fsOpts = { fsync: options.fsync, umask: options.umask };
+    this.push = new FilePushStore(options.folder, this.fsOpts);
+    this.global = new GlobalLock(
+      join(options.folder, '.Radicale.lock'),
+      options.crossProcessLock,
+      options.log,
+    );
+    this.journal = new SwapJournal(options.folder, this.root, this.fsOpts);
   }
 
   async open(options: { readonly inspectOnly?: boolean } = {}): Promise<void> {
@@ -170,26 +174,26 @@ export class FilesystemStorage implements Storage {
     this.libc = 'flock' in libc ? libc : undefined;
     await this.global.open(libc);
     if (options.inspectOnly) return;
-    for (const r of await this.critical(() => this.journal.recover())) {
+    for (const r of await this.underFolderLock(() => this.journal.recover())) {
       if (r.action === 'restore')
-        this.o.log.warn(
+        this.options.log.warn(
           `/${r.final}/: a replacement was interrupted by a crash; the collection is back as it was`,
         );
       else if (r.action === 'finish')
-        this.o.log.info(`/${r.final}/: finished a replacement interrupted by a crash`);
+        this.options.log.info(`/${r.final}/: finished a replacement interrupted by a crash`);
     }
     // Leftovers of crashes go in the background: a walk of every collection folder.
     this.cleaning = this.removeLeftovers().catch((e: unknown) =>
-      this.o.log.warn({ err: e }, 'could not remove the leftovers of interrupted writes'),
+      this.options.log.warn({ err: e }, 'could not remove the leftovers of interrupted writes'),
     );
   }
 
   private async removeLeftovers(): Promise<void> {
     const keep = new Set([...(await this.journal.protectedPaths())].map((p) => `collection-root/${p}`));
-    const removed = await removeLeftovers(this.o.folder, keep);
+    const removed = await removeLeftovers(this.options.folder, keep);
     if (removed.length === 0) return;
     const bytes = removed.reduce((n, l) => n + l.bytes, 0);
-    this.o.log.info(
+    this.options.log.info(
       { removed: removed.map((l) => l.path) },
       `removed ${removed.length} leftover(s) of interrupted writes (${(bytes / 1_048_576).toFixed(1)} MiB), untouched for over an hour`,
     );
@@ -216,13 +220,13 @@ export class FilesystemStorage implements Storage {
     if (idx === undefined) {
       const dir = this.dirOf(path);
       idx = new ItemIndex(dir, {
-        describe: this.o.describe,
-        maxResourceSize: this.o.maxResourceSize,
-        skipBrokenItem: this.o.skipBrokenItem,
-        log: this.o.log,
+        describe: this.options.describe,
+        maxResourceSize: this.options.maxResourceSize,
+        skipBrokenItem: this.options.skipBrokenItem,
+        log: this.options.log,
         stock: this.stock,
-        cacheLog: this.o.cacheLog === true,
-        persistDir: join(this.o.folder, '.Almanac.cache', 'index'),
+        cacheLog: this.options.cacheLog === true,
+        persistDir: join(this.options.folder, '.Almanac.cache', 'index'),
         onLoaded: (name, etag, text) => this.texts.set(join(dir, name), etag, text),
       });
       this.indexes.set(path, idx);
@@ -239,9 +243,9 @@ export class FilesystemStorage implements Storage {
         // still shows as deleted, a changed one as changed), so clients see every change; only the
         // item files and props, the data, wait for the disk.
         fs: { ...this.fsOpts, fsync: false },
-        maxAgeSeconds: this.o.maxSyncTokenAge,
+        maxAgeSeconds: this.options.maxSyncTokenAge,
         layout: this.cacheLayout,
-        log: this.o.log,
+        log: this.options.log,
       });
       this.histories.set(path, h);
     }
@@ -254,8 +258,8 @@ export class FilesystemStorage implements Storage {
       const dir = this.dirOf(path);
       log = new ChangeLog(ownCacheDir(this.cacheLayout, dir, OWN_FOLDER), dir, {
         fs: this.fsOpts,
-        maxAgeSeconds: this.o.maxSyncTokenAge,
-        log: this.o.log,
+        maxAgeSeconds: this.options.maxSyncTokenAge,
+        log: this.options.log,
       });
       this.changeLogs.set(path, log);
     }
@@ -307,9 +311,9 @@ export class FilesystemStorage implements Storage {
     if (!isErrno(e, 'EACCES', 'EPERM', 'EROFS')) return e;
     const { code, syscall, path } = e as NodeJS.ErrnoException;
     const why = code === 'EROFS' ? 'the filesystem is read-only' : `permission denied (${code})`;
-    this.o.log.error(
+    this.options.log.error(
       { path, syscall, code },
-      `the storage cannot ${syscall ?? 'write'} ${path ?? this.o.folder}: ${why}; the user Almanac runs as needs write access to ${this.o.folder} and everything in it`,
+      `the storage cannot ${syscall ?? 'write'} ${path ?? this.options.folder}: ${why}; the user Almanac runs as needs write access to ${this.options.folder} and everything in it`,
     );
     return new StorageError('not-permitted', 'The server is not allowed to write to its storage');
   }
@@ -320,7 +324,7 @@ export class FilesystemStorage implements Storage {
    * before it let the lock go, and two turns of the event loop (the second after a poll for I/O)
    * apply them to the indexes before `fn` looks at anything.
    */
-  private async critical<T>(fn: () => Promise<T>): Promise<T> {
+  private async underFolderLock<T>(fn: () => Promise<T>): Promise<T> {
     const release = await this.global.exclusive();
     try {
       if (this.global.crossProcessLocked) await afterPendingEvents();
@@ -335,11 +339,11 @@ export class FilesystemStorage implements Storage {
   }
 
   async runHook(ctx: ChangeContext): Promise<void> {
-    if (this.o.hook === '') return;
+    if (this.options.hook === '') return;
     // Hooks often commit the whole folder (git): run one at a time.
     const release = await this.hookLock.acquireAll(new Map([['hook', 'write']]));
     try {
-      await runHook(this.o.hook, ctx, { cwd: this.o.folder, root: this.root }, this.o.log);
+      await runHook(this.options.hook, ctx, { cwd: this.options.folder, root: this.root }, this.options.log);
     } finally {
       release();
     }
@@ -368,7 +372,7 @@ export class FilesystemStorage implements Storage {
       // Radicale reads the file in [encoding] stock (it writes it in ASCII, so only hand edits differ).
       const text = this.stock.utf8 ? readFileSync(path, 'utf8') : this.stock.decode(readFileSync(path));
       const { props, problems } = parseProps(text);
-      if (problems.length > 0) this.o.log.warn({ dir, problems }, 'problems in .Radicale.props');
+      if (problems.length > 0) this.options.log.warn({ dir, problems }, 'problems in .Radicale.props');
       const read = { props, mtimeMs: st.mtimeMs, ino: st.ino, size: st.size };
       if (this.propsByDir.size >= PROPS_CACHE_LIMIT) this.propsByDir.clear();
       this.propsByDir.set(dir, read);
@@ -677,7 +681,7 @@ export class FilesystemStorage implements Storage {
     const index = this.index(path);
     let renamed = false;
     try {
-      return await this.critical(async () => {
+      return await this.underFolderLock(async () => {
         const list = await decide();
         // Expected only now: a name another process created before is a new name to list.
         index.expect(href);
@@ -708,7 +712,7 @@ export class FilesystemStorage implements Storage {
     await this.withLock([{ path, mode: 'write' }], async () => {
       decide(await this.listing(path, await this.requireItemCollection(path)));
       const dir = this.dirOf(path);
-      await this.critical(async () => {
+      await this.underFolderLock(async () => {
         const now = await this.onDisk(path);
         decide(now);
         await unlink(join(dir, href)).catch(mapFsError);
@@ -821,7 +825,7 @@ export class FilesystemStorage implements Storage {
     const index = this.index(to.path);
     let moved = false;
     try {
-      return await this.critical(async () => {
+      return await this.underFolderLock(async () => {
         const now = await decide();
         index.expect(to.href);
         moved = true;
@@ -873,7 +877,7 @@ export class FilesystemStorage implements Storage {
     decide: () => Promise<Listing>,
   ): Promise<ItemMeta> {
     const meta = await this.writeItem(to.path, to.href, bytes, source, decide);
-    await this.critical(() => this.carryItemProps(from, to, false));
+    await this.underFolderLock(() => this.carryItemProps(from, to, false));
     return meta;
   }
 
@@ -907,7 +911,7 @@ export class FilesystemStorage implements Storage {
       if ((await this.index(path).get(href, (await this.requireItemCollection(path)).tag)) === undefined) {
         throw new StorageError('not-found', `item ${path}/${href} not found`);
       }
-      await this.critical(() =>
+      await this.underFolderLock(() =>
         updateItemProps(dir, this.fsOpts, (m) => {
           m.set(href, { ...props });
           return true;
@@ -936,7 +940,7 @@ export class FilesystemStorage implements Storage {
       try {
         await makeDir(tmp, this.fsOpts);
         if (Object.keys(props).length > 0) await atomicWrite(tmp, PROPS_FILE, pythonJson(props), this.fsOpts);
-        await this.critical(async () => {
+        await this.underFolderLock(async () => {
           // Decided again on the folder: rename(2) would replace an empty folder another process made.
           if (await isFolder(this.dirOf(path))) throw new StorageError('exists', `${path} exists`);
           await rename(tmp, this.dirOf(path)).catch(mapFsError);
@@ -1057,7 +1061,7 @@ export class FilesystemStorage implements Storage {
   private async swapIn(source: string, path: string, exchange: boolean, overwrite = true): Promise<boolean> {
     const finalDir = this.dirOf(path);
     const parentDir = this.dirOf(parentPath(path));
-    const replaced = await this.critical(async () => {
+    const replaced = await this.underFolderLock(async () => {
       // Decided on the folder as it is now (another process may have written since).
       if (!(await isFolder(source))) throw new StorageError('not-found', 'the source collection is gone');
       const exists = await isFolder(finalDir);
@@ -1112,7 +1116,7 @@ export class FilesystemStorage implements Storage {
   /** Renames an entry to a temp name (atomic disappearance), then removes it. */
   private async removeAside(parentDir: string, name: string): Promise<void> {
     const aside = join(parentDir, tmpName());
-    await this.critical(async () => {
+    await this.underFolderLock(async () => {
       await rename(join(parentDir, name), aside);
       await syncDir(parentDir, this.fsOpts);
     });
@@ -1124,9 +1128,9 @@ export class FilesystemStorage implements Storage {
     return this.withLock([{ path, mode: 'write' }], async () => {
       await this.requireCollection(path);
       const dir = this.dirOf(path);
-      // Merged under the folder's flock, after another process's writes are applied (critical): a
+      // Merged under the folder's flock, after another process's writes are applied (underFolderLock): a
       // change Radicale or a second Almanac made meanwhile is kept.
-      const written = await this.critical(async () => {
+      const written = await this.underFolderLock(async () => {
         const props = typeof change === 'function' ? change(this.readProps(dir).props) : change;
         if (props === undefined) return false;
         checkProps(props);
@@ -1419,21 +1423,23 @@ export class FilesystemStorage implements Storage {
   }
 
   async verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
-    const ok = await verifyTree(this.root, describe ?? this.o.describe, report, (b) => this.stock.decode(b));
+    const ok = await verifyTree(this.root, describe ?? this.options.describe, report, (b) =>
+      this.stock.decode(b),
+    );
     return (await this.verifyLeftovers(report)) && ok;
   }
 
   /** Swaps a crash interrupted and leftovers of interrupted writes (both put right at the next start). */
   private async verifyLeftovers(report: (problem: string) => void): Promise<boolean> {
     const pending = await this.journal.pending();
-    for (const p of pending) {
+    for (const entry of pending) {
       const what =
-        p.action === 'restore'
+        entry.action === 'restore'
           ? 'the collection is missing, moved aside by a replacement a crash interrupted; the next start puts it back'
           : 'a replacement was interrupted by a crash; the next start finishes it';
-      report(`/${p.final}/: ${what} (${JOURNAL_FOLDER}/${p.journal})`);
+      report(`/${entry.final}/: ${what} (${JOURNAL_FOLDER}/${entry.journal})`);
     }
-    const leftovers = await findLeftovers(this.o.folder);
+    const leftovers = await findLeftovers(this.options.folder);
     leftovers.forEach((l) => report(describeLeftover(l)));
     return pending.length === 0 && leftovers.length === 0;
   }

@@ -31,8 +31,8 @@ export interface PendingSwap {
   readonly action: 'restore' | 'finish' | 'forget';
 }
 
-const exists = (p: string): Promise<boolean> =>
-  stat(p).then(
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
     () => true,
     (e: unknown) => {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
@@ -94,7 +94,7 @@ export class SwapJournal {
   /** Folders named by pending swaps (never to be removed as leftovers), relative to collection-root. */
   async protectedPaths(): Promise<Set<string>> {
     const out = new Set<string>();
-    for (const [, e] of await this.entries()) for (const p of [e.final, e.source, e.aside]) out.add(p);
+    for (const [, e] of await this.entries()) for (const path of [e.final, e.source, e.aside]) out.add(path);
     return out;
   }
 

@@ -48,14 +48,14 @@ const requirePg = (): typeof pg => createRequire(import.meta.url)('pg') as typeo
 export class Db {
   readonly pool: pg.Pool;
 
-  constructor(o: DbOptions) {
+  constructor(options: DbOptions) {
     const { Pool } = requirePg();
     this.pool = new Pool({
-      ...(o.url === '' ? {} : { connectionString: o.url }),
-      max: Math.max(1, o.poolSize),
+      ...(options.url === '' ? {} : { connectionString: options.url }),
+      max: Math.max(1, options.poolSize),
     });
     // An idle connection dropped by the server must not crash the process.
-    this.pool.on('error', (err) => o.log.error({ err }, 'PostgreSQL connection error'));
+    this.pool.on('error', (err) => options.log.error({ err }, 'PostgreSQL connection error'));
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {

@@ -89,18 +89,19 @@ export class PostgresStorage implements Storage {
   /** SQL condition on `items`: the item is within max_resource_size (served). */
   private readonly shown: string;
 
-  constructor(private readonly o: PostgresStorageOptions) {
-    this.db = new Db({ url: o.url, poolSize: o.poolSize, log: o.log });
+  constructor(private readonly options: PostgresStorageOptions) {
+    this.db = new Db({ url: options.url, poolSize: options.poolSize, log: options.log });
     // An integer literal (checked), so that every query keeps its parameters.
-    const max = Math.floor(Math.min(o.maxResourceSize ?? 2 ** 31 - 1, 2 ** 31 - 1));
-    if (!Number.isSafeInteger(max) || max < 0) throw new Error(`bad maxResourceSize ${o.maxResourceSize}`);
+    const max = Math.floor(Math.min(options.maxResourceSize ?? 2 ** 31 - 1, 2 ** 31 - 1));
+    if (!Number.isSafeInteger(max) || max < 0)
+      throw new Error(`bad maxResourceSize ${options.maxResourceSize}`);
     this.shown = `size <= ${max}`;
   }
 
   async open(): Promise<void> {
-    if (this.o.migrate === false) return;
+    if (this.options.migrate === false) return;
     const applied = await migrate(this.db.pool);
-    if (applied.length > 0) this.o.log.info({ applied }, 'PostgreSQL schema migrated');
+    if (applied.length > 0) this.options.log.info({ applied }, 'PostgreSQL schema migrated');
   }
 
   async close(): Promise<void> {
@@ -114,10 +115,10 @@ export class PostgresStorage implements Storage {
   }
 
   runHook(ctx: ChangeContext): Promise<void> {
-    if (this.o.hook === '') return Promise.resolve();
+    if (this.options.hook === '') return Promise.resolve();
     // No collection folder here: %(path)s is the request path itself.
     const run = this.hookQueue.then(() =>
-      runHook(this.o.hook, ctx, { cwd: this.o.hookCwd, root: '' }, this.o.log),
+      runHook(this.options.hook, ctx, { cwd: this.options.hookCwd, root: '' }, this.options.log),
     );
     this.hookQueue = run;
     return run;
@@ -182,7 +183,7 @@ export class PostgresStorage implements Storage {
    * refused, so the log of a collection stays as large as its items plus its recent deletions.
    */
   private async pruneLog(c: Client, collectionId: string): Promise<void> {
-    const age = this.o.maxSyncTokenAge ?? 2592000;
+    const age = this.options.maxSyncTokenAge ?? 2592000;
     await q(
       c,
       `WITH gone AS (
@@ -836,6 +837,6 @@ export class PostgresStorage implements Storage {
   }
 
   verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
-    return verifyDatabase(this.db, describe ?? this.o.describe, report);
+    return verifyDatabase(this.db, describe ?? this.options.describe, report);
   }
 }

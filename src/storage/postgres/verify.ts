@@ -21,15 +21,15 @@ interface VerifyRow {
 
 const BATCH = 500;
 
-async function verifyCollections(db: Db, report: (p: string) => void): Promise<boolean> {
+async function verifyCollections(db: Db, report: (problem: string) => void): Promise<boolean> {
   let ok = true;
   const orphans = await db.query<{ path: string }>(
     `SELECT c.path FROM collections c LEFT JOIN collections p ON p.path = c.parent
      WHERE c.path <> '' AND (p.path IS NULL OR p.tag <> '')`,
   );
-  for (const o of orphans) {
+  for (const orphan of orphans) {
     ok = false;
-    report(`collection ${o.path}: parent missing or not a plain collection`);
+    report(`collection ${orphan.path}: parent missing or not a plain collection`);
   }
   const unlogged = await db.query<{ path: string; href: string }>(
     `SELECT c.path, i.href FROM items i JOIN collections c ON c.id = i.collection_id
@@ -43,7 +43,7 @@ async function verifyCollections(db: Db, report: (p: string) => void): Promise<b
   return ok;
 }
 
-function verifyItem(r: VerifyRow, describe: ItemDescriber, report: (p: string) => void): boolean {
+function verifyItem(r: VerifyRow, describe: ItemDescriber, report: (problem: string) => void): boolean {
   const where = `item ${r.path}/${r.href}`;
   let ok = true;
   if (textEtag(r.text) !== r.etag) {
