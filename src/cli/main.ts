@@ -13,7 +13,7 @@ import type { Storage } from '../storage/types.js';
 import { firstRunConfig, isFirstRun, type FirstRun } from './first-run.js';
 import { verifyItemFile } from './verify-item.js';
 import { verifySharing } from './verify-sharing.js';
-import { createKinds, openStorage, startAlmanac, verifierFor, type Almanac } from './start.js';
+import { createPlugins, openStorage, startAlmanac, verifierFor, type Almanac } from './start.js';
 import { startupReport } from './startup-report.js';
 
 function fail(message: string): never {
@@ -92,7 +92,7 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
   const ok = await storage.verify((problem) => {
     problems++;
     process.stdout.write(`${problem}\n`);
-  }, verifierFor(createKinds()));
+  }, verifierFor(createPlugins()));
   const { collections, items } = await countStorage(storage, log);
   await storage.close();
   const checked = `Checked ${storageLocation(loaded.config)}: ${collections} collections, ${items} items`;

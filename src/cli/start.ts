@@ -9,10 +9,10 @@ import { createRights } from '../rights/create.js';
 import type { Logger as PinoLogger } from 'pino';
 import { join } from 'node:path';
 import { createStorage } from '../storage/create.js';
-import { DerivedCache } from '../storage/derived-cache.js';
+import { DerivedCache } from '../dav/derived-cache.js';
 import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
 import { createWeb, webPluginMessage } from '../web/serve.js';
-import { createKindRegistry, type DavPlugin, type KindRegistry } from '../dav/context.js';
+import { combinePlugins, type DavPlugin, type DavPlugins } from '../dav/context.js';
 import { CORE_PLUGIN } from '../dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../caldav/plugin.js';
 import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
@@ -40,31 +40,31 @@ export interface Almanac {
 }
 
 /** The plugins every server has, and those the running server adds (sharing's API). */
-export function createKinds(extra: readonly DavPlugin[] = []): KindRegistry {
-  return createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN, ...extra]);
+export function createPlugins(extra: readonly DavPlugin[] = []): DavPlugins {
+  return combinePlugins([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN, ...extra]);
 }
 
 const NO_DESCRIPTION: ItemDescription = { uid: '', component: '', start: 0, end: 0 };
 
 /** The describer the storage uses to index items: by the collection's kind; plain files get none. */
-export function describerFor(kinds: KindRegistry): (text: string, tag: CollectionTag) => ItemDescription {
+export function describerFor(plugins: DavPlugins): (text: string, tag: CollectionTag) => ItemDescription {
   return (text, tag) => {
-    const kind = kinds.byTag(tag);
+    const kind = plugins.byTag(tag);
     return kind ? kind.describe(text) : NO_DESCRIPTION;
   };
 }
 
 /** describerFor, for --verify-storage: throws for what Radicale could not load (see verifyItem). */
-export function verifierFor(kinds: KindRegistry): (text: string, tag: CollectionTag) => ItemDescription {
+export function verifierFor(plugins: DavPlugins): (text: string, tag: CollectionTag) => ItemDescription {
   return (text, tag) => {
-    const kind = kinds.byTag(tag);
+    const kind = plugins.byTag(tag);
     kind?.verifyItem(text);
     return kind ? kind.describe(text) : NO_DESCRIPTION;
   };
 }
 
 export function openStorage(config: Config, log: Logger): Storage {
-  return createStorage(config, asPinoLogger(log), describerFor(createKinds()));
+  return createStorage(config, asPinoLogger(log), describerFor(createPlugins()));
 }
 
 /**
@@ -87,15 +87,15 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   // CalDAV scheduling only with `[scheduling] enabled` (its iMIP mail sent by `mailer`).
   const mailer = createMailer(config, plog);
   const scheduling = config.scheduling.enabled ? [schedulingPlugin(mailer)] : [];
-  const kinds = createKinds(scheduling);
+  const plugins = createPlugins(scheduling);
   const notifier = new ChangeHub(plog);
-  const storage = withChangeNotifications(createStorage(config, plog, describerFor(kinds)), notifier, plog);
+  const storage = withChangeNotifications(createStorage(config, plog, describerFor(plugins)), notifier, plog);
   // Before anything is opened: a bad [monitoring] setting stops the start with nothing to undo.
   const monitoring = createMonitoring(config, storage);
   await storage.open();
   const auth = await createAuth(config, plog);
   const rights = await createRights(config, plog);
-  const sharing = await createSharing({ config, storage, rights, kinds, log: plog });
+  const sharing = await createSharing({ config, storage, rights, plugins, log: plog });
   const web = createWeb(config, { sharing: sharing !== undefined, scheduling: config.scheduling.enabled });
   if (config.web.type !== 'internal' && config.web.type !== 'none')
     log.warn(webPluginMessage(config.web.type));
@@ -113,7 +113,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     storage,
     auth,
     rights,
-    kinds: createKinds([
+    plugins: createPlugins([
       ...scheduling,
       sharingPlugin(sharing, { config, storage, rights }),
       // The standard sharing protocols (before push: both take XML POSTs to a collection).

@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { parseProps } from '../storage/filesystem/props-json.js';
 import { stockEncoding } from '../storage/filesystem/stock-encoding.js';
 import type { CollectionInfo, CollectionTag } from '../storage/types.js';
-import { createKinds } from './start.js';
+import { createPlugins } from './start.js';
 
 /** The folder's props (tag, supported components) when it holds a `.Radicale.props`. */
 function folderProps(file: string): Record<string, string> {
@@ -57,10 +57,11 @@ export async function verifyItemFile(
   } catch {
     return fail(`not valid ${config.encoding.stock} ([encoding] stock)`);
   }
-  const kinds = createKinds();
+  const plugins = createPlugins();
   const props = folderProps(file);
   const tag = props.tag as CollectionTag | undefined;
-  const kind = tag !== undefined && tag !== '' ? kinds.byTag(tag) : kinds.all().find((k) => k.sniff(text));
+  const kind =
+    tag !== undefined && tag !== '' ? plugins.byTag(tag) : plugins.all().find((k) => k.sniff(text));
   if (kind === undefined) {
     return fail(
       tag !== undefined && tag !== ''

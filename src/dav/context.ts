@@ -12,7 +12,7 @@ import type {
   NewItem,
   Storage,
 } from '../storage/types.js';
-import type { DerivedCache } from '../storage/derived-cache.js';
+import type { DerivedCache } from './derived-cache.js';
 import type { XmlElement, XmlNode } from './xml.js';
 import type { ItemConditions } from './preconditions.js';
 
@@ -67,7 +67,7 @@ export interface DavRequest {
   readonly storage: Storage;
   readonly config: Config;
   readonly log: Logger;
-  readonly kinds: KindRegistry;
+  readonly plugins: DavPlugins;
   /** Cache of whole-collection exports; absent = exports are built on every GET. */
   readonly derivedCache?: DerivedCache;
   /** Reads the request body (limited by max_content_length). */
@@ -244,7 +244,11 @@ export interface CollectionKind {
   sniff(text: string): boolean;
 }
 
-export interface KindRegistry {
+/**
+ * The registered plugins taken together: their collection kinds, live properties, reports, methods,
+ * POST and path targets, creation bodies and item-write hooks, looked up by what a request needs.
+ */
+export interface DavPlugins {
   byTag(tag: CollectionTag): CollectionKind | undefined;
   all(): readonly CollectionKind[];
   /** Live properties added by plugins. */
@@ -310,7 +314,7 @@ export interface DavPlugin {
   ) => Promise<readonly string[]> | readonly string[];
 }
 
-export function createKindRegistry(plugins: readonly DavPlugin[]): KindRegistry {
+export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
   const kinds = plugins.flatMap((p) => p.kinds ?? []);
   const props = plugins.flatMap((p) => p.properties ?? []);
   const reports = new Map<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>();

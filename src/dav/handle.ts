@@ -16,9 +16,9 @@ export function requireSomeRight(req: DavRequest): void {
 }
 
 export function handleDav(req: DavRequest): Promise<DavResponse> {
-  const owner = req.kinds.pathTargets().find((t) => t.matches(req));
+  const owner = req.plugins.pathTargets().find((t) => t.matches(req));
   if (owner) return owner.handle(req);
-  const registration = req.kinds.method(req.method);
+  const registration = req.plugins.method(req.method);
   if (!registration) throw new Error(`not a DAV method: ${req.method}`);
   if (!registration.ownRightsCheck) requireSomeRight(req);
   return registration.handler(req);

@@ -55,7 +55,8 @@ export const ITEM_METADATA_PROPERTIES: ReadonlyMap<string, (res: ItemResource, r
     [
       D('getcontenttype'),
       (res, req) =>
-        req.kinds.byTag(res.collection.tag)?.itemContentTypeProperty(res.meta) ?? 'application/octet-stream',
+        req.plugins.byTag(res.collection.tag)?.itemContentTypeProperty(res.meta) ??
+        'application/octet-stream',
     ],
     [D('getcontentlength'), (res) => String(res.meta.size)],
     [D('resourcetype'), () => ''],
@@ -89,10 +90,10 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
       if (res.kind !== 'collection') return [];
       const kids: XmlNode[] = [el(D('collection'))];
       if (isPrincipal(res)) kids.push(el(D('principal')));
-      const type = req.kinds.resourceTypeOf(res.info);
+      const type = req.plugins.resourceTypeOf(res.info);
       if (type !== undefined) kids.push(el(type));
       if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
-      for (const extra of await req.kinds.extraResourceTypes(res, req)) kids.push(el(extra));
+      for (const extra of await req.plugins.extraResourceTypes(res, req)) kids.push(el(extra));
       return kids;
     },
   ),
@@ -134,7 +135,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     (res, req) => {
       if (res.kind === 'item') return itemValue(D('getcontenttype'), res, req);
       if (res.kind === 'collection')
-        return [req.kinds.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''];
+        return [req.plugins.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''];
       return [];
     },
   ),
@@ -185,7 +186,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     D('supported-report-set'),
     false,
     () => true,
-    (res, req) => req.kinds.reportsFor(res).map((r) => el(D('supported-report'), el(D('report'), el(r)))),
+    (res, req) => req.plugins.reportsFor(res).map((r) => el(D('supported-report'), el(D('report'), el(r)))),
   ),
   // In allprop as Radicale does (RFC 6578 would leave it out), so that a client that lost its
   // PROPFIND body on the .well-known redirect still sees that the collection can sync; getctag as
@@ -219,7 +220,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
   ),
 ];
 
-const liveByRegistry = new WeakMap<
+const liveByPlugins = new WeakMap<
   object,
   { list: readonly LiveProperty[]; byName: Map<string, LiveProperty> }
 >();
@@ -228,11 +229,11 @@ function liveProperties(req: DavRequest): {
   list: readonly LiveProperty[];
   byName: Map<string, LiveProperty>;
 } {
-  let known = liveByRegistry.get(req.kinds);
+  let known = liveByPlugins.get(req.plugins);
   if (known === undefined) {
-    const list = [...CORE_PROPERTIES, ...req.kinds.properties()];
+    const list = [...CORE_PROPERTIES, ...req.plugins.properties()];
     known = { list, byName: new Map(list.map((p) => [p.name, p])) };
-    liveByRegistry.set(req.kinds, known);
+    liveByPlugins.set(req.plugins, known);
   }
   return known;
 }

@@ -13,8 +13,8 @@ import type { Auth, AuthOutcome } from '../auth/types.js';
 import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
 import type { Web } from '../web/serve.js';
-import type { DerivedCache } from '../storage/derived-cache.js';
-import type { DavRequest, DavResponse, KindRegistry } from '../dav/context.js';
+import type { DerivedCache } from '../dav/derived-cache.js';
+import type { DavRequest, DavResponse, DavPlugins } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
 import { handleDav } from '../dav/handle.js';
@@ -77,7 +77,7 @@ export interface AppDeps {
   readonly storage: Storage;
   readonly auth: Auth;
   readonly rights: Rights;
-  readonly kinds: KindRegistry;
+  readonly plugins: DavPlugins;
   readonly web: Web;
   /** Cache of whole-collection exports (none: exports are built on every GET). */
   readonly derivedCache?: DerivedCache;
@@ -302,10 +302,10 @@ async function route(
   if (rawPath === '/' && (method === 'GET' || method === 'HEAD') && deps.config.web.type !== 'none') {
     return { status: 302, headers: { Location: `${prefix}/.web/` } };
   }
-  if (!deps.kinds.method(method)) {
+  if (!deps.plugins.method(method)) {
     if (KNOWN_UNSERVED.has(method)) {
       throw new DavError(405, `${method} is not supported`, undefined, [], {
-        Allow: deps.kinds.methods().join(', '),
+        Allow: deps.plugins.methods().join(', '),
       });
     }
     throw new DavError(501, `Unknown method ${method}`);
@@ -435,7 +435,7 @@ function davRequest(
     storage: view?.storage ?? deps.storage,
     config: deps.config,
     log: ctx.log,
-    kinds: deps.kinds,
+    plugins: deps.plugins,
     ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),
     body: () =>
       (body ??= read(deps.config.server.max_content_length).then((bytes) => {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
-import type { KindRegistry } from '../dav/context.js';
+import type { DavPlugins } from '../dav/context.js';
 import { TOKEN_PATH, storagePath, type ShareRecord } from './record.js';
 import { PgShareStore } from './pg-store.js';
 import { createShareStore, importFolderShares, type ShareStore } from './store.js';
@@ -57,7 +57,7 @@ export interface SharingDeps {
   readonly config: Config;
   readonly storage: Storage;
   readonly rights: Rights;
-  readonly kinds: KindRegistry;
+  readonly plugins: DavPlugins;
   readonly log: Logger;
 }
 

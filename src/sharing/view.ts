@@ -26,7 +26,7 @@ import {
   type PropsUpdate,
   type Storage,
 } from '../storage/types.js';
-import type { KindRegistry } from '../dav/context.js';
+import type { DavPlugins } from '../dav/context.js';
 import { DavError } from '../dav/errors.js';
 import type { ShareRecord } from './record.js';
 import type { ShareStore } from './store.js';
@@ -74,7 +74,7 @@ export function createShareView(deps: {
   readonly config: Config;
   readonly storage: Storage;
   readonly rights: Rights;
-  readonly kinds: KindRegistry;
+  readonly plugins: DavPlugins;
   readonly log: Logger;
   readonly store: ShareStore;
   readonly shares: readonly ActiveShare[];
@@ -111,7 +111,7 @@ export function createShareView(deps: {
     if (!m.share || !isBday(m.share) || m.path !== storagePath(m.share.record.PathMapped)) return undefined;
     let b = bdays.get(m.share);
     if (b === undefined) {
-      const calendar = deps.kinds.byTag('VCALENDAR');
+      const calendar = deps.plugins.byTag('VCALENDAR');
       b = bdayCollection({
         base,
         path: m.path,

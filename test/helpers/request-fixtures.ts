@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORE_PLUGIN } from '../../src/dav/core-plugin.js';
 import { CALDAV_PLUGIN } from '../../src/caldav/plugin.js';
-import { createKindRegistry } from '../../src/dav/context.js';
+import { combinePlugins } from '../../src/dav/context.js';
 import { DavError } from '../../src/dav/errors.js';
 import { parseXml, type XmlElement } from '../../src/dav/xml.js';
 import { parseCreateRequest } from '../../src/dav/requests/mkcol.js';
@@ -25,7 +25,7 @@ const PARSERS: Readonly<Record<string, (text: string) => unknown>> = {
   'cs-share': (text) => parseCsShare(parseXml(text)),
   'dav-share': (text) => parseDavShare(parseXml(text)),
   'invite-reply': (text) => parseInviteReply(parseXml(text)),
-  mkcol: (text) => parseCreateRequest(text, createKindRegistry([CORE_PLUGIN, CALDAV_PLUGIN]).createBodies()),
+  mkcol: (text) => parseCreateRequest(text, combinePlugins([CORE_PLUGIN, CALDAV_PLUGIN]).createBodies()),
 };
 
 /** Fixture names (without .xml), each with its parser's name. */

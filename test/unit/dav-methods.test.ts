@@ -4,19 +4,24 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createKindRegistry, type Access, type DavPlugin, type DavRequest } from '../../src/dav/context.js';
+import { combinePlugins, type Access, type DavPlugin, type DavRequest } from '../../src/dav/context.js';
 import { CORE_PLUGIN } from '../../src/dav/core-plugin.js';
 import { handleDav } from '../../src/dav/handle.js';
 import { DavError } from '../../src/dav/errors.js';
-import { createKinds } from '../../src/cli/start.js';
+import { createPlugins } from '../../src/cli/start.js';
 
 const STANDARD =
   'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, REPORT, MOVE, COPY, MKCALENDAR';
 
 /** A request with just what the dispatch looks at; `letters` are the user's rights on every path. */
-function request(kinds: ReturnType<typeof createKinds>, method: string, segments: string[], letters: string) {
+function request(
+  plugins: ReturnType<typeof createPlugins>,
+  method: string,
+  segments: string[],
+  letters: string,
+) {
   const access: Pick<Access, 'letters'> = { letters: () => letters };
-  return { method, segments, kinds, access, headers: {}, header: () => undefined } as unknown as DavRequest;
+  return { method, segments, plugins, access, headers: {}, header: () => undefined } as unknown as DavRequest;
 }
 
 const answer =
@@ -34,12 +39,12 @@ const FEATURE: DavPlugin = {
 
 describe('method registration', () => {
   it('serves the core methods and CalDAV MKCALENDAR; POST only once a target is registered', () => {
-    const kinds = createKinds();
-    assert.equal(kinds.methods().join(', '), STANDARD);
-    assert.ok(kinds.method('MKCALENDAR'));
-    assert.equal(kinds.method('POST'), undefined);
-    assert.equal(createKindRegistry([CORE_PLUGIN]).method('MKCALENDAR'), undefined);
-    const withPost = createKindRegistry([CORE_PLUGIN, FEATURE]);
+    const plugins = createPlugins();
+    assert.equal(plugins.methods().join(', '), STANDARD);
+    assert.ok(plugins.method('MKCALENDAR'));
+    assert.equal(plugins.method('POST'), undefined);
+    assert.equal(combinePlugins([CORE_PLUGIN]).method('MKCALENDAR'), undefined);
+    const withPost = combinePlugins([CORE_PLUGIN, FEATURE]);
     assert.ok(withPost.methods().includes('POST'));
     assert.deepEqual(
       withPost.postTargets().map((t) => t.name),
@@ -48,24 +53,24 @@ describe('method registration', () => {
   });
 
   it('refuses a method or a POST target registered twice, and lower-case names', () => {
-    assert.throws(() => createKindRegistry([CORE_PLUGIN, { methods: { PUT: ANY } }]), /PUT/);
-    assert.throws(() => createKindRegistry([CORE_PLUGIN, FEATURE, FEATURE]), /api/);
-    assert.throws(() => createKindRegistry([{ methods: { get: ANY } }]), /upper case/);
+    assert.throws(() => combinePlugins([CORE_PLUGIN, { methods: { PUT: ANY } }]), /PUT/);
+    assert.throws(() => combinePlugins([CORE_PLUGIN, FEATURE, FEATURE]), /api/);
+    assert.throws(() => combinePlugins([{ methods: { get: ANY } }]), /upper case/);
   });
 
   it('gives a POST to the first target that matches, with the rights check it asks for', async () => {
-    const kinds = createKindRegistry([CORE_PLUGIN, FEATURE]);
-    const api = await handleDav(request(kinds, 'POST', ['.api', 'v1'], ''));
+    const plugins = combinePlugins([CORE_PLUGIN, FEATURE]);
+    const api = await handleDav(request(plugins, 'POST', ['.api', 'v1'], ''));
     assert.equal(api.body, 'api');
-    const outbox = await handleDav(request(kinds, 'POST', ['alice', 'outbox'], 'rw'));
+    const outbox = await handleDav(request(plugins, 'POST', ['alice', 'outbox'], 'rw'));
     assert.equal(outbox.body, 'outbox');
     // No right on the path: refused before the target runs, as every other method is.
-    await assert.rejects(handleDav(request(kinds, 'POST', ['bob', 'outbox'], '')), (e: unknown) => {
+    await assert.rejects(handleDav(request(plugins, 'POST', ['bob', 'outbox'], '')), (e: unknown) => {
       assert.ok(e instanceof DavError);
       return e.status === 403;
     });
     // No target matches: 405 with the methods that are served.
-    await assert.rejects(handleDav(request(kinds, 'POST', ['alice', 'cal'], 'rw')), (e: unknown) => {
+    await assert.rejects(handleDav(request(plugins, 'POST', ['alice', 'cal'], 'rw')), (e: unknown) => {
       assert.ok(e instanceof DavError);
       assert.equal(e.status, 405);
       assert.ok(e.headers.Allow?.includes('POST'));
@@ -75,7 +80,7 @@ describe('method registration', () => {
 
   it("passes over a target whose XML roots do not hold the body's root, and parses the body once", async () => {
     const CS = '{http://calendarserver.org/ns/}';
-    const kinds = createKindRegistry([
+    const plugins = combinePlugins([
       CORE_PLUGIN,
       {
         postTargets: [
@@ -86,7 +91,7 @@ describe('method registration', () => {
     ]);
     let reads = 0;
     const post = (body: string, type = 'application/xml'): DavRequest => {
-      const base = request(kinds, 'POST', ['alice', 'cal'], 'rw');
+      const base = request(plugins, 'POST', ['alice', 'cal'], 'rw');
       return Object.assign(base, {
         config: { encoding: { request: 'utf-8' } },
         header: (n: string) => (n === 'content-type' ? type : undefined),
@@ -108,7 +113,7 @@ describe('method registration', () => {
   });
 
   it('answers OPTIONS with the registered methods', async () => {
-    const r = await handleDav(request(createKinds(), 'OPTIONS', [], ''));
+    const r = await handleDav(request(createPlugins(), 'OPTIONS', [], ''));
     assert.equal(r.headers.Allow, STANDARD);
   });
 });

@@ -4,16 +4,16 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createKinds } from '../../src/cli/start.js';
+import { createPlugins } from '../../src/cli/start.js';
 import { NS, clark } from '../../src/dav/xml.js';
 
 it('calendars declare CalDAV item conditions, address books CardDAV ones', () => {
-  const kinds = createKinds();
-  assert.deepEqual(kinds.byTag('VCALENDAR')?.preconditions, {
+  const plugins = createPlugins();
+  assert.deepEqual(plugins.byTag('VCALENDAR')?.preconditions, {
     maxResourceSize: clark(NS.C, 'max-resource-size'),
     noUidConflict: clark(NS.C, 'no-uid-conflict'),
   });
-  assert.deepEqual(kinds.byTag('VADDRESSBOOK')?.preconditions, {
+  assert.deepEqual(plugins.byTag('VADDRESSBOOK')?.preconditions, {
     maxResourceSize: clark(NS.CR, 'max-resource-size'),
     noUidConflict: clark(NS.CR, 'no-uid-conflict'),
   });

@@ -17,7 +17,7 @@ export async function del(req: DavRequest): Promise<DavResponse> {
   if (!req.access.canWrite(res)) throw accessDenied();
   const deleted = { ...multistatus([responseWithStatus(hrefOfResource(req, res), 200)]), status: 200 };
   if (res.kind === 'item') {
-    const hooks = req.kinds.byTag(res.collection.tag) ? req.kinds.itemWriteHooks() : [];
+    const hooks = req.plugins.byTag(res.collection.tag) ? req.plugins.itemWriteHooks() : [];
     for (let attempt = 1; ; attempt++) {
       const plan = await planItemWrite(req, hooks, {
         path: res.path,

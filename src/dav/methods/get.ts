@@ -41,7 +41,7 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
     if (!req.access.canRead(res)) throw accessDenied();
     const headers: Record<string, string> = {
       'Content-Type':
-        req.kinds.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
+        req.plugins.byTag(res.collection.tag)?.itemContentType(res.meta) ?? 'application/octet-stream',
       ETag: res.meta.etag,
       'Last-Modified': new Date(res.meta.lastModifiedMs).toUTCString(),
     };
@@ -49,11 +49,11 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
     let text = '';
     for await (const item of req.storage.getItems(res.path, [res.href])) text = item.text;
     const body = Buffer.from(text, 'utf8');
-    Object.assign(headers, req.kinds.itemGetHeaders(res, text));
+    Object.assign(headers, req.plugins.itemGetHeaders(res, text));
     headers['Content-Length'] = String(body.length);
     return { status: 200, headers, body: head ? undefined : body };
   }
-  const kind = req.kinds.byTag(res.info.tag);
+  const kind = req.plugins.byTag(res.info.tag);
   if (!kind) throw new DavError(403, 'Directory listings are not supported');
   if (!req.access.canRead(res) && !req.access.canExport(res)) throw accessDenied();
   const etag = await req.storage.getEtag(res.path);

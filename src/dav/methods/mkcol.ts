@@ -61,7 +61,7 @@ async function parseBody(
   req: DavRequest,
   how: CollectionCreation,
 ): Promise<readonly Operation[] | undefined> {
-  const accepted = req.kinds.createBodies();
+  const accepted = req.plugins.createBodies();
   const parsed = await parseCreateRequest(await bodyText(req), accepted);
   switch (parsed.kind) {
     case 'empty':

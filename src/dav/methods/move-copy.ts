@@ -173,7 +173,7 @@ async function transferItem(
         [],
       );
   };
-  for (const hook of req.kinds.itemTransferHooks()) {
+  for (const hook of req.plugins.itemTransferHooks()) {
     await hook(req, { isMove, from: src, toPath, toHref, toCollection: parent });
   }
   const from = { path: src.path, href: src.href };
@@ -187,7 +187,7 @@ async function transferItem(
 
 /** The conditions the destination's kind declares for its items (none for a plain collection). */
 function itemConditions(req: DavRequest, parent: CollectionInfo): ItemConditions | undefined {
-  return req.kinds.byTag(parent.tag)?.preconditions;
+  return req.plugins.byTag(parent.tag)?.preconditions;
 }
 
 async function parentOf(req: DavRequest, segments: string[]): Promise<CollectionInfo | undefined> {

@@ -7,8 +7,8 @@ export function options(req: DavRequest): Promise<DavResponse> {
   return Promise.resolve({
     status: 200,
     headers: {
-      Allow: req.kinds.methods().join(', '),
-      DAV: ['1', '3', 'extended-mkcol', ...req.kinds.compliance()].join(', '),
+      Allow: req.plugins.methods().join(', '),
+      DAV: ['1', '3', 'extended-mkcol', ...req.plugins.compliance()].join(', '),
       'Content-Length': '0',
     },
   });

@@ -11,7 +11,7 @@ import { xmlBody } from '../request-body.js';
 import { nameOf } from '../xml.js';
 
 async function chooseTarget(req: DavRequest): Promise<PostTarget | undefined> {
-  const matching = req.kinds.postTargets().filter((t) => t.matches(req));
+  const matching = req.plugins.postTargets().filter((t) => t.matches(req));
   // The body is parsed only when some matching target asks for its root (it is read once either way).
   let root: string | null | undefined;
   for (const t of matching) {
@@ -33,7 +33,7 @@ export async function post(req: DavRequest): Promise<DavResponse> {
   const target = await chooseTarget(req);
   if (!target) {
     throw new DavError(405, 'POST is not supported here', undefined, [], {
-      Allow: req.kinds.methods().join(', '),
+      Allow: req.plugins.methods().join(', '),
     });
   }
   if (!target.ownRightsCheck) requireSomeRight(req);

@@ -31,7 +31,9 @@ import { normalizeItemText } from '../../content-lines/line-endings.js';
 
 function kindForUpload(req: DavRequest, text: string): CollectionKind | undefined {
   const ct = req.header('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
-  return req.kinds.all().find((k) => k.mediaTypes.includes(ct)) ?? req.kinds.all().find((k) => k.sniff(text));
+  return (
+    req.plugins.all().find((k) => k.mediaTypes.includes(ct)) ?? req.plugins.all().find((k) => k.sniff(text))
+  );
 }
 
 export async function put(req: DavRequest): Promise<DavResponse> {
@@ -45,7 +47,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     if (req.segments.length === 0) throw new DavError(405, 'Cannot PUT on the root');
     throw conflict('The parent collection does not exist');
   }
-  const kind = req.kinds.byTag(parent.tag);
+  const kind = req.plugins.byTag(parent.tag);
   // As Radicale: calendar or address book data put on a new name in a plain collection (a user's
   // home, or the root for a top-level calendar) creates a whole collection there.
   if (!kind && res.kind === 'missing' && kindForUpload(req, text)) return putCollection(req, res, text);
@@ -64,7 +66,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     ? await kind.validateItem(normalized, parent, req.config)
     : { uid: '', component: '', start: 0, end: 0 };
   const strict = req.config.storage.strict_preconditions;
-  const hooks = kind ? req.kinds.itemWriteHooks() : [];
+  const hooks = kind ? req.plugins.itemWriteHooks() : [];
   for (let attempt = 1; ; attempt++) {
     const plan = await planItemWrite(req, hooks, {
       path: parentPath,
@@ -161,7 +163,7 @@ export function uidConflict(
 ): DavError {
   return conflict(
     `UID ${uid} is already used by another item`,
-    req.kinds.byTag(parent.tag)?.preconditions.noUidConflict,
+    req.plugins.byTag(parent.tag)?.preconditions.noUidConflict,
     [itemHref(req.prefix, path, otherHref)],
   );
 }
@@ -191,7 +193,7 @@ async function refuseReplacingPlainCollection(req: DavRequest, info: CollectionI
 async function putCollection(req: DavRequest, res: Resource, text: string): Promise<DavResponse> {
   const path = req.segments.join('/');
   const existing = res.kind === 'collection' ? res.info : undefined;
-  const kind = (existing && req.kinds.byTag(existing.tag)) ?? kindForUpload(req, text);
+  const kind = (existing && req.plugins.byTag(existing.tag)) ?? kindForUpload(req, text);
   if (!kind) throw new DavError(415, 'Only calendars and address books can be uploaded as a whole');
   if (!req.access.letters(path).includes('w')) throw accessDenied();
   if (existing && !req.access.mayOverwriteCollection(path))

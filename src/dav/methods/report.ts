@@ -16,8 +16,8 @@ export async function report(req: DavRequest): Promise<DavResponse> {
   const body = await xmlBody(req);
   if (!body) throw badRequest('REPORT needs a body');
   const name = nameOf(body);
-  const handler = req.kinds.report(name);
-  if (!handler || !req.kinds.reportsFor(res).includes(name)) {
+  const handler = req.plugins.report(name);
+  if (!handler || !req.plugins.reportsFor(res).includes(name)) {
     throw new DavError(403, `Unsupported report ${name}`, DAV_CONDITIONS.supportedReport);
   }
   return handler(req, res, body);

@@ -17,7 +17,7 @@ export type CreateRequest =
   /** An accepted body: its root (Clark name) and DAV:set instructions, in document order. */
   | { readonly kind: 'create'; readonly root: string; readonly operations: readonly Operation[] };
 
-/** `accepted`: Clark names of the root elements taken (`KindRegistry.createBodies()`). Malformed XML: 400. */
+/** `accepted`: Clark names of the root elements taken (`DavPlugins.createBodies()`). Malformed XML: 400. */
 export async function parseCreateRequest(text: string, accepted: readonly string[]): Promise<CreateRequest> {
   if (text.trim() === '') return { kind: 'empty' };
   try {

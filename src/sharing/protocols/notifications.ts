@@ -77,7 +77,7 @@ export function notificationTarget(invites: Invites, deps: InviteDeps): PathTarg
   const sharedOf = async (req: DavRequest, i: Invite): Promise<SharedCollection> => {
     const path = storagePath(i.record.PathMapped);
     const info = await deps.storage.getCollection(path);
-    const type = info ? req.kinds.resourceTypeOf(info) : undefined;
+    const type = info ? req.plugins.resourceTypeOf(info) : undefined;
     // A calendar's components, so that a client knows what the calendar holds before accepting it.
     const components =
       info?.tag === 'VCALENDAR'

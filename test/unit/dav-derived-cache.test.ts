@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { DerivedCache, type DerivedCacheOptions } from '../../src/storage/derived-cache.js';
+import { DerivedCache, type DerivedCacheOptions } from '../../src/dav/derived-cache.js';
 
 const base = mkdtempSync(join(tmpdir(), 'almanac-derived-'));
 after(() => rmSync(base, { recursive: true, force: true }));
