@@ -18,7 +18,8 @@ import { failedUpdatePropstats } from '../dav/prop-updates.js';
 import { multistatus, multistatusStream } from '../dav/multistatus.js';
 import { propResponse, reportPropRequest, type PropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
-import { forgetTexts, itemText, loadTexts } from '../dav/item-text.js';
+import { itemText, loadTexts, withTexts } from '../dav/item-text.js';
+import { yielder } from '../dav/yielder.js';
 import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, child, childrenNamed, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { ItemMeta } from '../storage/types.js';
@@ -65,7 +66,6 @@ function expandCount(req: DavRequest): ExpandCount {
   return count;
 }
 
-/** Whether the properties asked for expand recurrences (whose limit must be decided before answering). */
 /** The range of a C:expand the request asks for, if any. */
 function expandRange(preq: PropRequest): TimeRange | undefined {
   if (preq.kind !== 'prop') return undefined;
@@ -92,16 +92,6 @@ function hasInstanceIn(range: TimeRange, text: string): boolean {
       text,
     ),
   );
-}
-
-/** Lets other requests run when this one has held the event loop for a while. */
-function yielder(sliceMs = 20): () => Promise<void> {
-  let since = performance.now();
-  return async () => {
-    if (performance.now() - since < sliceMs) return;
-    await new Promise((r) => setImmediate(r));
-    since = performance.now();
-  };
 }
 
 /** Items up to this many characters are validated in place, bigger ones in a worker thread. */
@@ -272,22 +262,13 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
       'calendar-query needs a calendar',
       CALDAV_CONDITIONS.calendarCollectionLocationOk,
     );
-  // In batches: texts are read 256 at a time and dropped after their answers are written, so a
-  // query over a huge calendar never holds every candidate's text at once.
-  const pause = yielder();
+  // In batches (withTexts): a query over a huge calendar never holds every candidate's text at once.
   const expand = expandRange(preq);
   async function* matches(): AsyncIterable<XmlNode> {
-    for (let i = 0; i < targets.length; i += 256) {
-      const batch = targets.slice(i, i + 256);
-      await loadTexts(req, batch);
-      for (const t of batch) {
-        await pause();
-        const text = await itemText(req, t);
-        if (!matchCalendarFilter(filter, text)) continue;
-        if (expand && !hasInstanceIn(expand, text)) continue;
-        yield await propResponse(req, t, preq);
-      }
-      forgetTexts(req);
+    for await (const { item, text } of withTexts(req, targets)) {
+      if (!matchCalendarFilter(filter, text)) continue;
+      if (expand && !hasInstanceIn(expand, text)) continue;
+      yield await propResponse(req, item, preq);
     }
   }
   // Expanded answers are limited as a whole (max_expand_occurrence): computed before the first byte,
@@ -323,8 +304,7 @@ async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): 
     await pause();
     busy.add(await itemText(req, t));
   }
-  const body2 = busy.render();
-  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: body2 };
+  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: busy.render() };
 }
 
 /** MKCALENDAR (RFC 4791 §5.3.1): MKCOL's creation, answered as RFC 4791 says. */

@@ -13,10 +13,10 @@ import { COLLATIONS } from '../dav/collation.js';
 import { DavError } from '../dav/errors.js';
 import { collectionHref, splitPath } from '../dav/href.js';
 import { hrefOfResource } from '../dav/properties.js';
-import { multistatus, responseWithStatus } from '../dav/multistatus.js';
+import { multistatusStreamFromFirst, responseWithStatus } from '../dav/multistatus.js';
 import { propResponse, reportPropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
-import { itemText, loadTexts } from '../dav/item-text.js';
+import { itemText, withTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
@@ -134,28 +134,26 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
     meta,
     collection: res.info,
   }));
-  await loadTexts(req, items);
-  const responses: XmlNode[] = [];
-  let truncated = false;
-  for (const item of items) {
-    if (!matchAddressFilter(filter, await itemText(req, item))) continue;
-    if (limit !== undefined && responses.length >= limit) {
-      truncated = true;
-      break;
+  // Streamed as calendar-query is, the texts read in batches (withTexts).
+  async function* answers(): AsyncIterable<XmlNode> {
+    let matched = 0;
+    for await (const { item, text } of withTexts(req, items)) {
+      if (!matchAddressFilter(filter, text)) continue;
+      if (limit !== undefined && matched >= limit) {
+        // RFC 6352 §8.6.1: the result was cut at the client's limit.
+        yield responseWithStatus(
+          hrefOfResource(req, res),
+          507,
+          el(D('error'), el(D('number-of-matches-within-limits'))),
+        );
+        return;
+      }
+      matched++;
+      yield await propResponse(req, item, preq);
     }
-    responses.push(await propResponse(req, item, preq));
   }
-  if (truncated) {
-    // RFC 6352 §8.6.1: the result was cut at the client's limit.
-    responses.push(
-      responseWithStatus(
-        hrefOfResource(req, res),
-        507,
-        el(D('error'), el(D('number-of-matches-within-limits'))),
-      ),
-    );
-  }
-  return multistatus(responses);
+  // An address-data type that is not offered is refused (415) with the first match.
+  return multistatusStreamFromFirst(answers());
 }
 
 export const CARDDAV_PLUGIN: DavPlugin = {

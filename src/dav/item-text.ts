@@ -3,6 +3,7 @@
  * one storage call per collection and kept for the request only.
  */
 import type { DavRequest, Resource } from './context.js';
+import { yielder } from './yielder.js';
 
 const texts = new WeakMap<DavRequest, Map<string, string>>();
 
@@ -52,4 +53,33 @@ export async function itemText(req: DavRequest, res: Resource): Promise<string> 
 /** Drops the texts kept for this request (after a batch of a long answer). */
 export function forgetTexts(req: DavRequest): void {
   texts.delete(req);
+}
+
+/** Texts are read this many at a time by `withTexts`. */
+const BATCH = 256;
+
+/**
+ * The items with their texts, for a query that looks at every candidate: texts are read 256 at a
+ * time and dropped after their batch (also when the caller stops early), and other requests run
+ * between items (20 ms slices), so that a query over a huge collection never holds every text at
+ * once nor the event loop for long. The caller answers an item before asking for the next one.
+ */
+export async function* withTexts<T extends Resource & { kind: 'item' }>(
+  req: DavRequest,
+  items: readonly T[],
+): AsyncGenerator<{ item: T; text: string }> {
+  const pause = yielder();
+  try {
+    for (let i = 0; i < items.length; i += BATCH) {
+      const batch = items.slice(i, i + BATCH);
+      await loadTexts(req, batch);
+      for (const item of batch) {
+        await pause();
+        yield { item, text: await itemText(req, item) };
+      }
+      forgetTexts(req);
+    }
+  } finally {
+    forgetTexts(req);
+  }
 }

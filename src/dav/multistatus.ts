@@ -77,6 +77,24 @@ export function multistatus(responses: XmlNode[], extra: XmlNode[] = []): DavRes
 }
 
 /**
+ * A streamed multistatus whose first response is computed before the status is sent: an error that
+ * the request itself causes (an address-data type not offered, say) comes with the first response,
+ * and is still a complete error answer instead of a multistatus cut short.
+ */
+export async function multistatusStreamFromFirst(responses: AsyncIterable<XmlNode>): Promise<DavResponse> {
+  const it = responses[Symbol.asyncIterator]();
+  const first = await it.next();
+  async function* all(): AsyncIterable<XmlNode> {
+    try {
+      for (let r = first; r.done !== true; r = await it.next()) yield r.value;
+    } finally {
+      await it.return?.();
+    }
+  }
+  return multistatusStream(all());
+}
+
+/**
  * A 207 whose responses are serialized and sent as they are produced, so a listing of 100,000 items
  * never exists in memory as one tree or one string. `trailer` (e.g. the sync-token) comes last.
  */

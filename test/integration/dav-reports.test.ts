@@ -562,6 +562,79 @@ describe('addressbook reports', () => {
   });
 });
 
+describe('addressbook-query over many cards', () => {
+  // More than two batches of 256 texts, so that matches and the limit fall in later batches.
+  const CARDS = 700;
+  const group = (i: number): string => `group-${i % 3}`;
+  const inGroupCount = (g: string): number =>
+    Array.from({ length: CARDS }, (_, i) => group(i)).filter((x) => x === g).length;
+  const query = (filter: string, limit = '', props = '<D:getetag/>'): string =>
+    `<CR:addressbook-query ${NSDECL}><D:prop>${props}</D:prop><CR:filter>${filter}</CR:filter>${limit}</CR:addressbook-query>`;
+  const inGroup = (g: string): string =>
+    `<CR:prop-filter name="NOTE"><CR:text-match match-type="equals">${g}</CR:text-match></CR:prop-filter>`;
+  const cards = (text: string): string[] => hrefs(text).filter((h) => h !== '/alice/many/');
+
+  before(async () => {
+    let body = '';
+    for (let i = 0; i < CARDS; i++) {
+      body += vcard(`many-${i}`, `Person ${i}`, `NOTE:${group(i)}`);
+    }
+    assert.equal((await put(c, '/alice/many/', body)).status, 201);
+  });
+
+  it('answers every matching card, streamed', async () => {
+    const r = await report(c, '/alice/many/', query(inGroup('group-0')));
+    assert.equal(r.status, 207);
+    assert.equal(r.headers['transfer-encoding'], 'chunked');
+    assert.equal(r.headers['content-length'], undefined);
+    assert.deepEqual(malformedResponses(r.text), []);
+    assert.equal(cards(r.text).length, inGroupCount('group-0'));
+    // Each answer is the card it names.
+    const data = await report(
+      c,
+      '/alice/many/',
+      query(inGroup('group-2'), '', '<CR:address-data><CR:prop name="NOTE"/></CR:address-data>'),
+    );
+    const ms = parseMultistatus(data.text);
+    assert.equal(cards(data.text).length, inGroupCount('group-2'));
+    for (const href of cards(data.text)) {
+      assert.match(
+        textContent(ms.props.get(href)?.get(CR('address-data'))?.element ?? ms.root),
+        /NOTE:group-2/,
+      );
+    }
+  });
+
+  it('a limit reached in a later batch gives exactly that many cards, then the 507 response', async () => {
+    const r = await report(
+      c,
+      '/alice/many/',
+      query('', '<CR:limit><CR:nresults>300</CR:nresults></CR:limit>'),
+    );
+    assert.equal(r.status, 207);
+    assert.deepEqual(malformedResponses(r.text), []);
+    assert.equal(cards(r.text).length, 300);
+    assert.equal(parseMultistatus(r.text).statuses.get('/alice/many/'), 507);
+    const all = await report(
+      c,
+      '/alice/many/',
+      query('', '<CR:limit><CR:nresults>700</CR:nresults></CR:limit>'),
+    );
+    assert.equal(cards(all.text).length, CARDS);
+    assert.equal(parseMultistatus(all.text).statuses.get('/alice/many/'), undefined);
+  });
+
+  it('an address-data type that is not offered is still a complete 415', async () => {
+    const r = await report(
+      c,
+      '/alice/many/',
+      query(inGroup('group-1'), '', '<CR:address-data content-type="application/vcard+json"/>'),
+    );
+    assert.equal(r.status, 415);
+    assert.deepEqual(preconditions(r.text), [CR('supported-address-data-conversion')]);
+  });
+});
+
 describe('sync-collection', () => {
   const sync = (token: string, limit = ''): string =>
     `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level>${limit}<D:prop><D:getetag/></D:prop></D:sync-collection>`;
