@@ -13,7 +13,6 @@ import { FailureDelay } from './delay.js';
 import { externalLogin } from './external.js';
 import { identityHeader } from './header-auth.js';
 import { createGroupSource } from './groups/create.js';
-import type { GroupSource } from './groups/types.js';
 import { createHtpasswdBackend } from './htpasswd/backend.js';
 import { basicLogin } from './login.js';
 import { LoginThrottle, type ThrottleOptions } from './throttle.js';
@@ -57,7 +56,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
     };
   }
 
-  const backend = await createBackend(config, log, groups);
+  const backend = await createBackend(config, log);
   if ('authenticate' in backend) return backend;
   const cache = a.cache_logins
     ? new LoginCache(a.cache_successful_logins_expiry, a.cache_failed_logins_expiry, now)
@@ -85,11 +84,7 @@ export async function createAuth(config: Config, log: Logger, test: AuthTestOpti
   };
 }
 
-async function createBackend(
-  config: Config,
-  log: Logger,
-  _groups: GroupSource,
-): Promise<PasswordBackend | Auth> {
+async function createBackend(config: Config, log: Logger): Promise<PasswordBackend | Auth> {
   const a = config.auth;
   switch (a.type) {
     case 'none':

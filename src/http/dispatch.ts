@@ -114,10 +114,8 @@ export function createApp(deps: AppDeps): RequestHandler {
   const scriptName = configuredPrefix(deps.config.server.script_name);
   return async (req, res, ctx) => {
     let response: DavResponse;
-    let prefix = '';
     try {
       const routed = prefixAndPath(req, ctx, scriptName);
-      prefix = routed.prefix;
       response = await route(deps, req, ctx, routed.prefix, routed.rawPath);
     } catch (err) {
       deps.metrics?.errorSeen(err);
@@ -126,7 +124,7 @@ export function createApp(deps: AppDeps): RequestHandler {
         realm: deps.auth.realm,
       });
     }
-    await finish(deps, req, res, ctx, response, prefix);
+    await finish(deps, req, res, ctx, response);
   };
 }
 
@@ -136,7 +134,6 @@ async function finish(
   res: ServerResponse,
   ctx: RequestContext,
   response: DavResponse,
-  _prefix: string,
 ): Promise<void> {
   if ((response.status === 401 || response.status === 403) && !delayed.has(ctx)) {
     ctx.releaseSlot?.();
