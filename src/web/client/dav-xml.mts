@@ -22,7 +22,8 @@ export function parseMultistatus(body: string): DavResponse[] {
       const status = childText(ps, NS.D, 'status') ?? '';
       if (!/^HTTP\/\S+ 2\d\d/.test(status.trim())) continue;
       for (const prop of children(ps, NS.D, 'prop')) {
-        for (const p of Array.from(prop.children)) props.set(clark(p.namespaceURI ?? '', p.localName), p);
+        for (const value of Array.from(prop.children))
+          props.set(clark(value.namespaceURI ?? '', value.localName), value);
       }
     }
     out.push({ href: href.trim(), props });
