@@ -6,6 +6,7 @@
 import ICAL from 'ical.js';
 import { MAX_PARAMS, splitParams, valueColon } from '../content-lines/content-line.js';
 import { logicalLines } from '../content-lines/unfold.js';
+import { withoutControlChars } from '../content-lines/line-endings.js';
 
 /** iCalendar data that cannot be read or stored, with the CalDAV precondition it breaks. */
 export class IcalParseError extends Error {
@@ -18,10 +19,6 @@ export class IcalParseError extends Error {
   }
 }
 
-// Control characters other than tab, CR and LF.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
-
 /** Properties whose value is a DATE-TIME unless it is a bare 8-digit DATE (vobject reads it so). */
 const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID']);
 
@@ -32,7 +29,7 @@ const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID']);
  * out.
  */
 export function sanitizeIcal(text: string, omit?: ReadonlySet<string>): string {
-  const clean = text.replace(/^\uFEFF/, '').replace(CONTROL_CHARS, '');
+  const clean = withoutControlChars(text.replace(/^\uFEFF/, ''));
   let out = '';
   for (const line of logicalLines(clean)) {
     if (omit && line.head !== undefined && omit.has(propertyName(line.head))) continue;

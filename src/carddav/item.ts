@@ -10,7 +10,7 @@ import ICAL from 'ical.js';
 import { forbidden } from '../dav/errors.js';
 import type { ComponentText } from '../content-lines/components.js';
 import { MAX_PARAMS, parseContentLine } from '../content-lines/content-line.js';
-import { normalizeLineEndings } from '../content-lines/line-endings.js';
+import { normalizeLineEndings, withoutControlChars } from '../content-lines/line-endings.js';
 import { type LogicalLine, logicalLines } from '../content-lines/unfold.js';
 import { checkCardText, invalid, readCards } from './validate.js';
 import { needsRepair, repairLine } from './vcard21.js';
@@ -29,12 +29,9 @@ export interface VcardDescription {
   end: 0;
 }
 
-// Control characters other than tab break ical.js and are never meaningful in a vCard.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
-
 function normalizeLine(unfolded: string): string {
-  const clean = unfolded.replace(CONTROL_CHARS, '');
+  // Control characters other than tab break ical.js and are never meaningful in a vCard.
+  const clean = withoutControlChars(unfolded);
   const parsed = parseContentLine(clean);
   // ical.js would take the square of the line's length to read it.
   if (parsed && parsed.params.length > MAX_PARAMS) {

@@ -8,6 +8,11 @@
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
+/** The text without the control characters iCalendar and vCard never allow. */
+export function withoutControlChars(text: string): string {
+  return text.replace(CONTROL_CHARS, '');
+}
+
 /** CRLF everywhere and a final CRLF: one pass over the text. */
 export function normalizeLineEndings(text: string): string {
   // Text that already has CRLF everywhere (what clients send, what is stored) is not rebuilt.
@@ -28,5 +33,5 @@ export function physicalLines(text: string): string[] {
  * its XML answers), then normalizeLineEndings.
  */
 export function normalizeItemText(text: string): string {
-  return normalizeLineEndings(text.replace(CONTROL_CHARS, ''));
+  return normalizeLineEndings(withoutControlChars(text));
 }
