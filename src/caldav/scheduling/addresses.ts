@@ -48,14 +48,6 @@ function mapping(config: Config): Mapping {
   return m;
 }
 
-/** Entries of `[scheduling] addresses` that cannot be read, for the start-up report. */
-export function badAddressEntries(config: Config): string[] {
-  return config.scheduling.addresses.filter((entry) => {
-    const i = entry.indexOf(':');
-    return i <= 0 || mailOf(entry.slice(i + 1)) === undefined;
-  });
-}
-
 /** A user's mail addresses (lower case, without mailto:), the configured ones first. */
 export function mailAddresses(config: Config, user: string): string[] {
   const out = [...(mapping(config).byUser.get(user) ?? [])];
