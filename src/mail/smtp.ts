@@ -29,24 +29,29 @@ export interface SmtpTimeouts {
 const DEFAULT_TIMEOUTS: SmtpTimeouts = { connection: 30_000, greeting: 30_000, socket: 60_000 };
 
 /** The port a `smtp_port` value and `smtp_security` mean. */
-export function smtpPort(o: Pick<SmtpOptions, 'port' | 'security'>): number {
-  return o.port === '' ? (o.security === 'tls' ? 465 : 25) : Number(o.port);
+export function smtpPort(options: Pick<SmtpOptions, 'port' | 'security'>): number {
+  return options.port === '' ? (options.security === 'tls' ? 465 : 25) : Number(options.port);
 }
 
-export function createSmtpTransport(o: SmtpOptions, timeouts: SmtpTimeouts = DEFAULT_TIMEOUTS): Transporter {
-  const verify = o.verifyMode !== 'NONE';
+export function createSmtpTransport(
+  options: SmtpOptions,
+  timeouts: SmtpTimeouts = DEFAULT_TIMEOUTS,
+): Transporter {
+  const verify = options.verifyMode !== 'NONE';
   return nodemailer.createTransport({
-    host: o.server,
-    port: smtpPort(o),
-    secure: o.security === 'tls',
+    host: options.server,
+    port: smtpPort(options),
+    secure: options.security === 'tls',
     // none: plain SMTP, no STARTTLS even when offered (smtplib.SMTP); starttls: required.
-    ignoreTLS: o.security === 'none',
-    requireTLS: o.security === 'starttls',
+    ignoreTLS: options.security === 'none',
+    requireTLS: options.security === 'starttls',
     tls: {
       rejectUnauthorized: verify,
       ...(verify ? {} : { checkServerIdentity: () => undefined }),
     },
-    ...(o.username !== '' && o.password !== '' ? { auth: { user: o.username, pass: o.password } } : {}),
+    ...(options.username !== '' && options.password !== ''
+      ? { auth: { user: options.username, pass: options.password } }
+      : {}),
     connectionTimeout: timeouts.connection,
     greetingTimeout: timeouts.greeting,
     socketTimeout: timeouts.socket,

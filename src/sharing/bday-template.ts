@@ -98,7 +98,7 @@ export function bdayOptionProblem(option: BdayOptionName, value: string | number
 }
 
 /** The marker a placeholder gets when the card has no value for it. */
-export const unresolved = (p: BdayPlaceholder): string => `!${p}!`;
+export const unresolved = (placeholder: BdayPlaceholder): string => `!${placeholder}!`;
 
 const GROUP = /^(.*)\[([^|]+)\|([^\]]*)\](.*)/;
 

@@ -125,8 +125,8 @@ export function createShareView(deps: {
   };
   /** Writes through a bday share (anything under its path) are refused. */
   const refuseBday = (...paths: string[]): void => {
-    for (const p of paths) {
-      const s = toReal(storagePath(p)).share;
+    for (const path of paths) {
+      const s = toReal(storagePath(path)).share;
       if (s && isBday(s)) throw new DavError(403, 'A birthday calendar (bday share) is read-only');
     }
   };

@@ -126,8 +126,8 @@ interface MessageView {
 const CONTROL = /[\u0000-\u001f\u007f]+/g;
 const oneLine = (s: string): string => s.replace(CONTROL, ' ').trim();
 
-function stringParam(p: ICAL.Property, name: string): string | undefined {
-  const v: unknown = p.getParameter(name);
+function stringParam(property: ICAL.Property, name: string): string | undefined {
+  const v: unknown = property.getParameter(name);
   return typeof v === 'string' && v.trim() !== '' ? oneLine(v) : undefined;
 }
 
@@ -162,9 +162,9 @@ function readMessage(text: string): MessageView | undefined {
   if (!first) return undefined;
   const attendees = new Map<string, string | undefined>();
   for (const c of comps) {
-    for (const p of c.getAllProperties('attendee')) {
-      const mail = mailOf(String(p.getFirstValue()));
-      if (mail !== undefined && !attendees.has(mail)) attendees.set(mail, stringParam(p, 'cn'));
+    for (const attendee of c.getAllProperties('attendee')) {
+      const mail = mailOf(String(attendee.getFirstValue()));
+      if (mail !== undefined && !attendees.has(mail)) attendees.set(mail, stringParam(attendee, 'cn'));
     }
   }
   const org = comps.map((c) => c.getFirstProperty('organizer')).find((p) => p !== null);
@@ -245,16 +245,20 @@ class SmtpMailer implements Mailer {
   private readonly sent = new Map<string, number[]>();
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(private readonly o: ImipOptions) {
+  constructor(private readonly options: ImipOptions) {
     // Shorter than the hook's: a PUT waits for these (at most timeoutMs), the rest goes on unwaited.
-    this.transport = createSmtpTransport(o.smtp, { connection: 15_000, greeting: 15_000, socket: 30_000 });
+    this.transport = createSmtpTransport(options.smtp, {
+      connection: 15_000,
+      greeting: 15_000,
+      socket: 30_000,
+    });
   }
 
   /** Counts one mail for `login`, or says that its hour is full. */
   private allow(login: string, now: number): boolean {
-    if (this.o.maxPerHour === 0) return true;
+    if (this.options.maxPerHour === 0) return true;
     const times = (this.sent.get(login) ?? []).filter((t) => t > now - HOUR);
-    if (times.length >= this.o.maxPerHour) {
+    if (times.length >= this.options.maxPerHour) {
       this.sent.set(login, times);
       return false;
     }
@@ -291,13 +295,13 @@ class SmtpMailer implements Mailer {
     const login = req.user ?? '';
     if (!this.allow(login, Date.now())) {
       log.warn(
-        `scheduling: ${login || 'anonymous'} has caused ${this.o.maxPerHour} iMIP mails in the last hour ` +
+        `scheduling: ${login || 'anonymous'} has caused ${this.options.maxPerHour} iMIP mails in the last hour ` +
           `([scheduling] max_mails_per_hour), ${m.method} to ${to} not sent (5.3)`,
       );
       return '5.3';
     }
     // From: the organizer (for a REPLY the attendee), who must be a mail address; else the server.
-    const fromMail = mailOf(m.from) ?? this.o.fromEmail;
+    const fromMail = mailOf(m.from) ?? this.options.fromEmail;
     const fromName = m.method === 'REPLY' ? view.attendees.get(fromMail) : view.organizer.name;
     const from = fromName !== undefined ? { name: fromName, address: fromMail } : fromMail;
     const toName = m.method === 'REPLY' ? view.organizer.name : view.attendees.get(to);
@@ -306,7 +310,7 @@ class SmtpMailer implements Mailer {
     const sending = (
       this.transport.sendMail({
         from,
-        sender: this.o.fromEmail,
+        sender: this.options.fromEmail,
         replyTo: from,
         to: toName !== undefined ? { name: toName, address: to } : to,
         subject,
@@ -318,7 +322,7 @@ class SmtpMailer implements Mailer {
           },
         ],
         attachments: [{ filename: 'invite.ics', contentType: 'application/ics', content: ics }],
-        envelope: { from: this.o.fromEmail, to: [to] },
+        envelope: { from: this.options.fromEmail, to: [to] },
       }) as Promise<SentMail>
     ).then(
       (info) => {
@@ -338,14 +342,14 @@ class SmtpMailer implements Mailer {
     void sending.finally(() => this.inFlight.delete(sending));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve('1.0'), this.o.timeoutMs);
+      timer = setTimeout(() => resolve('1.0'), this.options.timeoutMs);
     });
     const status = await Promise.race([sending, late]);
     clearTimeout(timer);
     if (status === '1.0') {
       log.warn(
         `scheduling: the SMTP server has not taken the iMIP ${m.method} to ${to} within ` +
-          `${this.o.timeoutMs / 1000} s; recorded as pending (1.0), still sending`,
+          `${this.options.timeoutMs / 1000} s; recorded as pending (1.0), still sending`,
       );
     }
     return status;
