@@ -275,6 +275,8 @@ export interface DavPlugins {
   itemTransferHooks(): readonly ItemTransferHook[];
   /** Headers the plugins add to an item's GET/HEAD answer (Schedule-Tag), merged in registration order. */
   itemGetHeaders(res: ItemResource, text: string): Record<string, string>;
+  /** Other hrefs that name `user` besides their principal URL (mailto: addresses), from the plugins. */
+  principalAliases(req: DavRequest, user: string): string[];
   /** The resourcetype child of a collection: a plugin's answer, else its kind's; undefined for none. */
   resourceTypeOf(info: CollectionInfo): string | undefined;
   /** Further resourcetype children plugins add for this request (sharing's CS:shared-owner). */
@@ -304,6 +306,8 @@ export interface DavPlugin {
   readonly itemTransfer?: ItemTransferHook;
   /** Headers of an item's GET/HEAD answer, from its stored text (RFC 6638's Schedule-Tag). */
   readonly itemGetHeaders?: (res: ItemResource, text: string) => Readonly<Record<string, string>>;
+  /** Hrefs that also name a user (principal-match): CalDAV scheduling's calendar user addresses. */
+  readonly principalAliases?: (req: DavRequest, user: string) => readonly string[];
   /**
    * Further resourcetype children of a collection as this request sees it, beside the kind's (CS:shared
    * on a sharee's view of a shared calendar, CS:shared-owner on the owner's).
@@ -343,6 +347,7 @@ export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
   const typeNamers = plugins.flatMap((p) => (p.resourceType ? [p.resourceType] : []));
   const transferHooks = plugins.flatMap((p) => (p.itemTransfer ? [p.itemTransfer] : []));
   const getHeaders = plugins.flatMap((p) => (p.itemGetHeaders ? [p.itemGetHeaders] : []));
+  const aliases = plugins.flatMap((p) => (p.principalAliases ? [p.principalAliases] : []));
   const extraTypes = plugins.flatMap((p) => (p.extraResourceTypes ? [p.extraResourceTypes] : []));
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
@@ -358,6 +363,7 @@ export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
     createBodies: () => createBodies,
     itemWriteHooks: () => writeHooks,
     itemTransferHooks: () => transferHooks,
+    principalAliases: (req, user) => aliases.flatMap((a) => [...a(req, user)]),
     itemGetHeaders: (res, text) =>
       Object.assign({}, ...getHeaders.map((h) => h(res, text))) as Record<string, string>,
     resourceTypeOf: (info) => {

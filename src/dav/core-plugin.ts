@@ -1,6 +1,7 @@
 /**
  * What belongs to WebDAV itself, registered like any plugin: its methods and its reports.
  */
+import { principalMatch } from './reports/principal-match.js';
 import type { DavPlugin, DavRequest, Resource } from './context.js';
 import { copy, move } from './methods/move-copy.js';
 import { del } from './methods/delete.js';
@@ -43,6 +44,7 @@ export const CORE_PLUGIN: DavPlugin = {
     [D('sync-collection')]: { handler: syncCollection, appliesTo: syncable },
     [D('expand-property')]: { handler: expandProperty, appliesTo: always },
     [D('principal-property-search')]: { handler: principalPropertySearch, appliesTo: always },
+    [D('principal-match')]: { handler: principalMatch, appliesTo: (res) => res.kind === 'collection' },
     [D('principal-search-property-set')]: { handler: principalSearchPropertySet, appliesTo: always },
   },
 };

@@ -12,6 +12,7 @@ import { DavError } from '../../src/dav/errors.js';
 import { parseXml, type XmlElement } from '../../src/dav/xml.js';
 import { parseCreateRequest } from '../../src/dav/requests/mkcol.js';
 import { parseMultiget } from '../../src/dav/requests/multiget.js';
+import { parsePrincipalMatch } from '../../src/dav/requests/principal-match.js';
 import { parsePrincipalPropertySearch } from '../../src/dav/requests/principal-search.js';
 import { parseSyncCollection } from '../../src/dav/requests/sync-collection.js';
 import { parseCsShare, parseDavShare, parseInviteReply } from '../../src/sharing/protocols/xml.js';
@@ -22,6 +23,7 @@ const PARSERS: Readonly<Record<string, (text: string) => unknown>> = {
   'sync-collection': (text) => parseSyncCollection(parseXml(text)),
   multiget: (text) => parseMultiget(parseXml(text)),
   'principal-search': (text) => parsePrincipalPropertySearch(parseXml(text)),
+  'principal-match': (text) => parsePrincipalMatch(parseXml(text)),
   'cs-share': (text) => parseCsShare(parseXml(text)),
   'dav-share': (text) => parseDavShare(parseXml(text)),
   'invite-reply': (text) => parseInviteReply(parseXml(text)),

@@ -475,6 +475,17 @@ describe('races', () => {
   });
 });
 
+describe('principal-match with calendar user addresses', () => {
+  it('finds the principal whose calendar-user-address-set names the user', async () => {
+    const body =
+      '<D:principal-match xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">' +
+      '<D:principal-property><C:calendar-user-address-set/></D:principal-property><D:prop><D:displayname/></D:prop></D:principal-match>';
+    const r = await c.request('REPORT', '/', { user: 'dave', body, headers: { Depth: '0' } });
+    assert.equal(r.status, 207);
+    assert.deepEqual([...parseMultistatus(r.text).props.keys()], ['/dave/']);
+  });
+});
+
 describe('MOVE and COPY of scheduling objects', () => {
   const move = (from: string, to: string, user: string, method = 'MOVE'): ReturnType<DavClient['request']> =>
     c.request(method, from, { user, headers: { Destination: `${server.url}${to}` } });

@@ -803,6 +803,33 @@ describe('principal reports', () => {
     assert.deepEqual([...parseMultistatus(asBob.text).props.keys()], []);
   });
 
+  it("principal-match DAV:self answers the current user's principal (RFC 3744 §9.3)", async () => {
+    const body = `<D:principal-match xmlns:D="DAV:"><D:self/><D:prop><D:displayname/></D:prop></D:principal-match>`;
+    const r = await report(c, '/', body, '0');
+    assert.equal(r.status, 207);
+    assert.deepEqual([...parseMultistatus(r.text).props.keys()], ['/alice/']);
+    const asBob = await report(c, '/', body, '0', 'bob');
+    assert.deepEqual([...parseMultistatus(asBob.text).props.keys()], ['/bob/']);
+    // Below another user's principal there is no principal of alice's.
+    const elsewhere = await report(c, '/bob/', body, '0', 'bob');
+    assert.deepEqual([...parseMultistatus(elsewhere.text).props.keys()], ['/bob/']);
+    assert.equal((await report(c, '/', body, '1')).status, 400, 'Depth must be 0');
+  });
+
+  it("principal-match DAV:principal-property DAV:owner finds the user's own collections", async () => {
+    const body = `<D:principal-match xmlns:D="DAV:"><D:principal-property><D:owner/></D:principal-property><D:prop><D:displayname/></D:prop></D:principal-match>`;
+    const r = await report(c, '/alice/', body, '0');
+    assert.equal(r.status, 207);
+    const found = [...parseMultistatus(r.text).props.keys()];
+    assert.ok(found.includes('/alice/cal/'), found.join(' '));
+    assert.ok(
+      found.every((h) => h.startsWith('/alice/')),
+      found.join(' '),
+    );
+    const bad = await report(c, '/alice/', '<D:principal-match xmlns:D="DAV:"/>', '0');
+    assert.equal(bad.status, 400);
+  });
+
   it('principal-search-property-set lists searchable properties', async () => {
     const r = await report(c, '/', '<D:principal-search-property-set xmlns:D="DAV:"/>', '0');
     assert.equal(r.status, 200);

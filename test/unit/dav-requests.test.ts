@@ -19,6 +19,7 @@ describe('typed requests from golden bodies', () => {
       'invite-reply',
       'mkcol',
       'multiget',
+      'principal-match',
       'principal-search',
       'sync-collection',
     ]);

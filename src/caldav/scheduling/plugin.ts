@@ -107,6 +107,7 @@ export function schedulingPlugin(mailer: Mailer): DavPlugin {
     },
     itemWrite: schedulingHook(mailer),
     itemTransfer: schedulingTransfer,
+    principalAliases: (req, user) => userAddresses(req.config, req.prefix, user),
     // RFC 6638 §3.2.10: GET of a scheduling object resource (an organizer and attendees) carries its tag.
     itemGetHeaders: (res, text): Record<string, string> =>
       isCalendarItem(res) && isSchedulingText(text) ? { 'Schedule-Tag': scheduleTag(text) } : {},
