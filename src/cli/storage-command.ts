@@ -145,16 +145,7 @@ async function runCopy(
     await target.open();
     try {
       const stats = await copyStorage(source, target, (line) => out(`${line}\n`));
-      const unreadable =
-        copyLog.unreadable === 0
-          ? ''
-          : `; ${copyLog.unreadable} item(s) of the source could not be read and were not copied (see above)`;
-      out(
-        `copied ${stats.collections} collections: ${stats.itemsWritten} items written, ` +
-          `${stats.itemsSkipped} already identical, ${stats.itemsDeleted} items and ` +
-          `${stats.collectionsDeleted} collections removed, ${stats.tokensCarried} sync tokens carried, ` +
-          `${stats.problems} problem(s)${unreadable}\n`,
-      );
+      // The shares and push lines first: the summary of the whole copy is the last line.
       const shares = await copyShares(shareSide(from, source), shareSide(to, target), format);
       if (shares.shares === undefined) out('sharing: the source has no share database; none carried\n');
       else if (shares.to === undefined) out('sharing: the source has no shares\n');
@@ -166,6 +157,16 @@ async function runCopy(
         );
       else if (stats.pushRegistrations !== undefined)
         out(`WebDAV-Push: ${stats.pushRegistrations} registration(s) and the keys carried\n`);
+      const unreadable =
+        copyLog.unreadable === 0
+          ? ''
+          : `; ${copyLog.unreadable} item(s) of the source could not be read and were not copied (see above)`;
+      out(
+        `copied ${stats.collections} collections: ${stats.itemsWritten} items written, ` +
+          `${stats.itemsSkipped} already identical, ${stats.itemsDeleted} items and ` +
+          `${stats.collectionsDeleted} collections removed, ${stats.tokensCarried} sync tokens carried, ` +
+          `${stats.problems} problem(s)${unreadable}\n`,
+      );
       return stats.problems === 0 && copyLog.unreadable === 0 ? 0 : 1;
     } finally {
       await target.close();
