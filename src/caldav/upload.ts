@@ -8,7 +8,7 @@ import { runInWorker } from '../dav/worker-task.js';
 import type { NewItem } from '../storage/types.js';
 import { describeCalendarItem, splitCalendar } from './item.js';
 import { IcalParseError } from './parse.js';
-import { checkCalendarText } from './validate.js';
+import { checkCalendarUpload } from './validate.js';
 import { CALDAV_CONDITIONS } from './preconditions.js';
 
 export interface SplitUpload {
@@ -20,7 +20,7 @@ const IN_WORKER_ABOVE = 256 * 1024;
 
 /** The split itself, also run inside the worker. Throws IcalParseError for unreadable data. */
 export function splitUploadNow(text: string): SplitUpload {
-  checkCalendarText(text, { upload: true });
+  checkCalendarUpload(text);
   const split = splitCalendar(text);
   const items: NewItem[] = split.items.map((i) => ({
     text: i.text,

@@ -266,31 +266,58 @@ function checkComponent(comp: ComponentNode): void {
 
 const RULES = new Set(['RRULE', 'RDATE', 'EXRULE', 'EXDATE']);
 
+/** What the recurrence-set check needs of one object component (see checkRecurrenceRecords). */
+interface RecurrenceRecord {
+  /** `uid:<value>`, or `none:<n>` for a component without UID (its own object). */
+  readonly key: string;
+  readonly name: string;
+  readonly lineNumber: number;
+  readonly isMain: boolean;
+  /** An override's own RRULE/RDATE/EXRULE/EXDATE, if any. */
+  readonly rule?: { readonly name: string; readonly lineNumber: number };
+}
+
+function recurrenceRecord(comp: ComponentNode, index: number): RecurrenceRecord {
+  const uid = named(comp, 'UID')[0];
+  const isMain = named(comp, 'RECURRENCE-ID').length === 0;
+  const rule = isMain ? undefined : comp.properties.find((p) => RULES.has(p.name));
+  return {
+    key: uid ? `uid:${valueOf(uid)}` : `none:${index}`,
+    name: comp.name,
+    lineNumber: comp.lineNumber,
+    isMain,
+    ...(rule ? { rule: { name: rule.name, lineNumber: rule.line.lineNumber } } : {}),
+  };
+}
+
 /**
  * Per UID: one main component, and overridden instances without rules of their own. Components
  * without UID are each their own object (a whole-calendar upload gives each one a new UID).
  */
 export function checkRecurrenceSets(objects: readonly ComponentNode[]): void {
-  const byUid = new Map<string, ComponentNode[]>();
-  objects.forEach((comp, i) => {
-    const uid = named(comp, 'UID')[0];
-    const key = uid ? `uid:${valueOf(uid)}` : `none:${i}`;
-    byUid.set(key, [...(byUid.get(key) ?? []), comp]);
-  });
+  checkRecurrenceRecords(objects.map(recurrenceRecord));
+}
+
+function checkRecurrenceRecords(records: readonly RecurrenceRecord[]): void {
+  const byUid = new Map<string, RecurrenceRecord[]>();
+  for (const r of records) {
+    const group = byUid.get(r.key);
+    if (group) group.push(r);
+    else byUid.set(r.key, [r]);
+  }
   for (const comps of byUid.values()) {
-    let main: ComponentNode | undefined;
+    let main: RecurrenceRecord | undefined;
     for (const comp of comps) {
-      if (named(comp, 'RECURRENCE-ID').length === 0) {
+      if (comp.isMain) {
         if (main)
           fail(`a second main ${comp.name} for the UID of line ${main.lineNumber}`, comp.lineNumber, OBJECT);
         main = comp;
         continue;
       }
-      const rule = comp.properties.find((p) => RULES.has(p.name));
-      if (rule) {
+      if (comp.rule) {
         fail(
-          `an overridden instance (RECURRENCE-ID) cannot have its own ${rule.name}`,
-          rule.line.lineNumber,
+          `an overridden instance (RECURRENCE-ID) cannot have its own ${comp.rule.name}`,
+          comp.rule.lineNumber,
           OBJECT,
         );
       }
@@ -334,4 +361,69 @@ export function checkCalendarText(text: string, opts: { upload?: boolean } = {})
   for (const root of roots) checkComponent(root);
   checkRecurrenceSets(objectNodes(roots));
   return parsed;
+}
+
+/** Physical lines of a big upload read (and checked) at once: whole components of one VCALENDAR. */
+const UPLOAD_CHUNK_LINES = 4000;
+const LINE_BREAK = /\r\n|\n|\r/g;
+
+/**
+ * checkCalendarText(text, { upload: true }) for a whole-calendar upload, a few thousand lines at a
+ * time: the content-line tree of a 100,000-event file at once took a gigabyte. The text is cut before
+ * a component that starts inside a VCALENDAR, each piece is read with the file's own line numbers
+ * (wrapped in a VCALENDAR where it starts or ends inside one), and the recurrence sets are checked
+ * across pieces from a small record per component. Whenever a piece is refused, the whole text is
+ * checked at once, so a refusal is exactly the one the whole-text check gives (and a cut in the wrong
+ * place, e.g. a folded BEGIN line, costs only memory). One leniency: a VCALENDAR property that may
+ * appear once, written again thousands of lines further on (between events), is not seen twice.
+ */
+export function checkCalendarUpload(text: string): void {
+  try {
+    checkUploadInPieces(text);
+  } catch (e) {
+    if (!(e instanceof IcalParseError) && !(e instanceof ContentError)) throw e;
+    checkCalendarText(text, { upload: true });
+  }
+}
+
+function checkUploadInPieces(text: string): void {
+  const records: RecurrenceRecord[] = [];
+  let calendars = 0;
+  let depth = 0;
+  let line = 0;
+  let pieceStart = 0;
+  let pieceLine = 1;
+  let pieceOpensInside = false;
+  const check = (end: number, closesInside: boolean): void => {
+    const body = text.slice(pieceStart, end);
+    const piece = `${pieceOpensInside ? 'BEGIN:VCALENDAR\r\n' : ''}${body}${closesInside ? '\r\nEND:VCALENDAR\r\n' : ''}`;
+    const roots = readComponents(piece, { firstLine: pieceLine - (pieceOpensInside ? 1 : 0) }).components;
+    const other = roots.find((r) => r.name !== 'VCALENDAR');
+    if (other) fail(`expected VCALENDAR, found ${other.name}`, other.lineNumber);
+    for (const root of roots) checkComponent(root);
+    for (const comp of objectNodes(roots)) records.push(recurrenceRecord(comp, records.length));
+  };
+  let at = 0;
+  while (at < text.length) {
+    LINE_BREAK.lastIndex = at;
+    const found = LINE_BREAK.exec(text);
+    const end = found ? found.index : text.length;
+    const next = found ? end + found[0].length : text.length;
+    line++;
+    const head = text.slice(at, Math.min(end, at + 6)).toUpperCase();
+    if (head === 'BEGIN:') {
+      if (depth === 1 && line - pieceLine >= UPLOAD_CHUNK_LINES) {
+        check(at, true);
+        pieceStart = at;
+        pieceLine = line;
+        pieceOpensInside = true;
+      }
+      if (depth === 0) calendars++;
+      depth++;
+    } else if (head.startsWith('END:')) depth = Math.max(0, depth - 1);
+    at = next;
+  }
+  check(text.length, false);
+  if (calendars === 0) throw new IcalParseError('no VCALENDAR found');
+  checkRecurrenceRecords(records);
 }

@@ -129,7 +129,10 @@ function readTree(lines: readonly LogicalLine[], syntax: boolean): ComponentNode
  * outside any component or nesting deeper than MAX_NESTING. With `syntax: false` (for stored items,
  * read as leniently as possible) only the structure is checked, not each line's syntax.
  */
-export function readComponents(text: string, opts: { syntax?: boolean } = {}): ComponentText {
-  const lines = logicalLines(text);
+export function readComponents(
+  text: string,
+  opts: { syntax?: boolean; firstLine?: number } = {},
+): ComponentText {
+  const lines = logicalLines(text, opts.firstLine);
   return { lines, components: readTree(lines, opts.syntax ?? true) };
 }

@@ -131,8 +131,11 @@ const isFoldContinuation = (line: string): boolean => line[0] === ' ' || line[0]
 // A dangling soft break right before an END line is a client bug; the component stays closed.
 const isEndLine = (line: string): boolean => /^END\s*:/i.test(line);
 
-/** Groups the physical lines of a text into logical lines (see the module comment). */
-export function logicalLines(text: string): LogicalLine[] {
+/**
+ * Groups the physical lines of a text into logical lines (see the module comment). `firstLine` is the
+ * number of the text's first line (a piece of a bigger text keeps that text's line numbers).
+ */
+export function logicalLines(text: string, firstLine = 1): LogicalLine[] {
   const out: LogicalLine[] = [];
   const lines = physicalLines(text);
   let current: Builder | undefined;
@@ -143,7 +146,7 @@ export function logicalLines(text: string): LogicalLine[] {
     else if (current && isFoldContinuation(line)) current.continueWith(line);
     else {
       if (current) out.push(current.build());
-      current = new Builder(line, n + 1);
+      current = new Builder(line, n + firstLine);
     }
   }
   if (current) out.push(current.build());

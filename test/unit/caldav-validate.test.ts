@@ -243,6 +243,54 @@ describe('whole-calendar uploads', () => {
     );
   });
 
+  it('are read a few thousand lines at a time with the lines of the whole upload', () => {
+    // 3,000 events of 6 lines: the check reads several pieces. A recurring event at the start and its
+    // overridden instance at the end are one recurrence set across pieces.
+    const many = (n: number, from = 0): string[] =>
+      Array.from({ length: n }, (_, i) => [
+        'BEGIN:VEVENT',
+        `UID:bulk-${from + i}`,
+        'DTSTAMP:20240101T000000Z',
+        START,
+        'SUMMARY:bulk',
+        'END:VEVENT',
+      ]).flat();
+    const master = [
+      'BEGIN:VEVENT',
+      'UID:weekly',
+      'DTSTAMP:20240101T000000Z',
+      START,
+      'RRULE:FREQ=WEEKLY',
+      'END:VEVENT',
+    ];
+    const override = (extra: string[] = []): string[] => [
+      'BEGIN:VEVENT',
+      'UID:weekly',
+      'DTSTAMP:20240101T000000Z',
+      'RECURRENCE-ID:20240117T100000Z',
+      'DTSTART:20240117T120000Z',
+      ...extra,
+      'END:VEVENT',
+    ];
+    const { items } = splitUploadNow(cal(...master, ...many(3000), ...override()));
+    assert.equal(items.length, 3001);
+    // Refusals name the line in the upload, whichever piece it is in.
+    const brokenAt = cal(...many(2000), 'BEGIN:VEVENT', 'UID:late', 'DTSTAMP:20240101T000000Z', 'END:VEVENT');
+    assert.throws(() => splitUploadNow(brokenAt), /line 12004: VEVENT without DTSTART/);
+    assert.throws(
+      () => splitUploadNow(cal(...master, ...many(3000), ...master)),
+      /line 18010: a second main VEVENT for the UID of line 4/,
+    );
+    assert.throws(
+      () => splitUploadNow(cal(...many(3000), ...override())),
+      /line 18004: VEVENT with RECURRENCE-ID but no main component/,
+    );
+    assert.throws(
+      () => splitUploadNow(cal(...master, ...many(3000), ...override(['RRULE:FREQ=DAILY']))),
+      /line 18015: an overridden instance \(RECURRENCE-ID\) cannot have its own RRULE/,
+    );
+  });
+
   it('do not copy METHOD into the stored objects', () => {
     const { items } = splitUploadNow(cal('METHOD:PUBLISH', ...event(START)));
     assert.equal(items.length, 1);
