@@ -165,50 +165,18 @@ export interface NewItem {
   readonly description: ItemDescription;
 }
 
-export interface Storage {
-  /**
-   * Creates folders, checks the configuration, puts right what a crash interrupted. Called once at
-   * start-up; `inspectOnly` (for `--verify-storage`) changes nothing a crash left, so it can be reported.
-   */
-  open(options?: { readonly inspectOnly?: boolean }): Promise<void>;
-  /** Releases file handles, timers, connections. */
-  close(): Promise<void>;
-
+/**
+ * The tree of collections: what exists where, its props, and the operations that create, replace,
+ * move, copy or delete a collection as a whole. Guarantees: the root '' always exists; a collection's
+ * parent exists and is not a calendar or address book; replaceCollection is atomic for readers (they
+ * see the old collection or the new one, never half); a PropsUpdate runs under the lock every writer
+ * takes, so a concurrent change is never lost.
+ */
+export interface CollectionTree {
   /** The collection at `path`, or undefined. The root '' always exists. */
   getCollection(path: string): Promise<CollectionInfo | undefined>;
   /** Direct child collections of `path` (for Depth 1 on the root or a principal). */
   listCollections(path: string): Promise<CollectionInfo[]>;
-
-  /** Metadata of every item in a collection, in a stable order. */
-  listItems(path: string): Promise<ItemMeta[]>;
-  /**
-   * Items that may have an instance in [start, end] (POSIX seconds, inclusive): those whose indexed
-   * span overlaps it and those whose span is unknown (start = end = 0); with `component`, only items
-   * of that component (or unknown). In listing order. Backends answer from their index.
-   */
-  listItemsInRange(
-    path: string,
-    range: { start: number; end: number },
-    component?: string,
-  ): Promise<ItemMeta[]>;
-  /** One item's metadata, or undefined. */
-  getItemMeta(path: string, href: string): Promise<ItemMeta | undefined>;
-  /** Items with their text; the named hrefs only (missing ones are left out), or all when undefined. */
-  getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item>;
-  /** Metadata of the item with this UID in the collection, if any (for UID uniqueness). */
-  findByUid(path: string, uid: string): Promise<ItemMeta | undefined>;
-
-  /** Creates or replaces one item. Returns the new metadata and whether it was created. */
-  putItem(
-    path: string,
-    href: string,
-    item: Omit<NewItem, 'href'>,
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }>;
-  /** Deletes one item; `check` sees the existing item (undefined → it throws not found itself). */
-  deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void>;
-
   /** Creates a collection; its parent must exist and not be a calendar/address book. */
   createCollection(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo>;
   /**
@@ -229,31 +197,6 @@ export interface Storage {
    * take too, so that a concurrent change is never lost.
    */
   setProps(path: string, props: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo>;
-  /** Runs the storage hook once for changes made with `deferHook` (never throws). */
-  runHook(ctx: ChangeContext): Promise<void>;
-
-  /**
-   * Dead properties of an item (WebDAV PROPPATCH on items; same key format as collection props).
-   * Kept across PUT, carried by moveItem/copyItem, dropped by deleteItem; empty when none.
-   */
-  getItemProps(path: string, href: string): Promise<Props>;
-  /** Replaces an item's dead properties (the caller merges); not-found when the item is missing. */
-  setItemProps(path: string, href: string, props: Props): Promise<void>;
-
-  /** Moves an item between (or within) collections; `check` sees the existing target. */
-  moveItem(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }>;
-  /** Copies an item; `check` sees the existing target. */
-  copyItem(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }>;
   /** Moves or renames a collection (with `overwrite`, an existing target is replaced). */
   moveCollection(
     from: string,
@@ -268,7 +211,73 @@ export interface Storage {
     overwrite: boolean,
     ctx: ChangeContext,
   ): Promise<{ created: boolean }>;
+}
 
+/**
+ * The items of one collection: their metadata, text and dead properties, and the writes on a single
+ * item. Guarantees: listings are in a stable order; every write runs its WriteCheck with the item it
+ * would replace under the collection's write lock, and writes nothing when the check throws; an
+ * item's dead properties stay across PUT, follow MOVE and COPY and go with DELETE.
+ */
+export interface ItemStore {
+  /** Metadata of every item in a collection, in a stable order. */
+  listItems(path: string): Promise<ItemMeta[]>;
+  /**
+   * Items that may have an instance in [start, end] (POSIX seconds, inclusive): those whose indexed
+   * span overlaps it and those whose span is unknown (start = end = 0); with `component`, only items
+   * of that component (or unknown). In listing order. Backends answer from their index.
+   */
+  listItemsInRange(
+    path: string,
+    range: { start: number; end: number },
+    component?: string,
+  ): Promise<ItemMeta[]>;
+  /** One item's metadata, or undefined. */
+  getItemMeta(path: string, href: string): Promise<ItemMeta | undefined>;
+  /** Items with their text; the named hrefs only (missing ones are left out), or all when undefined. */
+  getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item>;
+  /** Metadata of the item with this UID in the collection, if any (for UID uniqueness). */
+  findByUid(path: string, uid: string): Promise<ItemMeta | undefined>;
+  /** Creates or replaces one item. Returns the new metadata and whether it was created. */
+  putItem(
+    path: string,
+    href: string,
+    item: Omit<NewItem, 'href'>,
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }>;
+  /** Deletes one item; `check` sees the existing item (undefined → it throws not found itself). */
+  deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void>;
+  /**
+   * Dead properties of an item (WebDAV PROPPATCH on items; same key format as collection props).
+   * Kept across PUT, carried by moveItem/copyItem, dropped by deleteItem; empty when none.
+   */
+  getItemProps(path: string, href: string): Promise<Props>;
+  /** Replaces an item's dead properties (the caller merges); not-found when the item is missing. */
+  setItemProps(path: string, href: string, props: Props): Promise<void>;
+  /** Moves an item between (or within) collections; `check` sees the existing target. */
+  moveItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }>;
+  /** Copies an item; `check` sees the existing target. */
+  copyItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }>;
+}
+
+/**
+ * What a client needs to notice changes: the collection ETag (CS:getctag) and the RFC 6578 sync
+ * token, and the changes since a token. Guarantees: the ETag and the sync token follow every write
+ * to a collection's items; an old token is answered with the changes since it or refused with
+ * StorageError('invalid-sync-token') (unknown or expired).
+ */
+export interface SyncSource {
   /** Radicale's collection ETag (also CS:getctag), quoted. */
   getEtag(path: string): Promise<string>;
   /** Current sync token of a collection (full URI). */
@@ -278,13 +287,34 @@ export interface Storage {
    * Throws StorageError('invalid-sync-token') for a token that is unknown or expired.
    */
   sync(path: string, oldToken: string, limit?: number): Promise<SyncResult>;
+}
 
+/**
+ * Start, stop and upkeep of a backend: opening (and repairing what a crash left), closing, the
+ * storage hook, the WebDAV-Push store and the offline check. Guarantees: open is called once before
+ * anything else and close once at the end (the caller's part); runHook never throws.
+ */
+export interface StorageLifecycle {
+  /**
+   * Creates folders, checks the configuration, puts right what a crash interrupted. Called once at
+   * start-up; `inspectOnly` (for `--verify-storage`) changes nothing a crash left, so it can be reported.
+   */
+  open(options?: { readonly inspectOnly?: boolean }): Promise<void>;
+  /** Releases file handles, timers, connections. */
+  close(): Promise<void>;
+  /** Runs the storage hook once for changes made with `deferHook` (never throws). */
+  runHook(ctx: ChangeContext): Promise<void>;
   /** Where WebDAV-Push keeps its registrations and keys (the backend's own folder or tables). */
   pushStore(): PushStore;
-
   /**
    * Checks every collection and item; used by `almanac --verify-storage`. `describe` replaces the
    * storage's describer for the items (one that also throws for what Radicale could not load).
    */
   verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean>;
 }
+
+/**
+ * A storage backend (filesystem or PostgreSQL): all four concerns together. Callers take a Storage;
+ * a helper that needs one concern only may take that interface instead.
+ */
+export interface Storage extends CollectionTree, ItemStore, SyncSource, StorageLifecycle {}
