@@ -158,7 +158,7 @@ void test('a write to one collection proceeds while another collection’s write
     const gate = new Promise<void>((r) => (unblock = r));
     let firstDone = false;
     const first = (async () => {
-      const rel = await (s as unknown as { locks: LockRegistry }).locks.acquireAll(
+      const rel = await (s as unknown as { store: { locks: LockRegistry } }).store.locks.acquireAll(
         collectionLocks([{ path: 'a/one', mode: 'write' }]),
       );
       await gate;

@@ -1,0 +1,418 @@
+/**
+ * Writing collections: MKCOL, a whole-collection upload (prepared aside, swapped in), DELETE,
+ * PROPPATCH, MOVE and COPY of a collection.
+ */
+import { copyFile, lstat, open, readlink, rename, stat, symlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  type ChangeContext,
+  type CollectionInfo,
+  type NewItem,
+  type Props,
+  type PropsUpdate,
+  StorageError,
+} from '../types.js';
+import {
+  atomicWrite,
+  isErrno,
+  makeDir,
+  mapFsError,
+  removeTree,
+  syncDir,
+  tmpName,
+  unlinkIfExists,
+  writeSynced,
+} from './fsutil.js';
+import type { SeedFile } from './item-index.js';
+import { listNames } from './dir-names.js';
+import { mapLimit } from './map-limit.js';
+import {
+  checkName,
+  isSafeName,
+  isWithin,
+  lastSegment,
+  parentPath,
+  pathSegments,
+  uploadName,
+} from '../names.js';
+import { checkProps, isTag } from '../props.js';
+import { pythonJson } from './props-json.js';
+import { ITEM_PROPS_FILE } from './item-props.js';
+import { PROPS_FILE, type StoreContext } from './context.js';
+import { getCollection, listCollections, readProps, requireCollection } from './collections-read.js';
+
+/** Files of a whole-collection upload written (and fsynced) at once: the thread pool has 4 threads. */
+const UPLOAD_WRITES = 8;
+
+/** From this many files an upload is made durable with one syncfs(2) instead of an fsync each. */
+const SYNCFS_ABOVE = 64;
+
+/** The parent of a new collection must exist and must not be a calendar or address book. */
+async function requireParentFor(store: StoreContext, path: string): Promise<void> {
+  if (path === '') throw new StorageError('exists', 'the root collection always exists');
+  const parent = await getCollection(store, parentPath(path));
+  if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
+  if (parent.tag !== '') throw new StorageError('conflict', `${parent.path} cannot contain collections`);
+}
+
+export async function createCollection(
+  store: StoreContext,
+  path: string,
+  props: Props,
+  ctx: ChangeContext,
+): Promise<CollectionInfo> {
+  checkProps(props);
+  return store.withLock([{ path, mode: 'write' }], async () => {
+    await requireParentFor(store, path);
+    if ((await getCollection(store, path)) !== undefined) throw new StorageError('exists', `${path} exists`);
+    const parentDir = store.dirOf(parentPath(path));
+    const tmp = join(parentDir, tmpName());
+    try {
+      await makeDir(tmp, store.fsOpts);
+      if (Object.keys(props).length > 0) await atomicWrite(tmp, PROPS_FILE, pythonJson(props), store.fsOpts);
+      await store.underFolderLock(async () => {
+        // Decided again on the folder: rename(2) would replace an empty folder another process made.
+        if (await isFolder(store.dirOf(path))) throw new StorageError('exists', `${path} exists`);
+        await rename(tmp, store.dirOf(path)).catch(mapFsError);
+        await syncDir(parentDir, store.fsOpts);
+      });
+    } catch (e) {
+      await removeTree(tmp);
+      if (isErrno(e, 'ENOTEMPTY', 'EEXIST')) throw new StorageError('exists', `${path} exists`);
+      throw e;
+    }
+    store.forget(path);
+    await store.hook(ctx);
+    return requireCollection(store, path);
+  });
+}
+
+export async function replaceCollection(
+  store: StoreContext,
+  path: string,
+  props: Props,
+  items: readonly NewItem[],
+  ctx: ChangeContext,
+): Promise<CollectionInfo> {
+  checkProps(props);
+  pathSegments(path);
+  if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
+  // The new collection is prepared without any lock (it is private until swapped in).
+  const parentDir = store.dirOf(parentPath(path));
+  const prepared = join(parentDir, tmpName());
+  try {
+    const seeds = await prepareCollection(store, prepared, props, items, store.dirOf(path)).catch(
+      (e: unknown) => {
+        throw store.refused(e);
+      },
+    );
+    await store.withLock([{ path, mode: 'write' }], async () => {
+      await requireParentFor(store, path);
+      await swapIn(store, prepared, path, true);
+      store.forget(path);
+      // Renaming the folder keeps its files' inodes and times: the index knows them already.
+      const tag = props.tag ?? '';
+      if (isTag(tag) && tag !== '') store.index(path).seed(tag, seeds);
+      await store.hook(ctx);
+    });
+  } finally {
+    await removeTree(prepared);
+  }
+  return requireCollection(store, path);
+}
+
+async function prepareCollection(
+  store: StoreContext,
+  dir: string,
+  props: Props,
+  items: readonly NewItem[],
+  finalDir: string,
+): Promise<SeedFile[]> {
+  await makeDir(dir, store.fsOpts).catch((e: unknown) => {
+    if (isErrno(e, 'ENOENT')) throw new StorageError('not-found', 'parent collection not found');
+    throw e;
+  });
+  if (Object.keys(props).length > 0)
+    await writeSynced(join(dir, PROPS_FILE), pythonJson(props), store.fsOpts);
+  const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
+  // Names first (in upload order, as Radicale names them), then the files, several at a time: the
+  // folder is private until swapped in, so each file is written at its name directly.
+  const taken = new Set<string>();
+  const named = items.map((item) => {
+    let name = item.href;
+    if (name !== undefined) checkName(name);
+    else name = uploadName(item.description.uid, suffix, taken);
+    taken.add(name);
+    return { item, name };
+  });
+  // Inside the prepared folder the cache entries move with it; under collection-cache/ they go
+  // where the collection will be.
+  const cacheOf = store.radicaleCache.inSubfolder ? finalDir : dir;
+  const seeds = await mapLimit(named, UPLOAD_WRITES, async ({ item, name }): Promise<SeedFile> => {
+    const bytes = store.stock.encode(item.text);
+    const st = await writeNew(join(dir, name), bytes).catch(mapFsError);
+    const etag = store.stock.etag(bytes);
+    const entry = {
+      uid: item.description.uid,
+      etag,
+      text: item.text,
+      component: item.description.component,
+    };
+    await store.radicaleCache.write(cacheOf, name, bytes, entry, store.fsOpts, dir);
+    return { name, st, etag, description: item.description };
+  });
+  if (store.fsOpts.fsync) await syncFiles(store, dir, [...taken]);
+  await syncDir(dir, store.fsOpts);
+  return seeds;
+}
+
+/**
+ * Makes the files durable: one syncfs(2) for many (a bulk upload: one flush of the filesystem
+ * instead of an fsync per file), else an fsync per file, several at a time.
+ */
+async function syncFiles(store: StoreContext, dir: string, names: readonly string[]): Promise<void> {
+  if (names.length >= SYNCFS_ABOVE && store.libc) {
+    const fh = await open(dir, 'r');
+    try {
+      if (await store.libc.syncfs(fh.fd)) return;
+    } finally {
+      await fh.close();
+    }
+  }
+  await mapLimit(names, UPLOAD_WRITES, (name) => syncFile(join(dir, name)));
+}
+
+/**
+ * Puts `source` (a prepared folder, or the collection a MOVE takes) at `path`, holding
+ * `.Radicale.lock`, and removes the collection it replaces. No crash leaves `path` empty for good:
+ * where the system can (`exchange`, Linux's RENAME_EXCHANGE) the two folders swap in one step;
+ * otherwise (and for a MOVE, whose source must disappear) the swap takes two renames with a
+ * journal entry that the next start uses to put the old collection back. Returns whether a
+ * collection was replaced.
+ */
+async function swapIn(
+  store: StoreContext,
+  source: string,
+  path: string,
+  exchange: boolean,
+  overwrite = true,
+): Promise<boolean> {
+  const finalDir = store.dirOf(path);
+  const parentDir = store.dirOf(parentPath(path));
+  const replaced = await store.underFolderLock(async () => {
+    // Decided on the folder as it is now (another process may have written since).
+    if (!(await isFolder(source))) throw new StorageError('not-found', 'the source collection is gone');
+    const exists = await isFolder(finalDir);
+    if (exists && !overwrite) throw new StorageError('exists', `${path} exists`);
+    if (!exists) {
+      await rename(source, finalDir).catch(mapFsError);
+      await syncDir(parentDir, store.fsOpts);
+      return undefined;
+    }
+    if (exchange && store.libc?.exchange(source, finalDir)) {
+      // `source` now holds the old collection.
+      await syncDir(parentDir, store.fsOpts);
+      return source;
+    }
+    const aside = join(parentDir, tmpName());
+    const done = await store.journal.begin(finalDir, source, aside);
+    try {
+      await rename(finalDir, aside);
+    } catch (e) {
+      await done();
+      mapFsError(e);
+    }
+    try {
+      await rename(source, finalDir);
+    } catch (e) {
+      await rename(aside, finalDir);
+      await done();
+      mapFsError(e);
+    }
+    await syncDir(parentDir, store.fsOpts);
+    await done();
+    return aside;
+  });
+  if (replaced !== undefined) await removeTree(replaced);
+  return replaced !== undefined;
+}
+
+export async function deleteCollection(store: StoreContext, path: string, ctx: ChangeContext): Promise<void> {
+  await store.withLock([{ path, mode: 'write' }], async () => {
+    if (path === '') {
+      for (const name of await listNames(store.root)) await removeAside(store, store.root, name);
+      await unlinkIfExists(join(store.root, PROPS_FILE));
+    } else {
+      await requireCollection(store, path);
+      await removeAside(store, store.dirOf(parentPath(path)), lastSegment(path));
+    }
+    store.forget(path);
+    await store.hook(ctx);
+  });
+}
+
+/** Renames an entry to a temp name (atomic disappearance), then removes it. */
+async function removeAside(store: StoreContext, parentDir: string, name: string): Promise<void> {
+  const aside = join(parentDir, tmpName());
+  await store.underFolderLock(async () => {
+    await rename(join(parentDir, name), aside);
+    await syncDir(parentDir, store.fsOpts);
+  });
+  await removeTree(aside);
+}
+
+export async function setProps(
+  store: StoreContext,
+  path: string,
+  change: Props | PropsUpdate,
+  ctx: ChangeContext,
+): Promise<CollectionInfo> {
+  if (typeof change !== 'function') checkProps(change);
+  return store.withLock([{ path, mode: 'write' }], async () => {
+    await requireCollection(store, path);
+    const dir = store.dirOf(path);
+    // Merged under the folder's flock, after another process's writes are applied (underFolderLock): a
+    // change Radicale or a second Almanac made meanwhile is kept.
+    const written = await store.underFolderLock(async () => {
+      const props = typeof change === 'function' ? change(readProps(store, dir).props) : change;
+      if (props === undefined) return false;
+      checkProps(props);
+      if (props.tag !== undefined && props.tag !== '' && (await listCollections(store, path)).length > 0) {
+        throw new StorageError('conflict', `${path} contains collections and cannot become a ${props.tag}`);
+      }
+      await atomicWrite(dir, PROPS_FILE, pythonJson(props), store.fsOpts);
+      return true;
+    });
+    if (written) await store.hook(ctx);
+    return requireCollection(store, path);
+  });
+}
+
+function checkCollectionPair(from: string, to: string): void {
+  pathSegments(from);
+  pathSegments(to);
+  if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
+  if (isWithin(to, from) || isWithin(from, to)) {
+    throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
+  }
+}
+
+export async function moveCollection(
+  store: StoreContext,
+  from: string,
+  to: string,
+  overwrite: boolean,
+  ctx: ChangeContext,
+): Promise<{ created: boolean }> {
+  checkCollectionPair(from, to);
+  return store.withLock(
+    [
+      { path: from, mode: 'write' },
+      { path: to, mode: 'write' },
+    ],
+    async () => {
+      await requireCollection(store, from);
+      await requireParentFor(store, to);
+      if (!overwrite && (await getCollection(store, to)) !== undefined)
+        throw new StorageError('exists', `${to} exists`);
+      const replaced = await swapIn(store, store.dirOf(from), to, false, overwrite);
+      await syncDir(store.dirOf(parentPath(from)), store.fsOpts);
+      store.forget(from);
+      store.forget(to);
+      await store.hook(ctx);
+      return { created: !replaced };
+    },
+  );
+}
+
+export async function copyCollection(
+  store: StoreContext,
+  from: string,
+  to: string,
+  overwrite: boolean,
+  ctx: ChangeContext,
+): Promise<{ created: boolean }> {
+  checkCollectionPair(from, to);
+  const prepared = join(store.dirOf(parentPath(to)), tmpName());
+  try {
+    return await store.withLock(
+      [
+        { path: from, mode: 'read' },
+        { path: to, mode: 'write' },
+      ],
+      async () => {
+        await requireCollection(store, from);
+        await requireParentFor(store, to);
+        if (!overwrite && (await getCollection(store, to)) !== undefined)
+          throw new StorageError('exists', `${to} exists`);
+        await copyTree(store, store.dirOf(from), prepared);
+        await syncDir(prepared, store.fsOpts);
+        const replaced = await swapIn(store, prepared, to, true, overwrite);
+        store.forget(to);
+        await store.hook(ctx);
+        return { created: !replaced };
+      },
+    );
+  } finally {
+    await removeTree(prepared);
+  }
+}
+
+/**
+ * Copies props, item files and sub-collections (not caches or temp files). A symbolic link to an
+ * item file is copied as a link to the same file (a relative one is rewritten to still point
+ * there); a linked sub-collection is copied as a folder of its own, so that writes to the copy
+ * never reach the original.
+ */
+async function copyTree(store: StoreContext, src: string, dst: string): Promise<void> {
+  await makeDir(dst, store.fsOpts);
+  for (const name of await listNames(src)) {
+    if (name !== PROPS_FILE && name !== ITEM_PROPS_FILE && !isSafeName(name)) continue;
+    const from = join(src, name);
+    const to = join(dst, name);
+    const link = await lstat(from).then(
+      (st) => st.isSymbolicLink(),
+      () => false,
+    );
+    const st = await stat(from).catch(() => undefined);
+    if (st?.isDirectory()) await copyTree(store, from, to);
+    else if (link) {
+      const target = await readlink(from);
+      await symlink(isAbsolute(target) ? target : relative(dst, resolve(src, target)), to).catch(mapFsError);
+    } else if (st?.isFile()) {
+      await copyFile(from, to).catch(mapFsError);
+      if (store.fsOpts.fsync) await syncFile(to);
+    }
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => st.isDirectory(),
+    (e: unknown) => {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
+      throw e;
+    },
+  );
+}
+
+/** Writes a new file (which must not exist) and returns its stat, taken on the open handle. */
+async function writeNew(path: string, data: Uint8Array): Promise<Stats> {
+  const fh = await open(path, 'wx', 0o666);
+  try {
+    await fh.writeFile(data);
+    return await fh.stat();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
