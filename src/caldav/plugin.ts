@@ -334,6 +334,16 @@ export const CALDAV_PLUGIN: DavPlugin = {
   methods: { MKCALENDAR: { handler: (req) => createCollection(req, MKCALENDAR) } },
   createBodies: [C('mkcalendar')],
   kinds: [CALENDAR_KIND],
+  // CalendarServer's subscribed calendars (Radicale's VSUBSCRIBED): a URL to a calendar elsewhere.
+  itemlessKinds: [
+    {
+      tag: 'VSUBSCRIBED',
+      resourceType: clark(NS.CS, 'subscribed'),
+      putRefusal: 'Subscriptions have no items',
+    },
+  ],
+  // RFC 6638 §2.4.1: clients look attendees up by address (the property is CalDAV's whatever scheduling is).
+  searchableProperties: [C('calendar-user-address-set')],
   properties: PROPERTIES,
   compliance: ['calendar-access'],
   reports: {

@@ -245,12 +245,28 @@ export interface CollectionKind {
 }
 
 /**
+ * A collection tag a plugin knows that holds no items (CalendarServer's subscribed calendar, a
+ * `CS:subscribed` resourcetype): made by MKCOL with that resourcetype, refused as a PUT target.
+ */
+export interface ItemlessKind {
+  readonly tag: Exclude<CollectionTag, ''>;
+  /** Clark name of the resourcetype child. */
+  readonly resourceType: string;
+  /** The 403 message of a PUT into it. */
+  readonly putRefusal: string;
+}
+
+/**
  * The registered plugins taken together: their collection kinds, live properties, reports, methods,
  * POST and path targets, creation bodies and item-write hooks, looked up by what a request needs.
  */
 export interface DavPlugins {
   byTag(tag: CollectionTag): CollectionKind | undefined;
   all(): readonly CollectionKind[];
+  /** The tags that hold no items (see ItemlessKind). */
+  itemless(): readonly ItemlessKind[];
+  /** Clark names a client may search principals by (principal-search-property-set), core's first. */
+  searchableProperties(): readonly string[];
   /** Live properties added by plugins. */
   properties(): readonly LiveProperty[];
   /** Reports by Clark name of the request's root element. */
@@ -277,7 +293,10 @@ export interface DavPlugins {
   itemGetHeaders(res: ItemResource, text: string): Record<string, string>;
   /** Other hrefs that name `user` besides their principal URL (mailto: addresses), from the plugins. */
   principalAliases(req: DavRequest, user: string): string[];
-  /** The resourcetype child of a collection: a plugin's answer, else its kind's; undefined for none. */
+  /**
+   * The resourcetype child of a collection: a plugin's answer, else its kind's (or itemless kind's);
+   * undefined for none.
+   */
   resourceTypeOf(info: CollectionInfo): string | undefined;
   /** Further resourcetype children plugins add for this request (sharing's CS:shared-owner). */
   extraResourceTypes(res: Resource & { kind: 'collection' }, req: DavRequest): Promise<string[]>;
@@ -285,6 +304,10 @@ export interface DavPlugins {
 
 export interface DavPlugin {
   readonly kinds?: readonly CollectionKind[];
+  /** Tags without items the plugin knows (see ItemlessKind). */
+  readonly itemlessKinds?: readonly ItemlessKind[];
+  /** Properties (Clark names) of principals a client may search by (principal-property-search). */
+  readonly searchableProperties?: readonly string[];
   readonly properties?: readonly LiveProperty[];
   readonly reports?: Readonly<
     Record<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>
@@ -320,6 +343,8 @@ export interface DavPlugin {
 
 export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
   const kinds = plugins.flatMap((p) => p.kinds ?? []);
+  const itemless = plugins.flatMap((p) => p.itemlessKinds ?? []);
+  const searchable = [...new Set(plugins.flatMap((p) => p.searchableProperties ?? []))];
   const props = plugins.flatMap((p) => p.properties ?? []);
   const reports = new Map<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>();
   for (const plugin of plugins) for (const [k, v] of Object.entries(plugin.reports ?? {})) reports.set(k, v);
@@ -352,6 +377,8 @@ export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,
+    itemless: () => itemless,
+    searchableProperties: () => searchable,
     properties: () => props,
     report: (name) => reports.get(name)?.handler,
     reportsFor: (res) => [...reports].filter(([, v]) => v.appliesTo(res)).map(([k]) => k),
@@ -371,7 +398,8 @@ export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
         const t = name(info);
         if (t !== undefined) return t;
       }
-      return kinds.find((k) => k.tag === info.tag)?.resourceType;
+      return (kinds.find((k) => k.tag === info.tag) ?? itemless.find((k) => k.tag === info.tag))
+        ?.resourceType;
     },
     extraResourceTypes: async (res, req) => {
       const out: string[] = [];

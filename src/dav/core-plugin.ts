@@ -40,6 +40,7 @@ export const CORE_PLUGIN: DavPlugin = {
     POST: { handler: post, ownRightsCheck: true },
   },
   createBodies: [D('mkcol'), D('create')],
+  searchableProperties: [D('displayname')],
   reports: {
     [D('sync-collection')]: { handler: syncCollection, appliesTo: syncable },
     [D('expand-property')]: { handler: expandProperty, appliesTo: always },

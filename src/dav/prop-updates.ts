@@ -57,7 +57,7 @@ export function operations(body: XmlElement, setOnly = false): Operation[] {
 /** Tag implied by a resourcetype value, or undefined when it names no known kind. */
 export function tagFromResourceType(req: DavRequest, rt: XmlElement): CollectionTag | undefined {
   const names = rt.children.map(nameOf);
-  if (names.includes(clark(NS.CS, 'subscribed'))) return 'VSUBSCRIBED';
+  for (const k of req.plugins.itemless()) if (names.includes(k.resourceType)) return k.tag;
   for (const k of req.plugins.all()) if (names.includes(k.resourceType)) return k.tag;
   if (names.every((n) => n === D('collection'))) return '';
   return undefined;

@@ -18,9 +18,9 @@ const isTagged = (res: Resource): boolean => res.kind === 'collection' && res.in
 const isSyncable = (res: Resource): boolean =>
   isTagged(res) && res.kind === 'collection' && !res.info.conversion;
 const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
-const hasContent = (res: Resource): boolean =>
-  res.kind === 'item' ||
-  (res.kind === 'collection' && (res.info.tag === 'VCALENDAR' || res.info.tag === 'VADDRESSBOOK'));
+/** An item, or a collection of items: of a tag some plugin's kind owns (a calendar, an address book). */
+const hasContent = (res: Resource, req: DavRequest): boolean =>
+  res.kind === 'item' || (res.kind === 'collection' && req.plugins.byTag(res.info.tag) !== undefined);
 
 export function hrefOfResource(req: DavRequest, res: Resource): string {
   switch (res.kind) {
@@ -92,7 +92,6 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
       if (isPrincipal(res)) kids.push(el(D('principal')));
       const type = req.plugins.resourceTypeOf(res.info);
       if (type !== undefined) kids.push(el(type));
-      if (res.info.tag === 'VSUBSCRIBED') kids.push(el(CS('subscribed')));
       for (const extra of await req.plugins.extraResourceTypes(res, req)) kids.push(el(extra));
       return kids;
     },
@@ -128,26 +127,16 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
       return [];
     },
   ),
-  live(
-    D('getcontenttype'),
-    true,
-    (res) => res.kind === 'item' || hasContent(res),
-    (res, req) => {
-      if (res.kind === 'item') return itemValue(D('getcontenttype'), res, req);
-      if (res.kind === 'collection')
-        return [req.plugins.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''];
-      return [];
-    },
-  ),
-  live(
-    D('getcontentlength'),
-    true,
-    (res) => res.kind === 'item' || hasContent(res),
-    async (res, req) => {
-      if (res.kind === 'item') return itemValue(D('getcontentlength'), res, req);
-      return [String(await collectionLength(res, req))];
-    },
-  ),
+  live(D('getcontenttype'), true, hasContent, (res, req) => {
+    if (res.kind === 'item') return itemValue(D('getcontenttype'), res, req);
+    if (res.kind === 'collection')
+      return [req.plugins.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''];
+    return [];
+  }),
+  live(D('getcontentlength'), true, hasContent, async (res, req) => {
+    if (res.kind === 'item') return itemValue(D('getcontentlength'), res, req);
+    return [String(await collectionLength(res, req))];
+  }),
   // In allprop as Radicale does (RFC 5397 says SHOULD NOT): clients following the 301 of
   // /.well-known/caldav lose the PROPFIND body (python-caldav/requests), so they ask allprop.
   live(

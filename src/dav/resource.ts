@@ -1,22 +1,24 @@
 /**
  * Resolving a request path to a collection, an item or a missing resource.
  */
-import type { CollectionInfo, Storage } from '../storage/types.js';
-import type { Resource } from './context.js';
+import type { DavRequest, Resource } from './context.js';
 
-/** Calendars and address books hold items (and, rarely, nothing else). */
-function holdsItems(info: CollectionInfo): boolean {
-  return info.tag === 'VCALENDAR' || info.tag === 'VADDRESSBOOK';
-}
-
-export async function resolve(storage: Storage, segments: readonly string[]): Promise<Resource> {
+/**
+ * Where the request path points, with the request's storage; a collection of a tag some plugin's
+ * kind owns (a calendar, an address book) holds items, and (rarely) nothing else.
+ */
+export async function resolve(
+  req: Pick<DavRequest, 'storage' | 'plugins'>,
+  segments: readonly string[],
+): Promise<Resource> {
+  const { storage, plugins } = req;
   const path = segments.join('/');
   const parentPath = segments.slice(0, -1).join('/');
   const name = segments[segments.length - 1] ?? '';
   const parent = segments.length > 0 ? await storage.getCollection(parentPath) : undefined;
   // In a calendar or an address book a name is nearly always an item, which the storage's index
   // knows without touching the disk: it is looked up first, before a collection of that name.
-  const itemsFirst = parent !== undefined && holdsItems(parent);
+  const itemsFirst = parent !== undefined && plugins.byTag(parent.tag) !== undefined;
   if (itemsFirst) {
     const meta = await storage.getItemMeta(parentPath, name);
     if (meta) return { kind: 'item', path: parentPath, href: name, meta, collection: parent };

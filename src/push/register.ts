@@ -150,7 +150,7 @@ function registrationUrl(req: DavRequest, id: string): string {
 
 /** POST of an XML body (the core required some right on the path first). */
 export async function register(push: PushService, req: DavRequest): Promise<DavResponse> {
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (!req.access.canRead(res)) throw accessDenied();
   const root = await xmlBody(req);
   if (!root || root.ns !== PUSH_NS || root.local !== 'push-register') {

@@ -12,7 +12,7 @@ import { hrefOfResource } from '../properties.js';
 import { multistatus, responseWithStatus } from '../multistatus.js';
 
 export async function del(req: DavRequest): Promise<DavResponse> {
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (!req.access.canWrite(res)) throw accessDenied();
   const deleted = { ...multistatus([responseWithStatus(hrefOfResource(req, res), 200)]), status: 200 };

@@ -35,7 +35,7 @@ function contentDisposition(name: string): string {
 }
 
 export async function get(req: DavRequest, head = false): Promise<DavResponse> {
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (res.kind === 'item') {
     if (!req.access.canRead(res)) throw accessDenied();

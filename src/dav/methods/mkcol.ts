@@ -95,7 +95,7 @@ export async function mkcol(req: DavRequest): Promise<DavResponse> {
 /** Creates the collection at the request's path with the properties its body sets. */
 export async function createCollection(req: DavRequest, how: CollectionCreation): Promise<DavResponse> {
   const ops = await parseBody(req, how);
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (res.kind !== 'missing') throw how.exists();
   if (req.segments.length === 0) throw new DavError(405, 'The root exists');
   if (!res.parent) throw conflict('The parent collection does not exist');

@@ -45,12 +45,12 @@ export async function copy(req: DavRequest): Promise<DavResponse> {
 }
 
 async function transfer(req: DavRequest, isMove: boolean): Promise<DavResponse> {
-  const src = await resolve(req.storage, req.segments);
+  const src = await resolve(req, req.segments);
   if (src.kind === 'missing') throw notFound();
   const destSegments = destination(req);
   if (destSegments.join('/') === req.segments.join('/'))
     throw forbidden('Source and destination are the same');
-  const dst = await resolve(req.storage, destSegments);
+  const dst = await resolve(req, destSegments);
   if (isMove ? !req.access.canWrite(src) : !req.access.canRead(src)) throw accessDenied();
   if (!req.access.canWrite(dst)) throw accessDenied();
   const overwrite = overwriteHeader(req);

@@ -16,7 +16,7 @@ import { DAV_CONDITIONS } from '../preconditions.js';
 export async function propfind(req: DavRequest): Promise<DavResponse> {
   const preq = parsePropfindBody(await xmlBody(req));
   const depth = depthHeader(req, '0');
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (res.kind === 'missing') throw notFound();
   if (!req.access.canRead(res)) throw accessDenied();
   if (

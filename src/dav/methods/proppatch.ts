@@ -18,7 +18,7 @@ function updates(body: XmlElement | undefined): ReturnType<typeof operations> {
 }
 
 export async function proppatch(req: DavRequest): Promise<DavResponse> {
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   // Rights before the body, as Radicale: a client without write access learns that first.
   if (!req.access.canWrite(res)) throw accessDenied();
   if (res.kind === 'missing') throw notFound();

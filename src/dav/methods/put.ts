@@ -38,7 +38,7 @@ function kindForUpload(req: DavRequest, text: string): CollectionKind | undefine
 
 export async function put(req: DavRequest): Promise<DavResponse> {
   const text = await bodyText(req);
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (res.kind === 'collection') return putCollection(req, res, text);
   const parent = res.kind === 'item' ? res.collection : res.parent;
   const parentPath = res.kind === 'item' ? res.path : res.parentPath;
@@ -52,7 +52,8 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   // home, or the root for a top-level calendar) creates a whole collection there.
   if (!kind && res.kind === 'missing' && kindForUpload(req, text)) return putCollection(req, res, text);
   if (!req.access.canWrite(res)) throw accessDenied();
-  if (parent.tag === 'VSUBSCRIBED') throw forbidden('Subscriptions have no items');
+  const itemless = req.plugins.itemless().find((k) => k.tag === parent.tag);
+  if (itemless) throw forbidden(itemless.putRefusal);
   if (!kind && !req.config.storage.plain_files) throw notCalendarData(text);
   const maxSize = req.config.server.max_resource_size;
   const normalized = kind ? normalizeItemText(text) : text;

@@ -9,7 +9,7 @@ import { nameOf } from '../xml.js';
 import { DAV_CONDITIONS } from '../preconditions.js';
 
 export async function report(req: DavRequest): Promise<DavResponse> {
-  const res = await resolve(req.storage, req.segments);
+  const res = await resolve(req, req.segments);
   if (res.kind === 'missing') throw notFound();
   // Access first: an anonymous client must get 401 (and log in), not a complaint about its body.
   if (!req.access.canRead(res)) throw accessDenied();

@@ -22,9 +22,6 @@ import {
 
 const D = (l: string): string => clark(NS.D, l);
 
-/** Properties a client may search principals by. */
-const SEARCHABLE = [D('displayname'), clark(NS.C, 'calendar-user-address-set')];
-
 async function expandOne(
   req: DavRequest,
   res: Resource,
@@ -52,7 +49,7 @@ async function expandOne(
       const href = (v.children ?? []).filter((c): c is string => typeof c === 'string').join('');
       const target = hrefToSegments(href, req.prefix);
       if (!target) continue;
-      const targetRes = await resolve(req.storage, target.segments);
+      const targetRes = await resolve(req, target.segments);
       if (targetRes.kind === 'missing' || !req.access.canRead(targetRes)) continue;
       expanded.push(await expandOne(req, targetRes, nested, depth + 1));
     }
@@ -74,16 +71,19 @@ export async function expandProperty(req: DavRequest, res: Resource, body: XmlEl
   return multistatus([await expandOne(req, res, body.children, 0)]);
 }
 
-export function principalSearchPropertySet(): Promise<DavResponse> {
+/** The properties a client may search principals by: those the plugins declare (DavPlugin.searchableProperties). */
+export function principalSearchPropertySet(req: DavRequest): Promise<DavResponse> {
   const body = el(
     D('principal-search-property-set'),
-    ...SEARCHABLE.map((name) =>
-      el(
-        D('principal-search-property'),
-        el(D('prop'), el(name)),
-        elText(D('description'), name.split('}')[1] ?? name),
+    ...req.plugins
+      .searchableProperties()
+      .map((name) =>
+        el(
+          D('principal-search-property'),
+          el(D('prop'), el(name)),
+          elText(D('description'), name.split('}')[1] ?? name),
+        ),
       ),
-    ),
   );
   return Promise.resolve({
     status: 200,
