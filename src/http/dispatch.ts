@@ -19,7 +19,7 @@ import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
 import { handleDav } from '../dav/handle.js';
 import { readBody } from './body.js';
-import { errorResponse, toDavError } from './respond-error.js';
+import { errorResponse, refusedTokenResponse, toDavError } from './respond-error.js';
 import { createAccess } from './access.js';
 import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
 import { pathPolicyViolation } from '../config/path-policy.js';
@@ -323,13 +323,8 @@ async function route(
   if (who.user) await ensurePrincipal(deps, ctx, who.user, who.groups);
   const view = await deps.sharing?.viewFor(who.user, who.groups, path.segments);
   if (deps.sharing?.byToken && path.segments[0] === '.token' && view?.token === undefined) {
-    // An unknown or disabled token: Radicale's 403, reported as 401 without WWW-Authenticate; delayed.
     ctx.log.info(`sharing: no enabled token share for ${rawPath}`);
-    return {
-      status: who.user ? 403 : 401,
-      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-      body: 'Access to the requested resource forbidden.',
-    };
+    return refusedTokenResponse(who.user === '');
   }
   return handleDav(davRequest(deps, req, ctx, prefix, path, method, who.user, who.groups, view));
 }

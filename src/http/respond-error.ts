@@ -3,7 +3,9 @@
  * precondition, storage errors map to their status, anything else is a 500 with a log line and no
  * details for the client. Every 4xx body says what was wrong: the message as text, or beside the
  * DAV:error precondition as `<s:message>` (SabreDAV's element). It is also the one place of 401: a rights denial (AccessDenied) to an anonymous
- * client of Basic authentication becomes 401, and every 401 carries WWW-Authenticate.
+ * client of Basic authentication becomes 401, and every 401 carries WWW-Authenticate, but for the refusal
+ * of an unknown sharing token (`refusedTokenResponse`). The web interface's answers and the DAV ones
+ * all come back to `http/dispatch.ts`, which writes them (and delays 401/403) in one place.
  */
 import type { DavResponse } from '../dav/context.js';
 import { AccessDenied, DavError } from '../dav/errors.js';
@@ -85,4 +87,16 @@ export function errorResponse(e: DavError, challenge?: Challenge): DavResponse {
   }
   headers['Content-Type'] = 'text/plain; charset=utf-8';
   return { status, headers, body: `${e.message}\n` };
+}
+
+/**
+ * An unknown or disabled sharing token (`/.token/...`): Radicale's 403, reported as 401 to an anonymous
+ * client but without WWW-Authenticate (logging in would not help); delayed like every 401/403.
+ */
+export function refusedTokenResponse(anonymous: boolean): DavResponse {
+  return {
+    status: anonymous ? 401 : 403,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+    body: 'Access to the requested resource forbidden.',
+  };
 }
