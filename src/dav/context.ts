@@ -13,6 +13,7 @@ import type {
   Storage,
 } from '../storage/types.js';
 import type { DerivedCache } from './derived-cache.js';
+import type { DavSettings } from './settings.js';
 import type { XmlElement, XmlNode } from './xml.js';
 import type { ItemConditions } from './preconditions.js';
 
@@ -65,6 +66,9 @@ export interface DavRequest {
   readonly groups: ReadonlySet<string>;
   readonly access: Access;
   readonly storage: Storage;
+  /** What the core reads of the configuration, built once at start-up (see settings.ts). */
+  readonly settings: DavSettings;
+  /** The whole configuration, for the plugins (`[reporting]`, `[scheduling]`...); the core reads `settings`. */
   readonly config: Config;
   readonly log: Logger;
   readonly plugins: DavPlugins;

@@ -10,7 +10,7 @@ import { XmlParseError, parseXmlYielding, type XmlElement } from './xml.js';
 /** The charset parameter of Content-Type, else [encoding] request (as Radicale decodes bodies). */
 function requestCharset(req: DavRequest): string {
   const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.header('content-type') ?? '');
-  return m?.[1] ?? req.config.encoding.request;
+  return m?.[1] ?? req.settings.requestEncoding;
 }
 
 /** The body as text in the request charset (a BOM is dropped); 415 for a charset we cannot decode. */

@@ -20,6 +20,7 @@ import { parseRequestPath } from '../dav/href.js';
 import { handleDav } from '../dav/handle.js';
 import { readBody } from './body.js';
 import { errorResponse, refusedTokenResponse, toDavError } from './respond-error.js';
+import { davSettings, type DavSettings } from '../dav/settings.js';
 import { createAccess } from './access.js';
 import { configuredPrefix, prefixAndPath, proxyTrusted } from './proxy-prefix.js';
 import { pathPolicyViolation } from '../config/path-policy.js';
@@ -87,6 +88,11 @@ export interface AppDeps {
   readonly sharing?: Sharing;
 }
 
+/** The dependencies with what is built from them once, at start-up (the DAV core's settings). */
+interface AppState extends AppDeps {
+  readonly davSettings: DavSettings;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Requests whose failed login was already delayed, so the 401 is not delayed twice. */
@@ -110,7 +116,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-export function createApp(deps: AppDeps): RequestHandler {
+export function createApp(appDeps: AppDeps): RequestHandler {
+  const deps: AppState = { ...appDeps, davSettings: davSettings(appDeps.config) };
   const scriptName = configuredPrefix(deps.config.server.script_name);
   return async (req, res, ctx) => {
     let response: DavResponse;
@@ -272,7 +279,7 @@ async function writeStream(
 }
 
 async function route(
-  deps: AppDeps,
+  deps: AppState,
   req: IncomingMessage,
   ctx: RequestContext,
   prefix: string,
@@ -394,7 +401,7 @@ async function ensurePrincipal(
 }
 
 function davRequest(
-  deps: AppDeps,
+  deps: AppState,
   req: IncomingMessage,
   ctx: RequestContext,
   prefix: string,
@@ -425,6 +432,7 @@ function davRequest(
     groups,
     access: createAccess(view?.rights ?? deps.rights, user, groups),
     storage: view?.storage ?? deps.storage,
+    settings: deps.davSettings,
     config: deps.config,
     log: ctx.log,
     plugins: deps.plugins,

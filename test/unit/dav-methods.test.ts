@@ -93,7 +93,7 @@ describe('method registration', () => {
     const post = (body: string, type = 'application/xml'): DavRequest => {
       const base = request(plugins, 'POST', ['alice', 'cal'], 'rw');
       return Object.assign(base, {
-        config: { encoding: { request: 'utf-8' } },
+        settings: { requestEncoding: 'utf-8' },
         header: (n: string) => (n === 'content-type' ? type : undefined),
         body: () => {
           reads++;

@@ -31,7 +31,7 @@ export function destination(req: DavRequest): string[] {
   }
   const parsed = hrefToSegments(raw, req.prefix);
   if (!parsed) throw badRequest('Destination is outside this server');
-  const refused = pathPolicyViolation(parsed.segments, req.config.server.validate_path_value);
+  const refused = pathPolicyViolation(parsed.segments, req.settings.validatePathValue);
   if (refused !== undefined) throw badRequest(`Destination: ${refused}`);
   return parsed.segments;
 }
@@ -151,7 +151,7 @@ async function transferItem(
     throw forbidden('Items can only move between collections of the same type');
   const toPath = destSegments.slice(0, -1).join('/');
   const toHref = destSegments[destSegments.length - 1] ?? '';
-  const maxSize = req.config.server.max_resource_size;
+  const maxSize = req.settings.maxResourceSize;
   if (parent.tag !== '' && src.meta.size > maxSize) {
     throw new DavError(
       413,

@@ -54,8 +54,8 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   if (!req.access.canWrite(res)) throw accessDenied();
   const itemless = req.plugins.itemless().find((k) => k.tag === parent.tag);
   if (itemless) throw forbidden(itemless.putRefusal);
-  if (!kind && !req.config.storage.plain_files) throw notCalendarData(text);
-  const maxSize = req.config.server.max_resource_size;
+  if (!kind && !req.settings.plainFiles) throw notCalendarData(text);
+  const maxSize = req.settings.maxResourceSize;
   const normalized = kind ? normalizeItemText(text) : text;
   if (Buffer.byteLength(normalized) > maxSize) {
     throw tooLarge(
@@ -66,7 +66,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
   const description = kind
     ? await kind.validateItem(normalized, parent, req.config)
     : { uid: '', component: '', start: 0, end: 0 };
-  const strict = req.config.storage.strict_preconditions;
+  const strict = req.settings.strictPreconditions;
   const hooks = kind ? req.plugins.itemWriteHooks() : [];
   for (let attempt = 1; ; attempt++) {
     const plan = await planItemWrite(req, hooks, {
@@ -208,7 +208,7 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   checkConditionalHeaders(req, existing ? await req.storage.getEtag(path) : undefined);
   const normalized = normalizeItemText(text);
   const { items, props } = await kind.splitUpload(normalized);
-  const maxSize = req.config.server.max_resource_size;
+  const maxSize = req.settings.maxResourceSize;
   for (const item of items) {
     if (Buffer.byteLength(item.text) > maxSize)
       throw tooLarge(
