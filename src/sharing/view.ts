@@ -28,6 +28,7 @@ import {
 } from '../storage/types.js';
 import type { DavPlugins } from '../dav/context.js';
 import { DavError } from '../dav/errors.js';
+import { metasOneByOne } from '../storage/item-metas.js';
 import type { ShareRecord } from './record.js';
 import type { ShareStore } from './store.js';
 import { OVERLAY_PROPERTIES, radicaleTimestamp, storagePath } from './record.js';
@@ -288,6 +289,12 @@ export function createShareView(deps: {
       );
     },
     getItemMeta: (path, href) => bdayAt(path)?.getItemMeta(href) ?? base.getItemMeta(toReal(path).path, href),
+    getItemMetas: (path, hrefs) => {
+      const b = bdayAt(path);
+      return b
+        ? metasOneByOne((_, h) => b.getItemMeta(h), path, hrefs)
+        : base.getItemMetas(toReal(path).path, hrefs);
+    },
     getItems: (path, hrefs) => bdayAt(path)?.getItems(hrefs) ?? base.getItems(toReal(path).path, hrefs),
     findByUid: async (path, uid) => {
       const b = bdayAt(path);

@@ -234,6 +234,11 @@ export interface ItemStore {
   ): Promise<ItemMeta[]>;
   /** One item's metadata, or undefined. */
   getItemMeta(path: string, href: string): Promise<ItemMeta | undefined>;
+  /**
+   * Metadata of several items (multiget, sync), in the order asked; missing ones and names no item
+   * can have are left out. A backend answers in one read where it can.
+   */
+  getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]>;
   /** Items with their text; the named hrefs only (missing ones are left out), or all when undefined. */
   getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item>;
   /** Metadata of the item with this UID in the collection, if any (for UID uniqueness). */

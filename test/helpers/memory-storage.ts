@@ -15,6 +15,7 @@ import type {
   RegisterResult,
 } from '../../src/storage/push-store.js';
 import { registeredAt, within } from '../../src/storage/push-store.js';
+import { metasOneByOne } from '../../src/storage/item-metas.js';
 import {
   StorageError,
   type ChangeContext,
@@ -234,6 +235,10 @@ export class MemoryStorage implements Storage {
             ((m.start === 0 && m.end === 0) || (m.start <= range.end && m.end >= range.start)),
         ),
     );
+  }
+
+  getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
+    return metasOneByOne((p, h) => this.getItemMeta(p, h), path, hrefs);
   }
 
   getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {

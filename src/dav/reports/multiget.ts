@@ -11,17 +11,6 @@ import { itemAnswer, listingPropsOf } from '../prop-request.js';
 import { parseMultiget } from '../requests/multiget.js';
 import { multistatus, responseWithStatus } from '../multistatus.js';
 import type { XmlElement, XmlNode } from '../xml.js';
-import { StorageError, type ItemMeta } from '../../storage/types.js';
-
-/** An item's metadata, or undefined when there is none (also for names no item can have). */
-async function metaOf(req: DavRequest, path: string, name: string): Promise<ItemMeta | undefined> {
-  try {
-    return await req.storage.getItemMeta(path, name);
-  } catch (e) {
-    if (e instanceof StorageError && e.code === 'invalid-name') return undefined;
-    throw e;
-  }
-}
 
 export async function multiget(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
   if (res.kind !== 'collection') throw badRequest('multiget must target a collection');
@@ -40,12 +29,11 @@ export async function multiget(req: DavRequest, res: Resource, body: XmlElement)
   }
   const found = new Set<string>();
   const items: (Resource & { kind: 'item' })[] = [];
-  // Looked up one by one: a multiget of 100 costs the same in a collection of 100 or 100,000 items.
-  for (const name of byHref.keys()) {
-    const meta = await metaOf(req, res.path, name);
-    if (meta === undefined) continue;
-    found.add(name);
-    items.push({ kind: 'item', path: res.path, href: name, meta, collection: res.info });
+  // Looked up by name (one read where the backend can): a multiget of 100 costs the same in a
+  // collection of 100 or 100,000 items.
+  for (const meta of await req.storage.getItemMetas(res.path, [...byHref.keys()])) {
+    found.add(meta.href);
+    items.push({ kind: 'item', path: res.path, href: meta.href, meta, collection: res.info });
   }
   // One storage read for all texts the properties may need (calendar-data, address-data).
   const props = listingProps(req, listingPropsOf(preq));

@@ -15,19 +15,14 @@ import { parseSyncCollection } from '../requests/sync-collection.js';
 
 /**
  * The metadata of the changed items, in listing order: from the listing for a first sync (all
- * items), looked up one by one for an incremental one (in proportion to the changes).
+ * items), looked up by name for an incremental one (in proportion to the changes).
  */
 async function changedItems(req: DavRequest, path: string, changed: readonly string[]): Promise<ItemMeta[]> {
   if (changed.length > 64) {
     const wanted = new Set(changed);
     return (await req.storage.listItems(path)).filter((m) => wanted.has(m.href));
   }
-  const out: ItemMeta[] = [];
-  for (const href of changed) {
-    const meta = await req.storage.getItemMeta(path, href);
-    if (meta !== undefined) out.push(meta);
-  }
-  return out;
+  return req.storage.getItemMetas(path, changed);
 }
 
 export async function syncCollection(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {

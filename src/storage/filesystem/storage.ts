@@ -25,6 +25,7 @@ import { describeLeftover, findLeftovers, removeLeftovers } from './leftovers.js
 import { verifyTree } from './verify.js';
 import { FilePushStore } from './push-store.js';
 import type { PushStore } from '../push-store.js';
+import { metasOneByOne } from '../item-metas.js';
 import { type FilesystemStorageOptions, StoreContext } from './context.js';
 import type { Target } from './items-write.js';
 import * as collectionsRead from './collections-read.js';
@@ -113,6 +114,10 @@ export class FilesystemStorage implements Storage {
 
   async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
     return itemsRead.getItemMeta(this.store, path, href);
+  }
+
+  getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
+    return metasOneByOne((p, h) => this.getItemMeta(p, h), path, hrefs);
   }
 
   async *getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {

@@ -40,12 +40,39 @@ import {
   toCollectionInfo,
   toItem,
   toMeta,
+  tokenParts,
   tokenPosition,
   type CollectionRow,
   type ItemMetaRow,
   type ItemRow,
 } from './rows.js';
 import { verifyDatabase } from './verify.js';
+import { ListingCache, applyChanges, byHref, findHref, type Listing } from './listing-cache.js';
+
+/** A meta row as the listing cache reads it (modification time in milliseconds). */
+interface CachedMetaRow {
+  readonly href: string;
+  readonly etag: string;
+  readonly uid: string;
+  readonly component: string;
+  readonly start_time: string;
+  readonly end_time: string;
+  readonly size: number;
+  readonly modified_ms: number;
+}
+
+function cachedMeta(r: CachedMetaRow): ItemMeta {
+  return {
+    href: r.href,
+    etag: r.etag,
+    uid: r.uid,
+    component: r.component,
+    start: Number(r.start_time),
+    end: Number(r.end_time),
+    size: r.size,
+    lastModifiedMs: r.modified_ms,
+  };
+}
 
 export interface PostgresStorageOptions {
   readonly url: string;
@@ -88,6 +115,8 @@ export class PostgresStorage implements Storage {
   private hookQueue: Promise<void> = Promise.resolve();
   /** SQL condition on `items`: the item is within max_resource_size (served). */
   private readonly shown: string;
+  /** Listings and texts, each checked against the collection's change-log position before use. */
+  private readonly cache = new ListingCache(200_000, 32 * 1024 * 1024);
 
   constructor(private readonly options: PostgresStorageOptions) {
     this.db = new Db({ url: options.url, poolSize: options.poolSize, log: options.log });
@@ -214,13 +243,76 @@ export class PostgresStorage implements Storage {
 
   // ---------------------------------------------------------------- items (read)
 
+  /**
+   * The collection's listing at the position of `col` (or later): from the cache when it is at that
+   * position, brought up to date from the change log when it is behind, else loaded whole.
+   */
+  private async listing(col: CollectionRow): Promise<Listing> {
+    return (await this.cachedListing(col)) ?? (await this.loadListing(col.id));
+  }
+
+  /** The listing when the cache has it or can bring it up to date without reading it whole. */
+  private async cachedListing(col: CollectionRow): Promise<Listing | undefined> {
+    const cached = this.cache.get(col.id);
+    if (cached === undefined || cached.identity !== `${col.id}/${col.sync_key}`) return undefined;
+    if (cached.seq >= Number(col.seq)) return cached;
+    // Deletions after the cached position may have been pruned from the log: then reload.
+    if (cached.seq < Number(col.log_floor)) return undefined;
+    return this.updateListing(col.id, cached);
+  }
+
+  /** Meta columns with the modification time in milliseconds (no Date parsed per row). */
+  private metaCols(t: string): string {
+    return `${t}.href, ${t}.etag, ${t}.uid, ${t}.component, ${t}.start_time, ${t}.end_time, ${t}.size,
+      floor(extract(epoch FROM ${t}.modified) * 1000)::float8 AS modified_ms`;
+  }
+
+  /** One statement, so one snapshot: the position and the items at it. */
+  private async loadListing(id: string): Promise<Listing> {
+    const rows = await this.db.query<{ seq: string; sync_key: string } & Partial<CachedMetaRow>>(
+      `SELECT c.seq, c.sync_key, ${this.metaCols('i')} FROM collections c
+       LEFT JOIN items i ON i.collection_id = c.id AND i.${this.shown} WHERE c.id = $1`,
+      [id],
+    );
+    const first = rows[0];
+    if (first === undefined) throw new StorageError('not-found', 'collection not found');
+    const items: ItemMeta[] = [];
+    for (const r of rows) if (r.href != null) items.push(cachedMeta(r as CachedMetaRow));
+    items.sort(byHref);
+    const l: Listing = { identity: `${id}/${first.sync_key}`, seq: Number(first.seq), items };
+    this.cache.set(id, l);
+    return l;
+  }
+
+  /** Applies the changes logged after the cached position (one statement); undefined: reload. */
+  private async updateListing(id: string, cached: Listing): Promise<Listing | undefined> {
+    const rows = await this.db.query<
+      { seq: string; sync_key: string; log_floor: string; ch_href: string | null } & Partial<CachedMetaRow>
+    >(
+      `SELECT c.seq, c.sync_key, c.log_floor, ch.href AS ch_href, ${this.metaCols('i')}
+       FROM collections c
+       LEFT JOIN changes ch ON ch.collection_id = c.id AND ch.seq > $2
+       LEFT JOIN items i ON i.collection_id = c.id AND i.href = ch.href AND i.${this.shown}
+       WHERE c.id = $1`,
+      [id, cached.seq],
+    );
+    const first = rows[0];
+    if (first === undefined) return undefined;
+    if (`${id}/${first.sync_key}` !== cached.identity || Number(first.log_floor) > cached.seq)
+      return undefined;
+    const changes = new Map<string, ItemMeta | undefined>();
+    for (const r of rows) {
+      if (r.ch_href == null) continue;
+      changes.set(r.ch_href, r.href == null ? undefined : cachedMeta(r as CachedMetaRow));
+    }
+    const l = applyChanges(cached, Number(first.seq), changes);
+    this.cache.set(id, l);
+    return l;
+  }
+
   async listItems(path: string): Promise<ItemMeta[]> {
     const col = await this.requireRow(this.db, path);
-    const rows = await this.db.query<ItemMetaRow>(
-      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND ${this.shown} ORDER BY href`,
-      [col.id],
-    );
-    return rows.map(toMeta);
+    return (await this.listing(col)).items.slice();
   }
 
   async listItemsInRange(
@@ -229,60 +321,109 @@ export class PostgresStorage implements Storage {
     component?: string,
   ): Promise<ItemMeta[]> {
     const col = await this.requireRow(this.db, path);
-    const clamp = (x: number): string =>
-      String(Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, x)));
-    // Uses items_time_range (collection_id, start_time, end_time).
-    const rows = await this.db.query<ItemMetaRow>(
-      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND ${this.shown}
-         AND ((start_time <= $3 AND end_time >= $2) OR (start_time = 0 AND end_time = 0))
-         AND ($4 = '' OR component = $4 OR component = '')
-       ORDER BY href`,
-      [col.id, clamp(range.start), clamp(range.end), component ?? ''],
+    return (await this.listing(col)).items.filter(
+      (m) =>
+        (!component || !m.component || m.component === component) &&
+        ((m.start === 0 && m.end === 0) || (m.start <= range.end && m.end >= range.start)),
     );
-    return rows.map(toMeta);
   }
 
   async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
     pathSegments(path);
     checkName(href);
-    const rows = await this.db.query<ItemMetaRow>(
-      `SELECT ${META_COLS} FROM items WHERE collection_id = (SELECT id FROM collections WHERE path = $1)
-       AND href = $2 AND ${this.shown}`,
-      [path, href],
+    return (await this.metasOf(path, [href]))[0];
+  }
+
+  async getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
+    pathSegments(path);
+    const valid = hrefs.filter((h) => {
+      try {
+        checkName(h);
+        return true;
+      } catch (e) {
+        if (e instanceof StorageError && e.code === 'invalid-name') return false;
+        throw e;
+      }
+    });
+    return valid.length === 0 ? [] : this.metasOf(path, valid);
+  }
+
+  /**
+   * Metas of these (valid) hrefs, in their order, missing ones left out; no collection: none. One
+   * statement on the primary keys: cheaper than checking a cached listing first.
+   */
+  private async metasOf(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
+    const rows = await this.db.query<CachedMetaRow>(
+      `SELECT ${this.metaCols('i')} FROM collections c
+       JOIN items i ON i.collection_id = c.id AND i.href = ANY($2::text[]) AND i.${this.shown}
+       WHERE c.path = $1`,
+      [path, hrefs],
     );
-    return rows[0] && toMeta(rows[0]);
+    const found = new Map(rows.map((r) => [r.href, r]));
+    return hrefs.flatMap((h) => {
+      const r = found.get(h);
+      return r === undefined ? [] : [cachedMeta(r)];
+    });
   }
 
   async *getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {
     hrefs?.forEach(checkName);
     const col = await this.requireRow(this.db, path);
     if (hrefs !== undefined) {
+      const l = await this.cachedListing(col);
       for (let i = 0; i < hrefs.length; i += BATCH) {
         const wanted = hrefs.slice(i, i + BATCH);
-        const rows = await this.db.query<ItemRow>(
-          `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND href = ANY($2::text[]) AND ${this.shown}`,
-          [col.id, wanted],
-        );
-        const byHref = new Map(rows.map((r) => [r.href, r]));
-        for (const h of wanted) {
-          const r = byHref.get(h);
-          if (r !== undefined) yield toItem(r);
+        if (l === undefined) {
+          yield* await this.readItems(col.id, wanted);
+          continue;
         }
+        const metas = wanted.flatMap((h) => {
+          const at = findHref(l.items, h);
+          return at >= 0 ? [l.items[at] as ItemMeta] : [];
+        });
+        yield* await this.withTexts(col.id, metas);
       }
       return;
     }
-    // Keyset paging: memory bounded by BATCH whatever the collection's size.
-    let after: string | undefined;
-    for (;;) {
-      const rows = await this.db.query<ItemRow>(
-        `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND ${this.shown} ${after === undefined ? '' : 'AND href > $3'}
-         ORDER BY href LIMIT $2`,
-        after === undefined ? [col.id, BATCH] : [col.id, BATCH, after],
-      );
-      for (const r of rows) yield toItem(r);
-      if (rows.length < BATCH) return;
-      after = rows[rows.length - 1]?.href;
+    const l = await this.listing(col);
+    for (let i = 0; i < l.items.length; i += BATCH) {
+      yield* await this.withTexts(col.id, l.items.slice(i, i + BATCH));
     }
+  }
+
+  /** Items by href (in this order, missing ones left out), read from the database; texts cached. */
+  private async readItems(id: string, hrefs: readonly string[]): Promise<Item[]> {
+    if (hrefs.length === 0) return [];
+    const rows = await this.db.query<ItemRow>(
+      `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND href = ANY($2::text[]) AND ${this.shown}`,
+      [id, hrefs],
+    );
+    const found = new Map(rows.map((r) => [r.href, r]));
+    const out: Item[] = [];
+    for (const h of hrefs) {
+      const r = found.get(h);
+      if (r === undefined) continue;
+      this.cache.texts.set(`${id}/${h}`, r.etag, r.text);
+      out.push(toItem(r));
+    }
+    return out;
+  }
+
+  /**
+   * The items of these metas with their texts: from the text cache for the meta's ETag, else read
+   * (an item rewritten since the listing comes as it is now; one deleted since is left out).
+   */
+  private async withTexts(id: string, metas: readonly ItemMeta[]): Promise<Item[]> {
+    const texts = metas.map((m) => this.cache.texts.get(`${id}/${m.href}`, m.etag));
+    const missing = metas.filter((_, k) => texts[k] === undefined).map((m) => m.href);
+    const read = new Map((await this.readItems(id, missing)).map((it) => [it.href, it]));
+    const out: Item[] = [];
+    metas.forEach((m, k) => {
+      const text = texts[k];
+      const item = text === undefined ? read.get(m.href) : { ...m, text };
+      if (item !== undefined) out.push(item);
+    });
+    return out;
   }
 
   async findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
@@ -755,6 +896,52 @@ export class PostgresStorage implements Storage {
    * state at row k's position.
    */
   async sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
+    pathSegments(path);
+    const initial = oldToken === '';
+    const from = initial ? 0 : tokenParts(oldToken)?.position;
+    // Another storage's token (imported by `storage copy`): its position is in sync_aliases.
+    if (from === undefined || !Number.isSafeInteger(from)) return this.syncInTx(path, oldToken, limit);
+    const max = limit === undefined ? null : Math.max(0, limit) + 1;
+    const gone = `(ch.deleted OR COALESCE(NOT i.${this.shown}, false))`;
+    // One statement (one snapshot, one round trip): the collection's row and the page of its log
+    // after the token's position, as arrays.
+    const rows = await this.db.query<
+      CollectionRow & { hrefs: string[] | null; seqs: string[] | null; dels: boolean[] | null }
+    >(
+      `SELECT ${COLLECTION_COLS.split(', ')
+        .map((k) => `c.${k}`)
+        .join(', ')}, x.hrefs, x.seqs, x.dels
+       FROM collections c LEFT JOIN LATERAL (
+         SELECT array_agg(s.href ORDER BY s.seq) AS hrefs, array_agg(s.seq ORDER BY s.seq) AS seqs,
+           array_agg(s.deleted ORDER BY s.seq) AS dels
+         FROM (SELECT ch.href, ch.seq, ${gone} AS deleted FROM changes ch
+           LEFT JOIN items i ON i.collection_id = ch.collection_id AND i.href = ch.href
+           WHERE ch.collection_id = c.id AND ch.seq > $2 ${initial ? `AND NOT ${gone}` : ''}
+           ORDER BY ch.seq LIMIT $3) s) x ON true
+       WHERE c.path = $1`,
+      [path, from, max],
+    );
+    const col = rows[0];
+    if (col === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    if (!initial && !isOwnToken(oldToken, col)) return this.syncInTx(path, oldToken, limit);
+    if (!initial) tokenPosition(oldToken, col);
+    const current = Number(col.seq);
+    const token = syncToken(col.sync_key, current);
+    if (from === current) return { token, changed: [], deleted: [] };
+    const hrefs = col.hrefs ?? [];
+    const dels = col.dels ?? [];
+    const truncated = limit !== undefined && hrefs.length > limit;
+    const n = truncated ? limit : hrefs.length;
+    const changed: string[] = [];
+    const deleted: string[] = [];
+    for (let k = 0; k < n; k++) (dels[k] === true ? deleted : changed).push(hrefs[k] as string);
+    if (!truncated) return { token, changed, deleted };
+    const pos = n === 0 ? from : Number(col.seqs?.[n - 1]);
+    return { token: syncToken(col.sync_key, pos), changed, deleted, truncated: true };
+  }
+
+  /** sync() in a snapshot transaction of several statements: for tokens aliased by `storage copy`. */
+  private syncInTx(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
     return this.db.tx(
       async (c) => {
         const col = await this.requireRow(c, path);
