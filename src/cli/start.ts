@@ -9,7 +9,8 @@ import { createRights } from '../rights/create.js';
 import type { Logger as PinoLogger } from 'pino';
 import { join } from 'node:path';
 import { createStorage } from '../storage/create.js';
-import { DerivedCache } from '../dav/derived-cache.js';
+import { DerivedCache, type BytesCache } from '../dav/derived-cache.js';
+import { MemoryBytesCache } from '../dav/memory-bytes-cache.js';
 import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
 import { createWeb, webPluginMessage } from '../web/serve.js';
 import { combinePlugins, type DavPlugin, type DavPlugins } from '../dav/context.js';
@@ -68,13 +69,13 @@ export function openStorage(config: Config, log: Logger): Storage {
 }
 
 /**
- * The export cache lives beside the item index in the data folder. PostgreSQL storage gets none: its
- * items come in a few paged queries (no per-file reads to save), several processes may share one
- * database with no shared folder for the files, and a per-process folder under the temporary directory
- * would be left behind, export-sized, by every process that crashed.
+ * The export cache lives beside the item index in the data folder. PostgreSQL storage keeps it in
+ * memory (64 MiB): several processes may share one database with no shared folder for the files, and
+ * a per-process folder under the temporary directory would be left behind, export-sized, by every
+ * process that crashed. Either way an entry is keyed by the collection's ETag, read on every GET.
  */
-function exportCache(config: Config, log: PinoLogger): DerivedCache | undefined {
-  if (config.storage.type === 'postgresql') return undefined;
+function exportCache(config: Config, log: PinoLogger): BytesCache {
+  if (config.storage.type === 'postgresql') return new MemoryBytesCache(64 * 1024 * 1024);
   return new DerivedCache({
     folder: join(config.storage.filesystem_folder, '.Almanac.cache', 'export'),
     generation: almanacVersion(),

@@ -12,7 +12,7 @@ import type {
   NewItem,
   Storage,
 } from '../storage/types.js';
-import type { DerivedCache } from './derived-cache.js';
+import type { BytesCache } from './derived-cache.js';
 import type { DavSettings } from './settings.js';
 import type { XmlElement, XmlNode } from './xml.js';
 import type { ItemConditions } from './preconditions.js';
@@ -73,7 +73,7 @@ export interface DavRequest {
   readonly log: Logger;
   readonly plugins: DavPlugins;
   /** Cache of whole-collection exports; absent = exports are built on every GET. */
-  readonly derivedCache?: DerivedCache;
+  readonly derivedCache?: BytesCache;
   /** Reads the request body (limited by max_content_length). */
   body(): Promise<Buffer>;
   /** Host as the client sees us (X-Forwarded-Host/-Proto/-Port when from a trusted proxy). */

@@ -100,7 +100,20 @@ function headerBytes(h: Header): Buffer {
   return Buffer.from(`${json.padEnd(HEADER_SIZE - 1, ' ')}\n`, 'utf8');
 }
 
-export class DerivedCache {
+/** What a GET of a whole collection needs of a cache of derived bytes (files, or memory). */
+export interface BytesCache {
+  get(scope: string, key: string): Promise<CachedBytes | undefined>;
+  put(
+    scope: string,
+    key: string,
+    source: AsyncIterable<string | Buffer>,
+    stillCurrent?: () => Promise<boolean>,
+  ): AsyncIterable<Buffer>;
+  /** Waits for background work (eviction) to end. */
+  settle(): Promise<void>;
+}
+
+export class DerivedCache implements BytesCache {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly maxAgeMs: number;

@@ -13,7 +13,7 @@ import type { Auth, AuthOutcome } from '../auth/types.js';
 import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
 import type { Web } from '../web/serve.js';
-import type { DerivedCache } from '../dav/derived-cache.js';
+import type { BytesCache } from '../dav/derived-cache.js';
 import type { DavRequest, DavResponse, DavPlugins } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
@@ -81,7 +81,7 @@ export interface AppDeps {
   readonly plugins: DavPlugins;
   readonly web: Web;
   /** Cache of whole-collection exports (none: exports are built on every GET). */
-  readonly derivedCache?: DerivedCache;
+  readonly derivedCache?: BytesCache;
   /** Prometheus metrics (`[monitoring] metrics`), counted here: failed and throttled logins, storage errors. */
   readonly metrics?: Metrics;
   /** [sharing]: shares put in place per request; absent when sharing is off. */

@@ -47,15 +47,22 @@ describe('two instances on one PostgreSQL database', { skip: missing }, () => {
     return [p?.get(CS('getctag'))?.element.text ?? '', p?.get(D('sync-token'))?.element.text ?? ''];
   };
 
-  const syncReport = async (c: DavClient, token: string): Promise<{ token: string; hrefs: string[] }> => {
+  const syncReport = async (
+    c: DavClient,
+    token: string,
+    path = '/alice/cal/',
+  ): Promise<{ token: string; hrefs: string[] }> => {
     const r = await report(
       c,
-      '/alice/cal/',
+      path,
       `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`,
     );
     assert.equal(r.status, 207, r.text);
     const ms = parseMultistatus(r.text);
-    return { token: ms.syncToken ?? '', hrefs: [...ms.props.keys(), ...ms.statuses.keys()].sort() };
+    return {
+      token: ms.syncToken ?? '',
+      hrefs: [...new Set([...ms.props.keys(), ...ms.statuses.keys()])].sort(),
+    };
   };
 
   it('a change through one instance is visible on the next request to the other', async () => {
@@ -90,6 +97,72 @@ describe('two instances on one PostgreSQL database', { skip: missing }, () => {
     assert.deepEqual(fromB, fromA);
     assert.deepEqual(fromA.hrefs, ['/alice/cal/s1.ics', '/alice/cal/s2.ics', '/alice/cal/s3.ics']);
     assert.deepEqual((await syncReport(cb, fromA.token)).hrefs, []);
+  });
+
+  it('listings, multigets, queries and exports read on one instance follow changes made through the other', async () => {
+    const cal = '/alice/cached/';
+    assert.equal((await mkcalendar(ca, cal)).status, 201);
+    for (const n of ['k1', 'k2', 'k3'])
+      assert.equal((await put(ca, `${cal}${n}.ics`, vevent(n, { summary: `old ${n}` }))).status, 201);
+    const listing = async (): Promise<Map<string, string>> => {
+      const r = await ca.propfind(cal, [D('getetag')], '1');
+      const out = new Map<string, string>();
+      for (const [href, props] of parseMultistatus(r.text).props) {
+        if (href !== cal) out.set(href, props.get(D('getetag'))?.element.text ?? '');
+      }
+      return out;
+    };
+    const multiget = async (): Promise<string> =>
+      (
+        await report(
+          ca,
+          cal,
+          `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>${['k1', 'k2', 'k3', 'k4'].map((n) => `<D:href>${cal}${n}.ics</D:href>`).join('')}</C:calendar-multiget>`,
+        )
+      ).text;
+    const exported = async (): Promise<string> => (await ca.request('GET', cal, { user: 'alice' })).text;
+    // Read twice on A, so that whatever it keeps is warm.
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await listing()).size, 3);
+      assert.match(await multiget(), /SUMMARY:old k2/);
+      assert.match(await exported(), /SUMMARY:old k2/);
+    }
+    const token = (await syncReport(ca, '', cal)).token;
+    const before = await listing();
+    // Through B: one item rewritten, one deleted, one added.
+    assert.equal((await put(cb, `${cal}k2.ics`, vevent('k2', { summary: 'new k2' }))).status, 204);
+    assert.equal((await cb.request('DELETE', `${cal}k3.ics`, { user: 'alice' })).status, 200);
+    assert.equal((await put(cb, `${cal}k4.ics`, vevent('k4', { summary: 'new k4' }))).status, 201);
+    const after = await listing();
+    assert.deepEqual([...after.keys()].sort(), [`${cal}k1.ics`, `${cal}k2.ics`, `${cal}k4.ics`]);
+    assert.equal(after.get(`${cal}k1.ics`), before.get(`${cal}k1.ics`));
+    assert.notEqual(after.get(`${cal}k2.ics`), before.get(`${cal}k2.ics`));
+    const mg = await multiget();
+    assert.match(mg, /SUMMARY:new k2/);
+    assert.match(mg, /SUMMARY:new k4/);
+    assert.doesNotMatch(mg, /SUMMARY:old k2|SUMMARY:old k3/);
+    const ex = await exported();
+    assert.match(ex, /SUMMARY:new k2/);
+    assert.match(ex, /SUMMARY:new k4/);
+    assert.doesNotMatch(ex, /UID:k3/);
+    const q = await report(
+      ca,
+      cal,
+      `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>`,
+    );
+    assert.deepEqual([...parseMultistatus(q.text).props.keys()].sort(), [
+      `${cal}k1.ics`,
+      `${cal}k2.ics`,
+      `${cal}k4.ics`,
+    ]);
+    const changes = await syncReport(ca, token, cal);
+    assert.deepEqual(changes.hrefs, [`${cal}k2.ics`, `${cal}k3.ics`, `${cal}k4.ics`]);
+    // A collection deleted and made again through B is a new one for A too.
+    assert.equal((await cb.request('DELETE', cal, { user: 'alice' })).status, 200);
+    assert.equal((await mkcalendar(cb, cal)).status, 201);
+    assert.equal((await put(cb, `${cal}k9.ics`, vevent('k9'))).status, 201);
+    assert.deepEqual([...(await listing()).keys()], [`${cal}k9.ics`]);
+    assert.doesNotMatch(await exported(), /UID:k1/);
   });
 
   it('racing If-Match PUTs on both instances: exactly one wins, the other gets 412', async () => {

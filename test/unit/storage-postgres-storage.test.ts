@@ -291,3 +291,40 @@ void test('time-range candidates can come from the (collection_id, start_time, e
     await client.end();
   }
 });
+
+void test("a listing cached by one instance follows another instance's changes, also past a pruned log", async (t) => {
+  if (skipIfMissing(t)) return;
+  const reader = await open();
+  const forgetful = await open(0);
+  const path = 'alice/cached';
+  await s.createCollection(path, { tag: 'VCALENDAR' }, ctx);
+  for (const n of ['a', 'b', 'c']) await s.putItem(path, `${n}.ics`, item(`${n}@c`, 'old'), ok, ctx);
+  const hrefs = async (): Promise<string[]> => (await reader.listItems(path)).map((m) => m.href);
+  const text = async (href: string): Promise<string | undefined> => {
+    for await (const it of reader.getItems(path, [href])) return it.text;
+    return undefined;
+  };
+  assert.deepEqual(await hrefs(), ['a.ics', 'b.ics', 'c.ics']);
+  assert.match((await text('b.ics')) ?? '', /SUMMARY:old/);
+  // Through another instance: one rewritten, one deleted, one added.
+  await s.putItem(path, 'b.ics', item('b@c', 'new'), ok, ctx);
+  await s.deleteItem(path, 'c.ics', ok, ctx);
+  await s.putItem(path, 'd.ics', item('d@c'), ok, ctx);
+  assert.deepEqual(await hrefs(), ['a.ics', 'b.ics', 'd.ics']);
+  assert.equal((await reader.getItemMeta(path, 'b.ics'))?.etag, (await s.getItemMeta(path, 'b.ics'))?.etag);
+  assert.match((await text('b.ics')) ?? '', /SUMMARY:new/);
+  assert.equal(await text('c.ics'), undefined);
+  assert.deepEqual(
+    (await reader.getItemMetas(path, ['d.ics', 'none.ics', '..', 'a.ics'])).map((m) => m.href),
+    ['d.ics', 'a.ics'],
+  );
+  // Deletions forgotten at once (max_sync_token_age 0): the reader's cached position is below the
+  // log's floor, so it cannot learn them from the log and must read the listing again.
+  await forgetful.deleteItem(path, 'a.ics', ok, ctx);
+  await forgetful.putItem(path, 'e.ics', item('e@c'), ok, ctx);
+  await forgetful.deleteItem(path, 'e.ics', ok, ctx);
+  assert.deepEqual(await hrefs(), ['b.ics', 'd.ics']);
+  const all: string[] = [];
+  for await (const it of reader.getItems(path)) all.push(it.href);
+  assert.deepEqual(all, ['b.ics', 'd.ics']);
+});

@@ -94,10 +94,6 @@ const badToken = (token: string): never => {
 };
 
 /** Key and position of a token in this backend's own format, whichever collection; else undefined. */
-export function tokenParts(token: string): { key: string; position: number } | undefined {
-  return ownToken(token);
-}
-
 function ownToken(token: string): { key: string; position: number } | undefined {
   const m = token.startsWith(TOKEN_PREFIX) ? OWN_TOKEN.exec(token.slice(TOKEN_PREFIX.length)) : null;
   return m?.[1] === undefined || m[2] === undefined

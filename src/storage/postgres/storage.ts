@@ -40,7 +40,6 @@ import {
   toCollectionInfo,
   toItem,
   toMeta,
-  tokenParts,
   tokenPosition,
   type CollectionRow,
   type ItemMetaRow,
@@ -896,47 +895,49 @@ export class PostgresStorage implements Storage {
    * state at row k's position.
    */
   async sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
-    pathSegments(path);
     const initial = oldToken === '';
-    const from = initial ? 0 : tokenParts(oldToken)?.position;
+    const col = await this.requireRow(this.db, path);
     // Another storage's token (imported by `storage copy`): its position is in sync_aliases.
-    if (from === undefined || !Number.isSafeInteger(from)) return this.syncInTx(path, oldToken, limit);
+    if (!initial && !isOwnToken(oldToken, col)) return this.syncInTx(path, oldToken, limit);
+    const from = initial ? 0 : tokenPosition(oldToken, col);
+    if (from === Number(col.seq)) return { token: syncToken(col.sync_key, from), changed: [], deleted: [] };
     const max = limit === undefined ? null : Math.max(0, limit) + 1;
     const gone = `(ch.deleted OR COALESCE(NOT i.${this.shown}, false))`;
-    // One statement (one snapshot, one round trip): the collection's row and the page of its log
-    // after the token's position, as arrays.
-    const rows = await this.db.query<
-      CollectionRow & { hrefs: string[] | null; seqs: string[] | null; dels: boolean[] | null }
-    >(
-      `SELECT ${COLLECTION_COLS.split(', ')
-        .map((k) => `c.${k}`)
-        .join(', ')}, x.hrefs, x.seqs, x.dels
-       FROM collections c LEFT JOIN LATERAL (
+    // One statement, so one snapshot: the page of the log after the token's position and the
+    // position and floor it is the state at (the row above may be older). The collection's id is a
+    // parameter, not a join column, so that the plan reads changes_seq for this collection.
+    const rows = await this.db.query<{
+      seq: string;
+      log_floor: string;
+      hrefs: string[] | null;
+      seqs: string[] | null;
+      dels: boolean[] | null;
+    }>(
+      `SELECT c.seq, c.log_floor, x.hrefs, x.seqs, x.dels FROM collections c, (
          SELECT array_agg(s.href ORDER BY s.seq) AS hrefs, array_agg(s.seq ORDER BY s.seq) AS seqs,
            array_agg(s.deleted ORDER BY s.seq) AS dels
          FROM (SELECT ch.href, ch.seq, ${gone} AS deleted FROM changes ch
            LEFT JOIN items i ON i.collection_id = ch.collection_id AND i.href = ch.href
-           WHERE ch.collection_id = c.id AND ch.seq > $2 ${initial ? `AND NOT ${gone}` : ''}
-           ORDER BY ch.seq LIMIT $3) s) x ON true
-       WHERE c.path = $1`,
-      [path, from, max],
+           WHERE ch.collection_id = $1 AND ch.seq > $2 ${initial ? `AND NOT ${gone}` : ''}
+           ORDER BY ch.seq LIMIT $3) s) x
+       WHERE c.id = $1`,
+      [col.id, from, max],
     );
-    const col = rows[0];
-    if (col === undefined) throw new StorageError('not-found', `collection ${path} not found`);
-    if (!initial && !isOwnToken(oldToken, col)) return this.syncInTx(path, oldToken, limit);
-    if (!initial) tokenPosition(oldToken, col);
-    const current = Number(col.seq);
+    const now = rows[0];
+    if (now === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    // The floor may have risen since the row was read: the token is checked against this state.
+    if (!initial) tokenPosition(oldToken, { ...col, seq: now.seq, log_floor: now.log_floor });
+    const current = Number(now.seq);
     const token = syncToken(col.sync_key, current);
-    if (from === current) return { token, changed: [], deleted: [] };
-    const hrefs = col.hrefs ?? [];
-    const dels = col.dels ?? [];
+    const hrefs = now.hrefs ?? [];
+    const dels = now.dels ?? [];
     const truncated = limit !== undefined && hrefs.length > limit;
     const n = truncated ? limit : hrefs.length;
     const changed: string[] = [];
     const deleted: string[] = [];
     for (let k = 0; k < n; k++) (dels[k] === true ? deleted : changed).push(hrefs[k] as string);
     if (!truncated) return { token, changed, deleted };
-    const pos = n === 0 ? from : Number(col.seqs?.[n - 1]);
+    const pos = n === 0 ? from : Number(now.seqs?.[n - 1]);
     return { token: syncToken(col.sync_key, pos), changed, deleted, truncated: true };
   }
 
