@@ -14,6 +14,7 @@ import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
 import type { Web } from '../web/serve.js';
 import type { BytesCache } from '../dav/derived-cache.js';
+import { inRequestScope } from '../storage/request-scope.js';
 import type { DavRequest, DavResponse, DavPlugins } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
@@ -119,7 +120,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
 export function createApp(appDeps: AppDeps): RequestHandler {
   const deps: AppState = { ...appDeps, davSettings: davSettings(appDeps.config) };
   const scriptName = configuredPrefix(deps.config.server.script_name);
-  return async (req, res, ctx) => {
+  // Storage reads are scoped to the request (a backend may keep them until it writes).
+  return (req, res, ctx) => inRequestScope(() => handle(req, res, ctx));
+  async function handle(...[req, res, ctx]: Parameters<RequestHandler>): Promise<void> {
     let response: DavResponse;
     try {
       const routed = prefixAndPath(req, ctx, scriptName);
@@ -132,7 +135,7 @@ export function createApp(appDeps: AppDeps): RequestHandler {
       });
     }
     await finish(deps, req, res, ctx, response);
-  };
+  }
 }
 
 async function finish(

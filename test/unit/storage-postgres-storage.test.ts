@@ -10,6 +10,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { DavError } from '../../src/dav/errors.js';
 import { PostgresStorage } from '../../src/storage/postgres/storage.js';
+import { inRequestScope } from '../../src/storage/request-scope.js';
 import {
   StorageError,
   type ChangeContext,
@@ -327,4 +328,30 @@ void test("a listing cached by one instance follows another instance's changes, 
   const all: string[] = [];
   for await (const it of reader.getItems(path)) all.push(it.href);
   assert.deepEqual(all, ['b.ics', 'd.ics']);
+});
+
+void test('within one request a collection row is read once, and read again after a write', async (t) => {
+  if (skipIfMissing(t)) return;
+  const other = await open();
+  await s.createCollection('alice/scoped', { tag: 'VCALENDAR', 'D:displayname': 'one' }, ctx);
+  const name = async (st: PostgresStorage): Promise<string | undefined> =>
+    (await st.getCollection('alice/scoped'))?.props['D:displayname'];
+  await inRequestScope(async () => {
+    assert.equal(await name(s), 'one');
+    // Another instance's change (its own connection, outside this process's request).
+    await other.db.query(
+      `UPDATE collections SET props = '{"tag": "VCALENDAR", "D:displayname": "two"}', seq = seq + 1 WHERE path = 'alice/scoped'`,
+    );
+    // The same request sees one state of the row…
+    assert.equal(await name(s), 'one');
+    // …but the collection's ETag is always read afresh (a GET compares it after an export).
+    assert.equal(await s.getEtag('alice/scoped'), await other.getEtag('alice/scoped'));
+    // A write through this storage forgets what the request read.
+    await s.putItem('alice/scoped', 'x.ics', item('x@scoped'), ok, ctx);
+    assert.equal(await name(s), 'two');
+  });
+  // The next request reads afresh.
+  await other.setProps('alice/scoped', { tag: 'VCALENDAR', 'D:displayname': 'three' }, ctx);
+  assert.equal(await inRequestScope(() => name(s)), 'three');
+  assert.equal(await name(s), 'three');
 });

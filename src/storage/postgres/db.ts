@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { StorageError } from '../types.js';
+import { requestMemo } from '../request-scope.js';
 
 export type Client = pg.PoolClient;
 
@@ -67,6 +68,16 @@ export class Db {
   }
 
   async tx<T>(fn: (c: Client) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    // A write: rows this request read before may be changed now.
+    if (opts.snapshot !== true) requestMemo()?.clear();
+    try {
+      return await this.runTx(fn, opts);
+    } finally {
+      if (opts.snapshot !== true) requestMemo()?.clear();
+    }
+  }
+
+  private async runTx<T>(fn: (c: Client) => Promise<T>, opts: TxOptions): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken = false;

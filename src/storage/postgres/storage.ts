@@ -46,6 +46,7 @@ import {
   type ItemRow,
 } from './rows.js';
 import { verifyDatabase } from './verify.js';
+import { requestMemo } from '../request-scope.js';
 import { ListingCache, applyChanges, byHref, findHref, type Listing } from './listing-cache.js';
 
 /** A meta row as the listing cache reads it (modification time in milliseconds). */
@@ -161,9 +162,16 @@ export class PostgresStorage implements Storage {
   ): Promise<CollectionRow | undefined> {
     pathSegments(path);
     const sql = `SELECT ${COLLECTION_COLS} FROM collections WHERE path = $1${lock ? ` FOR ${lock}` : ''}`;
-    const rows =
-      c instanceof Db ? await c.query<CollectionRow>(sql, [path]) : await q<CollectionRow>(c, sql, [path]);
-    return rows[0];
+    if (!(c instanceof Db)) return (await q<CollectionRow>(c, sql, [path]))[0];
+    // Outside a transaction, within one request: read once (the layers above ask several times).
+    const memo = requestMemo();
+    const key = `pg-collection:${path}`;
+    const known = memo?.get(key) as Promise<CollectionRow | undefined> | undefined;
+    if (known !== undefined) return known;
+    const read = c.query<CollectionRow>(sql, [path]).then((rows) => rows[0]);
+    memo?.set(key, read);
+    read.catch(() => memo?.delete(key));
+    return read;
   }
 
   private async requireRow(c: Client | Db, path: string, lock?: LockMode): Promise<CollectionRow> {
@@ -881,7 +889,16 @@ export class PostgresStorage implements Storage {
   // ---------------------------------------------------------------- ctag and sync
 
   async getEtag(path: string): Promise<string> {
-    return collectionEtag(await this.requireRow(this.db, path));
+    // Read afresh, not from the request's memo: a GET asks again after an export to learn whether
+    // the collection changed meanwhile.
+    pathSegments(path);
+    const rows = await this.db.query<CollectionRow>(
+      `SELECT ${COLLECTION_COLS} FROM collections WHERE path = $1`,
+      [path],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    return collectionEtag(row);
   }
 
   async getSyncToken(path: string): Promise<string> {

@@ -1,0 +1,18 @@
+/**
+ * One HTTP request's scope for storage reads: a backend may keep what it read during the request
+ * (the PostgreSQL storage keeps collection rows, looked up several times per request by the layers
+ * above) and must forget it when it writes. Outside a request (push, CLI) there is no scope.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+const scope = new AsyncLocalStorage<Map<string, unknown>>();
+
+/** Runs `fn` (and everything it starts) in a new request scope. */
+export function inRequestScope<T>(fn: () => T): T {
+  return scope.run(new Map(), fn);
+}
+
+/** The current request's memo, or undefined outside a request. */
+export function requestMemo(): Map<string, unknown> | undefined {
+  return scope.getStore();
+}
