@@ -918,6 +918,11 @@ export class PostgresStorage implements Storage {
     if (!initial && !isOwnToken(oldToken, col)) return this.syncInTx(path, oldToken, limit);
     const from = initial ? 0 : tokenPosition(oldToken, col);
     if (from === Number(col.seq)) return { token: syncToken(col.sync_key, from), changed: [], deleted: [] };
+    if (initial && limit === undefined) {
+      // A first sync without a limit is the listing at a position: the cached one when it is current.
+      const l = await this.listing(col);
+      return { token: syncToken(col.sync_key, l.seq), changed: l.items.map((m) => m.href), deleted: [] };
+    }
     const max = limit === undefined ? null : Math.max(0, limit) + 1;
     const gone = `(ch.deleted OR COALESCE(NOT i.${this.shown}, false))`;
     // One statement, so one snapshot: the page of the log after the token's position and the
