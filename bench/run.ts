@@ -34,8 +34,12 @@ interface Plan {
   opBudgetMs: number;
   /** Operations whose name matches this regular expression are not run. */
   skip?: string;
-  /** Almanac's storage: the folder (as Radicale) or PostgreSQL (the folder copied in first). */
-  storage: 'filesystem' | 'postgresql';
+  /**
+   * Almanac's storage: the folder (as Radicale) or PostgreSQL (the folder copied in first); `both`:
+   * one Almanac on each, their requests alternating as Almanac's and Radicale's do, so that the two
+   * storages are compared under the same machine load.
+   */
+  storage: 'filesystem' | 'postgresql' | 'both';
 }
 
 function parseArgs(argv: string[]): Plan {
@@ -56,9 +60,10 @@ function parseArgs(argv: string[]): Plan {
   if (argv.includes('--almanac-only')) plan.servers = ['almanac'];
   plan.skip = get('--skip');
   const storage = get('--storage') ?? 'filesystem';
-  if (storage !== 'filesystem' && storage !== 'postgresql')
-    throw new Error(`--storage must be filesystem or postgresql (got ${storage})`);
+  if (storage !== 'filesystem' && storage !== 'postgresql' && storage !== 'both')
+    throw new Error(`--storage must be filesystem, postgresql or both (got ${storage})`);
   plan.storage = storage;
+  if (storage === 'both') plan.servers = ['almanac', 'almanac-pg'];
   return plan;
 }
 
@@ -542,13 +547,26 @@ function ratioText(row: Row): string {
   return `${ratio.toFixed(1)}x`;
 }
 
+/** PostgreSQL against the folder: latency pg/fs, throughput fs/pg — both read as "times slower". */
+function storageRatioText(row: Row): string {
+  const f = row.by.almanac;
+  const p = row.by['almanac-pg'];
+  if (f === undefined || p === undefined || f.samples.length === 0 || p.samples.length === 0) return '-';
+  const mf = stats(f.samples).median;
+  const mp = stats(p.samples).median;
+  return `${(row.unit === 'req/s' ? mf / mp : mp / mf).toFixed(2)}x`;
+}
+
 function printTable(rows: Row[]): string {
-  const header = ['operation', 'Almanac median/p95', 'Radicale median/p95', 'speed-up'];
+  const storages = rows.some((r) => r.by['almanac-pg'] !== undefined);
+  const header = storages
+    ? ['operation', 'filesystem median/p95', 'PostgreSQL median/p95', 'pg/fs']
+    : ['operation', 'Almanac median/p95', 'Radicale median/p95', 'speed-up'];
   const body = rows.map((row) => [
     row.unit === 'ms' ? row.op + ' [ms]' : `${row.op} [${row.unit}]`,
     cellText(row, 'almanac'),
-    cellText(row, 'radicale'),
-    ratioText(row),
+    cellText(row, storages ? 'almanac-pg' : 'radicale'),
+    storages ? storageRatioText(row) : ratioText(row),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
@@ -590,7 +608,9 @@ async function writeResults(meta: RunMeta, rows: Map<string, Row>, complete: boo
   await mkdir(outDir, { recursive: true });
   // A run without Radicale is no side-by-side result: it never replaces one.
   const suffix =
-    (meta.plan.storage === 'postgresql' ? '-postgresql' : '') +
+    (meta.plan.storage === 'filesystem'
+      ? ''
+      : `-${meta.plan.storage === 'both' ? 'storages' : 'postgresql'}`) +
     (meta.plan.servers.includes('radicale') || meta.plan.size === '100000' ? '' : '-almanac-only');
   const outFile = join(
     outDir,
@@ -687,7 +707,7 @@ async function readsDuringImport(
 }
 
 /** Copies the generated folder into a fresh PostgreSQL database and points Almanac at it. */
-async function usePostgres(folder: string): Promise<void> {
+async function usePostgres(folder: string, kind: ServerKind): Promise<void> {
   const { createTestDatabase } = await import('../test/helpers/postgres.js');
   const url = await createTestDatabase();
   const t0 = Date.now();
@@ -700,7 +720,7 @@ async function usePostgres(folder: string): Promise<void> {
   );
   if (copy.status !== 0) throw new Error(`storage copy failed: ${copy.stderr}`);
   console.log(`copied the data folder into PostgreSQL in ${Date.now() - t0} ms`);
-  setAlmanacExtraArgs(['--storage-type', 'postgresql', '--storage-postgresql-url', url]);
+  setAlmanacExtraArgs(['--storage-type', 'postgresql', '--storage-postgresql-url', url], kind);
 }
 
 async function main(): Promise<void> {
@@ -727,7 +747,8 @@ async function main(): Promise<void> {
     for (const kind of plan.servers) {
       const folder = join(work, kind);
       await cp(base, folder, { recursive: true });
-      if (kind === 'almanac' && plan.storage === 'postgresql') await usePostgres(folder);
+      if (kind === 'almanac-pg' || (kind === 'almanac' && plan.storage === 'postgresql'))
+        await usePostgres(folder, kind);
       const { server, ms } = await startAndTime(kind, folder, htpasswd, bigPath);
       cellOf(
         rows,

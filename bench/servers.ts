@@ -10,7 +10,8 @@ import { serverArgs } from '../test/helpers/radicale.js';
 
 export { freePort };
 
-export type ServerKind = 'almanac' | 'radicale';
+/** 'almanac-pg': Almanac on PostgreSQL beside Almanac on its folder (`--storage both`). */
+export type ServerKind = 'almanac' | 'almanac-pg' | 'radicale';
 
 export interface RunningServer {
   kind: ServerKind;
@@ -24,11 +25,11 @@ export interface RunningServer {
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-let almanacExtraArgs: string[] = [];
+const almanacExtraArgs = new Map<ServerKind, string[]>();
 
-/** Extra command-line flags for Almanac (e.g. PostgreSQL storage instead of the folder). */
-export function setAlmanacExtraArgs(args: string[]): void {
-  almanacExtraArgs = args;
+/** Extra command-line flags for an Almanac kind (e.g. PostgreSQL storage instead of the folder). */
+export function setAlmanacExtraArgs(args: string[], kind: ServerKind = 'almanac'): void {
+  almanacExtraArgs.set(kind, args);
 }
 
 const ALMANAC_SCRIPT = 'dist/cli/main.js';
@@ -50,9 +51,9 @@ function commandFor(
 ): [string, string[], NodeJS.ProcessEnv] {
   const common = [...serverArgs(port, folder, htpasswd), '--logging-level', 'warning'];
   // The built server, as users run it (tsx would add its compiler to the measured memory).
-  if (kind === 'almanac') {
+  if (kind !== 'radicale') {
     const { env, flags } = almanacNodeCommand();
-    const args = [...flags, ALMANAC_SCRIPT, ...common, ...almanacExtraArgs];
+    const args = [...flags, ALMANAC_SCRIPT, ...common, ...(almanacExtraArgs.get(kind) ?? [])];
     return [process.execPath, args, { ...process.env, ...env }];
   }
   return ['/usr/bin/python3', ['-m', 'radicale', ...common], process.env];
