@@ -1,7 +1,8 @@
 /**
- * `[storage] type = postgresql`: the Storage interface on PostgreSQL, for several stateless Almanac
- * instances sharing one database. Nothing is cached in the process: every answer comes from the
- * database. Every write locks its collection row (`SELECT … FOR UPDATE`) inside one transaction, so
+ * `[storage] type = postgresql`: the Storage interface on PostgreSQL, for several Almanac instances
+ * sharing one database. What the process keeps (listings and texts, listing-cache.ts; collection rows
+ * for one request) is checked against the collection's row before each use, so every answer is the
+ * database's state. Every write locks its collection row (`SELECT … FOR UPDATE`) inside one transaction, so
  * the caller's WriteCheck (If-Match, If-None-Match, UID) sees the state the write replaces, whichever
  * instance races it; the change log position is taken under that lock, so positions of a collection
  * commit in order and a sync token never skips a change.
