@@ -200,17 +200,15 @@ export class PostgresStorage implements Storage {
 
   /** Appends a change of `href` to the collection's log (the collection row is locked by the caller). */
   private async logChange(c: Client, collectionId: string, href: string, deleted: boolean): Promise<void> {
-    const rows = await q<{ seq: string }>(
-      c,
-      'UPDATE collections SET seq = seq + 1, modified = clock_timestamp() WHERE id = $1 RETURNING seq',
-      [collectionId],
-    );
+    // One round trip: the new position and its log entry.
     await q(
       c,
-      `INSERT INTO changes (collection_id, href, seq, deleted) VALUES ($1, $2, $3, $4)
+      `WITH pos AS (
+         UPDATE collections SET seq = seq + 1, modified = clock_timestamp() WHERE id = $1 RETURNING seq)
+       INSERT INTO changes (collection_id, href, seq, deleted) SELECT $1, $2, pos.seq, $3 FROM pos
        ON CONFLICT (collection_id, href) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted,
          changed_at = clock_timestamp()`,
-      [collectionId, href, rows[0]?.seq, deleted],
+      [collectionId, href, deleted],
     );
     if (deleted) await this.pruneLog(c, collectionId);
   }
@@ -357,10 +355,25 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Metas of these (valid) hrefs, in their order, missing ones left out; no collection: none. One
-   * statement on the primary keys: cheaper than checking a cached listing first.
+   * Metas of these (valid) hrefs, in their order, missing ones left out; no collection: none. In a
+   * request that has read the collection's row (resolving the URL does), a current cached listing
+   * answers; else one statement on the primary keys.
    */
   private async metasOf(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
+    const known = requestMemo()?.get(`pg-collection:${path}`) as
+      Promise<CollectionRow | undefined> | undefined;
+    const col = known === undefined ? undefined : await known.catch(() => undefined);
+    const cached = col === undefined ? undefined : this.cache.get(col.id);
+    if (
+      col !== undefined &&
+      cached?.identity === `${col.id}/${col.sync_key}` &&
+      cached.seq >= Number(col.seq)
+    ) {
+      return hrefs.flatMap((h) => {
+        const at = findHref(cached.items, h);
+        return at >= 0 ? [cached.items[at] as ItemMeta] : [];
+      });
+    }
     const rows = await this.db.query<CachedMetaRow>(
       `SELECT ${this.metaCols('i')} FROM collections c
        JOIN items i ON i.collection_id = c.id AND i.href = ANY($2::text[]) AND i.${this.shown}
@@ -456,6 +469,25 @@ export class PostgresStorage implements Storage {
     return rows[0] && toMeta(rows[0]);
   }
 
+  /** The item at `href` and another item with this UID (as itemMeta and sameUid), in one statement. */
+  private async itemAndSameUid(
+    c: Client,
+    collectionId: string,
+    href: string,
+    uid: string,
+  ): Promise<{ existing: ItemMeta | undefined; sameUid: ItemMeta | undefined }> {
+    const rows = await q<ItemMetaRow>(
+      c,
+      `SELECT ${META_COLS} FROM items WHERE collection_id = $1 AND ${this.shown}
+         AND (href = $2 OR ($3 <> '' AND uid = $3 AND href <> $2))
+       ORDER BY href`,
+      [collectionId, href, uid],
+    );
+    const self = rows.find((r) => r.href === href);
+    const other = rows.find((r) => r.href !== href);
+    return { existing: self && toMeta(self), sameUid: other && toMeta(other) };
+  }
+
   /** Another item (not `href`, not `ignore`) of the collection with this UID. */
   private async sameUid(
     c: Client,
@@ -521,8 +553,8 @@ export class PostgresStorage implements Storage {
     checkName(href);
     const out = await this.db.tx(async (c) => {
       const col = await this.requireItemRow(c, path, 'UPDATE');
-      const existing = await this.itemMeta(c, col.id, href);
-      check(existing, toCollectionInfo(col), await this.sameUid(c, col.id, item.description.uid, href));
+      const { existing, sameUid } = await this.itemAndSameUid(c, col.id, href, item.description.uid);
+      check(existing, toCollectionInfo(col), sameUid);
       const meta = await this.writeRow(c, col.id, href, item.text, item.description);
       return { meta, created: existing === undefined };
     });
