@@ -14,7 +14,7 @@ import type { Rights } from '../rights/types.js';
 import type { Storage } from '../storage/types.js';
 import type { Web } from '../web/serve.js';
 import type { BytesCache } from '../dav/derived-cache.js';
-import { inRequestScope } from '../storage/request-scope.js';
+import { hintCollectionPaths, inRequestScope } from '../storage/request-scope.js';
 import type { DavRequest, DavResponse, DavPlugins } from '../dav/context.js';
 import { DavError, badRequest } from '../dav/errors.js';
 import { parseRequestPath } from '../dav/href.js';
@@ -320,6 +320,8 @@ async function route(
   const path = parseRequestPath(rawPath);
   const refused = pathPolicyViolation(path.segments, deps.config.server.validate_path_value);
   if (refused !== undefined) throw badRequest(refused);
+  // The principal, the collection and the item (or child collection) this request is about.
+  hintCollectionPaths(path.segments.map((_, i) => path.segments.slice(0, i + 1).join('/')));
   if (method === 'OPTIONS') return handleDav(davRequest(deps, req, ctx, prefix, path, method, '', new Set()));
   const outcome = await deps.auth.authenticate({
     authorization: header(req, 'authorization'),

@@ -16,3 +16,21 @@ export function inRequestScope<T>(fn: () => T): T {
 export function requestMemo(): Map<string, unknown> | undefined {
   return scope.getStore();
 }
+
+const HINT = 'storage-hint:collection-paths';
+
+/**
+ * Tells the backend which collection paths the request will likely look up (the request path and
+ * its ancestors), so that it may read them together the first time it needs one.
+ */
+export function hintCollectionPaths(paths: readonly string[]): void {
+  scope.getStore()?.set(HINT, paths);
+}
+
+/** The hinted paths, once: later calls get undefined. */
+export function takeCollectionHint(): readonly string[] | undefined {
+  const memo = scope.getStore();
+  const paths = memo?.get(HINT) as readonly string[] | undefined;
+  memo?.delete(HINT);
+  return paths;
+}

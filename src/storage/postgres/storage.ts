@@ -47,7 +47,7 @@ import {
   type ItemRow,
 } from './rows.js';
 import { verifyDatabase } from './verify.js';
-import { requestMemo } from '../request-scope.js';
+import { requestMemo, takeCollectionHint } from '../request-scope.js';
 import { ListingCache, applyChanges, byHref, findHref, type Listing } from './listing-cache.js';
 
 /** A meta row as the listing cache reads it (modification time in milliseconds). */
@@ -60,6 +60,16 @@ interface CachedMetaRow {
   readonly end_time: string;
   readonly size: number;
   readonly modified_ms: number;
+}
+
+/** A path pathSegments accepts (a hinted path may be anything a client sent). */
+function isStorablePath(p: string): boolean {
+  try {
+    pathSegments(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function cachedMeta(r: CachedMetaRow): ItemMeta {
@@ -169,10 +179,26 @@ export class PostgresStorage implements Storage {
     const key = `pg-collection:${path}`;
     const known = memo?.get(key) as Promise<CollectionRow | undefined> | undefined;
     if (known !== undefined) return known;
-    const read = c.query<CollectionRow>(sql, [path]).then((rows) => rows[0]);
-    memo?.set(key, read);
-    read.catch(() => memo?.delete(key));
-    return read;
+    // The first lookup of a request reads the paths it will probably ask for next in the same trip.
+    const hint = takeCollectionHint()?.filter((p) => p !== path && isStorablePath(p));
+    if (memo === undefined || hint === undefined || hint.length === 0) {
+      const read = c.query<CollectionRow>(sql, [path]).then((rows) => rows[0]);
+      memo?.set(key, read);
+      read.catch(() => memo?.delete(key));
+      return read;
+    }
+    const paths = [path, ...hint];
+    const all = c.query<CollectionRow>(
+      `SELECT ${COLLECTION_COLS} FROM collections WHERE path = ANY($1::text[])`,
+      [paths],
+    );
+    for (const p of paths) {
+      const k = `pg-collection:${p}`;
+      const one = all.then((rows) => rows.find((r) => r.path === p));
+      memo.set(k, one);
+      one.catch(() => memo.delete(k));
+    }
+    return memo.get(key) as Promise<CollectionRow | undefined>;
   }
 
   private async requireRow(c: Client | Db, path: string, lock?: LockMode): Promise<CollectionRow> {
