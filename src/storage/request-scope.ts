@@ -12,6 +12,11 @@ export function inRequestScope<T>(fn: () => T): T {
   return scope.run(new Map(), fn);
 }
 
+/** Runs `fn` outside the request's scope: what it reads is read afresh. */
+export function outsideRequestScope<T>(fn: () => T): T {
+  return scope.exit(fn);
+}
+
 /** The current request's memo, or undefined outside a request. */
 export function requestMemo(): Map<string, unknown> | undefined {
   return scope.getStore();

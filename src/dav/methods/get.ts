@@ -3,6 +3,7 @@
  * Conditional GET with If-None-Match / If-Modified-Since gives 304.
  */
 import type { DavRequest, DavResponse } from '../context.js';
+import { outsideRequestScope } from '../../storage/request-scope.js';
 import { accessDenied, DavError, notFound } from '../errors.js';
 import { etagListMatches } from '../etag-list.js';
 import { resolve } from '../resource.js';
@@ -85,7 +86,9 @@ export async function get(req: DavRequest, head = false): Promise<DavResponse> {
   }
   // An item changed while the export was being read would make these bytes another state's: then
   // the collection's ETag has changed too, and the bytes are not kept.
-  const unchanged = async (): Promise<boolean> => (await storage.getEtag(path)) === etag;
+  // Asked afresh, not from what the request has read so far.
+  const unchanged = async (): Promise<boolean> =>
+    (await outsideRequestScope(() => storage.getEtag(path))) === etag;
   const body = cache.put(path, key, kind.exportCollection(texts(), res.info), unchanged);
   return { status: 200, headers, body };
 }

@@ -948,16 +948,7 @@ export class PostgresStorage implements Storage {
   // ---------------------------------------------------------------- ctag and sync
 
   async getEtag(path: string): Promise<string> {
-    // Read afresh, not from the request's memo: a GET asks again after an export to learn whether
-    // the collection changed meanwhile.
-    pathSegments(path);
-    const rows = await this.db.query<CollectionRow>(
-      `SELECT ${COLLECTION_COLS} FROM collections WHERE path = $1`,
-      [path],
-    );
-    const row = rows[0];
-    if (row === undefined) throw new StorageError('not-found', `collection ${path} not found`);
-    return collectionEtag(row);
+    return collectionEtag(await this.requireRow(this.db, path));
   }
 
   async getSyncToken(path: string): Promise<string> {
