@@ -61,7 +61,13 @@ before(async () => {
   s.db.pool.on('connect', (client) => {
     const clientQuery = client.query.bind(client) as (...a: unknown[]) => unknown;
     (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      if (typeof a[0] === 'string') sent.push({ sql: a[0], params: Array.isArray(a[1]) ? a[1] : [] });
+      const [first, second] = a;
+      if (typeof first === 'string') sent.push({ sql: first, params: Array.isArray(second) ? second : [] });
+      else if (typeof first === 'object' && first !== null && 'text' in first) {
+        // A prepared statement: { name, text, values }.
+        const { text, values } = first as { text: string; values?: unknown[] };
+        sent.push({ sql: text, params: values ?? [] });
+      }
       return clientQuery(...a);
     };
   });

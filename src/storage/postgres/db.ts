@@ -59,9 +59,21 @@ export class Db {
     this.pool.on('error', (err) => options.log.error({ err }, 'PostgreSQL connection error'));
   }
 
-  async query<R extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+  /**
+   * `name`: a prepared statement (parsed and planned once per connection), for the statements every
+   * request sends, whose plans do not depend on the values (primary-key lookups).
+   */
+  async query<R extends pg.QueryResultRow>(
+    sql: string,
+    params: readonly unknown[] = [],
+    name?: string,
+  ): Promise<R[]> {
     try {
-      return (await this.pool.query<R>(sql, params as unknown[])).rows;
+      const rows =
+        name === undefined
+          ? await this.pool.query<R>(sql, params as unknown[])
+          : await this.pool.query<R>({ name, text: sql, values: params as unknown[] });
+      return rows.rows;
     } catch (e) {
       mapDbError(e);
     }

@@ -182,7 +182,9 @@ export class PostgresStorage implements Storage {
     // The first lookup of a request reads the paths it will probably ask for next in the same trip.
     const hint = takeCollectionHint()?.filter((p) => p !== path && isStorablePath(p));
     if (memo === undefined || hint === undefined || hint.length === 0) {
-      const read = c.query<CollectionRow>(sql, [path]).then((rows) => rows[0]);
+      const read = c
+        .query<CollectionRow>(sql, [path], lock ? undefined : 'almanac-collection')
+        .then((rows) => rows[0]);
       memo?.set(key, read);
       read.catch(() => memo?.delete(key));
       return read;
@@ -191,6 +193,7 @@ export class PostgresStorage implements Storage {
     const all = c.query<CollectionRow>(
       `SELECT ${COLLECTION_COLS} FROM collections WHERE path = ANY($1::text[])`,
       [paths],
+      'almanac-collections',
     );
     for (const p of paths) {
       const k = `pg-collection:${p}`;
@@ -405,6 +408,7 @@ export class PostgresStorage implements Storage {
        JOIN items i ON i.collection_id = c.id AND i.href = ANY($2::text[]) AND i.${this.shown}
        WHERE c.path = $1`,
       [path, hrefs],
+      'almanac-metas',
     );
     const found = new Map(rows.map((r) => [r.href, r]));
     return hrefs.flatMap((h) => {
