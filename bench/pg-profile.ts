@@ -8,7 +8,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { PROPFIND_ETAG_TYPE, calendarMultiget, extractSyncToken, syncCollection } from './bodies.js';
+import {
+  PROPFIND_ETAG_TYPE,
+  calendarMultiget,
+  calendarQueryMonth,
+  extractSyncToken,
+  syncCollection,
+} from './bodies.js';
 import { eventHref, eventIcs, writeDataFolder } from './data.js';
 import { expect } from './http.js';
 import { startAlmanac } from '../test/helpers/almanac.js';
@@ -121,6 +127,19 @@ await run('PROPFIND D1', () =>
 const hrefs = Array.from({ length: 100 }, (_, k) => path + eventHref(name, (k * Math.floor(n / 100)) % n));
 await run('multiget 100', () =>
   expect(base, { method: 'REPORT', path, agent, headers: xml('1'), body: calendarMultiget(hrefs) }, [207]),
+);
+await run('calendar-query 1 month', () =>
+  expect(
+    base,
+    {
+      method: 'REPORT',
+      path,
+      agent,
+      headers: xml('1'),
+      body: calendarQueryMonth('20260301T000000Z', '20260401T000000Z'),
+    },
+    [207],
+  ),
 );
 await run('GET whole', () => expect(base, { method: 'GET', path, agent }, [200]));
 await run('sync initial', () =>
