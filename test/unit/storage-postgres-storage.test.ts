@@ -362,3 +362,26 @@ void test('within one request a collection row is read once, and read again afte
   assert.equal(await inRequestScope(() => name(s)), 'three');
   assert.equal(await name(s), 'three');
 });
+
+void test('in one request, the metas of the items a sync reports are never older than its token', async (t) => {
+  if (skipIfMissing(t)) return;
+  const writer = await open();
+  const path = 'alice/synced';
+  await s.createCollection(path, { tag: 'VCALENDAR' }, ctx);
+  await s.putItem(path, 'a.ics', item('a@sy', 'one'), ok, ctx);
+  const token = await s.getSyncToken(path);
+  await s.putItem(path, 'b.ics', item('b@sy'), ok, ctx);
+  await inRequestScope(async () => {
+    // The request reads the collection (and its listing is cached at that position)…
+    assert.equal((await s.listItems(path)).length, 2);
+    // …then another instance changes the item before the sync is read.
+    const { meta } = await outsideRequestScope(() =>
+      writer.putItem(path, 'a.ics', item('a@sy', 'two'), ok, ctx),
+    );
+    const r = await s.sync(path, token);
+    assert.deepEqual([...r.changed].sort(), ['a.ics', 'b.ics']);
+    assert.equal(r.token, await outsideRequestScope(() => writer.getSyncToken(path)));
+    assert.equal((await s.getItemMetas(path, ['a.ics']))[0]?.etag, meta.etag);
+    assert.equal((await s.getItemMeta(path, 'a.ics'))?.etag, meta.etag);
+  });
+});

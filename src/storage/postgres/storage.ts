@@ -403,13 +403,18 @@ export class PostgresStorage implements Storage {
         return at >= 0 ? [cached.items[at] as ItemMeta] : [];
       });
     }
-    const rows = await this.db.query<CachedMetaRow>(
-      `SELECT ${this.metaCols('i')} FROM collections c
+    const rows = await this.db.query<CachedMetaRow & { col_seq: string }>(
+      `SELECT ${this.metaCols('i')}, c.seq AS col_seq FROM collections c
        JOIN items i ON i.collection_id = c.id AND i.href = ANY($2::text[]) AND i.${this.shown}
        WHERE c.path = $1`,
       [path, hrefs],
       'almanac-metas',
     );
+    // These metas may be newer than the row the request keeps: then it is forgotten, so that what
+    // the request reads next (the texts of these items) is not older than them.
+    const seq = rows[0]?.col_seq;
+    if (known !== undefined && seq !== undefined && (col === undefined || Number(seq) > Number(col.seq)))
+      requestMemo()?.delete(`pg-collection:${path}`);
     const found = new Map(rows.map((r) => [r.href, r]));
     return hrefs.flatMap((h) => {
       const r = found.get(h);
@@ -1001,6 +1006,10 @@ export class PostgresStorage implements Storage {
     );
     const now = rows[0];
     if (now === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+    // The rest of the request (the metas of the changed items) must not answer from an older state
+    // than the token it is given: the row it keeps is now this one.
+    const memo = requestMemo();
+    memo?.set(`pg-collection:${path}`, Promise.resolve({ ...col, seq: now.seq, log_floor: now.log_floor }));
     // The floor may have risen since the row was read: the token is checked against this state.
     if (!initial) tokenPosition(oldToken, { ...col, seq: now.seq, log_floor: now.log_floor });
     const current = Number(now.seq);
