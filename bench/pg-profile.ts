@@ -1,6 +1,7 @@
 // `node --import tsx bench/pg-profile.ts [events]`: one Almanac in this process on PostgreSQL (the
 // bench's calendar copied in), the bench's slow requests, and per request: the time, the SQL
-// statements sent (count, rows, time in the database round trip) and the storage calls made.
+// statements sent (count, rows, time in the database round trip) (STORAGE=filesystem: the same on
+// the folder, for comparison).
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
@@ -86,18 +87,6 @@ const app = await startAlmanac({
     rights: { type: 'owner_only' },
   },
 });
-const calls = new Map<string, number>();
-const store = app.store as unknown as Record<string, unknown>;
-for (const k of process.env.PROFILE_CALLS !== '1'
-  ? []
-  : Object.getOwnPropertyNames(Object.getPrototypeOf(store))) {
-  const f = store[k];
-  if (typeof f !== 'function' || k === 'constructor') continue;
-  store[k] = function (this: unknown, ...a: unknown[]): unknown {
-    calls.set(k, (calls.get(k) ?? 0) + 1);
-    return (f as (...x: unknown[]) => unknown).apply(this, a);
-  };
-}
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const xml = (depth: string): Record<string, string> => ({
   'Content-Type': 'application/xml; charset=utf-8',
@@ -109,7 +98,6 @@ async function run(label: string, f: () => Promise<{ ms: number }>): Promise<voi
   const times: number[] = [];
   for (let i = 1; i < reps; i++) times.push((await f()).ms);
   stat = { n: 0, rows: 0, ms: 0, sql: new Map() };
-  calls.clear();
   const r = await f();
   times.push(r.ms);
   times.sort((a, b) => a - b);
@@ -117,7 +105,6 @@ async function run(label: string, f: () => Promise<{ ms: number }>): Promise<voi
   console.log(
     `\n${label}: ${r.ms.toFixed(1)} ms; ${stat.n} statements, ${stat.rows} rows, ${stat.ms.toFixed(1)} ms in pg calls`,
   );
-  console.log('  storage calls:', Object.fromEntries(calls));
   for (const [s, c] of stat.sql) console.log(`  ${c}× ${s}`);
 }
 const base = app.url;
