@@ -1,7 +1,7 @@
 /** The in-memory export cache of the PostgreSQL storage: exact keys, the still-current check, bounds. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBytesCache } from '../../src/storage/memory-bytes-cache.js';
+import { MemoryBytesCache } from '../../src/dav/memory-bytes-cache.js';
 
 async function* chunks(...parts: string[]): AsyncIterable<string> {
   for (const p of parts) {
