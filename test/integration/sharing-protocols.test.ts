@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import {
   C,
@@ -49,6 +50,20 @@ const davShare = (href: string, access: 'read' | 'read-write' | 'no-access'): st
     <D:share-access><D:${access} /></D:share-access>
   </D:sharee>
 </D:share-resource>`;
+
+/** Rows of the shares table (PostgreSQL storage keeps the shares there). */
+async function sharesRows(server: RunningAlmanac, where: string): Promise<Record<string, string>[]> {
+  const client = new pg.Client({ connectionString: server.databaseUrl });
+  await client.connect();
+  try {
+    const r = await client.query<Record<string, string>>(
+      `SELECT share_type, path_mapped, owner, permissions FROM shares WHERE ${where} ORDER BY seq`,
+    );
+    return r.rows;
+  } finally {
+    await client.end();
+  }
+}
 
 for (const type of ['csv', 'files'] as const)
   describe(`sharing protocols (${type} database)`, () => {
@@ -492,7 +507,14 @@ for (const type of ['csv', 'files'] as const)
       assert.ok(!listed.includes('/carol/from-alice/'), home.text);
     });
 
-    it('stores the shares in the database Radicale reads', () => {
+    it('stores the shares in the database Radicale reads (PostgreSQL storage: in the shares table)', async () => {
+      if (server.storage === 'postgresql') {
+        const rows = await sharesRows(server, "path_or_token = '/bob/alice-work/'");
+        assert.deepEqual(rows, [
+          { share_type: 'map', path_mapped: '/alice/work/', owner: 'alice', permissions: 'rw' },
+        ]);
+        return;
+      }
       const db = join(server.folder, 'collection-db');
       if (type === 'csv')
         assert.match(
@@ -529,7 +551,10 @@ describe('sharing protocols: sharing by map off', () => {
     });
     // Not taken as a share (WebDAV-Push registration, on by default, refuses the body with 415).
     assert.equal(share.status, 415);
-    const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
-    assert.equal(db.trim().split('\n').length, 1);
+    if (server.storage === 'postgresql') assert.deepEqual(await sharesRows(server, 'true'), []);
+    else {
+      const db = readFileSync(join(server.folder, 'collection-db', 'sharing.csv'), 'utf8');
+      assert.equal(db.trim().split('\n').length, 1);
+    }
   });
 });
