@@ -6,20 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { requirePythonModule } from './helpers/tools.js';
-import { run } from './helpers/run.js';
+import { runPythonScenario } from './helpers/python-scenario.js';
 
-const SCRIPT = fileURLToPath(new URL('./helpers/caldav_scheduling_scenario.py', import.meta.url));
 const USERS = { alice: 'alicepw', bob: 'bobpw' };
-
-interface ScenarioReport {
-  ok: boolean;
-  steps: { step: string }[];
-  error?: string;
-  trace?: string;
-}
 
 describe('python-caldav scheduling between two users', () => {
   let server: RunningAlmanac;
@@ -37,21 +28,12 @@ describe('python-caldav scheduling between two users', () => {
 
   it('invites, accepts, declines, asks free-busy and cancels', async (t) => {
     if (!requirePythonModule(t, 'caldav', 'python3-caldav')) return;
-    const res = await run('/usr/bin/python3', [SCRIPT, server.url, USERS.alice, USERS.bob, 'example.org'], {
-      timeoutMs: 180_000,
-    });
-    const last = res.stdout.trim().split('\n').at(-1) ?? '';
-    let report: ScenarioReport;
-    try {
-      report = JSON.parse(last) as ScenarioReport;
-    } catch {
-      assert.fail(`no JSON report (exit ${res.code}):\n${res.stdout}\n${res.stderr}`);
-    }
-    const names = report.steps.map((s) => s.step);
-    console.log(
-      `python-caldav scheduling steps passed: ${names.join(', ')}${report.ok ? '' : ` | FAILED: ${report.error}`}`,
-    );
-    assert.equal(report.ok, true, `${report.error ?? ''}\n${report.trace ?? ''}`);
+    const names = await runPythonScenario('./caldav_scheduling_scenario.py', [
+      server.url,
+      USERS.alice,
+      USERS.bob,
+      'example.org',
+    ]);
     assert.deepEqual(names, ['addresses', 'invite', 'accept', 'decline', 'freebusy', 'cancel']);
   });
 });

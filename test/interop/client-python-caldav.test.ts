@@ -6,19 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { requirePythonModule } from './helpers/tools.js';
-import { run } from './helpers/run.js';
-
-const SCRIPT = fileURLToPath(new URL('./helpers/caldav_scenario.py', import.meta.url));
-
-interface ScenarioReport {
-  ok: boolean;
-  steps: { step: string }[];
-  error?: string;
-  trace?: string;
-}
+import { runPythonScenario } from './helpers/python-scenario.js';
 
 describe('python-caldav client', () => {
   let server: RunningAlmanac;
@@ -33,21 +23,7 @@ describe('python-caldav client', () => {
 
   it('runs the full calendar scenario', async (t) => {
     if (!requirePythonModule(t, 'caldav', 'python3-caldav')) return;
-    const res = await run('/usr/bin/python3', [SCRIPT, server.url, 'alice', 'alicepw'], {
-      timeoutMs: 180_000,
-    });
-    const last = res.stdout.trim().split('\n').at(-1) ?? '';
-    let report: ScenarioReport;
-    try {
-      report = JSON.parse(last) as ScenarioReport;
-    } catch {
-      assert.fail(`no JSON report (exit ${res.code}):\n${res.stdout}\n${res.stderr}`);
-    }
-    const names = report.steps.map((s) => s.step);
-    console.log(
-      `python-caldav steps passed: ${names.join(', ')}${report.ok ? '' : ` | FAILED: ${report.error}`}`,
-    );
-    assert.equal(report.ok, true, `${report.error ?? ''}\n${report.trace ?? ''}`);
+    const names = await runPythonScenario('./caldav_scenario.py', [server.url, 'alice', 'alicepw']);
     assert.deepEqual(names, [
       'discovery',
       'make_calendar',
