@@ -9,57 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import ICAL from 'ical.js';
-import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { freePort } from '../helpers/net.js';
+import { startSmtpServer, type TestSmtp } from '../helpers/smtp.js';
+import type { ParsedMail } from 'mailparser';
 import { DavClient, mkcalendar, put } from './helpers/dav-client.js';
-
-interface Received {
-  from: string;
-  to: string[];
-  raw: string;
-  mail: ParsedMail;
-}
-
-interface Smtp {
-  port: number;
-  received: Received[];
-  close(): Promise<void>;
-}
-
-/** An SMTP server on 127.0.0.1 keeping what it receives; it refuses the recipients in `refuse`. */
-async function startSmtp(refuse: readonly string[] = []): Promise<Smtp> {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onRcptTo(address, _session, cb) {
-      if (refuse.includes(address.address)) cb(new Error('550 no such user here'));
-      else cb();
-    },
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        void simpleParser(raw).then((mail) => {
-          received.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw,
-            mail,
-          });
-          cb();
-        }, cb);
-      });
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
 
 /** A TCP server that accepts connections and never says anything (an SMTP server that hangs). */
 async function startSilent(): Promise<{ port: number; close(): Promise<void> }> {
@@ -167,12 +121,12 @@ function vevent(ics: string): ICAL.Component {
 }
 
 describe('iMIP through [scheduling] smtp_server', () => {
-  let smtp: Smtp;
+  let smtp: TestSmtp;
   let server: RunningAlmanac;
   let c: DavClient;
 
   before(async () => {
-    smtp = await startSmtp(['nobody@outside.example']);
+    smtp = await startSmtpServer({ refuse: ['nobody@outside.example'] });
     ({ server, c } = await startServer({
       smtp_server: '127.0.0.1',
       smtp_port: String(smtp.port),
@@ -321,13 +275,13 @@ describe('iMIP through [scheduling] smtp_server', () => {
 });
 
 describe('iMIP rate limit ([scheduling] max_mails_per_hour)', () => {
-  let smtp: Smtp;
+  let smtp: TestSmtp;
   let server: RunningAlmanac;
   let c: DavClient;
   const logLines: string[] = [];
 
   before(async () => {
-    smtp = await startSmtp();
+    smtp = await startSmtpServer();
     server = await startAlmanac({
       users: USERS,
       logLines,
@@ -382,7 +336,7 @@ describe('iMIP rate limit ([scheduling] max_mails_per_hour)', () => {
 
 describe('iMIP with the [hook] smtp_* settings', () => {
   it('an empty [scheduling] smtp_server uses [hook] smtp_server, port and from_email', async () => {
-    const smtp = await startSmtp();
+    const smtp = await startSmtpServer();
     const { server, c } = await startServer(
       {},
       { smtp_server: '127.0.0.1', smtp_port: String(smtp.port), from_email: 'hook@example.org' },
@@ -409,7 +363,7 @@ describe('iMIP with the [hook] smtp_* settings', () => {
   });
 
   it('smtp_server = none sends nothing even with [hook] settings: 5.1', async () => {
-    const smtp = await startSmtp();
+    const smtp = await startSmtpServer();
     const { server, c } = await startServer(
       { smtp_server: 'none' },
       { smtp_server: '127.0.0.1', smtp_port: String(smtp.port), from_email: 'hook@example.org' },

@@ -8,69 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { SMTPServerOptions } from 'smtp-server';
 import { startAlmanac, type RunningAlmanac } from '../helpers/almanac.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 import { freePort } from '../helpers/net.js';
+import { startSmtpServer, type ReceivedMail, type TestSmtp } from '../helpers/smtp.js';
 import { DavClient, put } from '../integration/helpers/dav-client.js';
-
-interface Received {
-  from: string;
-  to: string[];
-  raw: string;
-  mail: ParsedMail;
-}
-
-interface Smtp {
-  port: number;
-  received: Received[];
-  logins: string[];
-  close(): Promise<void>;
-}
-
-async function startSmtp(options: Partial<SMTPServerOptions> = {}, refuse?: string): Promise<Smtp> {
-  const received: Received[] = [];
-  const logins: string[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: options.secure || options.key ? [] : ['STARTTLS'],
-    logger: false,
-    onAuth(auth, _session, cb) {
-      logins.push(`${auth.username ?? ''}:${auth.password ?? ''}`);
-      cb(null, { user: auth.username });
-    },
-    onRcptTo(address, _session, cb) {
-      if (refuse !== undefined && address.address === refuse) cb(new Error('no such user here'));
-      else cb();
-    },
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        void simpleParser(raw).then((mail) => {
-          received.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw,
-            mail,
-          });
-          cb();
-        }, cb);
-      });
-    },
-    ...options,
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    port,
-    received,
-    logins,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** Waits (bounded) until `list` has at least `n` entries. */
 async function atLeast<T>(list: T[], n: number, ms = 15_000): Promise<T[]> {
@@ -115,17 +58,17 @@ const added = (name: string, title: string): string =>
   `    ${title}\n    ${FUTURE.slice(0, 4)}-01-10 10:00:00 - ${FUTURE.slice(0, 4)}-01-10 11:00:00\n    Room 1\n\n` +
   'This is an automated message. Please do not reply.';
 
-const bySubjectAndRcpt = (r: Received[]): string[] =>
+const bySubjectAndRcpt = (r: ReceivedMail[]): string[] =>
   r.map((m) => `${m.mail.subject ?? ''} -> ${m.to.join(',')}`).sort();
 
 describe('[hook] email with a real SMTP server', () => {
-  let smtp: Smtp;
+  let smtp: TestSmtp;
   let server: RunningAlmanac;
   let c: DavClient;
   const logLines: string[] = [];
 
   before(async () => {
-    smtp = await startSmtp({}, 'nobody@example.org');
+    smtp = await startSmtpServer({ refuse: ['nobody@example.org'] });
     server = await startAlmanac({
       logLines,
       config: {
@@ -286,9 +229,9 @@ describe('[hook] email: mass_email, TLS, login, templates, an SMTP server that i
   const run = async (
     hook: Record<string, string>,
     smtpOptions: Partial<SMTPServerOptions>,
-    body: (c: DavClient, smtp: Smtp, logLines: string[]) => Promise<void>,
+    body: (c: DavClient, smtp: TestSmtp, logLines: string[]) => Promise<void>,
   ): Promise<void> => {
-    const smtp = await startSmtp(smtpOptions);
+    const smtp = await startSmtpServer({ options: smtpOptions });
     const logLines: string[] = [];
     const server = await startAlmanac({
       logLines,
