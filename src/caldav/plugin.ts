@@ -47,6 +47,7 @@ import type { TimeRange } from './time-range.js';
 import { CALDAV_CONDITIONS, CALENDAR_ITEM_CONDITIONS } from './preconditions.js';
 import { DAV_CONDITIONS } from '../dav/preconditions.js';
 import { DEFAULT_COMPONENTS, supportedComponents } from './components.js';
+import type { CalDavSettings } from './settings.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -97,7 +98,7 @@ function hasInstanceIn(range: TimeRange, text: string): boolean {
 /** Items up to this many characters are validated in place, bigger ones in a worker thread. */
 const IN_PLACE_UP_TO = 1024 * 1024;
 
-const CALENDAR_KIND: CollectionKind = {
+const calendarKind = (settings: CalDavSettings): CollectionKind => ({
   tag: 'VCALENDAR',
   preconditions: CALENDAR_ITEM_CONDITIONS,
   resourceType: C('calendar'),
@@ -110,10 +111,10 @@ const CALENDAR_KIND: CollectionKind = {
       ? `text/calendar;charset=utf-8;component=${meta.component}`
       : 'text/calendar;charset=utf-8',
   collectionContentTypeProperty: 'text/calendar',
-  validateItem: (text, collection, config) => {
+  validateItem: (text, collection) => {
     const opts = {
       supportedComponents: supportedComponents(collection),
-      maxOccurrences: config.server.max_vevent_rrule_occurrence,
+      maxOccurrences: settings.maxVeventRruleOccurrence,
     };
     // A big item (an event with a large attachment) is read in a worker: other users are served.
     if (text.length <= IN_PLACE_UP_TO) return validateCalendarObject(text, opts);
@@ -131,7 +132,7 @@ const CALENDAR_KIND: CollectionKind = {
     return exportCalendarStream(items, props);
   },
   sniff: (text) => /^\s*BEGIN:VCALENDAR/i.test(text),
-};
+});
 
 const prop = (
   name: string,
@@ -149,7 +150,7 @@ function userAddresses(res: Resource, req: DavRequest): XmlNode[] {
   return out;
 }
 
-const PROPERTIES: readonly LiveProperty[] = [
+const properties = (settings: CalDavSettings): readonly LiveProperty[] => [
   prop(C('calendar-home-set'), isPrincipal, (res, req) =>
     res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
   ),
@@ -174,7 +175,7 @@ const PROPERTIES: readonly LiveProperty[] = [
   prop(C('supported-calendar-data'), isCalendar, () => [
     { name: C('calendar-data'), attrs: { 'content-type': 'text/calendar', version: '2.0' } },
   ]),
-  prop(C('max-resource-size'), isCalendar, (_res, req) => [String(req.config.server.max_resource_size)]),
+  prop(C('max-resource-size'), isCalendar, () => [String(settings.maxResourceSize)]),
   prop(C('supported-collation-set'), isCalendar, () =>
     COLLATIONS.map((c) => elText(C('supported-collation'), c)),
   ),
@@ -184,7 +185,7 @@ const PROPERTIES: readonly LiveProperty[] = [
     async (res, req, requested) => {
       const text = await itemText(req, res);
       const dataReq = parseCalendarDataRequest(requested);
-      const maxExpand = req.config.reporting.max_expand_occurrence;
+      const maxExpand = settings.maxExpandOccurrence;
       return [renderCalendarData(text, dataReq, { maxExpand, count: expandCount(req) })];
     },
     { verbatimText: asksForStoredText },
@@ -282,7 +283,12 @@ async function calendarQuery(req: DavRequest, res: Resource, body: XmlElement): 
   return multistatusStream(matches());
 }
 
-async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): Promise<DavResponse> {
+async function freeBusyQuery(
+  settings: CalDavSettings,
+  req: DavRequest,
+  res: Resource,
+  body: XmlElement,
+): Promise<DavResponse> {
   if (res.kind !== 'collection' || res.info.tag !== 'VCALENDAR')
     throw badRequest('free-busy-query needs a calendar');
   const tr = child(body, NS.C, 'time-range');
@@ -297,7 +303,7 @@ async function freeBusyQuery(req: DavRequest, res: Resource, body: XmlElement): 
   }
   await loadTexts(req, targets);
   const busy = new FreeBusyCollector(new Date(range.start * 1000), new Date(range.end * 1000), {
-    maxOccurrences: req.config.reporting.max_freebusy_occurrence,
+    maxOccurrences: settings.maxFreebusyOccurrence,
   });
   const pause = yielder();
   for (const t of targets) {
@@ -330,10 +336,11 @@ const MKCALENDAR: CollectionCreation = {
     ]),
 };
 
-export const CALDAV_PLUGIN: DavPlugin = {
+/** The CalDAV plugin, built once at start-up from its settings. */
+export const calDavPlugin = (settings: CalDavSettings): DavPlugin => ({
   methods: { MKCALENDAR: { handler: (req) => createCollection(req, MKCALENDAR) } },
   createBodies: [C('mkcalendar')],
-  kinds: [CALENDAR_KIND],
+  kinds: [calendarKind(settings)],
   // CalendarServer's subscribed calendars (Radicale's VSUBSCRIBED): a URL to a calendar elsewhere.
   itemlessKinds: [
     {
@@ -344,11 +351,14 @@ export const CALDAV_PLUGIN: DavPlugin = {
   ],
   // RFC 6638 §2.4.1: clients look attendees up by address (the property is CalDAV's whatever scheduling is).
   searchableProperties: [C('calendar-user-address-set')],
-  properties: PROPERTIES,
+  properties: properties(settings),
   compliance: ['calendar-access'],
   reports: {
     [C('calendar-multiget')]: { handler: multiget, appliesTo: (r) => isCalendar(r) },
     [C('calendar-query')]: { handler: calendarQuery, appliesTo: (r) => isCalendar(r) || isCalendarItem(r) },
-    [C('free-busy-query')]: { handler: freeBusyQuery, appliesTo: isCalendar },
+    [C('free-busy-query')]: {
+      handler: (req, res, body) => freeBusyQuery(settings, req, res, body),
+      appliesTo: isCalendar,
+    },
   },
-};
+});

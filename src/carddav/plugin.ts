@@ -37,6 +37,7 @@ import {
 } from './item.js';
 import { runInWorker } from '../dav/worker-task.js';
 import { ADDRESSBOOK_ITEM_CONDITIONS, CARDDAV_CONDITIONS } from './preconditions.js';
+import type { CardDavSettings } from './settings.js';
 
 const CR = (l: string): string => clark(NS.CR, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -84,7 +85,7 @@ const prop = (
   extra: Partial<LiveProperty> = {},
 ): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
 
-const PROPERTIES: readonly LiveProperty[] = [
+const properties = (settings: CardDavSettings): readonly LiveProperty[] => [
   prop(CR('addressbook-home-set'), isPrincipal, (res, req) =>
     res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
   ),
@@ -95,7 +96,7 @@ const PROPERTIES: readonly LiveProperty[] = [
       attrs: { 'content-type': t.contentType, version: t.version },
     })),
   ),
-  prop(CR('max-resource-size'), isAddressBook, (_res, req) => [String(req.config.server.max_resource_size)]),
+  prop(CR('max-resource-size'), isAddressBook, () => [String(settings.maxResourceSize)]),
   prop(CR('supported-collation-set'), isAddressBook, () =>
     COLLATIONS.map((c) => elText(CR('supported-collation'), c)),
   ),
@@ -156,12 +157,13 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
   return multistatusStreamFromFirst(answers());
 }
 
-export const CARDDAV_PLUGIN: DavPlugin = {
+/** The CardDAV plugin, built once at start-up from its settings. */
+export const cardDavPlugin = (settings: CardDavSettings): DavPlugin => ({
   kinds: [ADDRESSBOOK_KIND],
-  properties: PROPERTIES,
+  properties: properties(settings),
   compliance: ['addressbook'],
   reports: {
     [CR('addressbook-multiget')]: { handler: multiget, appliesTo: isAddressBook },
     [CR('addressbook-query')]: { handler: addressbookQuery, appliesTo: isAddressBook },
   },
-};
+});

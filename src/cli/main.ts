@@ -13,7 +13,14 @@ import type { Storage } from '../storage/types.js';
 import { firstRunConfig, isFirstRun, type FirstRun } from './first-run.js';
 import { verifyItemFile } from './verify-item.js';
 import { verifySharing } from './verify-sharing.js';
-import { createPlugins, openStorage, startAlmanac, verifierFor, type Almanac } from './start.js';
+import {
+  createPlugins,
+  openStorage,
+  pluginSettings,
+  startAlmanac,
+  verifierFor,
+  type Almanac,
+} from './start.js';
 import { startupReport } from './startup-report.js';
 
 function fail(message: string): never {
@@ -89,10 +96,13 @@ async function verify(loaded: LoadedConfig, log: Logger): Promise<void> {
   // Changes nothing a crash left behind, so that it is reported.
   await storage.open({ inspectOnly: true });
   let problems = 0;
-  const ok = await storage.verify((problem) => {
-    problems++;
-    process.stdout.write(`${problem}\n`);
-  }, verifierFor(createPlugins()));
+  const ok = await storage.verify(
+    (problem) => {
+      problems++;
+      process.stdout.write(`${problem}\n`);
+    },
+    verifierFor(createPlugins(pluginSettings(loaded.config))),
+  );
   const { collections, items } = await countStorage(storage, log);
   await storage.close();
   const checked = `Checked ${storageLocation(loaded.config)}: ${collections} collections, ${items} items`;

@@ -15,9 +15,12 @@ import type { CollectionTag, ItemDescription, Storage } from '../storage/types.j
 import { createWeb, webPluginMessage } from '../web/serve.js';
 import { combinePlugins, type DavPlugin, type DavPlugins } from '../dav/context.js';
 import { CORE_PLUGIN } from '../dav/core-plugin.js';
-import { CALDAV_PLUGIN } from '../caldav/plugin.js';
-import { CARDDAV_PLUGIN } from '../carddav/plugin.js';
+import { calDavPlugin } from '../caldav/plugin.js';
+import { calDavSettings, type CalDavSettings } from '../caldav/settings.js';
+import { cardDavPlugin } from '../carddav/plugin.js';
+import { cardDavSettings, type CardDavSettings } from '../carddav/settings.js';
 import { schedulingPlugin } from '../caldav/scheduling/plugin.js';
+import { schedulingSettings } from '../caldav/scheduling/settings.js';
 import { createMailer } from '../caldav/scheduling/imip-smtp.js';
 import { createApp } from '../http/dispatch.js';
 import { createSharing } from '../sharing/service.js';
@@ -40,9 +43,24 @@ export interface Almanac {
   close(graceMs?: number): Promise<void>;
 }
 
-/** The plugins every server has, and those the running server adds (sharing's API). */
-export function createPlugins(extra: readonly DavPlugin[] = []): DavPlugins {
-  return combinePlugins([CORE_PLUGIN, CALDAV_PLUGIN, CARDDAV_PLUGIN, ...extra]);
+/** The settings of the plugins every server has, each layer's own, taken from the configuration once. */
+export interface PluginSettings {
+  readonly caldav: CalDavSettings;
+  readonly carddav: CardDavSettings;
+}
+
+export function pluginSettings(config: Config): PluginSettings {
+  return { caldav: calDavSettings(config), carddav: cardDavSettings(config) };
+}
+
+/** The plugins every server has, built from their settings, and those the running server adds. */
+export function createPlugins(settings: PluginSettings, extra: readonly DavPlugin[] = []): DavPlugins {
+  return combinePlugins([
+    CORE_PLUGIN,
+    calDavPlugin(settings.caldav),
+    cardDavPlugin(settings.carddav),
+    ...extra,
+  ]);
 }
 
 const NO_DESCRIPTION: ItemDescription = { uid: '', component: '', start: 0, end: 0 };
@@ -65,7 +83,7 @@ export function verifierFor(plugins: DavPlugins): (text: string, tag: Collection
 }
 
 export function openStorage(config: Config, log: Logger): Storage {
-  return createStorage(config, asPinoLogger(log), describerFor(createPlugins()));
+  return createStorage(config, asPinoLogger(log), describerFor(createPlugins(pluginSettings(config))));
 }
 
 /**
@@ -85,10 +103,12 @@ function exportCache(config: Config, log: PinoLogger): BytesCache {
 
 export async function startAlmanac(config: Config, log: Logger): Promise<Almanac> {
   const plog = asPinoLogger(log);
+  const settings = pluginSettings(config);
   // CalDAV scheduling only with `[scheduling] enabled` (its iMIP mail sent by `mailer`).
-  const mailer = createMailer(config, plog);
-  const scheduling = config.scheduling.enabled ? [schedulingPlugin(mailer)] : [];
-  const plugins = createPlugins(scheduling);
+  const schedulingSet = config.scheduling.enabled ? schedulingSettings(config) : undefined;
+  const mailer = createMailer(schedulingSet, plog);
+  const scheduling = schedulingSet ? [schedulingPlugin(schedulingSet, mailer)] : [];
+  const plugins = createPlugins(settings, scheduling);
   const notifier = new ChangeHub(plog);
   const storage = withChangeNotifications(createStorage(config, plog, describerFor(plugins)), notifier, plog);
   // Before anything is opened: a bad [monitoring] setting stops the start with nothing to undo.
@@ -114,7 +134,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     storage,
     auth,
     rights,
-    plugins: createPlugins([
+    plugins: createPlugins(settings, [
       ...scheduling,
       sharingPlugin(sharing, { config, storage, rights }),
       // The standard sharing protocols (before push: both take XML POSTs to a collection).

@@ -17,7 +17,7 @@ import { migrate } from '../storage/postgres/schema.js';
 import { PostgresStorage } from '../storage/postgres/storage.js';
 import type { Storage } from '../storage/types.js';
 import { copyShares, type ShareSide } from '../sharing/copy.js';
-import { createPlugins, describerFor } from './start.js';
+import { createPlugins, describerFor, pluginSettings } from './start.js';
 
 const USAGE = `usage:
   almanac storage migrate [--url postgresql://…] [--config FILE]
@@ -51,7 +51,9 @@ function flags(argv: readonly string[], allowed: readonly string[]): Map<string,
 const isUrl = (s: string): boolean => /^postgres(ql)?:\/\//.test(s);
 
 function openStorage(where: string, log: Logger): Storage {
-  const describe = describerFor(createPlugins());
+  // Describing stored items reads no setting: the plugins are built with the defaults.
+  const defaults = loadConfig({ paths: [''], env: {} }).config;
+  const describe = describerFor(createPlugins(pluginSettings(defaults)));
   if (isUrl(where))
     return new PostgresStorage({ url: where, poolSize: 4, hook: '', hookCwd: process.cwd(), describe, log });
   return new FilesystemStorage({

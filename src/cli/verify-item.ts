@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { parseProps } from '../storage/filesystem/props-json.js';
 import { stockEncoding } from '../storage/filesystem/stock-encoding.js';
 import type { CollectionInfo, CollectionTag } from '../storage/types.js';
-import { createPlugins } from './start.js';
+import { createPlugins, pluginSettings } from './start.js';
 
 /** The folder's props (tag, supported components) when it holds a `.Radicale.props`. */
 function folderProps(file: string): Record<string, string> {
@@ -57,7 +57,7 @@ export async function verifyItemFile(
   } catch {
     return fail(`not valid ${config.encoding.stock} ([encoding] stock)`);
   }
-  const plugins = createPlugins();
+  const plugins = createPlugins(pluginSettings(config));
   const props = folderProps(file);
   const tag = props.tag as CollectionTag | undefined;
   const kind =
@@ -76,7 +76,7 @@ export async function verifyItemFile(
     lastModified: new Date(),
   };
   try {
-    const d = await kind.validateItem(text, collection, config);
+    const d = await kind.validateItem(text, collection);
     out(
       `${file}: valid ${d.component || kind.tag} item, UID ${JSON.stringify(d.uid)}, ` +
         `ETag ${stock.etag(bytes)}`,

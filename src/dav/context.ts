@@ -3,7 +3,6 @@
  * extension points through which CalDAV and CardDAV plug into the WebDAV core.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
 import type {
   CollectionInfo,
   CollectionTag,
@@ -66,10 +65,11 @@ export interface DavRequest {
   readonly groups: ReadonlySet<string>;
   readonly access: Access;
   readonly storage: Storage;
-  /** What the core reads of the configuration, built once at start-up (see settings.ts). */
+  /**
+   * What the core reads of the configuration, built once at start-up (see settings.ts). The plugins
+   * have their own settings, given to them when they were built (`calDavPlugin(settings)`...).
+   */
   readonly settings: DavSettings;
-  /** The whole configuration, for the plugins (`[reporting]`, `[scheduling]`...); the core reads `settings`. */
-  readonly config: Config;
   readonly log: Logger;
   readonly plugins: DavPlugins;
   /** Cache of whole-collection exports; absent = exports are built on every GET. */
@@ -230,12 +230,11 @@ export interface CollectionKind {
   itemContentTypeProperty(meta: ItemMeta): string;
   /** DAV:getcontenttype of the collection itself (Radicale's: `text/calendar`). */
   readonly collectionContentTypeProperty: string;
-  /** Validates one item for PUT (a big one off the event loop); throws (rejects with) DavError. */
-  validateItem(
-    text: string,
-    collection: CollectionInfo,
-    config: Config,
-  ): ItemDescription | Promise<ItemDescription>;
+  /**
+   * Validates one item for PUT (a big one off the event loop), with the settings the kind was built
+   * from (CalDAV's recurrence limit); throws (rejects with) DavError.
+   */
+  validateItem(text: string, collection: CollectionInfo): ItemDescription | Promise<ItemDescription>;
   /** Tolerant description for indexing. */
   describe(text: string): ItemDescription;
   /** For --verify-storage: throws, with the reason, when Radicale could not load this stored item. */

@@ -1,7 +1,8 @@
 /**
  * The settings the WebDAV core reads, taken from the configuration once at start-up (`davSettings`,
- * called by `http/dispatch.ts` createApp): the core's handlers read `req.settings`, not the whole
- * `Config` (which `req.config` still carries for the plugins: `[reporting]`, `[scheduling]`...).
+ * called by `http/dispatch.ts` createApp): the core's handlers read `req.settings`. A request carries
+ * no `Config`: CalDAV, CardDAV and scheduling have settings of their own (caldav/settings.ts,
+ * carddav/settings.ts, caldav/scheduling/settings.ts), from which their plugins are built.
  */
 import type { Config } from '../config/schema.js';
 

@@ -438,7 +438,6 @@ function davRequest(
     access: createAccess(view?.rights ?? deps.rights, user, groups),
     storage: view?.storage ?? deps.storage,
     settings: deps.davSettings,
-    config: deps.config,
     log: ctx.log,
     plugins: deps.plugins,
     ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),

@@ -6,7 +6,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORE_PLUGIN } from '../../src/dav/core-plugin.js';
-import { CALDAV_PLUGIN } from '../../src/caldav/plugin.js';
+import { calDavPlugin } from '../../src/caldav/plugin.js';
+import { calDavSettings } from '../../src/caldav/settings.js';
 import { combinePlugins } from '../../src/dav/context.js';
 import { DavError } from '../../src/dav/errors.js';
 import { parseXml, type XmlElement } from '../../src/dav/xml.js';
@@ -16,6 +17,7 @@ import { parsePrincipalMatch } from '../../src/dav/requests/principal-match.js';
 import { parsePrincipalPropertySearch } from '../../src/dav/requests/principal-search.js';
 import { parseSyncCollection } from '../../src/dav/requests/sync-collection.js';
 import { parseCsShare, parseDavShare, parseInviteReply } from '../../src/sharing/protocols/xml.js';
+import { testConfig } from './config.js';
 
 export const REQUEST_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'requests');
 
@@ -27,7 +29,11 @@ const PARSERS: Readonly<Record<string, (text: string) => unknown>> = {
   'cs-share': (text) => parseCsShare(parseXml(text)),
   'dav-share': (text) => parseDavShare(parseXml(text)),
   'invite-reply': (text) => parseInviteReply(parseXml(text)),
-  mkcol: (text) => parseCreateRequest(text, combinePlugins([CORE_PLUGIN, CALDAV_PLUGIN]).createBodies()),
+  mkcol: (text) =>
+    parseCreateRequest(
+      text,
+      combinePlugins([CORE_PLUGIN, calDavPlugin(calDavSettings(testConfig()))]).createBodies(),
+    ),
 };
 
 /** Fixture names (without .xml), each with its parser's name. */

@@ -15,7 +15,8 @@ import { copyFixture, startRadicale } from '../helpers/radicale.js';
 import { loadVcard } from '../fixtures/vcard/load.js';
 import { run } from './helpers/run.js';
 import { DavClient, errorMessage, mkaddressbook, mkcalendar } from '../integration/helpers/dav-client.js';
-import { createPlugins, verifierFor } from '../../src/cli/start.js';
+import { createPlugins, pluginSettings, verifierFor } from '../../src/cli/start.js';
+import { testConfig } from '../helpers/config.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'almanac-radicale-verify-'));
@@ -309,7 +310,10 @@ describe('Radicale 3.1.8 takes back what Almanac stored', () => {
       assert.ok(radicale.ok, radicale.output);
       const problems: string[] = [];
       assert.ok(
-        await server.store.verify((x) => problems.push(x), verifierFor(createPlugins())),
+        await server.store.verify(
+          (x) => problems.push(x),
+          verifierFor(createPlugins(pluginSettings(testConfig()))),
+        ),
         problems.join('\n'),
       );
       await radicaleServes(copy);

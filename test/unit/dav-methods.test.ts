@@ -8,7 +8,8 @@ import { combinePlugins, type Access, type DavPlugin, type DavRequest } from '..
 import { CORE_PLUGIN } from '../../src/dav/core-plugin.js';
 import { handleDav } from '../../src/dav/handle.js';
 import { DavError } from '../../src/dav/errors.js';
-import { createPlugins } from '../../src/cli/start.js';
+import { createPlugins, pluginSettings } from '../../src/cli/start.js';
+import { testConfig } from '../helpers/config.js';
 
 const STANDARD =
   'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, REPORT, MOVE, COPY, MKCALENDAR';
@@ -39,7 +40,7 @@ const FEATURE: DavPlugin = {
 
 describe('method registration', () => {
   it('serves the core methods and CalDAV MKCALENDAR; POST only once a target is registered', () => {
-    const plugins = createPlugins();
+    const plugins = createPlugins(pluginSettings(testConfig()));
     assert.equal(plugins.methods().join(', '), STANDARD);
     assert.ok(plugins.method('MKCALENDAR'));
     assert.equal(plugins.method('POST'), undefined);
@@ -113,7 +114,7 @@ describe('method registration', () => {
   });
 
   it('answers OPTIONS with the registered methods', async () => {
-    const r = await handleDav(request(createPlugins(), 'OPTIONS', [], ''));
+    const r = await handleDav(request(createPlugins(pluginSettings(testConfig())), 'OPTIONS', [], ''));
     assert.equal(r.headers.Allow, STANDARD);
   });
 });

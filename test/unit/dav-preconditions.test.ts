@@ -4,11 +4,12 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPlugins } from '../../src/cli/start.js';
+import { createPlugins, pluginSettings } from '../../src/cli/start.js';
+import { testConfig } from '../helpers/config.js';
 import { NS, clark } from '../../src/dav/xml.js';
 
 it('calendars declare CalDAV item conditions, address books CardDAV ones', () => {
-  const plugins = createPlugins();
+  const plugins = createPlugins(pluginSettings(testConfig()));
   assert.deepEqual(plugins.byTag('VCALENDAR')?.preconditions, {
     maxResourceSize: clark(NS.C, 'max-resource-size'),
     noUidConflict: clark(NS.C, 'no-uid-conflict'),

@@ -23,15 +23,20 @@ export function mailOf(address: string): string | undefined {
   return EMAIL.test(mail) ? mail : undefined;
 }
 
-interface Mapping {
+/**
+ * The calendar user addresses a configuration gives: `[scheduling] addresses` both ways and
+ * `[scheduling] email_domain` (lower case, trimmed). Built once per configuration.
+ */
+export interface CalendarUserAddresses {
   readonly byUser: ReadonlyMap<string, readonly string[]>;
   readonly byMail: ReadonlyMap<string, string>;
+  readonly emailDomain: string;
 }
 
-const mappings = new WeakMap<Config, Mapping>();
+const built = new WeakMap<Config['scheduling'], CalendarUserAddresses>();
 
-function mapping(config: Config): Mapping {
-  let m = mappings.get(config);
+export function calendarUserAddresses(config: Pick<Config, 'scheduling'>): CalendarUserAddresses {
+  let m = built.get(config.scheduling);
   if (m) return m;
   const byUser = new Map<string, string[]>();
   const byMail = new Map<string, string>();
@@ -43,15 +48,15 @@ function mapping(config: Config): Mapping {
     byMail.set(mail, user);
     byUser.set(user, [...(byUser.get(user) ?? []), mail]);
   }
-  m = { byUser, byMail };
-  mappings.set(config, m);
+  m = { byUser, byMail, emailDomain: config.scheduling.email_domain.trim().toLowerCase() };
+  built.set(config.scheduling, m);
   return m;
 }
 
 /** A user's mail addresses (lower case, without mailto:), the configured ones first. */
-export function mailAddresses(config: Config, user: string): string[] {
-  const out = [...(mapping(config).byUser.get(user) ?? [])];
-  const domain = config.scheduling.email_domain.trim().toLowerCase();
+export function mailAddresses(addresses: CalendarUserAddresses, user: string): string[] {
+  const out = [...(addresses.byUser.get(user) ?? [])];
+  const domain = addresses.emailDomain;
   if (domain && !user.includes('@')) {
     const mail = mailOf(`${user}@${domain}`);
     if (mail !== undefined && !out.includes(mail)) out.push(mail);
@@ -62,14 +67,19 @@ export function mailAddresses(config: Config, user: string): string[] {
 }
 
 /** The calendar-user-address-set of a user: mailto: URIs, then the principal URL. */
-export function userAddresses(config: Config, prefix: string, user: string): string[] {
-  return [...mailAddresses(config, user).map((m) => `mailto:${m}`), collectionHref(prefix, user)];
+export function userAddresses(addresses: CalendarUserAddresses, prefix: string, user: string): string[] {
+  return [...mailAddresses(addresses, user).map((m) => `mailto:${m}`), collectionHref(prefix, user)];
 }
 
 /** Whether an address (as written in ORGANIZER/ATTENDEE) is one of the user's. */
-export function isUserAddress(config: Config, prefix: string, user: string, address: string): boolean {
+export function isUserAddress(
+  addresses: CalendarUserAddresses,
+  prefix: string,
+  user: string,
+  address: string,
+): boolean {
   const mail = mailOf(address);
-  if (mail !== undefined) return mailAddresses(config, user).includes(mail);
+  if (mail !== undefined) return mailAddresses(addresses, user).includes(mail);
   return principalOfUrl(prefix, address) === user;
 }
 
@@ -92,7 +102,7 @@ export function addressKey(address: string): string {
  * (so that a mistyped name creates nothing).
  */
 export async function localUserOf(
-  config: Config,
+  addresses: CalendarUserAddresses,
   storage: Storage,
   prefix: string,
   address: string,
@@ -104,9 +114,9 @@ export async function localUserOf(
     const user = principalOfUrl(prefix, address);
     return user !== undefined && (await exists(user)) ? user : undefined;
   }
-  const mapped = mapping(config).byMail.get(mail);
+  const mapped = addresses.byMail.get(mail);
   if (mapped !== undefined) return mapped;
-  const domain = config.scheduling.email_domain.trim().toLowerCase();
+  const domain = addresses.emailDomain;
   if (domain && mail.endsWith(`@${domain}`)) {
     const local = mail.slice(0, -domain.length - 1);
     // The login may differ in case from the address (addresses are compared in lower case).

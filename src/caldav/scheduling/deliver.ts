@@ -6,17 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/schema.js';
 import { StaleWrite } from '../../dav/errors.js';
 import type { ChangeContext, ItemMeta, Storage } from '../../storage/types.js';
 import { describeCalendarItem } from '../item.js';
 import { boxOf, defaultCalendar, ensureBox, isPlainCalendar } from './collections.js';
 import { readObject, type SchedObject } from './itip.js';
 import { addressKey } from './addresses.js';
+import type { SchedulingSettings } from './settings.js';
 
 export interface DeliveryEnv {
   readonly storage: Storage;
-  readonly config: Config;
+  readonly settings: SchedulingSettings;
   readonly log: Logger;
   /** The user whose write caused the delivery, and the request, for the storage hook. */
   readonly user: string;
@@ -156,7 +156,7 @@ export async function deliverToAttendee(
                 env.storage,
                 user,
                 component,
-                env.config.scheduling.default_calendar,
+                env.settings.defaultCalendar,
                 ctxFor(env, user),
               )
             ).path,

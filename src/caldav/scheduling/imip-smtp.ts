@@ -22,6 +22,7 @@ import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { DavRequest } from '../../dav/context.js';
+import type { SchedulingSettings } from './settings.js';
 import {
   createSmtpTransport,
   type SmtpOptions,
@@ -85,10 +86,13 @@ export function imipSettings(
   };
 }
 
-/** The Mailer the configuration asks for: SMTP, or NO_MAILER (every external attendee gets 5.1). */
-export function createMailer(config: Config, log: Logger): Mailer {
-  if (!config.scheduling.enabled) return NO_MAILER;
-  const settings = imipSettings(config);
+/**
+ * The Mailer the settings ask for: SMTP, or NO_MAILER (every external attendee gets 5.1); NO_MAILER
+ * too without scheduling settings (`[scheduling] enabled = False`).
+ */
+export function createMailer(scheduling: SchedulingSettings | undefined, log: Logger): Mailer {
+  if (scheduling === undefined) return NO_MAILER;
+  const settings = scheduling.imip;
   if (settings === undefined) {
     log.info('Scheduling: no SMTP server configured, attendees outside this server get no mail (iMIP)');
     return NO_MAILER;

@@ -22,6 +22,7 @@ import {
   type DeliveryEnv,
 } from './deliver.js';
 import type { Mailer } from './imip.js';
+import type { SchedulingSettings } from './settings.js';
 import {
   allAttendees,
   attendeeComponents,
@@ -71,11 +72,11 @@ async function readStored(
 const isScheduling = (obj: SchedObject | undefined): obj is SchedObject =>
   obj !== undefined && obj.organizer !== undefined && obj.comps.some((c) => attendeeProps(c).length > 0);
 
-function envOf(req: DavRequest): DeliveryEnv {
-  return { storage: req.storage, config: req.config, log: req.log, user: req.user, request: req.method };
+function envOf(settings: SchedulingSettings, req: DavRequest): DeliveryEnv {
+  return { storage: req.storage, settings, log: req.log, user: req.user, request: req.method };
 }
 
-export function schedulingHook(mailer: Mailer): ItemWriteHook {
+export function schedulingHook(settings: SchedulingSettings, mailer: Mailer): ItemWriteHook {
   return async (req: DavRequest, write: ItemWrite): Promise<ItemWritePlan | undefined> => {
     const box = boxOf(write.collection);
     if (box !== undefined) {
@@ -101,7 +102,7 @@ export function schedulingHook(mailer: Mailer): ItemWriteHook {
     if (!oldSched && !newSched) {
       return wanted !== undefined ? { check: unchanged } : undefined;
     }
-    const mine = (a: string): boolean => isUserAddress(req.config, req.prefix, owner, a);
+    const mine = (a: string): boolean => isUserAddress(settings.addresses, req.prefix, owner, a);
     const organizer = (newSched ?? oldSched)?.organizer ?? '';
     if (newSched && !stored) await uniqueObject(req, write, owner, newSched.uid);
     if (oldSched && newSched && mine(oldSched.organizer ?? '') && !mine(newSched.organizer ?? '')) {
@@ -110,8 +111,9 @@ export function schedulingHook(mailer: Mailer): ItemWriteHook {
         SCHEDULING_CONDITIONS.allowedOrganizerChange,
       );
     }
-    if (mine(organizer)) return organizerPlan(req, write, mailer, oldSched, newSched, mine, unchanged);
-    return attendeePlan(req, mailer, oldSched, newSched, mine, unchanged);
+    if (mine(organizer))
+      return organizerPlan(settings, req, write, mailer, oldSched, newSched, mine, unchanged);
+    return attendeePlan(settings, req, mailer, oldSched, newSched, mine, unchanged);
   };
 }
 
@@ -151,6 +153,7 @@ function tagHeader(text: string | undefined): Record<string, string> {
 }
 
 async function organizerPlan(
+  settings: SchedulingSettings,
   req: DavRequest,
   write: ItemWrite,
   mailer: Mailer,
@@ -199,7 +202,7 @@ async function organizerPlan(
     if (!line || scheduleAgent(line) !== 'SERVER') continue;
     const nowIn = after ? attendeeComponents(after, key) : [];
     const wasIn = before ? attendeeComponents(before, key) : [];
-    const user = await localUserOf(req.config, req.storage, req.prefix, address);
+    const user = await localUserOf(settings.addresses, req.storage, req.prefix, address);
     const predicted = predict(user, address, mailer);
     const base = { address, key, user, predicted, status: predicted };
     if (nowIn.length === 0) {
@@ -223,7 +226,7 @@ async function organizerPlan(
     ...(text !== undefined ? { text } : {}),
     check: unchanged,
     after: async (meta) => {
-      const env = envOf(req);
+      const env = envOf(settings, req);
       const organizer = obj.organizer ?? '';
       const final = finalText !== undefined ? readObject(finalText) : undefined;
       // Mails go out side by side (each bounded by the mailer's timeout), local deliveries in turn.
@@ -276,6 +279,7 @@ async function organizerPlan(
 }
 
 function attendeePlan(
+  settings: SchedulingSettings,
   req: DavRequest,
   mailer: Mailer,
   before: SchedObject | undefined,
@@ -358,9 +362,9 @@ function attendeePlan(
         const source = declineAll ? (before as SchedObject) : obj;
         const message = replyMessage(source, key, rids, declineAll);
         const reply = readObject(message);
-        const user = await localUserOf(req.config, req.storage, req.prefix, obj.organizer);
+        const user = await localUserOf(settings.addresses, req.storage, req.prefix, obj.organizer);
         if (user !== undefined && reply) {
-          await deliverToOrganizer(envOf(req), user, obj.uid, message, (copy) =>
+          await deliverToOrganizer(envOf(settings, req), user, obj.uid, message, (copy) =>
             mergeReply(copy, reply, key),
           );
         } else if (user === undefined) {

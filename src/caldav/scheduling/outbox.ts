@@ -14,6 +14,7 @@ import { isUserAddress, localUserOf } from './addresses.js';
 import { OUTBOX, TRANSP_KEY, isPlainCalendar } from './collections.js';
 import { attendeeProps, partstat, readObject } from './itip.js';
 import { SCHEDULING_CONDITIONS } from './preconditions.js';
+import type { SchedulingSettings } from './settings.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -27,13 +28,14 @@ const invalid = (why: string): DavError => forbidden(why, SCHEDULING_CONDITIONS.
 
 /** Busy time of a user in [start, end): their calendars that count (not transparent, not boxes). */
 async function busyOf(
+  settings: SchedulingSettings,
   req: DavRequest,
   user: string,
   range: { start: number; end: number },
   reply: { method: string; lines: readonly string[] },
 ): Promise<string> {
   const busy = new FreeBusyCollector(new Date(range.start * 1000), new Date(range.end * 1000), {
-    maxOccurrences: req.config.reporting.max_freebusy_occurrence,
+    maxOccurrences: settings.maxFreebusyOccurrence,
   });
   for (const cal of await req.storage.listCollections(user)) {
     if (!isPlainCalendar(cal) || cal.props[TRANSP_KEY] === 'transparent') continue;
@@ -43,7 +45,7 @@ async function busyOf(
     for (let i = 0; i < metas.length; i += BATCH) {
       const hrefs = metas.slice(i, i + BATCH).map((m) => m.href);
       for await (const item of req.storage.getItems(cal.path, hrefs)) {
-        if (declined(req, user, item.text)) continue;
+        if (declined(settings, req, user, item.text)) continue;
         busy.add(item.text);
         await new Promise((r) => setImmediate(r));
       }
@@ -53,13 +55,13 @@ async function busyOf(
 }
 
 /** An invitation the user declined takes none of their time. */
-function declined(req: DavRequest, user: string, text: string): boolean {
+function declined(settings: SchedulingSettings, req: DavRequest, user: string, text: string): boolean {
   if (!/PARTSTAT=DECLINED/i.test(text)) return false;
   const obj = readObject(text);
   if (!obj) return false;
   const lines = obj.comps
     .flatMap(attendeeProps)
-    .filter((p) => isUserAddress(req.config, req.prefix, user, String(p.getFirstValue())));
+    .filter((p) => isUserAddress(settings.addresses, req.prefix, user, String(p.getFirstValue())));
   return lines.length > 0 && lines.every((p) => partstat(p) === 'DECLINED');
 }
 
@@ -72,7 +74,7 @@ function response(recipient: string, status: string, data?: string): XmlOut {
   );
 }
 
-async function freeBusy(req: DavRequest): Promise<DavResponse> {
+async function freeBusy(settings: SchedulingSettings, req: DavRequest): Promise<DavResponse> {
   const owner = req.segments[0] ?? '';
   if (req.user !== owner) throw forbidden('Only its owner may POST to a scheduling outbox');
   const type = (req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
@@ -96,7 +98,10 @@ async function freeBusy(req: DavRequest): Promise<DavResponse> {
     throw invalid('Only a VFREEBUSY REQUEST is answered here (invitations are sent by PUT)');
   }
   const organizer = comp.getFirstProperty('organizer');
-  if (!organizer || !isUserAddress(req.config, req.prefix, owner, String(organizer.getFirstValue()))) {
+  if (
+    !organizer ||
+    !isUserAddress(settings.addresses, req.prefix, owner, String(organizer.getFirstValue()))
+  ) {
     throw forbidden('The ORGANIZER must be one of your addresses', SCHEDULING_CONDITIONS.organizerAllowed);
   }
   const start = comp.getFirstPropertyValue('dtstart');
@@ -117,7 +122,7 @@ async function freeBusy(req: DavRequest): Promise<DavResponse> {
   const responses: XmlOut[] = [];
   for (const attendee of attendees) {
     const address = String(attendee.getFirstValue());
-    const user = await localUserOf(req.config, req.storage, req.prefix, address);
+    const user = await localUserOf(settings.addresses, req.storage, req.prefix, address);
     if (user === undefined) {
       responses.push(response(address, '3.7;Invalid calendar user'));
       continue;
@@ -125,7 +130,11 @@ async function freeBusy(req: DavRequest): Promise<DavResponse> {
     const lines = [organizer.toICALString(), attendee.toICALString(), ...(uid ? [uid.toICALString()] : [])];
     try {
       responses.push(
-        response(address, '2.0;Success', await busyOf(req, user, range, { method: 'REPLY', lines })),
+        response(
+          address,
+          '2.0;Success',
+          await busyOf(settings, req, user, range, { method: 'REPLY', lines }),
+        ),
       );
     } catch (err) {
       if (!(err instanceof DavError)) throw err;
@@ -140,8 +149,9 @@ async function freeBusy(req: DavRequest): Promise<DavResponse> {
   };
 }
 
-export const OUTBOX_POST: PostTarget = {
+/** POST to a user's outbox, answered with the scheduling settings. */
+export const outboxPost = (settings: SchedulingSettings): PostTarget => ({
   name: 'schedule-outbox',
   matches: (req) => req.segments.length === 2 && req.segments[1] === OUTBOX,
-  handle: freeBusy,
-};
+  handle: (req) => freeBusy(settings, req),
+});

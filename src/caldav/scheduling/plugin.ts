@@ -22,7 +22,8 @@ import {
 import { schedulingHook } from './implicit.js';
 import type { Mailer } from './imip.js';
 import { scheduleTag } from './itip.js';
-import { OUTBOX_POST } from './outbox.js';
+import { outboxPost } from './outbox.js';
+import type { SchedulingSettings } from './settings.js';
 
 const C = (l: string): string => clark(NS.C, l);
 const D = (l: string): string => clark(NS.D, l);
@@ -65,10 +66,10 @@ async function defaultCalendarHref(res: Resource, req: DavRequest): Promise<XmlN
   return first === undefined ? [] : [elText(D('href'), collectionHref(req.prefix, first))];
 }
 
-const PROPERTIES: readonly LiveProperty[] = [
+const properties = (settings: SchedulingSettings): readonly LiveProperty[] => [
   prop(C('calendar-user-address-set'), isPrincipal, (res, req) =>
     res.kind === 'collection'
-      ? userAddresses(req.config, req.prefix, res.path).map((a) => elText(D('href'), a))
+      ? userAddresses(settings.addresses, req.prefix, res.path).map((a) => elText(D('href'), a))
       : [],
   ),
   prop(C('calendar-user-type'), isPrincipal, () => ['INDIVIDUAL']),
@@ -97,20 +98,21 @@ const PROPERTIES: readonly LiveProperty[] = [
   prop(C('schedule-tag'), isCalendarItem, async (res, req) => [scheduleTag(await itemText(req, res))]),
 ];
 
-export function schedulingPlugin(mailer: Mailer): DavPlugin {
+/** The scheduling plugin, built once at start-up from its settings and the iMIP mailer. */
+export function schedulingPlugin(settings: SchedulingSettings, mailer: Mailer): DavPlugin {
   return {
-    properties: PROPERTIES,
+    properties: properties(settings),
     compliance: ['calendar-auto-schedule'],
     resourceType: (info) => {
       const box = boxOf(info);
       return box === undefined ? undefined : C(box === 'inbox' ? 'schedule-inbox' : 'schedule-outbox');
     },
-    itemWrite: schedulingHook(mailer),
+    itemWrite: schedulingHook(settings, mailer),
     itemTransfer: schedulingTransfer,
-    principalAliases: (req, user) => userAddresses(req.config, req.prefix, user),
+    principalAliases: (req, user) => userAddresses(settings.addresses, req.prefix, user),
     // RFC 6638 §3.2.10: GET of a scheduling object resource (an organizer and attendees) carries its tag.
     itemGetHeaders: (res, text): Record<string, string> =>
       isCalendarItem(res) && isSchedulingText(text) ? { 'Schedule-Tag': scheduleTag(text) } : {},
-    postTargets: [OUTBOX_POST],
+    postTargets: [outboxPost(settings)],
   };
 }

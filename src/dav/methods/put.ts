@@ -64,7 +64,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
     );
   }
   const description = kind
-    ? await kind.validateItem(normalized, parent, req.config)
+    ? await kind.validateItem(normalized, parent)
     : { uid: '', component: '', start: 0, end: 0 };
   const strict = req.settings.strictPreconditions;
   const hooks = kind ? req.plugins.itemWriteHooks() : [];
@@ -76,8 +76,7 @@ export async function put(req: DavRequest): Promise<DavResponse> {
       text: normalized,
     });
     const text = plan.text ?? normalized;
-    const desc =
-      kind && text !== normalized ? await kind.validateItem(text, parent, req.config) : description;
+    const desc = kind && text !== normalized ? await kind.validateItem(text, parent) : description;
     // Runs under the collection's write lock, so the UID check and the preconditions are atomic with
     // the write; `sameUid` is another item of the collection that holds this UID.
     const check = (existing: ItemMeta | undefined, _c: CollectionInfo, sameUid?: ItemMeta): void => {

@@ -19,7 +19,7 @@ import type { Rights } from '../../rights/types.js';
 import { StorageError, type ChangeContext, type CollectionInfo, type Storage } from '../../storage/types.js';
 import { AccessDenied, DavError } from '../../dav/errors.js';
 import { collectionHref } from '../../dav/href.js';
-import { mailAddresses } from '../../caldav/scheduling/addresses.js';
+import { calendarUserAddresses, mailAddresses } from '../../caldav/scheduling/addresses.js';
 import { radicaleTimestamp, storagePath, type ShareRecord } from '../record.js';
 import type { ShareStore } from '../store.js';
 
@@ -81,7 +81,7 @@ export function inviteUid(r: ShareRecord): string {
 
 /** A user's address as the protocols show it: a mail address when one is known, else the principal. */
 export function userHref(config: Config, prefix: string, user: string): string {
-  const mail = mailAddresses(config, user)[0];
+  const mail = mailAddresses(calendarUserAddresses(config), user)[0];
   return mail !== undefined ? `mailto:${mail}` : collectionHref(prefix, user);
 }
 

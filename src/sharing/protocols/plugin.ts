@@ -12,7 +12,7 @@ import { core } from './core.js';
 import { collectionHref, hrefToSegments, splitPath } from '../../dav/href.js';
 import { xmlBody } from '../../dav/request-body.js';
 import { NS, el, elText, serializeDocument } from '../../dav/xml.js';
-import { localUserOf } from '../../caldav/scheduling/addresses.js';
+import { calendarUserAddresses, localUserOf } from '../../caldav/scheduling/addresses.js';
 import { boxOf } from '../../caldav/scheduling/collections.js';
 import type { CollectionInfo } from '../../storage/types.js';
 import { storagePath } from '../record.js';
@@ -132,7 +132,7 @@ export function sharingProtocolsPlugin(deps: InviteDeps): DavPlugin {
 
   /** Who the request names by a DAV:href (mailto: or principal URL), or a 403. */
   const shareeOf = async (req: DavRequest, href: string): Promise<string> => {
-    const user = await localUserOf(deps.config, deps.storage, req.prefix, href);
+    const user = await localUserOf(calendarUserAddresses(deps.config), deps.storage, req.prefix, href);
     if (user === undefined) throw new DavError(403, `Not a user of this server: ${href}`);
     return user;
   };
