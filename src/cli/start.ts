@@ -8,7 +8,7 @@ import { createAuth } from '../auth/create.js';
 import { createRights } from '../rights/create.js';
 import type { Logger as PinoLogger } from 'pino';
 import { join } from 'node:path';
-import { createStorage } from '../storage/create.js';
+import { createStorage, storageSettings } from '../storage/create.js';
 import { DerivedCache, type BytesCache } from '../dav/derived-cache.js';
 import { MemoryBytesCache } from '../dav/memory-bytes-cache.js';
 import type { CollectionTag, ItemDescription, Storage } from '../storage/types.js';
@@ -83,7 +83,8 @@ export function verifierFor(plugins: DavPlugins): (text: string, tag: Collection
 }
 
 export function openStorage(config: Config, log: Logger): Storage {
-  return createStorage(config, asPinoLogger(log), describerFor(createPlugins(pluginSettings(config))));
+  const describe = describerFor(createPlugins(pluginSettings(config)));
+  return createStorage(storageSettings(config), asPinoLogger(log), describe);
 }
 
 /**
@@ -110,7 +111,11 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
   const scheduling = schedulingSet ? [schedulingPlugin(schedulingSet, mailer)] : [];
   const plugins = createPlugins(settings, scheduling);
   const notifier = new ChangeHub(plog);
-  const storage = withChangeNotifications(createStorage(config, plog, describerFor(plugins)), notifier, plog);
+  const storage = withChangeNotifications(
+    createStorage(storageSettings(config), plog, describerFor(plugins)),
+    notifier,
+    plog,
+  );
   // Before anything is opened: a bad [monitoring] setting stops the start with nothing to undo.
   const monitoring = createMonitoring(config, storage);
   await storage.open();

@@ -7,10 +7,8 @@ import { memoryLogger } from '../helpers/logger.js';
 import { testConfig } from '../helpers/config.js';
 import { closestBuiltin } from '../../src/config/plugin.js';
 import { createRights } from '../../src/rights/create.js';
-import { createStorage } from '../../src/storage/create.js';
+import { storageSettings } from '../../src/storage/create.js';
 import { createWeb } from '../../src/web/serve.js';
-
-const describeNothing = () => ({ uid: '', component: '', start: 0, end: 0 });
 
 describe('plugin types', () => {
   it('a Radicale (Python) auth plugin stops the start with a message that says why', async () => {
@@ -35,9 +33,8 @@ describe('plugin types', () => {
   });
 
   it('a storage type Almanac does not have is a start-up error (no storage plugins)', () => {
-    const { log } = memoryLogger();
     assert.throws(
-      () => createStorage(testConfig({ storage: { type: 'multifilesystem_nolok' } }), log, describeNothing),
+      () => storageSettings(testConfig({ storage: { type: 'multifilesystem_nolok' } })),
       /\[storage\] type = multifilesystem_nolok: not a storage type Almanac has \(did you mean 'multifilesystem_nolock'\?\); its storage types are: multifilesystem, multifilesystem_nolock, postgresql\. A Radicale storage type plugin is a Python module/,
     );
   });
