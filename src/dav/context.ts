@@ -111,6 +111,13 @@ export interface LiveProperty {
    * that. Listings and multigets then write the text into the answer without evaluating `get`.
    */
   readonly verbatimText?: (requested: XmlElement) => boolean;
+  /**
+   * For a property every item has whose value on an item depends on the item's metadata only (the
+   * same for every user and request: getetag, getcontenttype...): that value as text ('' for an
+   * empty element). `get` of an item answers the same; listings and multigets write it into the
+   * answer without evaluating `get` (`item-responses.ts`).
+   */
+  readonly itemMetadata?: (res: ItemResource, req: DavRequest) => string;
   /** Whether PROPPATCH/MKCOL may set/remove it (stored like a dead property). Default: protected. */
   readonly writable?: boolean;
   /** How a written value is stored in the props (default: the element's text or XML). */

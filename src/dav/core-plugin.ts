@@ -1,5 +1,6 @@
 /**
- * What belongs to WebDAV itself, registered like any plugin: its methods and its reports.
+ * What belongs to WebDAV itself, registered like any plugin: its methods, its live properties and
+ * its reports.
  */
 import { principalMatch } from './reports/principal-match.js';
 import type { DavPlugin, DavRequest, Resource } from './context.js';
@@ -15,6 +16,7 @@ import { put } from './methods/put.js';
 import { report } from './methods/report.js';
 import { expandProperty, principalPropertySearch, principalSearchPropertySet } from './reports/principal.js';
 import { syncCollection } from './reports/sync-collection.js';
+import { CORE_PROPERTIES } from './properties.js';
 import { NS, clark } from './xml.js';
 
 const D = (l: string): string => clark(NS.D, l);
@@ -40,6 +42,7 @@ export const CORE_PLUGIN: DavPlugin = {
     POST: { handler: post, ownRightsCheck: true },
   },
   createBodies: [D('mkcol'), D('create')],
+  properties: CORE_PROPERTIES,
   searchableProperties: [D('displayname')],
   reports: {
     [D('sync-collection')]: { handler: syncCollection, appliesTo: syncable },

@@ -6,13 +6,11 @@
  * into a string per item, without the generic property evaluation and XML tree: a 10,000-item
  * listing in a few milliseconds, a multiget of 100 with a fraction of the garbage.
  */
-import type { DavRequest, LiveProperty, Resource } from './context.js';
-import { ITEM_METADATA_PROPERTIES, evaluateProps, hrefOfResource, liveProperty } from './properties.js';
+import type { DavRequest, ItemResource, LiveProperty } from './context.js';
+import { evaluateProps, hrefOfResource, liveProperty } from './properties.js';
 import { responseWithPropstats, statusLine } from './multistatus.js';
 import { itemText } from './item-text.js';
 import { PREFIXES, escapeXml, nameOf, splitClark, type XmlElement, type XmlNode } from './xml.js';
-
-type ItemResource = Resource & { kind: 'item' };
 
 type ListedProp =
   | { readonly qname: string; readonly value: (res: ItemResource, req: DavRequest) => string }
@@ -35,9 +33,9 @@ function listedProp(req: DavRequest, w: XmlElement): ListedProp | undefined {
   const prefix = PREFIXES[ns];
   if (prefix === undefined) return undefined;
   const qname = `${prefix}:${local}`;
-  const value = ITEM_METADATA_PROPERTIES.get(clark);
-  if (value !== undefined) return w.children.length === 0 ? { qname, value } : undefined;
   const live = liveProperty(req, clark);
+  const value = live?.itemMetadata;
+  if (value !== undefined) return w.children.length === 0 ? { qname, value } : undefined;
   if (live?.verbatimText?.(w) === true) return { qname, text: (res, req) => live.appliesTo(res, req) };
   return undefined;
 }

@@ -1,9 +1,10 @@
 /**
- * WebDAV's own live properties (RFC 4918, 3744, 5397, 6578) and the lookup of any property on a
- * resource: live ones from the core and the plugins, then dead ones from the stored props.
+ * WebDAV's own live properties (RFC 4918, 3744, 5397, 6578), registered by the core's plugin
+ * (`CORE_PLUGIN.properties`) like any plugin's, and the lookup of any property on a resource: live
+ * ones from the registered plugins, then dead ones from the stored props.
  */
 import { almanacVersion } from '../config/version.js';
-import type { DavRequest, LiveProperty, Resource } from './context.js';
+import type { DavRequest, ItemResource, LiveProperty, Resource } from './context.js';
 import { collectionHref, itemHref, splitPath } from './href.js';
 import { LANG_KEY, keyToClark, propKey, storedLang, storedValueToXml } from './dead-props.js';
 import { NS, clark, el, elText, nameOf, type XmlElement, type XmlNode } from './xml.js';
@@ -41,33 +42,6 @@ function httpDate(d: Date): string {
   return d.toUTCString();
 }
 
-type ItemResource = Resource & { kind: 'item' };
-
-/**
- * The values of an item's properties that depend on its metadata only (the same for every user and
- * request): text, or '' for an empty element. The live properties below use them for items, and so
- * do listings that keep serialized answers per item (`item-responses.ts`).
- */
-export const ITEM_METADATA_PROPERTIES: ReadonlyMap<string, (res: ItemResource, req: DavRequest) => string> =
-  new Map<string, (res: ItemResource, req: DavRequest) => string>([
-    [D('getetag'), (res) => res.meta.etag],
-    [D('getlastmodified'), (res) => httpDate(new Date(res.meta.lastModifiedMs))],
-    [
-      D('getcontenttype'),
-      (res, req) =>
-        req.plugins.byTag(res.collection.tag)?.itemContentTypeProperty(res.meta) ??
-        'application/octet-stream',
-    ],
-    [D('getcontentlength'), (res) => String(res.meta.size)],
-    [D('resourcetype'), () => ''],
-  ]);
-
-/** An item's value of a metadata property as property children. */
-function itemValue(name: string, res: ItemResource, req: DavRequest): XmlNode[] {
-  const v = ITEM_METADATA_PROPERTIES.get(name)?.(res, req) ?? '';
-  return v === '' ? [] : [v];
-}
-
 async function collectionLength(res: Resource, req: DavRequest): Promise<number> {
   if (res.kind !== 'collection') return 0;
   const items = await req.storage.listItems(res.path);
@@ -81,13 +55,36 @@ const live = (
   get: LiveProperty['get'],
 ): LiveProperty => ({ name, allprop, appliesTo, get });
 
+/**
+ * A property every item has, with a value from its metadata only (`LiveProperty.itemMetadata`), and
+ * a collection's value from `ofCollection`; in allprop answers.
+ */
+const metadataProperty = (
+  name: string,
+  appliesTo: LiveProperty['appliesTo'],
+  ofItem: (res: ItemResource, req: DavRequest) => string,
+  ofCollection: (res: Resource & { kind: 'collection' }, req: DavRequest) => XmlNode[] | Promise<XmlNode[]>,
+): LiveProperty => ({
+  name,
+  allprop: true,
+  appliesTo,
+  get: (res, req) => {
+    if (res.kind === 'item') {
+      const value = ofItem(res, req);
+      return value === '' ? [] : [value];
+    }
+    return res.kind === 'collection' ? ofCollection(res, req) : [];
+  },
+  itemMetadata: ofItem,
+});
+
+/** WebDAV's own live properties, registered by CORE_PLUGIN (core-plugin.ts). */
 export const CORE_PROPERTIES: readonly LiveProperty[] = [
-  live(
+  metadataProperty(
     D('resourcetype'),
-    true,
     () => true,
+    () => '',
     async (res, req) => {
-      if (res.kind !== 'collection') return [];
       const kids: XmlNode[] = [el(D('collection'))];
       if (isPrincipal(res)) kids.push(el(D('principal')));
       const type = req.plugins.resourceTypeOf(res.info);
@@ -107,36 +104,31 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
       return [name];
     },
   ),
-  live(
+  metadataProperty(
     D('getetag'),
-    true,
     (res) => res.kind === 'item' || isTagged(res),
-    async (res, req) => {
-      if (res.kind === 'item') return itemValue(D('getetag'), res, req);
-      if (res.kind === 'collection') return [await req.storage.getEtag(res.path)];
-      return [];
-    },
+    (res) => res.meta.etag,
+    async (res, req) => [await req.storage.getEtag(res.path)],
   ),
-  live(
+  metadataProperty(
     D('getlastmodified'),
-    true,
     (res) => res.kind === 'item' || isTagged(res),
-    (res, req) => {
-      if (res.kind === 'item') return itemValue(D('getlastmodified'), res, req);
-      if (res.kind === 'collection') return [httpDate(res.info.lastModified)];
-      return [];
-    },
+    (res) => httpDate(new Date(res.meta.lastModifiedMs)),
+    (res) => [httpDate(res.info.lastModified)],
   ),
-  live(D('getcontenttype'), true, hasContent, (res, req) => {
-    if (res.kind === 'item') return itemValue(D('getcontenttype'), res, req);
-    if (res.kind === 'collection')
-      return [req.plugins.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''];
-    return [];
-  }),
-  live(D('getcontentlength'), true, hasContent, async (res, req) => {
-    if (res.kind === 'item') return itemValue(D('getcontentlength'), res, req);
-    return [String(await collectionLength(res, req))];
-  }),
+  metadataProperty(
+    D('getcontenttype'),
+    hasContent,
+    (res, req) =>
+      req.plugins.byTag(res.collection.tag)?.itemContentTypeProperty(res.meta) ?? 'application/octet-stream',
+    (res, req) => [req.plugins.byTag(res.info.tag)?.collectionContentTypeProperty ?? ''],
+  ),
+  metadataProperty(
+    D('getcontentlength'),
+    hasContent,
+    (res) => String(res.meta.size),
+    async (res, req) => [String(await collectionLength(res, req))],
+  ),
   // In allprop as Radicale does (RFC 5397 says SHOULD NOT): clients following the 301 of
   // /.well-known/caldav lose the PROPFIND body (python-caldav/requests), so they ask allprop.
   live(
@@ -220,14 +212,14 @@ function liveProperties(req: DavRequest): {
 } {
   let known = liveByPlugins.get(req.plugins);
   if (known === undefined) {
-    const list = [...CORE_PROPERTIES, ...req.plugins.properties()];
+    const list = req.plugins.properties();
     known = { list, byName: new Map(list.map((p) => [p.name, p])) };
     liveByPlugins.set(req.plugins, known);
   }
   return known;
 }
 
-/** The live property of that name (core or plugin), if any. */
+/** The live property of that name (the core's or another plugin's), if any. */
 export function liveProperty(req: DavRequest, name: string): LiveProperty | undefined {
   return liveProperties(req).byName.get(name);
 }
