@@ -14,14 +14,14 @@ import { COLLATIONS } from '../dav/collation.js';
 import { DavError, badRequest, conflict, forbidden } from '../dav/errors.js';
 import { collectionHref, hrefOf, splitPath } from '../dav/href.js';
 import { createCollection, type CollectionCreation } from '../dav/methods/mkcol.js';
-import { failedUpdatePropstats } from '../dav/prop-updates.js';
+import { failedUpdateResponse } from '../dav/prop-updates.js';
 import { multistatus, multistatusStream } from '../dav/multistatus.js';
 import { propResponse, reportPropRequest, type PropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { itemText, loadTexts, withTexts } from '../dav/item-text.js';
 import { yielder } from '../dav/yielder.js';
 import { asksForStoredText } from '../dav/item-responses.js';
-import { NS, child, childrenNamed, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
+import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData, type ExpandCount } from './calendar-data.js';
 import {
@@ -327,13 +327,7 @@ const MKCALENDAR: CollectionCreation = {
     ),
   // RFC 4791 §5.3.1.1: a property that cannot be set fails the request with a 207 Multi-Status.
   failed: (req, result) =>
-    multistatus([
-      el(
-        D('response'),
-        elText(D('href'), hrefOf(req.prefix, req.segments, true)),
-        ...failedUpdatePropstats(result),
-      ),
-    ]),
+    multistatus([failedUpdateResponse(hrefOf(req.prefix, req.segments, true), result)]),
 };
 
 /** The CalDAV plugin, built once at start-up from its settings. */

@@ -18,7 +18,7 @@ import { propResponse, reportPropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
 import { itemText, withTexts } from '../dav/item-text.js';
 import { asksForStoredText } from '../dav/item-responses.js';
-import { NS, clark, el, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
+import { NS, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
 import {
   isSupportedAddressData,
@@ -36,6 +36,7 @@ import {
   type VcardDescription,
 } from './item.js';
 import { runInWorker } from '../dav/worker-task.js';
+import { DAV_CONDITIONS } from '../dav/preconditions.js';
 import { ADDRESSBOOK_ITEM_CONDITIONS, CARDDAV_CONDITIONS } from './preconditions.js';
 import type { CardDavSettings } from './settings.js';
 
@@ -142,11 +143,7 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
       if (!matchAddressFilter(filter, text)) continue;
       if (limit !== undefined && matched >= limit) {
         // RFC 6352 §8.6.1: the result was cut at the client's limit.
-        yield responseWithStatus(
-          hrefOfResource(req, res),
-          507,
-          el(D('error'), el(D('number-of-matches-within-limits'))),
-        );
+        yield responseWithStatus(hrefOfResource(req, res), 507, DAV_CONDITIONS.numberOfMatchesWithinLimits);
         return;
       }
       matched++;

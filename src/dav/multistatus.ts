@@ -3,6 +3,7 @@
  */
 import { NS, XmlWriter, clark, el, elText, serializeDocument, type XmlNode, type XmlOut } from './xml.js';
 import type { DavResponse } from './context.js';
+import type { Precondition } from './preconditions.js';
 
 const D = (local: string): string => clark(NS.D, local);
 
@@ -64,8 +65,10 @@ export function responseWithPropstats(href: string, groups: ReadonlyMap<number, 
   return el(D('response'), elText(D('href'), href), ...propstats(groups));
 }
 
-export function responseWithStatus(href: string, status: number, error?: XmlOut): XmlOut {
-  return el(D('response'), elText(D('href'), href), elText(D('status'), statusLine(status)), error);
+/** A DAV:response with a status, and the DAV:error condition it failed, if any. */
+export function responseWithStatus(href: string, status: number, error?: Precondition): XmlOut {
+  const condition = error === undefined ? undefined : el(D('error'), el(error));
+  return el(D('response'), elText(D('href'), href), elText(D('status'), statusLine(status)), condition);
 }
 
 export function multistatus(responses: XmlNode[], extra: XmlNode[] = []): DavResponse {

@@ -122,9 +122,15 @@ export function applyPropUpdates(
 }
 
 /**
- * The propstats of a failed update: each refused property 403 with the precondition that says why
- * (RFC 4918 §9.2.1), everything else 424 Failed Dependency.
+ * The DAV:response of a failed update of `href` (PROPPATCH, and a creating method that answers 207,
+ * MKCALENDAR): each refused property 403 with the precondition that says why (RFC 4918 §9.2.1),
+ * everything else 424 Failed Dependency.
  */
+export function failedUpdateResponse(href: string, result: UpdateResult): XmlOut {
+  return el(clark(NS.D, 'response'), elText(clark(NS.D, 'href'), href), ...failedUpdatePropstats(result));
+}
+
+/** The propstats of a failed update (MKCOL writes them in its DAV:mkcol-response). */
 export function failedUpdatePropstats(result: UpdateResult): XmlOut[] {
   const byPrecondition = new Map<string, string[]>();
   for (const f of result.failed) {

@@ -512,6 +512,11 @@ describe('addressbook reports', () => {
     const ms = parseMultistatus(r.text);
     assert.equal(hrefs(r.text).filter((h) => h.endsWith('.vcf')).length, 2);
     assert.equal(ms.statuses.get('/alice/book/'), 507);
+    // RFC 6352 §8.6.1: the truncated result says why (RFC 5323's DAV:number-of-matches-within-limits).
+    assert.match(
+      r.text,
+      /<D:status>HTTP\/1\.1 507 [^<]*<\/D:status><D:error><D:number-of-matches-within-limits\/><\/D:error>/,
+    );
   });
 
   it('address-data with prop selection returns only those properties', async () => {

@@ -6,10 +6,10 @@ import { accessDenied, badRequest, notFound } from '../errors.js';
 import { hrefOfResource } from '../properties.js';
 import { multistatus, responseWithPropstats } from '../multistatus.js';
 import { bodyText, xmlBody } from '../request-body.js';
-import { NS, el, elText, type XmlElement } from '../xml.js';
+import { NS, type XmlElement } from '../xml.js';
 import { resolve } from '../resource.js';
 import { changeContext } from '../change-context.js';
-import { applyPropUpdates, failedUpdatePropstats, operations, type UpdateResult } from '../prop-updates.js';
+import { applyPropUpdates, failedUpdateResponse, operations, type UpdateResult } from '../prop-updates.js';
 
 function updates(body: XmlElement | undefined): ReturnType<typeof operations> {
   if (!body) throw badRequest('PROPPATCH needs a DAV:propertyupdate body');
@@ -50,9 +50,7 @@ export async function proppatch(req: DavRequest): Promise<DavResponse> {
     result = merged;
   }
   if (result.failed.length > 0) {
-    return multistatus([
-      el(`{${NS.D}}response`, elText(`{${NS.D}}href`, href), ...failedUpdatePropstats(result)),
-    ]);
+    return multistatus([failedUpdateResponse(href, result)]);
   }
   return multistatus([responseWithPropstats(href, new Map([[200, result.done]]))]);
 }
