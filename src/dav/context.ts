@@ -352,13 +352,13 @@ export interface DavPlugin {
 }
 
 export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
-  const kinds = plugins.flatMap((p) => p.kinds ?? []);
-  const itemless = plugins.flatMap((p) => p.itemlessKinds ?? []);
-  const searchable = [...new Set(plugins.flatMap((p) => p.searchableProperties ?? []))];
-  const props = plugins.flatMap((p) => p.properties ?? []);
+  const kinds = plugins.flatMap((plugin) => plugin.kinds ?? []);
+  const itemless = plugins.flatMap((plugin) => plugin.itemlessKinds ?? []);
+  const searchable = [...new Set(plugins.flatMap((plugin) => plugin.searchableProperties ?? []))];
+  const props = plugins.flatMap((plugin) => plugin.properties ?? []);
   const reports = new Map<string, { handler: ReportHandler; appliesTo: (res: Resource) => boolean }>();
   for (const plugin of plugins) for (const [k, v] of Object.entries(plugin.reports ?? {})) reports.set(k, v);
-  const compliance = plugins.flatMap((p) => p.compliance ?? []);
+  const compliance = plugins.flatMap((plugin) => plugin.compliance ?? []);
   const methods = new Map<string, MethodRegistration>();
   for (const plugin of plugins) {
     for (const [name, registration] of Object.entries(plugin.methods ?? {})) {
@@ -367,7 +367,7 @@ export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
       methods.set(name, registration);
     }
   }
-  const postTargets = plugins.flatMap((p) => p.postTargets ?? []);
+  const postTargets = plugins.flatMap((plugin) => plugin.postTargets ?? []);
   const names = new Set<string>();
   for (const t of postTargets) {
     if (names.has(t.name)) throw new Error(`POST target ${t.name} is registered twice`);
@@ -376,14 +376,16 @@ export function combinePlugins(plugins: readonly DavPlugin[]): DavPlugins {
   // POST is served once some feature uses it; until then it stays a known method we refuse (405).
   if (postTargets.length === 0) methods.delete('POST');
   const served = [...methods.keys()];
-  const createBodies = plugins.flatMap((p) => p.createBodies ?? []);
-  const pathTargets = plugins.flatMap((p) => p.pathTargets ?? []);
-  const writeHooks = plugins.flatMap((p) => (p.itemWrite ? [p.itemWrite] : []));
-  const typeNamers = plugins.flatMap((p) => (p.resourceType ? [p.resourceType] : []));
-  const transferHooks = plugins.flatMap((p) => (p.itemTransfer ? [p.itemTransfer] : []));
-  const getHeaders = plugins.flatMap((p) => (p.itemGetHeaders ? [p.itemGetHeaders] : []));
-  const aliases = plugins.flatMap((p) => (p.principalAliases ? [p.principalAliases] : []));
-  const extraTypes = plugins.flatMap((p) => (p.extraResourceTypes ? [p.extraResourceTypes] : []));
+  const createBodies = plugins.flatMap((plugin) => plugin.createBodies ?? []);
+  const pathTargets = plugins.flatMap((plugin) => plugin.pathTargets ?? []);
+  const writeHooks = plugins.flatMap((plugin) => (plugin.itemWrite ? [plugin.itemWrite] : []));
+  const typeNamers = plugins.flatMap((plugin) => (plugin.resourceType ? [plugin.resourceType] : []));
+  const transferHooks = plugins.flatMap((plugin) => (plugin.itemTransfer ? [plugin.itemTransfer] : []));
+  const getHeaders = plugins.flatMap((plugin) => (plugin.itemGetHeaders ? [plugin.itemGetHeaders] : []));
+  const aliases = plugins.flatMap((plugin) => (plugin.principalAliases ? [plugin.principalAliases] : []));
+  const extraTypes = plugins.flatMap((plugin) =>
+    plugin.extraResourceTypes ? [plugin.extraResourceTypes] : [],
+  );
   return {
     byTag: (tag) => kinds.find((k) => k.tag === tag),
     all: () => kinds,

@@ -256,7 +256,7 @@ export function createShareView(deps: {
   const storedKey = (s: ActiveShare): string => s.record.PathOrToken;
 
   const view: Storage = {
-    open: (o) => base.open(o),
+    open: (options) => base.open(options),
     close: () => base.close(),
     getCollection: async (path) => {
       const m = toReal(path);

@@ -301,8 +301,8 @@ function attendeePlan(
         SCHEDULING_CONDITIONS.allowedAttendeeChange,
       );
     }
-    const others = (o: SchedObject): string =>
-      allAttendees(o, (a) => addressKey(a) === key)
+    const others = (version: SchedObject): string =>
+      allAttendees(version, (a) => addressKey(a) === key)
         .map(addressKey)
         .sort()
         .join(' ');

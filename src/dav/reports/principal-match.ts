@@ -40,8 +40,8 @@ async function collectionsBelow(req: DavRequest, path: string, depth: number): P
   let level = [path];
   for (let d = 0; d < depth && level.length > 0; d++) {
     const next: string[] = [];
-    for (const p of level) {
-      for (const info of await req.storage.listCollections(p)) {
+    for (const parent of level) {
+      for (const info of await req.storage.listCollections(parent)) {
         const res: Resource = { kind: 'collection', path: info.path, info };
         if (!req.access.canRead(res)) continue;
         out.push(res);
