@@ -417,10 +417,16 @@ describe('sizes and strict preconditions', () => {
     assert.equal((await get('/alice/other/bigcopy.ics')).status, 404);
   });
 
-  it('max-resource-size is advertised on a calendar', async () => {
-    const r = await c.propfind('/alice/cal/', [C('max-resource-size')], '0');
-    const p = parseMultistatus(r.text).props.get('/alice/cal/')?.get(C('max-resource-size'));
-    assert.equal(p?.status, 200);
+  it('max-resource-size is advertised on a calendar and an address book: [server] max_resource_size', async () => {
+    for (const [path, name] of [
+      ['/alice/cal/', C('max-resource-size')],
+      ['/alice/book/', CR('max-resource-size')],
+    ] as const) {
+      const r = await c.propfind(path, [name], '0');
+      const found = parseMultistatus(r.text).props.get(path)?.get(name);
+      assert.equal(found?.status, 200, path);
+      assert.equal(found ? textContent(found.element) : undefined, '4000', path);
+    }
   });
 
   it('strict_preconditions requires If-Match to replace an item', async () => {
