@@ -32,7 +32,7 @@ import {
   type WriteCheck,
 } from '../../src/storage/types.js';
 
-const TOKEN_PREFIX = 'http://radicale.org/ns/sync/';
+import { TOKEN_PREFIX } from '../../src/storage/sync-token.js';
 const TOKEN = /^([0-9a-f]{16})([0-9a-f]{48})$/;
 
 export interface MemoryStorageOptions {

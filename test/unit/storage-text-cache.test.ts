@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TextCache } from '../../src/storage/filesystem/text-cache.js';
+import { TextCache } from '../../src/storage/text-cache.js';
 
 describe('TextCache', () => {
   it('serves a text only for the ETag it was stored with', () => {

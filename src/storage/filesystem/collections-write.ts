@@ -37,7 +37,7 @@ import {
   uploadName,
 } from '../names.js';
 import { checkProps, isTag } from '../props.js';
-import { pythonJson } from './props-json.js';
+import { pythonJson } from '../../compat/python/json.js';
 import { ITEM_PROPS_FILE } from './item-props.js';
 import { PROPS_FILE, type StoreContext } from './context.js';
 import { getCollection, listCollections, readProps, requireCollection } from './collections-read.js';

@@ -2,7 +2,7 @@
 import { RadicaleItemCache } from './radicale-item-cache.js';
 import { type CacheKind, type CacheLayout, ownCacheDir } from './cache-layout.js';
 import { ChangeLog, OWN_FOLDER } from './change-log.js';
-import { TextCache } from './text-cache.js';
+import { TextCache } from '../text-cache.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type ChangeContext, type CollectionInfo, type ItemDescriber, StorageError } from '../types.js';

@@ -4,9 +4,10 @@
  */
 import { ChangeLog, isOwnTokenName } from './change-log.js';
 import { type CollectionInfo, type ItemMeta, StorageError, type SyncResult } from '../types.js';
-import { History, sha256hex, stateName, TOKEN_PREFIX } from './history.js';
+import { History, sha256hex, stateName } from './history.js';
+import { TOKEN_PREFIX } from '../sync-token.js';
 import type { Listing } from './item-index.js';
-import { pythonJson } from './props-json.js';
+import { pythonJson } from '../../compat/python/json.js';
 import type { StoreContext } from './context.js';
 import { listing } from './items-read.js';
 

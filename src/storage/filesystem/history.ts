@@ -18,8 +18,6 @@ import { mapLimit } from './map-limit.js';
 import { OrderedDigest } from './ordered-digest.js';
 import { isSafeName } from '../names.js';
 
-export const TOKEN_PREFIX = 'http://radicale.org/ns/sync/';
-
 const sha256hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
 export interface HistoryOptions {

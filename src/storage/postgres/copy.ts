@@ -15,7 +15,7 @@
  * not accept); their clients register again when their registrations run out.
  */
 import { StorageError, type ChangeContext, type CollectionInfo, type Storage } from '../types.js';
-import { pythonJson } from '../filesystem/props-json.js';
+import { pythonJson } from '../../compat/python/json.js';
 import type { PushSecrets } from '../push-store.js';
 
 export interface CopyStats {

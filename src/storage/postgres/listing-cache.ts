@@ -10,7 +10,7 @@
  * database's at the time of the read.
  */
 import type { ItemMeta } from '../types.js';
-import { TextCache } from '../filesystem/text-cache.js';
+import { TextCache } from '../text-cache.js';
 
 export interface Listing {
   /** `${id}/${sync_key}`: a deleted and recreated collection never matches. */

@@ -1,9 +1,9 @@
 /** Row shapes of the PostgreSQL schema and their conversion to the storage types. */
 import { createHash } from 'node:crypto';
 import type { CollectionInfo, CollectionTag, Item, ItemMeta, Props } from '../types.js';
-import { pythonJson } from '../filesystem/props-json.js';
+import { pythonJson } from '../../compat/python/json.js';
 import { isTag } from '../props.js';
-import { TOKEN_PREFIX } from '../filesystem/history.js';
+import { TOKEN_PREFIX } from '../sync-token.js';
 import { StorageError } from '../types.js';
 
 export interface CollectionRow {
