@@ -1,12 +1,23 @@
 /**
- * The Storage interface in memory, for tests: a Map of collections, each with a Map of items and a
- * change log (one entry per href: its newest change) that sync tokens are positions in. It follows
- * the storage contract (test/contract/storage-contract.ts) and nothing more: no hook, no files, no
- * locks (every method runs to its end without waiting, so each call is atomic).
+ * A storage backend in memory, for tests: a Map of collections, each with a Map of items and a
+ * change log (one entry per href: its newest change) that sync tokens are positions in. Around it
+ * checkedStorage (src/storage/checked-storage.ts) makes a Storage that follows the storage contract
+ * (test/contract/storage-contract.ts): the shared rules are the wrapper's, this is only the data. No
+ * hook, no files, no locks (every method runs to its end without waiting, so each call is atomic).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { checkName, isWithin, parentPath, pathSegments, uploadName } from '../../src/storage/names.js';
-import { checkProps, isTag } from '../../src/storage/props.js';
+import { pino } from 'pino';
+import { checkName, isWithin, parentPath, pathSegments } from '../../src/storage/names.js';
+import { isTag } from '../../src/storage/props.js';
+import type {
+  CollectionPairCheck,
+  HookSite,
+  ItemCollectionCheck,
+  ItemTransfer,
+  NamedItem,
+  ParentCheck,
+  StorageBackend,
+} from '../../src/storage/backend.js';
 import type {
   PushLimits,
   PushSecrets,
@@ -18,7 +29,6 @@ import { registeredAt, within } from '../../src/storage/push-store.js';
 import { metasOneByOne } from '../../src/storage/item-metas.js';
 import {
   StorageError,
-  type ChangeContext,
   type CollectionInfo,
   type CollectionTag,
   type Item,
@@ -27,7 +37,6 @@ import {
   type NewItem,
   type Props,
   type PropsUpdate,
-  type Storage,
   type SyncResult,
   type WriteCheck,
 } from '../../src/storage/types.js';
@@ -76,21 +85,20 @@ function newCollection(props: Props): Collection {
   };
 }
 
-export class MemoryStorage implements Storage {
+export class MemoryBackend implements StorageBackend {
   private readonly cols = new Map<string, Collection>([['', newCollection({})]]);
   private readonly push = new MemoryPushStore();
+  readonly hookSite: HookSite;
 
-  constructor(private readonly o: MemoryStorageOptions) {}
+  constructor(private readonly o: MemoryStorageOptions) {
+    this.hookSite = { command: '', cwd: process.cwd(), root: '', log: pino({ level: 'silent' }) };
+  }
 
   open(): Promise<void> {
     return Promise.resolve();
   }
 
   close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  runHook(_ctx: ChangeContext): Promise<void> {
     return Promise.resolve();
   }
 
@@ -113,20 +121,16 @@ export class MemoryStorage implements Storage {
     return c;
   }
 
-  /** A collection that holds items: below the root, not a subscription. */
-  private needItems(path: string): Collection {
-    const c = this.need(path);
-    if (path === '' || tagOf(c.props) === 'VSUBSCRIBED')
-      throw new StorageError('conflict', `collection ${path} cannot hold items`);
-    return c;
+  /** The collection at `path` if `check` lets items be written to it. */
+  private needItems(path: string, check: ItemCollectionCheck): Collection {
+    const c = this.cols.get(path);
+    check(path, c && this.info(path, c));
+    return c as Collection;
   }
 
-  private needParentFor(path: string): void {
-    if (path === '') throw new StorageError('exists', 'the root collection always exists');
-    const parent = this.cols.get(parentPath(path));
-    if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
-    if (tagOf(parent.props) !== '')
-      throw new StorageError('conflict', `${parentPath(path)} cannot contain collections`);
+  private infoAt(path: string): CollectionInfo | undefined {
+    const c = this.cols.get(path);
+    return c && this.info(path, c);
   }
 
   /** The items a client sees: those within max_resource_size, by href. */
@@ -274,21 +278,19 @@ export class MemoryStorage implements Storage {
     href: string,
     item: Omit<NewItem, 'href'>,
     check: WriteCheck,
-    _ctx: ChangeContext,
+    collection: ItemCollectionCheck,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
     return run(() => {
-      checkName(href);
-      const c = this.needItems(path);
+      const c = this.needItems(path, collection);
       const existing = this.shown(c, href)?.meta;
       check(existing, this.info(path, c), this.sameUid(c, item.description.uid, href));
       return { meta: this.write(c, href, item.text, item.description), created: existing === undefined };
     });
   }
 
-  deleteItem(path: string, href: string, check: WriteCheck, _ctx: ChangeContext): Promise<void> {
+  deleteItem(path: string, href: string, check: WriteCheck, collection: ItemCollectionCheck): Promise<void> {
     return run(() => {
-      checkName(href);
-      const c = this.needItems(path);
+      const c = this.needItems(path, collection);
       const existing = this.shown(c, href)?.meta;
       check(existing, this.info(path, c));
       if (existing === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
@@ -297,52 +299,33 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  moveItem(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
+  transferItem(
+    { from, to, move, uidOwnHref }: ItemTransfer,
     check: WriteCheck,
-    _ctx: ChangeContext,
+    collection: ItemCollectionCheck,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return run(() => this.transfer(from, to, check, true));
-  }
-
-  copyItem(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
-    check: WriteCheck,
-    _ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return run(() => this.transfer(from, to, check, false));
-  }
-
-  private transfer(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
-    check: WriteCheck,
-    move: boolean,
-  ): { meta: ItemMeta; created: boolean } {
-    checkName(from.href);
-    checkName(to.href);
-    const src = this.needItems(from.path);
-    const dst = this.needItems(to.path);
-    const source = this.shown(src, from.href);
-    if (source === undefined) throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
-    const existing = this.shown(dst, to.href)?.meta;
-    const ignore = move && src === dst ? from.href : undefined;
-    check(existing, this.info(to.path, dst), this.sameUid(dst, source.meta.uid, to.href, ignore));
-    if (src === dst && from.href === to.href) return { meta: source.meta, created: false };
-    if (move) {
-      src.items.delete(from.href);
-      this.logChange(src, from.href, true);
-    }
-    let meta = this.write(dst, to.href, source.text, source.meta, { ...source.props });
-    if (move) {
-      // A move keeps the modification time, as a rename does.
-      meta = { ...meta, lastModifiedMs: source.meta.lastModifiedMs };
-      const moved = dst.items.get(to.href);
-      if (moved) dst.items.set(to.href, { ...moved, meta });
-    }
-    return { meta, created: existing === undefined };
+    return run(() => {
+      const src = this.needItems(from.path, collection);
+      const dst = this.needItems(to.path, collection);
+      const source = this.shown(src, from.href);
+      if (source === undefined)
+        throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
+      const existing = this.shown(dst, to.href)?.meta;
+      check(existing, this.info(to.path, dst), this.sameUid(dst, source.meta.uid, to.href, uidOwnHref));
+      if (src === dst && from.href === to.href) return { meta: source.meta, created: false };
+      if (move) {
+        src.items.delete(from.href);
+        this.logChange(src, from.href, true);
+      }
+      let meta = this.write(dst, to.href, source.text, source.meta, { ...source.props });
+      if (move) {
+        // A move keeps the modification time, as a rename does.
+        meta = { ...meta, lastModifiedMs: source.meta.lastModifiedMs };
+        const moved = dst.items.get(to.href);
+        if (moved) dst.items.set(to.href, { ...moved, meta });
+      }
+      return { meta, created: existing === undefined };
+    });
   }
 
   getItemProps(path: string, href: string): Promise<Props> {
@@ -352,11 +335,9 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  setItemProps(path: string, href: string, props: Props): Promise<void> {
+  setItemProps(path: string, href: string, props: Props, collection: ItemCollectionCheck): Promise<void> {
     return run(() => {
-      checkName(href);
-      checkProps(props);
-      const it = this.shown(this.needItems(path), href);
+      const it = this.shown(this.needItems(path, collection), href);
       if (it === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
       it.props = { ...props };
     });
@@ -364,11 +345,9 @@ export class MemoryStorage implements Storage {
 
   // ---------------------------------------------------------------- collections (write)
 
-  createCollection(path: string, props: Props, _ctx: ChangeContext): Promise<CollectionInfo> {
+  createCollection(path: string, props: Props, parent: ParentCheck): Promise<CollectionInfo> {
     return run(() => {
-      checkProps(props);
-      pathSegments(path);
-      this.needParentFor(path);
+      parent(this.infoAt(parentPath(path)));
       if (this.cols.has(path)) throw new StorageError('exists', `${path} exists`);
       const c = newCollection(props);
       this.cols.set(path, c);
@@ -379,31 +358,20 @@ export class MemoryStorage implements Storage {
   replaceCollection(
     path: string,
     props: Props,
-    items: readonly NewItem[],
-    _ctx: ChangeContext,
+    items: readonly NamedItem[],
+    parent: ParentCheck,
   ): Promise<CollectionInfo> {
     return run(() => {
-      checkProps(props);
-      pathSegments(path);
-      if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
-      const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
-      const taken = new Set<string>();
-      const named = items.map((item) => {
-        const href = item.href ?? uploadName(item.description.uid, suffix, taken);
-        checkName(href);
-        taken.add(href);
-        return { ...item, href };
-      });
-      this.needParentFor(path);
+      parent(this.infoAt(parentPath(path)));
       const c = newCollection(props);
-      for (const item of named) this.write(c, item.href, item.text, item.description);
+      for (const item of items) this.write(c, item.href, item.text, item.description);
       this.removeSubtree(path);
       this.cols.set(path, c);
       return this.info(path, c);
     });
   }
 
-  deleteCollection(path: string, _ctx: ChangeContext): Promise<void> {
+  deleteCollection(path: string): Promise<void> {
     return run(() => {
       if (path === '') {
         for (const p of [...this.cols.keys()]) if (p !== '') this.cols.delete(p);
@@ -417,13 +385,11 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  setProps(path: string, change: Props | PropsUpdate, _ctx: ChangeContext): Promise<CollectionInfo> {
+  setProps(path: string, update: PropsUpdate): Promise<CollectionInfo> {
     return run(() => {
-      if (typeof change !== 'function') checkProps(change);
       const c = this.need(path);
-      const props = typeof change === 'function' ? change(c.props) : change;
+      const props = update(c.props);
       if (props === undefined) return this.info(path, c);
-      checkProps(props);
       const tag = tagOf(props);
       if (tag !== '' && this.subtree(path).some(([p]) => p !== path))
         throw new StorageError('conflict', `${path} contains collections and cannot become a ${tag}`);
@@ -433,27 +399,16 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  private checkCollectionPair(from: string, to: string, overwrite: boolean): boolean {
-    pathSegments(from);
-    pathSegments(to);
-    if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
-    if (isWithin(to, from) || isWithin(from, to))
-      throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
-    this.need(from);
-    this.needParentFor(to);
-    const exists = this.cols.has(to);
-    if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
-    return exists;
+  /** Runs the pair check on the collections as they are; returns whether the target exists. */
+  private checkPair(from: string, to: string, check: CollectionPairCheck): boolean {
+    const target = this.infoAt(to);
+    check(this.infoAt(from), this.infoAt(parentPath(to)), target);
+    return target !== undefined;
   }
 
-  moveCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    _ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
+  moveCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
     return run(() => {
-      const exists = this.checkCollectionPair(from, to, overwrite);
+      const exists = this.checkPair(from, to, check);
       const moving = this.subtree(from);
       this.removeSubtree(to);
       for (const [p] of moving) this.cols.delete(p);
@@ -463,14 +418,9 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  copyCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    _ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
+  copyCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
     return run(() => {
-      const exists = this.checkCollectionPair(from, to, overwrite);
+      const exists = this.checkPair(from, to, check);
       const copies = this.subtree(from).map(([p, c]): [string, Collection] => {
         const copy = newCollection(c.props);
         for (const [href, it] of c.items) {

@@ -1,9 +1,13 @@
-/** The storage contract on the in-memory backend the tests use (test/helpers/memory-storage.ts). */
+/**
+ * The storage contract on the in-memory backend the tests use (test/helpers/memory-storage.ts), with
+ * the shared rules of checkedStorage around it as around every backend.
+ */
+import { checkedStorage } from '../../src/storage/checked-storage.js';
 import { storageContract } from '../contract/storage-contract.js';
-import { MemoryStorage } from '../helpers/memory-storage.js';
+import { MemoryBackend } from '../helpers/memory-storage.js';
 
 storageContract('memory', async (settings) => {
-  const storage = new MemoryStorage(settings);
+  const storage = checkedStorage(new MemoryBackend(settings));
   await storage.open();
   return { storage, cleanup: () => storage.close() };
 });

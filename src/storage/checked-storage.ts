@@ -1,0 +1,320 @@
+/**
+ * The storage rules every backend shares, written once: checkedStorage(backend) is the Storage the
+ * protocol layers use, around a backend (backend.ts) that only does files or SQL. Here: names and
+ * props are checked before anything is read; the root cannot be moved, replaced or re-created, and
+ * no collection goes into itself or over an ancestor; items live only in collections that may hold
+ * them (not the root, not a subscription); a new collection's parent exists and is not a calendar or
+ * address book; a collection MOVE/COPY refuses an existing target without overwrite; items of an
+ * upload are named by Radicale's rules; a MOVE within a collection does not conflict with its own
+ * UID; and the storage hook runs after each change, one at a time. The rules that depend on what is
+ * stored are checks the backend runs under its write lock, so they are atomic with the write.
+ */
+import type {
+  CollectionPairCheck,
+  ItemCollectionCheck,
+  NamedItem,
+  ParentCheck,
+  StorageBackend,
+} from './backend.js';
+import { runHook } from './hook.js';
+import { checkName, isWithin, pathSegments, uploadName } from './names.js';
+import { checkProps } from './props.js';
+import type { PushStore } from './push-store.js';
+import {
+  StorageError,
+  type ChangeContext,
+  type CollectionInfo,
+  type Item,
+  type ItemDescriber,
+  type ItemMeta,
+  type NewItem,
+  type Props,
+  type PropsUpdate,
+  type Storage,
+  type SyncResult,
+  type WriteCheck,
+} from './types.js';
+
+/** Calendars, address books and plain collections below the root hold items; not the root or a subscription. */
+export const itemCollection: ItemCollectionCheck = (path, found) => {
+  if (found === undefined) throw new StorageError('not-found', `collection ${path} not found`);
+  if (path === '' || found.tag === 'VSUBSCRIBED') {
+    throw new StorageError('conflict', `collection ${path} cannot hold items`);
+  }
+  return found;
+};
+
+/** The parent of a new collection at `path` (not the root) must exist and not be a calendar or address book. */
+function parentFor(path: string): ParentCheck {
+  return (parent) => {
+    if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
+    if (parent.tag !== '') throw new StorageError('conflict', `${parent.path} cannot contain collections`);
+  };
+}
+
+/** Source and target of a collection MOVE/COPY: neither the root, neither inside the other. */
+function checkCollectionPair(from: string, to: string): void {
+  pathSegments(from);
+  pathSegments(to);
+  if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
+  if (isWithin(to, from) || isWithin(from, to)) {
+    throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
+  }
+}
+
+/** Under the backend's lock: the source exists, the target's parent takes it, an existing target only with overwrite. */
+function pairCheck(from: string, to: string, overwrite: boolean): CollectionPairCheck {
+  const parent = parentFor(to);
+  return (source, targetParent, target) => {
+    if (source === undefined) throw new StorageError('not-found', `collection ${from} not found`);
+    parent(targetParent);
+    if (target !== undefined && !overwrite) throw new StorageError('exists', `${to} exists`);
+  };
+}
+
+/** Names the items of a whole-collection upload in upload order: given hrefs checked, the others by Radicale's rules. */
+export function nameUpload(props: Props, items: readonly NewItem[]): NamedItem[] {
+  const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
+  const taken = new Set<string>();
+  return items.map((item) => {
+    const href = item.href ?? uploadName(item.description.uid, suffix, taken);
+    checkName(href);
+    taken.add(href);
+    return { ...item, href };
+  });
+}
+
+export class CheckedStorage<B extends StorageBackend = StorageBackend> implements Storage {
+  /** Hooks run one at a time (they often commit the whole folder with git). */
+  private hookQueue: Promise<void> = Promise.resolve();
+  /** For `storage copy` (postgres/copy.ts): the backend's tokens for the current state, where it has them. */
+  readonly currentSyncTokens?: (path: string) => Promise<string[]>;
+  /** For `storage copy`: makes another storage's token stand for the current state, where the backend can. */
+  readonly aliasSyncToken?: (path: string, token: string) => Promise<boolean>;
+
+  constructor(readonly backend: B) {
+    const b = backend as B & {
+      currentSyncTokens?: (path: string) => Promise<string[]>;
+      aliasSyncToken?: (path: string, token: string) => Promise<boolean>;
+    };
+    if (typeof b.currentSyncTokens === 'function') this.currentSyncTokens = b.currentSyncTokens.bind(backend);
+    if (typeof b.aliasSyncToken === 'function') this.aliasSyncToken = b.aliasSyncToken.bind(backend);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  open(options?: { readonly inspectOnly?: boolean }): Promise<void> {
+    return this.backend.open(options);
+  }
+
+  async close(): Promise<void> {
+    await this.hookQueue;
+    await this.backend.close();
+  }
+
+  /** Runs the storage hook once, after the hooks queued before it; never throws. */
+  runHook(ctx: ChangeContext): Promise<void> {
+    const { command, cwd, root, log } = this.backend.hookSite;
+    if (command === '') return Promise.resolve();
+    const run = this.hookQueue.then(() => runHook(command, ctx, { cwd, root }, log));
+    this.hookQueue = run;
+    return run;
+  }
+
+  /** After a change: the hook, unless the caller runs it once for several (`deferHook`). */
+  private async changed<T>(ctx: ChangeContext, result: T): Promise<T> {
+    if (ctx.deferHook !== true) await this.runHook(ctx);
+    return result;
+  }
+
+  pushStore(): PushStore {
+    return this.backend.pushStore();
+  }
+
+  verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean> {
+    return this.backend.verify(report, describe);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  getCollection(path: string): Promise<CollectionInfo | undefined> {
+    return this.backend.getCollection(path);
+  }
+
+  listCollections(path: string): Promise<CollectionInfo[]> {
+    return this.backend.listCollections(path);
+  }
+
+  listItems(path: string): Promise<ItemMeta[]> {
+    return this.backend.listItems(path);
+  }
+
+  listItemsInRange(
+    path: string,
+    range: { start: number; end: number },
+    component?: string,
+  ): Promise<ItemMeta[]> {
+    return this.backend.listItemsInRange(path, range, component);
+  }
+
+  getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
+    return this.backend.getItemMeta(path, href);
+  }
+
+  getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
+    return this.backend.getItemMetas(path, hrefs);
+  }
+
+  getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {
+    return this.backend.getItems(path, hrefs);
+  }
+
+  findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
+    return this.backend.findByUid(path, uid);
+  }
+
+  getItemProps(path: string, href: string): Promise<Props> {
+    return this.backend.getItemProps(path, href);
+  }
+
+  getEtag(path: string): Promise<string> {
+    return this.backend.getEtag(path);
+  }
+
+  getSyncToken(path: string): Promise<string> {
+    return this.backend.getSyncToken(path);
+  }
+
+  sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
+    return this.backend.sync(path, oldToken, limit);
+  }
+
+  // ---------------------------------------------------------------- items (write)
+
+  async putItem(
+    path: string,
+    href: string,
+    item: Omit<NewItem, 'href'>,
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    checkName(href);
+    pathSegments(path);
+    return this.changed(ctx, await this.backend.putItem(path, href, item, check, itemCollection));
+  }
+
+  async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
+    checkName(href);
+    pathSegments(path);
+    await this.backend.deleteItem(path, href, check, itemCollection);
+    await this.changed(ctx, undefined);
+  }
+
+  moveItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return this.transfer(from, to, check, ctx, true);
+  }
+
+  copyItem(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    return this.transfer(from, to, check, ctx, false);
+  }
+
+  private async transfer(
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    check: WriteCheck,
+    ctx: ChangeContext,
+    move: boolean,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    checkName(from.href);
+    checkName(to.href);
+    pathSegments(from.path);
+    pathSegments(to.path);
+    // A MOVE within one collection takes the UID along: the item itself is no other holder of it.
+    const uidOwnHref = move && from.path === to.path ? from.href : undefined;
+    const out = await this.backend.transferItem({ from, to, move, uidOwnHref }, check, itemCollection);
+    return this.changed(ctx, out);
+  }
+
+  async setItemProps(path: string, href: string, props: Props): Promise<void> {
+    checkName(href);
+    checkProps(props);
+    pathSegments(path);
+    await this.backend.setItemProps(path, href, props, itemCollection);
+  }
+
+  // ---------------------------------------------------------------- collections (write)
+
+  async createCollection(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
+    checkProps(props);
+    pathSegments(path);
+    if (path === '') throw new StorageError('exists', 'the root collection always exists');
+    return this.changed(ctx, await this.backend.createCollection(path, props, parentFor(path)));
+  }
+
+  async replaceCollection(
+    path: string,
+    props: Props,
+    items: readonly NewItem[],
+    ctx: ChangeContext,
+  ): Promise<CollectionInfo> {
+    checkProps(props);
+    pathSegments(path);
+    if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
+    const named = nameUpload(props, items);
+    return this.changed(ctx, await this.backend.replaceCollection(path, props, named, parentFor(path)));
+  }
+
+  async deleteCollection(path: string, ctx: ChangeContext): Promise<void> {
+    pathSegments(path);
+    await this.backend.deleteCollection(path);
+    await this.changed(ctx, undefined);
+  }
+
+  async setProps(path: string, change: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
+    if (typeof change !== 'function') checkProps(change);
+    pathSegments(path);
+    let written = false;
+    const info = await this.backend.setProps(path, (current) => {
+      const props = typeof change === 'function' ? change(current) : change;
+      written = props !== undefined;
+      if (props !== undefined) checkProps(props);
+      return props;
+    });
+    return written ? this.changed(ctx, info) : info;
+  }
+
+  async moveCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    checkCollectionPair(from, to);
+    return this.changed(ctx, await this.backend.moveCollection(from, to, pairCheck(from, to, overwrite)));
+  }
+
+  async copyCollection(
+    from: string,
+    to: string,
+    overwrite: boolean,
+    ctx: ChangeContext,
+  ): Promise<{ created: boolean }> {
+    checkCollectionPair(from, to);
+    return this.changed(ctx, await this.backend.copyCollection(from, to, pairCheck(from, to, overwrite)));
+  }
+}
+
+/** The Storage of a backend: the shared rules around its files or SQL (see the top of this file). */
+export function checkedStorage<B extends StorageBackend>(backend: B): CheckedStorage<B> {
+  return new CheckedStorage(backend);
+}
