@@ -10,7 +10,8 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
-import { FilesystemStorage } from '../storage/filesystem/storage.js';
+import { FilesystemBackend } from '../storage/filesystem/storage.js';
+import { checkedStorage } from '../storage/checked-storage.js';
 import { copyStorage } from '../storage/postgres/copy.js';
 import { Db } from '../storage/postgres/db.js';
 import { migrate } from '../storage/postgres/schema.js';
@@ -56,18 +57,20 @@ function openStorage(where: string, log: Logger): Storage {
   const describe = describerFor(createPlugins(pluginSettings(defaults)));
   if (isUrl(where))
     return new PostgresStorage({ url: where, poolSize: 4, hook: '', hookCwd: process.cwd(), describe, log });
-  return new FilesystemStorage({
-    folder: where,
-    crossProcessLock: true,
-    fsync: true,
-    umask: undefined,
-    maxResourceSize: Number.MAX_SAFE_INTEGER,
-    maxSyncTokenAge: 2592000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log,
-  });
+  return checkedStorage(
+    new FilesystemBackend({
+      folder: where,
+      crossProcessLock: true,
+      fsync: true,
+      umask: undefined,
+      maxResourceSize: Number.MAX_SAFE_INTEGER,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log,
+    }),
+  );
 }
 
 /** Where the share database of a `--from`/`--to` is: the folder, or the PostgreSQL storage's pool. */

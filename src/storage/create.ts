@@ -1,8 +1,12 @@
-/** The storage layer's settings, taken from the configuration once, and the backend built from them. */
+/**
+ * The storage layer's settings, taken from the configuration once, and the storage built from them: its
+ * backend, with the shared rules of checkedStorage around it.
+ */
 import type { Logger } from 'pino';
 import { noPluginsFor } from '../config/plugin.js';
 import type { Config } from '../config/schema.js';
-import { FilesystemStorage } from './filesystem/storage.js';
+import { checkedStorage } from './checked-storage.js';
+import { FilesystemBackend } from './filesystem/storage.js';
 import type { FilesystemStorageOptions } from './filesystem/context.js';
 import { PostgresStorage, type PostgresStorageOptions } from './postgres/storage.js';
 import type { ItemDescriber, Storage } from './types.js';
@@ -64,5 +68,5 @@ export function storageSettings(config: Config): StorageSettings {
 export function createStorage(settings: StorageSettings, log: Logger, describe: ItemDescriber): Storage {
   return settings.backend === 'postgresql'
     ? new PostgresStorage({ ...settings.options, describe, log })
-    : new FilesystemStorage({ ...settings.options, describe, log });
+    : checkedStorage(new FilesystemBackend({ ...settings.options, describe, log }));
 }

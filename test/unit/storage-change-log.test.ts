@@ -11,7 +11,8 @@ import { rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FilesystemStorage, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import type { ChangeContext, ItemDescription, NewItem, WriteCheck } from '../../src/storage/types.js';
 
 const ctx: ChangeContext = { user: 'alice', path: '/alice/cal/', request: 'PUT' };
@@ -31,26 +32,30 @@ const item = (uid: string, summary = 'x'): Omit<NewItem, 'href'> => ({
 async function openStorage(
   folder: string,
   extra: Partial<FilesystemStorageOptions> = {},
-): Promise<FilesystemStorage> {
-  const s = new FilesystemStorage({
-    folder,
-    crossProcessLock: true,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 10_000,
-    maxSyncTokenAge: 2592000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log: pino({ level: 'silent' }),
-    ...extra,
-  });
+): Promise<CheckedStorage<FilesystemBackend>> {
+  const s = checkedStorage(
+    new FilesystemBackend({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 10_000,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+      ...extra,
+    }),
+  );
   await s.open();
   return s;
 }
 
 /** A storage with the calendar alice/cal, and the folder of that calendar. */
-async function withCalendar(fn: (s: FilesystemStorage, folder: string, cal: string) => Promise<void>) {
+async function withCalendar(
+  fn: (s: CheckedStorage<FilesystemBackend>, folder: string, cal: string) => Promise<void>,
+) {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-log-'));
   const s = await openStorage(folder);
   try {

@@ -12,7 +12,8 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FilesystemStorage, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { asStringPair, loadPickle } from '../../src/storage/pickle.js';
 import type { ChangeContext, ItemDescription, NewItem, WriteCheck } from '../../src/storage/types.js';
 
@@ -38,26 +39,28 @@ const sha = (s: string): string => `"${createHash('sha256').update(s).digest('he
 async function openStorage(
   folder: string,
   extra: Partial<FilesystemStorageOptions> = {},
-): Promise<FilesystemStorage> {
-  const s = new FilesystemStorage({
-    folder,
-    crossProcessLock: true,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 10_000,
-    maxSyncTokenAge: 2592000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log: pino({ level: 'silent' }),
-    ...extra,
-  });
+): Promise<CheckedStorage<FilesystemBackend>> {
+  const s = checkedStorage(
+    new FilesystemBackend({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 10_000,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+      ...extra,
+    }),
+  );
   await s.open();
   return s;
 }
 
 async function withStorage(
-  fn: (s: FilesystemStorage, folder: string) => Promise<void>,
+  fn: (s: CheckedStorage<FilesystemBackend>, folder: string) => Promise<void>,
   extra: Partial<FilesystemStorageOptions> = {},
 ): Promise<void> {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
@@ -368,7 +371,7 @@ void test('CTag and sync token kept up to date in place equal what a fresh proce
 
 void test('a token issued before a restart goes on working: its state was saved for the next process (and Radicale)', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-fs-'));
-  const open = (): Promise<FilesystemStorage> => openStorage(folder);
+  const open = (): Promise<CheckedStorage<FilesystemBackend>> => openStorage(folder);
   try {
     let s = await open();
     await s.createCollection('alice', {}, ctx);

@@ -9,7 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { loadPickle, asStringMap, asStringPair, dumpPickle } from '../../src/storage/pickle.js';
 import type { ItemDescription } from '../../src/storage/types.js';
 import { FIXTURE, copyFixture } from '../helpers/radicale.js';
@@ -27,19 +28,21 @@ function describe(text: string): ItemDescription {
   return { uid, component, start: 0, end: 0 };
 }
 
-function open(folder: string): FilesystemStorage {
-  return new FilesystemStorage({
-    folder,
-    crossProcessLock: true,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 10_000_000,
-    maxSyncTokenAge: 2592000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log: pino({ level: 'silent' }),
-  });
+function open(folder: string): CheckedStorage<FilesystemBackend> {
+  return checkedStorage(
+    new FilesystemBackend({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 10_000_000,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
 }
 
 const pathOf = (url: string): string => url.replace(/^\/|\/$/g, '');

@@ -13,7 +13,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { GlobalLock } from '../../src/storage/filesystem/lock.js';
 import { loadLibc } from '../../src/storage/filesystem/libc.js';
-import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import type { ItemDescription, WriteCheck } from '../../src/storage/types.js';
 
 const silent = pino({ level: 'silent' });
@@ -59,18 +60,20 @@ void test('a write waits while another process holds .Radicale.lock, then goes t
       start: 0,
       end: 0,
     });
-    const s = new FilesystemStorage({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 1e6,
-      maxSyncTokenAge: 1000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: silent,
-    });
+    const s = checkedStorage(
+      new FilesystemBackend({
+        folder,
+        crossProcessLock: true,
+        fsync: false,
+        umask: undefined,
+        maxResourceSize: 1e6,
+        maxSyncTokenAge: 1000,
+        skipBrokenItem: true,
+        hook: '',
+        describe,
+        log: silent,
+      }),
+    );
     const ctx = { user: 'a', path: '/a/cal/', request: 'PUT' };
     await s.open();
     try {
@@ -102,21 +105,23 @@ void test('a write waits while another process holds .Radicale.lock, then goes t
 
 /** A storage on `folder` with calendar a/cal, and a holder of `.Radicale.lock` (another process). */
 async function withStorageAndHolder(
-  fn: (s: FilesystemStorage, folder: string, release: () => void) => Promise<void>,
+  fn: (s: CheckedStorage<FilesystemBackend>, folder: string, release: () => void) => Promise<void>,
 ): Promise<void> {
   await withFolder(async (folder) => {
-    const s = new FilesystemStorage({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 1e6,
-      maxSyncTokenAge: 1000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: silent,
-    });
+    const s = checkedStorage(
+      new FilesystemBackend({
+        folder,
+        crossProcessLock: true,
+        fsync: false,
+        umask: undefined,
+        maxResourceSize: 1e6,
+        maxSyncTokenAge: 1000,
+        skipBrokenItem: true,
+        hook: '',
+        describe,
+        log: silent,
+      }),
+    );
     await s.open();
     await s.createCollection('a', {}, ctx);
     await s.createCollection('a/cal', { tag: 'VCALENDAR' }, ctx);

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { findLeftovers, removeLeftovers } from '../../src/storage/filesystem/leftovers.js';
-import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import type { ItemDescription } from '../../src/storage/types.js';
 
 const OLD = [
@@ -45,19 +46,21 @@ function folderWithLeftovers(): string {
 
 const describe = (): ItemDescription => ({ uid: '', component: 'VEVENT', start: 0, end: 0 });
 
-function storageOn(folder: string): FilesystemStorage {
-  return new FilesystemStorage({
-    folder,
-    crossProcessLock: true,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 1e6,
-    maxSyncTokenAge: 1000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log: pino({ level: 'silent' }),
-  });
+function storageOn(folder: string): CheckedStorage<FilesystemBackend> {
+  return checkedStorage(
+    new FilesystemBackend({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 1e6,
+      maxSyncTokenAge: 1000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
 }
 
 void test('leftovers are found in collections, their caches and ours, with size and age', async () => {

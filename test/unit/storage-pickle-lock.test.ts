@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { dumpPickle, loadPickle, PickleError } from '../../src/storage/pickle.js';
 import { LockRegistry, RwLock, collectionLocks } from '../../src/storage/filesystem/lock.js';
-import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
+import { checkedStorage } from '../../src/storage/checked-storage.js';
 import type { ItemDescription } from '../../src/storage/types.js';
 
 void test('pickle round-trip of list, dict and long strings', () => {
@@ -133,18 +134,20 @@ const describe = (text: string): ItemDescription => ({
 
 void test('a write to one collection proceeds while another collection’s write check is still running', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-lock-'));
-  const s = new FilesystemStorage({
-    folder,
-    crossProcessLock: true,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 1e6,
-    maxSyncTokenAge: 1000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log: pino({ level: 'silent' }),
-  });
+  const s = checkedStorage(
+    new FilesystemBackend({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 1e6,
+      maxSyncTokenAge: 1000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
   const ctx = { user: 'a', path: '/', request: 'PUT' };
   await s.open();
   try {
@@ -158,7 +161,7 @@ void test('a write to one collection proceeds while another collection’s write
     const gate = new Promise<void>((r) => (unblock = r));
     let firstDone = false;
     const first = (async () => {
-      const rel = await (s as unknown as { store: { locks: LockRegistry } }).store.locks.acquireAll(
+      const rel = await (s.backend as unknown as { store: { locks: LockRegistry } }).store.locks.acquireAll(
         collectionLocks([{ path: 'a/one', mode: 'write' }]),
       );
       await gate;

@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FilesystemStorage } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { copyStorage } from '../../src/storage/postgres/copy.js';
 import { PostgresStorage } from '../../src/storage/postgres/storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
@@ -35,18 +36,20 @@ const item = (uid: string, summary = 'x'): { text: string; description: ItemDesc
 void test('copyStorage mirrors a folder into PostgreSQL, resumably', async (t) => {
   if (!requirePostgres(t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'almanac-copy-unit-'));
-  const folder = new FilesystemStorage({
-    folder: dir,
-    crossProcessLock: false,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 1e9,
-    maxSyncTokenAge: 2592000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log,
-  });
+  const folder = checkedStorage(
+    new FilesystemBackend({
+      folder: dir,
+      crossProcessLock: false,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 1e9,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log,
+    }),
+  );
   const db = new PostgresStorage({
     url: await createTestDatabase(),
     poolSize: 2,
@@ -114,9 +117,9 @@ void test('copyStorage carries no push registrations into a target with push key
     mkdtempSync(join(tmpdir(), 'almanac-copy-push-')),
     mkdtempSync(join(tmpdir(), 'almanac-copy-push-')),
   ];
-  const [from, to] = dirs.map(
-    (dir) =>
-      new FilesystemStorage({
+  const [from, to] = dirs.map((dir) =>
+    checkedStorage(
+      new FilesystemBackend({
         folder: dir,
         crossProcessLock: false,
         fsync: false,
@@ -128,7 +131,8 @@ void test('copyStorage carries no push registrations into a target with push key
         describe,
         log,
       }),
-  ) as [FilesystemStorage, FilesystemStorage];
+    ),
+  ) as [CheckedStorage<FilesystemBackend>, CheckedStorage<FilesystemBackend>];
   const keys = (n: string): PushSecrets => ({
     vapidPublicKey: `pub${n}`,
     vapidPrivateKey: `priv${n}`,

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FilesystemStorage, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { FilesystemBackend, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import {
   RADICALE_3_1_8,
   RADICALE_3_3_1,
@@ -33,24 +34,26 @@ process.on('exit', () => folders.forEach((f) => rmSync(f, { recursive: true, for
 async function storageWithItem(
   extra: Partial<FilesystemStorageOptions>,
   before?: (folder: string) => void,
-  during?: (s: FilesystemStorage) => Promise<void>,
+  during?: (s: CheckedStorage<FilesystemBackend>) => Promise<void>,
 ): Promise<{ folder: string; cal: string; token: string }> {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-ic-'));
   folders.push(folder);
   before?.(folder);
-  const s = new FilesystemStorage({
-    folder,
-    crossProcessLock: true,
-    fsync: false,
-    umask: undefined,
-    maxResourceSize: 10_000,
-    maxSyncTokenAge: 2592000,
-    skipBrokenItem: true,
-    hook: '',
-    describe,
-    log: pino({ level: 'silent' }),
-    ...extra,
-  });
+  const s = checkedStorage(
+    new FilesystemBackend({
+      folder,
+      crossProcessLock: true,
+      fsync: false,
+      umask: undefined,
+      maxResourceSize: 10_000,
+      maxSyncTokenAge: 2592000,
+      skipBrokenItem: true,
+      hook: '',
+      describe,
+      log: pino({ level: 'silent' }),
+      ...extra,
+    }),
+  );
   await s.open();
   await s.createCollection('alice', {}, ctx);
   await s.createCollection('alice/cal', { tag: 'VCALENDAR' }, ctx);
@@ -161,7 +164,7 @@ test('use_cache_subfolder_for_history and _for_synctoken: history and token stat
   const { folder, cal } = await storageWithItem(
     { cacheSubfolders: ['history', 'sync-token'] },
     undefined,
-    async (s) => assert.equal(await s.aliasSyncToken('alice/cal', radicaleToken), true),
+    async (s) => assert.equal(await s.backend.aliasSyncToken('alice/cal', radicaleToken), true),
   );
   const mirror = join(folder, 'collection-cache', 'alice', 'cal', '.Radicale.cache');
   assert.ok(existsSync(join(mirror, 'history', 'a.ics')));

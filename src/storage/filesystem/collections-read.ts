@@ -5,6 +5,7 @@
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CollectionInfo, type CollectionTag, StorageError } from '../types.js';
+import type { ItemCollectionCheck } from '../backend.js';
 import { isErrno } from './fsutil.js';
 import { listFolderNames } from './dir-names.js';
 import { isSafeName } from '../names.js';
@@ -88,16 +89,13 @@ export async function requireCollection(store: StoreContext, path: string): Prom
   return info;
 }
 
-/**
- * A collection that may hold items: calendars, address books and (for plain WebDAV clients) plain
- * collections below the root; never the root itself nor a subscription.
- */
-export async function requireItemCollection(store: StoreContext, path: string): Promise<CollectionInfo> {
-  const info = await requireCollection(store, path);
-  if (path === '' || info.tag === 'VSUBSCRIBED') {
-    throw new StorageError('conflict', `collection ${path} cannot hold items`);
-  }
-  return info;
+/** The collection at `path` as this process sees it, if `check` lets items be written to it. */
+export async function requireItemCollection(
+  store: StoreContext,
+  path: string,
+  check: ItemCollectionCheck,
+): Promise<CollectionInfo> {
+  return check(path, await getCollection(store, path));
 }
 
 export async function listCollections(store: StoreContext, path: string): Promise<CollectionInfo[]> {

@@ -5,14 +5,8 @@
 import { copyFile, lstat, open, readlink, rename, stat, symlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import {
-  type ChangeContext,
-  type CollectionInfo,
-  type NewItem,
-  type Props,
-  type PropsUpdate,
-  StorageError,
-} from '../types.js';
+import { type CollectionInfo, type Props, type PropsUpdate, StorageError } from '../types.js';
+import type { CollectionPairCheck, NamedItem, ParentCheck } from '../backend.js';
 import {
   atomicWrite,
   isErrno,
@@ -27,20 +21,18 @@ import {
 import type { SeedFile } from './item-index.js';
 import { listNames } from './dir-names.js';
 import { mapLimit } from './map-limit.js';
-import {
-  checkName,
-  isSafeName,
-  isWithin,
-  lastSegment,
-  parentPath,
-  pathSegments,
-  uploadName,
-} from '../names.js';
-import { checkProps, isTag } from '../props.js';
+import { isSafeName, lastSegment, parentPath } from '../names.js';
+import { isTag } from '../props.js';
 import { pythonJson } from '../../compat/python/json.js';
 import { ITEM_PROPS_FILE } from './item-props.js';
 import { PROPS_FILE, type StoreContext } from './context.js';
-import { getCollection, listCollections, readProps, requireCollection } from './collections-read.js';
+import {
+  getCollection,
+  listCollections,
+  readCollection,
+  readProps,
+  requireCollection,
+} from './collections-read.js';
 
 /** Files of a whole-collection upload written (and fsynced) at once: the thread pool has 4 threads. */
 const UPLOAD_WRITES = 8;
@@ -48,23 +40,14 @@ const UPLOAD_WRITES = 8;
 /** From this many files an upload is made durable with one syncfs(2) instead of an fsync each. */
 const SYNCFS_ABOVE = 64;
 
-/** The parent of a new collection must exist and must not be a calendar or address book. */
-async function requireParentFor(store: StoreContext, path: string): Promise<void> {
-  if (path === '') throw new StorageError('exists', 'the root collection always exists');
-  const parent = await getCollection(store, parentPath(path));
-  if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
-  if (parent.tag !== '') throw new StorageError('conflict', `${parent.path} cannot contain collections`);
-}
-
 export async function createCollection(
   store: StoreContext,
   path: string,
   props: Props,
-  ctx: ChangeContext,
+  parent: ParentCheck,
 ): Promise<CollectionInfo> {
-  checkProps(props);
   return store.withLock([{ path, mode: 'write' }], async () => {
-    await requireParentFor(store, path);
+    parent(await getCollection(store, parentPath(path)));
     if ((await getCollection(store, path)) !== undefined) throw new StorageError('exists', `${path} exists`);
     const parentDir = store.dirOf(parentPath(path));
     const tmp = join(parentDir, tmpName());
@@ -83,7 +66,6 @@ export async function createCollection(
       throw e;
     }
     store.forget(path);
-    await store.hook(ctx);
     return requireCollection(store, path);
   });
 }
@@ -92,12 +74,9 @@ export async function replaceCollection(
   store: StoreContext,
   path: string,
   props: Props,
-  items: readonly NewItem[],
-  ctx: ChangeContext,
+  items: readonly NamedItem[],
+  parent: ParentCheck,
 ): Promise<CollectionInfo> {
-  checkProps(props);
-  pathSegments(path);
-  if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
   // The new collection is prepared without any lock (it is private until swapped in).
   const parentDir = store.dirOf(parentPath(path));
   const prepared = join(parentDir, tmpName());
@@ -108,13 +87,12 @@ export async function replaceCollection(
       },
     );
     await store.withLock([{ path, mode: 'write' }], async () => {
-      await requireParentFor(store, path);
+      parent(await getCollection(store, parentPath(path)));
       await swapIn(store, prepared, path, true);
       store.forget(path);
       // Renaming the folder keeps its files' inodes and times: the index knows them already.
       const tag = props.tag ?? '';
       if (isTag(tag) && tag !== '') store.index(path).seed(tag, seeds);
-      await store.hook(ctx);
     });
   } finally {
     await removeTree(prepared);
@@ -126,7 +104,7 @@ async function prepareCollection(
   store: StoreContext,
   dir: string,
   props: Props,
-  items: readonly NewItem[],
+  items: readonly NamedItem[],
   finalDir: string,
 ): Promise<SeedFile[]> {
   await makeDir(dir, store.fsOpts).catch((e: unknown) => {
@@ -135,17 +113,9 @@ async function prepareCollection(
   });
   if (Object.keys(props).length > 0)
     await writeSynced(join(dir, PROPS_FILE), pythonJson(props), store.fsOpts);
-  const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
-  // Names first (in upload order, as Radicale names them), then the files, several at a time: the
-  // folder is private until swapped in, so each file is written at its name directly.
-  const taken = new Set<string>();
-  const named = items.map((item) => {
-    let name = item.href;
-    if (name !== undefined) checkName(name);
-    else name = uploadName(item.description.uid, suffix, taken);
-    taken.add(name);
-    return { item, name };
-  });
+  // The files, several at a time: the folder is private until swapped in, so each file is written
+  // at its name (checkedStorage named them) directly.
+  const named = items.map((item) => ({ item, name: item.href }));
   // Inside the prepared folder the cache entries move with it; under collection-cache/ they go
   // where the collection will be.
   const cacheOf = store.radicaleCache.inSubfolder ? finalDir : dir;
@@ -162,7 +132,12 @@ async function prepareCollection(
     await store.radicaleCache.write(cacheOf, name, bytes, entry, store.fsOpts, dir);
     return { name, st, etag, description: item.description };
   });
-  if (store.fsOpts.fsync) await syncFiles(store, dir, [...taken]);
+  if (store.fsOpts.fsync)
+    await syncFiles(
+      store,
+      dir,
+      named.map((n) => n.name),
+    );
   await syncDir(dir, store.fsOpts);
   return seeds;
 }
@@ -196,15 +171,15 @@ async function swapIn(
   source: string,
   path: string,
   exchange: boolean,
-  overwrite = true,
+  decide?: () => void,
 ): Promise<boolean> {
   const finalDir = store.dirOf(path);
   const parentDir = store.dirOf(parentPath(path));
   const replaced = await store.underFolderLock(async () => {
     // Decided on the folder as it is now (another process may have written since).
     if (!(await isFolder(source))) throw new StorageError('not-found', 'the source collection is gone');
+    decide?.();
     const exists = await isFolder(finalDir);
-    if (exists && !overwrite) throw new StorageError('exists', `${path} exists`);
     if (!exists) {
       await rename(source, finalDir).catch(mapFsError);
       await syncDir(parentDir, store.fsOpts);
@@ -238,7 +213,7 @@ async function swapIn(
   return replaced !== undefined;
 }
 
-export async function deleteCollection(store: StoreContext, path: string, ctx: ChangeContext): Promise<void> {
+export async function deleteCollection(store: StoreContext, path: string): Promise<void> {
   await store.withLock([{ path, mode: 'write' }], async () => {
     if (path === '') {
       for (const name of await listNames(store.root)) await removeAside(store, store.root, name);
@@ -248,7 +223,6 @@ export async function deleteCollection(store: StoreContext, path: string, ctx: C
       await removeAside(store, store.dirOf(parentPath(path)), lastSegment(path));
     }
     store.forget(path);
-    await store.hook(ctx);
   });
 }
 
@@ -265,62 +239,58 @@ async function removeAside(store: StoreContext, parentDir: string, name: string)
 export async function setProps(
   store: StoreContext,
   path: string,
-  change: Props | PropsUpdate,
-  ctx: ChangeContext,
+  update: PropsUpdate,
 ): Promise<CollectionInfo> {
-  if (typeof change !== 'function') checkProps(change);
   return store.withLock([{ path, mode: 'write' }], async () => {
     await requireCollection(store, path);
     const dir = store.dirOf(path);
     // Merged under the folder's flock, after another process's writes are applied (underFolderLock): a
     // change Radicale or a second Almanac made meanwhile is kept.
-    const written = await store.underFolderLock(async () => {
-      const props = typeof change === 'function' ? change(readProps(store, dir).props) : change;
-      if (props === undefined) return false;
-      checkProps(props);
+    await store.underFolderLock(async () => {
+      const props = update(readProps(store, dir).props);
+      if (props === undefined) return;
       if (props.tag !== undefined && props.tag !== '' && (await listCollections(store, path)).length > 0) {
         throw new StorageError('conflict', `${path} contains collections and cannot become a ${props.tag}`);
       }
       await atomicWrite(dir, PROPS_FILE, pythonJson(props), store.fsOpts);
-      return true;
     });
-    if (written) await store.hook(ctx);
     return requireCollection(store, path);
   });
 }
 
-function checkCollectionPair(from: string, to: string): void {
-  pathSegments(from);
-  pathSegments(to);
-  if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
-  if (isWithin(to, from) || isWithin(from, to)) {
-    throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
-  }
+/**
+ * Runs the MOVE/COPY check on this process's view; returns it to run again under `.Radicale.lock`
+ * with the target as it is then (another process may have made one meanwhile).
+ */
+async function decidePair(
+  store: StoreContext,
+  from: string,
+  to: string,
+  check: CollectionPairCheck,
+): Promise<() => void> {
+  const source = await getCollection(store, from);
+  const parent = await getCollection(store, parentPath(to));
+  check(source, parent, await getCollection(store, to));
+  return () => check(source, parent, readCollection(store, to));
 }
 
 export async function moveCollection(
   store: StoreContext,
   from: string,
   to: string,
-  overwrite: boolean,
-  ctx: ChangeContext,
+  check: CollectionPairCheck,
 ): Promise<{ created: boolean }> {
-  checkCollectionPair(from, to);
   return store.withLock(
     [
       { path: from, mode: 'write' },
       { path: to, mode: 'write' },
     ],
     async () => {
-      await requireCollection(store, from);
-      await requireParentFor(store, to);
-      if (!overwrite && (await getCollection(store, to)) !== undefined)
-        throw new StorageError('exists', `${to} exists`);
-      const replaced = await swapIn(store, store.dirOf(from), to, false, overwrite);
+      const again = await decidePair(store, from, to, check);
+      const replaced = await swapIn(store, store.dirOf(from), to, false, again);
       await syncDir(store.dirOf(parentPath(from)), store.fsOpts);
       store.forget(from);
       store.forget(to);
-      await store.hook(ctx);
       return { created: !replaced };
     },
   );
@@ -330,10 +300,8 @@ export async function copyCollection(
   store: StoreContext,
   from: string,
   to: string,
-  overwrite: boolean,
-  ctx: ChangeContext,
+  check: CollectionPairCheck,
 ): Promise<{ created: boolean }> {
-  checkCollectionPair(from, to);
   const prepared = join(store.dirOf(parentPath(to)), tmpName());
   try {
     return await store.withLock(
@@ -342,15 +310,11 @@ export async function copyCollection(
         { path: to, mode: 'write' },
       ],
       async () => {
-        await requireCollection(store, from);
-        await requireParentFor(store, to);
-        if (!overwrite && (await getCollection(store, to)) !== undefined)
-          throw new StorageError('exists', `${to} exists`);
+        const again = await decidePair(store, from, to, check);
         await copyTree(store, store.dirOf(from), prepared);
         await syncDir(prepared, store.fsOpts);
-        const replaced = await swapIn(store, prepared, to, true, overwrite);
+        const replaced = await swapIn(store, prepared, to, true, again);
         store.forget(to);
-        await store.hook(ctx);
         return { created: !replaced };
       },
     );

@@ -5,10 +5,9 @@ import { ChangeLog, OWN_FOLDER } from './change-log.js';
 import { TextCache } from '../text-cache.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type ChangeContext, type CollectionInfo, type ItemDescriber, StorageError } from '../types.js';
+import { type CollectionInfo, type ItemDescriber, StorageError } from '../types.js';
 import { type FsOptions, isErrno } from './fsutil.js';
 import { History } from './history.js';
-import { runHook } from '../hook.js';
 import { ItemIndex } from './item-index.js';
 import { type StockEncoding, stockEncoding, UTF8_ENCODING } from './stock-encoding.js';
 import { collectionLocks, GlobalLock, LockRegistry, type Release } from './lock.js';
@@ -44,7 +43,7 @@ export const PROPS_FILE = '.Radicale.props';
 
 /**
  * The filesystem storage's state, shared by the modules that implement its operations: the folders,
- * the caches by collection, the locks (in-process and `.Radicale.lock`), the hook. Its methods are
+ * the caches by collection, the locks (in-process and `.Radicale.lock`). Its methods are
  * the few every operation uses: where a collection is, its index/history/change log, the locks.
  */
 export class StoreContext {
@@ -53,7 +52,6 @@ export class StoreContext {
   readonly fsOpts: FsOptions;
   readonly locks = new LockRegistry();
   readonly historyLocks = new LockRegistry();
-  readonly hookLock = new LockRegistry();
   readonly global: GlobalLock;
   libc: Libc | undefined;
   readonly journal: SwapJournal;
@@ -221,21 +219,6 @@ export class StoreContext {
     try {
       if (this.global.crossProcessLocked) await afterPendingEvents();
       return await fn();
-    } finally {
-      release();
-    }
-  }
-
-  async hook(ctx: ChangeContext): Promise<void> {
-    if (ctx.deferHook !== true) await this.runHook(ctx);
-  }
-
-  async runHook(ctx: ChangeContext): Promise<void> {
-    if (this.options.hook === '') return;
-    // Hooks often commit the whole folder (git): run one at a time.
-    const release = await this.hookLock.acquireAll(new Map([['hook', 'write']]));
-    try {
-      await runHook(this.options.hook, ctx, { cwd: this.options.folder, root: this.root }, this.options.log);
     } finally {
       release();
     }

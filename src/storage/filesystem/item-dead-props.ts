@@ -2,8 +2,8 @@
  * Dead properties of items (PROPPATCH on an item), kept in the collection's item-props file.
  */
 import { type Props, StorageError } from '../types.js';
+import type { ItemCollectionCheck } from '../backend.js';
 import { checkName } from '../names.js';
-import { checkProps } from '../props.js';
 import { propsOf, readItemProps, updateItemProps } from './item-props.js';
 import type { StoreContext } from './context.js';
 import { requireItemCollection } from './collections-read.js';
@@ -20,12 +20,14 @@ export async function setItemProps(
   path: string,
   href: string,
   props: Props,
+  collection: ItemCollectionCheck,
 ): Promise<void> {
-  checkName(href);
-  checkProps(props);
   await store.withLock([{ path, mode: 'write' }], async () => {
     const dir = store.dirOf(path);
-    if ((await store.index(path).get(href, (await requireItemCollection(store, path)).tag)) === undefined) {
+    if (
+      (await store.index(path).get(href, (await requireItemCollection(store, path, collection)).tag)) ===
+      undefined
+    ) {
       throw new StorageError('not-found', `item ${path}/${href} not found`);
     }
     await store.underFolderLock(() =>

@@ -5,18 +5,11 @@
  */
 import { readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type ChangeContext,
-  type CollectionInfo,
-  type ItemMeta,
-  type NewItem,
-  StorageError,
-  type WriteCheck,
-} from '../types.js';
+import { type CollectionInfo, type ItemMeta, type NewItem, StorageError, type WriteCheck } from '../types.js';
+import type { ItemCollectionCheck, ItemTransfer } from '../backend.js';
 import { atomicWrite, isErrno, mapFsError, syncDir, tmpName, unlinkIfExists, writeSynced } from './fsutil.js';
 import type { FileSet } from './history.js';
 import type { Listing } from './item-index.js';
-import { checkName } from '../names.js';
 import { propsOf, readItemProps, updateItemProps } from './item-props.js';
 import type { StoreContext } from './context.js';
 import { readCollection, requireItemCollection } from './collections-read.js';
@@ -91,12 +84,12 @@ async function finishWrite(
  * the folder since this process last looked, and a precondition or UID check decided on that older
  * view would let two writers both win.
  */
-async function onDisk(store: StoreContext, path: string): Promise<{ info: CollectionInfo; list: Listing }> {
-  const info = readCollection(store, path);
-  if (info === undefined) throw new StorageError('not-found', `collection ${path} not found`);
-  if (path === '' || info.tag === 'VSUBSCRIBED') {
-    throw new StorageError('conflict', `collection ${path} cannot hold items`);
-  }
+async function onDisk(
+  store: StoreContext,
+  path: string,
+  collection: ItemCollectionCheck,
+): Promise<{ info: CollectionInfo; list: Listing }> {
+  const info = collection(path, readCollection(store, path));
   return { info, list: await store.index(path).list(info.tag, false, true) };
 }
 
@@ -106,9 +99,8 @@ export async function putItem(
   href: string,
   item: Omit<NewItem, 'href'>,
   check: WriteCheck,
-  ctx: ChangeContext,
+  collection: ItemCollectionCheck,
 ): Promise<{ meta: ItemMeta; created: boolean }> {
-  checkName(href);
   const decide = ({ info, list }: { info: CollectionInfo; list: Listing }): ItemMeta | undefined => {
     const existing = list.byHref.get(href);
     check(existing, info, sameUid(list, item.description.uid, href));
@@ -116,7 +108,7 @@ export async function putItem(
   };
   return store.withLock([{ path, mode: 'write' }], async () => {
     // A first look at this process's view: a refused write costs no temp file.
-    decide(await listing(store, path, await requireItemCollection(store, path)));
+    decide(await listing(store, path, await requireItemCollection(store, path, collection)));
     let existing: ItemMeta | undefined;
     const meta = await writeItem(
       store,
@@ -125,12 +117,11 @@ export async function putItem(
       store.stock.encode(item.text),
       item.description,
       async () => {
-        const now = await onDisk(store, path);
+        const now = await onDisk(store, path, collection);
         existing = decide(now);
         return now.list;
       },
     );
-    await store.hook(ctx);
     return { meta, created: existing === undefined };
   });
 }
@@ -185,19 +176,18 @@ export async function deleteItem(
   path: string,
   href: string,
   check: WriteCheck,
-  ctx: ChangeContext,
+  collection: ItemCollectionCheck,
 ): Promise<void> {
-  checkName(href);
   const decide = ({ info, list }: { info: CollectionInfo; list: Listing }): void => {
     const existing = list.byHref.get(href);
     check(existing, info);
     if (existing === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
   };
   await store.withLock([{ path, mode: 'write' }], async () => {
-    decide(await listing(store, path, await requireItemCollection(store, path)));
+    decide(await listing(store, path, await requireItemCollection(store, path, collection)));
     const dir = store.dirOf(path);
     await store.underFolderLock(async () => {
-      const now = await onDisk(store, path);
+      const now = await onDisk(store, path, collection);
       decide(now);
       await unlink(join(dir, href)).catch(mapFsError);
       await syncDir(dir, store.fsOpts);
@@ -206,53 +196,31 @@ export async function deleteItem(
       await recordChange(store, path, href, '', files);
     });
     store.index(path).forgetName(href);
-    await store.hook(ctx);
   });
 }
 
-export async function moveItem(
+export async function transferItem(
   store: StoreContext,
-  from: Target,
-  to: Target,
+  t: ItemTransfer,
   check: WriteCheck,
-  ctx: ChangeContext,
+  collection: ItemCollectionCheck,
 ): Promise<{ meta: ItemMeta; created: boolean }> {
-  return transfer(store, from, to, check, ctx, true);
-}
-
-export async function copyItem(
-  store: StoreContext,
-  from: Target,
-  to: Target,
-  check: WriteCheck,
-  ctx: ChangeContext,
-): Promise<{ meta: ItemMeta; created: boolean }> {
-  return transfer(store, from, to, check, ctx, false);
-}
-
-async function transfer(
-  store: StoreContext,
-  from: Target,
-  to: Target,
-  check: WriteCheck,
-  ctx: ChangeContext,
-  move: boolean,
-): Promise<{ meta: ItemMeta; created: boolean }> {
-  checkName(from.href);
-  checkName(to.href);
+  const { from, to, move } = t;
   const modes = [
     { path: from.path, mode: move ? ('write' as const) : ('read' as const) },
     { path: to.path, mode: 'write' as const },
   ];
   return store.withLock(modes, async () => {
-    const first = decideTransfer(store, from, to, check, move, await transferViews(store, from, to, false));
+    const decided = async (fromDisk: boolean): Promise<TransferState> =>
+      decideTransfer(t, check, await transferViews(store, from, to, collection, fromDisk));
+    const first = await decided(false);
     if (from.path === to.path && from.href === to.href) return { meta: first.source, created: false };
     const bytes = await readFile(join(store.dirOf(from.path), from.href));
     if (store.stock.etag(bytes) !== first.source.etag)
       throw new StorageError('conflict', `item ${from.path}/${from.href} changed during the transfer`);
     // Decided again holding `.Radicale.lock`, on the folders as they are then.
     const again = async (): Promise<TransferState> => {
-      const now = decideTransfer(store, from, to, check, move, await transferViews(store, from, to, true));
+      const now = await decided(true);
       if (now.source.etag !== first.source.etag)
         throw new StorageError('conflict', `item ${from.path}/${from.href} changed during the transfer`);
       return now;
@@ -269,7 +237,6 @@ async function transfer(
           existing = now.existing;
           return now.dst;
         });
-    await store.hook(ctx);
     return { meta, created: existing === undefined };
   });
 }
@@ -279,28 +246,27 @@ async function transferViews(
   store: StoreContext,
   from: Target,
   to: Target,
+  collection: ItemCollectionCheck,
   fromDisk: boolean,
 ): Promise<{ src: Listing; dst: Listing; dstInfo: CollectionInfo }> {
   const view = async (path: string): Promise<{ info: CollectionInfo; list: Listing }> =>
-    fromDisk ? onDisk(store, path) : listing(store, path, await requireItemCollection(store, path));
+    fromDisk
+      ? onDisk(store, path, collection)
+      : listing(store, path, await requireItemCollection(store, path, collection));
   const src = await view(from.path);
   const dst = from.path === to.path ? src : await view(to.path);
   return { src: src.list, dst: dst.list, dstInfo: dst.info };
 }
 
 function decideTransfer(
-  store: StoreContext,
-  from: Target,
-  to: Target,
+  { from, to, uidOwnHref }: ItemTransfer,
   check: WriteCheck,
-  move: boolean,
   views: { src: Listing; dst: Listing; dstInfo: CollectionInfo },
 ): TransferState {
   const source = views.src.byHref.get(from.href);
   if (source === undefined) throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
   const existing = views.dst.byHref.get(to.href);
-  const ignore = move && from.path === to.path ? from.href : undefined;
-  check(existing, views.dstInfo, sameUid(views.dst, source.uid, to.href, ignore));
+  check(existing, views.dstInfo, sameUid(views.dst, source.uid, to.href, uidOwnHref));
   return { source, existing, src: views.src, dst: views.dst };
 }
 

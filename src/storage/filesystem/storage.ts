@@ -3,10 +3,10 @@
  * `<filesystem_folder>/collection-root`, one file per item, `.Radicale.props` JSON, Radicale's
  * history and sync-token pickles. Per-collection in-process RW locks keep unrelated users apart;
  * the cross-process `.Radicale.lock` flock is held only around the short critical section of each
- * write (and shared around sync-token bookkeeping).
+ * write (and shared around sync-token bookkeeping). A StorageBackend: checkedStorage
+ * (../checked-storage.ts) adds the rules every backend shares and the storage hook.
  */
 import type {
-  ChangeContext,
   CollectionInfo,
   Item,
   ItemDescriber,
@@ -14,10 +14,18 @@ import type {
   NewItem,
   Props,
   PropsUpdate,
-  Storage,
   SyncResult,
   WriteCheck,
 } from '../types.js';
+import type {
+  CollectionPairCheck,
+  HookSite,
+  ItemCollectionCheck,
+  ItemTransfer,
+  NamedItem,
+  ParentCheck,
+  StorageBackend,
+} from '../backend.js';
 import { makeDirs } from './fsutil.js';
 import { loadLibc } from './libc.js';
 import { JOURNAL_FOLDER } from './swap-journal.js';
@@ -27,7 +35,6 @@ import { FilePushStore } from './push-store.js';
 import type { PushStore } from '../push-store.js';
 import { metasOneByOne } from '../item-metas.js';
 import { type FilesystemStorageOptions, StoreContext } from './context.js';
-import type { Target } from './items-write.js';
 import * as collectionsRead from './collections-read.js';
 import * as itemsRead from './items-read.js';
 import * as itemsWrite from './items-write.js';
@@ -37,14 +44,17 @@ import * as ctagSync from './ctag-sync.js';
 
 export type { FilesystemStorageOptions } from './context.js';
 
-export class FilesystemStorage implements Storage {
+export class FilesystemBackend implements StorageBackend {
   private readonly store: StoreContext;
   private readonly push: FilePushStore;
   private cleaning: Promise<void> = Promise.resolve();
+  /** The hook runs in the storage folder; %(path)s is inside `collection-root`. */
+  readonly hookSite: HookSite;
 
   constructor(options: FilesystemStorageOptions) {
     this.store = new StoreContext(options);
     this.push = new FilePushStore(options.folder, this.store.fsOpts);
+    this.hookSite = { command: options.hook, cwd: options.folder, root: this.store.root, log: options.log };
   }
 
   async open(options: { readonly inspectOnly?: boolean } = {}): Promise<void> {
@@ -88,10 +98,6 @@ export class FilesystemStorage implements Storage {
     this.store.histories.clear();
   }
 
-  runHook(ctx: ChangeContext): Promise<void> {
-    return this.store.runHook(ctx);
-  }
-
   getCollection(path: string): Promise<CollectionInfo | undefined> {
     return collectionsRead.getCollection(this.store, path);
   }
@@ -133,78 +139,68 @@ export class FilesystemStorage implements Storage {
     href: string,
     item: Omit<NewItem, 'href'>,
     check: WriteCheck,
-    ctx: ChangeContext,
+    collection: ItemCollectionCheck,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return itemsWrite.putItem(this.store, path, href, item, check, ctx);
+    return itemsWrite.putItem(this.store, path, href, item, check, collection);
   }
 
-  async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
-    return itemsWrite.deleteItem(this.store, path, href, check, ctx);
-  }
-
-  async moveItem(
-    from: Target,
-    to: Target,
+  async deleteItem(
+    path: string,
+    href: string,
     check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return itemsWrite.moveItem(this.store, from, to, check, ctx);
+    collection: ItemCollectionCheck,
+  ): Promise<void> {
+    return itemsWrite.deleteItem(this.store, path, href, check, collection);
   }
 
-  async copyItem(
-    from: Target,
-    to: Target,
+  async transferItem(
+    t: ItemTransfer,
     check: WriteCheck,
-    ctx: ChangeContext,
+    collection: ItemCollectionCheck,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return itemsWrite.copyItem(this.store, from, to, check, ctx);
+    return itemsWrite.transferItem(this.store, t, check, collection);
   }
 
   async getItemProps(path: string, href: string): Promise<Props> {
     return itemDeadProps.getItemProps(this.store, path, href);
   }
 
-  async setItemProps(path: string, href: string, props: Props): Promise<void> {
-    return itemDeadProps.setItemProps(this.store, path, href, props);
+  async setItemProps(
+    path: string,
+    href: string,
+    props: Props,
+    collection: ItemCollectionCheck,
+  ): Promise<void> {
+    return itemDeadProps.setItemProps(this.store, path, href, props, collection);
   }
 
-  async createCollection(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
-    return collectionsWrite.createCollection(this.store, path, props, ctx);
+  async createCollection(path: string, props: Props, parent: ParentCheck): Promise<CollectionInfo> {
+    return collectionsWrite.createCollection(this.store, path, props, parent);
   }
 
   async replaceCollection(
     path: string,
     props: Props,
-    items: readonly NewItem[],
-    ctx: ChangeContext,
+    items: readonly NamedItem[],
+    parent: ParentCheck,
   ): Promise<CollectionInfo> {
-    return collectionsWrite.replaceCollection(this.store, path, props, items, ctx);
+    return collectionsWrite.replaceCollection(this.store, path, props, items, parent);
   }
 
-  async deleteCollection(path: string, ctx: ChangeContext): Promise<void> {
-    return collectionsWrite.deleteCollection(this.store, path, ctx);
+  async deleteCollection(path: string): Promise<void> {
+    return collectionsWrite.deleteCollection(this.store, path);
   }
 
-  async setProps(path: string, change: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
-    return collectionsWrite.setProps(this.store, path, change, ctx);
+  async setProps(path: string, update: PropsUpdate): Promise<CollectionInfo> {
+    return collectionsWrite.setProps(this.store, path, update);
   }
 
-  async moveCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
-    return collectionsWrite.moveCollection(this.store, from, to, overwrite, ctx);
+  async moveCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
+    return collectionsWrite.moveCollection(this.store, from, to, check);
   }
 
-  async copyCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
-    return collectionsWrite.copyCollection(this.store, from, to, overwrite, ctx);
+  async copyCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
+    return collectionsWrite.copyCollection(this.store, from, to, check);
   }
 
   async getEtag(path: string): Promise<string> {
