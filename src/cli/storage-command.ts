@@ -11,12 +11,11 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { FilesystemBackend } from '../storage/filesystem/storage.js';
-import { checkedStorage } from '../storage/checked-storage.js';
+import { type CheckedStorage, checkedStorage } from '../storage/checked-storage.js';
 import { copyStorage } from '../storage/postgres/copy.js';
 import { Db } from '../storage/postgres/db.js';
 import { migrate } from '../storage/postgres/schema.js';
-import { PostgresStorage } from '../storage/postgres/storage.js';
-import type { Storage } from '../storage/types.js';
+import { PostgresBackend } from '../storage/postgres/storage.js';
 import { copyShares, type ShareSide } from '../sharing/copy.js';
 import { createPlugins, describerFor, pluginSettings } from './start.js';
 
@@ -51,12 +50,14 @@ function flags(argv: readonly string[], allowed: readonly string[]): Map<string,
 
 const isUrl = (s: string): boolean => /^postgres(ql)?:\/\//.test(s);
 
-function openStorage(where: string, log: Logger): Storage {
+function openStorage(where: string, log: Logger): CheckedStorage {
   // Describing stored items reads no setting: the plugins are built with the defaults.
   const defaults = loadConfig({ paths: [''], env: {} }).config;
   const describe = describerFor(createPlugins(pluginSettings(defaults)));
   if (isUrl(where))
-    return new PostgresStorage({ url: where, poolSize: 4, hook: '', hookCwd: process.cwd(), describe, log });
+    return checkedStorage(
+      new PostgresBackend({ url: where, poolSize: 4, hook: '', hookCwd: process.cwd(), describe, log }),
+    );
   return checkedStorage(
     new FilesystemBackend({
       folder: where,
@@ -74,9 +75,9 @@ function openStorage(where: string, log: Logger): Storage {
 }
 
 /** Where the share database of a `--from`/`--to` is: the folder, or the PostgreSQL storage's pool. */
-function shareSide(where: string, storage: Storage): ShareSide {
-  return storage instanceof PostgresStorage
-    ? { kind: 'table', db: storage.db }
+function shareSide(where: string, storage: CheckedStorage): ShareSide {
+  return storage.backend instanceof PostgresBackend
+    ? { kind: 'table', db: storage.backend.db }
     : { kind: 'folder', folder: where };
 }
 

@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { checkedStorage } from './checked-storage.js';
 import { FilesystemBackend } from './filesystem/storage.js';
 import type { FilesystemStorageOptions } from './filesystem/context.js';
-import { PostgresStorage, type PostgresStorageOptions } from './postgres/storage.js';
+import { PostgresBackend, type PostgresStorageOptions } from './postgres/storage.js';
 import type { ItemDescriber, Storage } from './types.js';
 
 /** What a backend is built with, but the describer and the logger (given by `createStorage`'s caller). */
@@ -67,6 +67,6 @@ export function storageSettings(config: Config): StorageSettings {
 
 export function createStorage(settings: StorageSettings, log: Logger, describe: ItemDescriber): Storage {
   return settings.backend === 'postgresql'
-    ? new PostgresStorage({ ...settings.options, describe, log })
+    ? checkedStorage(new PostgresBackend({ ...settings.options, describe, log }))
     : checkedStorage(new FilesystemBackend({ ...settings.options, describe, log }));
 }

@@ -13,7 +13,8 @@ import { copyShares } from '../../src/sharing/copy.js';
 import { PgShareStore } from '../../src/sharing/pg-store.js';
 import { importFolderShares } from '../../src/sharing/store.js';
 import { SHARE_FIELDS, csvCells, csvLine, type ShareRecord } from '../../src/sharing/record.js';
-import { PostgresStorage } from '../../src/storage/postgres/storage.js';
+import { PostgresBackend } from '../../src/storage/postgres/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { testConfig } from '../helpers/config.js';
 import {
   createTestDatabase,
@@ -53,18 +54,20 @@ function folderWithCsv(...records: ShareRecord[]): string {
 
 describe('storage copy of the shares', () => {
   let url = '';
-  let storage: PostgresStorage;
+  let storage: CheckedStorage<PostgresBackend>;
   before(async () => {
     if (!postgresAvailable()) return;
     url = await createTestDatabase();
-    storage = new PostgresStorage({
-      url,
-      poolSize: 2,
-      hook: '',
-      hookCwd: process.cwd(),
-      describe: () => ({ uid: '', component: 'VEVENT', start: 0, end: 0 }),
-      log: quiet,
-    });
+    storage = checkedStorage(
+      new PostgresBackend({
+        url,
+        poolSize: 2,
+        hook: '',
+        hookCwd: process.cwd(),
+        describe: () => ({ uid: '', component: 'VEVENT', start: 0, end: 0 }),
+        log: quiet,
+      }),
+    );
     await storage.open();
   });
   after(async () => {
@@ -72,7 +75,10 @@ describe('storage copy of the shares', () => {
     await storage.close();
     await dropTestDatabase(url);
   });
-  const table = (): { kind: 'table'; db: PostgresStorage['db'] } => ({ kind: 'table', db: storage.db });
+  const table = (): { kind: 'table'; db: PostgresBackend['db'] } => ({
+    kind: 'table',
+    db: storage.backend.db,
+  });
 
   it('a folder with both sharing.csv and files/ needs --sharing to say which', async (t: TestContext) => {
     if (!requirePostgres(t)) return;
@@ -88,10 +94,10 @@ describe('storage copy of the shares', () => {
     const empty = mkdtempSync(join(tmpdir(), 'almanac-share-copy-'));
     assert.deepEqual(await copyShares({ kind: 'folder', folder: empty }, table()), {});
     assert.deepEqual(
-      (await new PgShareStore(storage.db).list()).map((r) => r.PathOrToken),
+      (await new PgShareStore(storage.backend.db).list()).map((r) => r.PathOrToken),
       ['/bob/a/'],
     );
-    await new PgShareStore(storage.db).replaceAll([]);
+    await new PgShareStore(storage.backend.db).replaceAll([]);
     const r = await copyShares(table(), { kind: 'folder', folder: empty });
     assert.equal(r.shares, 0);
     assert.equal(r.to, undefined);
@@ -102,7 +108,7 @@ describe('storage copy of the shares', () => {
     if (!requirePostgres(t)) return;
     const dir = folderWithCsv(share('/bob/from-copy/'));
     await copyShares({ kind: 'folder', folder: dir }, table());
-    const store = new PgShareStore(storage.db);
+    const store = new PgShareStore(storage.backend.db);
     await store.delete('map', '/bob/from-copy/');
     const config = testConfig({
       storage: { type: 'postgresql', postgresql_url: url, filesystem_folder: dir },

@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { PgShareStore } from '../../src/sharing/pg-store.js';
 import { createShareStore, importFolderShares } from '../../src/sharing/store.js';
 import { SHARE_FIELDS, csvCells, csvLine, type ShareRecord } from '../../src/sharing/record.js';
-import { PostgresStorage } from '../../src/storage/postgres/storage.js';
+import { PostgresBackend } from '../../src/storage/postgres/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { testConfig } from '../helpers/config.js';
 import {
   createTestDatabase,
@@ -47,7 +48,7 @@ const share = (over: Partial<ShareRecord> = {}): ShareRecord => ({
 
 describe('PostgreSQL share store', () => {
   let url = '';
-  let storage: PostgresStorage;
+  let storage: CheckedStorage<PostgresBackend>;
   const stores: PgShareStore[] = [];
   const open = async (): Promise<PgShareStore> => {
     const s = PgShareStore.connect(url, quiet);
@@ -59,14 +60,16 @@ describe('PostgreSQL share store', () => {
     if (!postgresAvailable()) return;
     url = await createTestDatabase();
     // The table comes with the storage's migrations.
-    storage = new PostgresStorage({
-      url,
-      poolSize: 1,
-      hook: '',
-      hookCwd: process.cwd(),
-      describe: () => ({ uid: '', component: 'VEVENT', start: 0, end: 0 }),
-      log: quiet,
-    });
+    storage = checkedStorage(
+      new PostgresBackend({
+        url,
+        poolSize: 1,
+        hook: '',
+        hookCwd: process.cwd(),
+        describe: () => ({ uid: '', component: 'VEVENT', start: 0, end: 0 }),
+        log: quiet,
+      }),
+    );
     await storage.open();
   });
   after(async () => {

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
 import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { copyStorage } from '../../src/storage/postgres/copy.js';
-import { PostgresStorage } from '../../src/storage/postgres/storage.js';
+import { PostgresBackend } from '../../src/storage/postgres/storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
 import type { PushSecrets } from '../../src/storage/push-store.js';
 import { createTestDatabase, requirePostgres } from '../helpers/postgres.js';
@@ -50,14 +50,16 @@ void test('copyStorage mirrors a folder into PostgreSQL, resumably', async (t) =
       log,
     }),
   );
-  const db = new PostgresStorage({
-    url: await createTestDatabase(),
-    poolSize: 2,
-    hook: '',
-    hookCwd: dir,
-    describe,
-    log,
-  });
+  const db = checkedStorage(
+    new PostgresBackend({
+      url: await createTestDatabase(),
+      poolSize: 2,
+      hook: '',
+      hookCwd: dir,
+      describe,
+      log,
+    }),
+  );
   await folder.open();
   await db.open();
   try {

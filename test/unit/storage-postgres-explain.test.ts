@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { pino } from 'pino';
-import { PostgresStorage } from '../../src/storage/postgres/storage.js';
+import { PostgresBackend } from '../../src/storage/postgres/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import type { ChangeContext, ItemDescription, NewItem, WriteCheck } from '../../src/storage/types.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 
@@ -35,7 +36,7 @@ interface Sent {
 }
 
 let url = '';
-let s: PostgresStorage;
+let s: CheckedStorage<PostgresBackend>;
 let explainer: pg.Client;
 let sent: Sent[] = [];
 
@@ -49,16 +50,18 @@ const skip = (t: { skip: (m: string) => void }): boolean => {
 before(async () => {
   if (!postgresAvailable()) return;
   url = await createTestDatabase();
-  s = new PostgresStorage({
-    url,
-    poolSize: 2,
-    hook: '',
-    hookCwd: process.cwd(),
-    describe,
-    log: pino({ level: 'silent' }),
-  });
+  s = checkedStorage(
+    new PostgresBackend({
+      url,
+      poolSize: 2,
+      hook: '',
+      hookCwd: process.cwd(),
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
   // Every statement the storage sends (pool.query and transactions both go through a client's query).
-  s.db.pool.on('connect', (client) => {
+  s.backend.db.pool.on('connect', (client) => {
     const clientQuery = client.query.bind(client) as (...a: unknown[]) => unknown;
     (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
       const [first, second] = a;

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { pino } from 'pino';
 import { DavError } from '../../src/dav/errors.js';
-import { PostgresStorage } from '../../src/storage/postgres/storage.js';
+import { PostgresBackend } from '../../src/storage/postgres/storage.js';
+import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
 import { inRequestScope, outsideRequestScope } from '../../src/storage/request-scope.js';
 import {
   StorageError,
@@ -46,24 +47,26 @@ const noUidConflict: WriteCheck = (_e, _c, same) => {
 };
 
 let url = '';
-const opened: PostgresStorage[] = [];
+const opened: CheckedStorage<PostgresBackend>[] = [];
 
-async function open(maxSyncTokenAge?: number): Promise<PostgresStorage> {
-  const s = new PostgresStorage({
-    url,
-    poolSize: 4,
-    ...(maxSyncTokenAge === undefined ? {} : { maxSyncTokenAge }),
-    hook: '',
-    hookCwd: process.cwd(),
-    describe,
-    log: pino({ level: 'silent' }),
-  });
+async function open(maxSyncTokenAge?: number): Promise<CheckedStorage<PostgresBackend>> {
+  const s = checkedStorage(
+    new PostgresBackend({
+      url,
+      poolSize: 4,
+      ...(maxSyncTokenAge === undefined ? {} : { maxSyncTokenAge }),
+      hook: '',
+      hookCwd: process.cwd(),
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
   await s.open();
   opened.push(s);
   return s;
 }
 
-let s: PostgresStorage;
+let s: CheckedStorage<PostgresBackend>;
 
 before(async () => {
   if (!postgresAvailable()) return;
@@ -85,7 +88,7 @@ const skipIfMissing = (t: { skip: (m: string) => void }): boolean => {
 
 void test('migrations are recorded and running them again changes nothing', async (t) => {
   if (skipIfMissing(t)) return;
-  const rows = await s.db.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const rows = await s.backend.db.query<{ version: number }>('SELECT version FROM schema_migrations');
   assert.deepEqual(
     rows.map((r) => r.version),
     [1, 2, 3, 4, 5],
@@ -177,7 +180,7 @@ void test('deletions older than max_sync_token_age are pruned and older tokens r
   const now = await s.getSyncToken('alice/prune');
   assert.deepEqual(await s.sync('alice/prune', now), { token: now, changed: [], deleted: [] });
   assert.deepEqual((await s.sync('alice/prune', '')).changed, ['keep.ics']);
-  const n = await s.db.query<{ n: string }>(
+  const n = await s.backend.db.query<{ n: string }>(
     `SELECT count(*) AS n FROM changes WHERE collection_id = (SELECT id FROM collections WHERE path = 'alice/prune')`,
   );
   assert.equal(n[0]?.n, '1', 'only the live item is left in the log');
@@ -246,7 +249,7 @@ void test('verify reports items whose text no longer matches their index', async
   assert.equal(await s.verify((p) => problems.push(p)), true, problems.join('\n'));
   await s.createCollection('alice/broken', { tag: 'VCALENDAR' }, ctx);
   await s.putItem('alice/broken', 'x.ics', item('x@x'), ok, ctx);
-  await s.db.query(`UPDATE items SET text = 'garbage' WHERE href = 'x.ics'`);
+  await s.backend.db.query(`UPDATE items SET text = 'garbage' WHERE href = 'x.ics'`);
   assert.equal(await s.verify((p) => problems.push(p)), false);
   assert.ok(problems.some((p) => p.includes('alice/broken/x.ics')));
   await s.deleteCollection('alice/broken', ctx);
@@ -258,14 +261,16 @@ void test('the hook runs after each change', async (t) => {
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(`${tmpdir()}/almanac-hook-`);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const hooked = new PostgresStorage({
-    url,
-    poolSize: 2,
-    hook: 'echo %(user)s %(request)s %(path)s >> hook.log',
-    hookCwd: dir,
-    describe,
-    log: pino({ level: 'silent' }),
-  });
+  const hooked = checkedStorage(
+    new PostgresBackend({
+      url,
+      poolSize: 2,
+      hook: 'echo %(user)s %(request)s %(path)s >> hook.log',
+      hookCwd: dir,
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
   opened.push(hooked);
   await hooked.open();
   await hooked.createCollection(
@@ -334,12 +339,12 @@ void test('within one request a collection row is read once, and read again afte
   if (skipIfMissing(t)) return;
   const other = await open();
   await s.createCollection('alice/scoped', { tag: 'VCALENDAR', 'D:displayname': 'one' }, ctx);
-  const name = async (st: PostgresStorage): Promise<string | undefined> =>
+  const name = async (st: CheckedStorage<PostgresBackend>): Promise<string | undefined> =>
     (await st.getCollection('alice/scoped'))?.props['D:displayname'];
   await inRequestScope(async () => {
     assert.equal(await name(s), 'one');
     // Another instance's change (its own connection, outside this process's request).
-    await other.db.query(
+    await other.backend.db.query(
       `UPDATE collections SET props = '{"tag": "VCALENDAR", "D:displayname": "two"}', seq = seq + 1 WHERE path = 'alice/scoped'`,
     );
     // The same request sees one state of the row…

@@ -5,12 +5,13 @@
  * database's state. Every write locks its collection row (`SELECT … FOR UPDATE`) inside one transaction, so
  * the caller's WriteCheck (If-Match, If-None-Match, UID) sees the state the write replaces, whichever
  * instance races it; the change log position is taken under that lock, so positions of a collection
- * commit in order and a sync token never skips a change.
+ * commit in order and a sync token never skips a change. A StorageBackend: checkedStorage
+ * (../checked-storage.ts) adds the rules every backend shares (its checks run in these transactions)
+ * and the storage hook.
  */
 import type { Logger } from 'pino';
 import {
   StorageError,
-  type ChangeContext,
   type CollectionInfo,
   type Item,
   type ItemDescriber,
@@ -18,13 +19,19 @@ import {
   type NewItem,
   type Props,
   type PropsUpdate,
-  type Storage,
   type SyncResult,
   type WriteCheck,
 } from '../types.js';
-import { checkName, isWithin, parentPath, pathSegments, uploadName } from '../names.js';
-import { checkProps } from '../props.js';
-import { runHook } from '../hook.js';
+import type {
+  CollectionPairCheck,
+  HookSite,
+  ItemCollectionCheck,
+  ItemTransfer,
+  NamedItem,
+  ParentCheck,
+  StorageBackend,
+} from '../backend.js';
+import { checkName, parentPath, pathSegments } from '../names.js';
 import { PgPushStore } from './push-store.js';
 import type { PushStore } from '../push-store.js';
 import { Db, q, type Client } from './db.js';
@@ -108,11 +115,6 @@ export interface PostgresStorageOptions {
   readonly maxResourceSize?: number;
 }
 
-interface Target {
-  readonly path: string;
-  readonly href: string;
-}
-
 type LockMode = 'UPDATE' | 'SHARE';
 
 /** Items read per round trip when streaming a whole collection. */
@@ -121,9 +123,10 @@ const BATCH = 500;
 /** SQL condition: `path` is $n or lies below it. */
 const SUBTREE = (n: number): string => `(path = $${n} OR starts_with(path, $${n} || '/'))`;
 
-export class PostgresStorage implements Storage {
+export class PostgresBackend implements StorageBackend {
   readonly db: Db;
-  private hookQueue: Promise<void> = Promise.resolve();
+  /** No collection folder here: %(path)s is the request path itself. */
+  readonly hookSite: HookSite;
   /** SQL condition on `items`: the item is within max_resource_size (served). */
   private readonly shown: string;
   /** Listings and texts, each checked against the collection's change-log position before use. */
@@ -136,6 +139,7 @@ export class PostgresStorage implements Storage {
     if (!Number.isSafeInteger(max) || max < 0)
       throw new Error(`bad maxResourceSize ${options.maxResourceSize}`);
     this.shown = `size <= ${max}`;
+    this.hookSite = { command: options.hook, cwd: options.hookCwd, root: '', log: options.log };
   }
 
   async open(): Promise<void> {
@@ -145,23 +149,7 @@ export class PostgresStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.hookQueue;
     await this.db.end();
-  }
-
-  /** Runs the hook after a committed change, one at a time in this process; never throws. */
-  private hook(ctx: ChangeContext): Promise<void> {
-    return ctx.deferHook === true ? Promise.resolve() : this.runHook(ctx);
-  }
-
-  runHook(ctx: ChangeContext): Promise<void> {
-    if (this.options.hook === '') return Promise.resolve();
-    // No collection folder here: %(path)s is the request path itself.
-    const run = this.hookQueue.then(() =>
-      runHook(this.options.hook, ctx, { cwd: this.options.hookCwd, root: '' }, this.options.log),
-    );
-    this.hookQueue = run;
-    return run;
   }
 
   // ---------------------------------------------------------------- collection rows
@@ -210,21 +198,23 @@ export class PostgresStorage implements Storage {
     return row;
   }
 
-  /** Calendars, address books and plain collections below the root hold items; not the root or a subscription. */
-  private async requireItemRow(c: Client | Db, path: string, lock?: LockMode): Promise<CollectionRow> {
-    const row = await this.requireRow(c, path, lock);
-    if (path === '' || row.tag === 'VSUBSCRIBED') {
-      throw new StorageError('conflict', `collection ${path} cannot hold items`);
-    }
+  /** The row of the collection at `path` (locked) if `check` lets items be written to it. */
+  private async requireItemRow(
+    c: Client,
+    path: string,
+    check: ItemCollectionCheck,
+    lock: LockMode,
+  ): Promise<CollectionRow> {
+    const row = await this.collectionRow(c, path, lock);
+    check(path, row && toCollectionInfo(row));
+    if (row === undefined) throw new StorageError('not-found', `collection ${path} not found`);
     return row;
   }
 
-  /** The parent of a new collection must exist and not be a calendar or address book (kept locked). */
-  private async requireParentFor(c: Client, path: string): Promise<void> {
-    if (path === '') throw new StorageError('exists', 'the root collection always exists');
+  /** Runs `check` on the parent of a collection about to be created at `path` (kept locked). */
+  private async checkParent(c: Client, path: string, check: ParentCheck): Promise<void> {
     const parent = await this.collectionRow(c, parentPath(path), 'SHARE');
-    if (parent === undefined) throw new StorageError('not-found', `parent of ${path} not found`);
-    if (parent.tag !== '') throw new StorageError('conflict', `${parent.path} cannot contain collections`);
+    check(parent && toCollectionInfo(parent));
   }
 
   /** Appends a change of `href` to the collection's log (the collection row is locked by the caller). */
@@ -583,76 +573,57 @@ export class PostgresStorage implements Storage {
     href: string,
     item: Omit<NewItem, 'href'>,
     check: WriteCheck,
-    ctx: ChangeContext,
+    collection: ItemCollectionCheck,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
-    checkName(href);
-    const out = await this.db.tx(async (c) => {
-      const col = await this.requireItemRow(c, path, 'UPDATE');
+    return this.db.tx(async (c) => {
+      const col = await this.requireItemRow(c, path, collection, 'UPDATE');
       const { existing, sameUid } = await this.itemAndSameUid(c, col.id, href, item.description.uid);
       check(existing, toCollectionInfo(col), sameUid);
       const meta = await this.writeRow(c, col.id, href, item.text, item.description);
       return { meta, created: existing === undefined };
     });
-    await this.hook(ctx);
-    return out;
   }
 
-  async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
-    checkName(href);
+  async deleteItem(
+    path: string,
+    href: string,
+    check: WriteCheck,
+    collection: ItemCollectionCheck,
+  ): Promise<void> {
     await this.db.tx(async (c) => {
-      const col = await this.requireItemRow(c, path, 'UPDATE');
+      const col = await this.requireItemRow(c, path, collection, 'UPDATE');
       const existing = await this.itemMeta(c, col.id, href);
       check(existing, toCollectionInfo(col));
       if (existing === undefined) throw new StorageError('not-found', `item ${path}/${href} not found`);
       await q(c, 'DELETE FROM items WHERE collection_id = $1 AND href = $2', [col.id, href]);
       await this.logChange(c, col.id, href, true);
     });
-    await this.hook(ctx);
-  }
-
-  moveItem(
-    from: Target,
-    to: Target,
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return this.transfer(from, to, check, ctx, true);
-  }
-
-  copyItem(
-    from: Target,
-    to: Target,
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return this.transfer(from, to, check, ctx, false);
   }
 
   /** Locks both collections in path order (no deadlock between two transfers in opposite directions). */
-  private async lockPair(c: Client, a: string, b: string): Promise<[CollectionRow, CollectionRow]> {
-    pathSegments(a);
-    pathSegments(b);
+  private async lockPair(
+    c: Client,
+    a: string,
+    b: string,
+    check: ItemCollectionCheck,
+  ): Promise<[CollectionRow, CollectionRow]> {
     if (a === b) {
-      const row = await this.requireItemRow(c, a, 'UPDATE');
+      const row = await this.requireItemRow(c, a, check, 'UPDATE');
       return [row, row];
     }
     const [first, second] = a < b ? [a, b] : [b, a];
-    const r1 = await this.requireItemRow(c, first, 'UPDATE');
-    const r2 = await this.requireItemRow(c, second, 'UPDATE');
+    const r1 = await this.requireItemRow(c, first, check, 'UPDATE');
+    const r2 = await this.requireItemRow(c, second, check, 'UPDATE');
     return a < b ? [r1, r2] : [r2, r1];
   }
 
-  private async transfer(
-    from: Target,
-    to: Target,
+  transferItem(
+    { from, to, move, uidOwnHref }: ItemTransfer,
     check: WriteCheck,
-    ctx: ChangeContext,
-    move: boolean,
+    collection: ItemCollectionCheck,
   ): Promise<{ meta: ItemMeta; created: boolean }> {
-    checkName(from.href);
-    checkName(to.href);
-    const out = await this.db.tx(async (c) => {
-      const [src, dst] = await this.lockPair(c, from.path, to.path);
+    return this.db.tx(async (c) => {
+      const [src, dst] = await this.lockPair(c, from.path, to.path, collection);
       const rows = await q<ItemRow & { props: Record<string, string> }>(
         c,
         `SELECT ${ITEM_COLS}, props FROM items WHERE collection_id = $1 AND href = $2 AND ${this.shown}`,
@@ -662,8 +633,7 @@ export class PostgresStorage implements Storage {
       if (source === undefined)
         throw new StorageError('not-found', `item ${from.path}/${from.href} not found`);
       const existing = await this.itemMeta(c, dst.id, to.href);
-      const ignore = move && src.id === dst.id ? from.href : undefined;
-      check(existing, toCollectionInfo(dst), await this.sameUid(c, dst.id, source.uid, to.href, ignore));
+      check(existing, toCollectionInfo(dst), await this.sameUid(c, dst.id, source.uid, to.href, uidOwnHref));
       const meta = toMeta(source);
       if (src.id === dst.id && from.href === to.href) return { meta, created: false };
       if (move) {
@@ -682,8 +652,6 @@ export class PostgresStorage implements Storage {
       }
       return { meta: kept, created: existing === undefined };
     });
-    await this.hook(ctx);
-    return out;
   }
 
   // ---------------------------------------------------------------- item dead properties
@@ -699,11 +667,14 @@ export class PostgresStorage implements Storage {
     return rows[0]?.props ?? {};
   }
 
-  async setItemProps(path: string, href: string, props: Props): Promise<void> {
-    checkName(href);
-    checkProps(props);
+  async setItemProps(
+    path: string,
+    href: string,
+    props: Props,
+    collection: ItemCollectionCheck,
+  ): Promise<void> {
     await this.db.tx(async (c) => {
-      const col = await this.requireItemRow(c, path, 'UPDATE');
+      const col = await this.requireItemRow(c, path, collection, 'UPDATE');
       const rows = await q(
         c,
         `UPDATE items SET props = $3 WHERE collection_id = $1 AND href = $2 AND ${this.shown} RETURNING href`,
@@ -715,11 +686,9 @@ export class PostgresStorage implements Storage {
 
   // ---------------------------------------------------------------- collections (write)
 
-  async createCollection(path: string, props: Props, ctx: ChangeContext): Promise<CollectionInfo> {
-    checkProps(props);
-    pathSegments(path);
+  async createCollection(path: string, props: Props, parent: ParentCheck): Promise<CollectionInfo> {
     const row = await this.db.tx(async (c) => {
-      await this.requireParentFor(c, path);
+      await this.checkParent(c, path, parent);
       const rows = await q<CollectionRow>(
         c,
         `INSERT INTO collections (path, parent, tag, props) VALUES ($1, $2, $3, $4)
@@ -730,7 +699,6 @@ export class PostgresStorage implements Storage {
       if (created === undefined) throw new StorageError('exists', `${path} exists`);
       return created;
     });
-    await this.hook(ctx);
     return toCollectionInfo(row);
   }
 
@@ -748,41 +716,25 @@ export class PostgresStorage implements Storage {
   async replaceCollection(
     path: string,
     props: Props,
-    items: readonly NewItem[],
-    ctx: ChangeContext,
+    items: readonly NamedItem[],
+    parent: ParentCheck,
   ): Promise<CollectionInfo> {
-    checkProps(props);
-    pathSegments(path);
-    if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
-    const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
-    const taken = new Set<string>();
-    const named = items.map((item) => {
-      const href = item.href ?? uploadName(item.description.uid, suffix, taken);
-      checkName(href);
-      taken.add(href);
-      return { ...item, href };
-    });
     const row = await this.db.tx(async (c) => {
-      await this.requireParentFor(c, path);
+      await this.checkParent(c, path, parent);
       // Like the filesystem's folder swap: a new collection (new sync history) replaces the old one.
       await this.collectionRow(c, path, 'UPDATE');
       await q(c, `DELETE FROM collections WHERE ${SUBTREE(1)}`, [path]);
       const created = await this.insertCollection(c, path, props);
-      await this.insertItems(c, created.id, named);
+      await this.insertItems(c, created.id, items);
       return created;
     });
-    await this.hook(ctx);
     return (await this.getCollection(path)) ?? toCollectionInfo(row);
   }
 
   /** Bulk insert of a new collection's items, each with its change-log entry (positions 1..n). */
-  private async insertItems(
-    c: Client,
-    collectionId: string,
-    items: readonly (NewItem & { href: string })[],
-  ): Promise<void> {
+  private async insertItems(c: Client, collectionId: string, items: readonly NamedItem[]): Promise<void> {
     if (items.length === 0) return;
-    const col = <T>(f: (i: NewItem & { href: string }) => T): T[] => items.map(f);
+    const col = <T>(f: (i: NamedItem) => T): T[] => items.map(f);
     await q(
       c,
       `INSERT INTO items (collection_id, href, text, etag, uid, component, start_time, end_time, size)
@@ -812,8 +764,7 @@ export class PostgresStorage implements Storage {
     ]);
   }
 
-  async deleteCollection(path: string, ctx: ChangeContext): Promise<void> {
-    pathSegments(path);
+  async deleteCollection(path: string): Promise<void> {
     await this.db.tx(async (c) => {
       if (path === '') {
         await q(c, `DELETE FROM collections WHERE path <> ''`);
@@ -826,21 +777,14 @@ export class PostgresStorage implements Storage {
       await this.requireRow(c, path, 'UPDATE');
       await q(c, `DELETE FROM collections WHERE ${SUBTREE(1)}`, [path]);
     });
-    await this.hook(ctx);
   }
 
-  async setProps(path: string, change: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
-    if (typeof change !== 'function') checkProps(change);
-    let written = true;
+  async setProps(path: string, update: PropsUpdate): Promise<CollectionInfo> {
     const row = await this.db.tx(async (c) => {
       // Locked to the end of the transaction: another instance's change waits, then merges into ours.
       const current = await this.requireRow(c, path, 'UPDATE');
-      const props = typeof change === 'function' ? change(current.props) : change;
-      if (props === undefined) {
-        written = false;
-        return current;
-      }
-      checkProps(props);
+      const props = update(current.props);
+      if (props === undefined) return current;
       const tag = tagOf(props);
       if (tag !== '') {
         const kids = await q(c, 'SELECT 1 FROM collections WHERE parent = $1 LIMIT 1', [path]);
@@ -855,45 +799,33 @@ export class PostgresStorage implements Storage {
       );
       return rows[0];
     });
-    if (written) await this.hook(ctx);
     if (row === undefined) throw new StorageError('not-found', `collection ${path} not found`);
     return toCollectionInfo(row);
   }
 
-  private checkCollectionPair(from: string, to: string): void {
-    pathSegments(from);
-    pathSegments(to);
-    if (from === '' || to === '') throw new StorageError('conflict', 'the root collection cannot be moved');
-    if (isWithin(to, from) || isWithin(from, to)) {
-      throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
-    }
-  }
-
-  /** Locks `from` and makes room at `to`; returns whether `to` existed. */
+  /**
+   * Locks `from`, the target's parent and the target, runs `check` on them and makes room at `to`;
+   * returns whether `to` existed.
+   */
   private async prepareTarget(
     c: Client,
     from: string,
     to: string,
-    overwrite: boolean,
+    check: CollectionPairCheck,
     lock: LockMode,
   ): Promise<boolean> {
-    await this.requireRow(c, from, lock);
-    await this.requireParentFor(c, to);
-    const exists = (await this.collectionRow(c, to, 'UPDATE')) !== undefined;
-    if (exists && !overwrite) throw new StorageError('exists', `${to} exists`);
-    if (exists) await q(c, `DELETE FROM collections WHERE ${SUBTREE(1)}`, [to]);
-    return exists;
+    const info = (row: CollectionRow | undefined): CollectionInfo | undefined => row && toCollectionInfo(row);
+    const source = await this.collectionRow(c, from, lock);
+    const parent = await this.collectionRow(c, parentPath(to), 'SHARE');
+    const target = await this.collectionRow(c, to, 'UPDATE');
+    check(info(source), info(parent), info(target));
+    if (target !== undefined) await q(c, `DELETE FROM collections WHERE ${SUBTREE(1)}`, [to]);
+    return target !== undefined;
   }
 
-  async moveCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
-    this.checkCollectionPair(from, to);
+  async moveCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
     const exists = await this.db.tx(async (c) => {
-      const had = await this.prepareTarget(c, from, to, overwrite, 'UPDATE');
+      const had = await this.prepareTarget(c, from, to, check, 'UPDATE');
       // The subtree keeps its ids, so its items, item props and sync tokens move with it.
       await q(
         c,
@@ -905,19 +837,12 @@ export class PostgresStorage implements Storage {
       );
       return had;
     });
-    await this.hook(ctx);
     return { created: !exists };
   }
 
-  async copyCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
-    this.checkCollectionPair(from, to);
+  async copyCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
     const exists = await this.db.tx(async (c) => {
-      const had = await this.prepareTarget(c, from, to, overwrite, 'SHARE');
+      const had = await this.prepareTarget(c, from, to, check, 'SHARE');
       const subtree = await q<CollectionRow>(
         c,
         `SELECT ${COLLECTION_COLS} FROM collections WHERE ${SUBTREE(1)} ORDER BY path`,
@@ -929,7 +854,6 @@ export class PostgresStorage implements Storage {
       }
       return had;
     });
-    await this.hook(ctx);
     return { created: !exists };
   }
 
