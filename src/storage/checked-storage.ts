@@ -24,14 +24,12 @@ import {
   StorageError,
   type ChangeContext,
   type CollectionInfo,
-  type Item,
   type ItemDescriber,
   type ItemMeta,
   type NewItem,
   type Props,
   type PropsUpdate,
   type Storage,
-  type SyncResult,
   type WriteCheck,
 } from './types.js';
 
@@ -137,57 +135,18 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
 
   // ---------------------------------------------------------------- reads
 
-  getCollection(path: string): Promise<CollectionInfo | undefined> {
-    return this.backend.getCollection(path);
-  }
-
-  listCollections(path: string): Promise<CollectionInfo[]> {
-    return this.backend.listCollections(path);
-  }
-
-  listItems(path: string): Promise<ItemMeta[]> {
-    return this.backend.listItems(path);
-  }
-
-  listItemsInRange(
-    path: string,
-    range: { start: number; end: number },
-    component?: string,
-  ): Promise<ItemMeta[]> {
-    return this.backend.listItemsInRange(path, range, component);
-  }
-
-  getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
-    return this.backend.getItemMeta(path, href);
-  }
-
-  getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
-    return this.backend.getItemMetas(path, hrefs);
-  }
-
-  getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {
-    return this.backend.getItems(path, hrefs);
-  }
-
-  findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
-    return this.backend.findByUid(path, uid);
-  }
-
-  getItemProps(path: string, href: string): Promise<Props> {
-    return this.backend.getItemProps(path, href);
-  }
-
-  getEtag(path: string): Promise<string> {
-    return this.backend.getEtag(path);
-  }
-
-  getSyncToken(path: string): Promise<string> {
-    return this.backend.getSyncToken(path);
-  }
-
-  sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
-    return this.backend.sync(path, oldToken, limit);
-  }
+  readonly getCollection: Storage['getCollection'] = (...a) => this.backend.getCollection(...a);
+  readonly listCollections: Storage['listCollections'] = (...a) => this.backend.listCollections(...a);
+  readonly listItems: Storage['listItems'] = (...a) => this.backend.listItems(...a);
+  readonly listItemsInRange: Storage['listItemsInRange'] = (...a) => this.backend.listItemsInRange(...a);
+  readonly getItemMeta: Storage['getItemMeta'] = (...a) => this.backend.getItemMeta(...a);
+  readonly getItemMetas: Storage['getItemMetas'] = (...a) => this.backend.getItemMetas(...a);
+  readonly getItems: Storage['getItems'] = (...a) => this.backend.getItems(...a);
+  readonly findByUid: Storage['findByUid'] = (...a) => this.backend.findByUid(...a);
+  readonly getItemProps: Storage['getItemProps'] = (...a) => this.backend.getItemProps(...a);
+  readonly getEtag: Storage['getEtag'] = (...a) => this.backend.getEtag(...a);
+  readonly getSyncToken: Storage['getSyncToken'] = (...a) => this.backend.getSyncToken(...a);
+  readonly sync: Storage['sync'] = (...a) => this.backend.sync(...a);
 
   // ---------------------------------------------------------------- items (write)
 
@@ -210,23 +169,10 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     await this.changed(ctx, undefined);
   }
 
-  moveItem(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return this.transfer(from, to, check, ctx, true);
-  }
-
-  copyItem(
-    from: { path: string; href: string },
-    to: { path: string; href: string },
-    check: WriteCheck,
-    ctx: ChangeContext,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return this.transfer(from, to, check, ctx, false);
-  }
+  readonly moveItem: Storage['moveItem'] = (from, to, check, ctx) =>
+    this.transfer(from, to, check, ctx, true);
+  readonly copyItem: Storage['copyItem'] = (from, to, check, ctx) =>
+    this.transfer(from, to, check, ctx, false);
 
   private async transfer(
     from: { path: string; href: string },
@@ -293,24 +239,24 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     return written ? this.changed(ctx, info) : info;
   }
 
-  async moveCollection(
-    from: string,
-    to: string,
-    overwrite: boolean,
-    ctx: ChangeContext,
-  ): Promise<{ created: boolean }> {
-    checkCollectionPair(from, to);
-    return this.changed(ctx, await this.backend.moveCollection(from, to, pairCheck(from, to, overwrite)));
-  }
+  readonly moveCollection: Storage['moveCollection'] = (from, to, overwrite, ctx) =>
+    this.collectionTransfer(true, from, to, overwrite, ctx);
+  readonly copyCollection: Storage['copyCollection'] = (from, to, overwrite, ctx) =>
+    this.collectionTransfer(false, from, to, overwrite, ctx);
 
-  async copyCollection(
+  private async collectionTransfer(
+    move: boolean,
     from: string,
     to: string,
     overwrite: boolean,
     ctx: ChangeContext,
   ): Promise<{ created: boolean }> {
     checkCollectionPair(from, to);
-    return this.changed(ctx, await this.backend.copyCollection(from, to, pairCheck(from, to, overwrite)));
+    const check = pairCheck(from, to, overwrite);
+    const done = move
+      ? this.backend.moveCollection(from, to, check)
+      : this.backend.copyCollection(from, to, check);
+    return this.changed(ctx, await done);
   }
 }
 

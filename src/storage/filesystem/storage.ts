@@ -6,26 +6,8 @@
  * write (and shared around sync-token bookkeeping). A StorageBackend: checkedStorage
  * (../checked-storage.ts) adds the rules every backend shares and the storage hook.
  */
-import type {
-  CollectionInfo,
-  Item,
-  ItemDescriber,
-  ItemMeta,
-  NewItem,
-  Props,
-  PropsUpdate,
-  SyncResult,
-  WriteCheck,
-} from '../types.js';
-import type {
-  CollectionPairCheck,
-  HookSite,
-  ItemCollectionCheck,
-  ItemTransfer,
-  NamedItem,
-  ParentCheck,
-  StorageBackend,
-} from '../backend.js';
+import type { ItemDescriber } from '../types.js';
+import type { HookSite, StorageBackend as Backend } from '../backend.js';
 import { makeDirs } from './fsutil.js';
 import { loadLibc } from './libc.js';
 import { JOURNAL_FOLDER } from './swap-journal.js';
@@ -44,7 +26,7 @@ import * as ctagSync from './ctag-sync.js';
 
 export type { FilesystemStorageOptions } from './context.js';
 
-export class FilesystemBackend implements StorageBackend {
+export class FilesystemBackend implements Backend {
   private readonly store: StoreContext;
   private readonly push: FilePushStore;
   private cleaning: Promise<void> = Promise.resolve();
@@ -98,130 +80,45 @@ export class FilesystemBackend implements StorageBackend {
     this.store.histories.clear();
   }
 
-  getCollection(path: string): Promise<CollectionInfo | undefined> {
-    return collectionsRead.getCollection(this.store, path);
-  }
-
-  async listCollections(path: string): Promise<CollectionInfo[]> {
-    return collectionsRead.listCollections(this.store, path);
-  }
-
-  async listItems(path: string): Promise<ItemMeta[]> {
-    return itemsRead.listItems(this.store, path);
-  }
-
-  async listItemsInRange(
-    path: string,
-    range: { start: number; end: number },
-    component?: string,
-  ): Promise<ItemMeta[]> {
-    return itemsRead.listItemsInRange(this.store, path, range, component);
-  }
-
-  async getItemMeta(path: string, href: string): Promise<ItemMeta | undefined> {
-    return itemsRead.getItemMeta(this.store, path, href);
-  }
-
-  getItemMetas(path: string, hrefs: readonly string[]): Promise<ItemMeta[]> {
-    return metasOneByOne((p, h) => this.getItemMeta(p, h), path, hrefs);
-  }
-
-  async *getItems(path: string, hrefs?: readonly string[]): AsyncIterable<Item> {
-    yield* itemsRead.getItems(this.store, path, hrefs);
-  }
-
-  async findByUid(path: string, uid: string): Promise<ItemMeta | undefined> {
-    return itemsRead.findByUid(this.store, path, uid);
-  }
-
-  async putItem(
-    path: string,
-    href: string,
-    item: Omit<NewItem, 'href'>,
-    check: WriteCheck,
-    collection: ItemCollectionCheck,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return itemsWrite.putItem(this.store, path, href, item, check, collection);
-  }
-
-  async deleteItem(
-    path: string,
-    href: string,
-    check: WriteCheck,
-    collection: ItemCollectionCheck,
-  ): Promise<void> {
-    return itemsWrite.deleteItem(this.store, path, href, check, collection);
-  }
-
-  async transferItem(
-    t: ItemTransfer,
-    check: WriteCheck,
-    collection: ItemCollectionCheck,
-  ): Promise<{ meta: ItemMeta; created: boolean }> {
-    return itemsWrite.transferItem(this.store, t, check, collection);
-  }
-
-  async getItemProps(path: string, href: string): Promise<Props> {
-    return itemDeadProps.getItemProps(this.store, path, href);
-  }
-
-  async setItemProps(
-    path: string,
-    href: string,
-    props: Props,
-    collection: ItemCollectionCheck,
-  ): Promise<void> {
-    return itemDeadProps.setItemProps(this.store, path, href, props, collection);
-  }
-
-  async createCollection(path: string, props: Props, parent: ParentCheck): Promise<CollectionInfo> {
-    return collectionsWrite.createCollection(this.store, path, props, parent);
-  }
-
-  async replaceCollection(
-    path: string,
-    props: Props,
-    items: readonly NamedItem[],
-    parent: ParentCheck,
-  ): Promise<CollectionInfo> {
-    return collectionsWrite.replaceCollection(this.store, path, props, items, parent);
-  }
-
-  async deleteCollection(path: string): Promise<void> {
-    return collectionsWrite.deleteCollection(this.store, path);
-  }
-
-  async setProps(path: string, update: PropsUpdate): Promise<CollectionInfo> {
-    return collectionsWrite.setProps(this.store, path, update);
-  }
-
-  async moveCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
-    return collectionsWrite.moveCollection(this.store, from, to, check);
-  }
-
-  async copyCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }> {
-    return collectionsWrite.copyCollection(this.store, from, to, check);
-  }
-
-  async getEtag(path: string): Promise<string> {
-    return ctagSync.getEtag(this.store, path);
-  }
-
-  async getSyncToken(path: string): Promise<string> {
-    return ctagSync.getSyncToken(this.store, path);
-  }
-
-  async sync(path: string, oldToken: string, limit?: number): Promise<SyncResult> {
-    return ctagSync.sync(this.store, path, oldToken, limit);
-  }
+  // The operations, each in its module (typed by the interface: they take the store, then its arguments).
+  readonly getCollection: Backend['getCollection'] = (...a) =>
+    collectionsRead.getCollection(this.store, ...a);
+  readonly listCollections: Backend['listCollections'] = (...a) =>
+    collectionsRead.listCollections(this.store, ...a);
+  readonly listItems: Backend['listItems'] = (...a) => itemsRead.listItems(this.store, ...a);
+  readonly listItemsInRange: Backend['listItemsInRange'] = (...a) =>
+    itemsRead.listItemsInRange(this.store, ...a);
+  readonly getItemMeta: Backend['getItemMeta'] = (...a) => itemsRead.getItemMeta(this.store, ...a);
+  readonly getItemMetas: Backend['getItemMetas'] = (...a) => metasOneByOne(this.getItemMeta, ...a);
+  readonly getItems: Backend['getItems'] = (...a) => itemsRead.getItems(this.store, ...a);
+  readonly findByUid: Backend['findByUid'] = (...a) => itemsRead.findByUid(this.store, ...a);
+  readonly putItem: Backend['putItem'] = (...a) => itemsWrite.putItem(this.store, ...a);
+  readonly deleteItem: Backend['deleteItem'] = (...a) => itemsWrite.deleteItem(this.store, ...a);
+  readonly transferItem: Backend['transferItem'] = (...a) => itemsWrite.transferItem(this.store, ...a);
+  readonly getItemProps: Backend['getItemProps'] = (...a) => itemDeadProps.getItemProps(this.store, ...a);
+  readonly setItemProps: Backend['setItemProps'] = (...a) => itemDeadProps.setItemProps(this.store, ...a);
+  readonly createCollection: Backend['createCollection'] = (...a) =>
+    collectionsWrite.createCollection(this.store, ...a);
+  readonly replaceCollection: Backend['replaceCollection'] = (...a) =>
+    collectionsWrite.replaceCollection(this.store, ...a);
+  readonly deleteCollection: Backend['deleteCollection'] = (...a) =>
+    collectionsWrite.deleteCollection(this.store, ...a);
+  readonly setProps: Backend['setProps'] = (...a) => collectionsWrite.setProps(this.store, ...a);
+  readonly moveCollection: Backend['moveCollection'] = (...a) =>
+    collectionsWrite.moveCollection(this.store, ...a);
+  readonly copyCollection: Backend['copyCollection'] = (...a) =>
+    collectionsWrite.copyCollection(this.store, ...a);
+  readonly getEtag: Backend['getEtag'] = (...a) => ctagSync.getEtag(this.store, ...a);
+  readonly getSyncToken: Backend['getSyncToken'] = (...a) => ctagSync.getSyncToken(this.store, ...a);
+  readonly sync: Backend['sync'] = (...a) => ctagSync.sync(this.store, ...a);
 
   /** For `storage copy`: the sync tokens that stand for the current state (see ctag-sync.ts). */
-  async currentSyncTokens(path: string): Promise<string[]> {
+  currentSyncTokens(path: string): Promise<string[]> {
     return ctagSync.currentSyncTokens(this.store, path);
   }
 
   /** For `storage copy`: makes another storage's sync token stand for the current state (see ctag-sync.ts). */
-  async aliasSyncToken(path: string, token: string): Promise<boolean> {
+  aliasSyncToken(path: string, token: string): Promise<boolean> {
     return ctagSync.aliasSyncToken(this.store, path, token);
   }
 
