@@ -66,6 +66,15 @@ export interface ItemTransfer {
   readonly uidOwnHref: string | undefined;
 }
 
+/**
+ * What follows a change: the storage hook (unless the caller deferred it). Every write takes one as its
+ * last argument; a backend may await it before it lets the next writer of the collection in (the
+ * filesystem backend does: the hook sees the collection as the write left it, as Radicale runs its hook
+ * under its lock). When the backend has not called it, checkedStorage does once the write has
+ * returned. Never throws; a second call does nothing.
+ */
+export type AfterChange = () => Promise<void>;
+
 /** Where and how the storage hook runs for this backend (see hook.ts). */
 export interface HookSite {
   /** The `[storage] hook` command; '' for none. */
@@ -109,9 +118,16 @@ export interface StorageBackend extends Reads, SyncSource {
     item: Omit<NewItem, 'href'>,
     check: WriteCheck,
     collection: ItemCollectionCheck,
+    after?: AfterChange,
   ): Promise<{ meta: ItemMeta; created: boolean }>;
   /** Deletes one item: `collection`, then `check` (undefined: the backend throws not-found after it). */
-  deleteItem(path: string, href: string, check: WriteCheck, collection: ItemCollectionCheck): Promise<void>;
+  deleteItem(
+    path: string,
+    href: string,
+    check: WriteCheck,
+    collection: ItemCollectionCheck,
+    after?: AfterChange,
+  ): Promise<void>;
   /**
    * Moves or copies an item with its dead properties: `collection` on the source's and the target's
    * collections, the source must exist (not-found), then `check` with the target it replaces and
@@ -122,12 +138,18 @@ export interface StorageBackend extends Reads, SyncSource {
     t: ItemTransfer,
     check: WriteCheck,
     collection: ItemCollectionCheck,
+    after?: AfterChange,
   ): Promise<{ meta: ItemMeta; created: boolean }>;
   /** Replaces an item's dead properties: `collection`, then not-found for a missing item. */
   setItemProps(path: string, href: string, props: Props, collection: ItemCollectionCheck): Promise<void>;
 
   /** Creates an empty collection (never the root): `parent`, then 'exists' when there is one. */
-  createCollection(path: string, props: Props, parent: ParentCheck): Promise<CollectionInfo>;
+  createCollection(
+    path: string,
+    props: Props,
+    parent: ParentCheck,
+    after?: AfterChange,
+  ): Promise<CollectionInfo>;
   /**
    * Puts a new collection with these props and items at `path` (never the root), replacing any there
    * and all below it, atomically for readers; `parent` is checked under the lock of the swap.
@@ -137,21 +159,32 @@ export interface StorageBackend extends Reads, SyncSource {
     props: Props,
     items: readonly NamedItem[],
     parent: ParentCheck,
+    after?: AfterChange,
   ): Promise<CollectionInfo>;
   /** Deletes a collection and all below it (not-found when missing); the root '' deletes every child. */
-  deleteCollection(path: string): Promise<void>;
+  deleteCollection(path: string, after?: AfterChange): Promise<void>;
   /**
    * Runs `update` on the stored props under the lock every writer takes; it returns the props to
    * store (already checked), or undefined to store nothing. Refuses a tag for a collection that
    * contains collections. not-found when missing.
    */
-  setProps(path: string, update: PropsUpdate): Promise<CollectionInfo>;
+  setProps(path: string, update: PropsUpdate, after?: AfterChange): Promise<CollectionInfo>;
   /**
    * Moves a collection (its subtree, items, props and sync history) from `from` to `to`, replacing
    * the target when there is one; `check` first, under the lock of the move (and again wherever the
    * backend decides once more on fresher state). The paths are neither the root nor inside one another.
    */
-  moveCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }>;
+  moveCollection(
+    from: string,
+    to: string,
+    check: CollectionPairCheck,
+    after?: AfterChange,
+  ): Promise<{ created: boolean }>;
   /** Copies a collection (a new sync history) as moveCollection moves it. */
-  copyCollection(from: string, to: string, check: CollectionPairCheck): Promise<{ created: boolean }>;
+  copyCollection(
+    from: string,
+    to: string,
+    check: CollectionPairCheck,
+    after?: AfterChange,
+  ): Promise<{ created: boolean }>;
 }

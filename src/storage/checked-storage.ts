@@ -10,6 +10,7 @@
  * stored are checks the backend runs under its write lock, so they are atomic with the write.
  */
 import type {
+  AfterChange,
   CollectionPairCheck,
   ItemCollectionCheck,
   NamedItem,
@@ -119,10 +120,25 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     return run;
   }
 
-  /** After a change: the hook, unless the caller runs it once for several (`deferHook`). */
-  private async changed<T>(ctx: ChangeContext, result: T): Promise<T> {
-    if (ctx.deferHook !== true) await this.runHook(ctx);
-    return result;
+  /**
+   * Runs a write, handing the backend its AfterChange: the hook, unless the caller runs it once for
+   * several (`deferHook`) or `wrote` says nothing was written; when the backend calls it (under its
+   * lock), else once the write has returned. Not when the write fails.
+   */
+  private async write<T>(
+    ctx: ChangeContext,
+    run: (after: AfterChange) => Promise<T>,
+    wrote: () => boolean = () => true,
+  ): Promise<T> {
+    let done = false;
+    const after: AfterChange = async () => {
+      if (done) return;
+      done = true;
+      if (ctx.deferHook !== true && wrote()) await this.runHook(ctx);
+    };
+    const out = await run(after);
+    await after();
+    return out;
   }
 
   pushStore(): PushStore {
@@ -159,14 +175,13 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
   ): Promise<{ meta: ItemMeta; created: boolean }> {
     checkName(href);
     pathSegments(path);
-    return this.changed(ctx, await this.backend.putItem(path, href, item, check, itemCollection));
+    return this.write(ctx, (after) => this.backend.putItem(path, href, item, check, itemCollection, after));
   }
 
   async deleteItem(path: string, href: string, check: WriteCheck, ctx: ChangeContext): Promise<void> {
     checkName(href);
     pathSegments(path);
-    await this.backend.deleteItem(path, href, check, itemCollection);
-    await this.changed(ctx, undefined);
+    await this.write(ctx, (after) => this.backend.deleteItem(path, href, check, itemCollection, after));
   }
 
   readonly moveItem: Storage['moveItem'] = (from, to, check, ctx) =>
@@ -187,8 +202,8 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     pathSegments(to.path);
     // A MOVE within one collection takes the UID along: the item itself is no other holder of it.
     const uidOwnHref = move && from.path === to.path ? from.href : undefined;
-    const out = await this.backend.transferItem({ from, to, move, uidOwnHref }, check, itemCollection);
-    return this.changed(ctx, out);
+    const t = { from, to, move, uidOwnHref };
+    return this.write(ctx, (after) => this.backend.transferItem(t, check, itemCollection, after));
   }
 
   async setItemProps(path: string, href: string, props: Props): Promise<void> {
@@ -204,7 +219,7 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     checkProps(props);
     pathSegments(path);
     if (path === '') throw new StorageError('exists', 'the root collection always exists');
-    return this.changed(ctx, await this.backend.createCollection(path, props, parentFor(path)));
+    return this.write(ctx, (after) => this.backend.createCollection(path, props, parentFor(path), after));
   }
 
   async replaceCollection(
@@ -217,26 +232,31 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     pathSegments(path);
     if (path === '') throw new StorageError('conflict', 'the root collection cannot be replaced');
     const named = nameUpload(props, items);
-    return this.changed(ctx, await this.backend.replaceCollection(path, props, named, parentFor(path)));
+    return this.write(ctx, (after) =>
+      this.backend.replaceCollection(path, props, named, parentFor(path), after),
+    );
   }
 
   async deleteCollection(path: string, ctx: ChangeContext): Promise<void> {
     pathSegments(path);
-    await this.backend.deleteCollection(path);
-    await this.changed(ctx, undefined);
+    await this.write(ctx, (after) => this.backend.deleteCollection(path, after));
   }
 
   async setProps(path: string, change: Props | PropsUpdate, ctx: ChangeContext): Promise<CollectionInfo> {
     if (typeof change !== 'function') checkProps(change);
     pathSegments(path);
     let written = false;
-    const info = await this.backend.setProps(path, (current) => {
+    const update: PropsUpdate = (current) => {
       const props = typeof change === 'function' ? change(current) : change;
       written = props !== undefined;
       if (props !== undefined) checkProps(props);
       return props;
-    });
-    return written ? this.changed(ctx, info) : info;
+    };
+    return this.write(
+      ctx,
+      (after) => this.backend.setProps(path, update, after),
+      () => written,
+    );
   }
 
   readonly moveCollection: Storage['moveCollection'] = (from, to, overwrite, ctx) =>
@@ -253,10 +273,11 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
   ): Promise<{ created: boolean }> {
     checkCollectionPair(from, to);
     const check = pairCheck(from, to, overwrite);
-    const done = move
-      ? this.backend.moveCollection(from, to, check)
-      : this.backend.copyCollection(from, to, check);
-    return this.changed(ctx, await done);
+    return this.write(ctx, (after) =>
+      move
+        ? this.backend.moveCollection(from, to, check, after)
+        : this.backend.copyCollection(from, to, check, after),
+    );
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The storage contract: what every backend of the `Storage` interface (src/storage/types.ts) does, as
  * the protocol layers and so the clients see it. One test file per backend runs these scenarios with
- * a factory for that backend (test/unit/storage-contract-*.test.ts); a backend is done when they pass.
+ * a factory for that backend (test/unit/storage-contract-*.test.ts), which wraps it with checkedStorage
+ * (src/storage/checked-storage.ts) as src/storage/create.ts does; a backend is done when they pass.
  * What only one backend does (its on-disk format, its SQL) is tested beside it, not here.
  */
 import { test, type TestContext } from 'node:test';

@@ -3,7 +3,7 @@
  * change log (one entry per href: its newest change) that sync tokens are positions in. Around it
  * checkedStorage (src/storage/checked-storage.ts) makes a Storage that follows the storage contract
  * (test/contract/storage-contract.ts): the shared rules are the wrapper's, this is only the data. No
- * hook, no files, no locks (every method runs to its end without waiting, so each call is atomic).
+ * files, no locks (every method runs to its end without waiting, so each call is atomic).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -50,6 +50,9 @@ export interface MemoryStorageOptions {
   readonly maxResourceSize: number;
   /** Seconds a deletion stays in the change log (default 30 days). */
   readonly maxSyncTokenAge?: number;
+  /** `[storage] hook` (run by checkedStorage; default none), in `hookCwd` (default the working directory). */
+  readonly hook?: string;
+  readonly hookCwd?: string;
 }
 
 interface StoredItem {
@@ -91,7 +94,8 @@ export class MemoryBackend implements StorageBackend {
   readonly hookSite: HookSite;
 
   constructor(private readonly o: MemoryStorageOptions) {
-    this.hookSite = { command: '', cwd: process.cwd(), root: '', log: pino({ level: 'silent' }) };
+    const log = pino({ level: 'silent' });
+    this.hookSite = { command: o.hook ?? '', cwd: o.hookCwd ?? process.cwd(), root: '', log };
   }
 
   open(): Promise<void> {

@@ -265,6 +265,26 @@ void test('a failing hook is only logged', async () => {
   );
 });
 
+void test('the hook sees the collection as its write left it: the next write there waits for it', async () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'almanac-hook-'));
+  const out = join(outDir, 'log');
+  try {
+    await withStorage(
+      async (s) => {
+        await Promise.all([
+          s.putItem('alice/cal', 'a.ics', item('A'), ok, ctx),
+          s.putItem('alice/cal', 'b.ics', item('B'), ok, ctx),
+        ]);
+        // The two PUTs' hooks (after the two MKCOLs' of the set-up): the first ran before b.ics was written.
+        assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n').slice(-2), ['a.ics', 'a.ics b.ics']);
+      },
+      { hook: `sleep 0.3; echo $(ls collection-root/alice/cal) >> ${out}` },
+    );
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+});
+
 void test('verify reports broken items, duplicate UIDs, bad props and collections inside calendars', async () => {
   await withStorage(async (s, folder) => {
     const problems: string[] = [];

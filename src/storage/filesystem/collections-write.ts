@@ -6,7 +6,7 @@ import { copyFile, lstat, open, readlink, rename, stat, symlink } from 'node:fs/
 import type { Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type CollectionInfo, type Props, type PropsUpdate, StorageError } from '../types.js';
-import type { CollectionPairCheck, NamedItem, ParentCheck } from '../backend.js';
+import type { AfterChange, CollectionPairCheck, NamedItem, ParentCheck } from '../backend.js';
 import {
   atomicWrite,
   isErrno,
@@ -45,6 +45,7 @@ export async function createCollection(
   path: string,
   props: Props,
   parent: ParentCheck,
+  after?: AfterChange,
 ): Promise<CollectionInfo> {
   return store.withLock([{ path, mode: 'write' }], async () => {
     parent(await getCollection(store, parentPath(path)));
@@ -66,6 +67,7 @@ export async function createCollection(
       throw e;
     }
     store.forget(path);
+    await after?.();
     return requireCollection(store, path);
   });
 }
@@ -76,6 +78,7 @@ export async function replaceCollection(
   props: Props,
   items: readonly NamedItem[],
   parent: ParentCheck,
+  after?: AfterChange,
 ): Promise<CollectionInfo> {
   // The new collection is prepared without any lock (it is private until swapped in).
   const parentDir = store.dirOf(parentPath(path));
@@ -93,6 +96,7 @@ export async function replaceCollection(
       // Renaming the folder keeps its files' inodes and times: the index knows them already.
       const tag = props.tag ?? '';
       if (isTag(tag) && tag !== '') store.index(path).seed(tag, seeds);
+      await after?.();
     });
   } finally {
     await removeTree(prepared);
@@ -213,7 +217,11 @@ async function swapIn(
   return replaced !== undefined;
 }
 
-export async function deleteCollection(store: StoreContext, path: string): Promise<void> {
+export async function deleteCollection(
+  store: StoreContext,
+  path: string,
+  after?: AfterChange,
+): Promise<void> {
   await store.withLock([{ path, mode: 'write' }], async () => {
     if (path === '') {
       for (const name of await listNames(store.root)) await removeAside(store, store.root, name);
@@ -223,6 +231,7 @@ export async function deleteCollection(store: StoreContext, path: string): Promi
       await removeAside(store, store.dirOf(parentPath(path)), lastSegment(path));
     }
     store.forget(path);
+    await after?.();
   });
 }
 
@@ -240,6 +249,7 @@ export async function setProps(
   store: StoreContext,
   path: string,
   update: PropsUpdate,
+  after?: AfterChange,
 ): Promise<CollectionInfo> {
   return store.withLock([{ path, mode: 'write' }], async () => {
     await requireCollection(store, path);
@@ -254,6 +264,8 @@ export async function setProps(
       }
       await atomicWrite(dir, PROPS_FILE, pythonJson(props), store.fsOpts);
     });
+    // The hook, when something was written (checkedStorage knows).
+    await after?.();
     return requireCollection(store, path);
   });
 }
@@ -279,6 +291,7 @@ export async function moveCollection(
   from: string,
   to: string,
   check: CollectionPairCheck,
+  after?: AfterChange,
 ): Promise<{ created: boolean }> {
   return store.withLock(
     [
@@ -291,6 +304,7 @@ export async function moveCollection(
       await syncDir(store.dirOf(parentPath(from)), store.fsOpts);
       store.forget(from);
       store.forget(to);
+      await after?.();
       return { created: !replaced };
     },
   );
@@ -301,6 +315,7 @@ export async function copyCollection(
   from: string,
   to: string,
   check: CollectionPairCheck,
+  after?: AfterChange,
 ): Promise<{ created: boolean }> {
   const prepared = join(store.dirOf(parentPath(to)), tmpName());
   try {
@@ -315,6 +330,7 @@ export async function copyCollection(
         await syncDir(prepared, store.fsOpts);
         const replaced = await swapIn(store, prepared, to, true, again);
         store.forget(to);
+        await after?.();
         return { created: !replaced };
       },
     );

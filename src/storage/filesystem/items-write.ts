@@ -6,7 +6,7 @@
 import { readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CollectionInfo, type ItemMeta, type NewItem, StorageError, type WriteCheck } from '../types.js';
-import type { ItemCollectionCheck, ItemTransfer } from '../backend.js';
+import type { AfterChange, ItemCollectionCheck, ItemTransfer } from '../backend.js';
 import { atomicWrite, isErrno, mapFsError, syncDir, tmpName, unlinkIfExists, writeSynced } from './fsutil.js';
 import type { FileSet } from './history.js';
 import type { Listing } from './item-index.js';
@@ -100,6 +100,7 @@ export async function putItem(
   item: Omit<NewItem, 'href'>,
   check: WriteCheck,
   collection: ItemCollectionCheck,
+  after?: AfterChange,
 ): Promise<{ meta: ItemMeta; created: boolean }> {
   const decide = ({ info, list }: { info: CollectionInfo; list: Listing }): ItemMeta | undefined => {
     const existing = list.byHref.get(href);
@@ -122,6 +123,7 @@ export async function putItem(
         return now.list;
       },
     );
+    await after?.();
     return { meta, created: existing === undefined };
   });
 }
@@ -177,6 +179,7 @@ export async function deleteItem(
   href: string,
   check: WriteCheck,
   collection: ItemCollectionCheck,
+  after?: AfterChange,
 ): Promise<void> {
   const decide = ({ info, list }: { info: CollectionInfo; list: Listing }): void => {
     const existing = list.byHref.get(href);
@@ -196,6 +199,7 @@ export async function deleteItem(
       await recordChange(store, path, href, '', files);
     });
     store.index(path).forgetName(href);
+    await after?.();
   });
 }
 
@@ -204,6 +208,7 @@ export async function transferItem(
   t: ItemTransfer,
   check: WriteCheck,
   collection: ItemCollectionCheck,
+  after?: AfterChange,
 ): Promise<{ meta: ItemMeta; created: boolean }> {
   const { from, to, move } = t;
   const modes = [
@@ -237,6 +242,7 @@ export async function transferItem(
           existing = now.existing;
           return now.dst;
         });
+    await after?.();
     return { meta, created: existing === undefined };
   });
 }
