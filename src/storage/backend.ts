@@ -107,6 +107,10 @@ export interface StorageBackend extends Reads, SyncSource {
   close(): Promise<void>;
   pushStore(): PushStore;
   verify(report: (problem: string) => void, describe?: ItemDescriber): Promise<boolean>;
+  /** For `storage copy`, where the backend can: the sync tokens that stand for the current state. */
+  currentSyncTokens?(path: string): Promise<string[]>;
+  /** For `storage copy`, where the backend can: makes another storage's token stand for the current state. */
+  aliasSyncToken?(path: string, token: string): Promise<boolean>;
 
   /**
    * Creates or replaces one item: `collection` on the collection, then `check` with the item it

@@ -92,12 +92,8 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
   readonly aliasSyncToken?: (path: string, token: string) => Promise<boolean>;
 
   constructor(readonly backend: B) {
-    const b = backend as B & {
-      currentSyncTokens?: (path: string) => Promise<string[]>;
-      aliasSyncToken?: (path: string, token: string) => Promise<boolean>;
-    };
-    if (typeof b.currentSyncTokens === 'function') this.currentSyncTokens = b.currentSyncTokens.bind(backend);
-    if (typeof b.aliasSyncToken === 'function') this.aliasSyncToken = b.aliasSyncToken.bind(backend);
+    if (backend.currentSyncTokens) this.currentSyncTokens = backend.currentSyncTokens.bind(backend);
+    if (backend.aliasSyncToken) this.aliasSyncToken = backend.aliasSyncToken.bind(backend);
   }
 
   // ---------------------------------------------------------------- lifecycle
