@@ -17,15 +17,17 @@ function intersects(letters: string, wanted: string): boolean {
   return false;
 }
 
-function check(
-  permission: 'r' | 'w',
+/** What canRead, canWrite and privilegesFor are asked: who, which target, of what kind, in which parent. */
+type Question = [
   rights: Rights,
   user: string,
   groups: ReadonlySet<string>,
   path: string,
   kind: TargetKind,
   parentPath: string,
-): boolean {
+];
+
+function check(permission: 'r' | 'w', ...[rights, user, groups, path, kind, parentPath]: Question): boolean {
   const upper = permission.toUpperCase();
   const [own, parent] =
     kind === 'none'
@@ -43,26 +45,12 @@ function check(
   );
 }
 
-export function canRead(
-  rights: Rights,
-  user: string,
-  groups: ReadonlySet<string>,
-  path: string,
-  kind: TargetKind,
-  parentPath: string,
-): boolean {
-  return check('r', rights, user, groups, path, kind, parentPath);
+export function canRead(...question: Question): boolean {
+  return check('r', ...question);
 }
 
-export function canWrite(
-  rights: Rights,
-  user: string,
-  groups: ReadonlySet<string>,
-  path: string,
-  kind: TargetKind,
-  parentPath: string,
-): boolean {
-  return check('w', rights, user, groups, path, kind, parentPath);
+export function canWrite(...question: Question): boolean {
+  return check('w', ...question);
 }
 
 /**
@@ -79,17 +67,9 @@ export function canExportCollection(
 }
 
 /** DAV privileges (local names in the DAV: namespace) for DAV:current-user-privilege-set. */
-export function privilegesFor(
-  rights: Rights,
-  user: string,
-  groups: ReadonlySet<string>,
-  path: string,
-  kind: TargetKind,
-  parentPath: string,
-): string[] {
+export function privilegesFor(...question: Question): string[] {
   const out: string[] = [];
-  if (canRead(rights, user, groups, path, kind, parentPath)) out.push('read');
-  if (canWrite(rights, user, groups, path, kind, parentPath))
-    out.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
+  if (canRead(...question)) out.push('read');
+  if (canWrite(...question)) out.push('all', 'write', 'write-properties', 'write-content', 'bind', 'unbind');
   return out;
 }
