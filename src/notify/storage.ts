@@ -217,31 +217,11 @@ export function withChangeNotifications(storage: Storage, hub: ChangeHub, log: L
       return info;
     },
 
-    async moveItem(from, to, check, ctx) {
-      const result = await storage.moveItem(from, to, check, ctx);
-      hub.publish({
-        kind: 'item-move',
-        collection: to.path,
-        from: { collection: from.path, href: from.href },
-        items: [{ href: to.href, uid: result.meta.uid, component: result.meta.component }],
-        created: result.created,
-        ...who(ctx),
-      });
-      return result;
-    },
+    moveItem: (from, to, check, ctx) =>
+      itemTransfer('item-move', storage.moveItem(from, to, check, ctx), from, to, ctx),
 
-    async copyItem(from, to, check, ctx) {
-      const result = await storage.copyItem(from, to, check, ctx);
-      hub.publish({
-        kind: 'item-copy',
-        collection: to.path,
-        from: { collection: from.path, href: from.href },
-        items: [{ href: to.href, uid: result.meta.uid, component: result.meta.component }],
-        created: result.created,
-        ...who(ctx),
-      });
-      return result;
-    },
+    copyItem: (from, to, check, ctx) =>
+      itemTransfer('item-copy', storage.copyItem(from, to, check, ctx), from, to, ctx),
 
     moveCollection: (from: string, to: string, overwrite: boolean, ctx: ChangeContext) =>
       collectionTransfer('collection-move', storage.moveCollection(from, to, overwrite, ctx), from, to, ctx),
@@ -249,6 +229,26 @@ export function withChangeNotifications(storage: Storage, hub: ChangeHub, log: L
     copyCollection: (from: string, to: string, overwrite: boolean, ctx: ChangeContext) =>
       collectionTransfer('collection-copy', storage.copyCollection(from, to, overwrite, ctx), from, to, ctx),
   };
+
+  /** An item MOVE or COPY: published once the backend has done it. */
+  async function itemTransfer(
+    kind: 'item-move' | 'item-copy',
+    done: Promise<{ meta: ItemMeta; created: boolean }>,
+    from: { path: string; href: string },
+    to: { path: string; href: string },
+    ctx: ChangeContext,
+  ): Promise<{ meta: ItemMeta; created: boolean }> {
+    const result = await done;
+    hub.publish({
+      kind,
+      collection: to.path,
+      from: { collection: from.path, href: from.href },
+      items: [{ href: to.href, uid: result.meta.uid, component: result.meta.component }],
+      created: result.created,
+      ...who(ctx),
+    });
+    return result;
+  }
 
   /** A collection MOVE or COPY: published once the backend has done it. */
   async function collectionTransfer(
