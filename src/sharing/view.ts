@@ -96,6 +96,11 @@ export function createShareView(deps: {
     }
     return { path };
   };
+  /** An item named by collection and href (a MOVE's or COPY's source or target), in the real tree. */
+  const realItem = (item: { path: string; href: string }): { path: string; href: string } => ({
+    path: toReal(item.path).path,
+    href: item.href,
+  });
   const toVirtual = (realPath: string, s: ActiveShare): string =>
     s.key + realPath.slice(storagePath(s.record.PathMapped).length);
 
@@ -347,21 +352,11 @@ export function createShareView(deps: {
     },
     moveItem: (from, to, check, ctx) => {
       refuseBday(from.path, to.path);
-      return base.moveItem(
-        { path: toReal(from.path).path, href: from.href },
-        { path: toReal(to.path).path, href: to.href },
-        check,
-        ctxOf(ctx),
-      );
+      return base.moveItem(realItem(from), realItem(to), check, ctxOf(ctx));
     },
     copyItem: (from, to, check, ctx) => {
       refuseBday(from.path, to.path);
-      return base.copyItem(
-        { path: toReal(from.path).path, href: from.href },
-        { path: toReal(to.path).path, href: to.href },
-        check,
-        ctxOf(ctx),
-      );
+      return base.copyItem(realItem(from), realItem(to), check, ctxOf(ctx));
     },
     moveCollection: (from, to, overwrite, ctx) => {
       refuseRoot(from, 'moving');
