@@ -153,16 +153,20 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     ...(monitoring?.metrics ? { metrics: monitoring.metrics } : {}),
     ...(sharing ? { sharing } : {}),
   });
-  let server: RunningServer;
-  try {
-    server = await startServer(config, app, log, monitoring);
-  } catch (err) {
+  /** Closes what start-up opened besides the server, in order: at close, or if the server cannot start. */
+  const closeServices = async (): Promise<void> => {
     await hook?.close();
     await push?.close();
     await mailer.close();
     await auth.close();
     await sharing?.close();
     await storage.close();
+  };
+  let server: RunningServer;
+  try {
+    server = await startServer(config, app, log, monitoring);
+  } catch (err) {
+    await closeServices();
     throw err;
   }
   warnAboutHeaderAuth(config, server.addresses, log);
@@ -174,12 +178,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
       await server.close(graceMs);
       // The changes of the last requests reach their listeners before the listeners stop.
       await notifier.drain();
-      await hook?.close();
-      await push?.close();
-      await mailer.close();
-      await auth.close();
-      await sharing?.close();
-      await storage.close();
+      await closeServices();
       await derivedCache?.settle();
     },
   };
