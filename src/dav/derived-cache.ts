@@ -113,6 +113,23 @@ export interface BytesCache {
   settle(): Promise<void>;
 }
 
+/** A chunk of a put's source as bytes (text is UTF-8). */
+export function chunkBytes(chunk: string | Buffer): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+}
+
+/**
+ * The answer of a put's `stillCurrent`, asked once the whole source was passed through: no check =
+ * current; a failing check = not current (not stored).
+ */
+export async function isStillCurrent(check: (() => Promise<boolean>) | undefined): Promise<boolean> {
+  try {
+    return check === undefined || (await check());
+  } catch {
+    return false;
+  }
+}
+
 export class DerivedCache implements BytesCache {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
@@ -205,7 +222,7 @@ export class DerivedCache implements BytesCache {
     let finished = false;
     try {
       for await (const chunk of source) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+        const buf = chunkBytes(chunk);
         await writer?.write(buf);
         yield buf;
       }
@@ -376,14 +393,5 @@ class EntryWriter {
     if (this.closed) return;
     this.closed = true;
     await this.fh.close().catch(() => undefined);
-  }
-}
-
-/** The answer of a put's check; no check = current; a failing check = not current (not stored). */
-async function isStillCurrent(check: (() => Promise<boolean>) | undefined): Promise<boolean> {
-  try {
-    return check === undefined || (await check());
-  } catch {
-    return false;
   }
 }

@@ -6,7 +6,7 @@
  * was passed through and `stillCurrent` confirms the key still describes it.
  */
 import { Readable } from 'node:stream';
-import type { BytesCache, CachedBytes } from './derived-cache.js';
+import { chunkBytes, isStillCurrent, type BytesCache, type CachedBytes } from './derived-cache.js';
 
 export class MemoryBytesCache implements BytesCache {
   private readonly map = new Map<string, { key: string; bytes: Buffer }>();
@@ -33,13 +33,13 @@ export class MemoryBytesCache implements BytesCache {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of source) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      const buf = chunkBytes(chunk);
       size += buf.length;
       if (size <= this.maxBytes / 4) chunks.push(buf);
       yield buf;
     }
     if (size > this.maxBytes / 4) return;
-    if (stillCurrent !== undefined && !(await stillCurrent().catch(() => false))) return;
+    if (!(await isStillCurrent(stillCurrent))) return;
     this.drop(scope);
     this.map.set(scope, { key, bytes: Buffer.concat(chunks, size) });
     this.total += size;
