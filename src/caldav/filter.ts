@@ -3,7 +3,7 @@
  * against one calendar object resource, with time ranges evaluated on every recurrence instance.
  */
 import ICAL from 'ical.js';
-import { isCollation, textMatcher, type Collation } from '../dav/collation.js';
+import { isCollation, textMatches, type TextMatch } from '../dav/collation.js';
 import { DavError } from '../dav/errors.js';
 import { NS, type XmlElement } from '../dav/xml.js';
 import { ownInstances, recurrenceSets, type Instance, type RecurrenceSet } from './instances.js';
@@ -14,12 +14,6 @@ import { ZoneResolver } from './timezones.js';
 import { parseUtcDateTime } from './utc.js';
 import { eventsOverlap } from './span-cache.js';
 import { CALDAV_CONDITIONS } from './preconditions.js';
-
-export interface TextMatch {
-  text: string;
-  collation: Collation;
-  negate: boolean;
-}
 
 export interface ParamFilter {
   name: string;
@@ -74,36 +68,37 @@ export function parseCalendarFilter(filterEl: XmlElement): CalendarFilter {
   return { root: parsed };
 }
 
+/** The name and is-not-defined of a comp-filter, prop-filter or param-filter. */
+function nameAndDefinedness(el: XmlElement): { name: string; isNotDefined: boolean } {
+  return { name: nameAttr(el), isNotDefined: kids(el, 'is-not-defined').length > 0 };
+}
+
+/** The first `local` child of `el`, parsed; undefined when there is none. */
+function firstParsed<T>(el: XmlElement, local: string, parse: (child: XmlElement) => T): T | undefined {
+  const first = kids(el, local)[0];
+  return first ? parse(first) : undefined;
+}
+
 function parseCompFilter(el: XmlElement): CompFilter {
-  const tr = kids(el, 'time-range')[0];
   return {
-    name: nameAttr(el),
-    isNotDefined: kids(el, 'is-not-defined').length > 0,
-    timeRange: tr ? parseTimeRange(tr) : undefined,
+    ...nameAndDefinedness(el),
+    timeRange: firstParsed(el, 'time-range', parseTimeRange),
     propFilters: kids(el, 'prop-filter').map(parsePropFilter),
     compFilters: kids(el, 'comp-filter').map(parseCompFilter),
   };
 }
 
 function parsePropFilter(el: XmlElement): PropFilter {
-  const tr = kids(el, 'time-range')[0];
-  const tm = kids(el, 'text-match')[0];
   return {
-    name: nameAttr(el),
-    isNotDefined: kids(el, 'is-not-defined').length > 0,
-    timeRange: tr ? parseTimeRange(tr) : undefined,
-    textMatch: tm ? parseTextMatch(tm) : undefined,
+    ...nameAndDefinedness(el),
+    timeRange: firstParsed(el, 'time-range', parseTimeRange),
+    textMatch: firstParsed(el, 'text-match', parseTextMatch),
     paramFilters: kids(el, 'param-filter').map(parseParamFilter),
   };
 }
 
 function parseParamFilter(el: XmlElement): ParamFilter {
-  const tm = kids(el, 'text-match')[0];
-  return {
-    name: nameAttr(el),
-    isNotDefined: kids(el, 'is-not-defined').length > 0,
-    textMatch: tm ? parseTextMatch(tm) : undefined,
-  };
+  return { ...nameAndDefinedness(el), textMatch: firstParsed(el, 'text-match', parseTextMatch) };
 }
 
 function parseTextMatch(el: XmlElement): TextMatch {
@@ -113,7 +108,8 @@ function parseTextMatch(el: XmlElement): TextMatch {
   }
   const negate = (el.attrs['negate-condition'] ?? 'no').toLowerCase();
   if (negate !== 'yes' && negate !== 'no') throw invalid(`bad negate-condition ${negate}`);
-  return { text: el.text, collation, negate: negate === 'yes' };
+  // RFC 4791 has no match-type: a CalDAV text-match is a substring match (§9.7.5).
+  return { text: el.text, collation, matchType: 'contains', negate: negate === 'yes' };
 }
 
 /** A C:time-range element: start and/or end in UTC (`YYYYMMDDTHHMMSSZ`). */
@@ -293,7 +289,7 @@ function propFilterMatches(pf: PropFilter, comp: ICAL.Component, ctx: Ctx): bool
 
 function propMatches(pf: PropFilter, prop: ICAL.Property, ctx: Ctx): boolean {
   if (pf.timeRange && !propInRange(prop, pf.timeRange, ctx)) return false;
-  if (pf.textMatch && !textMatches(pf.textMatch, [propText(prop)])) return false;
+  if (pf.textMatch && !textMatches([propText(prop)], pf.textMatch)) return false;
   return pf.paramFilters.every((f) => paramMatches(f, prop));
 }
 
@@ -340,10 +336,5 @@ function paramMatches(f: ParamFilter, prop: ICAL.Property): boolean {
   const values = list.filter((v): v is string => typeof v === 'string');
   if (f.isNotDefined) return values.length === 0;
   if (values.length === 0) return false;
-  return f.textMatch ? textMatches(f.textMatch, values) : true;
-}
-
-/** Substring match ("contains", RFC 4791 §9.7.5) on any of the values, then negation. */
-function textMatches(tm: TextMatch, values: readonly string[]): boolean {
-  return values.some(textMatcher(tm.text, tm.collation)) !== tm.negate;
+  return f.textMatch ? textMatches(values, f.textMatch) : true;
 }

@@ -13,7 +13,13 @@
  * - an empty filter matches every card.
  */
 import ICAL from 'ical.js';
-import { isCollation, textMatcher, type Collation, type MatchType } from '../dav/collation.js';
+import {
+  isCollation,
+  textMatches,
+  type Collation,
+  type MatchType,
+  type TextMatch,
+} from '../dav/collation.js';
 import { DavError, badRequest, forbidden } from '../dav/errors.js';
 import { NS, type XmlElement, child, childrenNamed } from '../dav/xml.js';
 import { normalizeVcardForParsing } from './item.js';
@@ -29,13 +35,6 @@ export type FilterTest = 'anyof' | 'allof';
 /** RFC 6352 §10.5.4: the default collation of CARDDAV:text-match (§8.3 requires both casemaps). */
 const DEFAULT_COLLATION: Collation = 'i;unicode-casemap';
 const MATCH_TYPES: readonly MatchType[] = ['equals', 'contains', 'starts-with', 'ends-with'];
-
-export interface TextMatch {
-  text: string;
-  collation: Collation;
-  matchType: MatchType;
-  negate: boolean;
-}
 
 export interface ParamFilter {
   /** Upper-case parameter name. */
@@ -156,11 +155,6 @@ export function parseAddressbookQuery(reportEl: XmlElement): { filter: AddressFi
 
 // ---------------------------------------------------------------------------------------------
 // Matching
-
-/** Text-match on a list of candidate strings, negate-condition applied to the whole test. */
-function textMatches(candidates: readonly string[], tm: TextMatch): boolean {
-  return candidates.some(textMatcher(tm.text, tm.collation, tm.matchType)) !== tm.negate;
-}
 
 interface CardProperty {
   group: string;

@@ -1,8 +1,9 @@
 /**
  * The collations of text matching (CalDAV text-match, RFC 4791 §7.5; CardDAV text-match, RFC 6352
  * §8.3), written once for both: `i;octet` and `i;ascii-casemap` (RFC 4790 §9.3, §9.2) and
- * `i;unicode-casemap` (RFC 5051). Each turns a string into the form compared; the plugins own the
- * element that names a collation, its default and the precondition of an unsupported one.
+ * `i;unicode-casemap` (RFC 5051). Each turns a string into the form compared. A parsed text-match and
+ * its test on a property's values are shared too; the plugins own the element that names a collation,
+ * its default and the precondition of an unsupported one.
  *
  * RFC 5051 §2 maps each character to its titlecase, then replaces it by its full compatibility
  * decomposition, every character of which goes through the same two steps again: case mapping
@@ -60,4 +61,21 @@ export function textMatcher(
     case 'contains':
       return (value) => collationKey(value, collation).includes(key);
   }
+}
+
+/**
+ * A text-match element as CalDAV (RFC 4791 §9.7.5) and CardDAV (RFC 6352 §10.5.4) read it: the text
+ * looked for, its collation, how it must match (CalDAV's is always `contains`, a substring) and
+ * whether negate-condition is set.
+ */
+export interface TextMatch {
+  text: string;
+  collation: Collation;
+  matchType: MatchType;
+  negate: boolean;
+}
+
+/** Text-match on candidate strings: whether any matches, negate-condition applied to the whole test. */
+export function textMatches(candidates: readonly string[], tm: TextMatch): boolean {
+  return candidates.some(textMatcher(tm.text, tm.collation, tm.matchType)) !== tm.negate;
 }
