@@ -12,7 +12,7 @@ import type {
 } from '../dav/context.js';
 import { COLLATIONS } from '../dav/collation.js';
 import { DavError, badRequest, conflict, forbidden } from '../dav/errors.js';
-import { collectionHref, hrefOf, splitPath } from '../dav/href.js';
+import { collectionHref, hrefOf } from '../dav/href.js';
 import { createCollection, type CollectionCreation } from '../dav/methods/mkcol.js';
 import { failedUpdateResponse } from '../dav/prop-updates.js';
 import { multistatus, multistatusStream } from '../dav/multistatus.js';
@@ -21,6 +21,7 @@ import { multiget } from '../dav/reports/multiget.js';
 import { itemText, loadTexts, withTexts } from '../dav/item-text.js';
 import { yielder } from '../dav/yielder.js';
 import { asksForStoredText } from '../dav/item-responses.js';
+import { isPrincipal, makeLiveProperty as prop, ownCollectionHref } from '../dav/properties.js';
 import { NS, child, childrenNamed, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { ItemMeta } from '../storage/types.js';
 import { parseCalendarDataRequest, renderCalendarData, type ExpandCount } from './calendar-data.js';
@@ -39,7 +40,7 @@ import {
   verifyCalendarItem,
   type CalendarObjectInfo,
 } from './item.js';
-import { runInWorker } from '../dav/worker-task.js';
+import { IN_PLACE_UP_TO, runInWorker } from '../dav/worker-task.js';
 import { exportCalendarStream } from './export.js';
 import { splitUpload } from './upload.js';
 import { parseUtcDateTime } from './utc.js';
@@ -55,7 +56,6 @@ const D = (l: string): string => clark(NS.D, l);
 export { DEFAULT_COMPONENTS, supportedComponents };
 
 const isCalendar = (res: Resource): boolean => res.kind === 'collection' && res.info.tag === 'VCALENDAR';
-const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
 const isCalendarItem = (res: Resource): boolean => res.kind === 'item' && res.collection.tag === 'VCALENDAR';
 
 /** C:expand instances per REPORT: `[reporting] max_expand_occurrence` limits the whole answer. */
@@ -95,9 +95,6 @@ function hasInstanceIn(range: TimeRange, text: string): boolean {
   );
 }
 
-/** Items up to this many characters are validated in place, bigger ones in a worker thread. */
-const IN_PLACE_UP_TO = 1024 * 1024;
-
 const calendarKind = (settings: CalDavSettings): CollectionKind => ({
   tag: 'VCALENDAR',
   preconditions: CALENDAR_ITEM_CONDITIONS,
@@ -134,13 +131,6 @@ const calendarKind = (settings: CalDavSettings): CollectionKind => ({
   sniff: (text) => /^\s*BEGIN:VCALENDAR/i.test(text),
 });
 
-const prop = (
-  name: string,
-  appliesTo: LiveProperty['appliesTo'],
-  get: LiveProperty['get'],
-  extra: Partial<LiveProperty> = {},
-): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
-
 function userAddresses(res: Resource, req: DavRequest): XmlNode[] {
   if (res.kind !== 'collection') return [];
   const user = res.path;
@@ -151,9 +141,7 @@ function userAddresses(res: Resource, req: DavRequest): XmlNode[] {
 }
 
 const properties = (settings: CalDavSettings): readonly LiveProperty[] => [
-  prop(C('calendar-home-set'), isPrincipal, (res, req) =>
-    res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
-  ),
+  prop(C('calendar-home-set'), isPrincipal, ownCollectionHref),
   prop(C('calendar-user-address-set'), isPrincipal, userAddresses),
   prop(
     C('supported-calendar-component-set'),

@@ -11,8 +11,12 @@ import type {
 } from '../dav/context.js';
 import { COLLATIONS } from '../dav/collation.js';
 import { DavError } from '../dav/errors.js';
-import { collectionHref, splitPath } from '../dav/href.js';
-import { hrefOfResource } from '../dav/properties.js';
+import {
+  hrefOfResource,
+  isPrincipal,
+  makeLiveProperty as prop,
+  ownCollectionHref,
+} from '../dav/properties.js';
 import { multistatusStreamFromFirst, responseWithStatus } from '../dav/multistatus.js';
 import { propResponse, reportPropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
@@ -35,21 +39,16 @@ import {
   verifyVcard,
   type VcardDescription,
 } from './item.js';
-import { runInWorker } from '../dav/worker-task.js';
+import { IN_PLACE_UP_TO, runInWorker } from '../dav/worker-task.js';
 import { DAV_CONDITIONS } from '../dav/preconditions.js';
 import { ADDRESSBOOK_ITEM_CONDITIONS, CARDDAV_CONDITIONS } from './preconditions.js';
 import type { CardDavSettings } from './settings.js';
 
 const CR = (l: string): string => clark(NS.CR, l);
-const D = (l: string): string => clark(NS.D, l);
 
 const isAddressBook = (res: Resource): boolean =>
   res.kind === 'collection' && res.info.tag === 'VADDRESSBOOK';
-const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
 const isCard = (res: Resource): boolean => res.kind === 'item' && res.collection.tag === 'VADDRESSBOOK';
-
-/** Items up to this many characters are validated in place, bigger ones in a worker thread. */
-const IN_PLACE_UP_TO = 1024 * 1024;
 
 const ADDRESSBOOK_KIND: CollectionKind = {
   tag: 'VADDRESSBOOK',
@@ -79,17 +78,8 @@ const ADDRESSBOOK_KIND: CollectionKind = {
   sniff: (text) => /^\s*BEGIN:VCARD/i.test(text),
 };
 
-const prop = (
-  name: string,
-  appliesTo: LiveProperty['appliesTo'],
-  get: LiveProperty['get'],
-  extra: Partial<LiveProperty> = {},
-): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
-
 const properties = (settings: CardDavSettings): readonly LiveProperty[] => [
-  prop(CR('addressbook-home-set'), isPrincipal, (res, req) =>
-    res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
-  ),
+  prop(CR('addressbook-home-set'), isPrincipal, ownCollectionHref),
   prop(CR('principal-address'), isPrincipal, () => []),
   prop(CR('supported-address-data'), isAddressBook, () =>
     supportedAddressData().map((t) => ({

@@ -18,7 +18,9 @@ const isCollection = (res: Resource): boolean => res.kind === 'collection';
 const isTagged = (res: Resource): boolean => res.kind === 'collection' && res.info.tag !== '';
 const isSyncable = (res: Resource): boolean =>
   isTagged(res) && res.kind === 'collection' && !res.info.conversion;
-const isPrincipal = (res: Resource): boolean => res.kind === 'collection' && splitPath(res.path).length === 1;
+/** A principal collection (`/<user>/`). */
+export const isPrincipal = (res: Resource): boolean =>
+  res.kind === 'collection' && splitPath(res.path).length === 1;
 /** An item, or a collection of items: of a tag some plugin's kind owns (a calendar, an address book). */
 const hasContent = (res: Resource, req: DavRequest): boolean =>
   res.kind === 'item' || (res.kind === 'collection' && req.plugins.byTag(res.info.tag) !== undefined);
@@ -48,12 +50,27 @@ async function collectionLength(res: Resource, req: DavRequest): Promise<number>
   return items.reduce((n, i) => n + i.size, 0);
 }
 
+/**
+ * A live property as the plugins' tables write one (the core's, CalDAV's, CardDAV's, scheduling's):
+ * not in allprop answers unless `extra` says so.
+ */
+export const makeLiveProperty = (
+  name: string,
+  appliesTo: LiveProperty['appliesTo'],
+  get: LiveProperty['get'],
+  extra: Partial<LiveProperty> = {},
+): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
+
 const live = (
   name: string,
   allprop: boolean,
   appliesTo: LiveProperty['appliesTo'],
   get: LiveProperty['get'],
-): LiveProperty => ({ name, allprop, appliesTo, get });
+): LiveProperty => makeLiveProperty(name, appliesTo, get, { allprop });
+
+/** The value of a property naming the collection itself (principal-URL, the home sets on a principal). */
+export const ownCollectionHref: LiveProperty['get'] = (res, req) =>
+  res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [];
 
 /**
  * A property every item has, with a value from its metadata only (`LiveProperty.itemMetadata`), and
@@ -138,9 +155,7 @@ export const CORE_PROPERTIES: readonly LiveProperty[] = [
     (_res, req) =>
       req.user ? [elText(D('href'), principalHref(req, req.user))] : [el(D('unauthenticated'))],
   ),
-  live(D('principal-URL'), true, isPrincipal, (res, req) =>
-    res.kind === 'collection' ? [elText(D('href'), collectionHref(req.prefix, res.path))] : [],
-  ),
+  live(D('principal-URL'), true, isPrincipal, ownCollectionHref),
   live(
     D('principal-collection-set'),
     false,

@@ -8,6 +8,9 @@ import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { DavError } from './errors.js';
 import type { Precondition } from './preconditions.js';
 
+/** Items up to this many characters are validated in place, bigger ones in a worker thread. */
+export const IN_PLACE_UP_TO = 1024 * 1024;
+
 type Reply<T> =
   | { ok: true; value: T }
   | {

@@ -7,6 +7,7 @@ import { isSchedulingText, schedulingTransfer } from './transfer.js';
 import type { DavPlugin, DavRequest, LiveProperty, Resource } from '../../dav/context.js';
 import { collectionHref, hrefToSegments, splitPath } from '../../dav/href.js';
 import { itemText } from '../../dav/item-text.js';
+import { makeLiveProperty as prop } from '../../dav/properties.js';
 import { NS, child, clark, el, elText, textContent, type XmlElement, type XmlNode } from '../../dav/xml.js';
 import type { ChangeContext } from '../../storage/types.js';
 import { userAddresses } from './addresses.js';
@@ -33,13 +34,6 @@ const isPrincipal = (res: Resource): boolean =>
 const isInbox = (res: Resource): boolean => res.kind === 'collection' && boxOf(res.info) === 'inbox';
 const isCalendar = (res: Resource): boolean => res.kind === 'collection' && isPlainCalendar(res.info);
 const isCalendarItem = (res: Resource): boolean => res.kind === 'item' && isPlainCalendar(res.collection);
-
-const prop = (
-  name: string,
-  appliesTo: LiveProperty['appliesTo'],
-  get: LiveProperty['get'],
-  extra: Partial<LiveProperty> = {},
-): LiveProperty => ({ name, allprop: false, appliesTo, get, ...extra });
 
 /** The href of a user's box; the box is created when the user asks for their own. */
 async function boxHref(res: Resource, req: DavRequest, box: Box): Promise<XmlNode[]> {
