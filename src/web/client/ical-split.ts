@@ -3,33 +3,13 @@
  * existing collection with one PUT per item. Pure text work on content lines (RFC 5545 §3.1 /
  * RFC 6350 §3.2): folded lines are kept byte-for-byte, only the unfolded form is inspected.
  */
+import { unfoldedLines, type UnfoldedLine as Line } from './unfold.js';
 
 export type FileKind = 'calendar' | 'addressbook';
 
 export interface SplitItem {
   readonly uid: string;
   readonly text: string;
-}
-
-interface Line {
-  /** The logical line with folding removed, for inspection. */
-  readonly value: string;
-  /** The physical lines as in the file. */
-  readonly raw: readonly string[];
-}
-
-function contentLines(text: string): Line[] {
-  const out: { value: string; raw: string[] }[] = [];
-  for (const physical of text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/)) {
-    const last = out[out.length - 1];
-    if ((physical.startsWith(' ') || physical.startsWith('\t')) && last !== undefined) {
-      last.value += physical.slice(1);
-      last.raw.push(physical);
-    } else if (physical !== '') {
-      out.push({ value: physical, raw: [physical] });
-    }
-  }
-  return out;
 }
 
 /** Property name of a content line, upper-cased, without parameters or group (`item1.TEL;TYPE=x:` → TEL). */
@@ -55,7 +35,7 @@ const isEnd = (l: Line): boolean => propName(l.value) === 'END';
 
 /** What a file holds, judged from its first BEGIN line. */
 export function detectKind(text: string): FileKind | null {
-  const first = contentLines(text).find((l) => isBegin(l));
+  const first = unfoldedLines(text).find((l) => isBegin(l));
   if (first === undefined) return null;
   const what = propValue(first.value).toUpperCase();
   if (what === 'VCALENDAR') return 'calendar';
@@ -66,7 +46,7 @@ export function detectKind(text: string): FileKind | null {
 /** A top-level calendar property such as X-WR-CALNAME (the name Radicale gives an uploaded calendar). */
 export function calendarProperty(text: string, name: string): string | null {
   let depth = 0;
-  for (const l of contentLines(text)) {
+  for (const l of unfoldedLines(text)) {
     if (isBegin(l)) depth++;
     else if (isEnd(l)) depth--;
     else if (depth === 1 && propName(l.value) === name) return unescapeText(propValue(l.value));
@@ -136,7 +116,7 @@ function withUid(c: Component, uid: string): Line[] {
  * components sharing the UID (a recurring event and its overridden instances stay together).
  */
 export function splitCalendar(text: string): SplitItem[] {
-  const { header, comps } = components(contentLines(text), 'VCALENDAR');
+  const { header, comps } = components(unfoldedLines(text), 'VCALENDAR');
   const timezones = comps.filter((c) => isBegin(c.lines[0] as Line, 'VTIMEZONE'));
   const groups = new Map<string, Line[]>();
   for (const c of comps) {
@@ -163,7 +143,7 @@ export function splitCalendar(text: string): SplitItem[] {
 
 /** One item per vCard. */
 export function splitVcards(text: string): SplitItem[] {
-  const { comps } = components(contentLines(text), null);
+  const { comps } = components(unfoldedLines(text), null);
   return comps
     .filter((c) => isBegin(c.lines[0] as Line, 'VCARD'))
     .map((c) => {

@@ -3,6 +3,7 @@
  * inbox, and the attendee's answer, which is their own copy with their ATTENDEE's PARTSTAT changed
  * (the server sends the REPLY, RFC 6638 §3.2). Pure text work on content lines, no DOM.
  */
+import { unfoldedLines } from './unfold.js';
 
 export type PartStat = 'ACCEPTED' | 'TENTATIVE' | 'DECLINED';
 
@@ -45,27 +46,6 @@ export interface ItipMessage {
   readonly sequence: number;
   /** DTSTAMP as written (UTC), '' when missing. */
   readonly dtstamp: string;
-}
-
-interface PhysicalLine {
-  /** Unfolded text. */
-  value: string;
-  /** The lines as in the text (folding kept). */
-  raw: string[];
-}
-
-function logicalLines(text: string): PhysicalLine[] {
-  const out: PhysicalLine[] = [];
-  for (const physical of text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/)) {
-    const last = out[out.length - 1];
-    if ((physical.startsWith(' ') || physical.startsWith('\t')) && last !== undefined) {
-      last.value += physical.slice(1);
-      last.raw.push(physical);
-    } else if (physical !== '') {
-      out.push({ value: physical, raw: [physical] });
-    }
-  }
-  return out;
 }
 
 /** Splits `NAME;P1=a;P2="b:c":value` (RFC 5545 §3.1); null for a line without a colon. */
@@ -141,7 +121,7 @@ export function parseItip(text: string): ItipMessage | null {
   let current: ContentLine[] | null = null;
   let component = '';
   const components: { name: string; lines: ContentLine[] }[] = [];
-  for (const { value } of logicalLines(text)) {
+  for (const { value } of unfoldedLines(text)) {
     const l = parseContentLine(value);
     if (l === null) continue;
     if (l.name === 'BEGIN') {
@@ -223,7 +203,7 @@ export function setPartstat(
   recurrenceId: string | null = null,
 ): string | null {
   const mine = new Set(addresses.map(normalizeAddress));
-  const lines = logicalLines(text);
+  const lines = unfoldedLines(text);
   const parsed = lines.map((l) => parseContentLine(l.value));
   // The RECURRENCE-ID of the component each line is in ('' for the master, null outside one).
   const ridOf: (string | null)[] = new Array<string | null>(lines.length).fill(null);
