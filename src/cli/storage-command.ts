@@ -151,6 +151,8 @@ async function runCopy(
     await target.open();
     try {
       const stats = await copyStorage(source, target, (line) => out(`${line}\n`));
+      // Statistics for the planner of what was just loaded (autovacuum may come minutes later).
+      if (target.backend instanceof PostgresBackend) await target.backend.db.analyze();
       // The shares and push lines first: the summary of the whole copy is the last line.
       const shares = await copyShares(shareSide(from, source), shareSide(to, target), format);
       if (shares.shares === undefined) out('sharing: the source has no share database; none carried\n');

@@ -390,3 +390,55 @@ void test('in one request, the metas of the items a sync reports are never older
     assert.equal((await s.getItemMeta(path, 'a.ics'))?.etag, meta.etag);
   });
 });
+
+void test("a large import refreshes the planner's statistics: it knows the collection's size", async (t) => {
+  if (skipIfMissing(t)) return;
+  const own = await createTestDatabase();
+  const imported = checkedStorage(
+    new PostgresBackend({
+      url: own,
+      poolSize: 2,
+      hook: '',
+      hookCwd: process.cwd(),
+      describe,
+      log: pino({ level: 'silent' }),
+    }),
+  );
+  await imported.open();
+  const client = new pg.Client({ connectionString: own });
+  await client.connect();
+  const lastAnalyze = async (): Promise<Date | null> =>
+    (
+      await client.query<{ last_analyze: Date | null }>(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'items'",
+      )
+    ).rows[0]?.last_analyze ?? null;
+  try {
+    await imported.createCollection('alice', {}, ctx);
+    const items = (n: number, p: string): { text: string; description: ItemDescription }[] =>
+      Array.from({ length: n }, (_, k) => item(`${p}-${k}`, 'a summary long enough to fill a page or two'));
+    // A small import leaves the statistics to autovacuum…
+    await imported.replaceCollection('alice/small', { tag: 'VCALENDAR' }, items(50, 's'), ctx);
+    // …a large one does not wait for it (close() waits for the ANALYZE started in the background).
+    await imported.replaceCollection('alice/big', { tag: 'VCALENDAR' }, items(3000, 'b'), ctx);
+    await imported.close();
+    let analyzed = await lastAnalyze();
+    for (let k = 0; analyzed === null && k < 50; k++) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyzed = await lastAnalyze();
+    }
+    assert.ok(analyzed !== null, 'items analyzed after the import');
+    const [big] = (await client.query<{ id: string }>("SELECT id FROM collections WHERE path = 'alice/big'"))
+      .rows;
+    // The planner knows the collection's size (without statistics it guesses a few hundred rows and
+    // reads a batch of 500 texts by scanning the whole collection instead of by primary key).
+    const plan = await client.query<{ 'QUERY PLAN': string }>(
+      'EXPLAIN SELECT href FROM items WHERE collection_id = $1',
+      [big?.id],
+    );
+    const estimate = Number(/rows=(\d+)/.exec(plan.rows[0]?.['QUERY PLAN'] ?? '')?.[1]);
+    assert.ok(estimate > 2500 && estimate < 3500, `estimated ${estimate} rows of 3000`);
+  } finally {
+    await client.end();
+  }
+});

@@ -46,7 +46,6 @@ import {
   tagOf,
   textEtag,
   toCollectionInfo,
-  toItem,
   toMeta,
   tokenPosition,
   type CollectionRow,
@@ -56,6 +55,7 @@ import {
 import { verifyDatabase } from './verify.js';
 import { requestMemo, takeCollectionHint } from '../request-scope.js';
 import { ListingCache, applyChanges, byHref, findHref, type Listing } from './listing-cache.js';
+import { prefetched } from './prefetch.js';
 
 /** A meta row as the listing cache reads it (modification time in milliseconds). */
 interface CachedMetaRow {
@@ -119,6 +119,9 @@ type LockMode = 'UPDATE' | 'SHARE';
 
 /** Items read per round trip when streaming a whole collection. */
 const BATCH = 500;
+
+/** An import of this many items refreshes the planner's statistics (db.ts, analyze). */
+const ANALYZE_AFTER = 2000;
 
 /** SQL condition: `path` is $n or lies below it. */
 const SUBTREE = (n: number): string => `(path = $${n} OR starts_with(path, $${n} || '/'))`;
@@ -417,31 +420,29 @@ export class PostgresBackend implements StorageBackend {
     const col = await this.requireRow(this.db, path);
     if (hrefs !== undefined) {
       const l = await this.cachedListing(col);
-      for (let i = 0; i < hrefs.length; i += BATCH) {
-        const wanted = hrefs.slice(i, i + BATCH);
-        if (l === undefined) {
-          yield* await this.readItems(col.id, wanted);
-          continue;
-        }
+      yield* prefetched(Math.ceil(hrefs.length / BATCH), (k) => {
+        const wanted = hrefs.slice(k * BATCH, (k + 1) * BATCH);
+        if (l === undefined) return this.readItems(col.id, wanted);
         const metas = wanted.flatMap((h) => {
           const at = findHref(l.items, h);
           return at >= 0 ? [l.items[at] as ItemMeta] : [];
         });
-        yield* await this.withTexts(col.id, metas);
-      }
+        return this.withTexts(col.id, metas);
+      });
       return;
     }
     const l = await this.listing(col);
-    for (let i = 0; i < l.items.length; i += BATCH) {
-      yield* await this.withTexts(col.id, l.items.slice(i, i + BATCH));
-    }
+    yield* prefetched(Math.ceil(l.items.length / BATCH), (k) =>
+      this.withTexts(col.id, l.items.slice(k * BATCH, (k + 1) * BATCH)),
+    );
   }
 
   /** Items by href (in this order, missing ones left out), read from the database; texts cached. */
   private async readItems(id: string, hrefs: readonly string[]): Promise<Item[]> {
     if (hrefs.length === 0) return [];
-    const rows = await this.db.query<ItemRow>(
-      `SELECT ${ITEM_COLS} FROM items WHERE collection_id = $1 AND href = ANY($2::text[]) AND ${this.shown}`,
+    const rows = await this.db.query<CachedMetaRow & { text: string }>(
+      `SELECT ${this.metaCols('items')}, text FROM items
+       WHERE collection_id = $1 AND href = ANY($2::text[]) AND ${this.shown}`,
       [id, hrefs],
     );
     const found = new Map(rows.map((r) => [r.href, r]));
@@ -450,7 +451,7 @@ export class PostgresBackend implements StorageBackend {
       const r = found.get(h);
       if (r === undefined) continue;
       this.cache.texts.set(`${id}/${h}`, r.etag, r.text);
-      out.push(toItem(r));
+      out.push({ ...cachedMeta(r), text: r.text });
     }
     return out;
   }
@@ -728,6 +729,7 @@ export class PostgresBackend implements StorageBackend {
       await this.insertItems(c, created.id, items);
       return created;
     });
+    if (items.length >= ANALYZE_AFTER) this.db.analyzeSoon();
     return (await this.getCollection(path)) ?? toCollectionInfo(row);
   }
 
