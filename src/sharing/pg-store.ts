@@ -3,11 +3,14 @@
  * One row a share with Radicale's fields; the key is (ShareType, PathOrToken) as in the csv and files
  * stores. Several Almanac instances use one database, so nothing is trusted from memory alone: every
  * lookup first reads `shares_state.version` (one row, bumped by a statement trigger on any change of
- * `shares`, a change made with psql too) and re-reads the table only when it moved. Writes are single
+ * `shares`, a change made with psql too) and re-reads the table only when it moved. In a request the
+ * version comes with the storage's first collection lookup (storage/postgres/shares-version.ts), read
+ * in the same statement; after a write here the request asks for it afresh. Writes are single
  * transactions, an update holding the row lock from read to write.
  */
 import type { Logger } from 'pino';
 import { Db, q, type Client } from '../storage/postgres/db.js';
+import { forgetSharesVersion, requestSharesVersion } from '../storage/postgres/shares-version.js';
 import { recordOf, type Dict, type ShareRecord, type ShareType } from './record.js';
 import type { ShareStore, StoreResult } from './store.js';
 
@@ -99,8 +102,11 @@ export class PgShareStore implements ShareStore {
   }
 
   async list(): Promise<ShareRecord[]> {
-    const [state] = await this.db.query<{ version: string }>('SELECT version FROM shares_state');
-    if (this.cache !== undefined && state?.version === this.cache.version) return [...this.cache.rows];
+    // The version as this request's first collection lookup read it, else asked for.
+    const version =
+      requestSharesVersion() ??
+      (await this.db.query<{ version: string }>('SELECT version FROM shares_state'))[0]?.version;
+    if (this.cache !== undefined && version === this.cache.version) return [...this.cache.rows];
     const fresh = await this.db.tx(
       async (c) => {
         const [s] = await q<{ version: string }>(c, 'SELECT version FROM shares_state');
@@ -118,6 +124,7 @@ export class PgShareStore implements ShareStore {
   }
 
   async create(r: ShareRecord): Promise<StoreResult> {
+    forgetSharesVersion();
     const rows = await this.db.query<{ k: string }>(
       `INSERT INTO shares (${COLS}) VALUES (${PLACEHOLDERS})
        ON CONFLICT (share_type, path_or_token) DO NOTHING RETURNING path_or_token AS k`,
@@ -127,6 +134,7 @@ export class PgShareStore implements ShareStore {
   }
 
   update(type: ShareType, key: string, change: (r: ShareRecord) => ShareRecord): Promise<StoreResult> {
+    forgetSharesVersion();
     return this.db.tx(async (c) => {
       const [old] = await q<Row>(
         c,
@@ -149,6 +157,7 @@ export class PgShareStore implements ShareStore {
   }
 
   async delete(type: ShareType, key: string): Promise<StoreResult> {
+    forgetSharesVersion();
     const rows = await this.db.query<{ k: string }>(
       'DELETE FROM shares WHERE share_type = $1 AND path_or_token = $2 RETURNING path_or_token AS k',
       [type, key],
@@ -163,6 +172,7 @@ export class PgShareStore implements ShareStore {
    * Returns how many were added, or undefined when there was no import.
    */
   importOnce(source: string, load: () => Promise<ShareRecord[] | undefined>): Promise<number | undefined> {
+    forgetSharesVersion();
     return this.db.tx(async (c) => {
       const [state] = await q<{ imported: string[] }>(c, 'SELECT imported FROM shares_state FOR UPDATE');
       if (state === undefined || state.imported.length > 0) return undefined;
@@ -186,11 +196,13 @@ export class PgShareStore implements ShareStore {
 
   /** Records `source` as imported (a storage copy brought its shares): no import at a start. */
   async markImported(source: string): Promise<void> {
+    forgetSharesVersion();
     await this.db.query('UPDATE shares_state SET imported = array_append(imported, $1)', [source]);
   }
 
   /** Makes the table hold exactly `records` (storage copy); returns how many it holds. */
   replaceAll(records: readonly ShareRecord[]): Promise<number> {
+    forgetSharesVersion();
     return this.db.tx(async (c) => {
       await q(c, 'DELETE FROM shares');
       for (const r of records) await q(c, `INSERT INTO shares (${COLS}) VALUES (${PLACEHOLDERS})`, values(r));

@@ -16,6 +16,8 @@ import { createShareStore, importFolderShares } from '../../src/sharing/store.js
 import { SHARE_FIELDS, csvCells, csvLine, type ShareRecord } from '../../src/sharing/record.js';
 import { PostgresBackend } from '../../src/storage/postgres/storage.js';
 import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { Db } from '../../src/storage/postgres/db.js';
+import { hintCollectionPaths, inRequestScope } from '../../src/storage/request-scope.js';
 import { testConfig } from '../helpers/config.js';
 import {
   createTestDatabase,
@@ -126,6 +128,53 @@ describe('PostgreSQL share store', () => {
     assert.equal((await b.get('map', '/bob/two/'))?.Permissions, 'rw');
     await a.delete('map', '/bob/two/');
     assert.equal(await b.get('map', '/bob/two/'), undefined);
+  });
+
+  it("in a request the version comes with the storage's collection lookup: no query of its own, yet every change seen", async (t: TestContext) => {
+    if (!requirePostgres(t)) return;
+    const db = new Db({ url, poolSize: 2, log: quiet });
+    const a = new PgShareStore(db, true);
+    await a.open();
+    stores.push(a);
+    const other = await open();
+    let sent = 0;
+    const query = db.query.bind(db);
+    db.query = (...args: Parameters<Db['query']>) => {
+      sent++;
+      return query(...args);
+    };
+    const tx = db.tx.bind(db);
+    db.tx = ((...args: Parameters<Db['tx']>) => {
+      sent++;
+      return tx(...args);
+    }) as Db['tx'];
+    await storage.createCollection('carol', {}, { user: 'carol', path: '/carol/', request: 'MKCOL' });
+    assert.deepEqual(await a.list(), []);
+    sent = 0;
+    await inRequestScope(async () => {
+      hintCollectionPaths(['carol', 'carol/cal']);
+      await storage.getCollection('carol');
+      assert.deepEqual(await a.list(), []);
+    });
+    assert.equal(sent, 0, 'the share store sent no statement');
+    // Another instance's change: seen by the next request.
+    await other.create(share({ PathOrToken: '/bob/seen/' }));
+    await inRequestScope(async () => {
+      await storage.getCollection('carol');
+      assert.deepEqual(
+        (await a.list()).map((r) => r.PathOrToken),
+        ['/bob/seen/'],
+      );
+      // This request's own write: seen at once.
+      assert.equal(await a.create(share({ PathOrToken: '/bob/mine/' })), 'ok');
+      assert.deepEqual(
+        (await a.list()).map((r) => r.PathOrToken),
+        ['/bob/seen/', '/bob/mine/'],
+      );
+    });
+    await other.delete('map', '/bob/seen/');
+    await other.delete('map', '/bob/mine/');
+    assert.deepEqual(await a.list(), []);
   });
 
   it('with [sharing] type = csv the first start imports the folder csv once; database_path keeps the file', async (t: TestContext) => {

@@ -56,6 +56,12 @@ import { verifyDatabase } from './verify.js';
 import { requestMemo, takeCollectionHint } from '../request-scope.js';
 import { ListingCache, applyChanges, byHref, findHref, type Listing } from './listing-cache.js';
 import { prefetched } from './prefetch.js';
+import { SHARES_VERSION_COL, rememberSharesVersion } from './shares-version.js';
+
+/** A collection row read with the share table's version beside it (shares-version.ts). */
+interface SharesVersioned {
+  readonly shares_version?: string | null;
+}
 
 /** A meta row as the listing cache reads it (modification time in milliseconds). */
 interface CachedMetaRow {
@@ -174,18 +180,30 @@ export class PostgresBackend implements StorageBackend {
     const hint = takeCollectionHint()?.filter((p) => p !== path && isStorablePath(p));
     if (memo === undefined || hint === undefined || hint.length === 0) {
       const read = c
-        .query<CollectionRow>(sql, [path], lock ? undefined : 'almanac-collection')
-        .then((rows) => rows[0]);
+        .query<CollectionRow & SharesVersioned>(
+          `SELECT ${COLLECTION_COLS}, ${SHARES_VERSION_COL} FROM collections WHERE path = $1`,
+          [path],
+          'almanac-collection',
+        )
+        .then((rows) => {
+          rememberSharesVersion(rows[0]?.shares_version);
+          return rows[0];
+        });
       memo?.set(key, read);
       read.catch(() => memo?.delete(key));
       return read;
     }
     const paths = [path, ...hint];
-    const all = c.query<CollectionRow>(
-      `SELECT ${COLLECTION_COLS} FROM collections WHERE path = ANY($1::text[])`,
-      [paths],
-      'almanac-collections',
-    );
+    const all = c
+      .query<CollectionRow & SharesVersioned>(
+        `SELECT ${COLLECTION_COLS}, ${SHARES_VERSION_COL} FROM collections WHERE path = ANY($1::text[])`,
+        [paths],
+        'almanac-collections',
+      )
+      .then((rows) => {
+        rememberSharesVersion(rows[0]?.shares_version);
+        return rows;
+      });
     for (const p of paths) {
       const k = `pg-collection:${p}`;
       const one = all.then((rows) => rows.find((r) => r.path === p));
