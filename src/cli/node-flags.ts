@@ -8,7 +8,13 @@
  * old generation), which costs tens of MiB of resident memory for a small server; the shebang's flags
  * trade a little speed for much less memory. glibc's malloc raises its mmap threshold after freeing a
  * big block and then keeps later big buffers (sync-token states, digests) in its heap after they are
- * freed; a fixed threshold gives them back (about 20 MiB less resident at 100,000 items). See docs in README.md "Running as a service".
+ * freed; a fixed threshold gives them back (about 20 MiB less resident at 100,000 items).
+ * `--single-threaded-gc`: V8's parallel scavenger hands each young-generation collection to helper
+ * threads; on a 2-core machine shared with other processes those threads wait for a core, and the
+ * collections (one per multiget of 100 items with a 4 MiB semi-space) cost 1-5 ms of wall time and
+ * twice that in CPU. On the main thread they cost less: server CPU per calendar-multiget of 100
+ * items fell from 6.3 to 2.3-3.5 ms, per sync-collection of 1,000 items from 7-8 to 3.4 ms (load 7).
+ * See README.md "Running as a service".
  */
 
 export interface NodeCommand {
