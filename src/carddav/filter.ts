@@ -14,6 +14,7 @@
  */
 import ICAL from 'ical.js';
 import {
+  collationKey,
   isCollation,
   textMatches,
   type Collation,
@@ -280,6 +281,7 @@ export function matchCardProperties(filter: AddressFilter, props: readonly CardP
  */
 export function matchAddressFilter(filter: AddressFilter, text: string): boolean {
   if (filter.propFilters.length === 0) return true;
+  if (cannotMatch(filter, text)) return false;
   let props: CardProperty[];
   const names = new Set(filter.propFilters.map((pf) => pf.name.slice(pf.name.lastIndexOf('.') + 1)));
   try {
@@ -288,4 +290,111 @@ export function matchAddressFilter(filter: AddressFilter, text: string): boolean
     return false;
   }
   return matchCardProperties(filter, props);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A quick rejection before parsing
+
+/**
+ * Properties whose values ical.js gives as the text of their line (plain, list or structured text,
+ * URIs): a value of any other type (a date, an offset) may be rendered differently from how it was
+ * sent, so a text-match on it could match what the raw text does not contain.
+ */
+const VERBATIM_VALUES = new Set([
+  'FN',
+  'N',
+  'NICKNAME',
+  'ORG',
+  'TITLE',
+  'ROLE',
+  'NOTE',
+  'EMAIL',
+  'ADR',
+  'LABEL',
+  'CATEGORIES',
+  'TEL',
+  'UID',
+  'URL',
+]);
+
+/** Anything but printable ASCII, tab and line breaks: NFKD or case folding could change it. */
+const NOT_PLAIN_ASCII = /[^\t\n\r\x20-\x7e]/;
+/** A blank line (dropped by unfolding, so a fold after it continues the line before). */
+const BLANK_LINE = /\n\r?\n|\r\r/;
+const FOLD = /(?:\r\n|\n|\r)[ \t]/;
+const FOLDS = /(?:\r\n|\n|\r)[ \t]/g;
+/** What makes a value differ from its line's text: an escape, an encoding, a charset, a value type. */
+const TRANSFORMED = /\\|encoding|quoted-printable|base64|charset|value\s*=/i;
+
+/** Per property name: where it may start a line's value or parameters (any line, groups included). */
+const namePatterns = new Map<string, RegExp>();
+/** Per needle and collation: a search for it in the (ASCII) text. */
+const needlePatterns = new Map<string, RegExp | null>();
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function namePattern(base: string): RegExp {
+  let re = namePatterns.get(base);
+  if (re === undefined) {
+    re = new RegExp(`${escapeRegExp(base)}[ \\t]*[;:]`, 'gi');
+    if (namePatterns.size < 64) namePatterns.set(base, re);
+  }
+  re.lastIndex = 0;
+  return re;
+}
+
+/** A search for the collation key of `tm`'s text; null when no ASCII text can contain it. */
+function needlePattern(tm: TextMatch): RegExp | null {
+  const k = `${tm.collation}\u0000${tm.text}`;
+  let re = needlePatterns.get(k);
+  if (re === undefined) {
+    const key = collationKey(tm.text, tm.collation);
+    // The key of ASCII text is ASCII (a casemap lower-cases A-Z only): another key is in no value.
+    re = NOT_PLAIN_ASCII.test(key)
+      ? null
+      : new RegExp(escapeRegExp(key), tm.collation === 'i;octet' ? '' : 'i');
+    if (needlePatterns.size < 64) needlePatterns.set(k, re);
+  }
+  return re;
+}
+
+/**
+ * True when the card cannot match, decided without parsing it (most cards of a query fail it this
+ * way, at a fraction of the parse's cost). A text-match's value is a substring of its property's
+ * unfolded line when the card is plain ASCII (the collations then only lower-case letters A-Z) and
+ * none of the filtered properties' lines has an escape, an encoding, a charset or a value type: then
+ * a needle found nowhere in the unfolded text (case-insensitively for the casemaps) is in no value.
+ * Anything less certain (negated matches, parameters, is-not-defined, other properties, lines that
+ * fail those checks) is left to the parse.
+ */
+export function cannotMatch(filter: AddressFilter, text: string): boolean {
+  if (NOT_PLAIN_ASCII.test(text) || BLANK_LINE.test(text)) return false;
+  const unfolded = FOLD.test(text) ? text.replace(FOLDS, '') : text;
+  const verbatim = (name: string): boolean => {
+    const base = name.slice(name.lastIndexOf('.') + 1);
+    if (!VERBATIM_VALUES.has(base)) return false;
+    // Every line where the name is followed by `;` or `:` (a superset of the property's own lines,
+    // whatever its group or spacing) is looked at.
+    const re = namePattern(base);
+    for (let m = re.exec(unfolded); m !== null; m = re.exec(unfolded)) {
+      const at = m.index;
+      const start = Math.max(unfolded.lastIndexOf('\n', at), unfolded.lastIndexOf('\r', at)) + 1;
+      let end = at;
+      while (end < unfolded.length && unfolded[end] !== '\n' && unfolded[end] !== '\r') end++;
+      if (TRANSFORMED.test(unfolded.slice(start, end))) return false;
+      re.lastIndex = end;
+    }
+    return true;
+  };
+  const absent = (tm: TextMatch): boolean => {
+    if (tm.negate) return false;
+    const re = needlePattern(tm);
+    return re === null || !re.test(unfolded);
+  };
+  const impossible = (pf: PropFilter): boolean => {
+    if (pf.isNotDefined || pf.textMatches.length === 0 || !verbatim(pf.name)) return false;
+    if (pf.test === 'allof') return pf.textMatches.some(absent);
+    return pf.paramFilters.length === 0 && pf.textMatches.every(absent);
+  };
+  return filter.test === 'allof' ? filter.propFilters.some(impossible) : filter.propFilters.every(impossible);
 }

@@ -20,7 +20,8 @@ import {
 import { multistatusStreamFromFirst, responseWithStatus } from '../dav/multistatus.js';
 import { propResponse, reportPropRequest } from '../dav/prop-request.js';
 import { multiget } from '../dav/reports/multiget.js';
-import { itemText, withTexts } from '../dav/item-text.js';
+import { itemText, withTextBatches } from '../dav/item-text.js';
+import { yielder } from '../dav/yielder.js';
 import { asksForStoredText } from '../dav/item-responses.js';
 import { NS, clark, elText, type XmlElement, type XmlNode } from '../dav/xml.js';
 import type { NewItem } from '../storage/types.js';
@@ -126,18 +127,23 @@ async function addressbookQuery(req: DavRequest, res: Resource, body: XmlElement
     meta,
     collection: res.info,
   }));
-  // Streamed as calendar-query is, the texts read in batches (withTexts).
+  // Streamed as calendar-query is, the texts read in batches (withTextBatches); a card that does not
+  // match costs no promise.
   async function* answers(): AsyncIterable<XmlNode> {
     let matched = 0;
-    for await (const { item, text } of withTexts(req, items)) {
-      if (!matchAddressFilter(filter, text)) continue;
-      if (limit !== undefined && matched >= limit) {
-        // RFC 6352 §8.6.1: the result was cut at the client's limit.
-        yield responseWithStatus(hrefOfResource(req, res), 507, DAV_CONDITIONS.numberOfMatchesWithinLimits);
-        return;
+    const pause = yielder();
+    for await (const batch of withTextBatches(req, items)) {
+      for (const { item, text } of batch) {
+        if (pause.due()) await pause();
+        if (!matchAddressFilter(filter, text)) continue;
+        if (limit !== undefined && matched >= limit) {
+          // RFC 6352 §8.6.1: the result was cut at the client's limit.
+          yield responseWithStatus(hrefOfResource(req, res), 507, DAV_CONDITIONS.numberOfMatchesWithinLimits);
+          return;
+        }
+        matched++;
+        yield await propResponse(req, item, preq);
       }
-      matched++;
-      yield await propResponse(req, item, preq);
     }
   }
   // An address-data type that is not offered is refused (415) with the first match.

@@ -4,7 +4,10 @@ import { DavError } from '../../src/dav/errors.js';
 import { parseXml } from '../../src/dav/xml.js';
 import {
   type AddressFilter,
+  cannotMatch,
+  cardProperties,
   matchAddressFilter,
+  matchCardProperties,
   parseAddressFilter,
   parseAddressbookQuery,
 } from '../../src/carddav/filter.js';
@@ -380,5 +383,103 @@ void describe('matchAddressFilter: filter test', () => {
       true,
     );
     assert.equal(matchAddressFilter(filterOf(hasPhoto + noNickname, 'allof'), card), true);
+  });
+});
+
+describe('the quick rejection before parsing', () => {
+  /** The answer of the full parse, without the quick rejection. */
+  function parsedMatch(filter: AddressFilter, text: string): boolean {
+    try {
+      return matchCardProperties(filter, cardProperties(text));
+    } catch {
+      return false;
+    }
+  }
+
+  const lines = (...ls: string[]): string => ls.join('\r\n') + '\r\n';
+  const card = (...ls: string[]): string => lines('BEGIN:VCARD', 'VERSION:3.0', ...ls, 'END:VCARD');
+  const CARDS: Record<string, string> = {
+    plain: card('FN:Anna Schmidt', 'N:Schmidt;Anna;;;', 'EMAIL;TYPE=WORK:anna@example.org'),
+    folded: card('FN:An', ' na Schmidt', 'N:Schmidt;Anna;;;'),
+    foldedTab: card('FN:Schmi', '\tdt Anna', 'N:Schmidt;Anna;;;'),
+    escaped: card('FN:Anna\\, Schmidt', 'N:Schmidt;Anna;;;'),
+    escapedComma: card('FN:Ann\\,a', 'N:x;y;;;'),
+    quotedPrintable: lines(
+      'BEGIN:VCARD',
+      'VERSION:2.1',
+      'FN;ENCODING=QUOTED-PRINTABLE:An=',
+      'na=20Schmidt',
+      'N:Schmidt;Anna;;;',
+      'END:VCARD',
+    ),
+    qpHex: lines('BEGIN:VCARD', 'VERSION:2.1', 'FN;QUOTED-PRINTABLE:=41nna', 'N:x;y', 'END:VCARD'),
+    nonAscii: card('FN:\uFF21nna Schmidt', 'N:Schmidt;Anna;;;'),
+    control: card('FN:An\u0001na', 'N:x;y;;;'),
+    blankLine: card('FN:An', '', ' na', 'N:x;y;;;'),
+    grouped: card('item1.EMAIL:anna@example.org', 'FN:Bob'),
+    bday: card('FN:Bob', 'BDAY:19850412'),
+    photo: card('FN:Bob', 'PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoFN', ' AAAAfn', 'NOTE:fn;x'),
+    valueText: card('FN:Bob', 'TEL;VALUE=uri:tel:+49-30-1234'),
+    lowercaseName: card('fn:ANNA', 'n:x;y;;;'),
+    categories: card('FN:Bob', 'CATEGORIES:friends,anna fans'),
+    bareCr: 'BEGIN:VCARD\rVERSION:3.0\rFN:An\r na\rN:x;y;;;\rEND:VCARD\r',
+    fixtureApple: loadVcard('apple-3.0'),
+    fixtureGoogle: loadVcard('google-3.0'),
+    fixtureDavx5: loadVcard('davx5-4.0'),
+    fixtureLegacy: loadVcard('legacy-2.1'),
+  };
+  const texts = (prop: string, text: string, extra = ''): string =>
+    `<C:prop-filter name="${prop}"${extra}><C:text-match match-type="contains">${text}</C:text-match></C:prop-filter>`;
+  const FILTERS: Record<string, AddressFilter> = {
+    fnAnna: filterOf(texts('FN', 'anna')),
+    fnSchmidt: filterOf(texts('FN', 'SCHMIDT')),
+    fnEscapedComma: filterOf(texts('FN', 'ann,a')),
+    fnOctet: filterOf(
+      '<C:prop-filter name="FN"><C:text-match collation="i;octet" match-type="contains">Anna</C:text-match></C:prop-filter>',
+    ),
+    fnEquals: filterOf(
+      '<C:prop-filter name="FN"><C:text-match match-type="equals">anna</C:text-match></C:prop-filter>',
+    ),
+    fnNegated: filterOf(
+      '<C:prop-filter name="FN"><C:text-match negate-condition="yes" match-type="contains">zzz</C:text-match></C:prop-filter>',
+    ),
+    emailAnna: filterOf(texts('EMAIL', 'anna@')),
+    groupedEmail: filterOf(texts('ITEM1.EMAIL', 'anna')),
+    bday: filterOf(texts('BDAY', '1985-04')),
+    tel: filterOf(texts('TEL', '1234')),
+    anyof: filterOf(texts('FN', 'zzz') + texts('N', 'anna')),
+    allof: filterOf(texts('FN', 'anna') + texts('N', 'zzz'), 'allof'),
+    categories: filterOf(texts('CATEGORIES', 'anna')),
+    isNotDefined: filterOf('<C:prop-filter name="NICKNAME"><C:is-not-defined/></C:prop-filter>'),
+    absentEverywhere: filterOf(texts('FN', 'nobody-has-this')),
+  };
+
+  it('rejects only cards that the parse does not match either', () => {
+    let rejected = 0;
+    for (const [cardName, text] of Object.entries(CARDS)) {
+      for (const [filterName, filter] of Object.entries(FILTERS)) {
+        const parsed = parsedMatch(filter, text);
+        assert.equal(matchAddressFilter(filter, text), parsed, `${filterName} on ${cardName}`);
+        if (cannotMatch(filter, text)) {
+          rejected++;
+          assert.equal(parsed, false, `${filterName} rejected ${cardName} before parsing`);
+        }
+      }
+    }
+    // It does reject (otherwise this test would pass with a rejection that never happens).
+    assert.ok(rejected > 20, `${rejected} rejections`);
+  });
+
+  it('rejects a card whose other lines have encodings, wherever the name appears in them', () => {
+    assert.equal(cannotMatch(FILTERS.fnAnna as AddressFilter, CARDS.photo as string), true);
+    assert.equal(cannotMatch(FILTERS.fnAnna as AddressFilter, CARDS.plain as string), false);
+  });
+
+  it('leaves cards whose values are not their text to the parse', () => {
+    for (const name of ['escapedComma', 'qpHex', 'nonAscii', 'control', 'blankLine', 'quotedPrintable']) {
+      assert.equal(cannotMatch(FILTERS.fnAnna as AddressFilter, CARDS[name] as string), false, name);
+    }
+    assert.equal(cannotMatch(FILTERS.bday as AddressFilter, CARDS.bday as string), false);
+    assert.equal(cannotMatch(FILTERS.tel as AddressFilter, CARDS.valueText as string), false);
   });
 });
