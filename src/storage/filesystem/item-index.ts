@@ -5,7 +5,7 @@
  * file changed by hand or by Radicale is seen on the next request.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { mkdirSync, renameSync, statSync, watch, writeFileSync, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -68,6 +68,15 @@ export interface IndexOptions {
 }
 
 const STAT_CONCURRENCY = 32;
+/** A file's stat, or undefined when it cannot be had (gone, not a folder on the way...): synchronous. */
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Synchronous stats between two turns of the event loop. */
 const STAT_SLICE = 2000;
 /** A listing that reads more files than this does not pass their texts on (`onLoaded`). */
@@ -277,7 +286,9 @@ export class ItemIndex {
     const trustCache = this.watcher !== undefined && this.trusted;
     const dirty = new Set(this.dirty);
     this.dirty.clear();
-    const dirStat = await stat(this.dir);
+    // Synchronous, as the per-file stats below: microseconds, where a thread-pool round trip costs
+    // a good part of a small request.
+    const dirStat = statSync(this.dir);
     // Without a watch, the folder's mtime tells whether names came or went; with one, its events do.
     // `names` is this listing's own: an event while it awaits may drop `this.names`.
     let names = this.names;
@@ -392,7 +403,7 @@ export class ItemIndex {
     const looked: { name: string; isFile: boolean; meta: ItemMeta | undefined }[] = [];
     for (const name of dirty) {
       if (!this.nameSet.has(name)) return undefined;
-      const st = await stat(join(this.dir, name)).catch(() => undefined);
+      const st = statIfAny(join(this.dir, name));
       const key = st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined;
       const meta = await this.metaFor(name, key, tag);
       if (meta !== undefined && !base.byHref.has(name) && !this.appended.has(name)) return undefined;
@@ -494,7 +505,7 @@ export class ItemIndex {
     if (known !== undefined && this.watcher && this.trusted && !this.dirty.has(href)) {
       return known.size > this.opts.maxResourceSize ? undefined : known.meta;
     }
-    const st = await stat(join(this.dir, href)).catch(() => undefined);
+    const st = statIfAny(join(this.dir, href));
     return this.metaFor(
       href,
       st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() } : undefined,
