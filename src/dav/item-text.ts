@@ -50,6 +50,11 @@ export async function itemText(req: DavRequest, res: Resource): Promise<string> 
   return t;
 }
 
+/** The text loadTexts kept for this request, or undefined (not loaded, or the file is gone). */
+export function loadedText(req: DavRequest, res: Resource & { kind: 'item' }): string | undefined {
+  return texts.get(req)?.get(key(res.path, res.href));
+}
+
 /** Drops the texts kept for this request (after a batch of a long answer). */
 export function forgetTexts(req: DavRequest): void {
   texts.delete(req);

@@ -5,8 +5,8 @@
 import type { DavRequest, DavResponse, Resource } from '../context.js';
 import { badRequest } from '../errors.js';
 import { hrefToSegments } from '../href.js';
-import { loadTexts } from '../item-text.js';
-import { listingProps, needsText } from '../item-responses.js';
+import { loadTexts, loadedText } from '../item-text.js';
+import { itemResponseNow, listingProps, needsText } from '../item-responses.js';
 import { itemAnswer, listingPropsOf } from '../prop-request.js';
 import { parseMultiget } from '../requests/multiget.js';
 import { multistatus, responseWithStatus } from '../multistatus.js';
@@ -37,8 +37,15 @@ export async function multiget(req: DavRequest, res: Resource, body: XmlElement)
   }
   // One storage read for all texts the properties may need (calendar-data, address-data).
   const props = listingProps(req, listingPropsOf(preq));
-  if (props === undefined || needsText(props)) await loadTexts(req, items);
-  for (const itemRes of items) responses.push(await itemAnswer(req, itemRes, preq, props));
+  const withText = props === undefined || needsText(props);
+  if (withText) await loadTexts(req, items);
+  for (const itemRes of items) {
+    // Written without a promise per item when the properties allow (a promise costs microseconds).
+    const text = withText ? loadedText(req, itemRes) : '';
+    const now =
+      props !== undefined && text !== undefined ? itemResponseNow(req, itemRes, props, text) : undefined;
+    responses.push(now ?? (await itemAnswer(req, itemRes, preq, props)));
+  }
   for (const [name, href] of byHref) if (!found.has(name)) responses.push(responseWithStatus(href, 404));
   return multistatus(responses);
 }
