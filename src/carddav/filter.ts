@@ -358,6 +358,9 @@ function needlePattern(tm: TextMatch): RegExp | null {
   return re;
 }
 
+/** Characters times needle length above which the search is not tried (a millisecond or two). */
+const SEARCH_BUDGET = 500_000;
+
 /**
  * True when the card cannot match, decided without parsing it (most cards of a query fail it this
  * way, at a fraction of the parse's cost). A text-match's value is a substring of its property's
@@ -387,7 +390,9 @@ export function cannotMatch(filter: AddressFilter, text: string): boolean {
     return true;
   };
   const absent = (tm: TextMatch): boolean => {
-    if (tm.negate) return false;
+    // A search may look again at each offset for the needle's length: a huge card searched for a
+    // long needle is left to the parse (whose matching is linear).
+    if (tm.negate || unfolded.length * (tm.text.length + 1) > SEARCH_BUDGET) return false;
     const re = needlePattern(tm);
     return re === null || !re.test(unfolded);
   };

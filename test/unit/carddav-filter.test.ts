@@ -412,6 +412,16 @@ describe('the quick rejection before parsing', () => {
       'N:Schmidt;Anna;;;',
       'END:VCARD',
     ),
+    foldedQp: lines(
+      'BEGIN:VCARD',
+      'VERSION:2.1',
+      'F',
+      ' N;ENCO',
+      ' DING=QUOTED-PRINTABLE:=41',
+      ' nna',
+      'END:VCARD',
+    ),
+    foldedName: card('F', ' N:Bob An', ' na'),
     qpHex: lines('BEGIN:VCARD', 'VERSION:2.1', 'FN;QUOTED-PRINTABLE:=41nna', 'N:x;y', 'END:VCARD'),
     nonAscii: card('FN:\uFF21nna Schmidt', 'N:Schmidt;Anna;;;'),
     control: card('FN:An\u0001na', 'N:x;y;;;'),
@@ -476,7 +486,15 @@ describe('the quick rejection before parsing', () => {
   });
 
   it('leaves cards whose values are not their text to the parse', () => {
-    for (const name of ['escapedComma', 'qpHex', 'nonAscii', 'control', 'blankLine', 'quotedPrintable']) {
+    for (const name of [
+      'foldedQp',
+      'escapedComma',
+      'qpHex',
+      'nonAscii',
+      'control',
+      'blankLine',
+      'quotedPrintable',
+    ]) {
       assert.equal(cannotMatch(FILTERS.fnAnna as AddressFilter, CARDS[name] as string), false, name);
     }
     assert.equal(cannotMatch(FILTERS.bday as AddressFilter, CARDS.bday as string), false);
