@@ -33,9 +33,27 @@ export function parseNetworks(list: readonly string[]): NetworkList {
   return { entries, blocks };
 }
 
+/** Answers per list and address (a list never changes): most requests come from a few peers. */
+const answers = new WeakMap<NetworkList, Map<string, boolean>>();
+/** Addresses remembered per list (the map is emptied when it reaches this). */
+const ANSWERS_LIMIT = 1024;
+
 /** Is `address` (IPv4, IPv6 or IPv4-mapped IPv6) inside one of the networks? */
 export function matchesAny(address: string, networks: NetworkList): boolean {
-  const parsed = cleanAddress(address);
-  if (!parsed) return false;
-  return networks.blocks.check(parsed.addr, parsed.family === 4 ? 'ipv4' : 'ipv6');
+  // Every request asks about its peer (trusted_proxies): parsing and BlockList.check cost
+  // microseconds, an empty list or a known address nothing.
+  if (networks.entries.length === 0) return false;
+  let known = answers.get(networks);
+  if (known === undefined) {
+    known = new Map();
+    answers.set(networks, known);
+  }
+  let answer = known.get(address);
+  if (answer === undefined) {
+    const parsed = cleanAddress(address);
+    answer = parsed ? networks.blocks.check(parsed.addr, parsed.family === 4 ? 'ipv4' : 'ipv6') : false;
+    if (known.size >= ANSWERS_LIMIT) known.clear();
+    known.set(address, answer);
+  }
+  return answer;
 }
