@@ -353,7 +353,12 @@ function needlePattern(tm: TextMatch): RegExp | null {
     re = NOT_PLAIN_ASCII.test(key)
       ? null
       : new RegExp(escapeRegExp(key), tm.collation === 'i;octet' ? '' : 'i');
-    if (needlePatterns.size < 64) needlePatterns.set(k, re);
+    // Kept for the next cards and queries when short (the needle is the client's): at most 64 of at
+    // most 256 characters (the map is emptied when full).
+    if (tm.text.length <= 256) {
+      if (needlePatterns.size >= 64) needlePatterns.clear();
+      needlePatterns.set(k, re);
+    }
   }
   return re;
 }
