@@ -220,14 +220,19 @@ export class DerivedCache implements BytesCache {
   ): AsyncIterable<Buffer> {
     const writer = await this.startWrite(scope);
     let finished = false;
+    // One chunk's write to the file runs while the next chunk is made (writes stay in order).
+    let writing: Promise<void> | undefined;
     try {
       for await (const chunk of source) {
         const buf = chunkBytes(chunk);
-        await writer?.write(buf);
+        await writing;
+        writing = writer?.write(buf);
         yield buf;
       }
+      await writing;
       finished = writer !== undefined && (await isStillCurrent(stillCurrent));
     } finally {
+      await writing;
       if (finished) await writer?.commit(this.keyHash(key));
       else await writer?.abandon();
     }

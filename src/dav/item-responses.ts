@@ -92,8 +92,29 @@ export function itemResponseNow(
     const value = 'value' in listed ? listed.value(res, req) : text;
     body += value === '' ? `<${listed.qname}/>` : `<${listed.qname}>${escapeXml(value)}</${listed.qname}>`;
   }
+  return { raw: responseXml(req, res, body) };
+}
+
+function responseXml(req: DavRequest, res: ItemResource, body: string): string {
   const href = escapeXml(hrefOfResource(req, res));
-  return {
-    raw: `<D:response><D:href>${href}</D:href><D:propstat><D:prop>${body}</D:prop>${OK}</D:propstat></D:response>`,
-  };
+  return `<D:response><D:href>${href}</D:href><D:propstat><D:prop>${body}</D:prop>${OK}</D:propstat></D:response>`;
+}
+
+/**
+ * The same response as `itemResponse`, as XML text, when `props` needs only the item's metadata (no
+ * stored text): no promise per item, which a listing of 100,000 items would otherwise pay for
+ * (each promise also costs the request scope's async hooks).
+ */
+export function metadataResponse(
+  req: DavRequest,
+  res: ItemResource,
+  props: ListingProps,
+): string | undefined {
+  let body = '';
+  for (const listed of props.names) {
+    if (!('value' in listed)) return undefined;
+    const value = listed.value(res, req);
+    body += value === '' ? `<${listed.qname}/>` : `<${listed.qname}>${escapeXml(value)}</${listed.qname}>`;
+  }
+  return responseXml(req, res, body);
 }

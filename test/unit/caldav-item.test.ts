@@ -255,6 +255,50 @@ describe('splitCalendar / exportCalendar', () => {
     assert.ok(out.indexOf('BEGIN:VTIMEZONE') < out.indexOf('BEGIN:VEVENT'));
   });
 
+  it('exports a stored item the same whatever its line breaks (CRLF, LF), folded and parameterized TZIDs too', () => {
+    const tz = (line: string): string =>
+      [
+        'BEGIN:VTIMEZONE',
+        line,
+        'BEGIN:STANDARD',
+        'DTSTART:19701025T030000',
+        'TZOFFSETFROM:+0200',
+        'TZOFFSETTO:+0100',
+        'END:STANDARD',
+        'END:VTIMEZONE',
+      ].join('\n');
+    const item = (uid: string, tzLines: string[]): string =>
+      [
+        'BEGIN:VCALENDAR',
+        'VERSION:2.0',
+        'PRODID:-//test//EN',
+        ...tzLines,
+        'begin:VEVENT',
+        `UID:${uid}`,
+        'DTSTART;TZID=Europe/Berlin:20260301T090000',
+        'DESCRIPTION:a long line that is folded here and goes on for a good while',
+        '  and continues',
+        'EXDATE;TZID=Europe/Berlin:20260308T090000',
+        'END:VEVENT ',
+        'END:VCALENDAR',
+      ].join('\n');
+    const zones = [
+      tz('TZID:Europe/Berlin'),
+      tz('TZID:Europe/Ber\n lin'),
+      tz('TZID;X-A=1:America/New_York'),
+      tz('tzid:Europe/Berlin'),
+    ];
+    const lf = [item('a', zones.slice(0, 2)), item('b', zones.slice(1, 4)), item('c', zones)];
+    const crlf = lf.map((t) => `${t.replace(/\n/g, '\r\n')}\r\n`);
+    const out = exportCalendar(crlf, { displayname: 'Zones' });
+    assert.equal(out, exportCalendar(lf, { displayname: 'Zones' }));
+    // Each TZID once: Europe/Berlin (also folded, also in lower case), America/New_York (with a parameter).
+    assert.equal(out.match(/BEGIN:VTIMEZONE/g)?.length, 2);
+    assert.equal(out.match(/BEGIN:VEVENT/gi)?.length, 3);
+    assert.ok(out.includes('\r\n  and continues\r\n'));
+    assert.ok(out.endsWith('END:VEVENT \r\nEND:VCALENDAR\r\n'));
+  });
+
   it('round-trips: export then split gives the same items', () => {
     const original = splitCalendar(upload);
     const again = splitCalendar(

@@ -7,7 +7,7 @@ import { accessDenied, DavError, forbidden, notFound } from '../errors.js';
 import { multistatus, multistatusStream } from '../multistatus.js';
 import { depthHeader, xmlBody } from '../request-body.js';
 import { NS, type XmlNode } from '../xml.js';
-import { listingProps } from '../item-responses.js';
+import { listingProps, metadataResponse, needsText } from '../item-responses.js';
 import { itemAnswer, listingPropsOf, parsePropfindBody, propResponse } from '../prop-request.js';
 import { resolve } from '../resource.js';
 import { children, groupCollections } from '../listing.js';
@@ -35,12 +35,29 @@ export async function propfind(req: DavRequest): Promise<DavResponse> {
   if (depth === '0' || res.kind !== 'collection') return multistatus([first]);
   const members = [...(await children(req, res)), ...(await groupCollections(req, res))];
   const props = listingProps(req, listingPropsOf(preq));
+  const fast = props !== undefined && !needsText(props) ? props : undefined;
   async function* all(): AsyncIterable<XmlNode> {
     yield first;
+    // Items answered from their metadata are written synchronously into one raw node per ~64 KiB.
+    let raw = '';
     for (const c of members) {
       if (!req.access.canRead(c)) continue;
+      const text = fast !== undefined && c.kind === 'item' ? metadataResponse(req, c, fast) : undefined;
+      if (text !== undefined) {
+        raw += text;
+        if (raw.length >= 65536) {
+          yield { raw };
+          raw = '';
+        }
+        continue;
+      }
+      if (raw !== '') {
+        yield { raw };
+        raw = '';
+      }
       yield c.kind === 'item' ? await itemAnswer(req, c, preq, props) : await propResponse(req, c, preq);
     }
+    if (raw !== '') yield { raw };
   }
   return multistatusStream(all());
 }
