@@ -412,7 +412,9 @@ export class ItemIndex {
       if (meta !== undefined && !base.byHref.has(name) && !this.appended.has(name)) return undefined;
       looked.push({ name, isFile: key?.isFile === true, meta });
     }
-    const items = base.items.slice();
+    // Copied at the first change only: looking at names that did not change costs no copy of a
+    // 100,000-entry array.
+    let copy: ItemMeta[] | undefined;
     // The maps are shared with the base listing (readers of an older listing only look hrefs up).
     const files = base.files as Set<string>;
     const byHref = base.byHref as Map<string, ItemMeta>;
@@ -431,6 +433,7 @@ export class ItemIndex {
       const old = byHref.get(name);
       if (old === meta) continue;
       changed.push(name);
+      const items = (copy ??= base.items.slice());
       const at = old === undefined ? -1 : items.indexOf(old);
       if (meta === undefined) {
         if (at >= 0) items.splice(at, 1);
@@ -469,7 +472,7 @@ export class ItemIndex {
       this.rebuiltAt = -1;
     }
     this.lastListing = {
-      items,
+      items: copy ?? base.items,
       files,
       byHref,
       byUid,
@@ -810,7 +813,7 @@ export class ItemIndex {
 
 /**
  * `names` without `gone`, as a new array (a listing in progress may still be reading the old one). A
- * few names are found with indexOf and cut out with slices (a copy at memory speed); a Set lookup
+ * few names are found with indexOf and cut out of a copy (at memory speed); a Set lookup
  * per name would cost milliseconds in a 100,000-item folder for each deletion.
  */
 function withoutNames(names: readonly string[], gone: ReadonlySet<string>): string[] {
@@ -821,13 +824,9 @@ function withoutNames(names: readonly string[], gone: ReadonlySet<string>): stri
     if (i >= 0) at.push(i);
   }
   if (at.length === 0) return names.slice();
-  at.sort((a, b) => a - b);
-  const parts: string[][] = [];
-  let from = 0;
-  for (const i of at) {
-    parts.push(names.slice(from, i));
-    from = i + 1;
-  }
-  parts.push(names.slice(from));
-  return ([] as string[]).concat(...parts);
+  // Cut out of a copy, last first: the copy keeps its capacity, so the next name appended (a new
+  // item after a deletion) does not copy the whole array again.
+  const out = names.slice();
+  for (const i of at.sort((a, b) => b - a)) out.splice(i, 1);
+  return out;
 }
