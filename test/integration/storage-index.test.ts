@@ -44,6 +44,66 @@ async function put(url: string, name: string, text: string): Promise<void> {
 }
 
 describe('the item index and files changed by hand', () => {
+  it('lists an item removed and created again under the same name once, also after a full relisting', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'almanac-index-'));
+    const folder = join(base, 'collections');
+    const a = await startAlmanac({ folder });
+    const hrefs = async (): Promise<string[]> => {
+      const res = await fetch(`${a.url}/alice/cal/`, {
+        method: 'PROPFIND',
+        headers: { Authorization: AUTH, Depth: '1' },
+        body: '<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>',
+      });
+      assert.equal(res.status, 207);
+      return [...(await res.text()).matchAll(/<D:href>\/alice\/cal\/([^<]+)<\/D:href>/g)].map(
+        (m) => m[1] ?? '',
+      );
+    };
+    const del = async (name: string): Promise<void> => {
+      const res = await fetch(`${a.url}/alice/cal/${name}`, {
+        method: 'DELETE',
+        headers: { Authorization: AUTH },
+      });
+      assert.equal(res.status, 200);
+    };
+    try {
+      const mk = await fetch(`${a.url}/alice/cal/`, {
+        method: 'MKCALENDAR',
+        headers: { Authorization: AUTH },
+      });
+      assert.equal(mk.status, 201);
+      const names = Array.from({ length: 300 }, (_, i) => `e${i}.ics`);
+      for (const n of names) await put(a.url, n, event(n, n));
+      assert.equal((await hrefs()).length, 300);
+      await del('e1.ics');
+      assert.equal((await hrefs()).length, 299);
+      await put(a.url, 'e1.ics', event('e1.ics', 'again'));
+      const again = await hrefs();
+      assert.equal(again.filter((h) => h === 'e1.ics').length, 1);
+      assert.equal(again.length, 300);
+      await del('e1.ics');
+      await put(a.url, 'e1.ics', event('e1.ics', 'and again'));
+      assert.equal((await hrefs()).length, 300);
+      await del('e2.ics');
+      assert.equal((await hrefs()).length, 299);
+      // More files touched by hand than a listing patches: the next listing is made from scratch.
+      const dir = join(folder, 'collection-root/alice/cal');
+      const later = new Date(Date.now() + 5000);
+      for (const n of names) if (n !== 'e2.ics') utimesSync(join(dir, n), later, later);
+      const full = await hrefs();
+      assert.equal(full.length, 299);
+      assert.equal(new Set(full).size, 299);
+      assert.ok(!full.includes('e2.ics'));
+      await put(a.url, 'e2.ics', event('e2.ics', 'again'));
+      const last = await hrefs();
+      assert.equal(last.length, 300);
+      assert.deepEqual([...new Set(last)].sort(), [...names].sort());
+    } finally {
+      await a.stop();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   it('sees the properties of a principal folder (not watched) changed by hand, each time', async () => {
     const base = mkdtempSync(join(tmpdir(), 'almanac-index-'));
     const folder = join(base, 'collections');

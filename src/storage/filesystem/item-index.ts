@@ -191,6 +191,7 @@ export class ItemIndex {
   /** Forgets the name list (call after adding or removing files). */
   invalidateNames(): void {
     this.names = undefined;
+    this.goneNames.clear();
     this.lastListing = undefined;
     this.base = undefined;
     this.appended.clear();
@@ -202,6 +203,9 @@ export class ItemIndex {
    * order), so a write does not cost a relisting of a big folder.
    */
   private readonly appended = new Set<string>();
+
+  /** Names gone from the folder that are still in `names` (removed from it when a full listing needs it). */
+  private readonly goneNames = new Set<string>();
 
   /**
    * The hrefs whose entries changed between the listing of `version` and the current one, when every
@@ -298,6 +302,7 @@ export class ItemIndex {
     if (names === undefined || (!trustCache && (fresh || dirStat.mtimeMs !== this.dirMtimeMs))) {
       names = (await listNames(this.dir)).filter(isSafeName);
       this.names = names;
+      this.goneNames.clear();
       this.appended.clear();
       this.nameSet = new Set(names);
     }
@@ -308,6 +313,11 @@ export class ItemIndex {
         if (this.watcher && gen === this.generation) this.trusted = true;
         return patched;
       }
+    }
+    if (this.goneNames.size > 0 && names === this.names) {
+      names = withoutNames(names, this.goneNames);
+      this.names = names;
+      this.goneNames.clear();
     }
     const stats: ({ isFile: boolean } | undefined)[] = new Array<{ isFile: boolean } | undefined>(
       names.length,
@@ -458,8 +468,9 @@ export class ItemIndex {
       return base;
     }
     if (gone.size > 0 && this.names !== undefined) {
-      this.names = withoutNames(this.names, gone);
+      // Cut out of the name list only when a full listing needs it (a copy of 100,000 names).
       for (const n of gone) {
+        this.goneNames.add(n);
         this.nameSet.delete(n);
         this.appended.delete(n);
       }
@@ -544,6 +555,11 @@ export class ItemIndex {
     this.lastListing = undefined;
     if (!this.nameSet.has(href)) {
       if (this.names !== undefined && this.base !== undefined) {
+        // A name removed and created again: its old place goes first (a name is listed once).
+        if (this.goneNames.has(href)) {
+          this.names = withoutNames(this.names, this.goneNames);
+          this.goneNames.clear();
+        }
         this.names.push(href);
         this.nameSet.add(href);
         this.appended.add(href);
