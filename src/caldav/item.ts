@@ -20,7 +20,7 @@ import {
   IcalParseError,
   objectComponents,
   parseCalendar,
-  sanitizeIcal,
+  sanitizedLines,
   uidOf,
 } from './parse.js';
 import { instanceSpan } from './time-range.js';
@@ -281,27 +281,45 @@ function calendarProp(vcal: ICAL.Component, name: string): string | undefined {
 /**
  * Splits an uploaded calendar into one VCALENDAR per UID (Radicale's whole-collection PUT).
  *
- * The text is read one top-level component at a time: each VEVENT/VTODO/... is parsed alone and kept
- * as its serialized text, so a 100,000-event import never holds the parse tree of the whole file
- * (which took gigabytes and most of the time in collecting garbage); the items come out as the
- * whole-file parse made them.
+ * The text is read one logical line at a time (repaired as it is read, never as one repaired copy)
+ * and each top-level VEVENT/VTODO/... is parsed alone as soon as it ends and kept as its serialized
+ * text only, so a 100,000-event import never holds the parse tree of the whole file, nor the objects
+ * of all its lines (which took gigabytes and most of the time in collecting garbage); the items come
+ * out as the whole-file parse made them. A component that cannot be read is refused only once the
+ * whole text is known to be well formed, so the refusal is the one the whole-file parse gave.
  */
 export function splitCalendar(text: string): SplitCalendar {
-  const blocks = topLevelBlocks(sanitizeIcal(text));
-  if (!blocks.some((b) => b.kind === 'vcalendar')) throw new IcalParseError('no VCALENDAR found');
+  const split = splitCalendarLazily(text);
+  return { ...split, items: [...split.items] };
+}
+
+/** A split calendar whose items are made one at a time as they are read (and only once). */
+export interface LazySplitCalendar extends Omit<SplitCalendar, 'items'> {
+  items: Iterator<{ uid: string; text: string }> & Iterable<{ uid: string; text: string }>;
+  /** How many items `items` gives. */
+  count: number;
+}
+
+/**
+ * splitCalendar with the text read (and every refusal made) at once, and each item's text made only
+ * when `items` reaches it: a caller that hands the items on in batches holds one batch of them.
+ */
+export function splitCalendarLazily(text: string): LazySplitCalendar {
   const timezones = new Map<string, ICAL.Component>();
   const groups = new Map<string, { texts: string[]; tzids: Set<string> }>();
   let head: ICAL.Component | undefined;
-  for (const b of blocks) {
+  let calendars = 0;
+  let failure: { error: unknown } | undefined;
+  const take = (b: Block): void => {
     if (b.kind === 'vcalendar') {
       head ??= parseBlock(`BEGIN:VCALENDAR\r\n${b.header}END:VCALENDAR\r\n`);
-      continue;
+      return;
     }
     const comp = parseBlock(b.text);
     if (comp.name === 'vtimezone') {
       const tzid = calendarProp(comp, 'tzid');
       if (tzid && !timezones.has(tzid)) timezones.set(tzid, comp);
-      continue;
+      return;
     }
     let uid = uidOf(comp);
     if (!uid) {
@@ -309,13 +327,30 @@ export function splitCalendar(text: string): SplitCalendar {
       comp.updatePropertyWithValue('uid', uid);
     }
     const group = groups.get(uid) ?? { texts: [], tzids: new Set<string>() };
-    group.texts.push(ICAL.stringify.component(comp.toJSON() as unknown[], ICAL_DESIGN));
+    group.texts.push(flattened(ICAL.stringify.component(comp.toJSON() as unknown[], ICAL_DESIGN)));
     referencedTzids(comp, group.tzids);
     groups.set(uid, group);
-  }
+  };
+  eachTopLevelBlock(text, (b) => {
+    if (b.kind === 'vcalendar') calendars++;
+    if (failure) return;
+    try {
+      take(b);
+    } catch (error) {
+      failure = { error };
+    }
+  });
+  if (calendars === 0) throw new IcalParseError('no VCALENDAR found');
+  if (failure) throw failure.error;
   const first = head as ICAL.Component;
-  const items = [...groups].map(([uid, g]) => ({ uid, text: groupText(first, g, timezones) }));
-  const result: SplitCalendar = { items };
+  function* items(): Generator<{ uid: string; text: string }> {
+    // Each group is let go once its item is made: the components are not held twice.
+    for (const [uid, g] of groups) {
+      groups.delete(uid);
+      yield { uid, text: groupText(first, g, timezones) };
+    }
+  }
+  const result: LazySplitCalendar = { items: items(), count: groups.size };
   const name = calendarProp(first, 'x-wr-calname');
   const description = calendarProp(first, 'x-wr-caldesc');
   const color = calendarProp(first, 'x-apple-calendar-color');
@@ -323,6 +358,16 @@ export function splitCalendar(text: string): SplitCalendar {
   if (description !== undefined) result.description = description;
   if (color !== undefined) result.color = color;
   return result;
+}
+
+/**
+ * The string as one flat piece of text. V8 keeps a string made by concatenation (as ical.js
+ * serializes) as the tree of its pieces, several times its size, until something reads it whole;
+ * converting it to a number reads it whole.
+ */
+function flattened(s: string): string {
+  void Number(s);
+  return s;
 }
 
 const ICAL_DESIGN = ICAL.design.getDesignSet('vcalendar');
@@ -334,19 +379,29 @@ type Block =
   | { kind: 'component'; text: string };
 
 /**
- * The components of sanitized text, one level inside each VCALENDAR, found by their BEGIN/END lines.
- * Unbalanced or misnamed END lines are refused, as the whole-file parse refused them.
+ * The components of the sanitized text (`sanitizedLines`), one level inside each VCALENDAR, found by
+ * their BEGIN/END lines and handed to `take` as each ends (a VCALENDAR after its components).
+ * Unbalanced or misnamed END lines are refused, as the whole-file parse refused them; a line that
+ * cannot be repaired anywhere in the text is refused before them, as the repair of the whole text
+ * came first.
  */
-function topLevelBlocks(clean: string): Block[] {
-  const blocks: Block[] = [];
+function eachTopLevelBlock(text: string, take: (b: Block) => void): void {
+  const lines = sanitizedLines(text);
+  try {
+    scanBlocks(lines, take);
+  } catch (e) {
+    // Read on only for a repair error further on, which comes first.
+    for (let r = lines.next(); !r.done; r = lines.next());
+    throw e;
+  }
+}
+
+function scanBlocks(lines: Iterable<string>, take: (b: Block) => void): void {
   const open: string[] = [];
   let header = '';
-  let blockStart = -1;
+  let block: string[] | undefined;
   let inCalendar = false;
-  for (let at = 0; at < clean.length;) {
-    const eol = clean.indexOf('\r\n', at);
-    const next = eol < 0 ? clean.length : eol + 2;
-    const line = clean.slice(at, eol < 0 ? clean.length : eol);
+  for (const line of lines) {
     const begin = /^BEGIN:(.+)$/i.exec(line);
     const end = begin ? null : /^END:(.+)$/i.exec(line);
     if (begin) {
@@ -354,29 +409,28 @@ function topLevelBlocks(clean: string): Block[] {
       if (open.length === 0) {
         inCalendar = name === 'vcalendar';
         header = '';
-        if (!inCalendar) blockStart = at;
-      } else if (open.length === 1 && inCalendar) blockStart = at;
+      } else if (open.length === 1 && inCalendar) block = [];
       open.push(name);
     } else if (end) {
       const name = (end[1] ?? '').trim().toLowerCase();
       if (open.pop() !== name) throw new IcalParseError(`invalid iCalendar data: invalid ending "${line}"`);
-      if (open.length === 0) {
-        if (inCalendar) blocks.push({ kind: 'vcalendar', header });
-        // A top-level component other than VCALENDAR is not part of any calendar: left out.
-        inCalendar = false;
-      } else if (open.length === 1 && inCalendar) {
-        blocks.push({ kind: 'component', text: clean.slice(blockStart, next) });
-      }
     } else if (open.length === 1 && inCalendar) header += `${line}\r\n`;
     else if (open.length === 0 && line.trim() !== '')
       throw new IcalParseError(
         `invalid iCalendar data: a line outside any component: "${line.slice(0, 80)}"`,
       );
-    at = next;
+    block?.push(line);
+    if (end && open.length === 0) {
+      if (inCalendar) take({ kind: 'vcalendar', header });
+      // A top-level component other than VCALENDAR is not part of any calendar: left out.
+      inCalendar = false;
+    } else if (end && block && open.length === 1) {
+      take({ kind: 'component', text: `${block.join('\r\n')}\r\n` });
+      block = undefined;
+    }
   }
   if (open.length > 0)
     throw new IcalParseError(`invalid iCalendar data: ${open[0]?.toUpperCase()} is not closed`);
-  return blocks;
 }
 
 /** One component of sanitized text. */

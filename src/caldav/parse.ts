@@ -5,7 +5,7 @@
  */
 import ICAL from 'ical.js';
 import { MAX_PARAMS, splitParams, valueColon } from '../content-lines/content-line.js';
-import { logicalLines } from '../content-lines/unfold.js';
+import { eachLogicalLine } from '../content-lines/unfold.js';
 import { withoutControlChars } from '../content-lines/line-endings.js';
 
 /** iCalendar data that cannot be read or stored, with the CalDAV precondition it breaks. */
@@ -29,13 +29,21 @@ const DATE_OR_DATE_TIME = new Set(['DTSTART', 'DTEND', 'DUE', 'RECURRENCE-ID']);
  * out.
  */
 export function sanitizeIcal(text: string, omit?: ReadonlySet<string>): string {
-  const clean = withoutControlChars(text.replace(/^\uFEFF/, ''));
   let out = '';
-  for (const line of logicalLines(clean)) {
-    if (omit && line.head !== undefined && omit.has(propertyName(line.head))) continue;
-    out += `${repairLine(line.unfolded)}\r\n`;
-  }
+  for (const line of sanitizedLines(text, omit)) out += `${line}\r\n`;
   return out;
+}
+
+/**
+ * The lines of `sanitizeIcal(text, omit)` (without their CRLF), one at a time: a whole-calendar upload
+ * is read as it is repaired, never as one repaired copy.
+ */
+export function* sanitizedLines(text: string, omit?: ReadonlySet<string>): Generator<string> {
+  const clean = withoutControlChars(text.replace(/^\uFEFF/, ''));
+  for (const line of eachLogicalLine(clean)) {
+    if (omit && line.head !== undefined && omit.has(propertyName(line.head))) continue;
+    yield repairLine(line.unfolded);
+  }
 }
 
 /** Upper-case property name of the part of a line before its value (group removed). */
@@ -119,9 +127,18 @@ export function objectComponents(vcal: ICAL.Component): ICAL.Component[] {
   return vcal.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
 }
 
+/**
+ * The UID, as a string of its own: ical.js's values are slices of the text it parsed, and a UID kept
+ * (in an index, as a map key) would keep that whole text alive with it.
+ */
 export function uidOf(comp: ICAL.Component): string | undefined {
   const v = comp.getFirstPropertyValue('uid');
-  return v === null || v === undefined ? undefined : String(v);
+  return v === null || v === undefined ? undefined : ownString(String(v));
+}
+
+/** A copy of `s` that shares no memory with the text it was cut from. */
+function ownString(s: string): string {
+  return Buffer.from(s, 'utf16le').toString('utf16le');
 }
 
 /** A deep copy: ical.js's toJSON() hands out its internal arrays, so `new Component(c.toJSON())` shares them. */

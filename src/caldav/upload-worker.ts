@@ -1,5 +1,5 @@
-/** Worker thread: splits one whole-calendar upload (see upload.ts). */
-import { serveWorkerTask } from '../dav/worker-task.js';
-import { splitUploadChecked } from './upload.js';
+/** Worker thread: splits one whole-calendar upload and makes its items batch by batch (see upload.ts). */
+import { serveWorkerStream } from '../dav/worker-task.js';
+import { splitUploadStreamed } from './upload.js';
 
-serveWorkerTask(splitUploadChecked);
+serveWorkerStream(splitUploadStreamed);

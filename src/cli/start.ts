@@ -133,7 +133,7 @@ export async function startAlmanac(config: Config, log: Logger): Promise<Almanac
     ...(sharing ? { sharing } : {}),
     ...(auth.groups ? { groups: auth.groups } : {}),
   });
-  if (push) notifier.subscribe((change) => push.onChange(change), { name: 'WebDAV-Push' });
+  if (push) notifier.subscribe((change) => push.onChange(change), { name: 'WebDAV-Push', noTexts: true });
   const app = createApp({
     config,
     storage,

@@ -9,7 +9,6 @@
  * Linear in the input: each physical line is looked at once and every logical line is joined once,
  * whatever its length (a 9 MB photo folded into 120,000 lines included).
  */
-import { physicalLines } from './line-endings.js';
 
 export interface LogicalLine {
   /** The physical lines this logical line was made of, exactly as sent (without line ending). */
@@ -136,19 +135,40 @@ const isEndLine = (line: string): boolean => /^END\s*:/i.test(line);
  * number of the text's first line (a piece of a bigger text keeps that text's line numbers).
  */
 export function logicalLines(text: string, firstLine = 1): LogicalLine[] {
-  const out: LogicalLine[] = [];
-  const lines = physicalLines(text);
-  let current: Builder | undefined;
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n] as string;
-    if (!NOT_BLANK.test(line)) continue;
-    if (current?.softBreak && !isEndLine(line)) current.continueAfterSoftBreak(line);
-    else if (current && isFoldContinuation(line)) current.continueWith(line);
-    else {
-      if (current) out.push(current.build());
-      current = new Builder(line, n + firstLine);
-    }
+  return Array.from(eachLogicalLine(text, firstLine));
+}
+
+const LINE_BREAK = /\r\n|\n|\r/g;
+
+/** The physical lines of `physicalLines(text)`, one at a time (no array of all the lines). */
+function* eachPhysicalLine(text: string): Generator<string> {
+  const breaks = new RegExp(LINE_BREAK);
+  let at = 0;
+  for (let found = breaks.exec(text); found; found = breaks.exec(text)) {
+    yield text.slice(at, found.index);
+    at = found.index + found[0].length;
   }
-  if (current) out.push(current.build());
-  return out;
+  // As split: the piece after the last line break, unless the text ends with one.
+  if (at < text.length) yield text.slice(at);
+}
+
+/**
+ * logicalLines one line at a time: a 50 MB whole-calendar upload is read without holding the
+ * objects of its two million lines at once.
+ */
+export function* eachLogicalLine(text: string, firstLine = 1): Generator<LogicalLine> {
+  let current: Builder | undefined;
+  let n = 0;
+  for (const line of eachPhysicalLine(text)) {
+    if (NOT_BLANK.test(line)) {
+      if (current?.softBreak && !isEndLine(line)) current.continueAfterSoftBreak(line);
+      else if (current && isFoldContinuation(line)) current.continueWith(line);
+      else {
+        if (current) yield current.build();
+        current = new Builder(line, n + firstLine);
+      }
+    }
+    n++;
+  }
+  if (current) yield current.build();
 }

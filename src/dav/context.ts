@@ -8,7 +8,7 @@ import type {
   CollectionTag,
   ItemDescription,
   ItemMeta,
-  NewItem,
+  NewItems,
   Storage,
 } from '../storage/types.js';
 import type { BytesCache } from './derived-cache.js';
@@ -246,8 +246,14 @@ export interface CollectionKind {
   describe(text: string): ItemDescription;
   /** For --verify-storage: throws, with the reason, when Radicale could not load this stored item. */
   verifyItem(text: string): void;
-  /** Splits a whole-collection upload into items and props derived from it. */
-  splitUpload(text: string): Promise<{ items: NewItem[]; props: Record<string, string> }>;
+  /**
+   * Splits a whole-collection upload into items and props derived from it. The items may come in
+   * batches (made in a worker while the storage writes them); `release`, when given, stops what
+   * makes them and is called once the upload is done or refused.
+   */
+  splitUpload(
+    text: string,
+  ): Promise<{ items: NewItems; props: Record<string, string>; release?: () => void }>;
   /** The whole-collection export (GET), streamed. */
   exportCollection(items: AsyncIterable<string>, info: CollectionInfo): AsyncIterable<string>;
   /** Does the text look like this kind (for whole-collection PUT on a new path)? */

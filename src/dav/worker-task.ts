@@ -40,8 +40,7 @@ export function runInWorker<T>(baseUrl: string, name: string, data: unknown): Pr
       settled = true;
       void worker.terminate();
       if (m.ok) resolve(m.value);
-      else if (m.dav) reject(new DavError(m.dav.status, m.message, m.dav.precondition, m.dav.hrefs));
-      else reject(new Error(m.message));
+      else reject(replyError(m));
     });
     worker.once('error', (e) => {
       settled = true;
@@ -53,21 +52,149 @@ export function runInWorker<T>(baseUrl: string, name: string, data: unknown): Pr
   });
 }
 
+function errorReply(e: unknown): Reply<never> {
+  const message = e instanceof Error ? e.message : String(e);
+  return e instanceof DavError
+    ? {
+        ok: false,
+        message,
+        dav: { status: e.status, precondition: e.precondition, hrefs: e.preconditionHrefs },
+      }
+    : { ok: false, message };
+}
+
+function replyError(m: Reply<unknown> & { ok: false }): Error {
+  return m.dav
+    ? new DavError(m.dav.status, m.message, m.dav.precondition, m.dav.hrefs)
+    : new Error(m.message);
+}
+
 /** In a worker module: runs `task` on the worker's data and posts the result (or the error) back. */
 export function serveWorkerTask(task: (data: never) => unknown): void {
   let reply: Reply<unknown>;
   try {
     reply = { ok: true, value: task(workerData as never) };
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    reply =
-      e instanceof DavError
-        ? {
-            ok: false,
-            message,
-            dav: { status: e.status, precondition: e.precondition, hrefs: e.preconditionHrefs },
-          }
-        : { ok: false, message };
+    reply = errorReply(e);
   }
   parentPort?.postMessage(reply);
+}
+
+/** What a streamed task gives: its head at once, then its batches, each made when it is asked for. */
+export interface StreamedTask<H, B> {
+  readonly head: H;
+  readonly batches: Iterator<B>;
+}
+
+/** The caller's side of a streamed task: the head, the batches as they come, and `close`. */
+export interface StreamedResult<H, B> {
+  readonly head: H;
+  readonly batches: AsyncIterable<B>;
+  /** Stops the worker (once the batches were read, or when they will not be): call it in any case. */
+  close(): void;
+}
+
+type StreamReply<H, B> =
+  Reply<never> | { ok: true; head: H } | { ok: true; batch: B } | { ok: true; done: true };
+
+/**
+ * Runs the worker module `name` (see runInWorker) on `data` as a streamed task: resolves with the
+ * head once the worker has it, and gives the batches one at a time, the worker making the next one
+ * while the caller uses the last, so that neither side holds all of them. The data is posted rather
+ * than given as workerData, so that the worker can let it go once it is read.
+ */
+export async function runStreamInWorker<H, B>(
+  baseUrl: string,
+  name: string,
+  data: unknown,
+): Promise<StreamedResult<H, B>> {
+  const ext = baseUrl.endsWith('.ts') ? '.ts' : '.js';
+  const worker = startWorker(new URL(`${name}${ext}`, baseUrl), undefined);
+  const replies: StreamReply<H, B>[] = [];
+  let failure: Error | undefined;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    void worker.terminate();
+  };
+  worker.on('message', (m: StreamReply<H, B>) => {
+    replies.push(m);
+    wake?.();
+  });
+  worker.once('error', (e) => {
+    failure ??= e;
+    wake?.();
+  });
+  worker.once('exit', (code) => {
+    failure ??= new Error(`worker ${name} stopped with code ${code} before answering`);
+    wake?.();
+  });
+  const next = async (): Promise<StreamReply<H, B>> => {
+    for (;;) {
+      const m = replies.shift();
+      if (m) {
+        if (!m.ok) throw replyError(m);
+        return m;
+      }
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  };
+  worker.postMessage(data);
+  let head: H;
+  try {
+    const first = await next();
+    if (!('head' in first)) throw new Error(`worker ${name} answered without a head`);
+    head = first.head;
+  } catch (e) {
+    close();
+    throw e;
+  }
+  // The first batch is made while the caller looks at the head.
+  worker.postMessage('next');
+  async function* batches(): AsyncGenerator<B> {
+    try {
+      for (;;) {
+        const m = await next();
+        if ('done' in m) return;
+        if (!('batch' in m)) throw new Error(`worker ${name} answered out of turn`);
+        worker.postMessage('next');
+        yield m.batch;
+      }
+    } finally {
+      close();
+    }
+  }
+  return { head, batches: batches(), close };
+}
+
+/**
+ * In a worker module: runs `task` on the data posted to the worker, posts its head, then its next
+ * batch each time the caller asks (an error instead, with its DavError status).
+ */
+export function serveWorkerStream(task: (data: never) => StreamedTask<unknown, unknown>): void {
+  const port = parentPort;
+  if (!port) return;
+  port.once('message', (data: unknown) => {
+    let batches: Iterator<unknown>;
+    try {
+      const result = task(data as never);
+      batches = result.batches;
+      port.postMessage({ ok: true, head: result.head });
+    } catch (e) {
+      port.postMessage(errorReply(e));
+      return;
+    }
+    port.on('message', () => {
+      try {
+        const n = batches.next();
+        port.postMessage(n.done ? { ok: true, done: true } : { ok: true, batch: n.value });
+      } catch (e) {
+        port.postMessage(errorReply(e));
+      }
+    });
+  });
 }

@@ -28,6 +28,8 @@ import { pathPolicyViolation } from '../config/path-policy.js';
 import {
   headerLines,
   isBadPut,
+  keepForLog,
+  type KeptBody,
   logBadPutContent,
   logOnNotice,
   logRequestContent,
@@ -99,7 +101,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Requests whose failed login was already delayed, so the 401 is not delayed twice. */
 const delayed = new WeakSet<RequestContext>();
 /** The body each request read, for [logging] bad_put_request_content and request_content_on_notice_condition. */
-const bodies = new WeakMap<RequestContext, Buffer>();
+const bodies = new WeakMap<RequestContext, KeptBody>();
 /** `[logging] *_on_notice_condition`, compiled once per configuration (load.ts has checked them). */
 const noticeConditions = new WeakMap<Config, NoticeConditions>();
 
@@ -443,7 +445,7 @@ function davRequest(
     ...(deps.derivedCache ? { derivedCache: deps.derivedCache } : {}),
     body: () =>
       (body ??= read(deps.config.server.max_content_length).then((bytes) => {
-        if (keepBody) bodies.set(ctx, bytes);
+        if (keepBody) bodies.set(ctx, keepForLog(bytes, deps.config.logging.limit_content));
         logRequestContent(ctx.log, deps.config.logging, bytes);
         return bytes;
       })),

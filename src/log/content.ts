@@ -35,11 +35,33 @@ function indent(text: string): string {
   return text === '' ? '' : text.replace(/\r\n?/g, '\n').replace(/^(?=[^\S\n]*\S)/gm, ' ');
 }
 
-/** The text of a body for the log: only the bytes that can hold `limit` characters are decoded. */
-export function bodyForLog(bytes: Uint8Array, limit: number): string {
-  const cut = limit > 0 && bytes.length > limit * 4 ? Buffer.from(bytes).subarray(0, limit * 4) : bytes;
-  const text = Buffer.from(cut).toString('utf8');
-  return limitContent(text, limit, cut === bytes ? text.length : Math.max(text.length, bytes.length));
+/**
+ * The text of a body for the log: only the bytes that can hold `limit` characters are decoded.
+ * `length` is the body's whole length when `bytes` is only its start (see keepForLog).
+ */
+export function bodyForLog(bytes: Uint8Array, limit: number, length = bytes.length): string {
+  const cut = limit > 0 && bytes.length > limit * 4 ? bytes.subarray(0, limit * 4) : bytes;
+  const text = Buffer.from(cut.buffer, cut.byteOffset, cut.byteLength).toString('utf8');
+  const whole = cut === bytes && length === bytes.length;
+  return limitContent(text, limit, whole ? text.length : Math.max(text.length, length));
+}
+
+/** What the log lines written after a request still show of its body (see keepForLog). */
+export interface KeptBody {
+  /** The body, or its start: the bytes that can hold `limit_content` characters. */
+  readonly bytes: Uint8Array;
+  /** The body's length. */
+  readonly length: number;
+}
+
+/**
+ * A request body kept for the log lines written once the request is answered: for a body longer than
+ * the log shows, a copy of its start only, so that a big upload is not held for them.
+ */
+export function keepForLog(bytes: Uint8Array, limit: number): KeptBody {
+  if (limit > 0 && bytes.length > limit * 4)
+    return { bytes: Buffer.from(bytes.subarray(0, limit * 4)), length: bytes.length };
+  return { bytes, length: bytes.length };
 }
 
 function suppressed(log: Logger, what: string, option: string): void {
@@ -120,14 +142,13 @@ export function logBadPutContent(
   log: Logger,
   options: ContentLogOptions,
   path: string,
-  bytes: Uint8Array | undefined,
+  body: KeptBody | undefined,
 ): void {
-  if (bytes === undefined) return;
+  if (body === undefined) return;
   if (!options.bad_put_request_content)
     return suppressed(log, 'Bad PUT request content', 'bad_put_request_content');
-  log.warn(
-    `Bad PUT request content of ${JSON.stringify(path)}:\n${indent(bodyForLog(bytes, options.limit_content))}`,
-  );
+  const text = bodyForLog(body.bytes, options.limit_content, body.length);
+  log.warn(`Bad PUT request content of ${JSON.stringify(path)}:\n${indent(text)}`);
 }
 
 /** Header lines for the log, one `Name: value` per line. */
@@ -146,8 +167,8 @@ export function logOnNotice(log: Logger, what: string, text: string): void {
 }
 
 /** A request body for the notice log (limit_content applies), or a note that none was read. */
-export function requestContentForNotice(bytes: Uint8Array | undefined, limit: number): string {
-  return bytes === undefined ? '(no body read)' : bodyForLog(bytes, limit);
+export function requestContentForNotice(body: KeptBody | undefined, limit: number): string {
+  return body === undefined ? '(no body read)' : bodyForLog(body.bytes, limit, body.length);
 }
 
 /**

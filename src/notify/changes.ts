@@ -38,7 +38,10 @@ export interface ChangedItem {
   readonly uid: string;
   /** Its main component (`VEVENT`, `VTODO`, `VJOURNAL`, `VCARD`; '' for plain files or unknown). */
   readonly component: string;
-  /** The new text (CRLF lines), for item-put and collection-replace; absent for deletes. */
+  /**
+   * The new text (CRLF lines), for item-put and collection-replace; absent for deletes, and in a
+   * collection-replace when every subscriber said it reads no texts (`SubscribeOptions.noTexts`).
+   */
   readonly text?: string;
   /**
    * The text before the change: the replaced item (item-put), the deleted one (item-delete, and each
@@ -91,6 +94,12 @@ export type ChangeListener = (change: Change) => void | Promise<void>;
 export interface SubscribeOptions {
   /** The listener needs `previousText` (see ChangedItem); costs a storage read per write. */
   readonly content?: boolean;
+  /**
+   * The listener reads no item texts (WebDAV-Push): when no subscriber does, the change of a
+   * whole-collection upload names its items without them, so that the texts of a big import are
+   * not held until the change is published.
+   */
+  readonly noTexts?: boolean;
   /** A name for the log lines about this listener. */
   readonly name?: string;
 }
@@ -112,6 +121,7 @@ interface Subscription {
   readonly listener: ChangeListener;
   readonly name: string;
   readonly content: boolean;
+  readonly noTexts: boolean;
   /** Per collection: the tail of its delivery chain. */
   readonly chains: Map<string, Promise<void>>;
   pending: number;
@@ -135,6 +145,7 @@ export class ChangeHub implements ChangeNotifier {
       listener,
       name: options.name ?? (listener.name || 'listener'),
       content: options.content === true,
+      noTexts: options.noTexts === true,
       chains: new Map(),
       pending: 0,
       dropped: 0,
@@ -151,6 +162,11 @@ export class ChangeHub implements ChangeNotifier {
   /** Whether anyone listens (the storage skips building changes when no one does). */
   get active(): boolean {
     return this.subs.length > 0;
+  }
+
+  /** Whether a listener reads the items' new texts (see SubscribeOptions.noTexts). */
+  get wantsTexts(): boolean {
+    return this.subs.some((s) => !s.noTexts);
   }
 
   /** Whether a listener asked for the texts items had before a change. */

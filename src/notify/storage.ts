@@ -16,12 +16,14 @@ import type {
   Item,
   ItemMeta,
   NewItem,
+  NewItems,
   Props,
   PropsUpdate,
   Storage,
   WriteCheck,
 } from '../storage/types.js';
 import type { ChangeHub, ChangedItem } from './changes.js';
+import { tapItems } from '../storage/new-items.js';
 
 type Base = Pick<ChangeContext, 'user' | 'actor' | 'request' | 'path'>;
 
@@ -139,21 +141,35 @@ export function withChangeNotifications(storage: Storage, hub: ChangeHub, log: L
       return info;
     },
 
-    async replaceCollection(path: string, props: Props, items: readonly NewItem[], ctx: ChangeContext) {
+    async replaceCollection(path: string, props: Props, items: NewItems, ctx: ChangeContext) {
       if (!hub.active) return storage.replaceCollection(path, props, items, ctx);
       const old = await allBefore(path);
       const existed = hub.wantsContent
         ? old.length > 0 || (await storage.getCollection(path)) !== undefined
         : false;
-      const info = await storage.replaceCollection(path, props, items, ctx);
+      // The items as they pass (an upload may come in batches): the change names each of them, with
+      // its text only when a listener reads it.
+      const texts = hub.wantsTexts;
+      const written: (Omit<NewItem, 'text'> & { text?: string })[] = [];
+      const info = await storage.replaceCollection(
+        path,
+        props,
+        tapItems(items, (batch) => {
+          for (const i of batch)
+            written.push(
+              texts ? i : { ...(i.href === undefined ? {} : { href: i.href }), description: i.description },
+            );
+        }),
+        ctx,
+      );
       // Items the upload did not name were named by the storage: find them by UID.
       let named: Map<string, string> | undefined;
-      if (items.some((i) => i.href === undefined)) {
+      if (written.some((i) => i.href === undefined)) {
         named = new Map();
         for (const meta of await storage.listItems(path)) if (meta.uid !== '') named.set(meta.uid, meta.href);
       }
       const oldByHref = new Map(old.map((i) => [i.href, i]));
-      const changed: ChangedItem[] = items.map((i) => {
+      const changed: ChangedItem[] = written.map((i) => {
         const href = i.href ?? named?.get(i.description.uid) ?? '';
         const prev = oldByHref.get(href);
         oldByHref.delete(href);
@@ -161,7 +177,7 @@ export function withChangeNotifications(storage: Storage, hub: ChangeHub, log: L
           href,
           uid: i.description.uid,
           component: i.description.component,
-          text: i.text,
+          ...(i.text === undefined ? {} : { text: i.text }),
           ...(prev ? { previousText: prev.text } : {}),
         };
       });

@@ -54,6 +54,9 @@ export interface NamedItem extends NewItem {
   readonly href: string;
 }
 
+/** A whole-collection upload's named items: all at once, or in batches as they are made (NewItems). */
+export type NamedItems = readonly NamedItem[] | AsyncIterable<readonly NamedItem[]>;
+
 /** One item MOVE or COPY, as checkedStorage hands it on. */
 export interface ItemTransfer {
   readonly from: { readonly path: string; readonly href: string };
@@ -161,7 +164,7 @@ export interface StorageBackend extends Reads, SyncSource {
   replaceCollection(
     path: string,
     props: Props,
-    items: readonly NamedItem[],
+    items: NamedItems,
     parent: ParentCheck,
     after?: AfterChange,
   ): Promise<CollectionInfo>;

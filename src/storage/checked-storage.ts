@@ -13,12 +13,13 @@ import type {
   AfterChange,
   CollectionPairCheck,
   ItemCollectionCheck,
-  NamedItem,
+  NamedItems,
   ParentCheck,
   StorageBackend,
 } from './backend.js';
 import { runHook } from './hook.js';
 import { checkName, isWithin, pathSegments, uploadName } from './names.js';
+import { mapBatches } from './new-items.js';
 import { checkProps } from './props.js';
 import type { PushStore } from './push-store.js';
 import {
@@ -28,6 +29,7 @@ import {
   type ItemDescriber,
   type ItemMeta,
   type NewItem,
+  type NewItems,
   type Props,
   type PropsUpdate,
   type Storage,
@@ -72,15 +74,19 @@ function pairCheck(from: string, to: string, overwrite: boolean): CollectionPair
 }
 
 /** Names the items of a whole-collection upload in upload order: given hrefs checked, the others by Radicale's rules. */
-export function nameUpload(props: Props, items: readonly NewItem[]): NamedItem[] {
+export function nameUpload(props: Props, items: NewItems): NamedItems {
   const suffix = props.tag === 'VADDRESSBOOK' ? '.vcf' : '.ics';
   const taken = new Set<string>();
-  return items.map((item) => {
-    const href = item.href ?? uploadName(item.description.uid, suffix, taken);
-    checkName(href);
-    taken.add(href);
-    return { ...item, href };
-  });
+  // Batch by batch for a streamed upload (one `taken` for all: never one name twice): a refusal
+  // comes from the batches, and the backend then changes nothing (NewItems).
+  return mapBatches(items, (batch) =>
+    batch.map((item) => {
+      const href = item.href ?? uploadName(item.description.uid, suffix, taken);
+      checkName(href);
+      taken.add(href);
+      return { ...item, href };
+    }),
+  );
 }
 
 export class CheckedStorage<B extends StorageBackend = StorageBackend> implements Storage {
@@ -221,7 +227,7 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
   async replaceCollection(
     path: string,
     props: Props,
-    items: readonly NewItem[],
+    items: NewItems,
     ctx: ChangeContext,
   ): Promise<CollectionInfo> {
     checkProps(props);

@@ -166,6 +166,12 @@ export interface NewItem {
 }
 
 /**
+ * The items of a whole-collection upload: all at once, or in batches as they are made (a big import,
+ * so that no one holds all of them). An error thrown by the batches aborts the upload: nothing changes.
+ */
+export type NewItems = readonly NewItem[] | AsyncIterable<readonly NewItem[]>;
+
+/**
  * The tree of collections: what exists where, its props, and the operations that create, replace,
  * move, copy or delete a collection as a whole. Guarantees: the root '' always exists; a collection's
  * parent exists and is not a calendar or address book; replaceCollection is atomic for readers (they
@@ -183,12 +189,7 @@ export interface CollectionTree {
    * Creates or replaces a whole collection with these props and items, atomically: readers see the
    * old or the new collection, never half of it. Items without href are named by the upload rules.
    */
-  replaceCollection(
-    path: string,
-    props: Props,
-    items: readonly NewItem[],
-    ctx: ChangeContext,
-  ): Promise<CollectionInfo>;
+  replaceCollection(path: string, props: Props, items: NewItems, ctx: ChangeContext): Promise<CollectionInfo>;
   /** Deletes a collection with everything inside (the root '' deletes every child). */
   deleteCollection(path: string, ctx: ChangeContext): Promise<void>;
   /**

@@ -15,6 +15,7 @@ import type {
   ItemCollectionCheck,
   ItemTransfer,
   NamedItem,
+  NamedItems,
   ParentCheck,
   StorageBackend,
 } from '../../src/storage/backend.js';
@@ -27,6 +28,7 @@ import type {
 } from '../../src/storage/push-store.js';
 import { registeredAt, within } from '../../src/storage/push-store.js';
 import { metasOneByOne } from '../../src/storage/item-metas.js';
+import { allItems, isItemArray } from '../../src/storage/new-items.js';
 import {
   StorageError,
   type CollectionInfo,
@@ -362,13 +364,16 @@ export class MemoryBackend implements StorageBackend {
   replaceCollection(
     path: string,
     props: Props,
-    items: readonly NamedItem[],
+    items: NamedItems,
     parent: ParentCheck,
   ): Promise<CollectionInfo> {
+    if (!isItemArray(items))
+      return allItems(items).then((all) => this.replaceCollection(path, props, all, parent));
+    const all = items;
     return run(() => {
       parent(this.infoAt(parentPath(path)));
       const c = newCollection(props);
-      for (const item of items) this.write(c, item.href, item.text, item.description);
+      for (const item of all) this.write(c, item.href, item.text, item.description);
       this.removeSubtree(path);
       this.cols.set(path, c);
       return this.info(path, c);

@@ -26,7 +26,8 @@ import { bodyText, checkConditionalHeaders } from '../request-body.js';
 import { changeContext } from '../change-context.js';
 import { itemHref } from '../href.js';
 import { setStoredLang } from '../dead-props.js';
-import type { CollectionInfo, ItemMeta } from '../../storage/types.js';
+import type { CollectionInfo, ItemMeta, NewItem } from '../../storage/types.js';
+import { tapItems } from '../../storage/new-items.js';
 import { normalizeItemText } from '../../content-lines/line-endings.js';
 
 function kindForUpload(req: DavRequest, text: string): CollectionKind | undefined {
@@ -206,18 +207,26 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
   }
   checkConditionalHeaders(req, existing ? await req.storage.getEtag(path) : undefined);
   const normalized = normalizeItemText(text);
-  const { items, props } = await kind.splitUpload(normalized);
-  const maxSize = req.settings.maxResourceSize;
-  for (const item of items) {
-    if (Buffer.byteLength(item.text) > maxSize)
-      throw tooLarge(
-        `An item is larger than max_resource_size (${maxSize})`,
-        kind.preconditions.maxResourceSize,
-      );
+  const { items, props, release } = await kind.splitUpload(normalized);
+  try {
+    const maxSize = req.settings.maxResourceSize;
+    const checkSizes = (batch: readonly NewItem[]): void => {
+      for (const item of batch) {
+        if (Buffer.byteLength(item.text) > maxSize)
+          throw tooLarge(
+            `An item is larger than max_resource_size (${maxSize})`,
+            kind.preconditions.maxResourceSize,
+          );
+      }
+    };
+    // Items that come in batches are checked as they come: one too large aborts the replacement.
+    const sized = tapItems(items, checkSizes);
+    const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
+    // A value the upload replaces (the displayname from X-WR-CALNAME) loses the language of the old one.
+    for (const key of Object.keys(props)) setStoredLang(merged, key, undefined);
+    const info = await req.storage.replaceCollection(path, merged, sized, changeContext(req));
+    return { status: 201, headers: { ETag: await req.storage.getEtag(info.path), 'Content-Length': '0' } };
+  } finally {
+    release?.();
   }
-  const merged: Record<string, string> = { ...(existing?.props ?? {}), ...props, tag: kind.tag };
-  // A value the upload replaces (the displayname from X-WR-CALNAME) loses the language of the old one.
-  for (const key of Object.keys(props)) setStoredLang(merged, key, undefined);
-  const info = await req.storage.replaceCollection(path, merged, items, changeContext(req));
-  return { status: 201, headers: { ETag: await req.storage.getEtag(info.path), 'Content-Length': '0' } };
 }

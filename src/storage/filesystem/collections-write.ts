@@ -6,7 +6,7 @@ import { copyFile, lstat, open, readlink, rename, stat, symlink } from 'node:fs/
 import type { Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type CollectionInfo, type Props, type PropsUpdate, StorageError } from '../types.js';
-import type { AfterChange, CollectionPairCheck, NamedItem, ParentCheck } from '../backend.js';
+import type { AfterChange, CollectionPairCheck, NamedItems, ParentCheck } from '../backend.js';
 import {
   atomicWrite,
   isErrno,
@@ -24,6 +24,7 @@ import { mapLimit } from './map-limit.js';
 import { isSafeName, lastSegment, parentPath } from '../names.js';
 import { isTag } from '../props.js';
 import { pythonJson } from '../../compat/python/json.js';
+import { itemBatches } from '../new-items.js';
 import { ITEM_PROPS_FILE } from './item-props.js';
 import { PROPS_FILE, type StoreContext } from './context.js';
 import {
@@ -76,7 +77,7 @@ export async function replaceCollection(
   store: StoreContext,
   path: string,
   props: Props,
-  items: readonly NamedItem[],
+  items: NamedItems,
   parent: ParentCheck,
   after?: AfterChange,
 ): Promise<CollectionInfo> {
@@ -108,7 +109,7 @@ async function prepareCollection(
   store: StoreContext,
   dir: string,
   props: Props,
-  items: readonly NamedItem[],
+  items: NamedItems,
   finalDir: string,
 ): Promise<SeedFile[]> {
   await makeDir(dir, store.fsOpts).catch((e: unknown) => {
@@ -117,31 +118,34 @@ async function prepareCollection(
   });
   if (Object.keys(props).length > 0)
     await writeSynced(join(dir, PROPS_FILE), pythonJson(props), store.fsOpts);
-  // The files, several at a time: the folder is private until swapped in, so each file is written
-  // at its name (checkedStorage named them) directly.
-  const named = items.map((item) => ({ item, name: item.href }));
   // Inside the prepared folder the cache entries move with it; under collection-cache/ they go
   // where the collection will be.
   const cacheOf = store.radicaleCache.inSubfolder ? finalDir : dir;
-  const seeds = await mapLimit(named, UPLOAD_WRITES, async ({ item, name }): Promise<SeedFile> => {
-    const bytes = store.stock.encode(item.text);
-    const st = await writeNew(join(dir, name), bytes).catch(mapFsError);
-    const etag = store.stock.etag(bytes);
-    const entry = {
-      uid: item.description.uid,
-      etag,
-      text: item.text,
-      component: item.description.component,
-    };
-    await store.radicaleCache.write(cacheOf, name, bytes, entry, store.fsOpts, dir);
-    return { name, st, etag, description: item.description };
-  });
-  if (store.fsOpts.fsync)
-    await syncFiles(
-      store,
-      dir,
-      named.map((n) => n.name),
-    );
+  const names: string[] = [];
+  const seeds: SeedFile[] = [];
+  // Batch by batch (a big import comes so), the files of a batch several at a time: the folder is
+  // private until swapped in, so each file is written at its name (checkedStorage named them) directly.
+  for await (const batch of itemBatches(items)) {
+    const written = await mapLimit(batch, UPLOAD_WRITES, async (item): Promise<SeedFile> => {
+      const name = item.href;
+      const bytes = store.stock.encode(item.text);
+      const st = await writeNew(join(dir, name), bytes).catch(mapFsError);
+      const etag = store.stock.etag(bytes);
+      const entry = {
+        uid: item.description.uid,
+        etag,
+        text: item.text,
+        component: item.description.component,
+      };
+      await store.radicaleCache.write(cacheOf, name, bytes, entry, store.fsOpts, dir);
+      return { name, st, etag, description: item.description };
+    });
+    for (const seed of written) {
+      seeds.push(seed);
+      names.push(seed.name);
+    }
+  }
+  if (store.fsOpts.fsync) await syncFiles(store, dir, names);
   await syncDir(dir, store.fsOpts);
   return seeds;
 }

@@ -28,6 +28,7 @@ import type {
   ItemCollectionCheck,
   ItemTransfer,
   NamedItem,
+  NamedItems,
   ParentCheck,
   StorageBackend,
 } from '../backend.js';
@@ -54,6 +55,7 @@ import {
 } from './rows.js';
 import { verifyDatabase } from './verify.js';
 import { requestMemo, takeCollectionHint } from '../request-scope.js';
+import { allItems } from '../new-items.js';
 import { ListingCache, applyChanges, byHref, findHref, type Listing } from './listing-cache.js';
 import { prefetched } from './prefetch.js';
 import { SHARES_VERSION_COL, rememberSharesVersion } from './shares-version.js';
@@ -735,19 +737,21 @@ export class PostgresBackend implements StorageBackend {
   async replaceCollection(
     path: string,
     props: Props,
-    items: readonly NamedItem[],
+    items: NamedItems,
     parent: ParentCheck,
   ): Promise<CollectionInfo> {
+    // One INSERT of all the rows: the batches are gathered first (before the transaction).
+    const all = await allItems(items);
     const row = await this.db.tx(async (c) => {
       await this.checkParent(c, path, parent);
       // Like the filesystem's folder swap: a new collection (new sync history) replaces the old one.
       await this.collectionRow(c, path, 'UPDATE');
       await q(c, `DELETE FROM collections WHERE ${SUBTREE(1)}`, [path]);
       const created = await this.insertCollection(c, path, props);
-      await this.insertItems(c, created.id, items);
+      await this.insertItems(c, created.id, all);
       return created;
     });
-    if (items.length >= ANALYZE_AFTER) this.db.analyzeSoon();
+    if (all.length >= ANALYZE_AFTER) this.db.analyzeSoon();
     return (await this.getCollection(path)) ?? toCollectionInfo(row);
   }
 
