@@ -136,9 +136,14 @@ export function uidOf(comp: ICAL.Component): string | undefined {
   return v === null || v === undefined ? undefined : ownString(String(v));
 }
 
-/** A copy of `s` that shares no memory with the text it was cut from. */
-function ownString(s: string): string {
-  return Buffer.from(s, 'utf16le').toString('utf16le');
+/**
+ * A copy of `s` as one flat string that shares no memory with anything: V8 keeps a slice as a view
+ * of the whole text it was cut from, and a concatenation (as ical.js serializes) as the tree of its
+ * pieces, several times its size, until something reads it whole. The JSON round trip is exact
+ * (lone surrogates included) and builds a new string.
+ */
+export function ownString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** A deep copy: ical.js's toJSON() hands out its internal arrays, so `new Component(c.toJSON())` shares them. */

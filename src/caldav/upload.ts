@@ -97,12 +97,16 @@ export function splitUploadStreamed(text: string): StreamedTask<Record<string, s
   };
 }
 
-export async function splitUpload(text: string): Promise<StreamedUpload> {
-  if (text.length <= IN_WORKER_ABOVE) return splitUploadChecked(text);
-  const run = await runStreamInWorker<Record<string, string>, NewItem[]>(
-    import.meta.url,
-    './upload-worker',
-    text,
+/** Not an async function: the text (a big upload) is not kept while the worker splits it. */
+export function splitUpload(text: string): Promise<StreamedUpload> {
+  if (text.length <= IN_WORKER_ABOVE) {
+    try {
+      return Promise.resolve(splitUploadChecked(text));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+  return runStreamInWorker<Record<string, string>, NewItem[]>(import.meta.url, './upload-worker', text).then(
+    (run) => ({ items: run.batches, props: run.head, release: () => run.close() }),
   );
-  return { items: run.batches, props: run.head, release: () => run.close() };
 }

@@ -103,47 +103,65 @@ type StreamReply<H, B> =
  * while the caller uses the last, so that neither side holds all of them. The data is posted rather
  * than given as workerData, so that the worker can let it go once it is read.
  */
-export async function runStreamInWorker<H, B>(
+export function runStreamInWorker<H, B>(
   baseUrl: string,
   name: string,
   data: unknown,
 ): Promise<StreamedResult<H, B>> {
   const ext = baseUrl.endsWith('.ts') ? '.ts' : '.js';
   const worker = startWorker(new URL(`${name}${ext}`, baseUrl), undefined);
-  const replies: StreamReply<H, B>[] = [];
-  let failure: Error | undefined;
+  const replies = streamReplies<H, B>(worker, name);
+  worker.postMessage(data);
+  // Not one async function: the data (a big upload) is not kept while the worker answers.
+  return streamFrom(worker, name, replies);
+}
+
+interface StreamReplies<H, B> {
+  readonly queue: StreamReply<H, B>[];
+  failure: Error | undefined;
+  wake: (() => void) | undefined;
+}
+
+function streamReplies<H, B>(worker: Worker, name: string): StreamReplies<H, B> {
+  const state: StreamReplies<H, B> = { queue: [], failure: undefined, wake: undefined };
+  worker.on('message', (m: StreamReply<H, B>) => {
+    state.queue.push(m);
+    state.wake?.();
+  });
+  worker.once('error', (e) => {
+    state.failure ??= e;
+    state.wake?.();
+  });
+  worker.once('exit', (code) => {
+    state.failure ??= new Error(`worker ${name} stopped with code ${code} before answering`);
+    state.wake?.();
+  });
+  return state;
+}
+
+async function streamFrom<H, B>(
+  worker: Worker,
+  name: string,
+  state: StreamReplies<H, B>,
+): Promise<StreamedResult<H, B>> {
   let closed = false;
-  let wake: (() => void) | undefined;
   const close = (): void => {
     if (closed) return;
     closed = true;
     void worker.terminate();
   };
-  worker.on('message', (m: StreamReply<H, B>) => {
-    replies.push(m);
-    wake?.();
-  });
-  worker.once('error', (e) => {
-    failure ??= e;
-    wake?.();
-  });
-  worker.once('exit', (code) => {
-    failure ??= new Error(`worker ${name} stopped with code ${code} before answering`);
-    wake?.();
-  });
   const next = async (): Promise<StreamReply<H, B>> => {
     for (;;) {
-      const m = replies.shift();
+      const m = state.queue.shift();
       if (m) {
         if (!m.ok) throw replyError(m);
         return m;
       }
-      if (failure) throw failure;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+      if (state.failure) throw state.failure;
+      await new Promise<void>((resolve) => (state.wake = resolve));
+      state.wake = undefined;
     }
   };
-  worker.postMessage(data);
   let head: H;
   try {
     const first = await next();

@@ -191,10 +191,19 @@ async function refuseReplacingPlainCollection(req: DavRequest, info: CollectionI
 }
 
 /** Whole-collection upload (Radicale): the body replaces the collection at the target path. */
-async function putCollection(req: DavRequest, res: Resource, text: string): Promise<DavResponse> {
+function putCollection(req: DavRequest, res: Resource, text: string): Promise<DavResponse> {
+  // The text (a big import's 50 MB) is held until the split has it, not while the items are written.
+  return replaceWithUpload(req, res, { text });
+}
+
+async function replaceWithUpload(
+  req: DavRequest,
+  res: Resource,
+  body: { text: string | undefined },
+): Promise<DavResponse> {
   const path = req.segments.join('/');
   const existing = res.kind === 'collection' ? res.info : undefined;
-  const kind = (existing && req.plugins.byTag(existing.tag)) ?? kindForUpload(req, text);
+  const kind = (existing && req.plugins.byTag(existing.tag)) ?? kindForUpload(req, body.text ?? '');
   if (!kind) throw new DavError(415, 'Only calendars and address books can be uploaded as a whole');
   if (!req.access.letters(path).includes('w')) throw accessDenied();
   if (existing && !req.access.mayOverwriteCollection(path))
@@ -206,8 +215,9 @@ async function putCollection(req: DavRequest, res: Resource, text: string): Prom
     throw forbidden('Collections cannot be created inside a calendar or address book');
   }
   checkConditionalHeaders(req, existing ? await req.storage.getEtag(path) : undefined);
-  const normalized = normalizeItemText(text);
-  const { items, props, release } = await kind.splitUpload(normalized);
+  const split = kind.splitUpload(normalizeItemText(body.text ?? ''));
+  body.text = undefined;
+  const { items, props, release } = await split;
   try {
     const maxSize = req.settings.maxResourceSize;
     const checkSizes = (batch: readonly NewItem[]): void => {
