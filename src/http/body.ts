@@ -81,6 +81,9 @@ export function readBody(req: IncomingMessage, limit: number, rate: BodyRate = N
   // Already consumed: nothing more will come ('end' would never fire again).
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
+    // A declared length is read straight into one buffer of that size (a 94 MB import is held once,
+    // not as its chunks and then their concatenation); a chunked body is gathered and joined.
+    let whole = declared !== undefined && declared > 64 * 1024 ? Buffer.allocUnsafe(declared) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     const stopWatching = watchRate(
@@ -106,11 +109,17 @@ export function readBody(req: IncomingMessage, limit: number, rate: BodyRate = N
         fail(overflow(req, limit));
         return;
       }
-      chunks.push(chunk);
+      if (whole && size <= whole.length) chunk.copy(whole, size - chunk.length);
+      else {
+        // More than declared (the parser does not let it happen): gathered as a chunked body.
+        if (whole) chunks.push(whole.subarray(0, size - chunk.length));
+        whole = undefined;
+        chunks.push(chunk);
+      }
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      resolve(whole ? whole.subarray(0, size) : Buffer.concat(chunks, size));
     };
     const onError = (err: Error): void => {
       cleanup();

@@ -463,6 +463,35 @@ export function storageContract(
   );
 
   scenario(
+    'upload: items given in batches are named as one array would be; an error from the batches changes nothing',
+    async (s) => {
+      await s.putItem('alice/cal', 'old.ics', item('OLD'), ok, ctx);
+      async function* batches(fail: boolean): AsyncGenerator<readonly NewItem[]> {
+        yield [item('b1'), item('clash')];
+        // Named after the batch before: clash.ics is taken, the hash of the UID names this one.
+        yield [item('clash.ics'), { href: 'given.ics', ...item('G') }];
+        if (fail) throw new Error('the import broke off');
+        yield [item('b3')];
+      }
+      const before = await s.getEtag('alice/cal');
+      await assert.rejects(
+        s.replaceCollection('alice/cal', { tag: 'VCALENDAR' }, batches(true), ctx),
+        /the import broke off/,
+      );
+      assert.equal(await s.getEtag('alice/cal'), before);
+      assert.deepEqual(await hrefs(s, 'alice/cal'), ['old.ics']);
+      await s.replaceCollection('alice/cal', { tag: 'VCALENDAR' }, batches(false), ctx);
+      const hashed = `${createHash('sha256').update('clash.ics').digest('hex')}.ics`;
+      assert.deepEqual(
+        await hrefs(s, 'alice/cal'),
+        sorted(['b1.ics', 'b3.ics', 'clash.ics', 'given.ics', hashed]),
+      );
+      assert.equal((await all(s.getItems('alice/cal', ['b3.ics'])))[0]?.text, event('b3'));
+      assert.equal((await all(s.getItems('alice/cal', [hashed])))[0]?.text, event('clash.ics'));
+    },
+  );
+
+  scenario(
     'upload: refusals leave the collection as it was (unsafe href, missing parent, the root, a calendar parent)',
     async (s) => {
       await s.putItem('alice/cal', 'old.ics', item('OLD'), ok, ctx);
