@@ -467,6 +467,8 @@ export function storageContract(
     async (s) => {
       await s.putItem('alice/cal', 'old.ics', item('OLD'), ok, ctx);
       async function* batches(fail: boolean): AsyncGenerator<readonly NewItem[]> {
+        // Each batch comes later, as a worker's do.
+        await new Promise((resolve) => setImmediate(resolve));
         yield [item('b1'), item('clash')];
         // Named after the batch before: clash.ics is taken, the hash of the UID names this one.
         yield [item('clash.ics'), { href: 'given.ics', ...item('G') }];

@@ -14,7 +14,6 @@ import type {
   HookSite,
   ItemCollectionCheck,
   ItemTransfer,
-  NamedItem,
   NamedItems,
   ParentCheck,
   StorageBackend,
