@@ -37,6 +37,16 @@ export type ItemCollectionCheck = (path: string, found: CollectionInfo | undefin
  * its lock; throws when it is missing or cannot contain collections (a calendar, an address book).
  */
 export type ParentCheck = (parent: CollectionInfo | undefined) => void;
+/**
+ * Under the lock of a props write, on the props about to be stored: refuses what the collection
+ * cannot become (a calendar or address book that contains collections). `hasChildCollections` is
+ * asked only when the answer matters.
+ */
+export type TagCheck = (
+  path: string,
+  props: Props,
+  hasChildCollections: () => Promise<boolean>,
+) => Promise<void>;
 
 /**
  * A collection MOVE/COPY as the backend finds it under its lock: the source, the target's parent and
@@ -172,10 +182,10 @@ export interface StorageBackend extends Reads, SyncSource {
   deleteCollection(path: string, after?: AfterChange): Promise<void>;
   /**
    * Runs `update` on the stored props under the lock every writer takes; it returns the props to
-   * store (already checked), or undefined to store nothing. Refuses a tag for a collection that
-   * contains collections. not-found when missing.
+   * store (already checked), or undefined to store nothing; then `tag` on them, under the same lock.
+   * not-found when missing.
    */
-  setProps(path: string, update: PropsUpdate, after?: AfterChange): Promise<CollectionInfo>;
+  setProps(path: string, update: PropsUpdate, tag: TagCheck, after?: AfterChange): Promise<CollectionInfo>;
   /**
    * Moves a collection (its subtree, items, props and sync history) from `from` to `to`, replacing
    * the target when there is one; `check` first, under the lock of the move (and again wherever the

@@ -16,6 +16,7 @@ import type {
   NamedItems,
   ParentCheck,
   StorageBackend,
+  TagCheck,
 } from './backend.js';
 import { runHook } from './hook.js';
 import { checkName, isWithin, pathSegments, uploadName } from './names.js';
@@ -62,6 +63,13 @@ function checkCollectionPair(from: string, to: string): void {
     throw new StorageError('conflict', 'a collection cannot be moved into itself or over an ancestor');
   }
 }
+
+/** Under the backend's lock: a calendar or address book holds items only, no collections (Radicale's rule). */
+export const tagCheck: TagCheck = async (path, props, hasChildCollections) => {
+  const tag = props.tag;
+  if (tag !== undefined && tag !== '' && (await hasChildCollections()))
+    throw new StorageError('conflict', `${path} contains collections and cannot become a ${tag}`);
+};
 
 /** Under the backend's lock: the source exists, the target's parent takes it, an existing target only with overwrite. */
 function pairCheck(from: string, to: string, overwrite: boolean): CollectionPairCheck {
@@ -256,7 +264,7 @@ export class CheckedStorage<B extends StorageBackend = StorageBackend> implement
     };
     return this.write(
       ctx,
-      (after) => this.backend.setProps(path, update, after),
+      (after) => this.backend.setProps(path, update, tagCheck, after),
       () => written,
     );
   }

@@ -1088,6 +1088,29 @@ export function storageContract(
   });
 
   scenario(
+    'props: a collection that contains collections cannot become a calendar or address book',
+    async (s) => {
+      await s.createCollection('alice/folder', { 'D:displayname': 'Folder' }, ctx);
+      await s.createCollection('alice/folder/inner', {}, ctx);
+      for (const tag of ['VCALENDAR', 'VADDRESSBOOK'])
+        await assert.rejects(s.setProps('alice/folder', { tag }, ctx), {
+          code: 'conflict',
+          message: `alice/folder contains collections and cannot become a ${tag}`,
+        });
+      await assert.rejects(
+        s.setProps('alice/folder', (c) => ({ ...c, tag: 'VCALENDAR' }), ctx),
+        { code: 'conflict' },
+      );
+      assert.deepEqual((await s.getCollection('alice/folder'))?.props, { 'D:displayname': 'Folder' });
+      // Props without a tag are taken; once the child is gone, the tag is too.
+      await s.setProps('alice/folder', { 'D:displayname': 'Renamed' }, ctx);
+      await s.deleteCollection('alice/folder/inner', ctx);
+      const info = await s.setProps('alice/folder', { tag: 'VADDRESSBOOK', 'D:displayname': 'Book' }, ctx);
+      assert.equal(info.tag, 'VADDRESSBOOK');
+    },
+  );
+
+  scenario(
     'props: refusals (a tag for a collection with children, bad tags, missing collections)',
     async (s) => {
       await assert.rejects(s.setProps('alice', { tag: 'VCALENDAR' }, ctx), { code: 'conflict' });

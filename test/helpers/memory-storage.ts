@@ -17,6 +17,7 @@ import type {
   NamedItems,
   ParentCheck,
   StorageBackend,
+  TagCheck,
 } from '../../src/storage/backend.js';
 import type {
   PushLimits,
@@ -393,18 +394,23 @@ export class MemoryBackend implements StorageBackend {
     });
   }
 
-  setProps(path: string, update: PropsUpdate): Promise<CollectionInfo> {
-    return run(() => {
-      const c = this.need(path);
-      const props = update(c.props);
-      if (props === undefined) return this.info(path, c);
-      const tag = tagOf(props);
-      if (tag !== '' && this.subtree(path).some(([p]) => p !== path))
-        throw new StorageError('conflict', `${path} contains collections and cannot become a ${tag}`);
-      c.props = { ...props };
-      c.modifiedMs = Date.now();
-      return this.info(path, c);
-    });
+  /** Props writes one at a time (their tag check awaits): an update reads what the one before wrote. */
+  private propsWrites: Promise<unknown> = Promise.resolve();
+
+  setProps(path: string, update: PropsUpdate, tag: TagCheck): Promise<CollectionInfo> {
+    const write = this.propsWrites.then(() => this.setPropsNow(path, update, tag));
+    this.propsWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  private async setPropsNow(path: string, update: PropsUpdate, tag: TagCheck): Promise<CollectionInfo> {
+    const c = this.need(path);
+    const props = update(c.props);
+    if (props === undefined) return this.info(path, c);
+    await tag(path, props, () => Promise.resolve(this.subtree(path).some(([p]) => p !== path)));
+    c.props = { ...props };
+    c.modifiedMs = Date.now();
+    return this.info(path, c);
   }
 
   /** Runs the pair check on the collections as they are; returns whether the target exists. */

@@ -6,7 +6,7 @@ import { copyFile, lstat, open, readlink, rename, stat, symlink } from 'node:fs/
 import type { Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type CollectionInfo, type Props, type PropsUpdate, StorageError } from '../types.js';
-import type { AfterChange, CollectionPairCheck, NamedItems, ParentCheck } from '../backend.js';
+import type { AfterChange, CollectionPairCheck, NamedItems, ParentCheck, TagCheck } from '../backend.js';
 import {
   atomicWrite,
   isErrno,
@@ -259,6 +259,7 @@ export async function setProps(
   store: StoreContext,
   path: string,
   update: PropsUpdate,
+  tag: TagCheck,
   after?: AfterChange,
 ): Promise<CollectionInfo> {
   return store.withLock([{ path, mode: 'write' }], async () => {
@@ -269,9 +270,7 @@ export async function setProps(
     await store.underFolderLock(async () => {
       const props = update(readProps(store, dir).props);
       if (props === undefined) return;
-      if (props.tag !== undefined && props.tag !== '' && (await listCollections(store, path)).length > 0) {
-        throw new StorageError('conflict', `${path} contains collections and cannot become a ${props.tag}`);
-      }
+      await tag(path, props, async () => (await listCollections(store, path)).length > 0);
       await atomicWrite(dir, PROPS_FILE, pythonJson(props), store.fsOpts);
     });
     // The hook, when something was written (checkedStorage knows).

@@ -31,6 +31,7 @@ import type {
   NamedItems,
   ParentCheck,
   StorageBackend,
+  TagCheck,
 } from '../backend.js';
 import { checkName, parentPath, pathSegments } from '../names.js';
 import { PgPushStore } from './push-store.js';
@@ -803,18 +804,18 @@ export class PostgresBackend implements StorageBackend {
     });
   }
 
-  async setProps(path: string, update: PropsUpdate): Promise<CollectionInfo> {
+  async setProps(path: string, update: PropsUpdate, check: TagCheck): Promise<CollectionInfo> {
     const row = await this.db.tx(async (c) => {
       // Locked to the end of the transaction: another instance's change waits, then merges into ours.
       const current = await this.requireRow(c, path, 'UPDATE');
       const props = update(current.props);
       if (props === undefined) return current;
+      await check(
+        path,
+        props,
+        async () => (await q(c, 'SELECT 1 FROM collections WHERE parent = $1 LIMIT 1', [path])).length > 0,
+      );
       const tag = tagOf(props);
-      if (tag !== '') {
-        const kids = await q(c, 'SELECT 1 FROM collections WHERE parent = $1 LIMIT 1', [path]);
-        if (kids.length > 0)
-          throw new StorageError('conflict', `${path} contains collections and cannot become a ${tag}`);
-      }
       const rows = await q<CollectionRow>(
         c,
         `UPDATE collections SET props = $2, tag = $3, modified = clock_timestamp() WHERE path = $1
