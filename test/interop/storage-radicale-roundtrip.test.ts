@@ -12,10 +12,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { NS, parseXml, textContent, type XmlElement } from '../../src/dav/xml.js';
-import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
-import { checkedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
 import { FIXTURE } from '../helpers/radicale.js';
 import { freePort } from '../helpers/net.js';
@@ -109,20 +107,7 @@ void test('Radicale 3.1.8 serves a folder changed by Almanac with identical ETag
   const dir = mkdtempSync(join(tmpdir(), 'almanac-interop-'));
   execFileSync('cp', ['-r', join(FIXTURE, 'collection-root'), dir]);
   execFileSync('chmod', ['-R', 'u+w', dir]);
-  const storage = checkedStorage(
-    new FilesystemBackend({
-      folder: dir,
-      crossProcessLock: true,
-      fsync: true,
-      umask: undefined,
-      maxResourceSize: 10_000_000,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-    }),
-  );
+  const storage = filesystemStorage({ folder: dir, fsync: true, describe });
   let radicale: ChildProcess | undefined;
   try {
     await storage.open();

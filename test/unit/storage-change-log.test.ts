@@ -10,9 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { FilesystemBackend, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
-import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { type CheckedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import type { ChangeContext, ItemDescription, NewItem, WriteCheck } from '../../src/storage/types.js';
 
 const ctx: ChangeContext = { user: 'alice', path: '/alice/cal/', request: 'PUT' };
@@ -33,21 +33,7 @@ async function openStorage(
   folder: string,
   extra: Partial<FilesystemStorageOptions> = {},
 ): Promise<CheckedStorage<FilesystemBackend>> {
-  const s = checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 10_000,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-      ...extra,
-    }),
-  );
+  const s = filesystemStorage({ folder, maxResourceSize: 10_000, describe, ...extra });
   await s.open();
   return s;
 }

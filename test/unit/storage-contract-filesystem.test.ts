@@ -3,27 +3,17 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
-import { checkedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import { storageContract } from '../contract/storage-contract.js';
 
 storageContract('filesystem', async (settings) => {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-contract-'));
-  const storage = checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: settings.maxResourceSize,
-      maxSyncTokenAge: settings.maxSyncTokenAge,
-      skipBrokenItem: true,
-      hook: '',
-      describe: settings.describe,
-      log: pino({ level: 'silent' }),
-    }),
-  );
+  const storage = filesystemStorage({
+    folder,
+    maxResourceSize: settings.maxResourceSize,
+    maxSyncTokenAge: settings.maxSyncTokenAge,
+    describe: settings.describe,
+  });
   await storage.open();
   return {
     storage,

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { FilesystemBackend, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
-import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { type CheckedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import { asStringPair, loadPickle } from '../../src/storage/pickle.js';
 import type { ChangeContext, ItemDescription, NewItem, WriteCheck } from '../../src/storage/types.js';
 
@@ -40,21 +41,7 @@ async function openStorage(
   folder: string,
   extra: Partial<FilesystemStorageOptions> = {},
 ): Promise<CheckedStorage<FilesystemBackend>> {
-  const s = checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 10_000,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-      ...extra,
-    }),
-  );
+  const s = filesystemStorage({ folder, maxResourceSize: 10_000, describe, ...extra });
   await s.open();
   return s;
 }

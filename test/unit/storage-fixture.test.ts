@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
-import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { type CheckedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import { loadPickle, asStringMap, asStringPair, dumpPickle } from '../../src/storage/pickle.js';
 import type { ItemDescription } from '../../src/storage/types.js';
 import { FIXTURE, copyFixture } from '../helpers/radicale.js';
@@ -29,20 +29,7 @@ function describe(text: string): ItemDescription {
 }
 
 function open(folder: string): CheckedStorage<FilesystemBackend> {
-  return checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 10_000_000,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-    }),
-  );
+  return filesystemStorage({ folder, describe });
 }
 
 const pathOf = (url: string): string => url.replace(/^\/|\/$/g, '');

@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { GlobalLock } from '../../src/storage/filesystem/lock.js';
 import { loadLibc } from '../../src/storage/filesystem/libc.js';
 import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
-import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { type CheckedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import type { ItemDescription, WriteCheck } from '../../src/storage/types.js';
 
 const silent = pino({ level: 'silent' });
@@ -60,20 +61,13 @@ void test('a write waits while another process holds .Radicale.lock, then goes t
       start: 0,
       end: 0,
     });
-    const s = checkedStorage(
-      new FilesystemBackend({
-        folder,
-        crossProcessLock: true,
-        fsync: false,
-        umask: undefined,
-        maxResourceSize: 1e6,
-        maxSyncTokenAge: 1000,
-        skipBrokenItem: true,
-        hook: '',
-        describe,
-        log: silent,
-      }),
-    );
+    const s = filesystemStorage({
+      folder,
+      maxResourceSize: 1e6,
+      maxSyncTokenAge: 1000,
+      describe,
+      log: silent,
+    });
     const ctx = { user: 'a', path: '/a/cal/', request: 'PUT' };
     await s.open();
     try {
@@ -108,20 +102,13 @@ async function withStorageAndHolder(
   fn: (s: CheckedStorage<FilesystemBackend>, folder: string, release: () => void) => Promise<void>,
 ): Promise<void> {
   await withFolder(async (folder) => {
-    const s = checkedStorage(
-      new FilesystemBackend({
-        folder,
-        crossProcessLock: true,
-        fsync: false,
-        umask: undefined,
-        maxResourceSize: 1e6,
-        maxSyncTokenAge: 1000,
-        skipBrokenItem: true,
-        hook: '',
-        describe,
-        log: silent,
-      }),
-    );
+    const s = filesystemStorage({
+      folder,
+      maxResourceSize: 1e6,
+      maxSyncTokenAge: 1000,
+      describe,
+      log: silent,
+    });
     await s.open();
     await s.createCollection('a', {}, ctx);
     await s.createCollection('a/cal', { tag: 'VCALENDAR' }, ctx);

@@ -9,10 +9,10 @@ import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'n
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { findLeftovers, removeLeftovers } from '../../src/storage/filesystem/leftovers.js';
 import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
-import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { type CheckedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import type { ItemDescription } from '../../src/storage/types.js';
 
 const OLD = [
@@ -47,20 +47,7 @@ function folderWithLeftovers(): string {
 const describe = (): ItemDescription => ({ uid: '', component: 'VEVENT', start: 0, end: 0 });
 
 function storageOn(folder: string): CheckedStorage<FilesystemBackend> {
-  return checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 1e6,
-      maxSyncTokenAge: 1000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-    }),
-  );
+  return filesystemStorage({ folder, maxResourceSize: 1e6, maxSyncTokenAge: 1000, describe });
 }
 
 void test('leftovers are found in collections, their caches and ours, with size and age', async () => {

@@ -5,11 +5,9 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { dumpPickle, loadPickle, PickleError } from '../../src/storage/pickle.js';
 import { LockRegistry, RwLock, collectionLocks } from '../../src/storage/filesystem/lock.js';
-import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
-import { checkedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import type { ItemDescription } from '../../src/storage/types.js';
 
 void test('pickle round-trip of list, dict and long strings', () => {
@@ -134,20 +132,7 @@ const describe = (text: string): ItemDescription => ({
 
 void test('a write to one collection proceeds while another collection’s write check is still running', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'almanac-lock-'));
-  const s = checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 1e6,
-      maxSyncTokenAge: 1000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-    }),
-  );
+  const s = filesystemStorage({ folder, maxResourceSize: 1e6, maxSyncTokenAge: 1000, describe });
   const ctx = { user: 'a', path: '/', request: 'PUT' };
   await s.open();
   try {

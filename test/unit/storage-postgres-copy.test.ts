@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { FilesystemBackend } from '../../src/storage/filesystem/storage.js';
 import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import { copyStorage } from '../../src/storage/postgres/copy.js';
 import { PostgresBackend } from '../../src/storage/postgres/storage.js';
 import type { ChangeContext, ItemDescription } from '../../src/storage/types.js';
@@ -36,20 +37,13 @@ const item = (uid: string, summary = 'x'): { text: string; description: ItemDesc
 void test('copyStorage mirrors a folder into PostgreSQL, resumably', async (t) => {
   if (!requirePostgres(t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'almanac-copy-unit-'));
-  const folder = checkedStorage(
-    new FilesystemBackend({
-      folder: dir,
-      crossProcessLock: false,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 1e9,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log,
-    }),
-  );
+  const folder = filesystemStorage({
+    folder: dir,
+    crossProcessLock: false,
+    maxResourceSize: 1e9,
+    describe,
+    log,
+  });
   const db = checkedStorage(
     new PostgresBackend({
       url: await createTestDatabase(),
@@ -120,20 +114,7 @@ void test('copyStorage carries no push registrations into a target with push key
     mkdtempSync(join(tmpdir(), 'almanac-copy-push-')),
   ];
   const [from, to] = dirs.map((dir) =>
-    checkedStorage(
-      new FilesystemBackend({
-        folder: dir,
-        crossProcessLock: false,
-        fsync: false,
-        umask: undefined,
-        maxResourceSize: 1e9,
-        maxSyncTokenAge: 2592000,
-        skipBrokenItem: true,
-        hook: '',
-        describe,
-        log,
-      }),
-    ),
+    filesystemStorage({ folder: dir, crossProcessLock: false, maxResourceSize: 1e9, describe, log }),
   ) as [CheckedStorage<FilesystemBackend>, CheckedStorage<FilesystemBackend>];
   const keys = (n: string): PushSecrets => ({
     vapidPublicKey: `pub${n}`,

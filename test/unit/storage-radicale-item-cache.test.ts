@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { FilesystemBackend, type FilesystemStorageOptions } from '../../src/storage/filesystem/storage.js';
-import { type CheckedStorage, checkedStorage } from '../../src/storage/checked-storage.js';
+import { type CheckedStorage } from '../../src/storage/checked-storage.js';
+import { filesystemStorage } from '../helpers/filesystem-storage.js';
 import {
   RADICALE_3_1_8,
   RADICALE_3_3_1,
@@ -39,21 +39,7 @@ async function storageWithItem(
   const folder = mkdtempSync(join(tmpdir(), 'almanac-ic-'));
   folders.push(folder);
   before?.(folder);
-  const s = checkedStorage(
-    new FilesystemBackend({
-      folder,
-      crossProcessLock: true,
-      fsync: false,
-      umask: undefined,
-      maxResourceSize: 10_000,
-      maxSyncTokenAge: 2592000,
-      skipBrokenItem: true,
-      hook: '',
-      describe,
-      log: pino({ level: 'silent' }),
-      ...extra,
-    }),
-  );
+  const s = filesystemStorage({ folder, maxResourceSize: 10_000, describe, ...extra });
   await s.open();
   await s.createCollection('alice', {}, ctx);
   await s.createCollection('alice/cal', { tag: 'VCALENDAR' }, ctx);
