@@ -47,6 +47,11 @@ export function toCollectionInfo(r: CollectionRow): CollectionInfo {
 }
 
 export function toMeta(r: ItemMetaRow): ItemMeta {
+  return metaWith(r, r.modified.getTime());
+}
+
+/** An item's metadata from a row with its modification time given in milliseconds (however it was read). */
+export function metaWith(r: Omit<ItemMetaRow, 'modified'>, lastModifiedMs: number): ItemMeta {
   return {
     href: r.href,
     etag: r.etag,
@@ -55,7 +60,7 @@ export function toMeta(r: ItemMetaRow): ItemMeta {
     start: Number(r.start_time),
     end: Number(r.end_time),
     size: r.size,
-    lastModifiedMs: r.modified.getTime(),
+    lastModifiedMs,
   };
 }
 

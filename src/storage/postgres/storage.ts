@@ -48,6 +48,7 @@ import {
   tagOf,
   textEtag,
   toCollectionInfo,
+  metaWith,
   toMeta,
   tokenPosition,
   type CollectionRow,
@@ -67,14 +68,7 @@ interface SharesVersioned {
 }
 
 /** A meta row as the listing cache reads it (modification time in milliseconds). */
-interface CachedMetaRow {
-  readonly href: string;
-  readonly etag: string;
-  readonly uid: string;
-  readonly component: string;
-  readonly start_time: string;
-  readonly end_time: string;
-  readonly size: number;
+interface CachedMetaRow extends Omit<ItemMetaRow, 'modified'> {
   readonly modified_ms: number;
 }
 
@@ -89,16 +83,7 @@ function isStorablePath(p: string): boolean {
 }
 
 function cachedMeta(r: CachedMetaRow): ItemMeta {
-  return {
-    href: r.href,
-    etag: r.etag,
-    uid: r.uid,
-    component: r.component,
-    start: Number(r.start_time),
-    end: Number(r.end_time),
-    size: r.size,
-    lastModifiedMs: r.modified_ms,
-  };
+  return metaWith(r, r.modified_ms);
 }
 
 export interface PostgresStorageOptions {
